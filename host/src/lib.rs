@@ -1,0 +1,10 @@
+//! twoway: a gateway for Salesforce-style APIs that demand mutual TLS.
+//!
+//! The host owns the client identity, the TLS connections and the session;
+//! WebAssembly workflows own the business logic. See DESIGN.md for the map.
+#![forbid(unsafe_code)]
+
+pub mod cli;
+pub mod pki;
+pub mod sim;
+pub mod xml;
