@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use crate::{pki, sim};
+use crate::salesforce::Api;
+use crate::upstream::{Outbound, TenantUpstream};
+use crate::{config, pki, sim};
 
 /// twoway: a gateway for Salesforce-style APIs that demand mutual TLS.
 #[derive(Debug, Parser)]
@@ -25,6 +27,65 @@ pub enum Command {
     },
     /// Run the Salesforce simulator (login, standard and mutual-auth ports).
     Sim(SimArgs),
+    /// Log a tenant in and check its session on the API (mutual TLS included).
+    Login(TenantArgs),
+    /// Call the API as a tenant: mutual TLS, port and session handled.
+    Call(CallArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TenantArgs {
+    /// The gateway config (twoway.toml).
+    #[arg(long)]
+    pub config: PathBuf,
+    /// The tenant's name in it.
+    #[arg(long)]
+    pub tenant: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct CallArgs {
+    #[command(flatten)]
+    pub tenant: TenantArgs,
+    /// Which API: the host adds its base path and the session.
+    #[arg(long, value_enum)]
+    pub api: ApiArg,
+    /// HTTP method.
+    #[arg(long, default_value = "POST")]
+    pub method: String,
+    /// Path relative to the API's base (e.g. `query?q=SELECT+Id+FROM+Account` for rest).
+    #[arg(long, default_value = "")]
+    pub path: String,
+    /// Request body, or @FILE to read it from a file.
+    #[arg(long)]
+    pub data: Option<String>,
+    /// Extra request header, `Name: value` (repeatable).
+    #[arg(long = "header", short = 'H')]
+    pub headers: Vec<String>,
+}
+
+/// `--api` values.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ApiArg {
+    SoapPartner,
+    SoapEnterprise,
+    SoapMetadata,
+    Rest,
+    Bulk,
+    ApexRest,
+}
+
+impl From<ApiArg> for Api {
+    fn from(a: ApiArg) -> Self {
+        match a {
+            ApiArg::SoapPartner => Api::SoapPartner,
+            ApiArg::SoapEnterprise => Api::SoapEnterprise,
+            ApiArg::SoapMetadata => Api::SoapMetadata,
+            ApiArg::Rest => Api::Rest,
+            ApiArg::Bulk => Api::Bulk,
+            ApiArg::ApexRest => Api::ApexRest,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -64,7 +125,112 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Sim(args) => run_sim(args).await,
+        Command::Login(args) => run_login(args).await,
+        Command::Call(args) => run_call(args).await,
     }
+}
+
+fn tenant_upstream(args: &TenantArgs) -> anyhow::Result<TenantUpstream> {
+    let config = config::load(&args.config)?;
+    let tenant = config.tenant(&args.tenant).cloned().with_context(|| {
+        let names: Vec<_> = config.tenants.iter().map(|t| t.name.as_str()).collect();
+        format!("no tenant {:?} in {} (tenants: {})", args.tenant, args.config.display(), names.join(", "))
+    })?;
+    Ok(TenantUpstream::new(std::sync::Arc::new(tenant), &config.upstream)?)
+}
+
+async fn run_login(args: TenantArgs) -> anyhow::Result<()> {
+    let upstream = tenant_upstream(&args)?;
+    let session = upstream.sessions().session().await?;
+    let tenant = upstream.tenant();
+    println!("tenant        {}", tenant.name);
+    println!("auth          {}", tenant.auth.kind());
+    println!("org id        {}", session.instance.org_id);
+    println!("user id       {}", session.user_id);
+    println!("instance      {}", session.instance.base_url);
+    if tenant.mutual_auth {
+        println!("API calls go  to port {} (mutual TLS)", tenant.mutual_auth_port);
+    }
+    let expires = time::OffsetDateTime::from(session.expires_at)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    println!("expires       {expires}");
+    if let Some(id) = upstream.identity() {
+        let days = id.days_to_expiry(time::OffsetDateTime::now_utc());
+        println!("certificate   {} (expires in {days} days, SHA-256 {})", id.leaf.subject, id.leaf.sha256_fingerprint);
+    }
+    // One getUserInfo proves the session works where the API is (mutual TLS
+    // included) and tells the API usage.
+    let check = Outbound {
+        api: Api::SoapPartner,
+        method: http::Method::POST,
+        path: String::new(),
+        headers: soap_headers(),
+        body: bytes::Bytes::from_static(GET_USER_INFO.as_bytes()),
+    };
+    let answer = upstream.send(&check).await?;
+    if answer.status != 200 {
+        anyhow::bail!("getUserInfo answered HTTP {}: {}", answer.status, String::from_utf8_lossy(&answer.body));
+    }
+    let (used, limit) = upstream.usage();
+    println!("API usage     {used}/{limit} requests today");
+    Ok(())
+}
+
+const GET_USER_INFO: &str = r#"<?xml version="1.0" encoding="utf-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:urn="urn:partner.soap.sforce.com"><soapenv:Body><urn:getUserInfo/></soapenv:Body></soapenv:Envelope>"#;
+
+fn soap_headers() -> http::HeaderMap {
+    let mut headers = http::HeaderMap::new();
+    headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/xml; charset=UTF-8"));
+    headers.insert("soapaction", http::HeaderValue::from_static("\"\""));
+    headers
+}
+
+async fn run_call(args: CallArgs) -> anyhow::Result<()> {
+    let upstream = tenant_upstream(&args.tenant)?;
+    let api: Api = args.api.into();
+    let body = match &args.data {
+        Some(data) => match data.strip_prefix('@') {
+            Some(file) => std::fs::read(file).with_context(|| format!("reading --data @{file}"))?,
+            None => data.clone().into_bytes(),
+        },
+        None => Vec::new(),
+    };
+    let mut headers = match api {
+        Api::SoapPartner | Api::SoapEnterprise | Api::SoapMetadata => soap_headers(),
+        _ => {
+            let mut h = http::HeaderMap::new();
+            if !body.is_empty() {
+                h.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+            }
+            h
+        }
+    };
+    for header in &args.headers {
+        let (name, value) = header
+            .split_once(':')
+            .with_context(|| format!("--header {header:?}: write it as 'Name: value'"))?;
+        headers.insert(
+            http::HeaderName::from_bytes(name.trim().as_bytes()).with_context(|| format!("header name {name:?}"))?,
+            http::HeaderValue::from_str(value.trim()).with_context(|| format!("header value of {name:?}"))?,
+        );
+    }
+    let method = http::Method::from_bytes(args.method.to_ascii_uppercase().as_bytes())
+        .with_context(|| format!("--method {:?}", args.method))?;
+    let out = Outbound {
+        api,
+        method,
+        path: args.path.clone(),
+        headers,
+        body: body.into(),
+    };
+    let answer = upstream.send(&out).await?;
+    println!("HTTP {}", answer.status);
+    println!("{}", String::from_utf8_lossy(&answer.body));
+    if answer.status >= 400 {
+        std::process::exit(1);
+    }
+    Ok(())
 }
 
 fn print_pki(pki: &pki::Pki) {

@@ -5,6 +5,13 @@
 #![forbid(unsafe_code)]
 
 pub mod cli;
+pub mod config;
+pub mod identity;
 pub mod pki;
+pub mod salesforce;
+pub mod secret;
+pub mod session;
 pub mod sim;
+pub mod transport;
+pub mod upstream;
 pub mod xml;

@@ -76,6 +76,29 @@ pub fn xml_text(xml: &str, name: &str) -> Option<String> {
     Some(xml[start..end].to_string())
 }
 
+/// The local names of the child elements of the first element named `parent`
+/// (in any namespace); panics when `xml` is not well-formed.
+pub fn child_names(xml: &str, parent: &str) -> Vec<String> {
+    let doc = roxmltree::Document::parse(xml).unwrap_or_else(|e| panic!("XML ({e}): {xml}"));
+    let node = doc
+        .descendants()
+        .find(|n| n.is_element() && n.tag_name().name() == parent)
+        .unwrap_or_else(|| panic!("no <{parent}> in {xml}"));
+    node.children()
+        .filter(|c| c.is_element())
+        .map(|c| c.tag_name().name().to_string())
+        .collect()
+}
+
+/// Every text of elements named `name` (local name, any namespace), in order.
+pub fn xml_texts(xml: &str, name: &str) -> Vec<String> {
+    let doc = roxmltree::Document::parse(xml).unwrap_or_else(|e| panic!("XML ({e}): {xml}"));
+    doc.descendants()
+        .filter(|n| n.is_element() && n.tag_name().name() == name)
+        .map(|n| n.text().unwrap_or("").to_string())
+        .collect()
+}
+
 /// The acme integration user (enforced mutual auth) and its password + token.
 pub const ACME_USER: &str = "integration@acme.example";
 pub const ACME_PASSWORD: &str = "acme-passwordACMETOKEN";

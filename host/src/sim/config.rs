@@ -257,28 +257,20 @@ impl SimConfig {
             Some(dir) => dir.to_path_buf(),
             None => base.join(&raw.pki_dir),
         };
-        let mut problems = Vec::new();
-        for (i, object) in raw.object.iter().enumerate() {
-            if object.key_prefix.len() != 3 {
-                problems.push(format!("object[{i}].key_prefix = {:?}: a key prefix is 3 characters", object.key_prefix));
-            }
+        let mut problems = check_objects(&raw.object);
+        problems.extend(check_orgs(&raw.object, &raw.org));
+        if !problems.is_empty() {
+            return Err(problems.join("; "));
         }
+        // Ids are derived from the org id, so only once it is known to be valid;
+        // user ids are numbered across orgs, since ids are unique across orgs.
         let mut orgs = Vec::new();
-        for (i, org) in raw.org.into_iter().enumerate() {
-            if !super::ids::is_org_id(&org.id) {
-                problems.push(format!(
-                    "org[{i}].id = {:?}: an org id is 15 letters and digits starting with 00D",
-                    org.id
-                ));
-            }
+        let mut user_number = 0;
+        for org in raw.org {
             let mut users = org.user;
-            for (n, user) in users.iter_mut().enumerate() {
-                user.id = super::ids::user_id(&org.id, n);
-            }
-            for (r, record) in org.record.iter().enumerate() {
-                if !raw.object.iter().any(|o| o.name == record.object) {
-                    problems.push(format!("org[{i}].record[{r}].type = {:?}: no [[object]] of that name", record.object));
-                }
+            for user in users.iter_mut() {
+                user.id = super::ids::user_id(&org.id, user_number);
+                user_number += 1;
             }
             orgs.push(Org {
                 id: org.id,
@@ -298,9 +290,6 @@ impl SimConfig {
                     .collect(),
                 records: org.record,
             });
-        }
-        if !problems.is_empty() {
-            return Err(problems.join("; "));
         }
         Ok(Self {
             tls: TlsFiles {
@@ -324,8 +313,84 @@ impl SimConfig {
 
     /// The schema of an sObject type, by case-insensitive name.
     pub fn object(&self, name: &str) -> Option<&ObjectSchema> {
-        self.objects.iter().find(|o| o.name.eq_ignore_ascii_case(name))
+        self.objects
+            .iter()
+            .find(|o| o.name.eq_ignore_ascii_case(name))
     }
+}
+
+/// Problems of the `[[object]]` schemas.
+fn check_objects(objects: &[ObjectSchema]) -> Vec<String> {
+    let mut problems = Vec::new();
+    for (i, object) in objects.iter().enumerate() {
+        if object.key_prefix.len() != 3 {
+            problems.push(format!(
+                "object[{i}].key_prefix = {:?}: a key prefix is 3 characters",
+                object.key_prefix
+            ));
+        }
+        for (key, names) in [
+            ("required", &object.required),
+            ("external_ids", &object.external_ids),
+        ] {
+            for name in names.iter().filter(|n| !object.fields.contains(n)) {
+                problems.push(format!(
+                    "object[{i}].{key}: {name:?} is not one of its fields"
+                ));
+            }
+        }
+    }
+    problems
+}
+
+/// Problems of the `[[org]]` tables: ids, users, connected apps, seed records.
+fn check_orgs(objects: &[ObjectSchema], orgs: &[RawOrg]) -> Vec<String> {
+    let mut problems = Vec::new();
+    let mut usernames = std::collections::BTreeSet::new();
+    for (i, org) in orgs.iter().enumerate() {
+        if !super::ids::is_org_id(&org.id) {
+            problems.push(format!(
+                "org[{i}].id = {:?}: an org id is 15 letters and digits starting with 00D",
+                org.id
+            ));
+        }
+        for (u, user) in org.user.iter().enumerate() {
+            if !usernames.insert(user.username.to_ascii_lowercase()) {
+                problems.push(format!(
+                    "org[{i}].user[{u}].username = {:?}: already used",
+                    user.username
+                ));
+            }
+        }
+        for (a, app) in org.connected_app.iter().enumerate() {
+            let known = |name: &String| {
+                org.user
+                    .iter()
+                    .any(|u| u.username.eq_ignore_ascii_case(name))
+            };
+            if let Some(name) = app.run_as.as_ref().filter(|n| !known(n)) {
+                problems.push(format!(
+                    "org[{i}].connected_app[{a}].run_as = {name:?}: no user of this org"
+                ));
+            }
+        }
+        for (r, record) in org.record.iter().enumerate() {
+            let Some(object) = objects.iter().find(|o| o.name == record.object) else {
+                problems.push(format!(
+                    "org[{i}].record[{r}].type = {:?}: no [[object]] of that name",
+                    record.object
+                ));
+                continue;
+            };
+            for field in record.fields.keys().filter(|f| !object.fields.contains(f)) {
+                problems.push(format!(
+                    "org[{i}].record[{r}].fields.{field}: not a field of {}",
+                    object.name
+                ));
+            }
+        }
+    }
+    problems
 }
 
 /// Reads the first certificate of a PEM file as DER.

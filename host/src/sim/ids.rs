@@ -30,7 +30,7 @@ pub fn record_id(key_prefix: &str, org_id: &str, n: u64) -> String {
     to_18(&format!("{key_prefix}{pod}{n:010}"))
 }
 
-/// The id of the `n`th user of an org.
+/// The id of the `n`th user of the simulator (numbered across orgs).
 pub fn user_id(org_id: &str, n: usize) -> String {
     record_id("005", org_id, n as u64 + 1)
 }

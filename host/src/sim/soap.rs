@@ -105,7 +105,12 @@ pub fn denied(api: Api, denied: Denied) -> Reply {
             "UnexpectedErrorFault",
             "This session could not be mutually authenticated for use with the API",
         ),
-        Denied::LimitExceeded => fault(api, "REQUEST_LIMIT_EXCEEDED", "UnexpectedErrorFault", "TotalRequests Limit exceeded."),
+        Denied::LimitExceeded => fault(
+            api,
+            "REQUEST_LIMIT_EXCEEDED",
+            "UnexpectedErrorFault",
+            "TotalRequests Limit exceeded.",
+        ),
         Denied::Page(reply) => reply,
     }
 }
@@ -166,9 +171,9 @@ pub fn handle(call: &Call<'_>, api: Api, version: &str) -> Reply {
         )),
         "query" | "queryAll" => query(call, api, &session, op),
         "queryMore" => query_more(call, api, &session, op),
-        "create" => Ok(save(call, api, &session, op, "create")),
-        "update" => Ok(save(call, api, &session, op, "update")),
-        "upsert" => Ok(save(call, api, &session, op, "upsert")),
+        "create" => Ok(save(call, &session, op, "create")),
+        "update" => Ok(save(call, &session, op, "update")),
+        "upsert" => Ok(save(call, &session, op, "upsert")),
         "delete" => Ok(delete(call, &session, op)),
         _ => return no_operation(op),
     };
@@ -201,16 +206,17 @@ fn login(call: &Call<'_>, api: Api, version: &str, op: roxmltree::Node<'_, '_>) 
     };
     let base = call.ctx.endpoints.standard_url();
     let org = &session.org_id;
+    let letter = api.path_letter();
     let server_url = match api {
-        Api::Partner => format!("{base}/services/Soap/u/{version}/{org}"),
-        Api::Enterprise => format!("{base}/services/Soap/c/{version}/{org}/0DF000000000001"),
+        Api::Partner => format!("{base}/services/Soap/{letter}/{version}/{org}"),
+        // Enterprise URLs add the id of the org's WSDL download (`0DF...`).
+        Api::Enterprise => format!("{base}/services/Soap/{letter}/{version}/{org}/0DF000000000001"),
     };
     let body = format!(
         "<loginResponse><result><metadataServerUrl>{base}/services/Soap/m/{version}/{org}</metadataServerUrl><passwordExpired>false</passwordExpired><sandbox>false</sandbox><serverUrl>{server_url}</serverUrl><sessionId>{session_id}</sessionId><userId>{}</userId><userInfo>{}</userInfo></result></loginResponse>",
         session.user.id,
         user_info(call, &session)
     );
-    let _ = api.path_letter();
     Reply::xml(200, envelope(api, "", &body))
 }
 
@@ -229,7 +235,12 @@ pub fn login_fault(api: Api, e: LoginError) -> Reply {
             "LoginFault",
             "Invalid username, password, security token; or user locked out. Are you at a new location? When accessing Salesforce--either via a desktop client or the API--from outside of your company\u{2019}s trusted networks, you must add a security token to your password to log in. To get your new security token, log in to Salesforce. From your personal settings, enter Reset My Security Token in the Quick Find box, then select Reset My Security Token.",
         ),
-        LoginError::RateExceeded => fault(api, "LOGIN_RATE_EXCEEDED", "LoginFault", "Login Rate Exceeded."),
+        LoginError::RateExceeded => fault(
+            api,
+            "LOGIN_RATE_EXCEEDED",
+            "LoginFault",
+            "Login Rate Exceeded.",
+        ),
     }
 }
 
@@ -252,7 +263,12 @@ fn user_info(call: &Call<'_>, session: &Session) -> String {
     )
 }
 
-fn query(call: &Call<'_>, api: Api, session: &Session, op: roxmltree::Node<'_, '_>) -> Result<String, DataError> {
+fn query(
+    call: &Call<'_>,
+    api: Api,
+    session: &Session,
+    op: roxmltree::Node<'_, '_>,
+) -> Result<String, DataError> {
     let text = child_text(op, "queryString").unwrap_or("");
     let query = soql::parse(text).map_err(|e| DataError {
         code: "MALFORMED_QUERY",
@@ -261,10 +277,18 @@ fn query(call: &Call<'_>, api: Api, session: &Session, op: roxmltree::Node<'_, '
         http_status: 400,
     })?;
     let page = call.ctx.state.query(&session.org_id, &query)?;
-    Ok(format!("<queryResponse>{}</queryResponse>", query_result(api, &page)))
+    Ok(format!(
+        "<queryResponse>{}</queryResponse>",
+        query_result(api, &page)
+    ))
 }
 
-fn query_more(call: &Call<'_>, api: Api, session: &Session, op: roxmltree::Node<'_, '_>) -> Result<String, DataError> {
+fn query_more(
+    call: &Call<'_>,
+    api: Api,
+    session: &Session,
+    op: roxmltree::Node<'_, '_>,
+) -> Result<String, DataError> {
     let locator = child_text(op, "queryLocator").unwrap_or("");
     let bad = || DataError {
         code: "INVALID_QUERY_LOCATOR",
@@ -275,7 +299,10 @@ fn query_more(call: &Call<'_>, api: Api, session: &Session, op: roxmltree::Node<
     let (cursor, offset) = locator.rsplit_once('-').ok_or_else(bad)?;
     let offset = offset.parse().map_err(|_| bad())?;
     let page = call.ctx.state.page(&session.org_id, cursor, offset)?;
-    Ok(format!("<queryMoreResponse>{}</queryMoreResponse>", query_result(api, &page)))
+    Ok(format!(
+        "<queryMoreResponse>{}</queryMoreResponse>",
+        query_result(api, &page)
+    ))
 }
 
 fn query_result(api: Api, page: &QueryPage) -> String {
@@ -298,9 +325,15 @@ fn query_result(api: Api, page: &QueryPage) -> String {
 
 fn record_xml(api: Api, record: &Record, fields: &[String]) -> String {
     let mut out = match api {
-        Api::Partner => format!(
+        // The partner sObject always has its own Id element (nil when the query
+        // did not select Id); a selected Id then appears again among the fields.
+        Api::Partner if fields.iter().any(|f| f == "Id") => format!(
             r#"<records xsi:type="sf:sObject"><sf:type>{}</sf:type><sf:Id>{}</sf:Id>"#,
             record.object, record.id
+        ),
+        Api::Partner => format!(
+            r#"<records xsi:type="sf:sObject"><sf:type>{}</sf:type><sf:Id xsi:nil="true"/>"#,
+            record.object
         ),
         Api::Enterprise => format!(r#"<records xsi:type="sf:{}">"#, record.object),
     };
@@ -319,15 +352,23 @@ fn sobject(node: roxmltree::Node<'_, '_>) -> (String, BTreeMap<String, String>) 
     let xsi_type = node
         .attribute((XSI, "type"))
         .map(|t| t.rsplit(':').next().unwrap_or(t).to_string());
-    let object = child_text(node, "type").map(str::to_string).or(xsi_type).unwrap_or_default();
+    let object = child_text(node, "type")
+        .map(str::to_string)
+        .or(xsi_type)
+        .unwrap_or_default();
     let fields = elements(node)
         .filter(|c| !matches!(c.tag_name().name(), "type" | "fieldsToNull"))
-        .map(|c| (c.tag_name().name().to_string(), c.text().unwrap_or("").to_string()))
+        .map(|c| {
+            (
+                c.tag_name().name().to_string(),
+                c.text().unwrap_or("").to_string(),
+            )
+        })
         .collect();
     (object, fields)
 }
 
-fn save(call: &Call<'_>, api: Api, session: &Session, op: roxmltree::Node<'_, '_>, kind: &str) -> String {
+fn save(call: &Call<'_>, session: &Session, op: roxmltree::Node<'_, '_>, kind: &str) -> String {
     let state = &call.ctx.state;
     let org = &session.org_id;
     let external = child_text(op, "externalIDFieldName").unwrap_or("");
@@ -366,7 +407,6 @@ fn save(call: &Call<'_>, api: Api, session: &Session, op: roxmltree::Node<'_, '_
         }
         results.push_str("</result>");
     }
-    let _ = api;
     format!("<{kind}Response>{results}</{kind}Response>")
 }
 
@@ -375,7 +415,10 @@ fn delete(call: &Call<'_>, session: &Session, op: roxmltree::Node<'_, '_>) -> St
     for id in elements(op).filter(|c| c.tag_name().name() == "ids") {
         let id = id.text().unwrap_or("");
         match call.ctx.state.delete(&session.org_id, id) {
-            Ok(()) => results.push_str(&format!("<result><id>{}</id><success>true</success></result>", escape(id))),
+            Ok(()) => results.push_str(&format!(
+                "<result><id>{}</id><success>true</success></result>",
+                escape(id)
+            )),
             Err(_) => results.push_str(&format!(
                 r#"<result>{}<id xsi:nil="true"/><success>false</success></result>"#,
                 save_error(&DataError {
@@ -400,7 +443,11 @@ fn missing_id() -> DataError {
 }
 
 fn save_error(e: &DataError) -> String {
-    let fields: String = e.fields.iter().map(|f| format!("<fields>{}</fields>", escape(f))).collect();
+    let fields: String = e
+        .fields
+        .iter()
+        .map(|f| format!("<fields>{}</fields>", escape(f)))
+        .collect();
     format!(
         "<errors>{fields}<message>{}</message><statusCode>{}</statusCode></errors>",
         escape(&e.message),

@@ -176,7 +176,11 @@ impl State {
     }
 
     /// Checks a username and password (+ security token) and opens a session.
-    pub fn password_login(&self, username: &str, password: &str) -> Result<(String, Session), LoginError> {
+    pub fn password_login(
+        &self,
+        username: &str,
+        password: &str,
+    ) -> Result<(String, Session), LoginError> {
         let Some((org, user)) = self.find_user(username) else {
             self.counters.login_failures.fetch_add(1, Ordering::Relaxed);
             return Err(LoginError::InvalidLogin);
@@ -216,10 +220,21 @@ impl State {
         self.open_session(&mut inner, org, user)
     }
 
-    fn open_session(&self, inner: &mut Inner, org: &Org, user: &User) -> Result<(String, Session), LoginError> {
+    fn open_session(
+        &self,
+        inner: &mut Inner,
+        org: &Org,
+        user: &User,
+    ) -> Result<(String, Session), LoginError> {
         let now = Instant::now();
-        let recent = inner.recent_logins.entry(user.username.clone()).or_default();
-        while recent.front().is_some_and(|t| now.duration_since(*t) > HOUR) {
+        let recent = inner
+            .recent_logins
+            .entry(user.username.clone())
+            .or_default();
+        while recent
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > HOUR)
+        {
             recent.pop_front();
         }
         if recent.len() >= self.config.limits.logins_per_hour as usize {
@@ -227,7 +242,10 @@ impl State {
             return Err(LoginError::RateExceeded);
         }
         recent.push_back(now);
-        *inner.logins_by_user.entry(user.username.clone()).or_default() += 1;
+        *inner
+            .logins_by_user
+            .entry(user.username.clone())
+            .or_default() += 1;
         self.counters.logins.fetch_add(1, Ordering::Relaxed);
         let id = ids::session_id(&org.id);
         let session = Session {
@@ -340,11 +358,18 @@ impl State {
     }
 
     /// Canonical field names; INVALID_FIELD for a name the type lacks.
-    fn check_fields(schema: &ObjectSchema, fields: &BTreeMap<String, String>) -> Result<BTreeMap<String, String>, DataError> {
+    fn check_fields(
+        schema: &ObjectSchema,
+        fields: &BTreeMap<String, String>,
+    ) -> Result<BTreeMap<String, String>, DataError> {
         let mut out = BTreeMap::new();
         for (name, value) in fields {
             if name.eq_ignore_ascii_case("Id") {
-                let mut e = DataError::new("INVALID_FIELD", 400, "The Id field should not be specified in the sobject data.");
+                let mut e = DataError::new(
+                    "INVALID_FIELD",
+                    400,
+                    "The Id field should not be specified in the sobject data.",
+                );
                 e.fields.push("Id".into());
                 return Err(e);
             }
@@ -363,7 +388,12 @@ impl State {
     }
 
     /// Creates a record; returns its id.
-    pub fn create(&self, org_id: &str, object: &str, fields: &BTreeMap<String, String>) -> Result<String, DataError> {
+    pub fn create(
+        &self,
+        org_id: &str,
+        object: &str,
+        fields: &BTreeMap<String, String>,
+    ) -> Result<String, DataError> {
         let schema = self.schema(object)?;
         let fields = Self::check_fields(schema, fields)?;
         let missing: Vec<String> = schema
@@ -384,16 +414,25 @@ impl State {
         let mut inner = self.lock();
         let id = ids::record_id(&schema.key_prefix, org_id, inner.next_id);
         inner.next_id += 1;
-        inner.records.entry(org_id.to_string()).or_default().push(Record {
-            object: schema.name.clone(),
-            id: id.clone(),
-            fields,
-        });
+        inner
+            .records
+            .entry(org_id.to_string())
+            .or_default()
+            .push(Record {
+                object: schema.name.clone(),
+                id: id.clone(),
+                fields,
+            });
         Ok(id)
     }
 
     /// Updates fields of record `id` (15 or 18 characters).
-    pub fn update(&self, org_id: &str, id: &str, fields: &BTreeMap<String, String>) -> Result<(), DataError> {
+    pub fn update(
+        &self,
+        org_id: &str,
+        id: &str,
+        fields: &BTreeMap<String, String>,
+    ) -> Result<(), DataError> {
         let mut inner = self.lock();
         let record = find_mut(&mut inner, org_id, id)?;
         let schema = self.schema(&record.object)?;
@@ -412,11 +451,17 @@ impl State {
         fields: &BTreeMap<String, String>,
     ) -> Result<(String, bool), DataError> {
         let schema = self.schema(object)?;
-        let Some(ext) = schema.external_ids.iter().find(|f| f.eq_ignore_ascii_case(external_field)) else {
+        let Some(ext) = schema
+            .external_ids
+            .iter()
+            .find(|f| f.eq_ignore_ascii_case(external_field))
+        else {
             return Err(DataError::new(
                 "NOT_FOUND",
                 404,
-                format!("Provided external ID field does not exist or is not accessible: {external_field}"),
+                format!(
+                    "Provided external ID field does not exist or is not accessible: {external_field}"
+                ),
             ));
         };
         let mut fields = fields.clone();
@@ -427,7 +472,9 @@ impl State {
         let matches: Vec<usize> = records
             .iter()
             .enumerate()
-            .filter(|(_, r)| r.object == schema.name && r.fields.get(ext).is_some_and(|v| v == value))
+            .filter(|(_, r)| {
+                r.object == schema.name && r.fields.get(ext).is_some_and(|v| v == value)
+            })
             .map(|(i, _)| i)
             .collect();
         match matches.as_slice() {
@@ -445,9 +492,22 @@ impl State {
             _ => Err(DataError::new(
                 "MULTIPLE_CHOICES",
                 300,
-                format!("More than one record found for external id field {ext} with value {value}"),
+                format!(
+                    "More than one record found for external id field {ext} with value {value}"
+                ),
             )),
         }
+    }
+
+    /// A copy of the org's records, for a later [`State::restore`].
+    pub fn snapshot(&self, org_id: &str) -> Vec<Record> {
+        self.lock().records.get(org_id).cloned().unwrap_or_default()
+    }
+
+    /// Puts the org's records back as a [`State::snapshot`] found them
+    /// (composite allOrNone rollback).
+    pub fn restore(&self, org_id: &str, records: Vec<Record>) {
+        self.lock().records.insert(org_id.to_string(), records);
     }
 
     /// Deletes record `id`.
@@ -483,7 +543,8 @@ impl State {
         }
         let mut conditions = Vec::new();
         for Condition { field, value } in &query.conditions {
-            let canonical = canonical_field(schema, field).ok_or_else(|| invalid_column(field, schema))?;
+            let canonical =
+                canonical_field(schema, field).ok_or_else(|| invalid_column(field, schema))?;
             conditions.push((canonical.to_string(), value.as_str()));
         }
         let mut inner = self.lock();
@@ -536,7 +597,14 @@ impl State {
     }
 
     /// Creates a Bulk v1 job.
-    pub fn create_job(&self, org_id: &str, created_by: &str, operation: &str, object: &str, content_type: &str) -> Result<Job, DataError> {
+    pub fn create_job(
+        &self,
+        org_id: &str,
+        created_by: &str,
+        operation: &str,
+        object: &str,
+        content_type: &str,
+    ) -> Result<Job, DataError> {
         let schema = self.schema(object)?;
         let mut inner = self.lock();
         let id = ids::record_id("750", org_id, inner.next_id);
@@ -594,5 +662,5 @@ fn find_mut<'a>(inner: &'a mut Inner, org_id: &str, id: &str) -> Result<&'a mut 
         .records
         .get_mut(org_id)
         .and_then(|rs| rs.iter_mut().find(|r| same_id(&r.id, id)))
-        .ok_or_else(|| not_found())
+        .ok_or_else(not_found)
 }

@@ -1,0 +1,189 @@
+//! The gateway's configuration: `twoway.toml` read into [`raw`] structs,
+//! then checked into a [`Config`] with every problem listed at once, each
+//! with its key path. Secrets come only from `*_env` and `*_file` keys.
+
+pub mod raw;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::identity::IdentitySource;
+use crate::secret::Secret;
+
+pub use validate::from_toml;
+
+/// A configuration that failed its checks: every problem, one per line.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {} problem(s):\n  - {}", problems.len(), problems.join("\n  - "))]
+pub struct ConfigError {
+    pub path: PathBuf,
+    pub problems: Vec<String>,
+}
+
+/// Where secrets named by `*_env` keys are looked up (the process
+/// environment, or a map in tests).
+pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// Reads and checks `path`; relative paths in it resolve against its folder.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    load_with_env(path, &|name| std::env::var(name).ok())
+}
+
+/// [`load`] with an explicit environment.
+pub fn load_with_env(path: &Path, env: EnvLookup<'_>) -> Result<Config, ConfigError> {
+    let fail = |problems| ConfigError {
+        path: path.to_path_buf(),
+        problems,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| fail(vec![format!("cannot read the file: {e}")]))?;
+    let base = path.parent().unwrap_or(Path::new("."));
+    from_toml(&text, base, env).map_err(fail)
+}
+
+/// A checked configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub server: Server,
+    pub plugins: Plugins,
+    pub upstream: Upstream,
+    pub tenants: Vec<Tenant>,
+}
+
+impl Config {
+    /// The tenant named `name`.
+    pub fn tenant(&self, name: &str) -> Option<&Tenant> {
+        self.tenants.iter().find(|t| t.name == name)
+    }
+}
+
+/// `[server]`: the callers' listener and the admin listener.
+#[derive(Debug, Clone)]
+pub struct Server {
+    pub listen: SocketAddr,
+    pub admin_listen: SocketAddr,
+    pub tls: Option<ServerTls>,
+    pub max_body_bytes: usize,
+    pub header_timeout: Duration,
+    pub shutdown_grace: Duration,
+}
+
+/// `[server.tls]`: HTTPS for callers, optionally with client certificates.
+#[derive(Debug, Clone)]
+pub struct ServerTls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub client_ca: Option<PathBuf>,
+}
+
+/// `[plugins]`: where workflows live and their default limits.
+#[derive(Debug, Clone)]
+pub struct Plugins {
+    pub dir: PathBuf,
+    pub cache_dir: PathBuf,
+    pub limits: PluginLimits,
+}
+
+/// Limits of one plugin call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PluginLimits {
+    pub memory_bytes: u64,
+    pub timeout: Duration,
+    pub max_output_bytes: usize,
+}
+
+/// `[upstream]`: how the host talks to the API.
+#[derive(Debug, Clone, Copy)]
+pub struct Upstream {
+    pub connect_timeout: Duration,
+    pub handshake_timeout: Duration,
+    pub response_timeout: Duration,
+    pub max_response_bytes: usize,
+    pub pool_idle_timeout: Duration,
+    pub pool_max_idle_per_host: usize,
+}
+
+impl Default for Upstream {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(5),
+            handshake_timeout: Duration::from_secs(10),
+            response_timeout: Duration::from_secs(120),
+            max_response_bytes: 16 * 1024 * 1024,
+            pool_idle_timeout: Duration::from_secs(90),
+            pool_max_idle_per_host: 64,
+        }
+    }
+}
+
+/// One tenant: an org, its identity, its credentials and its workflows.
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    pub name: String,
+    pub api_keys: Vec<Secret>,
+    pub login_url: http::Uri,
+    pub api_version: String,
+    pub mutual_auth: bool,
+    pub mutual_auth_port: u16,
+    pub identity: Option<IdentitySource>,
+    pub extra_roots: Vec<PathBuf>,
+    pub login_budget_per_hour: u32,
+    /// Session lifetime when the login does not say (OAuth tokens).
+    pub session_seconds: u64,
+    pub max_concurrency: usize,
+    pub auth: Auth,
+    pub workflows: Vec<Workflow>,
+}
+
+/// How a tenant gets its session (`[tenant.auth] kind`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Auth {
+    /// SOAP partner login(): username, password and optional security token.
+    SoapLogin {
+        username: String,
+        password: Secret,
+        security_token: Option<Secret>,
+    },
+    /// OAuth username-password flow.
+    OAuthPassword {
+        client_id: String,
+        client_secret: Secret,
+        username: String,
+        password: Secret,
+        security_token: Option<Secret>,
+    },
+    /// OAuth client-credentials flow (runs as the connected app's user).
+    OAuthClientCredentials { client_id: String, client_secret: Secret },
+    /// OAuth JWT bearer flow: an RS256 assertion signed with `private_key` (PEM).
+    OAuthJwtBearer {
+        client_id: String,
+        username: String,
+        private_key: Secret,
+        audience: String,
+    },
+}
+
+impl Auth {
+    /// The `kind` key's value.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::SoapLogin { .. } => "soap-login",
+            Self::OAuthPassword { .. } => "oauth-password",
+            Self::OAuthClientCredentials { .. } => "oauth-client-credentials",
+            Self::OAuthJwtBearer { .. } => "oauth-jwt-bearer",
+        }
+    }
+}
+
+/// `[[tenant.workflow]]`.
+#[derive(Debug, Clone)]
+pub struct Workflow {
+    pub name: String,
+    /// The component file, resolved against `[plugins].dir`.
+    pub plugin: PathBuf,
+    /// Non-secret strings the plugin reads through `context.config`.
+    pub config: BTreeMap<String, String>,
+    pub limits: PluginLimits,
+}

@@ -1,0 +1,123 @@
+//! `twoway.toml` exactly as written: serde structs that refuse unknown keys.
+//! Nothing here is checked beyond its type; see [`super::validate`].
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub server: RawServer,
+    #[serde(default)]
+    pub plugins: RawPlugins,
+    #[serde(default)]
+    pub upstream: RawUpstream,
+    #[serde(default, rename = "tenant")]
+    pub tenants: Vec<RawTenant>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub listen: Option<String>,
+    pub admin_listen: Option<String>,
+    pub tls: Option<RawServerTls>,
+    pub max_body_kb: Option<usize>,
+    pub header_timeout_ms: Option<u64>,
+    pub shutdown_grace_ms: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServerTls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    pub client_ca: Option<PathBuf>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPlugins {
+    pub dir: Option<PathBuf>,
+    pub cache_dir: Option<PathBuf>,
+    pub memory_mb: Option<u64>,
+    pub timeout_ms: Option<u64>,
+    pub max_body_kb: Option<usize>,
+    pub max_output_kb: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUpstream {
+    pub connect_timeout_ms: Option<u64>,
+    pub handshake_timeout_ms: Option<u64>,
+    pub response_timeout_ms: Option<u64>,
+    pub max_response_kb: Option<usize>,
+    pub pool_idle_timeout_s: Option<u64>,
+    pub pool_max_idle_per_host: Option<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTenant {
+    pub name: String,
+    pub api_keys_env: Option<String>,
+    pub api_keys_file: Option<PathBuf>,
+    pub login_url: Option<String>,
+    pub api_version: Option<String>,
+    #[serde(default)]
+    pub mutual_auth: bool,
+    pub mutual_auth_port: Option<u16>,
+    pub client_identity: Option<RawIdentity>,
+    #[serde(default)]
+    pub extra_roots: Vec<PathBuf>,
+    pub login_budget_per_hour: Option<u32>,
+    pub session_seconds: Option<u64>,
+    pub max_concurrency: Option<usize>,
+    pub auth: RawAuth,
+    #[serde(default, rename = "workflow")]
+    pub workflows: Vec<RawWorkflow>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIdentity {
+    pub pem: Option<PathBuf>,
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+    pub chain: Option<PathBuf>,
+    pub pkcs12: Option<PathBuf>,
+    pub password_env: Option<String>,
+    pub password_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuth {
+    pub kind: String,
+    pub username: Option<String>,
+    pub password_env: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub security_token_env: Option<String>,
+    pub security_token_file: Option<PathBuf>,
+    pub client_id: Option<String>,
+    pub client_secret_env: Option<String>,
+    pub client_secret_file: Option<PathBuf>,
+    pub private_key_file: Option<PathBuf>,
+    pub audience: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWorkflow {
+    pub name: String,
+    pub plugin: PathBuf,
+    #[serde(default)]
+    pub config: BTreeMap<String, String>,
+    pub memory_mb: Option<u64>,
+    pub timeout_ms: Option<u64>,
+    pub max_output_kb: Option<usize>,
+}

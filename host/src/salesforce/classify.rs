@@ -1,0 +1,332 @@
+//! What an upstream answer means: success, an invalid session (re-login),
+//! mutual authentication or client certificate trouble, a limit, a SOAP
+//! fault, REST or Bulk errors, or a body nobody expected. Bounded, never
+//! panics, and nothing in an [`Outcome`] can carry a session id.
+
+use std::fmt;
+
+use crate::xml::{self, SOAP_ENV, XmlError};
+
+use super::Api;
+use super::scan;
+
+/// Largest error body parsed as JSON or XML (error bodies are small).
+const MAX_ERROR_BODY: usize = 1 << 20;
+/// Most REST errors kept from one array.
+const MAX_ERRORS: usize = 100;
+
+/// The meaning of one upstream response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// 2xx/3xx with the body the API speaks (a SOAP envelope without a fault).
+    Success,
+    /// INVALID_SESSION_ID (SOAP fault, REST 401) or Bulk InvalidSessionId: log in again.
+    InvalidSession { message: String },
+    /// MUTUAL_AUTHENTICATION_FAILED (SOAP, REST) or Bulk MutualAuthenticationFailed.
+    MutualAuthFailed { message: String },
+    /// The mutual-auth port's HTML "Certificate Error" page, with its reason.
+    CertificateRejected { reason: String },
+    /// REQUEST_LIMIT_EXCEEDED (SOAP, REST 403) or Bulk ExceededQuota.
+    RequestLimitExceeded { message: String },
+    /// Any other SOAP fault.
+    Fault(Fault),
+    /// A REST error array.
+    RestErrors(Vec<RestError>),
+    /// Any other Bulk 1.0 error.
+    BulkError { code: String, message: String },
+    /// A body in no format the API speaks (HTML for XML, a non-XML 500, ...).
+    UnexpectedBody {
+        status: u16,
+        content_type: String,
+        snippet: String,
+    },
+}
+
+/// A SOAP fault: faultcode without its prefix, the detail's exceptionCode,
+/// and the message (exceptionMessage, else faultstring).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fault {
+    pub faultcode: String,
+    pub exception_code: Option<String>,
+    pub message: String,
+}
+
+/// One entry of a REST error array.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestError {
+    pub error_code: String,
+    pub message: String,
+    pub fields: Vec<String>,
+}
+
+impl Outcome {
+    /// A stable snake_case code for logs, metrics and problem+json.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::InvalidSession { .. } => "invalid_session",
+            Outcome::MutualAuthFailed { .. } => "mutual_authentication_failed",
+            Outcome::CertificateRejected { .. } => "client_certificate_rejected",
+            Outcome::RequestLimitExceeded { .. } => "request_limit_exceeded",
+            Outcome::Fault(_) => "upstream_fault",
+            Outcome::RestErrors(_) => "rest_error",
+            Outcome::BulkError { .. } => "bulk_error",
+            Outcome::UnexpectedBody { .. } => "unexpected_body",
+        }
+    }
+
+    /// What an operator should check, for the outcomes that are about configuration.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            Outcome::MutualAuthFailed { .. } => Some(
+                "the user must use mutual TLS: set mutual_auth = true for the tenant and check \
+                 that mutual_auth_port is the instance's mutual-auth port (8443)",
+            ),
+            Outcome::CertificateRejected { .. } => Some(
+                "the mutual-auth port refused the client certificate: check client_identity \
+                 (full chain, a CA Salesforce trusts, uploaded as the org's mutual \
+                 authentication certificate)",
+            ),
+            Outcome::RequestLimitExceeded { .. } => Some(
+                "the org's API request limit is spent; calls succeed again as the 24-hour window moves",
+            ),
+            _ => None,
+        }
+    }
+
+    /// True for [`Outcome::Success`].
+    pub fn is_success(&self) -> bool {
+        matches!(self, Outcome::Success)
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Success => f.write_str("success"),
+            Outcome::InvalidSession { message } => write!(f, "INVALID_SESSION_ID: {message}"),
+            Outcome::MutualAuthFailed { message } => {
+                write!(f, "MUTUAL_AUTHENTICATION_FAILED: {message}")
+            }
+            Outcome::CertificateRejected { reason } => {
+                write!(f, "client certificate error: {reason}")
+            }
+            Outcome::RequestLimitExceeded { message } => {
+                write!(f, "REQUEST_LIMIT_EXCEEDED: {message}")
+            }
+            Outcome::Fault(fault) => {
+                let code = fault.exception_code.as_deref().unwrap_or(&fault.faultcode);
+                write!(f, "{code}: {}", fault.message)
+            }
+            Outcome::RestErrors(errors) => {
+                let parts: Vec<String> = errors
+                    .iter()
+                    .map(|e| format!("{}: {}", e.error_code, e.message))
+                    .collect();
+                f.write_str(&parts.join("; "))
+            }
+            Outcome::BulkError { code, message } => write!(f, "{code}: {message}"),
+            Outcome::UnexpectedBody {
+                status,
+                content_type,
+                snippet,
+            } => write!(
+                f,
+                "unexpected HTTP {status} body ({content_type}): {snippet}"
+            ),
+        }
+    }
+}
+
+/// Classifies one upstream response of `api`.
+pub fn classify(api: Api, status: u16, headers: &http::HeaderMap, body: &[u8]) -> Outcome {
+    if let Some(reason) = scan::certificate_error(body) {
+        return Outcome::CertificateRejected { reason };
+    }
+    let recognised = if api.is_soap() {
+        match soap(status, body) {
+            Ok(outcome) => return outcome,
+            Err(()) => None,
+        }
+    } else if status < 400 {
+        return Outcome::Success;
+    } else {
+        recognise(body)
+    };
+    recognised.unwrap_or_else(|| unexpected(status, headers, body))
+}
+
+/// A SOAP answer: a fault at any status, an envelope below 400; Err(()) when
+/// the body is neither (a JSON error may still be recognised).
+fn soap(status: u16, body: &[u8]) -> Result<Outcome, ()> {
+    match xml::parse(body) {
+        Ok(doc) => {
+            if let Some(outcome) = recognise_xml(&doc) {
+                return Ok(outcome);
+            }
+            let root = doc.root_element();
+            let envelope = root.has_tag_name((SOAP_ENV, "Envelope"))
+                && xml::elements(root).any(|c| c.has_tag_name((SOAP_ENV, "Body")));
+            if status < 400 && envelope {
+                Ok(Outcome::Success)
+            } else {
+                Err(())
+            }
+        }
+        // Too big to inspect: large query results are envelopes, faults are small.
+        Err(XmlError::TooManyNodes) if status < 400 && root_is_envelope(body) => {
+            Ok(Outcome::Success)
+        }
+        Err(_) if status >= 400 => recognise_json(body).ok_or(()),
+        Err(_) => Err(()),
+    }
+}
+
+/// The first element of `body` is a SOAP `Envelope` (by name, cheaply).
+fn root_is_envelope(body: &[u8]) -> bool {
+    let text = scan::window(body, scan::WINDOW);
+    scan::tags(&text)
+        .next()
+        .is_some_and(|t| !t.end && t.local() == "Envelope")
+}
+
+/// An error body in any of the formats Salesforce uses.
+fn recognise(body: &[u8]) -> Option<Outcome> {
+    if body.len() > MAX_ERROR_BODY {
+        return None;
+    }
+    match body.iter().find(|b| !b.is_ascii_whitespace())? {
+        b'[' | b'{' => recognise_json(body),
+        b'<' => recognise_xml(&xml::parse(body).ok()?),
+        _ => None,
+    }
+}
+
+fn recognise_xml(doc: &roxmltree::Document<'_>) -> Option<Outcome> {
+    if let Some(fault) = soap_fault(doc) {
+        let code = fault.exception_code.as_deref().unwrap_or(&fault.faultcode);
+        return Some(special(code, &fault.message).unwrap_or(Outcome::Fault(fault)));
+    }
+    let root = doc.root_element();
+    if root.tag_name().name() != "error" {
+        return None;
+    }
+    let code = xml::child_text(root, "exceptionCode")?.trim();
+    let message = xml::child_text(root, "exceptionMessage").unwrap_or("");
+    Some(bulk(code, message))
+}
+
+fn soap_fault(doc: &roxmltree::Document<'_>) -> Option<Fault> {
+    let fault = xml::soap_body_element(doc).filter(|n| n.has_tag_name((SOAP_ENV, "Fault")))?;
+    let faultcode = xml::child_text(fault, "faultcode").unwrap_or("").trim();
+    let faultcode = faultcode.rsplit(':').next().unwrap_or(faultcode);
+    let detail_text = |name: &str| {
+        xml::child(fault, "detail")?
+            .descendants()
+            .find(|n| n.is_element() && n.tag_name().name() == name)
+            .map(|n| n.text().unwrap_or("").trim())
+    };
+    let exception_code = detail_text("exceptionCode").filter(|c| !c.is_empty());
+    let message = match detail_text("exceptionMessage") {
+        Some(m) => m.to_string(),
+        None => {
+            let text = xml::child_text(fault, "faultstring").unwrap_or("").trim();
+            let code = exception_code.unwrap_or(faultcode);
+            text.strip_prefix(code)
+                .and_then(|t| t.strip_prefix(": "))
+                .unwrap_or(text)
+                .to_string()
+        }
+    };
+    Some(Fault {
+        faultcode: scan::cap(faultcode, 100),
+        exception_code: exception_code.map(|c| scan::cap(c, 100)),
+        message: scan::message(&message),
+    })
+}
+
+fn recognise_json(body: &[u8]) -> Option<Outcome> {
+    if body.len() > MAX_ERROR_BODY {
+        return None;
+    }
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let text =
+        |v: &serde_json::Value, key: &str| v.get(key).and_then(|x| x.as_str()).map(str::to_string);
+    if let Some(code) = text(&value, "exceptionCode") {
+        return Some(bulk(
+            &code,
+            &text(&value, "exceptionMessage").unwrap_or_default(),
+        ));
+    }
+    let items = match &value {
+        serde_json::Value::Array(items) => items.as_slice(),
+        serde_json::Value::Object(_) => std::slice::from_ref(&value),
+        _ => return None,
+    };
+    let mut errors = Vec::new();
+    for item in items.iter().take(MAX_ERRORS) {
+        let error_code = text(item, "errorCode")?;
+        let fields = item
+            .get("fields")
+            .and_then(|f| f.as_array())
+            .map(|f| {
+                f.iter()
+                    .take(MAX_ERRORS)
+                    .filter_map(|x| x.as_str())
+                    .map(|s| scan::cap(s, 200))
+                    .collect()
+            })
+            .unwrap_or_default();
+        errors.push(RestError {
+            error_code: scan::cap(&error_code, 100),
+            message: scan::message(&text(item, "message").unwrap_or_default()),
+            fields,
+        });
+    }
+    if errors.is_empty() {
+        return None;
+    }
+    let special = errors
+        .iter()
+        .find_map(|e| special(&e.error_code, &e.message));
+    Some(special.unwrap_or(Outcome::RestErrors(errors)))
+}
+
+fn bulk(code: &str, message: &str) -> Outcome {
+    let message = scan::message(message);
+    special(code, &message).unwrap_or_else(|| Outcome::BulkError {
+        code: scan::cap(code, 100),
+        message,
+    })
+}
+
+/// The outcomes the host acts on, from a SOAP, REST or Bulk error code.
+fn special(code: &str, message: &str) -> Option<Outcome> {
+    let message = message.to_string();
+    match code {
+        "INVALID_SESSION_ID" | "InvalidSessionId" => Some(Outcome::InvalidSession { message }),
+        "MUTUAL_AUTHENTICATION_FAILED" | "MutualAuthenticationFailed" => {
+            Some(Outcome::MutualAuthFailed { message })
+        }
+        "REQUEST_LIMIT_EXCEEDED" | "ExceededQuota" => {
+            Some(Outcome::RequestLimitExceeded { message })
+        }
+        _ => None,
+    }
+}
+
+fn unexpected(status: u16, headers: &http::HeaderMap, body: &[u8]) -> Outcome {
+    let content_type = headers
+        .get(http::header::CONTENT_TYPE)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .unwrap_or_default();
+    Outcome::UnexpectedBody {
+        status,
+        content_type: scan::cap(&content_type, 100),
+        snippet: scan::snippet(body),
+    }
+}
+
+#[cfg(test)]
+#[path = "classify_tests.rs"]
+mod tests;

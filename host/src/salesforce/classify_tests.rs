@@ -1,0 +1,378 @@
+//! Tests of [`super::classify`] on verbatim captures and simulator output.
+
+use super::*;
+use crate::salesforce::samples::*;
+
+fn headers(content_type: &str) -> http::HeaderMap {
+    let mut h = http::HeaderMap::new();
+    h.insert(http::header::CONTENT_TYPE, content_type.parse().unwrap());
+    h
+}
+
+fn soap(status: u16, body: &str) -> Outcome {
+    classify(
+        Api::SoapPartner,
+        status,
+        &headers("text/xml; charset=utf-8"),
+        body.as_bytes(),
+    )
+}
+
+fn rest(status: u16, body: &str) -> Outcome {
+    classify(
+        Api::Rest,
+        status,
+        &headers("application/json;charset=UTF-8"),
+        body.as_bytes(),
+    )
+}
+
+#[test]
+fn soap_success() {
+    assert_eq!(soap(200, GET_USER_INFO_RESPONSE), Outcome::Success);
+    assert_eq!(soap(200, LOGIN_RESPONSE).code(), "success");
+}
+
+#[test]
+fn the_seed_certificate_error_page_with_any_status() {
+    for (status, ct) in [(400, "text/html"), (200, "text/xml"), (500, "")] {
+        let outcome = classify(
+            Api::SoapPartner,
+            status,
+            &headers(ct),
+            CERTIFICATE_ERROR_PAGE.as_bytes(),
+        );
+        assert_eq!(
+            outcome,
+            Outcome::CertificateRejected {
+                reason: "No client certificate provided.".into()
+            }
+        );
+        assert_eq!(outcome.code(), "client_certificate_rejected");
+    }
+    let rest = classify(
+        Api::Rest,
+        400,
+        &http::HeaderMap::new(),
+        CERTIFICATE_ERROR_PAGE.as_bytes(),
+    );
+    assert!(matches!(rest, Outcome::CertificateRejected { .. }));
+    assert!(rest.hint().unwrap().contains("client_identity"));
+}
+
+#[test]
+fn the_seed_mutual_authentication_fault() {
+    let outcome = soap(500, MUTUAL_AUTH_FAILED);
+    assert_eq!(
+        outcome,
+        Outcome::MutualAuthFailed {
+            message: "This session could not be mutually authenticated for use with the API".into()
+        }
+    );
+    assert_eq!(outcome.code(), "mutual_authentication_failed");
+    assert!(outcome.hint().unwrap().contains("mutual_auth_port"));
+}
+
+#[test]
+fn invalid_session_in_every_api() {
+    assert!(
+        matches!(soap(500, INVALID_SESSION), Outcome::InvalidSession { message } if message == "Invalid Session ID found in SessionHeader: Illegal Session")
+    );
+    let r = rest(
+        401,
+        r#"[{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}]"#,
+    );
+    assert_eq!(
+        r,
+        Outcome::InvalidSession {
+            message: "Session expired or invalid".into()
+        }
+    );
+    let r = rest(
+        401,
+        r#"[{"message":"This session is not valid for use with the REST API","errorCode":"INVALID_SESSION_ID"}]"#,
+    );
+    assert_eq!(r.code(), "invalid_session");
+    let b = classify(
+        Api::Bulk,
+        400,
+        &headers("text/xml"),
+        BULK_INVALID_SESSION.as_bytes(),
+    );
+    assert_eq!(
+        b,
+        Outcome::InvalidSession {
+            message: "Invalid session id".into()
+        }
+    );
+    let b = classify(
+        Api::Bulk,
+        400,
+        &headers("application/json"),
+        br#"{"exceptionCode":"InvalidSessionId","exceptionMessage":"Invalid session id"}"#,
+    );
+    assert_eq!(b.code(), "invalid_session");
+}
+
+#[test]
+fn unprefixed_faultcode_in_the_enterprise_namespace() {
+    let outcome = classify(
+        Api::SoapEnterprise,
+        500,
+        &headers("text/xml"),
+        INVALID_LOGIN_UNPREFIXED.as_bytes(),
+    );
+    assert_eq!(
+        outcome,
+        Outcome::Fault(Fault {
+            faultcode: "INVALID_LOGIN".into(),
+            exception_code: None,
+            message: "Invalid username, password, security token; or user locked out.".into(),
+        })
+    );
+    let unprefixed_session = INVALID_SESSION.replace(
+        "sf:INVALID_SESSION_ID</faultcode>",
+        "INVALID_SESSION_ID</faultcode>",
+    );
+    assert_eq!(soap(500, &unprefixed_session).code(), "invalid_session");
+}
+
+#[test]
+fn other_faults_keep_code_and_message() {
+    assert_eq!(
+        soap(500, INVALID_LOGIN),
+        Outcome::Fault(Fault {
+            faultcode: "INVALID_LOGIN".into(),
+            exception_code: Some("INVALID_LOGIN".into()),
+            message: "Invalid username, password, security token; or user locked out.".into(),
+        })
+    );
+    let Outcome::Fault(f) = soap(500, MALFORMED_QUERY) else {
+        panic!()
+    };
+    assert_eq!(
+        (f.exception_code.as_deref(), f.message.as_str()),
+        (Some("MALFORMED_QUERY"), "unexpected token: FORM")
+    );
+    let Outcome::Fault(f) = soap(500, PREMATURE_EOF) else {
+        panic!()
+    };
+    assert_eq!(
+        (f.faultcode.as_str(), f.exception_code, f.message.as_str()),
+        ("Client", None, "Premature end of file.")
+    );
+    assert_eq!(soap(500, PREMATURE_EOF).code(), "upstream_fault");
+}
+
+#[test]
+fn request_limit_in_every_api() {
+    let outcome = classify(
+        Api::SoapEnterprise,
+        500,
+        &headers("text/xml"),
+        REQUEST_LIMIT.as_bytes(),
+    );
+    assert_eq!(
+        outcome,
+        Outcome::RequestLimitExceeded {
+            message: "TotalRequests Limit exceeded.".into()
+        }
+    );
+    let r = rest(
+        403,
+        r#"[{"message":"TotalRequests Limit exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]"#,
+    );
+    assert_eq!(r.code(), "request_limit_exceeded");
+    let bulk = r#"<?xml version="1.0" encoding="UTF-8"?><error xmlns="http://www.force.com/2009/06/asyncapi/dataload"><exceptionCode>ExceededQuota</exceptionCode><exceptionMessage>TotalRequests Limit exceeded.</exceptionMessage></error>"#;
+    assert_eq!(
+        classify(Api::Bulk, 400, &headers("text/xml"), bulk.as_bytes()).code(),
+        "request_limit_exceeded"
+    );
+}
+
+#[test]
+fn mutual_auth_in_rest_and_bulk() {
+    let r = rest(
+        401,
+        r#"[{"message":"This session could not be mutually authenticated for the use with REST API","errorCode":"MUTUAL_AUTHENTICATION_FAILED"}]"#,
+    );
+    assert_eq!(
+        r,
+        Outcome::MutualAuthFailed {
+            message: "This session could not be mutually authenticated for the use with REST API"
+                .into()
+        }
+    );
+    let bulk = r#"<?xml version="1.0" encoding="UTF-8"?><error xmlns="http://www.force.com/2009/06/asyncapi/dataload"><exceptionCode>MutualAuthenticationFailed</exceptionCode><exceptionMessage>This session could not be mutually authenticated for use with the API</exceptionMessage></error>"#;
+    assert_eq!(
+        classify(Api::Bulk, 400, &headers("text/xml"), bulk.as_bytes()).code(),
+        "mutual_authentication_failed"
+    );
+}
+
+#[test]
+fn rest_error_arrays() {
+    let r = rest(
+        400,
+        r#"[{"message":"The Id field should not be specified in the sobject data.","errorCode":"INVALID_FIELD"}]"#,
+    );
+    assert_eq!(
+        r,
+        Outcome::RestErrors(vec![RestError {
+            error_code: "INVALID_FIELD".into(),
+            message: "The Id field should not be specified in the sobject data.".into(),
+            fields: vec![],
+        }])
+    );
+    let r = rest(
+        400,
+        r#"[{"message":"Required fields are missing: [Name]","errorCode":"REQUIRED_FIELD_MISSING","fields":["Name"]}]"#,
+    );
+    let Outcome::RestErrors(errors) = r else {
+        panic!()
+    };
+    assert_eq!(errors[0].fields, ["Name"]);
+    let expired = rest(
+        403,
+        r#"[{"message":"The users password has expired, you must call SetPassword before attempting any other API operations","errorCode":"INVALID_OPERATION_WITH_EXPIRED_PASSWORD"}]"#,
+    );
+    assert_eq!(expired.code(), "rest_error");
+    assert_eq!(
+        classify(
+            Api::ApexRest,
+            404,
+            &headers("application/json"),
+            br#"[{"errorCode":"NOT_FOUND","message":"Could not find a match for URL"}]"#
+        )
+        .code(),
+        "rest_error"
+    );
+    assert_eq!(rest(204, ""), Outcome::Success);
+    assert_eq!(
+        rest(
+            201,
+            r#"{"id":"001D000000IqhSLIAZ","errors":[],"success":true}"#
+        ),
+        Outcome::Success
+    );
+}
+
+#[test]
+fn other_bulk_errors() {
+    let body = r#"<?xml version="1.0" encoding="UTF-8"?><error xmlns="http://www.force.com/2009/06/asyncapi/dataload"><exceptionCode>InvalidJob</exceptionCode><exceptionMessage>Unable to find the job</exceptionMessage></error>"#;
+    assert_eq!(
+        classify(Api::Bulk, 400, &headers("text/xml"), body.as_bytes()),
+        Outcome::BulkError {
+            code: "InvalidJob".into(),
+            message: "Unable to find the job".into()
+        }
+    );
+}
+
+#[test]
+fn unexpected_bodies() {
+    let html = "<html><body><h1>Service Unavailable</h1></body></html>";
+    let outcome = classify(
+        Api::SoapPartner,
+        503,
+        &headers("text/html"),
+        html.as_bytes(),
+    );
+    assert_eq!(
+        outcome,
+        Outcome::UnexpectedBody {
+            status: 503,
+            content_type: "text/html".into(),
+            snippet: html.into()
+        }
+    );
+    assert_eq!(
+        soap(200, "<html><body>proxy login</body></html>").code(),
+        "unexpected_body"
+    );
+    assert_eq!(soap(500, "Internal error").code(), "unexpected_body");
+    assert_eq!(soap(200, "").code(), "unexpected_body");
+    assert_eq!(rest(500, "<html>oops</html>").code(), "unexpected_body");
+    assert_eq!(
+        rest(401, r#"{"unknown":"shape"}"#).code(),
+        "unexpected_body"
+    );
+    let doctype = r#"<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>&a;</soapenv:Body></soapenv:Envelope>"#;
+    assert_eq!(soap(200, doctype).code(), "unexpected_body");
+    assert_eq!(soap(500, doctype).code(), "unexpected_body");
+}
+
+#[test]
+fn snippets_never_show_a_session_id() {
+    let body = format!("<html>Your session {LOGIN_SESSION_ID}x was rejected</html>");
+    let Outcome::UnexpectedBody { snippet, .. } = soap(502, &body) else {
+        panic!()
+    };
+    assert!(!snippet.contains("AQQAQ"), "{snippet}");
+    let long = "z".repeat(10_000);
+    let Outcome::UnexpectedBody { snippet, .. } = rest(500, &long) else {
+        panic!()
+    };
+    assert!(snippet.chars().count() <= 201);
+    let leaky = r#"[{"message":"bad token 00Dx0000000BV7z!AR8AQAxo9UfVkh8","errorCode":"INVALID_AUTH_HEADER"}]"#;
+    let Outcome::RestErrors(errors) = rest(401, leaky) else {
+        panic!()
+    };
+    assert_eq!(errors[0].message, "bad token [redacted]");
+}
+
+#[test]
+fn hostile_bodies_are_cheap_and_never_panic() {
+    let deep = "[".repeat(100_000);
+    assert_eq!(rest(400, &deep).code(), "unexpected_body");
+    let many = format!("<a>{}</a>", "<b/>".repeat(300_000));
+    assert_eq!(soap(500, &many).code(), "unexpected_body");
+    let big_ok = format!(
+        r#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><queryResponse>{}</queryResponse></soapenv:Body></soapenv:Envelope>"#,
+        "<r/>".repeat(300_000)
+    );
+    assert_eq!(soap(200, &big_ok), Outcome::Success);
+    for body in [
+        &b"\xff\xfe<"[..],
+        b"<",
+        b"</",
+        b"<!--",
+        b"<html><title>Certificate Error</title>Client certificate error:<i>",
+        b"{",
+        b"[{\"errorCode\":1}]",
+    ] {
+        for api in Api::ALL {
+            let _ = classify(api, 500, &http::HeaderMap::new(), body);
+        }
+    }
+}
+
+#[test]
+fn every_code_is_snake_case() {
+    let outcomes = [
+        Outcome::Success,
+        soap(500, INVALID_SESSION),
+        soap(500, MUTUAL_AUTH_FAILED),
+        soap(400, CERTIFICATE_ERROR_PAGE),
+        soap(500, REQUEST_LIMIT),
+        soap(500, INVALID_LOGIN),
+        rest(400, r#"[{"message":"m","errorCode":"X"}]"#),
+        Outcome::BulkError {
+            code: "InvalidJob".into(),
+            message: String::new(),
+        },
+        soap(502, "bad gateway"),
+    ];
+    let mut codes: Vec<_> = outcomes.iter().map(Outcome::code).collect();
+    assert!(
+        codes
+            .iter()
+            .all(|c| c.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+    );
+    codes.dedup();
+    assert_eq!(codes.len(), outcomes.len());
+    assert_eq!(
+        soap(500, INVALID_LOGIN).to_string(),
+        "INVALID_LOGIN: Invalid username, password, security token; or user locked out."
+    );
+}

@@ -1,0 +1,309 @@
+//! Cheap, bounded text scanning for answers that are not (or not only)
+//! well-formed XML: the HTML Certificate Error page, a quick look at tags,
+//! and making upstream text safe to show (session ids redacted, capped).
+
+/// How much of a body the text scanners look at.
+pub(crate) const WINDOW: usize = 64 * 1024;
+/// Longest snippet or message handed to callers, in characters.
+pub(crate) const SNIPPET_CHARS: usize = 200;
+/// Longest upstream message kept, in characters.
+pub(crate) const MESSAGE_CHARS: usize = 1000;
+
+/// The first `limit` bytes of `body` as text (invalid UTF-8 replaced).
+pub(crate) fn window(body: &[u8], limit: usize) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(&body[..body.len().min(limit)])
+}
+
+/// One markup tag found by [`tags`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Tag<'a> {
+    /// The qualified name (`soapenv:Body`).
+    pub name: &'a str,
+    /// `</x>`.
+    pub end: bool,
+    /// `<x/>`.
+    pub empty: bool,
+    /// Byte offset just after the tag's `>`.
+    pub after: usize,
+}
+
+impl Tag<'_> {
+    /// The name without its prefix.
+    pub fn local(&self) -> &str {
+        self.name.rsplit(':').next().unwrap_or(self.name)
+    }
+}
+
+/// The element tags of `text`, in order; comments, CDATA, processing
+/// instructions and declarations are skipped.
+/// Stops at the first unterminated tag.
+pub(crate) fn tags(text: &str) -> impl Iterator<Item = Tag<'_>> {
+    let mut pos = 0;
+    std::iter::from_fn(move || {
+        loop {
+            let start = pos + text.get(pos..)?.find('<')?;
+            let rest = &text[start..];
+            let skip_to = |close: &str, from: usize| {
+                rest.get(from..)?
+                    .find(close)
+                    .map(|i| start + from + i + close.len())
+            };
+            if rest.starts_with("<!--") {
+                pos = skip_to("-->", 4)?;
+            } else if rest.starts_with("<![CDATA[") {
+                pos = skip_to("]]>", 9)?;
+            } else if rest.starts_with("<!") || rest.starts_with("<?") {
+                pos = skip_to(">", 2)?;
+            } else {
+                let end = rest.starts_with("</");
+                let name_start = if end { 2 } else { 1 };
+                let name_len = rest[name_start..]
+                    .find(|c: char| c.is_whitespace() || c == '/' || c == '>')
+                    .unwrap_or(rest.len() - name_start);
+                let close = tag_end(rest)?;
+                pos = start + close + 1;
+                let name = &rest[name_start..name_start + name_len];
+                if name.is_empty() {
+                    continue;
+                }
+                return Some(Tag {
+                    name,
+                    end,
+                    empty: !end && rest[..close].ends_with('/'),
+                    after: pos,
+                });
+            }
+        }
+    })
+}
+
+/// The offset of the `>` that closes the tag starting `tag`, skipping quoted
+/// attribute values.
+pub(crate) fn tag_end(tag: &str) -> Option<usize> {
+    let mut quote = None;
+    for (i, b) in tag.bytes().enumerate() {
+        match (quote, b) {
+            (Some(q), b) if b == q => quote = None,
+            (Some(_), _) => {}
+            (None, b'"' | b'\'') => quote = Some(b),
+            (None, b'>') => return Some(i),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The reason shown by Salesforce's HTML "Certificate Error" page (the text
+/// of the `<i>` element after "Client certificate error:"), if `body` is
+/// that page. Any status and content type; only the first [`WINDOW`] bytes count.
+pub(crate) fn certificate_error(body: &[u8]) -> Option<String> {
+    let text = window(body, WINDOW);
+    let lower = text.to_ascii_lowercase();
+    let head = lower.trim_start();
+    if !(head.starts_with("<html")
+        || head.starts_with("<!doctype html")
+        || head.starts_with("<head"))
+    {
+        return None;
+    }
+    let marker = "client certificate error:";
+    let at = lower.find(marker)? + marker.len();
+    let after = &text[at..];
+    let lower_after = &lower[at..];
+    let reason = match lower_after.find("<i>") {
+        Some(open) if open < 200 => {
+            let inner = &after[open + 3..];
+            let close = inner
+                .to_ascii_lowercase()
+                .find("</i>")
+                .unwrap_or(inner.len().min(400));
+            inner.get(..close).unwrap_or("")
+        }
+        _ => after.split('<').next().unwrap_or(""),
+    };
+    let reason = decode_entities(reason);
+    Some(cap(&redact(reason.trim()), SNIPPET_CHARS))
+}
+
+/// Undoes the five XML entities and numeric character references.
+pub(crate) fn decode_entities(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        let tail = &rest[i..];
+        let end = tail.find(';').filter(|&e| e <= 10);
+        let decoded = end.and_then(|e| match &tail[1..e] {
+            "amp" => Some('&'),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "quot" => Some('"'),
+            "apos" => Some('\''),
+            num => num
+                .strip_prefix("#x")
+                .map(|h| u32::from_str_radix(h, 16).ok())
+                .unwrap_or_else(|| num.strip_prefix('#').and_then(|d| d.parse().ok()))
+                .and_then(char::from_u32),
+        });
+        match (decoded, end) {
+            (Some(c), Some(e)) => {
+                out.push(c);
+                rest = &tail[e + 1..];
+            }
+            _ => {
+                out.push('&');
+                rest = &tail[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+fn is_token_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'+' | b'/' | b'=')
+}
+
+/// `text` with anything shaped like a session id or access token
+/// (`<15 or 18 alphanumerics>!<opaque>`, or the word after `Bearer `)
+/// replaced by `[redacted]`.
+pub(crate) fn redact(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut spans: Vec<(usize, usize)> = Vec::new();
+    for (i, _) in text.match_indices('!') {
+        let start = bytes[..i]
+            .iter()
+            .rposition(|b| !b.is_ascii_alphanumeric())
+            .map_or(0, |p| p + 1);
+        let end = bytes[i + 1..]
+            .iter()
+            .position(|&b| !is_token_byte(b) && b != b'!')
+            .map_or(bytes.len(), |p| i + 1 + p);
+        if i - start >= 15 && end > i + 1 {
+            spans.push((start, end));
+        }
+    }
+    let lower = text.to_ascii_lowercase();
+    for scheme in ["bearer ", "oauth "] {
+        for (i, _) in lower.match_indices(scheme) {
+            let from = i + scheme.len();
+            let end = bytes[from..]
+                .iter()
+                .position(|&b| !is_token_byte(b) && b != b'!')
+                .map_or(bytes.len(), |p| from + p);
+            if end - from >= 16 {
+                spans.push((from, end));
+            }
+        }
+    }
+    if spans.is_empty() {
+        return text.to_string();
+    }
+    spans.sort_unstable();
+    let mut out = String::with_capacity(text.len());
+    let mut pos = 0;
+    for (start, end) in spans {
+        if end <= pos {
+            continue;
+        }
+        out.push_str(&text[pos..start.max(pos)]);
+        out.push_str("[redacted]");
+        pos = end;
+    }
+    out.push_str(&text[pos..]);
+    out
+}
+
+/// At most `max` characters of `text`, with `…` when cut.
+pub(crate) fn cap(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &text[..i]),
+        None => text.to_string(),
+    }
+}
+
+/// A message from upstream, safe to show: redacted, whitespace collapsed, capped.
+pub(crate) fn message(text: &str) -> String {
+    let collapsed: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    cap(&redact(&collapsed), MESSAGE_CHARS)
+}
+
+/// The start of `body` as one line of at most [`SNIPPET_CHARS`] characters,
+/// safe to show callers.
+pub(crate) fn snippet(body: &[u8]) -> String {
+    let text = window(body, 2048);
+    let collapsed: String = text
+        .split(|c: char| c.is_whitespace() || c.is_control())
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    cap(&redact(&collapsed), SNIPPET_CHARS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::salesforce::samples::CERTIFICATE_ERROR_PAGE;
+
+    #[test]
+    fn finds_the_certificate_error_reason() {
+        assert_eq!(
+            certificate_error(CERTIFICATE_ERROR_PAGE.as_bytes()).as_deref(),
+            Some("No client certificate provided.")
+        );
+        let escaped =
+            CERTIFICATE_ERROR_PAGE.replace("No client certificate provided.", "a &amp; b");
+        assert_eq!(
+            certificate_error(escaped.as_bytes()).as_deref(),
+            Some("a & b")
+        );
+        assert_eq!(
+            certificate_error(b"{\"x\":\"Client certificate error:<i>no</i>\"}"),
+            None
+        );
+        assert_eq!(certificate_error(b"<html><body>hello</body></html>"), None);
+    }
+
+    #[test]
+    fn redacts_session_ids_and_bearer_tokens() {
+        let text =
+            "sid 00D36000000bLGT!AQQAQMlp30Zpiy6_abc.def and Bearer abcdefghijklmnopqrstuv end";
+        assert_eq!(redact(text), "sid [redacted] and Bearer [redacted] end");
+        assert_eq!(redact("Hello! World!"), "Hello! World!");
+        assert_eq!(redact("00D5g000004Acme!x"), "[redacted]");
+    }
+
+    #[test]
+    fn snippets_are_short_single_lines() {
+        let body = format!(
+            "<html>\n  <p>{}</p>\n00D5g000004AcmeAAA!AQ123 </html>",
+            "x".repeat(50)
+        );
+        let s = snippet(body.as_bytes());
+        assert!(
+            !s.contains('\n') && s.contains("[redacted]") && !s.contains("AQ123"),
+            "{s}"
+        );
+        assert!(snippet("y".repeat(5000).as_bytes()).chars().count() <= SNIPPET_CHARS + 1);
+        assert_eq!(snippet(&[0xff, b'a']), "\u{fffd}a");
+    }
+
+    #[test]
+    fn tags_skip_comments_and_quoted_gt() {
+        let text = r#"<?xml version="1.0"?><!-- <no> --><a x="1>2"><b/></a>"#;
+        let names: Vec<_> = tags(text).map(|t| (t.name, t.end, t.empty)).collect();
+        assert_eq!(
+            names,
+            [("a", false, false), ("b", false, true), ("a", true, false)]
+        );
+        assert_eq!(tags("<a unterminated").count(), 0);
+    }
+
+    #[test]
+    fn decodes_entities() {
+        assert_eq!(
+            decode_entities("a&lt;b&#39;&#x41;&bogus;&"),
+            "a<b'A&bogus;&"
+        );
+    }
+}

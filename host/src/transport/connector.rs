@@ -1,0 +1,134 @@
+//! The connector under the pooled client: TCP then TLS with the tenant's
+//! client config, each phase under its own timeout, handshakes counted.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use hyper_util::client::legacy::connect::{Connected, Connection};
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::ServerName;
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+
+use super::TransportError;
+
+/// Opens TLS connections for hyper's pool.
+#[derive(Clone)]
+pub struct TlsConnector {
+    pub tls: Arc<rustls::ClientConfig>,
+    pub connect_timeout: Duration,
+    pub handshake_timeout: Duration,
+    pub handshakes: Arc<AtomicU64>,
+}
+
+/// One TLS connection, as hyper sees it.
+pub struct TlsConnection(TokioIo<TlsStream<TcpStream>>);
+
+impl tower_service::Service<http::Uri> for TlsConnector {
+    type Response = TlsConnection;
+    type Error = TransportError;
+    type Future = Pin<Box<dyn Future<Output = Result<TlsConnection, TransportError>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, uri: http::Uri) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move { this.connect(uri).await })
+    }
+}
+
+impl TlsConnector {
+    async fn connect(self, uri: http::Uri) -> Result<TlsConnection, TransportError> {
+        if uri.scheme_str() != Some("https") {
+            return Err(TransportError::NotHttps(uri.to_string()));
+        }
+        let host = uri.host().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_string();
+        let port = uri.port_u16().unwrap_or(443);
+        let target = format!("{host}:{port}");
+        let tcp = tokio::time::timeout(self.connect_timeout, TcpStream::connect((host.as_str(), port)))
+            .await
+            .map_err(|_| TransportError::Timeout {
+                phase: "connect",
+                target: target.clone(),
+                after: self.connect_timeout,
+            })?
+            .map_err(|e| TransportError::Connect {
+                target: target.clone(),
+                reason: e.to_string(),
+            })?;
+        let _ = tcp.set_nodelay(true);
+        let name = ServerName::try_from(host.clone()).map_err(|_| TransportError::Connect {
+            target: target.clone(),
+            reason: "not a valid server name".into(),
+        })?;
+        let tls = tokio::time::timeout(
+            self.handshake_timeout,
+            tokio_rustls::TlsConnector::from(self.tls.clone()).connect(name, tcp),
+        )
+        .await
+        .map_err(|_| TransportError::Timeout {
+            phase: "TLS handshake",
+            target: target.clone(),
+            after: self.handshake_timeout,
+        })?
+        .map_err(|e| TransportError::Tls {
+            target,
+            reason: e.to_string(),
+        })?;
+        self.handshakes.fetch_add(1, Ordering::Relaxed);
+        Ok(TlsConnection(TokioIo::new(tls)))
+    }
+}
+
+impl Connection for TlsConnection {
+    fn connected(&self) -> Connected {
+        let (_, session) = self.0.inner().get_ref();
+        if session.alpn_protocol() == Some(b"h2") {
+            Connected::new().negotiated_h2()
+        } else {
+            Connected::new()
+        }
+    }
+}
+
+impl hyper::rt::Read for TlsConnection {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: hyper::rt::ReadBufCursor<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl hyper::rt::Write for TlsConnection {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.0.is_write_vectored()
+    }
+}

@@ -1,0 +1,154 @@
+//! The wire under every tenant: a pooled HTTP client (keep-alive, HTTP/1.1
+//! and h2) over rustls with the tenant's client identity, with timeouts for
+//! connect, handshake and response, and a cap on response bodies.
+
+mod connector;
+mod tls;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
+
+pub use tls::client_config;
+
+use crate::config::Upstream;
+use connector::TlsConnector;
+
+/// Why a request got no answer.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    #[error("cannot connect to {target}: {reason}")]
+    Connect { target: String, reason: String },
+    #[error("TLS handshake with {target} failed: {reason} (is the server's CA in extra_roots? is the client certificate accepted?)")]
+    Tls { target: String, reason: String },
+    #[error("{phase} with {target} timed out after {after:?}")]
+    Timeout {
+        phase: &'static str,
+        target: String,
+        after: Duration,
+    },
+    #[error("response larger than the {limit}-byte cap ([upstream].max_response_kb)")]
+    TooLarge { limit: usize },
+    #[error("only https:// URLs are used, not {0}")]
+    NotHttps(String),
+    #[error("extra root {path}: {reason}")]
+    Roots { path: PathBuf, reason: String },
+    #[error("TLS configuration: {0}")]
+    Config(String),
+    #[error("HTTP exchange failed: {0}")]
+    Http(String),
+}
+
+/// An answer read whole.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: Bytes,
+}
+
+/// One tenant's pooled client.
+#[derive(Clone)]
+pub struct Transport {
+    client: Client<TlsConnector, Full<Bytes>>,
+    settings: Upstream,
+    handshakes: Arc<AtomicU64>,
+}
+
+impl Transport {
+    /// A pooled client that uses `tls` for every connection.
+    pub fn new(tls: Arc<rustls::ClientConfig>, settings: &Upstream) -> Self {
+        let handshakes = Arc::new(AtomicU64::new(0));
+        let connector = TlsConnector {
+            tls,
+            connect_timeout: settings.connect_timeout,
+            handshake_timeout: settings.handshake_timeout,
+            handshakes: handshakes.clone(),
+        };
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(settings.pool_idle_timeout)
+            .pool_max_idle_per_host(settings.pool_max_idle_per_host)
+            .pool_timer(TokioTimer::new())
+            .timer(TokioTimer::new())
+            .build(connector);
+        Self {
+            client,
+            settings: *settings,
+            handshakes,
+        }
+    }
+
+    /// TLS handshakes this client has made (connection reuse shows here).
+    pub fn handshakes(&self) -> u64 {
+        self.handshakes.load(Ordering::Relaxed)
+    }
+
+    /// Sends `request` and reads the whole answer, under the response timeout
+    /// and the body cap.
+    pub async fn send(&self, request: http::Request<Bytes>) -> Result<Reply, TransportError> {
+        let target = request.uri().authority().map(|a| a.to_string()).unwrap_or_default();
+        let (parts, body) = request.into_parts();
+        let request = http::Request::from_parts(parts, Full::new(body));
+        let limit = self.settings.max_response_bytes;
+        let exchange = async {
+            let response = self.client.request(request).await.map_err(client_error)?;
+            let (parts, body) = response.into_parts();
+            let body = Limited::new(body, limit).collect().await.map_err(|e| {
+                if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+                    TransportError::TooLarge { limit }
+                } else {
+                    TransportError::Http(e.to_string())
+                }
+            })?;
+            Ok(Reply {
+                status: parts.status.as_u16(),
+                headers: parts.headers,
+                body: body.to_bytes(),
+            })
+        };
+        tokio::time::timeout(self.settings.response_timeout, exchange)
+            .await
+            .map_err(|_| TransportError::Timeout {
+                phase: "waiting for the response",
+                target,
+                after: self.settings.response_timeout,
+            })?
+    }
+}
+
+/// Finds our connector's typed error inside hyper's, if there is one.
+fn client_error(e: hyper_util::client::legacy::Error) -> TransportError {
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        if let Some(t) = s.downcast_ref::<TransportError>() {
+            return clone_error(t);
+        }
+        source = s.source();
+    }
+    TransportError::Http(e.to_string())
+}
+
+fn clone_error(e: &TransportError) -> TransportError {
+    match e {
+        TransportError::Connect { target, reason } => TransportError::Connect {
+            target: target.clone(),
+            reason: reason.clone(),
+        },
+        TransportError::Tls { target, reason } => TransportError::Tls {
+            target: target.clone(),
+            reason: reason.clone(),
+        },
+        TransportError::Timeout { phase, target, after } => TransportError::Timeout {
+            phase,
+            target: target.clone(),
+            after: *after,
+        },
+        other => TransportError::Http(other.to_string()),
+    }
+}
