@@ -8,14 +8,26 @@ use clap::{Parser, Subcommand};
 
 use crate::salesforce::Api;
 use crate::upstream::{Outbound, TenantUpstream};
-use crate::{config, pki, sim};
+use crate::{config, gateway, pki, sim};
 
 /// twoway: a gateway for Salesforce-style APIs that demand mutual TLS.
 #[derive(Debug, Parser)]
 #[command(name = "twoway", version, about)]
 pub struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// `--log-format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -27,10 +39,33 @@ pub enum Command {
     },
     /// Run the Salesforce simulator (login, standard and mutual-auth ports).
     Sim(SimArgs),
+    /// Run the gateway: callers' listener, admin listener, hot reload.
+    Serve(ServeArgs),
+    /// Check a gateway config without starting anything.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
     /// Log a tenant in and check its session on the API (mutual TLS included).
     Login(TenantArgs),
     /// Call the API as a tenant: mutual TLS, port and session handled.
     Call(CallArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// The gateway config (twoway.toml); reloaded when it changes or on SIGHUP.
+    #[arg(long)]
+    pub config: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate FILE: every problem listed with its key path; exit 1 if any.
+    Check {
+        /// The config file.
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -125,6 +160,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Sim(args) => run_sim(args).await,
+        Command::Serve(args) => run_serve(args).await,
+        Command::Config {
+            command: ConfigCommand::Check { file },
+        } => run_config_check(&file),
         Command::Login(args) => run_login(args).await,
         Command::Call(args) => run_call(args).await,
     }
@@ -297,4 +336,50 @@ async fn run_sim(args: SimArgs) -> anyhow::Result<()> {
         _ = simulator.stopped() => {}
     }
     Ok(())
+}
+
+fn run_config_check(file: &Path) -> anyhow::Result<()> {
+    let config = config::load(file)?;
+    // Identities are loaded too: a bad certificate is a config problem.
+    let mut problems = Vec::new();
+    for tenant in &config.tenants {
+        if let Some(source) = &tenant.identity {
+            if let Err(e) = crate::identity::load(source) {
+                problems.push(format!("tenant[{}].client_identity: {e}", tenant.name));
+            }
+        }
+    }
+    if !problems.is_empty() {
+        anyhow::bail!("{}: {} problem(s):\n  - {}", file.display(), problems.len(), problems.join("\n  - "));
+    }
+    println!("{}: ok ({} tenant(s), {} workflow(s))", file.display(), config.tenants.len(), config.tenants.iter().map(|t| t.workflows.len()).sum::<usize>());
+    Ok(())
+}
+
+async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = config::load(&args.config)?;
+    let shared = gateway::prepare(config, Some(args.config.clone())).await?;
+    let running = gateway::start(shared).await?;
+    println!("twoway gateway listening on {} (admin on http://{})", running.addr, running.admin_addr);
+    wait_for_stop().await;
+    eprintln!("twoway: stopping; finishing in-flight requests");
+    running.shutdown().await;
+    Ok(())
+}
+
+/// Resolves on ctrl-c or SIGTERM.
+async fn wait_for_stop() {
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
 }

@@ -6,8 +6,10 @@
 
 pub mod cli;
 pub mod config;
+pub mod gateway;
 pub mod identity;
 pub mod pki;
+pub mod plugin;
 pub mod salesforce;
 pub mod secret;
 pub mod session;

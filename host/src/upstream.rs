@@ -53,6 +53,14 @@ pub enum UpstreamError {
 }
 
 impl UpstreamError {
+    /// How long a caller should wait before retrying, when that helps.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            Self::Session(e) => e.retry_after(),
+            _ => None,
+        }
+    }
+
     /// The problem code callers see (DESIGN.md §5).
     pub fn code(&self) -> &'static str {
         match self {
@@ -141,7 +149,10 @@ impl TenantUpstream {
 
     /// The session state, for operators.
     pub fn status(&self) -> Status {
-        self.sessions.status()
+        Status {
+            certificate_sha256: self.identity.as_ref().map(|id| id.leaf.sha256_fingerprint.clone()),
+            ..self.sessions.status()
+        }
     }
 
     /// TLS handshakes made by this tenant's pool.

@@ -13,6 +13,13 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use twoway::pki::Pki;
 use twoway::sim::{Sim, SimConfig};
 
+pub mod gateway;
+
+/// Paths of the components built from plugins/ by build.rs.
+pub mod plugins {
+    include!(concat!(env!("OUT_DIR"), "/plugins.rs"));
+}
+
 /// The test PKI, generated once per test binary into a temporary directory
 /// that lives as long as the process.
 pub fn pki() -> &'static Pki {

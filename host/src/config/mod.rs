@@ -119,7 +119,7 @@ impl Default for Upstream {
 }
 
 /// One tenant: an org, its identity, its credentials and its workflows.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Tenant {
     pub name: String,
     pub api_keys: Vec<Secret>,
@@ -133,8 +133,34 @@ pub struct Tenant {
     /// Session lifetime when the login does not say (OAuth tokens).
     pub session_seconds: u64,
     pub max_concurrency: usize,
+    /// Caller certificates the tenant accepts (needs `[server.tls] client_ca`).
+    pub callers: Option<CallerPolicy>,
     pub auth: Auth,
     pub workflows: Vec<Workflow>,
+}
+
+/// The caller certificates a tenant accepts: any listed fingerprint,
+/// subject or SAN (the certificate must also chain to `[server.tls] client_ca`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallerPolicy {
+    /// SHA-256 fingerprints, normalised to uppercase hex without colons.
+    pub fingerprints: Vec<String>,
+    pub subjects: Vec<String>,
+    pub sans: Vec<String>,
+}
+
+impl CallerPolicy {
+    /// Normalises a fingerprint for comparison.
+    pub fn normalise(fingerprint: &str) -> String {
+        fingerprint.chars().filter(|c| c.is_ascii_hexdigit()).collect::<String>().to_ascii_uppercase()
+    }
+
+    /// True when a verified caller certificate with these facts is accepted.
+    pub fn accepts(&self, fingerprint: Option<&str>, subject: Option<&str>, sans: &[String]) -> bool {
+        fingerprint.is_some_and(|f| self.fingerprints.contains(&Self::normalise(f)))
+            || subject.is_some_and(|s| self.subjects.iter().any(|x| x == s))
+            || sans.iter().any(|san| self.sans.contains(san))
+    }
 }
 
 /// How a tenant gets its session (`[tenant.auth] kind`).
@@ -178,7 +204,7 @@ impl Auth {
 }
 
 /// `[[tenant.workflow]]`.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Workflow {
     pub name: String,
     /// The component file, resolved against `[plugins].dir`.

@@ -77,6 +77,7 @@ pub struct RawTenant {
     pub login_budget_per_hour: Option<u32>,
     pub session_seconds: Option<u64>,
     pub max_concurrency: Option<usize>,
+    pub callers: Option<RawCallers>,
     pub auth: RawAuth,
     #[serde(default, rename = "workflow")]
     pub workflows: Vec<RawWorkflow>,
@@ -120,4 +121,15 @@ pub struct RawWorkflow {
     pub memory_mb: Option<u64>,
     pub timeout_ms: Option<u64>,
     pub max_output_kb: Option<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCallers {
+    #[serde(default)]
+    pub fingerprints: Vec<String>,
+    #[serde(default)]
+    pub subjects: Vec<String>,
+    #[serde(default)]
+    pub sans: Vec<String>,
 }

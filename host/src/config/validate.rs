@@ -170,6 +170,17 @@ impl Checker<'_> {
                 },
             });
         }
+        let callers = t.callers.map(|c| super::CallerPolicy {
+            fingerprints: c.fingerprints.iter().map(|f| super::CallerPolicy::normalise(f)).collect(),
+            subjects: c.subjects,
+            sans: c.sans,
+        });
+        if callers.as_ref().is_some_and(|c| c.fingerprints.is_empty() && c.subjects.is_empty() && c.sans.is_empty()) {
+            self.problem(&format!("{key}.callers"), "list at least one of fingerprints, subjects, sans");
+        }
+        if !workflows.is_empty() && t.api_keys_env.is_none() && t.api_keys_file.is_none() && callers.is_none() {
+            self.problem(&format!("{key}"), "set api_keys_env / api_keys_file and/or callers: a tenant must say who may call it");
+        }
         let budget = t.login_budget_per_hour.unwrap_or(60);
         if budget == 0 || budget > 3600 {
             self.problem(
@@ -189,6 +200,7 @@ impl Checker<'_> {
             login_budget_per_hour: budget,
             session_seconds: t.session_seconds.unwrap_or(7200),
             max_concurrency: t.max_concurrency.unwrap_or(25),
+            callers,
             auth: auth?,
             workflows,
         })

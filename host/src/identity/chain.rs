@@ -120,7 +120,7 @@ impl CertInfo {
 
 fn parse_x509(der: &[u8]) -> Result<X509Certificate<'_>, String> {
     match X509Certificate::from_der(der) {
-        Ok((rest, cert)) if rest.is_empty() => Ok(cert),
+        Ok(([], cert)) => Ok(cert),
         Ok(_) => Err("trailing bytes after the certificate".to_string()),
         Err(e) => Err(e.to_string()),
     }

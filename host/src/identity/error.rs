@@ -15,11 +15,12 @@ pub fn format_date(date: &OffsetDateTime) -> String {
         .unwrap_or_else(|_| date.to_string())
 }
 
-fn quoted(list: &[String]) -> String {
-    list.iter()
-        .map(|s| format!("'{s}'"))
-        .collect::<Vec<_>>()
-        .join(", ")
+fn others_text(others: usize) -> String {
+    match others {
+        0 => String::new(),
+        1 => " (nor the other certificate in the file)".to_string(),
+        n => format!(" (nor any of the {n} other certificates)"),
+    }
 }
 
 /// Why a client identity could not be loaded.
@@ -51,11 +52,13 @@ pub enum IdentityError {
     #[error("{}: no certificate found ({found}); add the client certificate (-----BEGIN CERTIFICATE-----) and its intermediate CA certificates", path.display())]
     NoCertificate { path: PathBuf, found: String },
 
-    #[error("{}: the private key does not match certificate {}; use the key the certificate was issued for (compare `openssl x509 -noout -pubkey` with `openssl pkey -pubout`)", path.display(), quoted(.subjects))]
+    #[error("{}: the private key does not match certificate '{subject}'{}; use the key the certificate was issued for (compare `openssl x509 -noout -pubkey` with `openssl pkey -pubout`)", path.display(), others_text(*.others))]
     KeyMismatch {
         path: PathBuf,
-        /// Subjects of the certificates that were tried, the likely leaf first.
-        subjects: Vec<String>,
+        /// Subject of the certificate that looks like the leaf.
+        subject: String,
+        /// How many other certificates were tried.
+        others: usize,
     },
 
     #[error("{}: the private key ({what}) is encrypted, and twoway does not support encrypted PEM keys; decrypt it with `openssl pkey -in {} -out {}.dec` and restrict the file's permissions, or use a PKCS#12 file with a password", path.display(), path.display(), path.display())]

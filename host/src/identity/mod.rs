@@ -302,18 +302,11 @@ fn assemble(
         )
     });
     let Some(&leaf) = candidates.first() else {
-        let mut subjects = Vec::new();
-        if let Some(guess) = chain::guess_leaf(&infos) {
-            subjects.push(infos[guess].subject.clone());
-        }
-        for info in &infos {
-            if !subjects.contains(&info.subject) {
-                subjects.push(info.subject.clone());
-            }
-        }
+        let guess = chain::guess_leaf(&infos).unwrap_or(0);
         return Err(IdentityError::KeyMismatch {
             path: key_path(),
-            subjects,
+            subject: infos[guess].subject.clone(),
+            others: infos.len() - 1,
         });
     };
     let info = &infos[leaf];

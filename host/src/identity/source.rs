@@ -150,6 +150,12 @@ pub fn read_pkcs12(path: &Path, password: Option<&Secret>) -> Result<Material, I
                     IdentityError::Pkcs12WrongPassword { path: owned() }
                 }
             }
+            _ if bytes.trim_ascii_start().starts_with(b"-----BEGIN ") => {
+                IdentityError::MalformedPkcs12 {
+                    path: owned(),
+                    reason: "this is a PEM file; configure it as pem (or cert/key/chain) instead of pkcs12".to_string(),
+                }
+            }
             other => IdentityError::MalformedPkcs12 {
                 path: owned(),
                 reason: other.to_string(),

@@ -75,6 +75,8 @@ pub struct Status {
     pub logins: u64,
     pub login_failures: u64,
     pub last_error: Option<String>,
+    /// SHA-256 of the client certificate in use (filled in by the upstream).
+    pub certificate_sha256: Option<String>,
 }
 
 const BACKOFF_BASE: Duration = Duration::from_secs(1);
@@ -262,6 +264,7 @@ impl Manager {
             logins: self.logins(),
             login_failures: self.login_failures(),
             last_error: self.last_error.read().unwrap_or_else(|e| e.into_inner()).clone(),
+            certificate_sha256: None,
         }
     }
 }

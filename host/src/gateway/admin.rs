@@ -1,0 +1,118 @@
+//! The admin listener (loopback by default): health, readiness, Prometheus
+//! metrics, plugin versions and session states. Never a secret.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use super::Shared;
+use super::metrics::{TenantLabels, WorkflowLabels};
+
+/// Serves the admin routes until `stop` turns true.
+pub async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
+    loop {
+        let (tcp, _) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(_) => continue,
+            },
+            _ = stop.wait_for(|s| *s) => return,
+        };
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let service = service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                let shared = shared.clone();
+                async move { Ok::<_, Infallible>(route(&shared, req.method(), req.uri().path()).await) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(tcp), service)
+                .await;
+        });
+    }
+}
+
+fn json_response(status: u16, value: serde_json::Value) -> http::Response<Full<Bytes>> {
+    http::Response::builder()
+        .status(status)
+        .header(http::header::CONTENT_TYPE, "application/json")
+        .body(Full::new(Bytes::from(value.to_string())))
+        .unwrap_or_else(|_| http::Response::new(Full::new(Bytes::new())))
+}
+
+async fn route(shared: &Arc<Shared>, method: &http::Method, path: &str) -> http::Response<Full<Bytes>> {
+    match (method.as_str(), path) {
+        ("GET", "/healthz") => json_response(200, json!({ "status": "ok" })),
+        ("GET", "/readyz") => {
+            let ready = shared.registry.ready() && !shared.shutting_down.load(Ordering::Relaxed);
+            json_response(
+                if ready { 200 } else { 503 },
+                json!({ "ready": ready, "plugins_loaded": shared.registry.ready(), "shutting_down": shared.shutting_down.load(Ordering::Relaxed) }),
+            )
+        }
+        ("GET", "/metrics") => {
+            refresh_gauges(shared);
+            http::Response::builder()
+                .header(http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")
+                .body(Full::new(Bytes::from(shared.metrics.encode())))
+                .unwrap_or_else(|_| http::Response::new(Full::new(Bytes::new())))
+        }
+        ("GET", "/admin/plugins") => json_response(200, json!({ "plugins": shared.registry.status() })),
+        ("GET", "/admin/sessions") => {
+            let generation = shared.current();
+            let mut sessions: Vec<_> = generation.tenants.values().map(|t| t.upstream.status()).collect();
+            sessions.sort_by(|a, b| a.tenant.cmp(&b.tenant));
+            json_response(200, json!({ "sessions": sessions }))
+        }
+        ("GET", "/admin/config") => json_response(
+            200,
+            json!({
+                "reloads": shared.reloads.load(Ordering::Relaxed),
+                "last_reload_error": shared.last_reload_error.read().unwrap_or_else(|e| e.into_inner()).clone(),
+                "tenants": shared.current().tenants.keys().collect::<Vec<_>>(),
+            }),
+        ),
+        ("POST", "/admin/reload") => match super::reload(shared).await {
+            Ok(()) => json_response(200, json!({ "reloaded": true })),
+            Err(e) => json_response(400, json!({ "reloaded": false, "error": e.to_string() })),
+        },
+        _ => json_response(
+            404,
+            json!({ "error": "unknown admin route", "routes": ["GET /healthz", "GET /readyz", "GET /metrics", "GET /admin/plugins", "GET /admin/sessions", "GET /admin/config", "POST /admin/reload"] }),
+        ),
+    }
+}
+
+/// Gauges that mirror state kept elsewhere, set just before a scrape.
+fn refresh_gauges(shared: &Shared) {
+    let m = &shared.metrics;
+    for slot in shared.registry.status() {
+        let labels = WorkflowLabels {
+            tenant: slot.tenant,
+            workflow: slot.workflow,
+        };
+        m.plugin_reloads.get_or_create(&labels).set(slot.reloads as i64);
+        m.plugin_failures.get_or_create(&labels).set(slot.failures as i64);
+    }
+    let now = time::OffsetDateTime::now_utc();
+    for (name, tenant) in &shared.current().tenants {
+        let labels = TenantLabels { tenant: name.clone() };
+        let sessions = tenant.upstream.sessions();
+        m.logins.get_or_create(&labels).set(sessions.logins() as i64);
+        m.login_failures.get_or_create(&labels).set(sessions.login_failures() as i64);
+        let (used, limit) = tenant.upstream.usage();
+        m.api_used.get_or_create(&labels).set(used as i64);
+        m.api_limit.get_or_create(&labels).set(limit as i64);
+        m.upstream_handshakes.get_or_create(&labels).set(tenant.upstream.handshakes() as i64);
+        if let Some(identity) = tenant.upstream.identity() {
+            m.certificate_days.get_or_create(&labels).set(identity.days_to_expiry(now));
+        }
+    }
+}

@@ -1,0 +1,284 @@
+//! One inbound request: route `/tenants/{tenant}/workflows/{workflow}[/{rest}]`,
+//! authenticate the caller for that tenant only, bound the body and the
+//! tenant's concurrency, run the plugin, and answer or write the problem.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+
+use super::metrics::{RequestLabels, WorkflowLabels};
+use super::problem::Problem;
+use super::{Shared, TenantRuntime};
+use crate::plugin::{CallContext, Header, InboundRequest, PluginError, WorkflowError};
+
+/// What the inbound TLS layer learned of the caller's certificate.
+#[derive(Debug, Clone, Default)]
+pub struct Caller {
+    /// SHA-256 of the verified leaf, uppercase hex with colons.
+    pub fingerprint: Option<String>,
+    pub subject: Option<String>,
+    pub sans: Vec<String>,
+}
+
+/// Headers a workflow never sees.
+const HIDDEN_HEADERS: &[&str] = &["authorization", "cookie", "proxy-authorization"];
+
+/// Handles one request; never fails (errors become problems).
+pub async fn handle(shared: Arc<Shared>, caller: Arc<Caller>, request: http::Request<hyper::body::Incoming>) -> http::Response<Full<Bytes>> {
+    let request_id = request_id(request.headers());
+    let started = Instant::now();
+    let path = request.uri().path().to_string();
+    let route = parse_route(&path);
+    let (mut response, labels) = match route {
+        None => (
+            Problem::new("not_found", format!("{path} is not a route; workflows are at /tenants/{{tenant}}/workflows/{{workflow}}"))
+                .into_response(&request_id),
+            None,
+        ),
+        Some((tenant, workflow, rest)) => {
+            let (tenant, workflow, rest) = (tenant.to_string(), workflow.to_string(), rest.to_string());
+            let response = run(&shared, &caller, &tenant, &workflow, &rest, request, &request_id).await;
+            (response, Some((tenant, workflow)))
+        }
+    };
+    response
+        .headers_mut()
+        .insert("x-request-id", http::HeaderValue::from_str(&request_id).unwrap_or(http::HeaderValue::from_static("-")));
+    if let Some((tenant, workflow)) = labels {
+        let status = response.status().as_u16();
+        tracing::info!(%tenant, %workflow, status, request_id = %request_id, elapsed_ms = started.elapsed().as_millis() as u64, "request");
+        // Only configured workflows get series: unknown names are not labels.
+        if shared.registry.get(&tenant, &workflow).is_some() {
+            shared
+                .metrics
+                .requests
+                .get_or_create(&RequestLabels {
+                    tenant: tenant.clone(),
+                    workflow: workflow.clone(),
+                    status,
+                })
+                .inc();
+            shared
+                .metrics
+                .latency
+                .get_or_create(&WorkflowLabels { tenant, workflow })
+                .observe(started.elapsed().as_secs_f64());
+        }
+    }
+    response
+}
+
+/// `x-request-id` from the caller when it is sane, else a fresh one.
+fn request_id(headers: &http::HeaderMap) -> String {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.chars().all(|c| c.is_ascii_graphic()))
+        .map(str::to_string)
+        .unwrap_or_else(|| {
+            let n: u128 = rand::random();
+            format!("{n:032x}")
+        })
+}
+
+/// `(tenant, workflow, rest)` of a workflow route.
+fn parse_route(path: &str) -> Option<(&str, &str, &str)> {
+    let rest = path.strip_prefix("/tenants/")?;
+    let (tenant, rest) = rest.split_once('/')?;
+    let rest = rest.strip_prefix("workflows/")?;
+    let (workflow, rest) = match rest.split_once('/') {
+        Some((w, r)) => (w, r),
+        None => (rest, ""),
+    };
+    (!tenant.is_empty() && !workflow.is_empty()).then_some((tenant, workflow, rest))
+}
+
+async fn run(
+    shared: &Shared,
+    caller: &Caller,
+    tenant_name: &str,
+    workflow: &str,
+    rest: &str,
+    request: http::Request<hyper::body::Incoming>,
+    request_id: &str,
+) -> http::Response<Full<Bytes>> {
+    let problem = |code: &'static str, detail: String| {
+        Problem::new(code, detail)
+            .at(Some(tenant_name), Some(workflow))
+            .into_response(request_id)
+    };
+    let generation = shared.current();
+    let Some(tenant) = generation.tenants.get(tenant_name).cloned() else {
+        return problem("unknown_tenant", format!("no tenant {tenant_name:?} is configured"));
+    };
+    if let Err(why) = authorize(&tenant, caller, request.headers()) {
+        return problem("unauthorized", why);
+    }
+    let Some(slot) = shared.registry.get(tenant_name, workflow) else {
+        return problem("unknown_workflow", format!("tenant {tenant_name:?} has no workflow {workflow:?}"));
+    };
+    let Some(version) = slot.live() else {
+        return problem("plugin_unavailable", format!("{} has not loaded yet; see /admin/plugins on the admin port", slot.path.display()));
+    };
+    let Ok(_permit) = tenant.limit.clone().try_acquire_owned() else {
+        return Problem::new(
+            "overloaded",
+            format!("tenant {tenant_name:?} already has {} requests in flight (max_concurrency)", tenant.config.max_concurrency),
+        )
+        .at(Some(tenant_name), Some(workflow))
+        .retry_after(1)
+        .into_response(request_id);
+    };
+    let max_body = generation.config.server.max_body_bytes;
+    let (parts, body) = request.into_parts();
+    let body = match Limited::new(body, max_body).collect().await {
+        Ok(body) => body.to_bytes(),
+        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
+            return problem("payload_too_large", format!("the body is over the {max_body}-byte limit ([server].max_body_kb)"));
+        }
+        Err(e) => return problem("bad_request", format!("could not read the request body: {e}")),
+    };
+    let inbound = InboundRequest {
+        method: parts.method.as_str().to_string(),
+        path: format!("/{rest}"),
+        query: parts.uri.query().unwrap_or("").to_string(),
+        headers: parts
+            .headers
+            .iter()
+            .filter(|(name, _)| !HIDDEN_HEADERS.contains(&name.as_str()))
+            .filter_map(|(name, value)| {
+                value.to_str().ok().map(|v| Header {
+                    name: name.as_str().to_string(),
+                    value: v.to_string(),
+                })
+            })
+            .collect(),
+        body: body.to_vec(),
+    };
+    let call = CallContext {
+        tenant: tenant_name.to_string(),
+        workflow: workflow.to_string(),
+        version: version.id.clone(),
+        upstream: tenant.upstream.clone(),
+        config: slot.config.clone(),
+    };
+    let result = shared.registry.runtime().call(&version, call, slot.limits, inbound).await;
+    let mut response = match result {
+        Ok(answer) => {
+            let mut builder = http::Response::builder().status(answer.status);
+            for Header { name, value } in &answer.headers {
+                if is_hop_by_hop(name) {
+                    continue;
+                }
+                builder = builder.header(name.as_str(), value.as_str());
+            }
+            builder.body(Full::new(Bytes::from(answer.body))).unwrap_or_else(|e| {
+                problem("plugin_trap", format!("the workflow returned an invalid response: {e}"))
+            })
+        }
+        Err(e) => problem_for(e).at(Some(tenant_name), Some(workflow)).into_response(request_id),
+    };
+    response.headers_mut().insert(
+        "x-twoway-plugin-version",
+        http::HeaderValue::from_str(&version.id).unwrap_or(http::HeaderValue::from_static("-")),
+    );
+    response
+}
+
+fn is_hop_by_hop(name: &str) -> bool {
+    matches!(
+        name.to_ascii_lowercase().as_str(),
+        "connection" | "transfer-encoding" | "content-length" | "keep-alive" | "upgrade" | "te" | "trailer"
+    )
+}
+
+/// The caller must hold what the tenant asks for: one of its API keys and/or
+/// a certificate its caller policy accepts. Never another tenant's.
+fn authorize(tenant: &TenantRuntime, caller: &Caller, headers: &http::HeaderMap) -> Result<(), String> {
+    let config = &tenant.config;
+    if !config.api_keys.is_empty() {
+        let presented = headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        let Some(presented) = presented else {
+            return Err("send one of the tenant's API keys as Authorization: Bearer <key>".into());
+        };
+        // Compare against every key in constant time, without stopping early.
+        let matched = config
+            .api_keys
+            .iter()
+            .fold(false, |found, key| found | constant_time_eq(key.expose().as_bytes(), presented.as_bytes()));
+        if !matched {
+            return Err("the API key is not one of this tenant's".into());
+        }
+    }
+    if let Some(policy) = &config.callers {
+        if !policy.accepts(caller.fingerprint.as_deref(), caller.subject.as_deref(), &caller.sans) {
+            return Err("this tenant only accepts callers with one of its client certificates".into());
+        }
+    }
+    if config.api_keys.is_empty() && config.callers.is_none() {
+        return Err("the tenant has no api_keys and no callers policy, so it accepts no one".into());
+    }
+    Ok(())
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    aws_lc_rs::constant_time::verify_slices_are_equal(a, b).is_ok()
+}
+
+/// The problem for a failed plugin call.
+fn problem_for(e: PluginError) -> Problem {
+    match e {
+        PluginError::Workflow(WorkflowError::BadRequest(detail), _) => Problem::new("bad_request", detail),
+        PluginError::Workflow(WorkflowError::NotFound(detail), _) => Problem::new("not_found_in_workflow", detail),
+        PluginError::Workflow(WorkflowError::UpstreamFault(fault), _) => {
+            Problem::new("upstream_fault", format!("{}: {}", fault.code, fault.message))
+        }
+        PluginError::Workflow(WorkflowError::Upstream(error), failure) => {
+            let problem = Problem::new(failure.map_or("upstream_unavailable", |f| f.code), upstream_detail(&error));
+            match failure.and_then(|f| f.retry_after) {
+                Some(wait) => problem.retry_after(wait.as_secs()),
+                None => problem,
+            }
+        }
+        PluginError::Workflow(WorkflowError::Internal(detail), _) => Problem::new("workflow_error", detail),
+        other => Problem::new(other.code(), other.to_string()),
+    }
+}
+
+fn upstream_detail(e: &crate::plugin::UpstreamErrorWit) -> String {
+    use crate::plugin::UpstreamErrorWit as E;
+    match e {
+        E::InvalidRequest(s) | E::SessionUnavailable(s) | E::MutualAuthenticationFailed(s) | E::Unavailable(s) => s.clone(),
+        E::ClientCertificateRejected(reason) => format!("the API refused the client certificate: {reason}"),
+        E::TooLarge(limit) => format!("the API's answer was over the {limit}-byte limit"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes() {
+        assert_eq!(parse_route("/tenants/acme/workflows/lead"), Some(("acme", "lead", "")));
+        assert_eq!(parse_route("/tenants/acme/workflows/q/a/b"), Some(("acme", "q", "a/b")));
+        assert_eq!(parse_route("/tenants//workflows/x"), None);
+        assert_eq!(parse_route("/tenants/acme/flows/x"), None);
+        assert_eq!(parse_route("/"), None);
+    }
+
+    #[test]
+    fn request_ids_are_kept_when_sane() {
+        let mut h = http::HeaderMap::new();
+        h.insert("x-request-id", "abc-123".parse().unwrap());
+        assert_eq!(request_id(&h), "abc-123");
+        h.insert("x-request-id", "has space".parse().unwrap());
+        assert_ne!(request_id(&h), "has space");
+    }
+}

@@ -1,0 +1,53 @@
+//! The one wasmtime Engine: component model, async, pooling allocator,
+//! epoch interruption ticked from one thread, and the compiled-artifact cache.
+
+use std::path::Path;
+use std::time::Duration;
+
+use wasmtime::{Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+/// How often the epoch advances; CPU limits are counted in these ticks.
+pub const TICK: Duration = Duration::from_millis(5);
+
+/// The largest memory any plugin may be given (`memory_mb` is checked against it).
+pub const MAX_PLUGIN_MEMORY: u64 = 1024 * 1024 * 1024;
+
+/// Plugin instances that can be live at once across all tenants.
+const MAX_INSTANCES: u32 = 1000;
+
+/// Builds the engine and starts its epoch ticker; compiled code is cached in `cache_dir`.
+pub fn build(cache_dir: &Path) -> wasmtime::Result<Engine> {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.epoch_interruption(true);
+    std::fs::create_dir_all(cache_dir)?;
+    let mut cache = CacheConfig::new();
+    cache.with_directory(cache_dir);
+    config.cache(Some(Cache::new(cache)?));
+    let mut pooling = PoolingAllocationConfig::default();
+    pooling
+        .total_component_instances(MAX_INSTANCES)
+        .total_core_instances(MAX_INSTANCES * 4)
+        .total_memories(MAX_INSTANCES * 2)
+        .total_tables(MAX_INSTANCES * 4)
+        .max_memory_size(MAX_PLUGIN_MEMORY as usize);
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
+    let engine = Engine::new(&config)?;
+    start_ticker(&engine)?;
+    Ok(engine)
+}
+
+/// Advances the epoch every [`TICK`] until the engine is dropped.
+fn start_ticker(engine: &Engine) -> std::io::Result<()> {
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("twoway-epoch".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(TICK);
+            }
+        })?;
+    Ok(())
+}

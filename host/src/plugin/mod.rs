@@ -1,0 +1,219 @@
+//! The WebAssembly plugin runtime: one engine, components compiled and
+//! linked once into an `InstancePre`, a fresh Store per call under memory,
+//! CPU, wall-time and output limits, and the registry that hot-swaps versions.
+
+mod engine;
+mod generated;
+mod registry;
+mod state;
+mod watch;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use sha2::Digest;
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Engine, Store, UpdateDeadline};
+use wasmtime_wasi::WasiCtxBuilder;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+
+pub use engine::MAX_PLUGIN_MEMORY;
+pub use generated::{Header, InboundRequest, WorkflowError, WorkflowResponse};
+pub use generated::UpstreamError as UpstreamErrorWit;
+pub use registry::SlotSpec;
+pub use registry::{Registry, Slot, SlotStatus};
+pub use state::{CallContext, UpstreamFailure};
+pub use watch::Watcher;
+
+use crate::config::PluginLimits;
+use generated::{Workflow, WorkflowPre};
+use state::{MemoryLimiter, PluginState};
+
+/// Bytes of guest stdout/stderr kept per call (the rest is dropped).
+const MAX_GUEST_OUTPUT: usize = 64 * 1024;
+
+/// Why a plugin call produced no response.
+#[derive(Debug, thiserror::Error)]
+pub enum PluginError {
+    #[error("the plugin trapped: {0}")]
+    Trap(String),
+    #[error("the plugin ran past its time limit of {0:?}")]
+    Timeout(std::time::Duration),
+    #[error("the plugin needed more than its memory limit of {0} bytes")]
+    MemoryExceeded(u64),
+    #[error("the plugin's response of {size} bytes is over its limit of {limit} bytes")]
+    OutputTooLarge { size: usize, limit: usize },
+    #[error("the workflow failed: {0:?}")]
+    Workflow(WorkflowError, Option<UpstreamFailure>),
+}
+
+impl PluginError {
+    /// The problem code callers see (DESIGN.md §5).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Trap(_) => "plugin_trap",
+            Self::Timeout(_) => "plugin_timeout",
+            Self::MemoryExceeded(_) => "plugin_memory_exceeded",
+            Self::OutputTooLarge { .. } => "plugin_output_too_large",
+            Self::Workflow(..) => "workflow_error",
+        }
+    }
+}
+
+/// A component that failed to become a plugin version.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read {path}: {reason}")]
+    Read { path: String, reason: String },
+    #[error("{path} is not a valid component: {reason}")]
+    Compile { path: String, reason: String },
+    #[error("{path} does not fit the world twoway:gateway/workflow: {reason}")]
+    Link { path: String, reason: String },
+}
+
+/// One compiled, linked version of a plugin.
+pub struct Version {
+    /// Content hash (SHA-256, first 16 hex digits): `x-twoway-plugin-version`.
+    pub id: String,
+    pub loaded_at: std::time::SystemTime,
+    pre: WorkflowPre<PluginState>,
+}
+
+/// The engine and the linker with the host's imports.
+pub struct Runtime {
+    engine: Engine,
+    linker: Linker<PluginState>,
+}
+
+impl Runtime {
+    /// An engine whose compiled code is cached in `cache_dir`.
+    pub fn new(cache_dir: &Path) -> wasmtime::Result<Self> {
+        let engine = engine::build(cache_dir)?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        Workflow::add_to_linker::<_, wasmtime::component::HasSelf<PluginState>>(&mut linker, |s| s)?;
+        Ok(Self { engine, linker })
+    }
+
+    /// Compiles and links `bytes` (read from `path`, named in errors).
+    pub fn load(&self, path: &Path, bytes: &[u8]) -> Result<Version, LoadError> {
+        let shown = path.display().to_string();
+        let component = Component::new(&self.engine, bytes).map_err(|e| LoadError::Compile {
+            path: shown.clone(),
+            reason: format!("{e:#}"),
+        })?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .and_then(WorkflowPre::new)
+            .map_err(|e| LoadError::Link {
+                path: shown,
+                reason: format!("{e:#}"),
+            })?;
+        let hash = sha2::Sha256::digest(bytes);
+        let id = hash[..8].iter().map(|b| format!("{b:02x}")).collect();
+        Ok(Version {
+            id,
+            loaded_at: std::time::SystemTime::now(),
+            pre,
+        })
+    }
+
+    /// Runs `request` through `version` in a fresh instance.
+    pub async fn call(
+        &self,
+        version: &Version,
+        call: CallContext,
+        limits: PluginLimits,
+        request: InboundRequest,
+    ) -> Result<WorkflowResponse, PluginError> {
+        let stdout = MemoryOutputPipe::new(MAX_GUEST_OUTPUT);
+        let stderr = MemoryOutputPipe::new(MAX_GUEST_OUTPUT);
+        // Deny-all WASI: no preopened directories, no environment, no
+        // arguments, no sockets, no name lookups.
+        let wasi = WasiCtxBuilder::new()
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        let cpu_budget = (limits.timeout.as_millis() / engine::TICK.as_millis()).max(1) as u64;
+        let state = PluginState {
+            wasi,
+            table: Default::default(),
+            limiter: MemoryLimiter {
+                limit: limits.memory_bytes,
+                exceeded: false,
+            },
+            call: call.clone(),
+            cpu_ticks: 0,
+            cpu_budget,
+            cpu_exceeded: false,
+            last_upstream: None,
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|s| &mut s.limiter);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|mut ctx| {
+            let s = ctx.data_mut();
+            s.cpu_ticks += 1;
+            if s.cpu_ticks > s.cpu_budget {
+                s.cpu_exceeded = true;
+                return Err(wasmtime::format_err!("the plugin used up its CPU time"));
+            }
+            Ok(UpdateDeadline::Yield(1))
+        });
+        let started = Instant::now();
+        let run = async {
+            let instance = version.pre.instantiate_async(&mut store).await?;
+            instance.call_handle(&mut store, &request).await
+        };
+        let outcome = tokio::time::timeout(limits.timeout, run).await;
+        log_guest_output(&call, "stdout", &stdout);
+        log_guest_output(&call, "stderr", &stderr);
+        let state = store.data();
+        let result = match outcome {
+            Err(_) => Err(PluginError::Timeout(limits.timeout)),
+            Ok(Err(_)) if state.cpu_exceeded => Err(PluginError::Timeout(limits.timeout)),
+            Ok(Err(_)) if state.limiter.exceeded => Err(PluginError::MemoryExceeded(limits.memory_bytes)),
+            Ok(Err(trap)) => Err(PluginError::Trap(trap_message(&trap))),
+            Ok(Ok(Err(e))) => Err(PluginError::Workflow(e, state.last_upstream)),
+            Ok(Ok(Ok(response))) => {
+                let size = response.body.len() + response.headers.iter().map(|h| h.name.len() + h.value.len()).sum::<usize>();
+                if size > limits.max_output_bytes {
+                    Err(PluginError::OutputTooLarge {
+                        size,
+                        limit: limits.max_output_bytes,
+                    })
+                } else if response.headers.len() > state::MAX_HEADERS {
+                    Err(PluginError::Trap(format!("returned {} headers; at most {}", response.headers.len(), state::MAX_HEADERS)))
+                } else {
+                    Ok(response)
+                }
+            }
+        };
+        tracing::debug!(tenant = %call.tenant, workflow = %call.workflow, version = %call.version, elapsed = ?started.elapsed(), ok = result.is_ok(), "plugin call");
+        result
+    }
+}
+
+/// The trap's own message, without wasmtime's backtrace lines.
+fn trap_message(e: &wasmtime::Error) -> String {
+    let text = format!("{e:#}");
+    state::truncate(text.lines().next().unwrap_or("trap"), 500).to_string()
+}
+
+fn log_guest_output(call: &CallContext, stream: &str, pipe: &MemoryOutputPipe) {
+    let bytes = pipe.contents();
+    if bytes.is_empty() {
+        return;
+    }
+    for line in String::from_utf8_lossy(&bytes).lines().filter(|l| !l.trim().is_empty()) {
+        tracing::info!(target: "plugin", tenant = %call.tenant, workflow = %call.workflow, version = %call.version, stream, "{}", state::truncate(line, 4096));
+    }
+}
+
+/// Shared handle to the runtime.
+pub type SharedRuntime = Arc<Runtime>;

@@ -1,0 +1,210 @@
+//! Which plugin version serves each (tenant, workflow): an `Arc<Version>`
+//! swapped atomically on reload, so in-flight calls finish on the version they
+//! started with. A component that fails to load leaves the old one serving.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use sha2::Digest;
+
+use super::{LoadError, Runtime, Version};
+use crate::config::PluginLimits;
+
+/// Largest component file accepted.
+const MAX_COMPONENT_BYTES: u64 = 64 * 1024 * 1024;
+
+/// One configured workflow and its live version.
+pub struct Slot {
+    pub tenant: String,
+    pub workflow: String,
+    pub path: PathBuf,
+    pub config: Arc<BTreeMap<String, String>>,
+    pub limits: PluginLimits,
+    live: RwLock<Option<Arc<Version>>>,
+    last_error: RwLock<Option<String>>,
+    reloads: AtomicU64,
+    failures: AtomicU64,
+}
+
+impl Slot {
+    /// The version serving now, if one ever loaded.
+    pub fn live(&self) -> Option<Arc<Version>> {
+        self.live.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn record_error(&self, error: String) {
+        tracing::warn!(tenant = %self.tenant, workflow = %self.workflow, %error, "plugin not loaded; the previous version keeps serving");
+        self.failures.fetch_add(1, Ordering::Relaxed);
+        *self.last_error.write().unwrap_or_else(|e| e.into_inner()) = Some(error);
+    }
+}
+
+/// What `/admin/plugins` shows of a slot.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SlotStatus {
+    pub tenant: String,
+    pub workflow: String,
+    pub path: String,
+    pub version: Option<String>,
+    pub loaded_at: Option<String>,
+    pub reloads: u64,
+    pub failures: u64,
+    pub last_error: Option<String>,
+}
+
+/// A workflow to serve, from the config.
+#[derive(Debug, Clone)]
+pub struct SlotSpec {
+    pub tenant: String,
+    pub workflow: String,
+    pub path: PathBuf,
+    pub config: BTreeMap<String, String>,
+    pub limits: PluginLimits,
+}
+
+/// All live plugin versions.
+pub struct Registry {
+    runtime: Arc<Runtime>,
+    slots: RwLock<HashMap<(String, String), Arc<Slot>>>,
+}
+
+impl Registry {
+    /// An empty registry on `runtime`.
+    pub fn new(runtime: Arc<Runtime>) -> Self {
+        Self {
+            runtime,
+            slots: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// The runtime the versions run on.
+    pub fn runtime(&self) -> &Arc<Runtime> {
+        &self.runtime
+    }
+
+    /// Replaces the set of workflows. A workflow whose file did not change
+    /// keeps its loaded version; the others are loaded now (errors recorded
+    /// per slot). Blocking: compiles.
+    pub fn configure(&self, specs: Vec<SlotSpec>) {
+        let old = self.slots.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let mut slots = HashMap::new();
+        for spec in specs {
+            let key = (spec.tenant.clone(), spec.workflow.clone());
+            let previous = old.get(&key).filter(|s| s.path == spec.path).and_then(|s| s.live());
+            let slot = Arc::new(Slot {
+                tenant: spec.tenant,
+                workflow: spec.workflow,
+                path: spec.path,
+                config: Arc::new(spec.config),
+                limits: spec.limits,
+                live: RwLock::new(previous),
+                last_error: RwLock::new(None),
+                reloads: AtomicU64::new(0),
+                failures: AtomicU64::new(0),
+            });
+            self.reload_slot(&slot);
+            slots.insert(key, slot);
+        }
+        *self.slots.write().unwrap_or_else(|e| e.into_inner()) = slots;
+    }
+
+    /// The slot of (tenant, workflow).
+    pub fn get(&self, tenant: &str, workflow: &str) -> Option<Arc<Slot>> {
+        let slots = self.slots.read().unwrap_or_else(|e| e.into_inner());
+        slots.get(&(tenant.to_string(), workflow.to_string())).cloned()
+    }
+
+    /// True when every slot has a live version.
+    pub fn ready(&self) -> bool {
+        let slots = self.slots.read().unwrap_or_else(|e| e.into_inner());
+        slots.values().all(|s| s.live().is_some())
+    }
+
+    /// Reloads every slot served from `path` (the watcher calls this). Blocking.
+    pub fn reload_path(&self, path: &Path) {
+        let slots: Vec<_> = {
+            let slots = self.slots.read().unwrap_or_else(|e| e.into_inner());
+            slots.values().filter(|s| s.path == path).cloned().collect()
+        };
+        for slot in slots {
+            self.reload_slot(&slot);
+        }
+    }
+
+    /// Loads the slot's file when its content changed. A missing or broken
+    /// file leaves the live version serving and records why.
+    fn reload_slot(&self, slot: &Slot) {
+        let bytes = match read_component(&slot.path) {
+            Ok(bytes) => bytes,
+            Err(e) => return slot.record_error(e.to_string()),
+        };
+        let id_now = slot.live().map(|v| v.id.clone());
+        let hash = sha2::Sha256::digest(&bytes);
+        let id: String = hash[..8].iter().map(|b| format!("{b:02x}")).collect();
+        if id_now.as_deref() == Some(id.as_str()) {
+            return;
+        }
+        match self.runtime.load(&slot.path, &bytes) {
+            Ok(version) => {
+                tracing::info!(tenant = %slot.tenant, workflow = %slot.workflow, version = %version.id, previous = ?id_now, "plugin version live");
+                *slot.live.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(version));
+                *slot.last_error.write().unwrap_or_else(|e| e.into_inner()) = None;
+                slot.reloads.fetch_add(1, Ordering::Relaxed);
+            }
+            Err(e) => slot.record_error(e.to_string()),
+        }
+    }
+
+    /// Every slot's state, sorted by tenant and workflow.
+    pub fn status(&self) -> Vec<SlotStatus> {
+        let slots = self.slots.read().unwrap_or_else(|e| e.into_inner());
+        let mut out: Vec<_> = slots
+            .values()
+            .map(|s| {
+                let live = s.live();
+                SlotStatus {
+                    tenant: s.tenant.clone(),
+                    workflow: s.workflow.clone(),
+                    path: s.path.display().to_string(),
+                    version: live.as_ref().map(|v| v.id.clone()),
+                    loaded_at: live.as_ref().map(|v| {
+                        time::OffsetDateTime::from(v.loaded_at)
+                            .format(&time::format_description::well_known::Rfc3339)
+                            .unwrap_or_default()
+                    }),
+                    reloads: s.reloads.load(Ordering::Relaxed),
+                    failures: s.failures.load(Ordering::Relaxed),
+                    last_error: s.last_error.read().unwrap_or_else(|e| e.into_inner()).clone(),
+                }
+            })
+            .collect();
+        out.sort_by(|a, b| (&a.tenant, &a.workflow).cmp(&(&b.tenant, &b.workflow)));
+        out
+    }
+
+    /// The plugin files the registry serves (for the watcher).
+    pub fn paths(&self) -> Vec<PathBuf> {
+        let slots = self.slots.read().unwrap_or_else(|e| e.into_inner());
+        slots.values().map(|s| s.path.clone()).collect()
+    }
+}
+
+fn read_component(path: &Path) -> Result<Vec<u8>, LoadError> {
+    let read_error = |reason: String| LoadError::Read {
+        path: path.display().to_string(),
+        reason,
+    };
+    let meta = std::fs::metadata(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            read_error("the file is gone; the last loaded version keeps serving until a new file arrives".into())
+        } else {
+            read_error(e.to_string())
+        }
+    })?;
+    if meta.len() > MAX_COMPONENT_BYTES {
+        return Err(read_error(format!("{} bytes is over the {MAX_COMPONENT_BYTES}-byte limit", meta.len())));
+    }
+    std::fs::read(path).map_err(|e| read_error(e.to_string()))
+}

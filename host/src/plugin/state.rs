@@ -1,0 +1,226 @@
+//! What one plugin call's Store holds, and the host side of the WIT imports:
+//! `upstream.send` through the tenant's session and transport, `context`
+//! (session facts, plugin config, logging), and a deny-all WASI.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use wasmtime::ResourceLimiter;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::generated::{
+    Api, ContextHost, Header, Level, OutboundRequest, SessionInfo, TypesHost, UpstreamError, UpstreamHost,
+    UpstreamResponse,
+};
+use crate::salesforce;
+use crate::upstream::{self, Outbound, TenantUpstream};
+
+/// Largest outbound body a plugin may send.
+pub const MAX_OUTBOUND_BODY: usize = 16 * 1024 * 1024;
+/// Most headers a plugin may send or return.
+pub const MAX_HEADERS: usize = 64;
+/// Longest log line kept from a plugin.
+const MAX_LOG_LINE: usize = 4096;
+
+/// Who is calling: fixed for the whole call.
+#[derive(Clone)]
+pub struct CallContext {
+    pub tenant: String,
+    pub workflow: String,
+    pub version: String,
+    pub upstream: Arc<TenantUpstream>,
+    pub config: Arc<BTreeMap<String, String>>,
+}
+
+/// The code and retry hint of an upstream error.
+#[derive(Debug, Clone, Copy)]
+pub struct UpstreamFailure {
+    pub code: &'static str,
+    pub retry_after: Option<std::time::Duration>,
+}
+
+/// Memory limit that remembers whether it refused a growth.
+pub struct MemoryLimiter {
+    pub limit: u64,
+    pub exceeded: bool,
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired as u64 > self.limit {
+            self.exceeded = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+/// The data of one call's Store.
+pub struct PluginState {
+    pub wasi: WasiCtx,
+    pub table: ResourceTable,
+    pub limiter: MemoryLimiter,
+    pub call: CallContext,
+    /// Epoch ticks the guest has run; over `cpu_budget` the call traps.
+    pub cpu_ticks: u64,
+    pub cpu_budget: u64,
+    pub cpu_exceeded: bool,
+    /// The last upstream error the plugin saw, so a workflow that passes
+    /// it on gets the precise problem code.
+    pub last_upstream: Option<UpstreamFailure>,
+}
+
+impl WasiView for PluginState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl TypesHost for PluginState {}
+
+impl UpstreamHost for PluginState {
+    async fn send(&mut self, request: OutboundRequest) -> wasmtime::Result<Result<UpstreamResponse, UpstreamError>> {
+        let out = match outbound(request) {
+            Ok(out) => out,
+            Err(reason) => return Ok(Err(UpstreamError::InvalidRequest(reason))),
+        };
+        let upstream = self.call.upstream.clone();
+        match upstream.send(&out).await {
+            Ok(answer) => Ok(Ok(UpstreamResponse {
+                status: answer.status,
+                headers: answer
+                    .headers
+                    .iter()
+                    .filter_map(|(name, value)| {
+                        value.to_str().ok().map(|v| Header {
+                            name: name.as_str().to_string(),
+                            value: v.to_string(),
+                        })
+                    })
+                    .collect(),
+                body: answer.body.to_vec(),
+            })),
+            Err(e) => {
+                self.last_upstream = Some(UpstreamFailure {
+                    code: e.code(),
+                    retry_after: e.retry_after(),
+                });
+                tracing::debug!(tenant = %self.call.tenant, workflow = %self.call.workflow, code = e.code(), error = %e, "upstream error");
+                Ok(Err(wit_error(e)))
+            }
+        }
+    }
+}
+
+impl ContextHost for PluginState {
+    async fn session(&mut self) -> wasmtime::Result<Result<SessionInfo, UpstreamError>> {
+        let upstream = self.call.upstream.clone();
+        match upstream.sessions().session().await {
+            Ok(session) => Ok(Ok(SessionInfo {
+                tenant: self.call.tenant.clone(),
+                org_id: session.instance.org_id.clone(),
+                user_id: session.user_id.clone(),
+                api_version: upstream.tenant().api_version.clone(),
+            })),
+            Err(e) => {
+                self.last_upstream = Some(UpstreamFailure {
+                    code: e.code(),
+                    retry_after: e.retry_after(),
+                });
+                Ok(Err(UpstreamError::SessionUnavailable(e.to_string())))
+            }
+        }
+    }
+
+    async fn config(&mut self, key: String) -> wasmtime::Result<Option<String>> {
+        Ok(self.call.config.get(&key).cloned())
+    }
+
+    async fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
+        let message = truncate(&message, MAX_LOG_LINE);
+        let (tenant, workflow, version) = (&self.call.tenant, &self.call.workflow, &self.call.version);
+        match level {
+            Level::Trace => tracing::trace!(target: "plugin", %tenant, %workflow, %version, "{message}"),
+            Level::Debug => tracing::debug!(target: "plugin", %tenant, %workflow, %version, "{message}"),
+            Level::Info => tracing::info!(target: "plugin", %tenant, %workflow, %version, "{message}"),
+            Level::Warn => tracing::warn!(target: "plugin", %tenant, %workflow, %version, "{message}"),
+            Level::Error => tracing::error!(target: "plugin", %tenant, %workflow, %version, "{message}"),
+        }
+        Ok(())
+    }
+}
+
+/// Cuts `text` at a character boundary at most `max` bytes in.
+pub fn truncate(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+fn api(api: Api) -> salesforce::Api {
+    match api {
+        Api::SoapPartner => salesforce::Api::SoapPartner,
+        Api::SoapEnterprise => salesforce::Api::SoapEnterprise,
+        Api::SoapMetadata => salesforce::Api::SoapMetadata,
+        Api::Rest => salesforce::Api::Rest,
+        Api::Bulk => salesforce::Api::Bulk,
+        Api::ApexRest => salesforce::Api::ApexRest,
+    }
+}
+
+/// Checks and converts a plugin's request; the reason says what to fix.
+fn outbound(request: OutboundRequest) -> Result<Outbound, String> {
+    if request.body.len() > MAX_OUTBOUND_BODY {
+        return Err(format!("request body of {} bytes is over the {MAX_OUTBOUND_BODY}-byte limit", request.body.len()));
+    }
+    if request.headers.len() > MAX_HEADERS {
+        return Err(format!("{} headers; at most {MAX_HEADERS}", request.headers.len()));
+    }
+    let method = http::Method::from_bytes(request.method.to_ascii_uppercase().as_bytes())
+        .map_err(|_| format!("{:?} is not an HTTP method", request.method))?;
+    let mut headers = http::HeaderMap::new();
+    for Header { name, value } in request.headers {
+        let name = http::HeaderName::from_bytes(name.as_bytes()).map_err(|_| format!("{name:?} is not a header name"))?;
+        // The host owns framing and the connection.
+        if matches!(name.as_str(), "host" | "content-length" | "transfer-encoding" | "connection" | "upgrade" | "te") {
+            continue;
+        }
+        let value = http::HeaderValue::from_str(&value).map_err(|_| format!("the value of {name} is not a valid header value"))?;
+        headers.append(name, value);
+    }
+    Ok(Outbound {
+        api: api(request.api),
+        method,
+        path: request.path,
+        headers,
+        body: Bytes::from(request.body),
+    })
+}
+
+fn wit_error(e: upstream::UpstreamError) -> UpstreamError {
+    use crate::transport::TransportError;
+    use upstream::UpstreamError as E;
+    match e {
+        E::InvalidRequest(reason) => UpstreamError::InvalidRequest(reason),
+        E::Session(e) => UpstreamError::SessionUnavailable(e.to_string()),
+        E::SessionRejected(reason) => UpstreamError::SessionUnavailable(reason),
+        E::ClientCertificateRejected { reason } => UpstreamError::ClientCertificateRejected(reason),
+        e @ E::MutualAuthenticationFailed { .. } => UpstreamError::MutualAuthenticationFailed(e.to_string()),
+        E::Transport(TransportError::TooLarge { limit }) => UpstreamError::TooLarge(limit as u64),
+        E::Transport(e) => UpstreamError::Unavailable(e.to_string()),
+    }
+}

@@ -1,0 +1,79 @@
+//! `twoway-plugin`: write twoway workflows in Rust.
+//!
+//! A workflow is a WebAssembly component that exports
+//! `handle(inbound-request) -> result<workflow-response, workflow-error>`
+//! (world `workflow` of `twoway:gateway@0.1.0`, in the repository's `wit/`).
+//! Implement [`Guest`] and register it with [`export!`]:
+//!
+//! ```ignore
+//! use twoway_plugin::prelude::*;
+//!
+//! struct GetUserInfo;
+//!
+//! impl Guest for GetUserInfo {
+//!     fn handle(_request: InboundRequest) -> Result<WorkflowResponse, WorkflowError> {
+//!         let xml = soap::call(Api::SoapPartner, "<urn:getUserInfo/>")?;
+//!         Ok(json_response(200, &soap::result_fields(&xml)?.to_json()))
+//!     }
+//! }
+//!
+//! twoway_plugin::export!(GetUserInfo);
+//! ```
+//!
+//! The host owns the session: never write a SessionHeader or an
+//! `Authorization` header; name an [`Api`] and a path relative to its base.
+
+/// The bindings generated from the WIT world, as the host sees them.
+///
+/// The shared types live in `bindings::twoway::gateway::types`; the imports
+/// in `bindings::twoway::gateway::{upstream, context}`. Most plugins only need
+/// the [`prelude`](crate::prelude).
+#[allow(missing_docs, clippy::too_many_arguments)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../../wit",
+        world: "workflow",
+        pub_export_macro: true,
+        export_macro_name: "export",
+        default_bindings_module: "twoway_plugin::bindings",
+    });
+}
+
+pub mod errors;
+pub mod request;
+pub mod response;
+pub mod rest;
+pub mod soap;
+
+pub use bindings::Guest;
+pub use bindings::twoway::gateway::context::{config, log, session};
+pub use bindings::twoway::gateway::types::{
+    Api, Fault, Header, InboundRequest, Level, OutboundRequest, SessionInfo, UpstreamError,
+    UpstreamResponse, WorkflowError, WorkflowResponse,
+};
+pub use bindings::twoway::gateway::upstream::send;
+pub use errors::{bad_request, internal, not_found, upstream_fault};
+pub use request::RequestExt;
+pub use response::{json_response, text_response};
+
+/// Registers a type implementing [`Guest`] as the component's `handle` export:
+/// `twoway_plugin::export!(MyWorkflow);`, once per plugin crate.
+#[doc(inline)]
+pub use bindings::export;
+
+/// The value of plugin config key `key` (twoway.toml `[[tenant.workflow]]
+/// config`), or `default` when the key is absent.
+pub fn config_or(key: &str, default: &str) -> String {
+    config(key).unwrap_or_else(|| default.to_string())
+}
+
+/// Everything a typical workflow uses: `use twoway_plugin::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        Api, Fault, Guest, Header, InboundRequest, Level, OutboundRequest, RequestExt, SessionInfo,
+        UpstreamError, UpstreamResponse, WorkflowError, WorkflowResponse, bad_request, config,
+        config_or, internal, json_response, log, not_found, rest, send, session, soap,
+        text_response, upstream_fault,
+    };
+    pub use serde_json::{Value, json};
+}

@@ -1,0 +1,187 @@
+//! REST helpers: JSON requests relative to the REST base
+//! (`/services/data/v{ver}/`), error arrays turned into
+//! [`WorkflowError::UpstreamFault`], and path building (SOQL query paths,
+//! percent-encoded segments, `nextRecordsUrl` made relative).
+//!
+//! Write no `Authorization` header: the host adds the session.
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde_json::Value;
+
+use crate::response::header;
+use crate::soap::snippet;
+use crate::{Api, OutboundRequest, WorkflowError, send, upstream_fault};
+
+/// What an API answered: the HTTP status and the JSON body (`Null` when empty, as for 204).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RestResponse {
+    /// HTTP status (2xx; errors are returned as `Err`).
+    pub status: u16,
+    /// The parsed body; `Value::Null` when the body is empty.
+    pub body: Value,
+}
+
+/// Sends `method path` to `api` (usually [`Api::Rest`]) with an optional
+/// JSON body and returns the answer.
+///
+/// A status of 300 or more is an error: Salesforce's error array
+/// `[{"errorCode","message","fields"}]` becomes an upstream fault with the
+/// first error's code and every message (fields named); another body
+/// becomes an upstream fault with code `HTTP_{status}`.
+pub fn request(
+    api: Api,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+) -> Result<RestResponse, WorkflowError> {
+    let mut headers = vec![header("accept", "application/json")];
+    if body.is_some() {
+        headers.push(header("content-type", "application/json"));
+    }
+    let response = send(&OutboundRequest {
+        api,
+        method: method.to_ascii_uppercase(),
+        path: path.to_string(),
+        headers,
+        body: body.map(|b| b.to_string().into_bytes()).unwrap_or_default(),
+    })?;
+    let parsed = if response.body.iter().all(u8::is_ascii_whitespace) {
+        Ok(Value::Null)
+    } else {
+        serde_json::from_slice::<Value>(&response.body)
+    };
+    if response.status >= 300 {
+        return Err(error(response.status, parsed.ok(), &response.body));
+    }
+    match parsed {
+        Ok(body) => Ok(RestResponse {
+            status: response.status,
+            body,
+        }),
+        Err(e) => Err(upstream_fault(
+            "INVALID_JSON",
+            format!("the API answered with JSON that cannot be read: {e}"),
+        )),
+    }
+}
+
+/// The fault for an error answer.
+fn error(status: u16, body: Option<Value>, raw: &[u8]) -> WorkflowError {
+    let errors = body
+        .as_ref()
+        .and_then(Value::as_array)
+        .filter(|list| !list.is_empty());
+    let Some(errors) = errors else {
+        return upstream_fault(
+            format!("HTTP_{status}"),
+            snippet(&String::from_utf8_lossy(raw)),
+        );
+    };
+    let code = errors[0]["errorCode"]
+        .as_str()
+        .unwrap_or("UNKNOWN_EXCEPTION");
+    let messages: Vec<String> = errors
+        .iter()
+        .map(|e| {
+            let message = e["message"].as_str().unwrap_or("").to_string();
+            match e["fields"].as_array().filter(|f| !f.is_empty()) {
+                Some(fields) => {
+                    let names: Vec<&str> = fields.iter().filter_map(Value::as_str).collect();
+                    format!("{message} (fields: {})", names.join(", "))
+                }
+                None => message,
+            }
+        })
+        .collect();
+    upstream_fault(code, messages.join("; "))
+}
+
+/// `GET path` on the REST API; the JSON body.
+pub fn get(path: &str) -> Result<Value, WorkflowError> {
+    request(Api::Rest, "GET", path, None).map(|r| r.body)
+}
+
+/// `POST path` on the REST API with a JSON body; the JSON answer.
+pub fn post_json(path: &str, body: &Value) -> Result<Value, WorkflowError> {
+    request(Api::Rest, "POST", path, Some(body)).map(|r| r.body)
+}
+
+/// `PATCH path` on the REST API with a JSON body; the JSON answer (`Null` for 204).
+/// Use [`request`] when the status matters (upsert: 201 created, 200/204 updated).
+pub fn patch_json(path: &str, body: &Value) -> Result<Value, WorkflowError> {
+    request(Api::Rest, "PATCH", path, Some(body)).map(|r| r.body)
+}
+
+/// `DELETE path` on the REST API.
+pub fn delete(path: &str) -> Result<(), WorkflowError> {
+    request(Api::Rest, "DELETE", path, None).map(|_| ())
+}
+
+/// Characters left as they are in a path segment (RFC 3986 unreserved).
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// `text` percent-encoded for use as one path segment (`/` becomes `%2F`).
+pub fn encode_segment(text: &str) -> String {
+    utf8_percent_encode(text, SEGMENT).to_string()
+}
+
+/// The REST path of a SOQL query: `query?q=SELECT+Id+FROM+Account`.
+pub fn query_path(soql: &str) -> String {
+    let q: String = form_urlencoded::byte_serialize(soql.as_bytes()).collect();
+    format!("query?q={q}")
+}
+
+/// A URL the REST API returned (`nextRecordsUrl`, `attributes.url`:
+/// `/services/data/v62.0/query/01g...-2000`) made relative to the REST base
+/// (`query/01g...-2000`). Anything else loses only its leading `/`.
+pub fn relative_path(url: &str) -> &str {
+    const BASE: &str = "/services/data/";
+    match url.find(BASE) {
+        Some(at) => {
+            let rest = &url[at + BASE.len()..];
+            rest.split_once('/').map_or("", |(_version, path)| path)
+        }
+        None => url.trim_start_matches('/'),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn builds_paths() {
+        assert_eq!(
+            query_path("SELECT Id, Name FROM Account"),
+            "query?q=SELECT+Id%2C+Name+FROM+Account"
+        );
+        assert_eq!(encode_segment("a/b c.d"), "a%2Fb%20c.d");
+        assert_eq!(
+            relative_path("/services/data/v62.0/query/01gX-2000"),
+            "query/01gX-2000"
+        );
+        assert_eq!(
+            relative_path("https://x.example/services/data/v62.0/sobjects/Account/001"),
+            "sobjects/Account/001"
+        );
+        assert_eq!(relative_path("/query/1"), "query/1");
+    }
+
+    #[test]
+    fn reads_error_arrays() {
+        let body = json!([{"errorCode": "REQUIRED_FIELD_MISSING", "message": "Required fields are missing: [Name]", "fields": ["Name"]}]);
+        let e = error(400, Some(body), b"");
+        assert!(
+            matches!(e, WorkflowError::UpstreamFault(f) if f.code == "REQUIRED_FIELD_MISSING" && f.message == "Required fields are missing: [Name] (fields: Name)")
+        );
+        let e = error(503, None, b"<html>down</html>");
+        assert!(
+            matches!(e, WorkflowError::UpstreamFault(f) if f.code == "HTTP_503" && f.message == "<html>down</html>")
+        );
+    }
+}

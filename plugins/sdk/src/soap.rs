@@ -1,0 +1,370 @@
+//! SOAP helpers: envelopes for the partner, enterprise and metadata APIs,
+//! XML escaping, one-call request/response with faults turned into
+//! [`WorkflowError::UpstreamFault`], and namespace-agnostic readers for
+//! `<result>` elements and save results.
+//!
+//! Write no SessionHeader: the host adds the session to every envelope.
+
+use roxmltree::{Document, Node};
+use serde_json::{Map, Value};
+
+use crate::response::header;
+use crate::{Api, OutboundRequest, WorkflowError, send, upstream_fault};
+
+const SOAP_ENV: &str = "http://schemas.xmlsoap.org/soap/envelope/";
+const XSI: &str = "http://www.w3.org/2001/XMLSchema-instance";
+
+/// The namespaces bound to the prefixes `urn` (operations) and `urn1`
+/// (sObject types, absent for metadata) by [`envelope`]. APIs that are not
+/// SOAP get the partner namespaces.
+pub fn namespaces(api: Api) -> (&'static str, Option<&'static str>) {
+    match api {
+        Api::SoapEnterprise => (
+            "urn:enterprise.soap.sforce.com",
+            Some("urn:sobject.enterprise.soap.sforce.com"),
+        ),
+        Api::SoapMetadata => ("http://soap.sforce.com/2006/04/metadata", None),
+        _ => (
+            "urn:partner.soap.sforce.com",
+            Some("urn:sobject.partner.soap.sforce.com"),
+        ),
+    }
+}
+
+/// A complete envelope around `body` (the Body's content, e.g.
+/// `<urn:getUserInfo/>`), declaring `soapenv`, `xsi`, `urn` and `urn1`
+/// (see [`namespaces`]). It has no Header: the host adds the session.
+pub fn envelope(api: Api, body: &str) -> String {
+    let (urn, urn1) = namespaces(api);
+    let urn1 = urn1
+        .map(|ns| format!(r#" xmlns:urn1="{ns}""#))
+        .unwrap_or_default();
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="{SOAP_ENV}" xmlns:xsi="{XSI}" xmlns:urn="{urn}"{urn1}><soapenv:Body>{body}</soapenv:Body></soapenv:Envelope>"#
+    )
+}
+
+/// `text` escaped for XML element content and attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Wraps `body` in an [`envelope`] for `api` and [`post`]s it.
+pub fn call(api: Api, body: &str) -> Result<String, WorkflowError> {
+    post(api, &envelope(api, body))
+}
+
+/// Posts a complete envelope to the base of `api` (`text/xml`,
+/// `SOAPAction: ""`) and returns the response document's text.
+///
+/// A SOAP fault becomes `WorkflowError::UpstreamFault` with the
+/// `exceptionCode` (else the faultcode without its prefix) and the
+/// `exceptionMessage` (else the faultstring); any other answer that is not a
+/// 2xx becomes an upstream fault with code `HTTP_{status}`.
+pub fn post(api: Api, envelope: &str) -> Result<String, WorkflowError> {
+    let response = send(&OutboundRequest {
+        api,
+        method: "POST".into(),
+        path: String::new(),
+        headers: vec![
+            header("content-type", "text/xml; charset=utf-8"),
+            header("soapaction", r#""""#),
+        ],
+        body: envelope.as_bytes().to_vec(),
+    })?;
+    let text = String::from_utf8_lossy(&response.body).into_owned();
+    if let Some(fault) = fault(&text) {
+        return Err(WorkflowError::UpstreamFault(fault));
+    }
+    if !(200..300).contains(&response.status) {
+        return Err(upstream_fault(
+            format!("HTTP_{}", response.status),
+            snippet(&text),
+        ));
+    }
+    Ok(text)
+}
+
+/// The first 200 characters of `text`, for error messages.
+pub(crate) fn snippet(text: &str) -> String {
+    let mut out: String = text.chars().take(200).collect();
+    if out.len() < text.len() {
+        out.push('…');
+    }
+    out
+}
+
+/// Parses XML, refusing any DOCTYPE (no entity expansion).
+pub fn parse(xml: &str) -> Result<Document<'_>, WorkflowError> {
+    Document::parse(xml).map_err(|e| {
+        upstream_fault(
+            "INVALID_XML",
+            format!("the API answered with XML that cannot be read: {e}"),
+        )
+    })
+}
+
+/// The first element child of the envelope's Body: the operation's response
+/// (`getUserInfoResponse`, `createResponse`, ...) or `Fault`.
+pub fn body_element<'a, 'input>(doc: &'a Document<'input>) -> Option<Node<'a, 'input>> {
+    let body = doc
+        .root_element()
+        .children()
+        .find(|n| n.is_element() && n.tag_name().name() == "Body")?;
+    body.children().find(Node::is_element)
+}
+
+/// The fault in a SOAP answer, if it is one.
+pub fn fault(xml: &str) -> Option<crate::Fault> {
+    let doc = Document::parse(xml).ok()?;
+    let fault = body_element(&doc).filter(|n| n.tag_name().name() == "Fault")?;
+    let find = |name: &str| {
+        fault
+            .descendants()
+            .find(|n| n.is_element() && n.tag_name().name() == name)
+            .and_then(|n| n.text())
+            .map(str::to_string)
+    };
+    let faultcode = find("faultcode").unwrap_or_default();
+    let code = find("exceptionCode").unwrap_or_else(|| {
+        faultcode
+            .rsplit(':')
+            .next()
+            .unwrap_or(&faultcode)
+            .to_string()
+    });
+    let message = find("exceptionMessage")
+        .or_else(|| find("faultstring"))
+        .unwrap_or_default();
+    Some(crate::Fault { code, message })
+}
+
+/// The children of one `<result>` element, in document order: local name
+/// and text, `None` for `xsi:nil="true"`. An element with element children
+/// has the text of its own text nodes only (usually empty).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Fields(pub Vec<(String, Option<String>)>);
+
+impl Fields {
+    /// The text of the first child named `name`; `None` when absent or nil.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, v)| v.as_deref())
+    }
+
+    /// A JSON object of the fields (nil as `null`; the first of repeated names).
+    pub fn to_json(&self) -> Value {
+        let mut map = Map::new();
+        for (name, value) in &self.0 {
+            if !map.contains_key(name) {
+                map.insert(
+                    name.clone(),
+                    value.clone().map_or(Value::Null, Value::String),
+                );
+            }
+        }
+        Value::Object(map)
+    }
+
+    fn of(node: Node<'_, '_>) -> Self {
+        Fields(
+            node.children()
+                .filter(Node::is_element)
+                .map(|c| {
+                    let nil = c.attribute((XSI, "nil")) == Some("true");
+                    let text: String = c
+                        .children()
+                        .filter(Node::is_text)
+                        .filter_map(|t| t.text())
+                        .collect();
+                    (c.tag_name().name().to_string(), (!nil).then_some(text))
+                })
+                .collect(),
+        )
+    }
+}
+
+fn result_nodes<'a, 'input>(doc: &'a Document<'input>) -> Vec<Node<'a, 'input>> {
+    body_element(doc)
+        .map(|op| {
+            op.children()
+                .filter(|n| n.is_element() && n.tag_name().name() == "result")
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The fields of every `<result>` in the operation's response.
+pub fn results(xml: &str) -> Result<Vec<Fields>, WorkflowError> {
+    let doc = parse(xml)?;
+    Ok(result_nodes(&doc).into_iter().map(Fields::of).collect())
+}
+
+/// The fields of the first `<result>`; an answer without one is an upstream fault.
+pub fn result_fields(xml: &str) -> Result<Fields, WorkflowError> {
+    results(xml)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| upstream_fault("NO_RESULT", "the SOAP answer has no <result> element"))
+}
+
+/// One error of a save result (`<errors>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SaveError {
+    /// `statusCode`, e.g. `REQUIRED_FIELD_MISSING`.
+    pub status_code: String,
+    /// `message`.
+    pub message: String,
+    /// The `fields` it names.
+    pub fields: Vec<String>,
+}
+
+/// A `create`/`update`/`upsert`/`delete` result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SaveResult {
+    /// The record id; `None` when nil (failed).
+    pub id: Option<String>,
+    /// `success`.
+    pub success: bool,
+    /// `created`, for upsert results.
+    pub created: Option<bool>,
+    /// Why it failed.
+    pub errors: Vec<SaveError>,
+}
+
+impl SaveResult {
+    /// The id when it succeeded; else an upstream fault with the first
+    /// error's statusCode and message (naming its fields).
+    pub fn into_id(self) -> Result<String, WorkflowError> {
+        match (self.success, self.id) {
+            (true, Some(id)) => Ok(id),
+            _ => Err(match self.errors.into_iter().next() {
+                Some(e) if e.fields.is_empty() => upstream_fault(e.status_code, e.message),
+                Some(e) => upstream_fault(
+                    e.status_code,
+                    format!("{} (fields: {})", e.message, e.fields.join(", ")),
+                ),
+                None => upstream_fault("UNKNOWN_EXCEPTION", "the save failed without an error"),
+            }),
+        }
+    }
+}
+
+/// Every save result in the operation's response, in request order.
+pub fn save_results(xml: &str) -> Result<Vec<SaveResult>, WorkflowError> {
+    let doc = parse(xml)?;
+    let child_text = |n: Node<'_, '_>, name: &str| {
+        n.children()
+            .find(|c| {
+                c.is_element()
+                    && c.tag_name().name() == name
+                    && c.attribute((XSI, "nil")) != Some("true")
+            })
+            .map(|c| c.text().unwrap_or("").to_string())
+    };
+    Ok(result_nodes(&doc)
+        .into_iter()
+        .map(|r| SaveResult {
+            id: child_text(r, "id").filter(|id| !id.is_empty()),
+            success: child_text(r, "success").as_deref() == Some("true"),
+            created: child_text(r, "created").map(|c| c == "true"),
+            errors: r
+                .children()
+                .filter(|c| c.is_element() && c.tag_name().name() == "errors")
+                .map(|e| SaveError {
+                    status_code: child_text(e, "statusCode").unwrap_or_default(),
+                    message: child_text(e, "message").unwrap_or_default(),
+                    fields: e
+                        .children()
+                        .filter(|c| c.is_element() && c.tag_name().name() == "fields")
+                        .filter_map(|c| c.text().map(str::to_string))
+                        .collect(),
+                })
+                .collect(),
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const USER_INFO: &str = r#"<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns="urn:partner.soap.sforce.com" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Header><LimitInfoHeader><limitInfo><current>1</current></limitInfo></LimitInfoHeader></soapenv:Header><soapenv:Body><getUserInfoResponse><result><organizationId>00D5g000004AcmeAAA</organizationId><roleId xsi:nil="true"/><userName>a&amp;b</userName></result></getUserInfoResponse></soapenv:Body></soapenv:Envelope>"#;
+
+    #[test]
+    fn envelope_declares_namespaces_without_header() {
+        let e = envelope(Api::SoapPartner, "<urn:getUserInfo/>");
+        assert!(e.contains(r#"xmlns:urn="urn:partner.soap.sforce.com" xmlns:urn1="urn:sobject.partner.soap.sforce.com"><soapenv:Body><urn:getUserInfo/></soapenv:Body></soapenv:Envelope>"#));
+        assert!(!e.contains("Header"));
+        assert!(Document::parse(&e).is_ok());
+        assert!(envelope(Api::SoapEnterprise, "").contains("urn:enterprise.soap.sforce.com"));
+    }
+
+    #[test]
+    fn escapes() {
+        assert_eq!(
+            escape(r#"<a href="x">&'"#),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&apos;"
+        );
+    }
+
+    #[test]
+    fn reads_result_fields() {
+        let f = result_fields(USER_INFO).unwrap();
+        assert_eq!(f.get("organizationId"), Some("00D5g000004AcmeAAA"));
+        assert_eq!(f.get("roleId"), None);
+        assert_eq!(f.get("userName"), Some("a&b"));
+        assert_eq!(
+            f.to_json().to_string(),
+            r#"{"organizationId":"00D5g000004AcmeAAA","roleId":null,"userName":"a&b"}"#
+        );
+        assert!(fault(USER_INFO).is_none());
+    }
+
+    #[test]
+    fn reads_faults() {
+        let xml = r#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:sf="urn:fault.partner.soap.sforce.com"><soapenv:Body><soapenv:Fault><faultcode>sf:INVALID_FIELD</faultcode><faultstring>INVALID_FIELD: bad</faultstring><detail><sf:InvalidFieldFault><sf:exceptionCode>INVALID_FIELD</sf:exceptionCode><sf:exceptionMessage>bad</sf:exceptionMessage></sf:InvalidFieldFault></detail></soapenv:Fault></soapenv:Body></soapenv:Envelope>"#;
+        let f = fault(xml).unwrap();
+        assert_eq!(
+            (f.code.as_str(), f.message.as_str()),
+            ("INVALID_FIELD", "bad")
+        );
+        let client = r#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><soapenv:Fault><faultcode>soapenv:Client</faultcode><faultstring>Premature end of file.</faultstring></soapenv:Fault></soapenv:Body></soapenv:Envelope>"#;
+        let f = fault(client).unwrap();
+        assert_eq!(
+            (f.code.as_str(), f.message.as_str()),
+            ("Client", "Premature end of file.")
+        );
+    }
+
+    #[test]
+    fn reads_save_results() {
+        let xml = r#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><createResponse><result><id>00Q000000000001AAA</id><success>true</success></result><result><errors><fields>LastName</fields><message>Required fields are missing: [LastName]</message><statusCode>REQUIRED_FIELD_MISSING</statusCode></errors><id xsi:nil="true"/><success>false</success></result></createResponse></soapenv:Body></soapenv:Envelope>"#;
+        let mut r = save_results(xml).unwrap().into_iter();
+        assert_eq!(r.next().unwrap().into_id().unwrap(), "00Q000000000001AAA");
+        let e = r.next().unwrap().into_id().unwrap_err();
+        assert!(
+            matches!(e, WorkflowError::UpstreamFault(f) if f.code == "REQUIRED_FIELD_MISSING" && f.message.contains("LastName"))
+        );
+    }
+
+    #[test]
+    fn refuses_doctype() {
+        let xml = r#"<!DOCTYPE x [<!ENTITY a "aaaa">]><x>&a;</x>"#;
+        assert!(parse(xml).is_err());
+        assert!(fault(xml).is_none());
+    }
+}

@@ -1,0 +1,204 @@
+//! A gateway for tests: a twoway.toml written into a temporary directory
+//! (secrets as `*_file`s, plugins copied from the built components), served
+//! on ephemeral loopback ports against a simulator.
+
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::rt::TokioIo;
+use twoway::gateway::{self, Running};
+use twoway::sim::Sim;
+
+use crate::pki;
+
+/// Tenant `acme`: SOAP login, mutual TLS with fullcert.pem, API key `acme-key-1`.
+pub const ACME: &str = r#"
+[[tenant]]
+name = "acme"
+api_keys_file = "acme-keys.txt"
+login_url = "{login_url}"
+mutual_auth = true
+mutual_auth_port = {mutual_port}
+client_identity = { pem = "{pki}/fullcert.pem" }
+extra_roots = ["{pki}/root-ca.pem"]
+[tenant.auth]
+kind = "soap-login"
+username = "integration@acme.example"
+password_file = "acme-password.txt"
+security_token_file = "acme-token.txt"
+"#;
+
+/// Tenant `globex`: OAuth client credentials, mutual TLS with fullcert-b.pem,
+/// API key `globex-key-1`.
+pub const GLOBEX: &str = r#"
+[[tenant]]
+name = "globex"
+api_keys_file = "globex-keys.txt"
+login_url = "{login_url}"
+mutual_auth = true
+mutual_auth_port = {mutual_port}
+client_identity = { pem = "{pki}/fullcert-b.pem" }
+extra_roots = ["{pki}/root-ca.pem"]
+[tenant.auth]
+kind = "oauth-client-credentials"
+client_id = "globex-connected-app"
+client_secret_file = "globex-secret.txt"
+"#;
+
+/// The secret files every test config can use, and their contents.
+pub const SECRETS: &[(&str, &str)] = &[
+    ("acme-keys.txt", "acme-key-1"),
+    ("acme-password.txt", "acme-password"),
+    ("acme-token.txt", "ACMETOKEN"),
+    ("globex-keys.txt", "globex-key-1"),
+    ("globex-secret.txt", "globex-client-secret"),
+];
+
+/// A response from the gateway.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: String,
+}
+
+impl Reply {
+    /// The body as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// A running gateway in its own directory.
+pub struct TestGateway {
+    pub running: Option<Running>,
+    pub dir: tempfile::TempDir,
+    pub url: String,
+    pub admin: String,
+    login_url: String,
+    mutual_port: u16,
+}
+
+impl TestGateway {
+    /// Writes the config (server settings + `tenants`), copies `plugins`
+    /// (file name in the plugins dir, built component path), and serves.
+    pub async fn start(sim: &Sim, tenants: &str, plugins: &[(&str, &str)]) -> Self {
+        Self::start_with(sim, "", tenants, plugins).await
+    }
+
+    /// [`TestGateway::start`] with extra top-level TOML (e.g. a `[server.tls]` table).
+    pub async fn start_with(sim: &Sim, server_extra: &str, tenants: &str, plugins: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("plugins")).expect("plugins dir");
+        for (name, value) in SECRETS {
+            std::fs::write(dir.path().join(name), value).expect("secret file");
+        }
+        for (name, source) in plugins {
+            std::fs::copy(source, dir.path().join("plugins").join(name)).expect("copy plugin");
+        }
+        let mut gateway = Self {
+            running: None,
+            url: String::new(),
+            admin: String::new(),
+            login_url: sim.endpoints().login_url(),
+            mutual_port: sim.endpoints().mutual.port(),
+            dir,
+        };
+        gateway.write_config(server_extra, tenants);
+        let config = twoway::config::load(&gateway.config_path()).unwrap_or_else(|e| panic!("{e}"));
+        let shared = gateway::prepare(config, Some(gateway.config_path())).await.expect("gateway prepares");
+        let running = gateway::start(shared).await.expect("gateway starts");
+        gateway.url = format!("http://{}", running.addr);
+        gateway.admin = format!("http://{}", running.admin_addr);
+        gateway.running = Some(running);
+        gateway
+    }
+
+    /// The config file.
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("twoway.toml")
+    }
+
+    /// The watched plugins directory.
+    pub fn plugins_dir(&self) -> PathBuf {
+        self.dir.path().join("plugins")
+    }
+
+    /// Writes twoway.toml (ports 0: only the first start binds).
+    pub fn write_config(&self, server_extra: &str, tenants: &str) {
+        let text = format!(
+            "{server_extra}\n[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\n[plugins]\ndir = \"plugins\"\ntimeout_ms = 5000\n{}",
+            self.fill(tenants)
+        );
+        std::fs::write(self.config_path(), text).expect("write config");
+    }
+
+    /// Replaces `{login_url}`, `{mutual_port}` and `{pki}` placeholders.
+    pub fn fill(&self, text: &str) -> String {
+        text.replace("{login_url}", &self.login_url)
+            .replace("{mutual_port}", &self.mutual_port.to_string())
+            .replace("{pki}", &pki().dir.display().to_string())
+    }
+
+    /// A request to the gateway with `Authorization: Bearer key` when given.
+    pub async fn call(&self, method: &str, path: &str, key: Option<&str>, body: &str) -> Reply {
+        let auth = key.map(|k| format!("Bearer {k}"));
+        let mut headers = vec![("content-type", "application/json")];
+        if let Some(auth) = &auth {
+            headers.push(("authorization", auth.as_str()));
+        }
+        http(method, &format!("{}{path}", self.url), &headers, body.to_string()).await
+    }
+
+    /// GET on the admin listener.
+    pub async fn admin_get(&self, path: &str) -> Reply {
+        http("GET", &format!("{}{path}", self.admin), &[], String::new()).await
+    }
+
+    /// Stops the gateway, letting in-flight requests finish.
+    pub async fn shutdown(mut self) {
+        if let Some(running) = self.running.take() {
+            running.shutdown().await;
+        }
+    }
+}
+
+/// One plain-HTTP request on a fresh connection.
+pub async fn http(method: &str, url: &str, headers: &[(&str, &str)], body: impl Into<Bytes>) -> Reply {
+    let uri: http::Uri = url.parse().expect("URL");
+    let authority = uri.authority().expect("authority").to_string();
+    let tcp = tokio::net::TcpStream::connect(&authority).await.expect("connect to the gateway");
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await.expect("handshake");
+    tokio::spawn(conn);
+    let mut request = http::Request::builder()
+        .method(method)
+        .uri(uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"))
+        .header("host", authority);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = sender
+        .send_request(request.body(Full::new(body.into())).expect("request"))
+        .await
+        .expect("response");
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await.expect("body").to_bytes();
+    Reply {
+        status: parts.status.as_u16(),
+        headers: parts.headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
+}
+
+/// Copies `source` over `dest` the way a deploy should: write aside, then rename.
+pub fn replace_file(source: &str, dest: &Path) {
+    let tmp = dest.with_extension("tmp");
+    std::fs::copy(source, &tmp).expect("copy");
+    std::fs::rename(&tmp, dest).expect("rename");
+}

@@ -1,0 +1,192 @@
+//! Real components built from plugins/ running in the gateway against the
+//! simulator: the four example workflows end to end, the sandbox and its
+//! limits (each misbehaving plugin gets its code and the gateway keeps
+//! serving), and hot reload under load.
+
+use std::time::{Duration, Instant};
+
+use twoway_tests::gateway::{ACME, TestGateway, replace_file};
+use twoway_tests::plugins::*;
+use twoway_tests::{start_sim, start_sim_with};
+
+const KEY: Option<&str> = Some("acme-key-1");
+
+fn workflows(list: &[(&str, &str, &str)]) -> String {
+    let mut out = String::from(ACME);
+    for (name, file, extra) in list {
+        out.push_str(&format!("[[tenant.workflow]]\nname = \"{name}\"\nplugin = \"{file}\"\n{extra}\n"));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn get_user_info_returns_the_user_as_json() {
+    let sim = start_sim().await;
+    let gw = TestGateway::start(&sim, &workflows(&[("user", "get_user_info.wasm", "")]), &[("get_user_info.wasm", GET_USER_INFO)]).await;
+    let reply = gw.call("GET", "/tenants/acme/workflows/user", KEY, "").await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let user = reply.json();
+    assert_eq!(user["userName"], "integration@acme.example");
+    assert_eq!(user["organizationName"], "Acme");
+    assert!(reply.header("x-twoway-plugin-version").is_some_and(|v| v.len() == 16));
+    assert!(reply.header("x-request-id").is_some());
+    assert!(!reply.body.contains("00D5g000004Acme!"), "no session id reaches the caller");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn soql_query_follows_next_records_url() {
+    let sim = start_sim_with(|c| c.limits.query_batch_size = 2).await;
+    let gw = TestGateway::start(&sim, &workflows(&[("query", "soql_query.wasm", "")]), &[("soql_query.wasm", SOQL_QUERY)]).await;
+    let reply = gw
+        .call("POST", "/tenants/acme/workflows/query", KEY, r#"{"q":"SELECT Id, Name FROM Account"}"#)
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let result = reply.json();
+    assert_eq!(result["totalSize"], 3);
+    let names: Vec<_> = result["records"].as_array().unwrap().iter().map(|r| r["Name"].as_str().unwrap().to_string()).collect();
+    assert_eq!(names, ["Acme Corporation", "Road Runner Logistics", "Coyote Engineering"]);
+    let by_query_string = gw
+        .call("GET", "/tenants/acme/workflows/query?q=SELECT+Name+FROM+Account+WHERE+Industry+%3D+%27Engineering%27", KEY, "")
+        .await;
+    assert_eq!(by_query_string.json()["totalSize"], 1, "{}", by_query_string.body);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn upsert_account_creates_then_updates() {
+    let sim = start_sim().await;
+    let config = r#"config = { field_map = "name=Name,city=BillingCity" }"#;
+    let gw = TestGateway::start(&sim, &workflows(&[("upsert", "upsert_account.wasm", config)]), &[("upsert_account.wasm", UPSERT_ACCOUNT)]).await;
+    let first = gw.call("POST", "/tenants/acme/workflows/upsert", KEY, r#"{"id":"acme-9","name":"Wile E. Holdings","city":"Denver"}"#).await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    assert_eq!(first.json()["created"], true);
+    let second = gw.call("POST", "/tenants/acme/workflows/upsert", KEY, r#"{"id":"acme-9","name":"Wile E. Holdings","city":"Boulder"}"#).await;
+    assert_eq!(second.status, 200, "{}", second.body);
+    assert_eq!(second.json()["created"], false, "{}", second.body);
+    assert_eq!(second.json()["id"], first.json()["id"]);
+    let unmapped = gw.call("POST", "/tenants/acme/workflows/upsert", KEY, r#"{"id":"acme-9","ceo":"Wile"}"#).await;
+    assert_eq!(unmapped.status, 400, "{}", unmapped.body);
+    assert!(unmapped.body.contains("ceo"), "names the unmapped field: {}", unmapped.body);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn lead_intake_validates_and_creates_a_lead() {
+    let sim = start_sim().await;
+    let gw = TestGateway::start(&sim, &workflows(&[("lead", "lead_intake.wasm", "")]), &[("lead_intake.wasm", LEAD_INTAKE)]).await;
+    let created = gw
+        .call("POST", "/tenants/acme/workflows/lead", KEY, r#"{"first_name":"Daffy","last_name":"Duck","company":"Acme Looney","email":"daffy@looney.example"}"#)
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert!(created.json()["id"].as_str().unwrap().starts_with("00Q"));
+    let invalid = gw.call("POST", "/tenants/acme/workflows/lead", KEY, r#"{"first_name":"Daffy","last_name":"Duck"}"#).await;
+    assert_eq!(invalid.status, 400);
+    assert_eq!(invalid.header("content-type"), Some("application/problem+json"));
+    let problem = invalid.json();
+    assert_eq!(problem["code"], "bad_request");
+    assert!(problem["detail"].as_str().unwrap().contains("company"), "{problem}");
+    assert_eq!(problem["tenant"], "acme");
+    assert_eq!(problem["workflow"], "lead");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn misbehaving_plugins_get_their_codes_and_the_gateway_keeps_serving() {
+    let sim = start_sim().await;
+    let tenants = workflows(&[
+        ("user", "get_user_info.wasm", ""),
+        ("spin", "spin_forever.wasm", "timeout_ms = 500"),
+        ("memory", "eat_memory.wasm", "memory_mb = 16"),
+        ("panic", "panic.wasm", ""),
+        ("huge", "huge_output.wasm", "memory_mb = 256\nmax_output_kb = 1024"),
+        ("escape", "escape_sandbox.wasm", ""),
+    ]);
+    let plugins = [
+        ("get_user_info.wasm", GET_USER_INFO),
+        ("spin_forever.wasm", SPIN_FOREVER),
+        ("eat_memory.wasm", EAT_MEMORY),
+        ("panic.wasm", PANIC),
+        ("huge_output.wasm", HUGE_OUTPUT),
+        ("escape_sandbox.wasm", ESCAPE_SANDBOX),
+    ];
+    let gw = TestGateway::start(&sim, &tenants, &plugins).await;
+    for (workflow, status, code) in [
+        ("spin", 504, "plugin_timeout"),
+        ("memory", 500, "plugin_memory_exceeded"),
+        ("panic", 500, "plugin_trap"),
+        ("huge", 500, "plugin_output_too_large"),
+    ] {
+        let reply = gw.call("GET", &format!("/tenants/acme/workflows/{workflow}"), KEY, "").await;
+        assert_eq!(reply.status, status, "{workflow}: {}", reply.body);
+        assert_eq!(reply.json()["code"], code, "{workflow}");
+        let healthy = gw.call("GET", "/tenants/acme/workflows/user", KEY, "").await;
+        assert_eq!(healthy.status, 200, "after {workflow}, others still serve: {}", healthy.body);
+    }
+    let escape = gw.call("GET", "/tenants/acme/workflows/escape", KEY, "").await;
+    assert_eq!(escape.status, 200, "{}", escape.body);
+    let seen = escape.json();
+    assert_eq!(seen["file"], false, "no files: {seen}");
+    assert_eq!(seen["dir"], false, "no directories: {seen}");
+    assert_eq!(seen["env"], 0, "no environment: {seen}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plugins_see_config_and_session_facts_but_no_secret() {
+    let sim = start_sim().await;
+    let tenants = workflows(&[("ctx", "log_and_config.wasm", r#"config = { greeting = "hello" }"#)]);
+    let gw = TestGateway::start(&sim, &tenants, &[("log_and_config.wasm", LOG_AND_CONFIG)]).await;
+    let reply = gw.call("GET", "/tenants/acme/workflows/ctx", KEY, "").await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert!(reply.body.contains("hello"), "{}", reply.body);
+    assert!(reply.body.contains("00D5g000004Acme"), "org id is a fact it may know: {}", reply.body);
+    assert!(!reply.body.contains("00D5g000004Acme!"), "but never the session id: {}", reply.body);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hot_reload_under_load_loses_no_request() {
+    let sim = start_sim().await;
+    let tenants = workflows(&[("v", "version.wasm", "")]);
+    let gw = TestGateway::start(&sim, &tenants, &[("version.wasm", VERSION_A)]).await;
+    let first = gw.call("GET", "/tenants/acme/workflows/v", KEY, "").await;
+    assert_eq!(first.body, "a");
+    let url = gw.url.clone();
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let load = tokio::spawn(async move {
+        let mut count = 0u32;
+        while !*stop.borrow() {
+            let reply = twoway_tests::gateway::http("GET", &format!("{url}/tenants/acme/workflows/v"), &[("authorization", "Bearer acme-key-1")], "").await;
+            assert_eq!(reply.status, 200, "no failed request during reloads: {}", reply.body);
+            assert!(reply.body == "a" || reply.body == "b");
+            count += 1;
+        }
+        count
+    });
+    let dest = gw.plugins_dir().join("version.wasm");
+    let mut slowest = Duration::ZERO;
+    for i in 0..20 {
+        let (source, expected) = if i % 2 == 0 { (VERSION_B, "b") } else { (VERSION_A, "a") };
+        let written = Instant::now();
+        replace_file(source, &dest);
+        loop {
+            let reply = gw.call("GET", "/tenants/acme/workflows/v", KEY, "").await;
+            if reply.body == expected {
+                break;
+            }
+            assert!(written.elapsed() < Duration::from_secs(30), "swap {i} never happened");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        slowest = slowest.max(written.elapsed());
+        if i == 10 {
+            // A broken component mid-run changes nothing for callers.
+            std::fs::write(&dest, b"\0asm not really a component").unwrap();
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let reply = gw.call("GET", "/tenants/acme/workflows/v", KEY, "").await;
+            assert_eq!(reply.status, 200);
+            assert_eq!(reply.body, expected, "the previous version keeps serving");
+            let status = gw.admin_get("/admin/plugins").await.json();
+            let error = status["plugins"][0]["last_error"].as_str().unwrap_or_default().to_string();
+            assert!(error.contains("not a valid component"), "{status}");
+        }
+    }
+    stop_tx.send(true).unwrap();
+    let served = load.await.expect("no request failed");
+    assert!(served > 0);
+    eprintln!("hot reload: {served} requests under load, slowest swap visible after {slowest:?}");
+}
