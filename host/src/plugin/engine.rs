@@ -22,7 +22,7 @@ pub fn build(cache_dir: &Path) -> wasmtime::Result<Engine> {
     config.epoch_interruption(true);
     std::fs::create_dir_all(cache_dir)?;
     let mut cache = CacheConfig::new();
-    cache.with_directory(cache_dir);
+    cache.with_directory(std::path::absolute(cache_dir)?);
     config.cache(Some(Cache::new(cache)?));
     let mut pooling = PoolingAllocationConfig::default();
     pooling
