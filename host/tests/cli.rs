@@ -113,3 +113,43 @@ security_token_env = "ACME_SF_TOKEN"
     let (ok, _, err) = twoway(&["login", "--config", "twoway.toml", "--tenant", "nope"], dir.path());
     assert!(!ok && err.contains("no tenant \"nope\""), "{err}");
 }
+
+#[test]
+fn config_check_lists_every_problem_with_its_key_path() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("twoway.toml"),
+        r#"
+[server]
+listen = "not an address"
+
+[[tenant]]
+name = "acme"
+login_url = "http://login.salesforce.com"
+mutual_auth = true
+[tenant.auth]
+kind = "soap-login"
+username = "integration@acme.example"
+password_env = "TWOWAY_TEST_UNSET_VARIABLE"
+[[tenant.workflow]]
+name = "user"
+plugin = "get_user_info.wasm"
+"#,
+    )
+    .unwrap();
+    let (ok, out, err) = twoway(&["config", "check", "twoway.toml"], dir.path());
+    assert!(!ok, "{out}");
+    for expected in [
+        "server.listen",
+        "tenant[acme].login_url",
+        "tenant[acme].mutual_auth",
+        "tenant[acme].auth.password_env: environment variable TWOWAY_TEST_UNSET_VARIABLE is not set",
+        "a tenant must say who may call it",
+    ] {
+        assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
+    }
+
+    std::fs::write(dir.path().join("twoway.toml"), "[[tenant]]\nname = \"x\"\nsurprise = 1\n").unwrap();
+    let (ok, _, err) = twoway(&["config", "check", "twoway.toml"], dir.path());
+    assert!(!ok && err.contains("unknown field `surprise`"), "{err}");
+}

@@ -25,8 +25,8 @@ extra_roots = ["{pki}/root-ca.pem"]
 [tenant.auth]
 kind = "soap-login"
 username = "integration@acme.example"
-password_file = "acme-password.txt"
-security_token_file = "acme-token.txt"
+password_file = "acme-sf-pw.txt"
+security_token_file = "acme-sf-token.txt"
 "#;
 
 /// Tenant `globex`: OAuth client credentials, mutual TLS with fullcert-b.pem,
@@ -43,16 +43,16 @@ extra_roots = ["{pki}/root-ca.pem"]
 [tenant.auth]
 kind = "oauth-client-credentials"
 client_id = "globex-connected-app"
-client_secret_file = "globex-secret.txt"
+client_secret_file = "globex-oauth.txt"
 "#;
 
 /// The secret files every test config can use, and their contents.
 pub const SECRETS: &[(&str, &str)] = &[
     ("acme-keys.txt", "acme-key-1"),
-    ("acme-password.txt", "acme-password"),
-    ("acme-token.txt", "ACMETOKEN"),
+    ("acme-sf-pw.txt", "acme-password"),
+    ("acme-sf-token.txt", "ACMETOKEN"),
     ("globex-keys.txt", "globex-key-1"),
-    ("globex-secret.txt", "globex-client-secret"),
+    ("globex-oauth.txt", "globex-client-secret"),
 ];
 
 /// A response from the gateway.
@@ -92,7 +92,8 @@ impl TestGateway {
         Self::start_with(sim, "", tenants, plugins).await
     }
 
-    /// [`TestGateway::start`] with extra top-level TOML (e.g. a `[server.tls]` table).
+    /// [`TestGateway::start`] with extra `[server]` keys and tables (e.g.
+    /// `header_timeout_ms = 300` or a `[server.tls]` table), placeholders filled.
     pub async fn start_with(sim: &Sim, server_extra: &str, tenants: &str, plugins: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir_all(dir.path().join("plugins")).expect("plugins dir");
@@ -133,7 +134,8 @@ impl TestGateway {
     /// Writes twoway.toml (ports 0: only the first start binds).
     pub fn write_config(&self, server_extra: &str, tenants: &str) {
         let text = format!(
-            "{server_extra}\n[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\n[plugins]\ndir = \"plugins\"\ntimeout_ms = 5000\n{}",
+            "[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\n{}\n[plugins]\ndir = \"plugins\"\ntimeout_ms = 5000\n{}",
+            self.fill(server_extra),
             self.fill(tenants)
         );
         std::fs::write(self.config_path(), text).expect("write config");

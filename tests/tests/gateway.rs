@@ -102,7 +102,7 @@ async fn upstream_problems_have_their_codes() {
     let gw = acme_with(&sim, ("mutual_auth = true", "mutual_auth = false")).await;
     assert_eq!(problem_code(&gw).await, (502, "mutual_authentication_failed".into()));
 
-    let gw = acme_with(&sim, ("security_token_file = \"acme-token.txt\"", "")).await;
+    let gw = acme_with(&sim, ("security_token_file = \"acme-sf-token.txt\"", "")).await;
     assert_eq!(problem_code(&gw).await.1, "invalid_login", "password without the security token");
 
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -259,4 +259,40 @@ async fn admin_endpoints_report_state_and_never_secrets() {
             assert!(!text.contains(secret), "{secret} leaked: {text}");
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tenant_bound_to_caller_certificates_accepts_only_those() {
+    let sim = start_sim().await;
+    let leaf = twoway::identity::load(&twoway::identity::IdentitySource::Pem { path: pki().fullcert.clone() }).unwrap();
+    let tenant = ACME.replace(
+        "api_keys_file = \"acme-keys.txt\"",
+        &format!("callers = {{ fingerprints = [\"{}\"] }}", leaf.leaf.sha256_fingerprint),
+    );
+    let tls = "[server.tls]\ncert = \"{pki}/server.pem\"\nkey = \"{pki}/server.key\"\nclient_ca = \"{pki}/root-ca.pem\"\n";
+    let gw = TestGateway::start_with(&sim, tls, &with_workflow(&tenant, "user", "get_user_info.wasm", ""), &[("get_user_info.wasm", GET_USER_INFO)]).await;
+    let url = format!("https://{}/tenants/acme/workflows/user", gw.running.as_ref().unwrap().addr);
+    let ok = twoway_tests::Client::with_identity(&pki().fullcert).send("GET", &url, &[], "").await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    for client in [twoway_tests::Client::anonymous(), twoway_tests::Client::with_identity(&pki().fullcert_b)] {
+        let refused = client.send("GET", &url, &[], "").await;
+        assert_eq!(refused.status, 401, "{}", refused.body);
+        assert!(refused.body.contains("client certificates"), "{}", refused.body);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_caller_that_never_finishes_its_headers_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let sim = start_sim().await;
+    let gw = TestGateway::start_with(&sim, "header_timeout_ms = 300", &with_workflow(ACME, "user", "get_user_info.wasm", ""), &[("get_user_info.wasm", GET_USER_INFO)]).await;
+    let mut tcp = tokio::net::TcpStream::connect(gw.running.as_ref().unwrap().addr).await.unwrap();
+    tcp.write_all(b"GET /tenants/acme/workflows/user HTTP/1.1\r\nHost: x\r\nX-Slow: ").await.unwrap();
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(20), tcp.read_to_end(&mut buf)).await;
+    assert!(read.is_ok(), "the gateway closed the connection instead of waiting forever");
+    let text = String::from_utf8_lossy(&buf);
+    assert!(buf.is_empty() || text.starts_with("HTTP/1.1 408"), "{text}");
+    // Everyone else is still served.
+    assert_eq!(gw.call("GET", "/tenants/acme/workflows/user", ACME_KEY, "").await.status, 200);
 }

@@ -31,6 +31,20 @@ async fn get_user_info_returns_the_user_as_json() {
     assert!(reply.header("x-twoway-plugin-version").is_some_and(|v| v.len() == 16));
     assert!(reply.header("x-request-id").is_some());
     assert!(!reply.body.contains("00D5g000004Acme!"), "no session id reaches the caller");
+    // Compiled code went to the cache, so a restart does not compile again.
+    let cached = walk(&gw.plugins_dir().join(".cache"));
+    assert!(cached > 0, "the compiled-artifact cache has entries");
+}
+
+fn walk(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|e| if e.path().is_dir() { walk(&e.path()) } else { 1 })
+                .sum()
+        })
+        .unwrap_or(0)
 }
 
 #[tokio::test(flavor = "multi_thread")]

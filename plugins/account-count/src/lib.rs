@@ -25,11 +25,14 @@ impl Guest for AccountCount {
         let user = soap::result_fields(&xml)?;
 
         log(Level::Info, &format!("counted accounts in {city}"));
-        Ok(json_response(200, &json!({
-            "city": city,
-            "accounts": page["totalSize"],
-            "user": user.get("userName"),
-        })))
+        Ok(json_response(
+            200,
+            &json!({
+                "city": city,
+                "accounts": page["totalSize"],
+                "user": user.get("userName"),
+            }),
+        ))
     }
 }
 

@@ -68,10 +68,11 @@ pub fn call(api: Api, body: &str) -> Result<String, WorkflowError> {
 /// Posts a complete envelope to the base of `api` (`text/xml`,
 /// `SOAPAction: ""`) and returns the response document's text.
 ///
-/// A SOAP fault becomes `WorkflowError::UpstreamFault` with the
+/// A SOAP fault (HTTP 500) becomes `WorkflowError::UpstreamFault` with the
 /// `exceptionCode` (else the faultcode without its prefix) and the
 /// `exceptionMessage` (else the faultstring); any other answer that is not a
-/// 2xx becomes an upstream fault with code `HTTP_{status}`.
+/// 2xx becomes an upstream fault with code `HTTP_{status}` and the start of
+/// the body.
 pub fn post(api: Api, envelope: &str) -> Result<String, WorkflowError> {
     let response = send(&OutboundRequest {
         api,
@@ -84,14 +85,11 @@ pub fn post(api: Api, envelope: &str) -> Result<String, WorkflowError> {
         body: envelope.as_bytes().to_vec(),
     })?;
     let text = String::from_utf8_lossy(&response.body).into_owned();
-    if let Some(fault) = fault(&text) {
-        return Err(WorkflowError::UpstreamFault(fault));
-    }
     if !(200..300).contains(&response.status) {
-        return Err(upstream_fault(
-            format!("HTTP_{}", response.status),
-            snippet(&text),
-        ));
+        return Err(match fault(&text) {
+            Some(fault) => WorkflowError::UpstreamFault(fault),
+            None => upstream_fault(format!("HTTP_{}", response.status), snippet(&text)),
+        });
     }
     Ok(text)
 }

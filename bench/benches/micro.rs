@@ -1,0 +1,127 @@
+//! Micro benchmarks (criterion): a plugin instantiated from its cached
+//! InstancePre and called, SOAP session injection, fault classification,
+//! and login response parsing. `cargo bench -p twoway-bench`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use twoway::plugin::{CallContext, InboundRequest, Runtime};
+use twoway::salesforce::{self, Api};
+use twoway::secret::Secret;
+use twoway::upstream::TenantUpstream;
+
+/// The simulator's MUTUAL_AUTHENTICATION_FAILED fault (standard port, enforced user), HTTP 500.
+const MUTUAL_AUTH_FAILED: &str = r#"<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:sf="urn:fault.partner.soap.sforce.com" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><soapenv:Fault><faultcode>sf:MUTUAL_AUTHENTICATION_FAILED</faultcode><faultstring>MUTUAL_AUTHENTICATION_FAILED: This session could not be mutually authenticated for use with the API</faultstring><detail><sf:UnexpectedErrorFault xsi:type="sf:UnexpectedErrorFault"><sf:exceptionCode>MUTUAL_AUTHENTICATION_FAILED</sf:exceptionCode><sf:exceptionMessage>This session could not be mutually authenticated for use with the API</sf:exceptionMessage></sf:UnexpectedErrorFault></detail></soapenv:Fault></soapenv:Body></soapenv:Envelope>"#;
+
+/// A getUserInfo answer as the simulator writes it (LimitInfoHeader, full userInfo), HTTP 200.
+const GET_USER_INFO_RESPONSE: &str = r#"<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns="urn:partner.soap.sforce.com" xmlns:sf="urn:sobject.partner.soap.sforce.com" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Header><LimitInfoHeader><limitInfo><current>6</current><limit>15000</limit><type>API REQUESTS</type></limitInfo></LimitInfoHeader></soapenv:Header><soapenv:Body><getUserInfoResponse><result><accessibilityMode>false</accessibilityMode><currencySymbol>$</currencySymbol><orgDefaultCurrencyIsoCode>USD</orgDefaultCurrencyIsoCode><organizationId>00D5g000004AcmeEAC</organizationId><organizationMultiCurrency>false</organizationMultiCurrency><organizationName>Acme</organizationName><profileId>00e5g000000AcmeAAA</profileId><roleId xsi:nil="true"/><sessionSecondsValid>7200</sessionSecondsValid><userEmail>integration@acme.example</userEmail><userFullName>Acme Integration</userFullName><userId>0055g000001AcmeAAC</userId><userLanguage>en_US</userLanguage><userLocale>en_US</userLocale><userName>integration@acme.example</userName><userTimeZone>America/Los_Angeles</userTimeZone><userType>Standard</userType><userUiSkin>Theme3</userUiSkin></result></getUserInfoResponse></soapenv:Body></soapenv:Envelope>"#;
+
+/// The superpat.com login response of the protocol notes.
+const LOGIN_RESPONSE: &str = r#"<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns="urn:partner.soap.sforce.com" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><loginResponse><result>
+<metadataServerUrl>https://na30.salesforce.com/services/Soap/m/41.0/00D36000000bLGT</metadataServerUrl>
+<passwordExpired>false</passwordExpired><sandbox>false</sandbox>
+<serverUrl>https://na30.salesforce.com/services/Soap/u/41.0/00D36000000bLGT</serverUrl>
+<sessionId>00D36000000bLGT!AQQAQMlp30Zpiy6_...</sessionId><userId>00536000006Z51jAAC</userId>
+<userInfo><accessibilityMode>false</accessibilityMode><chatterExternal>false</chatterExternal><currencySymbol>$</currencySymbol><orgAttachmentFileSizeLimit>5242880</orgAttachmentFileSizeLimit><orgDefaultCurrencyIsoCode>USD</orgDefaultCurrencyIsoCode><orgDefaultCurrencyLocale>en_US</orgDefaultCurrencyLocale><orgDisallowHtmlAttachments>false</orgDisallowHtmlAttachments><orgHasPersonAccounts>true</orgHasPersonAccounts><organizationId>00D...18ch</organizationId><organizationMultiCurrency>false</organizationMultiCurrency><organizationName>example</organizationName><profileId>00e...</profileId><roleId xsi:nil="true"/><sessionSecondsValid>7200</sessionSecondsValid><userDefaultCurrencyIsoCode xsi:nil="true"/><userEmail>user@salesforce.com</userEmail><userFullName>Vince Chase</userFullName><userId>005...</userId><userLanguage>en_US</userLanguage><userLocale>en_US</userLocale><userName>user@x</userName><userTimeZone>America/Chicago</userTimeZone><userType>Standard</userType><userUiSkin>Theme3</userUiSkin></userInfo>
+</result></loginResponse></soapenv:Body></soapenv:Envelope>"#;
+
+/// The getUserInfo request a plugin writes: no session.
+const GET_USER_INFO_REQUEST: &str = r#"<?xml version="1.0" encoding="utf-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:urn="urn:partner.soap.sforce.com"><soapenv:Body><urn:getUserInfo/></soapenv:Body></soapenv:Envelope>"#;
+
+fn plugins_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/target/wasm32-wasip2/release")
+}
+
+/// A twoway.toml with one tenant, loaded.
+fn config(dir: &Path) -> twoway::config::Config {
+    std::fs::write(dir.join("password.txt"), "unused").expect("password file");
+    let toml = r#"[[tenant]]
+name = "acme"
+login_url = "https://127.0.0.1:9"
+[tenant.auth]
+kind = "soap-login"
+username = "integration@acme.example"
+password_file = "password.txt"
+"#;
+    std::fs::write(dir.join("twoway.toml"), toml).expect("config file");
+    twoway::config::load(&dir.join("twoway.toml")).unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn plugin(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let runtime = Runtime::new(&dir.path().join("cache")).expect("plugin runtime");
+    let path = plugins_dir().join("version_a.wasm");
+    let bytes = std::fs::read(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (cd plugins && cargo build --release --target wasm32-wasip2)", path.display()));
+    let version = runtime.load(&path, &bytes).expect("version-a loads");
+    let config = config(dir.path());
+    let limits = config.plugins.limits;
+    // A real TenantUpstream; version-a never calls it.
+    let tenant = Arc::new(config.tenants[0].clone());
+    let upstream = Arc::new(TenantUpstream::new(tenant, &config.upstream).expect("tenant upstream"));
+    let call = CallContext {
+        tenant: "acme".into(),
+        workflow: "v".into(),
+        version: version.id.clone(),
+        upstream,
+        config: Arc::new(BTreeMap::new()),
+    };
+    let request = InboundRequest {
+        method: "GET".into(),
+        path: "/".into(),
+        query: String::new(),
+        headers: Vec::new(),
+        body: Vec::new(),
+    };
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    c.bench_function("plugin: instantiate version-a from InstancePre + call handle", |b| {
+        b.iter(|| {
+            let response = rt
+                .block_on(runtime.call(&version, call.clone(), limits, request.clone()))
+                .expect("version-a answers");
+            assert_eq!(response.body, b"a");
+        })
+    });
+}
+
+fn inject(c: &mut Criterion) {
+    let session = Secret::new("00D5g000004Acme!AQ0AQPpOzMoNzT8BnbFxkR5oQfVZ3Q1i0H2wY7Xk2aVmqlzZ4t0Y8b1C6d2E3f4G5h6J7k8L9m");
+    c.bench_function("salesforce::inject: SOAP SessionHeader into getUserInfo", |b| {
+        b.iter(|| {
+            let mut headers = http::HeaderMap::new();
+            headers.insert("content-type", http::HeaderValue::from_static("text/xml; charset=UTF-8"));
+            salesforce::inject(Api::SoapPartner, &session, &mut headers, GET_USER_INFO_REQUEST.as_bytes()).expect("injected")
+        })
+    });
+    c.bench_function("salesforce::inject: REST Authorization: Bearer", |b| {
+        b.iter(|| {
+            let mut headers = http::HeaderMap::new();
+            salesforce::inject(Api::Rest, &session, &mut headers, b"").expect("injected")
+        })
+    });
+}
+
+fn classify(c: &mut Criterion) {
+    let mut headers = http::HeaderMap::new();
+    headers.insert("content-type", http::HeaderValue::from_static("text/xml;charset=UTF-8"));
+    let fault = salesforce::classify(Api::SoapPartner, 500, &headers, MUTUAL_AUTH_FAILED.as_bytes());
+    assert!(matches!(fault, salesforce::Outcome::MutualAuthFailed { .. }), "{fault:?}");
+    c.bench_function("salesforce::classify: MUTUAL_AUTHENTICATION_FAILED fault", |b| {
+        b.iter(|| salesforce::classify(Api::SoapPartner, 500, &headers, MUTUAL_AUTH_FAILED.as_bytes()))
+    });
+    c.bench_function("salesforce::classify: getUserInfo success envelope", |b| {
+        b.iter(|| salesforce::classify(Api::SoapPartner, 200, &headers, GET_USER_INFO_RESPONSE.as_bytes()))
+    });
+}
+
+fn login(c: &mut Criterion) {
+    salesforce::parse_login_response(200, LOGIN_RESPONSE.as_bytes(), "62.0").expect("login parses");
+    c.bench_function("salesforce::parse_login_response", |b| {
+        b.iter(|| salesforce::parse_login_response(200, LOGIN_RESPONSE.as_bytes(), "62.0").expect("login parses"))
+    });
+}
+
+criterion_group!(benches, plugin, inject, classify, login);
+criterion_main!(benches);

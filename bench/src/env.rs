@@ -1,0 +1,106 @@
+//! What every run shares: a fresh test PKI, the simulator in this process on
+//! its own tokio runtime (so the load generator's tasks do not queue behind
+//! it, nor it behind them), and a direct session for the direct client.
+
+use std::path::PathBuf;
+
+use bytes::Bytes;
+use twoway::config::Upstream;
+use twoway::salesforce::{self, Api};
+use twoway::secret::Secret;
+use twoway::sim::{Endpoints, Sim, SimConfig};
+use twoway::transport::{Transport, client_config};
+
+/// The simulator's own runtime and the simulator on it.
+pub struct SimHost {
+    sim: Option<Sim>,
+    runtime: Option<tokio::runtime::Runtime>,
+    pub endpoints: Endpoints,
+    pub pki: PathBuf,
+    _pki_dir: tempfile::TempDir,
+}
+
+/// Worker threads of the simulator's runtime.
+pub const SIM_THREADS: usize = 2;
+
+impl SimHost {
+    /// Makes a PKI and starts the simulator with the built-in config, the
+    /// daily API request limit lifted (a run makes hundreds of thousands).
+    pub async fn start() -> anyhow::Result<Self> {
+        let pki_dir = tempfile::Builder::new().prefix("twoway-bench-pki").tempdir()?;
+        let pki = pki_dir.path().to_path_buf();
+        let p = pki.clone();
+        tokio::task::spawn_blocking(move || twoway::pki::init(&p, false)).await??;
+        let mut config = SimConfig::defaults(&pki)?;
+        config.limits.api_requests_per_day = u64::MAX / 4;
+        config.limits.logins_per_hour = 100_000;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(SIM_THREADS)
+            .thread_name("sim")
+            .enable_all()
+            .build()?;
+        let sim = runtime.spawn(Sim::start(config)).await??;
+        Ok(Self {
+            endpoints: sim.endpoints(),
+            sim: Some(sim),
+            runtime: Some(runtime),
+            pki,
+            _pki_dir: pki_dir,
+        })
+    }
+
+    /// `http://ADMIN{path}`.
+    pub fn admin(&self, path: &str) -> String {
+        format!("{}{path}", self.endpoints.admin_url())
+    }
+}
+
+impl Drop for SimHost {
+    fn drop(&mut self) {
+        drop(self.sim.take());
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// The acme integration user and its password followed by its security token.
+const USER: &str = "integration@acme.example";
+const PASSWORD: &str = "acme-passwordACMETOKEN";
+const API_VERSION: &str = "62.0";
+
+/// The getUserInfo envelope; with `session` it carries the SessionHeader.
+pub fn get_user_info(session: Option<&str>) -> String {
+    let header = session
+        .map(|s| format!("<soapenv:Header><urn:SessionHeader><urn:sessionId>{s}</urn:sessionId></urn:SessionHeader></soapenv:Header>"))
+        .unwrap_or_default();
+    format!(
+        r#"<?xml version="1.0" encoding="utf-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:urn="urn:partner.soap.sforce.com">{header}<soapenv:Body><urn:getUserInfo/></soapenv:Body></soapenv:Envelope>"#
+    )
+}
+
+/// The direct client: twoway's pooled Transport with the client identity,
+/// logged in once by SOAP login; requests go to the mutual-auth port.
+pub async fn direct_target(sim: &SimHost, pool: usize) -> anyhow::Result<crate::http::Target> {
+    let identity = twoway::identity::load(&twoway::identity::IdentitySource::Pem {
+        path: sim.pki.join("fullcert.pem"),
+    })?;
+    let tls = client_config(Some(&identity), &[sim.pki.join("root-ca.pem")])?;
+    let settings = Upstream {
+        pool_max_idle_per_host: pool,
+        ..Upstream::default()
+    };
+    let transport = Transport::new(tls, &settings);
+    let login = http::Request::post(format!("{}{}", sim.endpoints.login_url(), salesforce::login_path(API_VERSION)))
+        .header("content-type", "text/xml; charset=UTF-8")
+        .header("soapaction", "login")
+        .body(Bytes::from(salesforce::login_envelope(USER, &Secret::new(PASSWORD))))?;
+    let reply = transport.send(login).await?;
+    let login = salesforce::parse_login_response(reply.status, &reply.body, API_VERSION).map_err(|e| anyhow::anyhow!("direct login: {e:?}"))?;
+    let uri = salesforce::resolve(Api::SoapPartner, "", &login.instance, Some(sim.endpoints.mutual.port()))?;
+    Ok(crate::http::Target::Direct {
+        transport,
+        uri,
+        body: Bytes::from(get_user_info(Some(login.session_id.expose()))),
+    })
+}

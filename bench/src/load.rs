@@ -1,0 +1,134 @@
+//! One cell of the load table: `concurrency` workers repeat one request for
+//! a warm-up, then for a measured window; latencies go into an HDR
+//! histogram, and the gateway's (and this process's) CPU time and the
+//! gateway's peak RSS are read from /proc at the window's edges.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+
+use crate::gateway::{ProcSample, reset_peak_rss, sample};
+use crate::http::Target;
+
+/// What one cell measured.
+#[derive(Debug, Clone, Default)]
+pub struct Cell {
+    pub concurrency: usize,
+    /// Good answers completed inside the measured window.
+    pub ok: u64,
+    /// Failed or unexpected answers inside the window.
+    pub errors: u64,
+    pub first_error: Option<String>,
+    pub window: Duration,
+    pub p50_us: u64,
+    pub p99_us: u64,
+    /// The gateway's CPU seconds over the window (None: no gateway).
+    pub gateway_cpu: Option<f64>,
+    /// The gateway's peak RSS in the window (VmHWM), bytes.
+    pub gateway_peak_rss: Option<u64>,
+    /// True when the peak could be reset at the window's start.
+    pub rss_reset: bool,
+    /// This process's CPU seconds (load generator + simulator).
+    pub bench_cpu: f64,
+}
+
+impl Cell {
+    pub fn rps(&self) -> f64 {
+        self.ok as f64 / self.window.as_secs_f64()
+    }
+
+    /// Gateway CPU per good request, in microseconds.
+    pub fn gateway_us_per_request(&self) -> Option<f64> {
+        self.gateway_cpu.filter(|_| self.ok > 0).map(|s| s * 1e6 / self.ok as f64)
+    }
+
+    /// Load generator + simulator CPU per good request, in microseconds.
+    pub fn bench_us_per_request(&self) -> Option<f64> {
+        (self.ok > 0).then(|| self.bench_cpu * 1e6 / self.ok as f64)
+    }
+}
+
+#[derive(Default)]
+struct Tally {
+    ok: u64,
+    errors: u64,
+    first_error: Option<String>,
+}
+
+/// Runs one cell against `target`; `gateway` is the gateway's pid, if any.
+pub async fn run(target: &Target, concurrency: usize, warmup: Duration, window: Duration, gateway: Option<u32>) -> anyhow::Result<Cell> {
+    let start = Instant::now();
+    let from = start + warmup;
+    let to = from + window;
+    let mut workers = Vec::with_capacity(concurrency);
+    let target = Arc::new(target.clone());
+    for _ in 0..concurrency {
+        let target = target.clone();
+        workers.push(tokio::spawn(async move {
+            let mut histogram = Histogram::<u64>::new_with_bounds(1, 120_000_000, 3).expect("histogram bounds");
+            let mut tally = Tally::default();
+            loop {
+                let sent = Instant::now();
+                if sent >= to {
+                    break;
+                }
+                let outcome = target.once().await;
+                let done = Instant::now();
+                if sent < from || done > to {
+                    continue;
+                }
+                match outcome {
+                    Ok(true) => {
+                        tally.ok += 1;
+                        histogram.saturating_record(done.duration_since(sent).as_micros() as u64);
+                    }
+                    Ok(false) => {
+                        tally.errors += 1;
+                        tally.first_error.get_or_insert_with(|| "an answer that was not 200 with the expected body".into());
+                    }
+                    Err(e) => {
+                        tally.errors += 1;
+                        tally.first_error.get_or_insert_with(|| format!("{e:#}"));
+                    }
+                }
+            }
+            (histogram, tally)
+        }));
+    }
+    let gateway_pid = gateway.map(|p| p.to_string());
+    tokio::time::sleep_until(from.into()).await;
+    let rss_reset = gateway_pid.as_deref().is_some_and(reset_peak_rss);
+    let gw_before = gateway_pid.as_deref().map(sample).transpose()?;
+    let me_before = sample("self")?;
+    tokio::time::sleep_until(to.into()).await;
+    let gw_after = gateway_pid.as_deref().map(sample).transpose()?;
+    let me_after = sample("self")?;
+
+    let mut histogram = Histogram::<u64>::new_with_bounds(1, 120_000_000, 3)?;
+    let mut cell = Cell {
+        concurrency,
+        window,
+        rss_reset,
+        ..Cell::default()
+    };
+    for worker in workers {
+        let (h, tally) = worker.await?;
+        histogram.add(&h)?;
+        cell.ok += tally.ok;
+        cell.errors += tally.errors;
+        if cell.first_error.is_none() {
+            cell.first_error = tally.first_error;
+        }
+    }
+    cell.p50_us = histogram.value_at_quantile(0.50);
+    cell.p99_us = histogram.value_at_quantile(0.99);
+    if let (Some(before), Some(after)) = (gw_before, gw_after) {
+        cell.gateway_cpu = Some(after.cpu_seconds - before.cpu_seconds);
+        // After a reset VmHWM is the window's peak; without one it is since start.
+        cell.gateway_peak_rss = Some(after.peak_rss.max(before.peak_rss));
+    }
+    let ProcSample { cpu_seconds, .. } = me_after;
+    cell.bench_cpu = cpu_seconds - me_before.cpu_seconds;
+    Ok(cell)
+}

@@ -1,0 +1,213 @@
+//! `twoway-bench`: the gateway next to a direct mutual-TLS client, on one
+//! machine against the simulator over loopback.
+//!
+//! - `load`: getUserInfo (a) directly with twoway's pooled Transport, (b)
+//!   through the gateway with the passthrough plugin, (c) through the
+//!   gateway with the get-user-info plugin, at each concurrency: requests/s,
+//!   p50/p99, the gateway's CPU time per request and peak RSS.
+//! - `scenarios`: cold stampede, session expiry under load, hot reload
+//!   under load, upstream connection reuse, with the simulator's counts.
+//! - `all`: both, and the targets table.
+//!
+//! The gateway is a separate `twoway serve` process; the simulator runs in
+//! this process on a runtime of its own. The report is Markdown on stdout.
+
+mod env;
+mod gateway;
+mod http;
+mod load;
+mod report;
+mod scenarios;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use bytes::Bytes;
+use clap::{Parser, Subcommand};
+
+use crate::gateway::{Gateway, GatewaySpec};
+use crate::http::{Http, Target};
+
+#[derive(Parser)]
+#[command(about = "Benchmarks of the twoway gateway against a direct mutual-TLS client")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Measured seconds per load cell.
+    #[arg(long, default_value_t = 5.0, global = true)]
+    duration: f64,
+    /// Warm-up seconds before each load cell.
+    #[arg(long, default_value_t = 1.0, global = true)]
+    warmup: f64,
+    /// Concurrency levels of the load table.
+    #[arg(long, value_delimiter = ',', default_values_t = [1usize, 16, 256], global = true)]
+    concurrency: Vec<usize>,
+    /// The `twoway` binary to run as the gateway (default: next to this one).
+    #[arg(long, global = true)]
+    twoway: Option<PathBuf>,
+    /// Directory of the built plugin components.
+    #[arg(long, global = true)]
+    plugins: Option<PathBuf>,
+    /// The gateway's `[upstream] pool_max_idle_per_host`, and the direct client's.
+    #[arg(long, default_value_t = 64, global = true)]
+    pool: usize,
+    /// RUST_LOG of the gateway (`info` logs one line per request, as shipped).
+    #[arg(long, default_value = "info", global = true)]
+    gateway_log: String,
+    /// Also write the report to this file.
+    #[arg(long, global = true)]
+    markdown: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Clone, Copy, PartialEq, Eq)]
+enum Command {
+    /// The load table: direct vs gateway + passthrough vs gateway + get-user-info.
+    Load,
+    /// Cold stampede, session expiry, hot reload, connection reuse.
+    Scenarios,
+    /// Load, then scenarios, then the targets.
+    All,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let twoway = match &cli.twoway {
+        Some(path) => path.clone(),
+        None => std::env::current_exe()?.with_file_name("twoway"),
+    };
+    anyhow::ensure!(
+        twoway.is_file(),
+        "{} not found: build it first (cargo build --release -p twoway) or pass --twoway",
+        twoway.display()
+    );
+    let plugins = cli
+        .plugins
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugins/target/wasm32-wasip2/release"));
+    let plugins = std::fs::canonicalize(&plugins).with_context(|| {
+        format!("{} (cd plugins && cargo build --release --target wasm32-wasip2)", plugins.display())
+    })?;
+    let load_at_start = report::load_average();
+    let sim = env::SimHost::start().await?;
+    let cache = tempfile::Builder::new().prefix("twoway-bench-cache").tempdir()?;
+    let spec = GatewaySpec {
+        login_url: sim.endpoints.login_url(),
+        mutual_port: sim.endpoints.mutual.port(),
+        pki: &sim.pki,
+        plugins: &plugins,
+        cache: cache.path(),
+        pool: cli.pool,
+        log: &cli.gateway_log,
+    };
+    let admin = Http::new(4);
+
+    let cells = match cli.command {
+        Command::Load | Command::All => Some(run_load(&cli, &sim, &spec, &twoway, &admin).await?),
+        Command::Scenarios => None,
+    };
+    let scenario_report = match cli.command {
+        Command::Scenarios | Command::All => Some(
+            scenarios::Scenarios {
+                sim: &sim,
+                spec,
+                twoway: &twoway,
+                plugins: &plugins,
+                admin: admin.clone(),
+            }
+            .run()
+            .await?,
+        ),
+        Command::Load => None,
+    };
+
+    let mut out = String::new();
+    out.push_str(&format!(
+        "Machine: {}. Load average {} at the start, {} at the end.\n\n",
+        report::machine(),
+        load_at_start,
+        report::load_average()
+    ));
+    out.push_str(&format!(
+        "Setup: the simulator runs in the benchmark process (its own tokio runtime, {} threads), next to the load generator; the gateway is a separate `twoway serve` process (RUST_LOG={}, upstream pool {} per host). All three share this machine's CPUs.\n\n",
+        env::SIM_THREADS,
+        cli.gateway_log,
+        cli.pool
+    ));
+    if let Some(cells) = &cells {
+        out.push_str(&format!(
+            "Load: getUserInfo over loopback mutual TLS, {} s measured after {} s warm-up per cell.\n\n",
+            cli.duration, cli.warmup
+        ));
+        out.push_str(&report::load_table(cells));
+        out.push('\n');
+        if cells.iter().flatten().any(|c| c.gateway_peak_rss.is_some() && !c.rss_reset) {
+            out.push_str("(Peak RSS could not be reset per cell: it is the peak since the gateway started.)\n\n");
+        }
+        for cell in cells.iter().flatten().filter(|c| c.errors > 0) {
+            out.push_str(&format!(
+                "Errors at concurrency {}: {} (first: {})\n\n",
+                cell.concurrency,
+                cell.errors,
+                cell.first_error.as_deref().unwrap_or("?")
+            ));
+        }
+    }
+    if let Some(s) = &scenario_report {
+        out.push_str("Scenarios:\n\n");
+        out.push_str(&report::scenario_table(s));
+        out.push('\n');
+    }
+    out.push_str("Targets:\n\n");
+    out.push_str(&report::targets(cells.as_ref(), scenario_report.as_ref()));
+    print!("{out}");
+    if let Some(path) = &cli.markdown {
+        std::fs::write(path, &out)?;
+    }
+    drop(sim);
+    Ok(())
+}
+
+async fn run_load(cli: &Cli, sim: &env::SimHost, spec: &GatewaySpec<'_>, twoway: &std::path::Path, admin: &Http) -> anyhow::Result<[Vec<load::Cell>; 3]> {
+    let warmup = Duration::from_secs_f64(cli.warmup);
+    let window = Duration::from_secs_f64(cli.duration);
+    let max = cli.concurrency.iter().copied().max().unwrap_or(1);
+    let direct = env::direct_target(sim, cli.pool).await?;
+    let gw = Gateway::start(twoway, spec, admin).await?;
+    let http = Http::new(max);
+    let pass = Target::Gateway {
+        http: http.clone(),
+        method: ::http::Method::POST,
+        uri: gw.url("pass").parse()?,
+        body: Bytes::from(env::get_user_info(None)),
+        expect: "getUserInfoResponse",
+    };
+    let user = Target::Gateway {
+        http,
+        method: ::http::Method::GET,
+        uri: gw.url("user").parse()?,
+        body: Bytes::new(),
+        expect: "userName",
+    };
+    let mut cells: [Vec<load::Cell>; 3] = Default::default();
+    for &concurrency in &cli.concurrency {
+        for (i, (target, pid)) in [(&direct, None), (&pass, Some(gw.pid())), (&user, Some(gw.pid()))].into_iter().enumerate() {
+            eprintln!("load: {} at concurrency {concurrency}", report::CLIENTS[i]);
+            let cell = load::run(target, concurrency, warmup, window, pid).await?;
+            eprintln!(
+                "  {:.0} requests/s, p50 {} µs, p99 {} µs, {} errors{}",
+                cell.rps(),
+                cell.p50_us,
+                cell.p99_us,
+                cell.errors,
+                cell.gateway_us_per_request().map(|us| format!(", gateway {us:.0} µs CPU/request")).unwrap_or_default()
+            );
+            if cell.errors > 0 && pid.is_some() {
+                eprintln!("{}", gw.log_tail());
+            }
+            cells[i].push(cell);
+        }
+    }
+    Ok(cells)
+}
