@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
+use super::pkcs12;
 use super::report::Status;
 use crate::identity::chain::CertInfo;
 use crate::identity::pem::{self, BlockKind};
@@ -98,7 +99,7 @@ pub struct Inputs<'a> {
 
 /// Which argument a file was given as (for messages).
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Role {
+pub(super) enum Role {
     Identity,
     Key,
     Chain,
@@ -118,7 +119,7 @@ impl Gathered {
         }
     }
 
-    fn error(&mut self, message: String, fix: impl Into<String>) {
+    pub(super) fn error(&mut self, message: String, fix: impl Into<String>) {
         self.findings.push(Finding {
             status: Status::Error,
             message,
@@ -126,7 +127,7 @@ impl Gathered {
         });
     }
 
-    fn add_cert(
+    pub(super) fn add_cert(
         &mut self,
         der: CertificateDer<'static>,
         file: &Path,
@@ -161,7 +162,7 @@ impl Gathered {
         }
     }
 
-    fn add_key(&mut self, key: PrivateKeyDer<'static>, file: &Path, found_as: String) {
+    pub(super) fn add_key(&mut self, key: PrivateKeyDer<'static>, file: &Path, found_as: String) {
         if self
             .keys
             .iter()
@@ -242,7 +243,7 @@ fn is_pkcs12_name(path: &Path) -> bool {
 fn read_identity(g: &mut Gathered, inputs: &Inputs<'_>) {
     let path = inputs.identity;
     if is_pkcs12_name(path) {
-        read_pkcs12(g, inputs);
+        pkcs12::read(g, inputs);
         return;
     }
     let Some(bytes) = read(g, path) else { return };
@@ -262,7 +263,7 @@ fn read_identity(g: &mut Gathered, inputs: &Inputs<'_>) {
         match source::read_pkcs12(path, inputs.password) {
             Ok(_)
             | Err(IdentityError::Pkcs12PasswordRequired { .. })
-            | Err(IdentityError::Pkcs12WrongPassword { .. }) => read_pkcs12(g, inputs),
+            | Err(IdentityError::Pkcs12WrongPassword { .. }) => pkcs12::read(g, inputs),
             Err(_) => g.error(
                 format!(
                     "{}: binary data that is neither a DER certificate nor a PKCS#12 file",
@@ -286,7 +287,7 @@ fn read(g: &mut Gathered, path: &Path) -> Option<Vec<u8>> {
     match source::read_file(path) {
         Ok(bytes) => Some(bytes),
         Err(e) => {
-            let (message, fix) = describe_error(&e, None);
+            let (message, fix) = pkcs12::describe_error(&e, None);
             g.error(message, fix);
             None
         }
@@ -393,69 +394,5 @@ fn read_pem_bytes(g: &mut Gathered, path: &Path, bytes: &[u8], role: Role) {
                 path.display()
             )),
         }
-    }
-}
-
-fn read_pkcs12(g: &mut Gathered, inputs: &Inputs<'_>) {
-    let path = inputs.identity;
-    g.format = Format::Pkcs12;
-    match source::read_pkcs12(path, inputs.password) {
-        Ok(material) => {
-            g.found.push(format!(
-                "{}: PKCS#12, {} certificate bag(s), {} key bag(s)",
-                path.display(),
-                material.certs.len(),
-                material.keys.len()
-            ));
-            g.notes.extend(material.warnings);
-            for (i, (cert, file)) in material.certs.into_iter().enumerate() {
-                g.add_cert(
-                    cert,
-                    &file,
-                    format!("certificate bag {}", i + 1),
-                    Role::Identity,
-                );
-            }
-            for (key, file, what) in material.keys {
-                g.add_key(key, &file, what);
-            }
-        }
-        Err(e) => {
-            let (message, fix) = describe_error(&e, inputs.password_env);
-            g.error(message, fix);
-        }
-    }
-}
-
-/// A loader error as a finding's message and fix.
-fn describe_error(e: &IdentityError, password_env: Option<&str>) -> (String, String) {
-    let p = e.path().display();
-    match e {
-        IdentityError::Unreadable { source, .. } => (
-            format!("{p}: cannot read the file ({source})"),
-            "check the path and the file's permissions".to_string(),
-        ),
-        IdentityError::TooLarge { limit, .. } => (
-            format!("{p}: larger than {limit} bytes, too large for a key and certificate chain"),
-            "check that this is the right file".to_string(),
-        ),
-        IdentityError::Pkcs12PasswordRequired { .. } => (
-            format!("{p}: the PKCS#12 file is password protected and no password was given"),
-            "pass --password-env VAR, VAR being an environment variable that holds the password"
-                .to_string(),
-        ),
-        IdentityError::Pkcs12WrongPassword { .. } => (
-            match password_env {
-                Some(var) => format!("{p}: wrong password for the PKCS#12 file (from ${var})"),
-                None => format!("{p}: wrong password for the PKCS#12 file"),
-            },
-            format!("check the password (test it with `openssl pkcs12 -info -noout -in {p}`)"),
-        ),
-        IdentityError::MalformedPkcs12 { reason, .. } => (
-            format!("{p}: not a readable PKCS#12 file ({reason})"),
-            "export it again: `openssl pkcs12 -export -inkey KEY -in CERT -certfile CHAIN -out FILE`"
-                .to_string(),
-        ),
-        other => (other.to_string(), "see the message".to_string()),
     }
 }

@@ -13,7 +13,10 @@
 mod checks;
 mod connect;
 mod gather;
+mod pkcs12;
+mod probe;
 pub mod report;
+mod select;
 mod usage;
 
 use std::path::PathBuf;
@@ -24,7 +27,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 pub use checks::EXPIRY_WARNING_DAYS;
-pub use connect::{PROBE_BODY, PROBE_PATH};
+pub use probe::{PROBE_BODY, PROBE_PATH};
 pub use report::{
     CertSummary, Check, CheckId, ConnectReport, IdentityReport, LeafReport, Report, Status, Summary,
 };
@@ -171,7 +174,7 @@ pub fn inspect(options: &Options) -> Inspected {
     let now = options.now;
     let infos: Vec<CertInfo> = gathered.certs.iter().map(|c| c.info.clone()).collect();
     let mut checks = vec![checks::blocks(&gathered)];
-    let selection = checks::select(&gathered, &infos, now);
+    let selection = select::select(&gathered, &infos, now);
     checks.extend(selection.check.clone());
     let mut order = None;
     if let Some(leaf) = selection.leaf {
