@@ -153,3 +153,26 @@ plugin = "get_user_info.wasm"
     let (ok, _, err) = twoway(&["config", "check", "twoway.toml"], dir.path());
     assert!(!ok && err.contains("unknown field `surprise`"), "{err}");
 }
+
+#[test]
+fn logs_can_be_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["--log-format", "json", "sim", "--pki"])
+        .arg(dir.path().join("pki"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("twoway sim starts");
+    let stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let line = stderr
+        .lines()
+        .map_while(Result::ok)
+        .find(|l| l.starts_with('{'))
+        .expect("a JSON log line");
+    let _ = child.kill();
+    let _ = child.wait();
+    let event: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    assert_eq!(event["level"], "INFO");
+    assert_eq!(event["fields"]["message"], "simulator listening");
+}

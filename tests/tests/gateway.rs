@@ -296,3 +296,22 @@ async fn a_caller_that_never_finishes_its_headers_is_cut_off() {
     // Everyone else is still served.
     assert_eq!(gw.call("GET", "/tenants/acme/workflows/user", ACME_KEY, "").await.status, 200);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tenant_with_its_own_caller_ca_refuses_callers_of_another_ca() {
+    let sim = start_sim().await;
+    // The listener trusts two CAs; Acme accepts only callers from the test root.
+    let bundle_dir = tempfile::tempdir().unwrap();
+    let bundle = bundle_dir.path().join("callers.pem");
+    let mut text = std::fs::read_to_string(&pki().root_ca).unwrap();
+    text.push_str(&std::fs::read_to_string(&pki().untrusted_ca).unwrap());
+    std::fs::write(&bundle, text).unwrap();
+    let tenant = ACME.replace("api_keys_file = \"acme-keys.txt\"", "callers = { ca = \"{pki}/root-ca.pem\" }");
+    let tls = format!("[server.tls]\ncert = \"{{pki}}/server.pem\"\nkey = \"{{pki}}/server.key\"\nclient_ca = \"{}\"\n", bundle.display());
+    let gw = TestGateway::start_with(&sim, &tls, &with_workflow(&tenant, "user", "get_user_info.wasm", ""), &[("get_user_info.wasm", GET_USER_INFO)]).await;
+    let url = format!("https://{}/tenants/acme/workflows/user", gw.running.as_ref().unwrap().addr);
+    let ok = twoway_tests::Client::with_identity(&pki().fullcert).send("GET", &url, &[], "").await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    let other_ca = twoway_tests::Client::with_identity(&pki().untrusted_client_fullcert).send("GET", &url, &[], "").await;
+    assert_eq!(other_ca.status, 401, "{}", other_ca.body);
+}

@@ -139,10 +139,13 @@ pub struct Tenant {
     pub workflows: Vec<Workflow>,
 }
 
-/// The caller certificates a tenant accepts: any listed fingerprint,
-/// subject or SAN (the certificate must also chain to `[server.tls] client_ca`).
+/// The caller certificates a tenant accepts. The certificate must chain to
+/// `[server.tls] client_ca`; then, when `ca` is set, also to the tenant's own
+/// CA; and when any list is given, match one listed fingerprint, subject or SAN.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CallerPolicy {
+    /// The tenant's own CA for its callers (PEM).
+    pub ca: Option<PathBuf>,
     /// SHA-256 fingerprints, normalised to uppercase hex without colons.
     pub fingerprints: Vec<String>,
     pub subjects: Vec<String>,
@@ -155,8 +158,12 @@ impl CallerPolicy {
         fingerprint.chars().filter(|c| c.is_ascii_hexdigit()).collect::<String>().to_ascii_uppercase()
     }
 
-    /// True when a verified caller certificate with these facts is accepted.
-    pub fn accepts(&self, fingerprint: Option<&str>, subject: Option<&str>, sans: &[String]) -> bool {
+    /// True when a verified caller certificate with these facts matches the
+    /// lists (or no list is given).
+    pub fn listed(&self, fingerprint: Option<&str>, subject: Option<&str>, sans: &[String]) -> bool {
+        if self.fingerprints.is_empty() && self.subjects.is_empty() && self.sans.is_empty() {
+            return fingerprint.is_some();
+        }
         fingerprint.is_some_and(|f| self.fingerprints.contains(&Self::normalise(f)))
             || subject.is_some_and(|s| self.subjects.iter().any(|x| x == s))
             || sans.iter().any(|san| self.sans.contains(san))

@@ -126,6 +126,7 @@ pub struct RawWorkflow {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawCallers {
+    pub ca: Option<PathBuf>,
     #[serde(default)]
     pub fingerprints: Vec<String>,
     #[serde(default)]

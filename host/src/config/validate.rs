@@ -110,6 +110,13 @@ impl Checker<'_> {
                 tenants.push(tenant);
             }
         }
+        let has_client_ca = server.tls.as_ref().is_some_and(|t| t.client_ca.is_some());
+        for t in tenants.iter().filter(|t| t.callers.is_some() && !has_client_ca) {
+            self.problem(
+                &format!("tenant[{}].callers", t.name),
+                "caller certificates need HTTPS with client certificates: set [server.tls] cert, key and client_ca",
+            );
+        }
         Config {
             server,
             plugins,
@@ -171,12 +178,16 @@ impl Checker<'_> {
             });
         }
         let callers = t.callers.map(|c| super::CallerPolicy {
+            ca: c.ca.map(|ca| self.existing_file(&format!("{key}.callers.ca"), self.path(&ca))),
             fingerprints: c.fingerprints.iter().map(|f| super::CallerPolicy::normalise(f)).collect(),
             subjects: c.subjects,
             sans: c.sans,
         });
-        if callers.as_ref().is_some_and(|c| c.fingerprints.is_empty() && c.subjects.is_empty() && c.sans.is_empty()) {
-            self.problem(&format!("{key}.callers"), "list at least one of fingerprints, subjects, sans");
+        if callers
+            .as_ref()
+            .is_some_and(|c| c.ca.is_none() && c.fingerprints.is_empty() && c.subjects.is_empty() && c.sans.is_empty())
+        {
+            self.problem(&format!("{key}.callers"), "give ca and/or at least one of fingerprints, subjects, sans");
         }
         if !workflows.is_empty() && t.api_keys_env.is_none() && t.api_keys_file.is_none() && callers.is_none() {
             self.problem(&format!("{key}"), "set api_keys_env / api_keys_file and/or callers: a tenant must say who may call it");

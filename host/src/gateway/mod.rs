@@ -43,6 +43,8 @@ pub struct TenantRuntime {
     pub upstream: Arc<TenantUpstream>,
     /// Requests in flight; over the tenant's `max_concurrency` → 503.
     pub limit: Arc<tokio::sync::Semaphore>,
+    /// Verifies callers against the tenant's own CA (`callers.ca`).
+    pub callers_ca: Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>,
 }
 
 /// What one config produced: swapped whole on reload.
@@ -86,6 +88,7 @@ fn build_tenants(config: &Config, previous: Option<&Generation>) -> Result<HashM
                 Arc::new(TenantRuntime {
                     upstream: Arc::new(TenantUpstream::new(config_arc.clone(), &config.upstream)?),
                     limit: Arc::new(tokio::sync::Semaphore::new(tenant.max_concurrency)),
+                    callers_ca: callers_verifier(tenant)?,
                     config: config_arc,
                 })
             }
@@ -93,6 +96,25 @@ fn build_tenants(config: &Config, previous: Option<&Generation>) -> Result<HashM
         tenants.insert(tenant.name.clone(), runtime);
     }
     Ok(tenants)
+}
+
+/// The verifier of a tenant's own caller CA, when it has one.
+fn callers_verifier(tenant: &Tenant) -> Result<Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>, GatewayError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let Some(ca) = tenant.callers.as_ref().and_then(|c| c.ca.as_ref()) else {
+        return Ok(None);
+    };
+    let bad = |e: &dyn std::fmt::Display| GatewayError::Tls(format!("tenant[{}].callers.ca {}: {e}", tenant.name, ca.display()));
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca).map_err(|e| bad(&e))? {
+        roots.add(cert.map_err(|e| bad(&e))?).map_err(|e| bad(&e))?;
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+        .build()
+        .map_err(|e| bad(&e))?;
+    Ok(Some(verifier))
 }
 
 /// A tenant whose identity files changed on disk (certificate rotation)

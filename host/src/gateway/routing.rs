@@ -20,6 +20,8 @@ pub struct Caller {
     pub fingerprint: Option<String>,
     pub subject: Option<String>,
     pub sans: Vec<String>,
+    /// The chain the caller presented, leaf first.
+    pub chain: Vec<rustls::pki_types::CertificateDer<'static>>,
 }
 
 /// Headers a workflow never sees.
@@ -217,7 +219,15 @@ fn authorize(tenant: &TenantRuntime, caller: &Caller, headers: &http::HeaderMap)
         }
     }
     if let Some(policy) = &config.callers {
-        if !policy.accepts(caller.fingerprint.as_deref(), caller.subject.as_deref(), &caller.sans) {
+        let from_tenant_ca = match &tenant.callers_ca {
+            Some(verifier) => caller.chain.split_first().is_some_and(|(leaf, intermediates)| {
+                verifier
+                    .verify_client_cert(leaf, intermediates, rustls::pki_types::UnixTime::now())
+                    .is_ok()
+            }),
+            None => true,
+        };
+        if !from_tenant_ca || !policy.listed(caller.fingerprint.as_deref(), caller.subject.as_deref(), &caller.sans) {
             return Err("this tenant only accepts callers with one of its client certificates".into());
         }
     }

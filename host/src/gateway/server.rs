@@ -141,6 +141,7 @@ fn caller_of(certs: Option<&[CertificateDer<'static>]>) -> Caller {
         fingerprint: Some(fingerprint),
         subject,
         sans,
+        chain: certs.map(<[_]>::to_vec).unwrap_or_default(),
     }
 }
 
