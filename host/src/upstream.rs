@@ -11,7 +11,7 @@ use bytes::Bytes;
 use crate::config::{Tenant, Upstream as UpstreamSettings};
 use crate::identity::{self, ClientIdentity};
 use crate::salesforce::{self, Api, Outcome};
-use crate::session::{Manager, Session, SessionError, Status};
+use crate::session::{Manager, MemoryStore, Session, SessionError, SessionStore, Status};
 use crate::transport::{self, Transport, TransportError};
 
 /// A request to the API, as a workflow (or `twoway call`) writes it.
@@ -104,8 +104,15 @@ pub struct TenantUpstream {
 }
 
 impl TenantUpstream {
-    /// Loads the tenant's identity and builds its transport and session manager.
+    /// Loads the tenant's identity and builds its transport and session
+    /// manager, with its session kept in memory.
     pub fn new(tenant: Arc<Tenant>, settings: &UpstreamSettings) -> Result<Self, SetupError> {
+        Self::with_store(tenant, settings, Arc::new(MemoryStore::default()))
+    }
+
+    /// [`TenantUpstream::new`] with the session kept in `store` (shared by
+    /// all tenants of a gateway, or by a fleet).
+    pub fn with_store(tenant: Arc<Tenant>, settings: &UpstreamSettings, store: Arc<dyn SessionStore>) -> Result<Self, SetupError> {
         let identity = match &tenant.identity {
             Some(source) => Some(Arc::new(identity::load(source).map_err(|source| SetupError::Identity {
                 tenant: tenant.name.clone(),
@@ -124,7 +131,7 @@ impl TenantUpstream {
         })?;
         let transport = Transport::new(tls, settings);
         Ok(Self {
-            sessions: Manager::new(tenant.clone(), transport.clone()),
+            sessions: Manager::new(tenant.clone(), transport.clone(), store),
             tenant,
             identity,
             transport,

@@ -77,6 +77,11 @@ async fn upsert_account_creates_then_updates() {
     assert_eq!(second.status, 200, "{}", second.body);
     assert_eq!(second.json()["created"], false, "{}", second.body);
     assert_eq!(second.json()["id"], first.json()["id"]);
+    // An external id with a slash travels percent-encoded and stays one value.
+    let slashed = gw.call("POST", "/tenants/acme/workflows/upsert", KEY, r#"{"id":"new/1","name":"Slash Co"}"#).await;
+    assert_eq!(slashed.status, 201, "{}", slashed.body);
+    let again = gw.call("POST", "/tenants/acme/workflows/upsert", KEY, r#"{"id":"new/1","name":"Slash Co"}"#).await;
+    assert_eq!(again.status, 200, "{}", again.body);
     let unmapped = gw.call("POST", "/tenants/acme/workflows/upsert", KEY, r#"{"id":"acme-9","ceo":"Wile"}"#).await;
     assert_eq!(unmapped.status, 400, "{}", unmapped.body);
     assert!(unmapped.body.contains("ceo"), "names the unmapped field: {}", unmapped.body);

@@ -16,6 +16,7 @@ use std::sync::{Arc, RwLock};
 
 use crate::config::{Config, Tenant};
 use crate::plugin::{Registry, Runtime, Watcher};
+use crate::session::{MemoryStore, SessionStore};
 use crate::upstream::{SetupError, TenantUpstream};
 
 pub use metrics::Metrics;
@@ -60,6 +61,8 @@ pub struct Shared {
     pub metrics: Metrics,
     pub config_path: Option<PathBuf>,
     pub shutting_down: AtomicBool,
+    /// Sessions and login budgets of every tenant.
+    pub store: Arc<dyn SessionStore>,
     pub reloads: AtomicU64,
     pub last_reload_error: RwLock<Option<String>>,
     _watcher: RwLock<Option<Watcher>>,
@@ -74,7 +77,11 @@ impl Shared {
 
 /// Builds the tenants of `config`, reusing those of `previous` whose config
 /// did not change (so their sessions and pools survive a reload).
-fn build_tenants(config: &Config, previous: Option<&Generation>) -> Result<HashMap<String, Arc<TenantRuntime>>, GatewayError> {
+fn build_tenants(
+    config: &Config,
+    previous: Option<&Generation>,
+    store: &Arc<dyn SessionStore>,
+) -> Result<HashMap<String, Arc<TenantRuntime>>, GatewayError> {
     let mut tenants = HashMap::new();
     for tenant in &config.tenants {
         let reuse = previous
@@ -84,9 +91,11 @@ fn build_tenants(config: &Config, previous: Option<&Generation>) -> Result<HashM
         let runtime = match reuse {
             Some(existing) => existing,
             None => {
+                // A changed tenant starts without the old tenant's session.
+                store.clear(&tenant.name);
                 let config_arc = Arc::new(tenant.clone());
                 Arc::new(TenantRuntime {
-                    upstream: Arc::new(TenantUpstream::new(config_arc.clone(), &config.upstream)?),
+                    upstream: Arc::new(TenantUpstream::with_store(config_arc.clone(), &config.upstream, store.clone())?),
                     limit: Arc::new(tokio::sync::Semaphore::new(tenant.max_concurrency)),
                     callers_ca: callers_verifier(tenant)?,
                     config: config_arc,
@@ -158,7 +167,8 @@ fn slot_specs(config: &Config) -> Vec<crate::plugin::SlotSpec> {
 
 /// Builds everything from `config` (tenants, plugins) before any port binds.
 pub async fn prepare(config: Config, config_path: Option<PathBuf>) -> Result<Arc<Shared>, GatewayError> {
-    let tenants = build_tenants(&config, None)?;
+    let store: Arc<dyn SessionStore> = Arc::new(MemoryStore::default());
+    let tenants = build_tenants(&config, None, &store)?;
     let cache_dir = config.plugins.cache_dir.clone();
     let runtime = tokio::task::spawn_blocking(move || Runtime::new(&cache_dir))
         .await
@@ -186,6 +196,7 @@ pub async fn prepare(config: Config, config_path: Option<PathBuf>) -> Result<Arc
         metrics: Metrics::default(),
         config_path,
         shutting_down: AtomicBool::new(false),
+        store,
         reloads: AtomicU64::new(0),
         last_reload_error: RwLock::new(None),
         _watcher: RwLock::new(watcher),
@@ -201,7 +212,7 @@ pub async fn reload(shared: &Arc<Shared>) -> Result<(), GatewayError> {
     let result = async {
         let config = crate::config::load(&path)?;
         let previous = shared.current();
-        let tenants = build_tenants(&config, Some(&previous))?;
+        let tenants = build_tenants(&config, Some(&previous), &shared.store)?;
         let specs = slot_specs(&config);
         let registry = shared.registry.clone();
         tokio::task::spawn_blocking(move || registry.configure(specs))

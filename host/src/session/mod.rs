@@ -3,9 +3,11 @@
 //! it nearly expires, replaced exactly once when the API rejects it, and
 //! never logged in more often than the tenant's budget allows.
 
+mod store;
 mod strategy;
 
-use std::collections::VecDeque;
+pub use store::{MemoryStore, SessionStore};
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime};
@@ -26,7 +28,7 @@ pub struct Session {
     /// When the host stops using it (its lifetime minus a safety margin).
     pub refresh_at: Instant,
     pub expires_at: SystemTime,
-    /// Counts logins of this tenant; tells sessions apart.
+    /// Unique in the process; tells sessions apart (compare-and-swap).
     pub generation: u64,
 }
 
@@ -81,7 +83,9 @@ pub struct Status {
 
 const BACKOFF_BASE: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(300);
-const HOUR: Duration = Duration::from_secs(3600);
+/// Session generations, unique in the process (tenants rebuilt on reload
+/// never reuse a number).
+static GENERATIONS: AtomicU64 = AtomicU64::new(0);
 
 #[derive(Default)]
 struct LoginState {
@@ -90,15 +94,13 @@ struct LoginState {
     /// No login before this instant (transport failures, rate limits).
     not_before: Option<(Instant, SessionError)>,
     consecutive_failures: u32,
-    /// Login attempts in the last hour, for the budget.
-    recent: VecDeque<Instant>,
 }
 
 /// The session of one tenant.
 pub struct Manager {
     tenant: Arc<Tenant>,
     transport: Transport,
-    current: RwLock<Option<Arc<Session>>>,
+    store: Arc<dyn SessionStore>,
     login: tokio::sync::Mutex<LoginState>,
     logins: AtomicU64,
     failures: AtomicU64,
@@ -106,12 +108,13 @@ pub struct Manager {
 }
 
 impl Manager {
-    /// A manager that logs in through `transport` with the tenant's strategy.
-    pub fn new(tenant: Arc<Tenant>, transport: Transport) -> Self {
+    /// A manager that logs in through `transport` with the tenant's
+    /// strategy and keeps the session in `store`.
+    pub fn new(tenant: Arc<Tenant>, transport: Transport, store: Arc<dyn SessionStore>) -> Self {
         Self {
             tenant,
             transport,
-            current: RwLock::new(None),
+            store,
             login: tokio::sync::Mutex::new(LoginState::default()),
             logins: AtomicU64::new(0),
             failures: AtomicU64::new(0),
@@ -130,8 +133,9 @@ impl Manager {
     }
 
     fn fresh(&self) -> Option<Arc<Session>> {
-        let current = self.current.read().unwrap_or_else(|e| e.into_inner());
-        current.as_ref().filter(|s| s.refresh_at > Instant::now()).cloned()
+        self.store
+            .current(&self.tenant.name)
+            .filter(|s| s.refresh_at > Instant::now())
     }
 
     /// The tenant's session, logging in first when there is none. Concurrent
@@ -154,23 +158,22 @@ impl Manager {
                 return Err(with_retry_after(error, *until - now));
             }
         }
-        while state.recent.front().is_some_and(|t| now.duration_since(*t) >= HOUR) {
-            state.recent.pop_front();
-        }
-        if state.recent.len() >= self.tenant.login_budget_per_hour as usize {
-            let oldest = state.recent.front().copied().unwrap_or(now);
+        if let Err(wait) = self
+            .store
+            .take_login(&self.tenant.name, self.tenant.login_budget_per_hour, SystemTime::now())
+        {
             return Err(SessionError::RateLimited {
                 reason: format!(
                     "the tenant's budget of {} logins per hour is spent (login_budget_per_hour)",
                     self.tenant.login_budget_per_hour
                 ),
-                retry_after: HOUR.saturating_sub(now.duration_since(oldest)),
+                retry_after: wait,
             });
         }
-        state.recent.push_back(now);
         match strategy::login(&self.tenant, &self.transport).await {
             Ok(grant) => {
-                let generation = self.logins.fetch_add(1, Ordering::Relaxed) + 1;
+                self.logins.fetch_add(1, Ordering::Relaxed);
+                let generation = GENERATIONS.fetch_add(1, Ordering::Relaxed) + 1;
                 let margin = (grant.lifetime / 10).min(Duration::from_secs(300));
                 let session = Arc::new(Session {
                     id: grant.session_id,
@@ -182,7 +185,7 @@ impl Manager {
                 });
                 state.consecutive_failures = 0;
                 state.not_before = None;
-                *self.current.write().unwrap_or_else(|e| e.into_inner()) = Some(session.clone());
+                self.store.put(&self.tenant.name, session.clone());
                 tracing::info!(tenant = %self.tenant.name, generation, org = %session.instance.org_id, "logged in");
                 Ok(session)
             }
@@ -230,9 +233,7 @@ impl Manager {
     /// Drops `failed` if it is still the current session; returns whether it
     /// was. Many requests failing on the same session cause one re-login.
     pub fn invalidate(&self, failed: &Arc<Session>) -> bool {
-        let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
-        if current.as_ref().is_some_and(|s| Arc::ptr_eq(s, failed)) {
-            *current = None;
+        if self.store.invalidate(&self.tenant.name, failed.generation) {
             tracing::info!(tenant = %self.tenant.name, generation = failed.generation, "session rejected by the API; will log in again");
             true
         } else {
@@ -242,7 +243,7 @@ impl Manager {
 
     /// The session state, for operators; never the session id.
     pub fn status(&self) -> Status {
-        let session = self.current.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let session = self.store.current(&self.tenant.name);
         let stopped = self.login.try_lock().map(|s| s.stopped.is_some()).unwrap_or(false);
         let state = match (&session, stopped) {
             (_, true) => "stopped",

@@ -124,7 +124,13 @@ fn route(
     resource: &str,
     body: &[u8],
 ) -> Reply {
-    let segments: Vec<&str> = resource.split('/').filter(|s| !s.is_empty()).collect();
+    // Segments are percent-decoded: an external id `new/1` arrives as `new%2F1`.
+    let decoded: Vec<String> = resource
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned())
+        .collect();
+    let segments: Vec<&str> = decoded.iter().map(String::as_str).collect();
     match (method, segments.as_slice()) {
         ("GET", []) => Reply::json(
             200,
