@@ -237,12 +237,23 @@ async fn run_cert(command: CertCommand) -> anyhow::Result<()> {
             let mut options = doctor::Options::new(args.identity);
             options.key = args.key;
             options.chain = args.chain;
-            options.password = args.password_env.as_ref().and_then(|v| std::env::var(v).ok()).map(crate::secret::Secret::new);
+            options.password = args
+                .password_env
+                .as_ref()
+                .and_then(|v| std::env::var(v).ok())
+                .map(crate::secret::Secret::new);
             options.password_env = args.password_env;
             options.cacert = args.cacert;
             options.connect = args.connect;
             let report = doctor::check(&options).await;
-            (if args.json { report.to_json() + "\n" } else { report.to_text() }, report.exit_code())
+            (
+                if args.json {
+                    report.to_json() + "\n"
+                } else {
+                    report.to_text()
+                },
+                report.exit_code(),
+            )
         }
         CertCommand::Bundle(args) => {
             let outcome = bundle::bundle(&bundle::BundleOptions {
@@ -271,9 +282,17 @@ fn tenant_upstream(args: &TenantArgs) -> anyhow::Result<TenantUpstream> {
     let config = config::load(&args.config)?;
     let tenant = config.tenant(&args.tenant).cloned().with_context(|| {
         let names: Vec<_> = config.tenants.iter().map(|t| t.name.as_str()).collect();
-        format!("no tenant {:?} in {} (tenants: {})", args.tenant, args.config.display(), names.join(", "))
+        format!(
+            "no tenant {:?} in {} (tenants: {})",
+            args.tenant,
+            args.config.display(),
+            names.join(", ")
+        )
     })?;
-    Ok(TenantUpstream::new(std::sync::Arc::new(tenant), &config.upstream)?)
+    Ok(TenantUpstream::new(
+        std::sync::Arc::new(tenant),
+        &config.upstream,
+    )?)
 }
 
 async fn run_login(args: TenantArgs) -> anyhow::Result<()> {
@@ -286,7 +305,10 @@ async fn run_login(args: TenantArgs) -> anyhow::Result<()> {
     println!("user id       {}", session.user_id);
     println!("instance      {}", session.instance.base_url);
     if tenant.mutual_auth {
-        println!("API calls go  to port {} (mutual TLS)", tenant.mutual_auth_port);
+        println!(
+            "API calls go  to port {} (mutual TLS)",
+            tenant.mutual_auth_port
+        );
     }
     let expires = time::OffsetDateTime::from(session.expires_at)
         .format(&time::format_description::well_known::Rfc3339)
@@ -294,7 +316,10 @@ async fn run_login(args: TenantArgs) -> anyhow::Result<()> {
     println!("expires       {expires}");
     if let Some(id) = upstream.identity() {
         let days = id.days_to_expiry(time::OffsetDateTime::now_utc());
-        println!("certificate   {} (expires in {days} days, SHA-256 {})", id.leaf.subject, id.leaf.sha256_fingerprint);
+        println!(
+            "certificate   {} (expires in {days} days, SHA-256 {})",
+            id.leaf.subject, id.leaf.sha256_fingerprint
+        );
     }
     // One getUserInfo proves the session works where the API is (mutual TLS
     // included) and tells the API usage.
@@ -307,7 +332,11 @@ async fn run_login(args: TenantArgs) -> anyhow::Result<()> {
     };
     let answer = upstream.send(&check).await?;
     if answer.status != 200 {
-        anyhow::bail!("getUserInfo answered HTTP {}: {}", answer.status, String::from_utf8_lossy(&answer.body));
+        anyhow::bail!(
+            "getUserInfo answered HTTP {}: {}",
+            answer.status,
+            String::from_utf8_lossy(&answer.body)
+        );
     }
     let (used, limit) = upstream.usage();
     println!("API usage     {used}/{limit} requests today");
@@ -318,7 +347,10 @@ const GET_USER_INFO: &str = r#"<?xml version="1.0" encoding="utf-8"?><soapenv:En
 
 fn soap_headers() -> http::HeaderMap {
     let mut headers = http::HeaderMap::new();
-    headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/xml; charset=UTF-8"));
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("text/xml; charset=UTF-8"),
+    );
     headers.insert("soapaction", http::HeaderValue::from_static("\"\""));
     headers
 }
@@ -338,7 +370,10 @@ async fn run_call(args: CallArgs) -> anyhow::Result<()> {
         _ => {
             let mut h = http::HeaderMap::new();
             if !body.is_empty() {
-                h.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("application/json"));
+                h.insert(
+                    http::header::CONTENT_TYPE,
+                    http::HeaderValue::from_static("application/json"),
+                );
             }
             h
         }
@@ -348,8 +383,10 @@ async fn run_call(args: CallArgs) -> anyhow::Result<()> {
             .split_once(':')
             .with_context(|| format!("--header {header:?}: write it as 'Name: value'"))?;
         headers.insert(
-            http::HeaderName::from_bytes(name.trim().as_bytes()).with_context(|| format!("header name {name:?}"))?,
-            http::HeaderValue::from_str(value.trim()).with_context(|| format!("header value of {name:?}"))?,
+            http::HeaderName::from_bytes(name.trim().as_bytes())
+                .with_context(|| format!("header name {name:?}"))?,
+            http::HeaderValue::from_str(value.trim())
+                .with_context(|| format!("header value of {name:?}"))?,
         );
     }
     let method = http::Method::from_bytes(args.method.to_ascii_uppercase().as_bytes())
@@ -441,16 +478,30 @@ fn run_config_check(file: &Path) -> anyhow::Result<()> {
     // Identities are loaded too: a bad certificate is a config problem.
     let mut problems = Vec::new();
     for tenant in &config.tenants {
-        if let Some(source) = &tenant.identity {
-            if let Err(e) = crate::identity::load(source) {
-                problems.push(format!("tenant[{}].client_identity: {e}", tenant.name));
-            }
+        if let Some(source) = &tenant.identity
+            && let Err(e) = crate::identity::load(source)
+        {
+            problems.push(format!("tenant[{}].client_identity: {e}", tenant.name));
         }
     }
     if !problems.is_empty() {
-        anyhow::bail!("{}: {} problem(s):\n  - {}", file.display(), problems.len(), problems.join("\n  - "));
+        anyhow::bail!(
+            "{}: {} problem(s):\n  - {}",
+            file.display(),
+            problems.len(),
+            problems.join("\n  - ")
+        );
     }
-    println!("{}: ok ({} tenant(s), {} workflow(s))", file.display(), config.tenants.len(), config.tenants.iter().map(|t| t.workflows.len()).sum::<usize>());
+    println!(
+        "{}: ok ({} tenant(s), {} workflow(s))",
+        file.display(),
+        config.tenants.len(),
+        config
+            .tenants
+            .iter()
+            .map(|t| t.workflows.len())
+            .sum::<usize>()
+    );
     Ok(())
 }
 
@@ -458,7 +509,10 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = config::load(&args.config)?;
     let shared = gateway::prepare(config, Some(args.config.clone())).await?;
     let running = gateway::start(shared).await?;
-    println!("twoway gateway listening on {} (admin on http://{})", running.addr, running.admin_addr);
+    println!(
+        "twoway gateway listening on {} (admin on http://{})",
+        running.addr, running.admin_addr
+    );
     wait_for_stop().await;
     eprintln!("twoway: stopping; finishing in-flight requests");
     running.shutdown().await;
@@ -469,10 +523,11 @@ async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
 async fn wait_for_stop() {
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(_) => return std::future::pending().await,
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => return std::future::pending().await,
+            };
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}

@@ -49,7 +49,10 @@ mod tests {
     #[test]
     fn never_prints_the_value() {
         let s = Secret::new("hunter2");
-        assert_eq!(format!("{s} {s:?} {:?}", Some(&s)), "[redacted] [redacted] Some([redacted])");
+        assert_eq!(
+            format!("{s} {s:?} {:?}", Some(&s)),
+            "[redacted] [redacted] Some([redacted])"
+        );
         assert_eq!(s.expose(), "hunter2");
     }
 }

@@ -84,7 +84,10 @@ pub enum SetupError {
         source: identity::IdentityError,
     },
     #[error("tenant {tenant}: {source}")]
-    Transport { tenant: String, source: TransportError },
+    Transport {
+        tenant: String,
+        source: TransportError,
+    },
 }
 
 /// API usage as Salesforce last reported it (LimitInfoHeader / Sforce-Limit-Info).
@@ -112,11 +115,17 @@ impl TenantUpstream {
 
     /// [`TenantUpstream::new`] with the session kept in `store` (shared by
     /// all tenants of a gateway, or by a fleet).
-    pub fn with_store(tenant: Arc<Tenant>, settings: &UpstreamSettings, store: Arc<dyn SessionStore>) -> Result<Self, SetupError> {
+    pub fn with_store(
+        tenant: Arc<Tenant>,
+        settings: &UpstreamSettings,
+        store: Arc<dyn SessionStore>,
+    ) -> Result<Self, SetupError> {
         let identity = match &tenant.identity {
-            Some(source) => Some(Arc::new(identity::load(source).map_err(|source| SetupError::Identity {
-                tenant: tenant.name.clone(),
-                source,
+            Some(source) => Some(Arc::new(identity::load(source).map_err(|source| {
+                SetupError::Identity {
+                    tenant: tenant.name.clone(),
+                    source,
+                }
             })?)),
             None => None,
         };
@@ -125,10 +134,12 @@ impl TenantUpstream {
                 tracing::warn!(tenant = %tenant.name, "{warning}");
             }
         }
-        let tls = transport::client_config(identity.as_deref(), &tenant.extra_roots).map_err(|source| SetupError::Transport {
-            tenant: tenant.name.clone(),
-            source,
-        })?;
+        let tls = transport::client_config(identity.as_deref(), &tenant.extra_roots).map_err(
+            |source| SetupError::Transport {
+                tenant: tenant.name.clone(),
+                source,
+            },
+        )?;
         let transport = Transport::new(tls, settings);
         Ok(Self {
             sessions: Manager::new(tenant.clone(), transport.clone(), store),
@@ -157,7 +168,10 @@ impl TenantUpstream {
     /// The session state, for operators.
     pub fn status(&self) -> Status {
         Status {
-            certificate_sha256: self.identity.as_ref().map(|id| id.leaf.sha256_fingerprint.clone()),
+            certificate_sha256: self
+                .identity
+                .as_ref()
+                .map(|id| id.leaf.sha256_fingerprint.clone()),
             ..self.sessions.status()
         }
     }
@@ -169,7 +183,10 @@ impl TenantUpstream {
 
     /// API requests used and the daily limit, as last reported.
     pub fn usage(&self) -> (u64, u64) {
-        (self.usage.used.load(Ordering::Relaxed), self.usage.limit.load(Ordering::Relaxed))
+        (
+            self.usage.used.load(Ordering::Relaxed),
+            self.usage.limit.load(Ordering::Relaxed),
+        )
     }
 
     /// Sends `out` with the tenant's session; on INVALID_SESSION_ID logs in
@@ -193,7 +210,10 @@ impl TenantUpstream {
     }
 
     async fn attempt(&self, out: &Outbound, session: &Session) -> Result<Attempt, UpstreamError> {
-        let mutual_port = self.tenant.mutual_auth.then_some(self.tenant.mutual_auth_port);
+        let mutual_port = self
+            .tenant
+            .mutual_auth
+            .then_some(self.tenant.mutual_auth_port);
         let uri = salesforce::resolve(out.api, &out.path, &session.instance, mutual_port)
             .map_err(|e| UpstreamError::InvalidRequest(e.to_string()))?;
         let mut headers = out.headers.clone();
@@ -213,15 +233,19 @@ impl TenantUpstream {
         let outcome = salesforce::classify(out.api, reply.status, &reply.headers, &reply.body);
         match outcome {
             Outcome::InvalidSession { message } => Ok(Attempt::SessionRejected(message)),
-            Outcome::CertificateRejected { reason } => Err(UpstreamError::ClientCertificateRejected { reason }),
-            Outcome::MutualAuthFailed { message } => Err(UpstreamError::MutualAuthenticationFailed {
-                message,
-                hint: if self.tenant.mutual_auth {
-                    "mutual_auth is on: check that mutual_auth_port is the instance's mutual-auth port (8443)"
-                } else {
-                    "this user must call the API with mutual TLS: set mutual_auth = true and a client_identity for the tenant"
-                },
-            }),
+            Outcome::CertificateRejected { reason } => {
+                Err(UpstreamError::ClientCertificateRejected { reason })
+            }
+            Outcome::MutualAuthFailed { message } => {
+                Err(UpstreamError::MutualAuthenticationFailed {
+                    message,
+                    hint: if self.tenant.mutual_auth {
+                        "mutual_auth is on: check that mutual_auth_port is the instance's mutual-auth port (8443)"
+                    } else {
+                        "this user must call the API with mutual TLS: set mutual_auth = true and a client_identity for the tenant"
+                    },
+                })
+            }
             outcome => {
                 let mut headers = reply.headers;
                 salesforce::strip_secrets(&mut headers);

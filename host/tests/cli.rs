@@ -31,7 +31,8 @@ fn start_sim(pki: &Path) -> SimProcess {
     BufReader::new(child.stdout.take().expect("stdout"))
         .read_line(&mut line)
         .expect("endpoints line");
-    let endpoints = serde_json::from_str(&line).unwrap_or_else(|e| panic!("endpoints JSON {line:?}: {e}"));
+    let endpoints =
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("endpoints JSON {line:?}: {e}"));
     SimProcess { child, endpoints }
 }
 
@@ -56,9 +57,15 @@ fn login_and_call_through_mutual_tls() {
     let pki = dir.path().join("pki");
     let (ok, out, err) = twoway(&["pki", "init", pki.to_str().unwrap()], dir.path());
     assert!(ok, "{out}{err}");
-    assert!(out.contains("fullcert.pem"), "pki init lists its files: {out}");
+    assert!(
+        out.contains("fullcert.pem"),
+        "pki init lists its files: {out}"
+    );
     let (again, _, err) = twoway(&["pki", "init", pki.to_str().unwrap()], dir.path());
-    assert!(!again && err.contains("--force"), "a second init refuses: {err}");
+    assert!(
+        !again && err.contains("--force"),
+        "a second init refuses: {err}"
+    );
 
     let sim = start_sim(&pki);
     let config = format!(
@@ -81,12 +88,21 @@ security_token_env = "ACME_SF_TOKEN"
     );
     std::fs::write(dir.path().join("twoway.toml"), config).unwrap();
 
-    let (ok, out, err) = twoway(&["login", "--config", "twoway.toml", "--tenant", "acme"], dir.path());
+    let (ok, out, err) = twoway(
+        &["login", "--config", "twoway.toml", "--tenant", "acme"],
+        dir.path(),
+    );
     assert!(ok, "{out}{err}");
     assert!(out.contains("org id        00D5g000004Acme"), "{out}");
     assert!(out.contains("API usage     1/15000"), "{out}");
-    assert!(!out.contains("00D5g000004Acme!") && !err.contains("00D5g000004Acme!"), "never the session id");
-    assert!(!out.contains("acme-password") && !err.contains("acme-password"), "never the password");
+    assert!(
+        !out.contains("00D5g000004Acme!") && !err.contains("00D5g000004Acme!"),
+        "never the session id"
+    );
+    assert!(
+        !out.contains("acme-password") && !err.contains("acme-password"),
+        "never the password"
+    );
 
     // The seed's getUserInfo, without a session header: the host adds it.
     std::fs::write(
@@ -95,22 +111,56 @@ security_token_env = "ACME_SF_TOKEN"
     )
     .unwrap();
     let (ok, out, err) = twoway(
-        &["call", "--config", "twoway.toml", "--tenant", "acme", "--api", "soap-partner", "--data", "@getuserinfo.xml"],
+        &[
+            "call",
+            "--config",
+            "twoway.toml",
+            "--tenant",
+            "acme",
+            "--api",
+            "soap-partner",
+            "--data",
+            "@getuserinfo.xml",
+        ],
         dir.path(),
     );
     assert!(ok, "{out}{err}");
     assert!(out.starts_with("HTTP 200"), "{out}");
-    assert!(out.contains("<userName>integration@acme.example</userName>"), "{out}");
+    assert!(
+        out.contains("<userName>integration@acme.example</userName>"),
+        "{out}"
+    );
 
     let (ok, out, err) = twoway(
-        &["call", "--config", "twoway.toml", "--tenant", "acme", "--api", "rest", "--method", "GET", "--path", "query?q=SELECT+Name+FROM+Account+WHERE+Industry+=+'Energy'"],
+        &[
+            "call",
+            "--config",
+            "twoway.toml",
+            "--tenant",
+            "acme",
+            "--api",
+            "rest",
+            "--method",
+            "GET",
+            "--path",
+            "query?q=SELECT+Name+FROM+Account+WHERE+Industry+=+'Energy'",
+        ],
         dir.path(),
     );
     assert!(ok, "{out}{err}");
-    assert!(out.contains("\"totalSize\":0"), "Globex's account is not Acme's: {out}");
-    assert!(!out.contains("00D5g000004Acme!") && !err.contains("00D5g000004Acme!"), "never the session id");
+    assert!(
+        out.contains("\"totalSize\":0"),
+        "Globex's account is not Acme's: {out}"
+    );
+    assert!(
+        !out.contains("00D5g000004Acme!") && !err.contains("00D5g000004Acme!"),
+        "never the session id"
+    );
 
-    let (ok, _, err) = twoway(&["login", "--config", "twoway.toml", "--tenant", "nope"], dir.path());
+    let (ok, _, err) = twoway(
+        &["login", "--config", "twoway.toml", "--tenant", "nope"],
+        dir.path(),
+    );
     assert!(!ok && err.contains("no tenant \"nope\""), "{err}");
 }
 
@@ -149,7 +199,11 @@ plugin = "get_user_info.wasm"
         assert!(err.contains(expected), "missing {expected:?} in:\n{err}");
     }
 
-    std::fs::write(dir.path().join("twoway.toml"), "[[tenant]]\nname = \"x\"\nsurprise = 1\n").unwrap();
+    std::fs::write(
+        dir.path().join("twoway.toml"),
+        "[[tenant]]\nname = \"x\"\nsurprise = 1\n",
+    )
+    .unwrap();
     let (ok, _, err) = twoway(&["config", "check", "twoway.toml"], dir.path());
     assert!(!ok && err.contains("unknown field `surprise`"), "{err}");
 }
@@ -172,7 +226,8 @@ fn logs_can_be_json() {
         .expect("a JSON log line");
     let _ = child.kill();
     let _ = child.wait();
-    let event: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    let event: serde_json::Value =
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
     assert_eq!(event["level"], "INFO");
     assert_eq!(event["fields"]["message"], "simulator listening");
 }

@@ -94,7 +94,12 @@ impl TestGateway {
 
     /// [`TestGateway::start`] with extra `[server]` keys and tables (e.g.
     /// `header_timeout_ms = 300` or a `[server.tls]` table), placeholders filled.
-    pub async fn start_with(sim: &Sim, server_extra: &str, tenants: &str, plugins: &[(&str, &str)]) -> Self {
+    pub async fn start_with(
+        sim: &Sim,
+        server_extra: &str,
+        tenants: &str,
+        plugins: &[(&str, &str)],
+    ) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir_all(dir.path().join("plugins")).expect("plugins dir");
         for (name, value) in SECRETS {
@@ -113,7 +118,9 @@ impl TestGateway {
         };
         gateway.write_config(server_extra, tenants);
         let config = twoway::config::load(&gateway.config_path()).unwrap_or_else(|e| panic!("{e}"));
-        let shared = gateway::prepare(config, Some(gateway.config_path())).await.expect("gateway prepares");
+        let shared = gateway::prepare(config, Some(gateway.config_path()))
+            .await
+            .expect("gateway prepares");
         let running = gateway::start(shared).await.expect("gateway starts");
         gateway.url = format!("http://{}", running.addr);
         gateway.admin = format!("http://{}", running.admin_addr);
@@ -155,7 +162,13 @@ impl TestGateway {
         if let Some(auth) = &auth {
             headers.push(("authorization", auth.as_str()));
         }
-        http(method, &format!("{}{path}", self.url), &headers, body.to_string()).await
+        http(
+            method,
+            &format!("{}{path}", self.url),
+            &headers,
+            body.to_string(),
+        )
+        .await
     }
 
     /// GET on the admin listener.
@@ -172,11 +185,20 @@ impl TestGateway {
 }
 
 /// One plain-HTTP request on a fresh connection.
-pub async fn http(method: &str, url: &str, headers: &[(&str, &str)], body: impl Into<Bytes>) -> Reply {
+pub async fn http(
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<Bytes>,
+) -> Reply {
     let uri: http::Uri = url.parse().expect("URL");
     let authority = uri.authority().expect("authority").to_string();
-    let tcp = tokio::net::TcpStream::connect(&authority).await.expect("connect to the gateway");
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await.expect("handshake");
+    let tcp = tokio::net::TcpStream::connect(&authority)
+        .await
+        .expect("connect to the gateway");
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tcp))
+        .await
+        .expect("handshake");
     tokio::spawn(conn);
     let mut request = http::Request::builder()
         .method(method)

@@ -16,20 +16,30 @@ fn with_workflow(tenant: &str, name: &str, file: &str, extra: &str) -> String {
 }
 
 fn two_tenants() -> String {
-    with_workflow(ACME, "user", "get_user_info.wasm", "") + &with_workflow(GLOBEX, "user", "get_user_info.wasm", "")
+    with_workflow(ACME, "user", "get_user_info.wasm", "")
+        + &with_workflow(GLOBEX, "user", "get_user_info.wasm", "")
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tenants_are_kept_apart() {
     let sim = start_sim().await;
-    let gw = TestGateway::start(&sim, &two_tenants(), &[("get_user_info.wasm", GET_USER_INFO)]).await;
+    let gw = TestGateway::start(
+        &sim,
+        &two_tenants(),
+        &[("get_user_info.wasm", GET_USER_INFO)],
+    )
+    .await;
 
-    let acme = gw.call("GET", "/tenants/acme/workflows/user", ACME_KEY, "").await;
+    let acme = gw
+        .call("GET", "/tenants/acme/workflows/user", ACME_KEY, "")
+        .await;
     assert_eq!(acme.status, 200, "{}", acme.body);
     assert_eq!(acme.json()["userName"], "integration@acme.example");
     // Globex's session only works on the mutual-auth port with Globex's own
     // registered certificate: a 200 here means client-b.pem was presented.
-    let globex = gw.call("GET", "/tenants/globex/workflows/user", GLOBEX_KEY, "").await;
+    let globex = gw
+        .call("GET", "/tenants/globex/workflows/user", GLOBEX_KEY, "")
+        .await;
     assert_eq!(globex.status, 200, "{}", globex.body);
     assert_eq!(globex.json()["userName"], "integration@globex.example");
 
@@ -48,7 +58,12 @@ async fn tenants_are_kept_apart() {
 #[tokio::test(flavor = "multi_thread")]
 async fn routing_and_request_problems() {
     let sim = start_sim().await;
-    let gw = TestGateway::start(&sim, &with_workflow(ACME, "user", "get_user_info.wasm", ""), &[("get_user_info.wasm", GET_USER_INFO)]).await;
+    let gw = TestGateway::start(
+        &sim,
+        &with_workflow(ACME, "user", "get_user_info.wasm", ""),
+        &[("get_user_info.wasm", GET_USER_INFO)],
+    )
+    .await;
     let cases = [
         ("/tenants/nobody/workflows/user", 404, "unknown_tenant"),
         ("/tenants/acme/workflows/nothing", 404, "unknown_workflow"),
@@ -59,21 +74,37 @@ async fn routing_and_request_problems() {
         assert_eq!(reply.status, status, "{path}");
         let problem = reply.json();
         assert_eq!(problem["code"], code, "{path}");
-        assert_eq!(reply.header("content-type"), Some("application/problem+json"));
+        assert_eq!(
+            reply.header("content-type"),
+            Some("application/problem+json")
+        );
         assert_eq!(problem["request_id"].as_str(), reply.header("x-request-id"));
     }
     let big = "x".repeat(1024 * 1024 + 1);
-    let reply = gw.call("POST", "/tenants/acme/workflows/user", ACME_KEY, &big).await;
+    let reply = gw
+        .call("POST", "/tenants/acme/workflows/user", ACME_KEY, &big)
+        .await;
     assert_eq!(reply.status, 413);
     assert_eq!(reply.json()["code"], "payload_too_large");
-    let many: Vec<(String, String)> = (0..150).map(|i| (format!("x-filler-{i}"), "1".to_string())).collect();
+    let many: Vec<(String, String)> = (0..150)
+        .map(|i| (format!("x-filler-{i}"), "1".to_string()))
+        .collect();
     let headers: Vec<(&str, &str)> = many.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-    let reply = http("GET", &format!("{}/tenants/acme/workflows/user", gw.url), &headers, "").await;
+    let reply = http(
+        "GET",
+        &format!("{}/tenants/acme/workflows/user", gw.url),
+        &headers,
+        "",
+    )
+    .await;
     assert_eq!(reply.status, 431, "too many headers");
     let traced = http(
         "GET",
         &format!("{}/tenants/acme/workflows/user", gw.url),
-        &[("authorization", "Bearer acme-key-1"), ("x-request-id", "trace-me-42")],
+        &[
+            ("authorization", "Bearer acme-key-1"),
+            ("x-request-id", "trace-me-42"),
+        ],
         "",
     )
     .await;
@@ -83,12 +114,22 @@ async fn routing_and_request_problems() {
 /// One tenant `acme` with a twist in its config, serving get-user-info.
 async fn acme_with(sim: &twoway::sim::Sim, replace: (&str, &str)) -> TestGateway {
     let tenant = ACME.replace(replace.0, replace.1);
-    TestGateway::start(sim, &with_workflow(&tenant, "user", "get_user_info.wasm", ""), &[("get_user_info.wasm", GET_USER_INFO)]).await
+    TestGateway::start(
+        sim,
+        &with_workflow(&tenant, "user", "get_user_info.wasm", ""),
+        &[("get_user_info.wasm", GET_USER_INFO)],
+    )
+    .await
 }
 
 async fn problem_code(gw: &TestGateway) -> (u16, String) {
-    let reply = gw.call("GET", "/tenants/acme/workflows/user", ACME_KEY, "").await;
-    let code = reply.json()["code"].as_str().unwrap_or_default().to_string();
+    let reply = gw
+        .call("GET", "/tenants/acme/workflows/user", ACME_KEY, "")
+        .await;
+    let code = reply.json()["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     (reply.status, code)
 }
 
@@ -97,25 +138,63 @@ async fn upstream_problems_have_their_codes() {
     let sim = start_sim().await;
 
     let gw = acme_with(&sim, ("fullcert.pem", "fullcert-b.pem")).await;
-    assert_eq!(problem_code(&gw).await, (502, "client_certificate_rejected".into()), "Globex's certificate for Acme");
+    assert_eq!(
+        problem_code(&gw).await,
+        (502, "client_certificate_rejected".into()),
+        "Globex's certificate for Acme"
+    );
 
     let gw = acme_with(&sim, ("mutual_auth = true", "mutual_auth = false")).await;
-    assert_eq!(problem_code(&gw).await, (502, "mutual_authentication_failed".into()));
+    assert_eq!(
+        problem_code(&gw).await,
+        (502, "mutual_authentication_failed".into())
+    );
 
     let gw = acme_with(&sim, ("security_token_file = \"acme-sf-token.txt\"", "")).await;
-    assert_eq!(problem_code(&gw).await.1, "invalid_login", "password without the security token");
+    assert_eq!(
+        problem_code(&gw).await.1,
+        "invalid_login",
+        "password without the security token"
+    );
 
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let gw = acme_with(&sim, ("mutual_auth_port = {mutual_port}", &format!("mutual_auth_port = {closed}"))).await;
-    assert_eq!(problem_code(&gw).await, (502, "upstream_unavailable".into()));
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let gw = acme_with(
+        &sim,
+        (
+            "mutual_auth_port = {mutual_port}",
+            &format!("mutual_auth_port = {closed}"),
+        ),
+    )
+    .await;
+    assert_eq!(
+        problem_code(&gw).await,
+        (502, "upstream_unavailable".into())
+    );
 
-    let gw = acme_with(&sim, ("login_url = \"{login_url}\"", &format!("login_url = \"https://127.0.0.1:{closed}\""))).await;
+    let gw = acme_with(
+        &sim,
+        (
+            "login_url = \"{login_url}\"",
+            &format!("login_url = \"https://127.0.0.1:{closed}\""),
+        ),
+    )
+    .await;
     assert_eq!(problem_code(&gw).await, (503, "session_unavailable".into()));
 
-    let gw = acme_with(&sim, ("[tenant.auth]", "login_budget_per_hour = 1\n[tenant.auth]")).await;
+    let gw = acme_with(
+        &sim,
+        ("[tenant.auth]", "login_budget_per_hour = 1\n[tenant.auth]"),
+    )
+    .await;
     assert_eq!(problem_code(&gw).await.0, 200);
     admin_post(&sim, "/sessions/expire").await;
-    let reply = gw.call("GET", "/tenants/acme/workflows/user", ACME_KEY, "").await;
+    let reply = gw
+        .call("GET", "/tenants/acme/workflows/user", ACME_KEY, "")
+        .await;
     assert_eq!(reply.status, 503);
     assert_eq!(reply.json()["code"], "login_rate_limited");
     assert!(reply.header("retry-after").is_some());
@@ -129,10 +208,18 @@ async fn a_saturated_tenant_answers_503_with_retry_after() {
     let gw = TestGateway::start(&sim, &tenants, &[("spin_forever.wasm", SPIN_FOREVER)]).await;
     let url = gw.url.clone();
     let busy = tokio::spawn(async move {
-        http("GET", &format!("{url}/tenants/acme/workflows/spin"), &[("authorization", "Bearer acme-key-1")], "").await
+        http(
+            "GET",
+            &format!("{url}/tenants/acme/workflows/spin"),
+            &[("authorization", "Bearer acme-key-1")],
+            "",
+        )
+        .await
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let refused = gw.call("GET", "/tenants/acme/workflows/spin", ACME_KEY, "").await;
+    let refused = gw
+        .call("GET", "/tenants/acme/workflows/spin", ACME_KEY, "")
+        .await;
     assert_eq!(refused.status, 503, "{}", refused.body);
     assert_eq!(refused.json()["code"], "overloaded");
     assert_eq!(refused.header("retry-after"), Some("1"));
@@ -142,15 +229,34 @@ async fn a_saturated_tenant_answers_503_with_retry_after() {
 #[tokio::test(flavor = "multi_thread")]
 async fn config_reload_applies_a_valid_config_and_refuses_an_invalid_one() {
     let sim = start_sim().await;
-    let plugins = [("get_user_info.wasm", GET_USER_INFO), ("version_a.wasm", VERSION_A)];
-    let gw = TestGateway::start(&sim, &with_workflow(ACME, "user", "get_user_info.wasm", ""), &plugins).await;
-    assert_eq!(gw.call("GET", "/tenants/acme/workflows/v", ACME_KEY, "").await.status, 404);
+    let plugins = [
+        ("get_user_info.wasm", GET_USER_INFO),
+        ("version_a.wasm", VERSION_A),
+    ];
+    let gw = TestGateway::start(
+        &sim,
+        &with_workflow(ACME, "user", "get_user_info.wasm", ""),
+        &plugins,
+    )
+    .await;
+    assert_eq!(
+        gw.call("GET", "/tenants/acme/workflows/v", ACME_KEY, "")
+            .await
+            .status,
+        404
+    );
 
-    let grown = with_workflow(ACME, "user", "get_user_info.wasm", "") + "[[tenant.workflow]]\nname = \"v\"\nplugin = \"version_a.wasm\"\n";
+    let grown = with_workflow(ACME, "user", "get_user_info.wasm", "")
+        + "[[tenant.workflow]]\nname = \"v\"\nplugin = \"version_a.wasm\"\n";
     gw.write_config("", &grown);
     let mut served = false;
     for _ in 0..200 {
-        if gw.call("GET", "/tenants/acme/workflows/v", ACME_KEY, "").await.status == 200 {
+        if gw
+            .call("GET", "/tenants/acme/workflows/v", ACME_KEY, "")
+            .await
+            .status
+            == 200
+        {
             served = true;
             break;
         }
@@ -158,11 +264,21 @@ async fn config_reload_applies_a_valid_config_and_refuses_an_invalid_one() {
     }
     assert!(served, "the watcher applied the new config");
 
-    std::fs::write(gw.config_path(), "[[tenant]]\nname = \"broken\"\nlogin_url = 42\n").unwrap();
+    std::fs::write(
+        gw.config_path(),
+        "[[tenant]]\nname = \"broken\"\nlogin_url = 42\n",
+    )
+    .unwrap();
     let reload = http("POST", &format!("{}/admin/reload", gw.admin), &[], "").await;
     assert_eq!(reload.status, 400, "{}", reload.body);
-    assert!(reload.body.contains("login_url"), "says what is wrong: {}", reload.body);
-    let still = gw.call("GET", "/tenants/acme/workflows/v", ACME_KEY, "").await;
+    assert!(
+        reload.body.contains("login_url"),
+        "says what is wrong: {}",
+        reload.body
+    );
+    let still = gw
+        .call("GET", "/tenants/acme/workflows/v", ACME_KEY, "")
+        .await;
     assert_eq!(still.status, 200, "the old config keeps serving");
 }
 
@@ -178,14 +294,24 @@ async fn a_rotated_certificate_is_used_without_failing_a_request() {
     let tenants = with_workflow(&tenant, "user", "get_user_info.wasm", "");
     let gw = {
         // The identity file lives in the gateway's directory so it can be rotated.
-        let gw = TestGateway::start(&sim, &with_workflow(ACME, "user", "get_user_info.wasm", ""), &[("get_user_info.wasm", GET_USER_INFO)]).await;
+        let gw = TestGateway::start(
+            &sim,
+            &with_workflow(ACME, "user", "get_user_info.wasm", ""),
+            &[("get_user_info.wasm", GET_USER_INFO)],
+        )
+        .await;
         std::fs::copy(&pki().fullcert, gw.dir.path().join("identity.pem")).unwrap();
         gw.write_config("", &tenants);
         let reload = http("POST", &format!("{}/admin/reload", gw.admin), &[], "").await;
         assert_eq!(reload.status, 200, "{}", reload.body);
         gw
     };
-    let fingerprint = |status: serde_json::Value| status["sessions"][0]["certificate_sha256"].as_str().unwrap_or_default().to_string();
+    let fingerprint = |status: serde_json::Value| {
+        status["sessions"][0]["certificate_sha256"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
     let before = fingerprint(gw.admin_get("/admin/sessions").await.json());
 
     let url = gw.url.clone();
@@ -193,8 +319,18 @@ async fn a_rotated_certificate_is_used_without_failing_a_request() {
     let load = tokio::spawn(async move {
         let mut n = 0;
         while !*stop.borrow() {
-            let reply = http("GET", &format!("{url}/tenants/acme/workflows/user"), &[("authorization", "Bearer acme-key-1")], "").await;
-            assert_eq!(reply.status, 200, "no request fails during rotation: {}", reply.body);
+            let reply = http(
+                "GET",
+                &format!("{url}/tenants/acme/workflows/user"),
+                &[("authorization", "Bearer acme-key-1")],
+                "",
+            )
+            .await;
+            assert_eq!(
+                reply.status, 200,
+                "no request fails during rotation: {}",
+                reply.body
+            );
             n += 1;
         }
         n
@@ -208,10 +344,17 @@ async fn a_rotated_certificate_is_used_without_failing_a_request() {
     assert!(load.await.expect("no failed request") > 0);
     let after = fingerprint(gw.admin_get("/admin/sessions").await.json());
     assert_ne!(before, after, "the rotated certificate is in use");
-    let mutual_before = twoway_tests::admin_get(&sim, "/counters").await["handshakes"]["mutual"].as_u64().unwrap();
-    let reply = gw.call("GET", "/tenants/acme/workflows/user", ACME_KEY, "").await;
+    let mutual_before = twoway_tests::admin_get(&sim, "/counters").await["handshakes"]["mutual"]
+        .as_u64()
+        .unwrap();
+    let reply = gw
+        .call("GET", "/tenants/acme/workflows/user", ACME_KEY, "")
+        .await;
     assert_eq!(reply.status, 200);
-    assert!(mutual_before >= 2, "new connections were made with the new certificate");
+    assert!(
+        mutual_before >= 2,
+        "new connections were made with the new certificate"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -224,38 +367,84 @@ async fn graceful_shutdown_answers_every_accepted_request() {
         .map(|_| {
             let url = url.clone();
             tokio::spawn(async move {
-                http("GET", &format!("{url}/tenants/acme/workflows/slow"), &[("authorization", "Bearer acme-key-1")], "").await
+                http(
+                    "GET",
+                    &format!("{url}/tenants/acme/workflows/slow"),
+                    &[("authorization", "Bearer acme-key-1")],
+                    "",
+                )
+                .await
             })
         })
         .collect();
     tokio::time::sleep(Duration::from_millis(150)).await;
     gw.shutdown().await;
     for request in requests {
-        let reply = request.await.expect("every accepted request gets its answer");
+        let reply = request
+            .await
+            .expect("every accepted request gets its answer");
         assert_eq!(reply.status, 504);
         assert_eq!(reply.json()["code"], "plugin_timeout");
     }
-    assert!(tokio::net::TcpStream::connect(url.trim_start_matches("http://")).await.is_err(), "no longer accepting");
+    assert!(
+        tokio::net::TcpStream::connect(url.trim_start_matches("http://"))
+            .await
+            .is_err(),
+        "no longer accepting"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn admin_endpoints_report_state_and_never_secrets() {
     let sim = start_sim().await;
-    let gw = TestGateway::start(&sim, &two_tenants(), &[("get_user_info.wasm", GET_USER_INFO)]).await;
-    assert_eq!(gw.call("GET", "/tenants/acme/workflows/user", ACME_KEY, "").await.status, 200);
+    let gw = TestGateway::start(
+        &sim,
+        &two_tenants(),
+        &[("get_user_info.wasm", GET_USER_INFO)],
+    )
+    .await;
+    assert_eq!(
+        gw.call("GET", "/tenants/acme/workflows/user", ACME_KEY, "")
+            .await
+            .status,
+        200
+    );
     assert_eq!(gw.admin_get("/healthz").await.status, 200);
     assert_eq!(gw.admin_get("/readyz").await.status, 200);
     let plugins = gw.admin_get("/admin/plugins").await.json();
     assert_eq!(plugins["plugins"].as_array().unwrap().len(), 2);
     let sessions = gw.admin_get("/admin/sessions").await;
-    assert!(sessions.body.contains("\"state\":\"active\""), "{}", sessions.body);
+    assert!(
+        sessions.body.contains("\"state\":\"active\""),
+        "{}",
+        sessions.body
+    );
     let metrics = gw.admin_get("/metrics").await.body;
-    assert!(metrics.contains("twoway_requests_total{tenant=\"acme\",workflow=\"user\",status=\"200\"} 1"), "{metrics}");
-    assert!(metrics.contains("twoway_logins{tenant=\"acme\"} 1"), "{metrics}");
-    assert!(metrics.contains("twoway_client_certificate_days_to_expiry{tenant=\"acme\"}"), "{metrics}");
-    assert!(metrics.contains("twoway_api_requests_used{tenant=\"acme\"} 1"), "{metrics}");
+    assert!(
+        metrics
+            .contains("twoway_requests_total{tenant=\"acme\",workflow=\"user\",status=\"200\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("twoway_logins{tenant=\"acme\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("twoway_client_certificate_days_to_expiry{tenant=\"acme\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("twoway_api_requests_used{tenant=\"acme\"} 1"),
+        "{metrics}"
+    );
     for text in [&sessions.body, &metrics, &plugins.to_string()] {
-        for secret in ["00D5g000004Acme!", "acme-password", "ACMETOKEN", "acme-key-1", "globex-client-secret"] {
+        for secret in [
+            "00D5g000004Acme!",
+            "acme-password",
+            "ACMETOKEN",
+            "acme-key-1",
+            "globex-client-secret",
+        ] {
             assert!(!text.contains(secret), "{secret} leaked: {text}");
         }
     }
@@ -264,20 +453,44 @@ async fn admin_endpoints_report_state_and_never_secrets() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_tenant_bound_to_caller_certificates_accepts_only_those() {
     let sim = start_sim().await;
-    let leaf = twoway::identity::load(&twoway::identity::IdentitySource::Pem { path: pki().fullcert.clone() }).unwrap();
+    let leaf = twoway::identity::load(&twoway::identity::IdentitySource::Pem {
+        path: pki().fullcert.clone(),
+    })
+    .unwrap();
     let tenant = ACME.replace(
         "api_keys_file = \"acme-keys.txt\"",
-        &format!("callers = {{ fingerprints = [\"{}\"] }}", leaf.leaf.sha256_fingerprint),
+        &format!(
+            "callers = {{ fingerprints = [\"{}\"] }}",
+            leaf.leaf.sha256_fingerprint
+        ),
     );
     let tls = "[server.tls]\ncert = \"{pki}/server.pem\"\nkey = \"{pki}/server.key\"\nclient_ca = \"{pki}/root-ca.pem\"\n";
-    let gw = TestGateway::start_with(&sim, tls, &with_workflow(&tenant, "user", "get_user_info.wasm", ""), &[("get_user_info.wasm", GET_USER_INFO)]).await;
-    let url = format!("https://{}/tenants/acme/workflows/user", gw.running.as_ref().unwrap().addr);
-    let ok = twoway_tests::Client::with_identity(&pki().fullcert).send("GET", &url, &[], "").await;
+    let gw = TestGateway::start_with(
+        &sim,
+        tls,
+        &with_workflow(&tenant, "user", "get_user_info.wasm", ""),
+        &[("get_user_info.wasm", GET_USER_INFO)],
+    )
+    .await;
+    let url = format!(
+        "https://{}/tenants/acme/workflows/user",
+        gw.running.as_ref().unwrap().addr
+    );
+    let ok = twoway_tests::Client::with_identity(&pki().fullcert)
+        .send("GET", &url, &[], "")
+        .await;
     assert_eq!(ok.status, 200, "{}", ok.body);
-    for client in [twoway_tests::Client::anonymous(), twoway_tests::Client::with_identity(&pki().fullcert_b)] {
+    for client in [
+        twoway_tests::Client::anonymous(),
+        twoway_tests::Client::with_identity(&pki().fullcert_b),
+    ] {
         let refused = client.send("GET", &url, &[], "").await;
         assert_eq!(refused.status, 401, "{}", refused.body);
-        assert!(refused.body.contains("client certificates"), "{}", refused.body);
+        assert!(
+            refused.body.contains("client certificates"),
+            "{}",
+            refused.body
+        );
     }
 }
 
@@ -285,16 +498,34 @@ async fn a_tenant_bound_to_caller_certificates_accepts_only_those() {
 async fn a_caller_that_never_finishes_its_headers_is_cut_off() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let sim = start_sim().await;
-    let gw = TestGateway::start_with(&sim, "header_timeout_ms = 300", &with_workflow(ACME, "user", "get_user_info.wasm", ""), &[("get_user_info.wasm", GET_USER_INFO)]).await;
-    let mut tcp = tokio::net::TcpStream::connect(gw.running.as_ref().unwrap().addr).await.unwrap();
-    tcp.write_all(b"GET /tenants/acme/workflows/user HTTP/1.1\r\nHost: x\r\nX-Slow: ").await.unwrap();
+    let gw = TestGateway::start_with(
+        &sim,
+        "header_timeout_ms = 300",
+        &with_workflow(ACME, "user", "get_user_info.wasm", ""),
+        &[("get_user_info.wasm", GET_USER_INFO)],
+    )
+    .await;
+    let mut tcp = tokio::net::TcpStream::connect(gw.running.as_ref().unwrap().addr)
+        .await
+        .unwrap();
+    tcp.write_all(b"GET /tenants/acme/workflows/user HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        .await
+        .unwrap();
     let mut buf = Vec::new();
     let read = tokio::time::timeout(Duration::from_secs(20), tcp.read_to_end(&mut buf)).await;
-    assert!(read.is_ok(), "the gateway closed the connection instead of waiting forever");
+    assert!(
+        read.is_ok(),
+        "the gateway closed the connection instead of waiting forever"
+    );
     let text = String::from_utf8_lossy(&buf);
     assert!(buf.is_empty() || text.starts_with("HTTP/1.1 408"), "{text}");
     // Everyone else is still served.
-    assert_eq!(gw.call("GET", "/tenants/acme/workflows/user", ACME_KEY, "").await.status, 200);
+    assert_eq!(
+        gw.call("GET", "/tenants/acme/workflows/user", ACME_KEY, "")
+            .await
+            .status,
+        200
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -306,12 +537,31 @@ async fn a_tenant_with_its_own_caller_ca_refuses_callers_of_another_ca() {
     let mut text = std::fs::read_to_string(&pki().root_ca).unwrap();
     text.push_str(&std::fs::read_to_string(&pki().untrusted_ca).unwrap());
     std::fs::write(&bundle, text).unwrap();
-    let tenant = ACME.replace("api_keys_file = \"acme-keys.txt\"", "callers = { ca = \"{pki}/root-ca.pem\" }");
-    let tls = format!("[server.tls]\ncert = \"{{pki}}/server.pem\"\nkey = \"{{pki}}/server.key\"\nclient_ca = \"{}\"\n", bundle.display());
-    let gw = TestGateway::start_with(&sim, &tls, &with_workflow(&tenant, "user", "get_user_info.wasm", ""), &[("get_user_info.wasm", GET_USER_INFO)]).await;
-    let url = format!("https://{}/tenants/acme/workflows/user", gw.running.as_ref().unwrap().addr);
-    let ok = twoway_tests::Client::with_identity(&pki().fullcert).send("GET", &url, &[], "").await;
+    let tenant = ACME.replace(
+        "api_keys_file = \"acme-keys.txt\"",
+        "callers = { ca = \"{pki}/root-ca.pem\" }",
+    );
+    let tls = format!(
+        "[server.tls]\ncert = \"{{pki}}/server.pem\"\nkey = \"{{pki}}/server.key\"\nclient_ca = \"{}\"\n",
+        bundle.display()
+    );
+    let gw = TestGateway::start_with(
+        &sim,
+        &tls,
+        &with_workflow(&tenant, "user", "get_user_info.wasm", ""),
+        &[("get_user_info.wasm", GET_USER_INFO)],
+    )
+    .await;
+    let url = format!(
+        "https://{}/tenants/acme/workflows/user",
+        gw.running.as_ref().unwrap().addr
+    );
+    let ok = twoway_tests::Client::with_identity(&pki().fullcert)
+        .send("GET", &url, &[], "")
+        .await;
     assert_eq!(ok.status, 200, "{}", ok.body);
-    let other_ca = twoway_tests::Client::with_identity(&pki().untrusted_client_fullcert).send("GET", &url, &[], "").await;
+    let other_ca = twoway_tests::Client::with_identity(&pki().untrusted_client_fullcert)
+        .send("GET", &url, &[], "")
+        .await;
     assert_eq!(other_ca.status, 401, "{}", other_ca.body);
 }

@@ -42,30 +42,86 @@ async fn no_secret_reaches_the_logs() {
         tenants.push_str("[[tenant.workflow]]\nname = \"user\"\nplugin = \"get_user_info.wasm\"\n");
         tenants.push_str("[[tenant.workflow]]\nname = \"lead\"\nplugin = \"lead_intake.wasm\"\n");
     }
-    let plugins = [("get_user_info.wasm", GET_USER_INFO), ("lead_intake.wasm", LEAD_INTAKE)];
+    let plugins = [
+        ("get_user_info.wasm", GET_USER_INFO),
+        ("lead_intake.wasm", LEAD_INTAKE),
+    ];
     let gw = TestGateway::start(&sim, &tenants, &plugins).await;
     let acme = Some("acme-key-1");
-    assert_eq!(gw.call("GET", "/tenants/acme/workflows/user", acme, "").await.status, 200);
-    assert_eq!(gw.call("GET", "/tenants/globex/workflows/user", Some("globex-key-1"), "").await.status, 200);
+    assert_eq!(
+        gw.call("GET", "/tenants/acme/workflows/user", acme, "")
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        gw.call(
+            "GET",
+            "/tenants/globex/workflows/user",
+            Some("globex-key-1"),
+            ""
+        )
+        .await
+        .status,
+        200
+    );
     let lead = r#"{"first_name":"Bugs","last_name":"Bunny","company":"Warner","email":"bugs@warner.example"}"#;
-    assert_eq!(gw.call("POST", "/tenants/acme/workflows/lead", acme, lead).await.status, 201);
-    assert_eq!(gw.call("POST", "/tenants/acme/workflows/lead", acme, "{}").await.status, 400);
-    assert_eq!(gw.call("GET", "/tenants/acme/workflows/user", Some("wrong-key"), "").await.status, 401);
+    assert_eq!(
+        gw.call("POST", "/tenants/acme/workflows/lead", acme, lead)
+            .await
+            .status,
+        201
+    );
+    assert_eq!(
+        gw.call("POST", "/tenants/acme/workflows/lead", acme, "{}")
+            .await
+            .status,
+        400
+    );
+    assert_eq!(
+        gw.call("GET", "/tenants/acme/workflows/user", Some("wrong-key"), "")
+            .await
+            .status,
+        401
+    );
     // Expired sessions: re-login, with the password on the wire again.
     admin_post(&sim, "/sessions/expire").await;
-    assert_eq!(gw.call("GET", "/tenants/acme/workflows/user", acme, "").await.status, 200);
+    assert_eq!(
+        gw.call("GET", "/tenants/acme/workflows/user", acme, "")
+            .await
+            .status,
+        200
+    );
     // A bad password, then a reload that fixes it.
-    std::fs::write(gw.dir.path().join("acme-sf-pw.txt"), "not-the-acme-password").unwrap();
+    std::fs::write(
+        gw.dir.path().join("acme-sf-pw.txt"),
+        "not-the-acme-password",
+    )
+    .unwrap();
     twoway_tests::gateway::http("POST", &format!("{}/admin/reload", gw.admin), &[], "").await;
     admin_post(&sim, "/sessions/expire").await;
-    assert_eq!(gw.call("GET", "/tenants/acme/workflows/user", acme, "").await.status, 502);
+    assert_eq!(
+        gw.call("GET", "/tenants/acme/workflows/user", acme, "")
+            .await
+            .status,
+        502
+    );
     std::fs::write(gw.dir.path().join("acme-sf-pw.txt"), "acme-password").unwrap();
     twoway_tests::gateway::http("POST", &format!("{}/admin/reload", gw.admin), &[], "").await;
-    assert_eq!(gw.call("GET", "/tenants/acme/workflows/user", acme, "").await.status, 200);
+    assert_eq!(
+        gw.call("GET", "/tenants/acme/workflows/user", acme, "")
+            .await
+            .status,
+        200
+    );
     gw.shutdown().await;
 
     let logs = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
-    assert!(logs.contains("logged in"), "the capture works: {}", &logs[..logs.len().min(2000)]);
+    assert!(
+        logs.contains("logged in"),
+        "the capture works: {}",
+        &logs[..logs.len().min(2000)]
+    );
     let key_lines: Vec<String> = std::fs::read_to_string(&pki().fullcert)
         .unwrap()
         .lines()
@@ -89,6 +145,11 @@ async fn no_secret_reaches_the_logs() {
             .take(3)
             .map(|l| l.replace(secret.as_str(), "***"))
             .collect();
-        assert!(lines.is_empty(), "a secret ({} characters) is in the logs:\n{}", secret.len(), lines.join("\n"));
+        assert!(
+            lines.is_empty(),
+            "a secret ({} characters) is in the logs:\n{}",
+            secret.len(),
+            lines.join("\n")
+        );
     }
 }

@@ -14,7 +14,9 @@ const KEY: Option<&str> = Some("acme-key-1");
 fn workflows(list: &[(&str, &str, &str)]) -> String {
     let mut out = String::from(ACME);
     for (name, file, extra) in list {
-        out.push_str(&format!("[[tenant.workflow]]\nname = \"{name}\"\nplugin = \"{file}\"\n{extra}\n"));
+        out.push_str(&format!(
+            "[[tenant.workflow]]\nname = \"{name}\"\nplugin = \"{file}\"\n{extra}\n"
+        ));
     }
     out
 }
@@ -22,15 +24,29 @@ fn workflows(list: &[(&str, &str, &str)]) -> String {
 #[tokio::test(flavor = "multi_thread")]
 async fn get_user_info_returns_the_user_as_json() {
     let sim = start_sim().await;
-    let gw = TestGateway::start(&sim, &workflows(&[("user", "get_user_info.wasm", "")]), &[("get_user_info.wasm", GET_USER_INFO)]).await;
-    let reply = gw.call("GET", "/tenants/acme/workflows/user", KEY, "").await;
+    let gw = TestGateway::start(
+        &sim,
+        &workflows(&[("user", "get_user_info.wasm", "")]),
+        &[("get_user_info.wasm", GET_USER_INFO)],
+    )
+    .await;
+    let reply = gw
+        .call("GET", "/tenants/acme/workflows/user", KEY, "")
+        .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     let user = reply.json();
     assert_eq!(user["userName"], "integration@acme.example");
     assert_eq!(user["organizationName"], "Acme");
-    assert!(reply.header("x-twoway-plugin-version").is_some_and(|v| v.len() == 16));
+    assert!(
+        reply
+            .header("x-twoway-plugin-version")
+            .is_some_and(|v| v.len() == 16)
+    );
     assert!(reply.header("x-request-id").is_some());
-    assert!(!reply.body.contains("00D5g000004Acme!"), "no session id reaches the caller");
+    assert!(
+        !reply.body.contains("00D5g000004Acme!"),
+        "no session id reaches the caller"
+    );
     // Compiled code went to the cache, so a restart does not compile again.
     let cached = walk(&gw.plugins_dir().join(".cache"));
     assert!(cached > 0, "the compiled-artifact cache has entries");
@@ -41,7 +57,13 @@ fn walk(dir: &std::path::Path) -> usize {
         .map(|entries| {
             entries
                 .flatten()
-                .map(|e| if e.path().is_dir() { walk(&e.path()) } else { 1 })
+                .map(|e| {
+                    if e.path().is_dir() {
+                        walk(&e.path())
+                    } else {
+                        1
+                    }
+                })
                 .sum()
         })
         .unwrap_or(0)
@@ -50,58 +72,147 @@ fn walk(dir: &std::path::Path) -> usize {
 #[tokio::test(flavor = "multi_thread")]
 async fn soql_query_follows_next_records_url() {
     let sim = start_sim_with(|c| c.limits.query_batch_size = 2).await;
-    let gw = TestGateway::start(&sim, &workflows(&[("query", "soql_query.wasm", "")]), &[("soql_query.wasm", SOQL_QUERY)]).await;
+    let gw = TestGateway::start(
+        &sim,
+        &workflows(&[("query", "soql_query.wasm", "")]),
+        &[("soql_query.wasm", SOQL_QUERY)],
+    )
+    .await;
     let reply = gw
-        .call("POST", "/tenants/acme/workflows/query", KEY, r#"{"q":"SELECT Id, Name FROM Account"}"#)
+        .call(
+            "POST",
+            "/tenants/acme/workflows/query",
+            KEY,
+            r#"{"q":"SELECT Id, Name FROM Account"}"#,
+        )
         .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     let result = reply.json();
     assert_eq!(result["totalSize"], 3);
-    let names: Vec<_> = result["records"].as_array().unwrap().iter().map(|r| r["Name"].as_str().unwrap().to_string()).collect();
-    assert_eq!(names, ["Acme Corporation", "Road Runner Logistics", "Coyote Engineering"]);
+    let names: Vec<_> = result["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["Name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "Acme Corporation",
+            "Road Runner Logistics",
+            "Coyote Engineering"
+        ]
+    );
     let by_query_string = gw
         .call("GET", "/tenants/acme/workflows/query?q=SELECT+Name+FROM+Account+WHERE+Industry+%3D+%27Engineering%27", KEY, "")
         .await;
-    assert_eq!(by_query_string.json()["totalSize"], 1, "{}", by_query_string.body);
+    assert_eq!(
+        by_query_string.json()["totalSize"],
+        1,
+        "{}",
+        by_query_string.body
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn upsert_account_creates_then_updates() {
     let sim = start_sim().await;
     let config = r#"config = { field_map = "name=Name,city=BillingCity" }"#;
-    let gw = TestGateway::start(&sim, &workflows(&[("upsert", "upsert_account.wasm", config)]), &[("upsert_account.wasm", UPSERT_ACCOUNT)]).await;
-    let first = gw.call("POST", "/tenants/acme/workflows/upsert", KEY, r#"{"id":"acme-9","name":"Wile E. Holdings","city":"Denver"}"#).await;
+    let gw = TestGateway::start(
+        &sim,
+        &workflows(&[("upsert", "upsert_account.wasm", config)]),
+        &[("upsert_account.wasm", UPSERT_ACCOUNT)],
+    )
+    .await;
+    let first = gw
+        .call(
+            "POST",
+            "/tenants/acme/workflows/upsert",
+            KEY,
+            r#"{"id":"acme-9","name":"Wile E. Holdings","city":"Denver"}"#,
+        )
+        .await;
     assert_eq!(first.status, 201, "{}", first.body);
     assert_eq!(first.json()["created"], true);
-    let second = gw.call("POST", "/tenants/acme/workflows/upsert", KEY, r#"{"id":"acme-9","name":"Wile E. Holdings","city":"Boulder"}"#).await;
+    let second = gw
+        .call(
+            "POST",
+            "/tenants/acme/workflows/upsert",
+            KEY,
+            r#"{"id":"acme-9","name":"Wile E. Holdings","city":"Boulder"}"#,
+        )
+        .await;
     assert_eq!(second.status, 200, "{}", second.body);
     assert_eq!(second.json()["created"], false, "{}", second.body);
     assert_eq!(second.json()["id"], first.json()["id"]);
     // An external id with a slash travels percent-encoded and stays one value.
-    let slashed = gw.call("POST", "/tenants/acme/workflows/upsert", KEY, r#"{"id":"new/1","name":"Slash Co"}"#).await;
+    let slashed = gw
+        .call(
+            "POST",
+            "/tenants/acme/workflows/upsert",
+            KEY,
+            r#"{"id":"new/1","name":"Slash Co"}"#,
+        )
+        .await;
     assert_eq!(slashed.status, 201, "{}", slashed.body);
-    let again = gw.call("POST", "/tenants/acme/workflows/upsert", KEY, r#"{"id":"new/1","name":"Slash Co"}"#).await;
+    let again = gw
+        .call(
+            "POST",
+            "/tenants/acme/workflows/upsert",
+            KEY,
+            r#"{"id":"new/1","name":"Slash Co"}"#,
+        )
+        .await;
     assert_eq!(again.status, 200, "{}", again.body);
-    let unmapped = gw.call("POST", "/tenants/acme/workflows/upsert", KEY, r#"{"id":"acme-9","ceo":"Wile"}"#).await;
+    let unmapped = gw
+        .call(
+            "POST",
+            "/tenants/acme/workflows/upsert",
+            KEY,
+            r#"{"id":"acme-9","ceo":"Wile"}"#,
+        )
+        .await;
     assert_eq!(unmapped.status, 400, "{}", unmapped.body);
-    assert!(unmapped.body.contains("ceo"), "names the unmapped field: {}", unmapped.body);
+    assert!(
+        unmapped.body.contains("ceo"),
+        "names the unmapped field: {}",
+        unmapped.body
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn lead_intake_validates_and_creates_a_lead() {
     let sim = start_sim().await;
-    let gw = TestGateway::start(&sim, &workflows(&[("lead", "lead_intake.wasm", "")]), &[("lead_intake.wasm", LEAD_INTAKE)]).await;
+    let gw = TestGateway::start(
+        &sim,
+        &workflows(&[("lead", "lead_intake.wasm", "")]),
+        &[("lead_intake.wasm", LEAD_INTAKE)],
+    )
+    .await;
     let created = gw
         .call("POST", "/tenants/acme/workflows/lead", KEY, r#"{"first_name":"Daffy","last_name":"Duck","company":"Acme Looney","email":"daffy@looney.example"}"#)
         .await;
     assert_eq!(created.status, 201, "{}", created.body);
     assert!(created.json()["id"].as_str().unwrap().starts_with("00Q"));
-    let invalid = gw.call("POST", "/tenants/acme/workflows/lead", KEY, r#"{"first_name":"Daffy","last_name":"Duck"}"#).await;
+    let invalid = gw
+        .call(
+            "POST",
+            "/tenants/acme/workflows/lead",
+            KEY,
+            r#"{"first_name":"Daffy","last_name":"Duck"}"#,
+        )
+        .await;
     assert_eq!(invalid.status, 400);
-    assert_eq!(invalid.header("content-type"), Some("application/problem+json"));
+    assert_eq!(
+        invalid.header("content-type"),
+        Some("application/problem+json")
+    );
     let problem = invalid.json();
     assert_eq!(problem["code"], "bad_request");
-    assert!(problem["detail"].as_str().unwrap().contains("company"), "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("company"),
+        "{problem}"
+    );
     assert_eq!(problem["tenant"], "acme");
     assert_eq!(problem["workflow"], "lead");
 }
@@ -114,7 +225,11 @@ async fn misbehaving_plugins_get_their_codes_and_the_gateway_keeps_serving() {
         ("spin", "spin_forever.wasm", "timeout_ms = 500"),
         ("memory", "eat_memory.wasm", "memory_mb = 16"),
         ("panic", "panic.wasm", ""),
-        ("huge", "huge_output.wasm", "memory_mb = 256\nmax_output_kb = 1024"),
+        (
+            "huge",
+            "huge_output.wasm",
+            "memory_mb = 256\nmax_output_kb = 1024",
+        ),
         ("escape", "escape_sandbox.wasm", ""),
     ]);
     let plugins = [
@@ -132,13 +247,28 @@ async fn misbehaving_plugins_get_their_codes_and_the_gateway_keeps_serving() {
         ("panic", 500, "plugin_trap"),
         ("huge", 500, "plugin_output_too_large"),
     ] {
-        let reply = gw.call("GET", &format!("/tenants/acme/workflows/{workflow}"), KEY, "").await;
+        let reply = gw
+            .call(
+                "GET",
+                &format!("/tenants/acme/workflows/{workflow}"),
+                KEY,
+                "",
+            )
+            .await;
         assert_eq!(reply.status, status, "{workflow}: {}", reply.body);
         assert_eq!(reply.json()["code"], code, "{workflow}");
-        let healthy = gw.call("GET", "/tenants/acme/workflows/user", KEY, "").await;
-        assert_eq!(healthy.status, 200, "after {workflow}, others still serve: {}", healthy.body);
+        let healthy = gw
+            .call("GET", "/tenants/acme/workflows/user", KEY, "")
+            .await;
+        assert_eq!(
+            healthy.status, 200,
+            "after {workflow}, others still serve: {}",
+            healthy.body
+        );
     }
-    let escape = gw.call("GET", "/tenants/acme/workflows/escape", KEY, "").await;
+    let escape = gw
+        .call("GET", "/tenants/acme/workflows/escape", KEY, "")
+        .await;
     assert_eq!(escape.status, 200, "{}", escape.body);
     let seen = escape.json();
     assert_eq!(seen["file"], false, "no files: {seen}");
@@ -149,13 +279,25 @@ async fn misbehaving_plugins_get_their_codes_and_the_gateway_keeps_serving() {
 #[tokio::test(flavor = "multi_thread")]
 async fn plugins_see_config_and_session_facts_but_no_secret() {
     let sim = start_sim().await;
-    let tenants = workflows(&[("ctx", "log_and_config.wasm", r#"config = { greeting = "hello" }"#)]);
+    let tenants = workflows(&[(
+        "ctx",
+        "log_and_config.wasm",
+        r#"config = { greeting = "hello" }"#,
+    )]);
     let gw = TestGateway::start(&sim, &tenants, &[("log_and_config.wasm", LOG_AND_CONFIG)]).await;
     let reply = gw.call("GET", "/tenants/acme/workflows/ctx", KEY, "").await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert!(reply.body.contains("hello"), "{}", reply.body);
-    assert!(reply.body.contains("00D5g000004Acme"), "org id is a fact it may know: {}", reply.body);
-    assert!(!reply.body.contains("00D5g000004Acme!"), "but never the session id: {}", reply.body);
+    assert!(
+        reply.body.contains("00D5g000004Acme"),
+        "org id is a fact it may know: {}",
+        reply.body
+    );
+    assert!(
+        !reply.body.contains("00D5g000004Acme!"),
+        "but never the session id: {}",
+        reply.body
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -170,8 +312,18 @@ async fn hot_reload_under_load_loses_no_request() {
     let load = tokio::spawn(async move {
         let mut count = 0u32;
         while !*stop.borrow() {
-            let reply = twoway_tests::gateway::http("GET", &format!("{url}/tenants/acme/workflows/v"), &[("authorization", "Bearer acme-key-1")], "").await;
-            assert_eq!(reply.status, 200, "no failed request during reloads: {}", reply.body);
+            let reply = twoway_tests::gateway::http(
+                "GET",
+                &format!("{url}/tenants/acme/workflows/v"),
+                &[("authorization", "Bearer acme-key-1")],
+                "",
+            )
+            .await;
+            assert_eq!(
+                reply.status, 200,
+                "no failed request during reloads: {}",
+                reply.body
+            );
             assert!(reply.body == "a" || reply.body == "b");
             count += 1;
         }
@@ -180,7 +332,11 @@ async fn hot_reload_under_load_loses_no_request() {
     let dest = gw.plugins_dir().join("version.wasm");
     let mut slowest = Duration::ZERO;
     for i in 0..20 {
-        let (source, expected) = if i % 2 == 0 { (VERSION_B, "b") } else { (VERSION_A, "a") };
+        let (source, expected) = if i % 2 == 0 {
+            (VERSION_B, "b")
+        } else {
+            (VERSION_A, "a")
+        };
         let written = Instant::now();
         replace_file(source, &dest);
         loop {
@@ -188,7 +344,10 @@ async fn hot_reload_under_load_loses_no_request() {
             if reply.body == expected {
                 break;
             }
-            assert!(written.elapsed() < Duration::from_secs(30), "swap {i} never happened");
+            assert!(
+                written.elapsed() < Duration::from_secs(30),
+                "swap {i} never happened"
+            );
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         slowest = slowest.max(written.elapsed());
@@ -200,7 +359,10 @@ async fn hot_reload_under_load_loses_no_request() {
             assert_eq!(reply.status, 200);
             assert_eq!(reply.body, expected, "the previous version keeps serving");
             let status = gw.admin_get("/admin/plugins").await.json();
-            let error = status["plugins"][0]["last_error"].as_str().unwrap_or_default().to_string();
+            let error = status["plugins"][0]["last_error"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
             assert!(error.contains("not a valid component"), "{status}");
         }
     }

@@ -39,11 +39,15 @@ extra_roots = ["{root}"]
         login = sim.endpoints().login_url(),
         root = pki().root_ca.display(),
     );
-    config::from_toml(&text, std::path::Path::new("/"), &env).unwrap_or_else(|p| panic!("config: {p:?}"))
+    config::from_toml(&text, std::path::Path::new("/"), &env)
+        .unwrap_or_else(|p| panic!("config: {p:?}"))
 }
 
 fn upstream(config: &Config) -> Arc<TenantUpstream> {
-    Arc::new(TenantUpstream::new(Arc::new(config.tenants[0].clone()), &config.upstream).expect("tenant upstream"))
+    Arc::new(
+        TenantUpstream::new(Arc::new(config.tenants[0].clone()), &config.upstream)
+            .expect("tenant upstream"),
+    )
 }
 
 fn mutual_identity() -> String {
@@ -94,7 +98,9 @@ fn rest_query() -> Outbound {
 }
 
 async fn logins(sim: &Sim) -> u64 {
-    admin_get(sim, "/counters").await["logins"].as_u64().expect("logins counter")
+    admin_get(sim, "/counters").await["logins"]
+        .as_u64()
+        .expect("logins counter")
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -104,15 +110,25 @@ async fn soap_login_then_get_user_info_over_mutual_tls() {
     let answer = upstream.send(&get_user_info()).await.expect("getUserInfo");
     assert_eq!(answer.status, 200);
     let body = String::from_utf8_lossy(&answer.body);
-    assert!(body.contains("<userName>integration@acme.example</userName>"), "{body}");
+    assert!(
+        body.contains("<userName>integration@acme.example</userName>"),
+        "{body}"
+    );
     // The session went in, and never comes back out.
     let status = upstream.status();
     assert_eq!(status.state, "active");
     assert_eq!(status.org_id.as_deref(), Some("00D5g000004Acme"));
     let counters = admin_get(&sim, "/counters").await;
     assert_eq!(counters["logins"], 1);
-    assert!(counters["handshakes"]["mutual"].as_u64().unwrap() >= 1, "the API call went to the mutual-auth port");
-    assert_eq!(upstream.usage(), (1, 15000), "API usage read from LimitInfoHeader");
+    assert!(
+        counters["handshakes"]["mutual"].as_u64().unwrap() >= 1,
+        "the API call went to the mutual-auth port"
+    );
+    assert_eq!(
+        upstream.usage(),
+        (1, 15000),
+        "API usage read from LimitInfoHeader"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -128,9 +144,15 @@ password_env = "ACME_PASSWORD"
 security_token_env = "ACME_TOKEN"
 "#,
     );
-    let error = upstream(&config).send(&get_user_info()).await.expect_err("must fail");
+    let error = upstream(&config)
+        .send(&get_user_info())
+        .await
+        .expect_err("must fail");
     assert_eq!(error.code(), "mutual_authentication_failed");
-    assert!(error.to_string().contains("set mutual_auth = true"), "{error}");
+    assert!(
+        error.to_string().contains("set mutual_auth = true"),
+        "{error}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -150,7 +172,10 @@ password_env = "ANALYST_PASSWORD"
     assert_eq!(answer.status, 200);
     assert!(String::from_utf8_lossy(&answer.body).contains("Acme Corporation"));
     let counters = admin_get(&sim, "/counters").await;
-    assert_eq!(counters["handshakes"]["mutual"], 0, "no mutual-auth port without mutual_auth");
+    assert_eq!(
+        counters["handshakes"]["mutual"], 0,
+        "no mutual-auth port without mutual_auth"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -180,10 +205,19 @@ private_key_file = "{}""#,
     for auth in strategies {
         let config = config(&sim, &format!("{identity}\n[tenant.auth]\n{auth}\n"));
         let upstream = upstream(&config);
-        let answer = upstream.send(&rest_query()).await.unwrap_or_else(|e| panic!("{auth}: {e}"));
+        let answer = upstream
+            .send(&rest_query())
+            .await
+            .unwrap_or_else(|e| panic!("{auth}: {e}"));
         assert_eq!(answer.status, 200, "{auth}");
-        assert!(String::from_utf8_lossy(&answer.body).contains("\"totalSize\":3"), "{auth}");
-        let info = upstream.send(&get_user_info()).await.expect("the token is a SOAP session too");
+        assert!(
+            String::from_utf8_lossy(&answer.body).contains("\"totalSize\":3"),
+            "{auth}"
+        );
+        let info = upstream
+            .send(&get_user_info())
+            .await
+            .expect("the token is a SOAP session too");
         assert_eq!(info.status, 200);
     }
     assert_eq!(logins(&sim).await, 3, "one login per strategy");
@@ -203,12 +237,18 @@ password_env = "WRONG_PASSWORD"
     );
     let upstream = upstream(&config);
     for _ in 0..5 {
-        let error = upstream.send(&rest_query()).await.expect_err("bad password");
+        let error = upstream
+            .send(&rest_query())
+            .await
+            .expect_err("bad password");
         assert_eq!(error.code(), "invalid_login", "{error}");
         assert!(error.to_string().contains("INVALID_LOGIN"), "{error}");
     }
     let counters = admin_get(&sim, "/counters").await;
-    assert_eq!(counters["login_failures"], 1, "one attempt, then no more until the config changes");
+    assert_eq!(
+        counters["login_failures"], 1,
+        "one attempt, then no more until the config changes"
+    );
     assert_eq!(upstream.status().state, "stopped");
 }
 
@@ -242,7 +282,10 @@ async fn sessions_expiring_under_load_cause_one_relogin_and_no_failures() {
             tokio::spawn(async move {
                 let mut sent = 0u32;
                 while *stop.borrow() || sent < 5 {
-                    let answer = upstream.send(&get_user_info()).await.expect("no request fails");
+                    let answer = upstream
+                        .send(&get_user_info())
+                        .await
+                        .expect("no request fails");
                     assert_eq!(answer.status, 200);
                     sent += 1;
                 }
@@ -251,13 +294,23 @@ async fn sessions_expiring_under_load_cause_one_relogin_and_no_failures() {
         })
         .collect();
     // Let the load run, expire every session in the simulator, let it run on.
-    while admin_get(&sim, "/counters").await["api_requests"].as_u64().unwrap() < 200 {
+    while admin_get(&sim, "/counters").await["api_requests"]
+        .as_u64()
+        .unwrap()
+        < 200
+    {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     let expired = admin_post(&sim, "/sessions/expire").await;
     assert_eq!(expired["expired"], 1);
-    let before = admin_get(&sim, "/counters").await["api_requests"].as_u64().unwrap();
-    while admin_get(&sim, "/counters").await["api_requests"].as_u64().unwrap() < before + 200 {
+    let before = admin_get(&sim, "/counters").await["api_requests"]
+        .as_u64()
+        .unwrap();
+    while admin_get(&sim, "/counters").await["api_requests"]
+        .as_u64()
+        .unwrap()
+        < before + 200
+    {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     go_on.send(false).unwrap();
@@ -274,9 +327,18 @@ async fn the_pool_reuses_connections() {
     for _ in 0..50 {
         upstream.send(&get_user_info()).await.expect("getUserInfo");
     }
-    let mutual = admin_get(&sim, "/counters").await["handshakes"]["mutual"].as_u64().unwrap();
-    assert_eq!(mutual, 1, "50 sequential requests on one kept-alive connection");
-    assert_eq!(upstream.handshakes(), 2, "one to the login service, one to the instance");
+    let mutual = admin_get(&sim, "/counters").await["handshakes"]["mutual"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(
+        mutual, 1,
+        "50 sequential requests on one kept-alive connection"
+    );
+    assert_eq!(
+        upstream.handshakes(),
+        2,
+        "one to the login service, one to the instance"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -299,7 +361,13 @@ security_token_env = "ACME_TOKEN"
 "#
         ),
     );
-    let error = upstream(&config).send(&get_user_info()).await.expect_err("Globex's certificate for Acme");
+    let error = upstream(&config)
+        .send(&get_user_info())
+        .await
+        .expect_err("Globex's certificate for Acme");
     assert_eq!(error.code(), "client_certificate_rejected");
-    assert!(matches!(&error, UpstreamError::ClientCertificateRejected { reason } if reason.contains("not registered")), "{error}");
+    assert!(
+        matches!(&error, UpstreamError::ClientCertificateRejected { reason } if reason.contains("not registered")),
+        "{error}"
+    );
 }

@@ -38,7 +38,8 @@ pub fn load_with_env(path: &Path, env: EnvLookup<'_>) -> Result<Config, ConfigEr
         path: path.to_path_buf(),
         problems,
     };
-    let text = std::fs::read_to_string(path).map_err(|e| fail(vec![format!("cannot read the file: {e}")]))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| fail(vec![format!("cannot read the file: {e}")]))?;
     let base = path.parent().unwrap_or(Path::new("."));
     from_toml(&text, base, env).map_err(fail)
 }
@@ -155,12 +156,21 @@ pub struct CallerPolicy {
 impl CallerPolicy {
     /// Normalises a fingerprint for comparison.
     pub fn normalise(fingerprint: &str) -> String {
-        fingerprint.chars().filter(|c| c.is_ascii_hexdigit()).collect::<String>().to_ascii_uppercase()
+        fingerprint
+            .chars()
+            .filter(|c| c.is_ascii_hexdigit())
+            .collect::<String>()
+            .to_ascii_uppercase()
     }
 
     /// True when a verified caller certificate with these facts matches the
     /// lists (or no list is given).
-    pub fn listed(&self, fingerprint: Option<&str>, subject: Option<&str>, sans: &[String]) -> bool {
+    pub fn listed(
+        &self,
+        fingerprint: Option<&str>,
+        subject: Option<&str>,
+        sans: &[String],
+    ) -> bool {
         if self.fingerprints.is_empty() && self.subjects.is_empty() && self.sans.is_empty() {
             return fingerprint.is_some();
         }
@@ -188,7 +198,10 @@ pub enum Auth {
         security_token: Option<Secret>,
     },
     /// OAuth client-credentials flow (runs as the connected app's user).
-    OAuthClientCredentials { client_id: String, client_secret: Secret },
+    OAuthClientCredentials {
+        client_id: String,
+        client_secret: Secret,
+    },
     /// OAuth JWT bearer flow: an RS256 assertion signed with `private_key` (PEM).
     OAuthJwtBearer {
         client_id: String,

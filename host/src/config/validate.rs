@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::raw::{RawAuth, RawConfig, RawIdentity, RawTenant};
-use super::{Auth, Config, EnvLookup, PluginLimits, Plugins, Server, ServerTls, Tenant, Upstream, Workflow};
+use super::{
+    Auth, Config, EnvLookup, PluginLimits, Plugins, Server, ServerTls, Tenant, Upstream, Workflow,
+};
 use crate::identity::IdentitySource;
 use crate::secret::Secret;
 
@@ -15,14 +17,19 @@ const MAX_SECRET_FILE: u64 = 64 * 1024;
 
 /// Parses and checks `text`, resolving paths against `base`.
 pub fn from_toml(text: &str, base: &Path, env: EnvLookup<'_>) -> Result<Config, Vec<String>> {
-    let raw: RawConfig = toml::from_str(text).map_err(|e| vec![e.to_string().trim_end().to_string()])?;
+    let raw: RawConfig =
+        toml::from_str(text).map_err(|e| vec![e.to_string().trim_end().to_string()])?;
     let mut c = Checker {
         base,
         env,
         problems: Vec::new(),
     };
     let config = c.config(raw);
-    if c.problems.is_empty() { Ok(config) } else { Err(c.problems) }
+    if c.problems.is_empty() {
+        Ok(config)
+    } else {
+        Err(c.problems)
+    }
 }
 
 struct Checker<'a> {
@@ -43,7 +50,10 @@ impl Checker<'_> {
     fn addr(&mut self, key: &str, value: Option<String>, default: &str) -> std::net::SocketAddr {
         let text = value.unwrap_or_else(|| default.to_string());
         text.parse().unwrap_or_else(|_| {
-            self.problem(key, format!("{text:?} is not an address like \"127.0.0.1:8080\""));
+            self.problem(
+                key,
+                format!("{text:?} is not an address like \"127.0.0.1:8080\""),
+            );
             default.parse().expect("default address")
         })
     }
@@ -58,7 +68,11 @@ impl Checker<'_> {
     fn config(&mut self, raw: RawConfig) -> Config {
         let server = Server {
             listen: self.addr("server.listen", raw.server.listen, "127.0.0.1:8080"),
-            admin_listen: self.addr("server.admin_listen", raw.server.admin_listen, "127.0.0.1:9090"),
+            admin_listen: self.addr(
+                "server.admin_listen",
+                raw.server.admin_listen,
+                "127.0.0.1:9090",
+            ),
             tls: raw.server.tls.map(|t| ServerTls {
                 cert: self.existing_file("server.tls.cert", self.path(&t.cert)),
                 key: self.existing_file("server.tls.key", self.path(&t.key)),
@@ -70,14 +84,27 @@ impl Checker<'_> {
             header_timeout: Duration::from_millis(raw.server.header_timeout_ms.unwrap_or(10_000)),
             shutdown_grace: Duration::from_millis(raw.server.shutdown_grace_ms.unwrap_or(30_000)),
         };
-        let dir = self.path(raw.plugins.dir.as_deref().unwrap_or(Path::new("plugins/dist")));
+        let dir = self.path(
+            raw.plugins
+                .dir
+                .as_deref()
+                .unwrap_or(Path::new("plugins/dist")),
+        );
         let limits = PluginLimits {
             memory_bytes: raw.plugins.memory_mb.unwrap_or(64) * 1024 * 1024,
             timeout: Duration::from_millis(raw.plugins.timeout_ms.unwrap_or(10_000)),
-            max_output_bytes: raw.plugins.max_output_kb.or(raw.plugins.max_body_kb).unwrap_or(1024) * 1024,
+            max_output_bytes: raw
+                .plugins
+                .max_output_kb
+                .or(raw.plugins.max_body_kb)
+                .unwrap_or(1024)
+                * 1024,
         };
         if limits.memory_bytes == 0 || limits.timeout.is_zero() || limits.max_output_bytes == 0 {
-            self.problem("plugins", "memory_mb, timeout_ms and max_body_kb must be above 0");
+            self.problem(
+                "plugins",
+                "memory_mb, timeout_ms and max_body_kb must be above 0",
+            );
         }
         let plugins = Plugins {
             cache_dir: raw
@@ -90,19 +117,30 @@ impl Checker<'_> {
         };
         let u = raw.upstream;
         let d = Upstream::default();
-        let ms = |v: Option<u64>, default: Duration| v.map(Duration::from_millis).unwrap_or(default);
+        let ms =
+            |v: Option<u64>, default: Duration| v.map(Duration::from_millis).unwrap_or(default);
         let upstream = Upstream {
             connect_timeout: ms(u.connect_timeout_ms, d.connect_timeout),
             handshake_timeout: ms(u.handshake_timeout_ms, d.handshake_timeout),
             response_timeout: ms(u.response_timeout_ms, d.response_timeout),
-            max_response_bytes: u.max_response_kb.map(|k| k * 1024).unwrap_or(d.max_response_bytes),
-            pool_idle_timeout: u.pool_idle_timeout_s.map(Duration::from_secs).unwrap_or(d.pool_idle_timeout),
+            max_response_bytes: u
+                .max_response_kb
+                .map(|k| k * 1024)
+                .unwrap_or(d.max_response_bytes),
+            pool_idle_timeout: u
+                .pool_idle_timeout_s
+                .map(Duration::from_secs)
+                .unwrap_or(d.pool_idle_timeout),
             pool_max_idle_per_host: u.pool_max_idle_per_host.unwrap_or(d.pool_max_idle_per_host),
         };
         let mut names = BTreeSet::new();
         let mut tenants = Vec::new();
         for (i, t) in raw.tenants.into_iter().enumerate() {
-            let key = if t.name.is_empty() { format!("tenant[{i}]") } else { format!("tenant[{}]", t.name) };
+            let key = if t.name.is_empty() {
+                format!("tenant[{i}]")
+            } else {
+                format!("tenant[{}]", t.name)
+            };
             if !names.insert(t.name.clone()) {
                 self.problem(&key, "a tenant of this name is already defined");
             }
@@ -111,7 +149,10 @@ impl Checker<'_> {
             }
         }
         let has_client_ca = server.tls.as_ref().is_some_and(|t| t.client_ca.is_some());
-        for t in tenants.iter().filter(|t| t.callers.is_some() && !has_client_ca) {
+        for t in tenants
+            .iter()
+            .filter(|t| t.callers.is_some() && !has_client_ca)
+        {
             self.problem(
                 &format!("tenant[{}].callers", t.name),
                 "caller certificates need HTTPS with client certificates: set [server.tls] cert, key and client_ca",
@@ -126,23 +167,42 @@ impl Checker<'_> {
     }
 
     fn tenant(&mut self, key: &str, t: RawTenant, plugins: &Plugins) -> Option<Tenant> {
-        if t.name.is_empty() || !t.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-            self.problem(&format!("{key}.name"), "use letters, digits, '-' and '_' (it appears in URLs)");
+        if t.name.is_empty()
+            || !t
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            self.problem(
+                &format!("{key}.name"),
+                "use letters, digits, '-' and '_' (it appears in URLs)",
+            );
         }
-        let login_url = t.login_url.as_deref().unwrap_or("https://login.salesforce.com");
+        let login_url = t
+            .login_url
+            .as_deref()
+            .unwrap_or("https://login.salesforce.com");
         let login_url = match login_url.parse::<http::Uri>() {
             Ok(u) if u.scheme_str() == Some("https") && u.host().is_some() => Some(u),
             _ => {
-                self.problem(&format!("{key}.login_url"), format!("{login_url:?} is not an https:// URL"));
+                self.problem(
+                    &format!("{key}.login_url"),
+                    format!("{login_url:?} is not an https:// URL"),
+                );
                 None
             }
         };
         let api_version = t.api_version.unwrap_or_else(|| "62.0".to_string());
         if !is_api_version(&api_version) {
-            self.problem(&format!("{key}.api_version"), format!("{api_version:?} is not a version like \"62.0\""));
+            self.problem(
+                &format!("{key}.api_version"),
+                format!("{api_version:?} is not a version like \"62.0\""),
+            );
         }
         let api_keys = self.api_keys(key, t.api_keys_env.as_deref(), t.api_keys_file.as_deref());
-        let identity = t.client_identity.and_then(|i| self.identity(&format!("{key}.client_identity"), i));
+        let identity = t
+            .client_identity
+            .and_then(|i| self.identity(&format!("{key}.client_identity"), i));
         if t.mutual_auth && identity.is_none() {
             self.problem(
                 &format!("{key}.mutual_auth"),
@@ -160,10 +220,21 @@ impl Checker<'_> {
         for w in t.workflows {
             let wkey = format!("{key}.workflow[{}]", w.name);
             if !workflow_names.insert(w.name.clone()) {
-                self.problem(&wkey, "a workflow of this name is already defined for this tenant");
+                self.problem(
+                    &wkey,
+                    "a workflow of this name is already defined for this tenant",
+                );
             }
-            if w.name.is_empty() || !w.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-                self.problem(&format!("{wkey}.name"), "use letters, digits, '-' and '_' (it appears in URLs)");
+            if w.name.is_empty()
+                || !w
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                self.problem(
+                    &format!("{wkey}.name"),
+                    "use letters, digits, '-' and '_' (it appears in URLs)",
+                );
             }
             let d = plugins.limits;
             workflows.push(Workflow {
@@ -171,26 +242,47 @@ impl Checker<'_> {
                 plugin: plugins.dir.join(&w.plugin),
                 config: w.config,
                 limits: PluginLimits {
-                    memory_bytes: w.memory_mb.map(|m| m * 1024 * 1024).unwrap_or(d.memory_bytes),
+                    memory_bytes: w
+                        .memory_mb
+                        .map(|m| m * 1024 * 1024)
+                        .unwrap_or(d.memory_bytes),
                     timeout: w.timeout_ms.map(Duration::from_millis).unwrap_or(d.timeout),
-                    max_output_bytes: w.max_output_kb.map(|k| k * 1024).unwrap_or(d.max_output_bytes),
+                    max_output_bytes: w
+                        .max_output_kb
+                        .map(|k| k * 1024)
+                        .unwrap_or(d.max_output_bytes),
                 },
             });
         }
         let callers = t.callers.map(|c| super::CallerPolicy {
-            ca: c.ca.map(|ca| self.existing_file(&format!("{key}.callers.ca"), self.path(&ca))),
-            fingerprints: c.fingerprints.iter().map(|f| super::CallerPolicy::normalise(f)).collect(),
+            ca: c
+                .ca
+                .map(|ca| self.existing_file(&format!("{key}.callers.ca"), self.path(&ca))),
+            fingerprints: c
+                .fingerprints
+                .iter()
+                .map(|f| super::CallerPolicy::normalise(f))
+                .collect(),
             subjects: c.subjects,
             sans: c.sans,
         });
-        if callers
-            .as_ref()
-            .is_some_and(|c| c.ca.is_none() && c.fingerprints.is_empty() && c.subjects.is_empty() && c.sans.is_empty())
-        {
-            self.problem(&format!("{key}.callers"), "give ca and/or at least one of fingerprints, subjects, sans");
+        if callers.as_ref().is_some_and(|c| {
+            c.ca.is_none()
+                && c.fingerprints.is_empty()
+                && c.subjects.is_empty()
+                && c.sans.is_empty()
+        }) {
+            self.problem(
+                &format!("{key}.callers"),
+                "give ca and/or at least one of fingerprints, subjects, sans",
+            );
         }
-        if !workflows.is_empty() && t.api_keys_env.is_none() && t.api_keys_file.is_none() && callers.is_none() {
-            self.problem(&format!("{key}"), "set api_keys_env / api_keys_file and/or callers: a tenant must say who may call it");
+        if !workflows.is_empty()
+            && t.api_keys_env.is_none()
+            && t.api_keys_file.is_none()
+            && callers.is_none()
+        {
+            self.problem(key, "set api_keys_env / api_keys_file and/or callers: a tenant must say who may call it");
         }
         let budget = t.login_budget_per_hour.unwrap_or(60);
         if budget == 0 || budget > 3600 {
@@ -231,7 +323,13 @@ impl Checker<'_> {
     }
 
     /// A secret from `<name>_env` or `<name>_file`; `required` reports its absence.
-    fn secret(&mut self, key: &str, env: Option<&str>, file: Option<&Path>, required: bool) -> Option<Secret> {
+    fn secret(
+        &mut self,
+        key: &str,
+        env: Option<&str>,
+        file: Option<&Path>,
+        required: bool,
+    ) -> Option<Secret> {
         match (env, file) {
             (Some(_), Some(_)) => {
                 self.problem(key, "set either the _env or the _file key, not both");
@@ -240,7 +338,10 @@ impl Checker<'_> {
             (Some(var), None) => match (self.env)(var) {
                 Some(v) if !v.is_empty() => Some(Secret::new(v)),
                 _ => {
-                    self.problem(&format!("{key}_env"), format!("environment variable {var} is not set"));
+                    self.problem(
+                        &format!("{key}_env"),
+                        format!("environment variable {var} is not set"),
+                    );
                     None
                 }
             },
@@ -248,25 +349,40 @@ impl Checker<'_> {
                 let path = self.path(path);
                 match std::fs::metadata(&path) {
                     Ok(m) if m.len() > MAX_SECRET_FILE => {
-                        self.problem(&format!("{key}_file"), format!("{} is larger than 64 KiB", path.display()));
+                        self.problem(
+                            &format!("{key}_file"),
+                            format!("{} is larger than 64 KiB", path.display()),
+                        );
                         None
                     }
                     Ok(_) => match std::fs::read_to_string(&path) {
                         Ok(text) => Some(Secret::new(text.trim_end_matches(['\r', '\n']))),
                         Err(e) => {
-                            self.problem(&format!("{key}_file"), format!("cannot read {}: {e}", path.display()));
+                            self.problem(
+                                &format!("{key}_file"),
+                                format!("cannot read {}: {e}", path.display()),
+                            );
                             None
                         }
                     },
                     Err(e) => {
-                        self.problem(&format!("{key}_file"), format!("cannot read {}: {e}", path.display()));
+                        self.problem(
+                            &format!("{key}_file"),
+                            format!("cannot read {}: {e}", path.display()),
+                        );
                         None
                     }
                 }
             }
             (None, None) => {
                 if required {
-                    self.problem(key, format!("required: set {0}_env or {0}_file", key.rsplit('.').next().unwrap_or(key)));
+                    self.problem(
+                        key,
+                        format!(
+                            "required: set {0}_env or {0}_file",
+                            key.rsplit('.').next().unwrap_or(key)
+                        ),
+                    );
                 }
                 None
             }
@@ -274,7 +390,12 @@ impl Checker<'_> {
     }
 
     fn identity(&mut self, key: &str, i: RawIdentity) -> Option<IdentitySource> {
-        let password = self.secret(&format!("{key}.password"), i.password_env.as_deref(), i.password_file.as_deref(), false);
+        let password = self.secret(
+            &format!("{key}.password"),
+            i.password_env.as_deref(),
+            i.password_file.as_deref(),
+            false,
+        );
         let source = match (i.pem, i.cert, i.key, i.pkcs12) {
             (Some(pem), None, None, None) => IdentitySource::Pem {
                 path: self.existing_file(&format!("{key}.pem"), self.path(&pem)),
@@ -282,7 +403,9 @@ impl Checker<'_> {
             (None, Some(cert), Some(k), None) => IdentitySource::Files {
                 cert: self.existing_file(&format!("{key}.cert"), self.path(&cert)),
                 key: self.existing_file(&format!("{key}.key"), self.path(&k)),
-                chain: i.chain.map(|c| self.existing_file(&format!("{key}.chain"), self.path(&c))),
+                chain: i
+                    .chain
+                    .map(|c| self.existing_file(&format!("{key}.chain"), self.path(&c))),
             },
             (None, None, None, Some(p12)) => IdentitySource::Pkcs12 {
                 path: self.existing_file(&format!("{key}.pkcs12"), self.path(&p12)),
@@ -299,11 +422,21 @@ impl Checker<'_> {
     fn auth(&mut self, key: &str, a: RawAuth, login_url: Option<&http::Uri>) -> Option<Auth> {
         let need = |c: &mut Self, field: &str, v: Option<String>| {
             if v.is_none() {
-                c.problem(&format!("{key}.{field}"), format!("required for kind = \"{}\"", a.kind));
+                c.problem(
+                    &format!("{key}.{field}"),
+                    format!("required for kind = \"{}\"", a.kind),
+                );
             }
             v
         };
-        let password = |c: &mut Self| c.secret(&format!("{key}.password"), a.password_env.as_deref(), a.password_file.as_deref(), true);
+        let password = |c: &mut Self| {
+            c.secret(
+                &format!("{key}.password"),
+                a.password_env.as_deref(),
+                a.password_file.as_deref(),
+                true,
+            )
+        };
         let token = |c: &mut Self| {
             c.secret(
                 &format!("{key}.security_token"),
@@ -356,8 +489,16 @@ impl Checker<'_> {
             "oauth-jwt-bearer" => {
                 let client_id = need(self, "client_id", a.client_id.clone());
                 let username = need(self, "username", a.username.clone());
-                let private_key = self.secret(&format!("{key}.private_key"), None, a.private_key_file.as_deref(), true);
-                let audience = a.audience.clone().unwrap_or_else(|| default_audience(login_url));
+                let private_key = self.secret(
+                    &format!("{key}.private_key"),
+                    None,
+                    a.private_key_file.as_deref(),
+                    true,
+                );
+                let audience = a
+                    .audience
+                    .clone()
+                    .unwrap_or_else(|| default_audience(login_url));
                 Some(Auth::OAuthJwtBearer {
                     client_id: client_id?,
                     username: username?,
@@ -388,6 +529,7 @@ fn default_audience(login_url: Option<&http::Uri>) -> String {
 }
 
 fn is_api_version(v: &str) -> bool {
-    v.split_once('.')
-        .is_some_and(|(major, minor)| !major.is_empty() && major.chars().all(|c| c.is_ascii_digit()) && minor == "0")
+    v.split_once('.').is_some_and(|(major, minor)| {
+        !major.is_empty() && major.chars().all(|c| c.is_ascii_digit()) && minor == "0"
+    })
 }

@@ -47,7 +47,11 @@ fn json_response(status: u16, value: serde_json::Value) -> http::Response<Full<B
         .unwrap_or_else(|_| http::Response::new(Full::new(Bytes::new())))
 }
 
-async fn route(shared: &Arc<Shared>, method: &http::Method, path: &str) -> http::Response<Full<Bytes>> {
+async fn route(
+    shared: &Arc<Shared>,
+    method: &http::Method,
+    path: &str,
+) -> http::Response<Full<Bytes>> {
     match (method.as_str(), path) {
         ("GET", "/healthz") => json_response(200, json!({ "status": "ok" })),
         ("GET", "/readyz") => {
@@ -60,14 +64,23 @@ async fn route(shared: &Arc<Shared>, method: &http::Method, path: &str) -> http:
         ("GET", "/metrics") => {
             refresh_gauges(shared);
             http::Response::builder()
-                .header(http::header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")
+                .header(
+                    http::header::CONTENT_TYPE,
+                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                )
                 .body(Full::new(Bytes::from(shared.metrics.encode())))
                 .unwrap_or_else(|_| http::Response::new(Full::new(Bytes::new())))
         }
-        ("GET", "/admin/plugins") => json_response(200, json!({ "plugins": shared.registry.status() })),
+        ("GET", "/admin/plugins") => {
+            json_response(200, json!({ "plugins": shared.registry.status() }))
+        }
         ("GET", "/admin/sessions") => {
             let generation = shared.current();
-            let mut sessions: Vec<_> = generation.tenants.values().map(|t| t.upstream.status()).collect();
+            let mut sessions: Vec<_> = generation
+                .tenants
+                .values()
+                .map(|t| t.upstream.status())
+                .collect();
             sessions.sort_by(|a, b| a.tenant.cmp(&b.tenant));
             json_response(200, json!({ "sessions": sessions }))
         }
@@ -98,21 +111,35 @@ fn refresh_gauges(shared: &Shared) {
             tenant: slot.tenant,
             workflow: slot.workflow,
         };
-        m.plugin_reloads.get_or_create(&labels).set(slot.reloads as i64);
-        m.plugin_failures.get_or_create(&labels).set(slot.failures as i64);
+        m.plugin_reloads
+            .get_or_create(&labels)
+            .set(slot.reloads as i64);
+        m.plugin_failures
+            .get_or_create(&labels)
+            .set(slot.failures as i64);
     }
     let now = time::OffsetDateTime::now_utc();
     for (name, tenant) in &shared.current().tenants {
-        let labels = TenantLabels { tenant: name.clone() };
+        let labels = TenantLabels {
+            tenant: name.clone(),
+        };
         let sessions = tenant.upstream.sessions();
-        m.logins.get_or_create(&labels).set(sessions.logins() as i64);
-        m.login_failures.get_or_create(&labels).set(sessions.login_failures() as i64);
+        m.logins
+            .get_or_create(&labels)
+            .set(sessions.logins() as i64);
+        m.login_failures
+            .get_or_create(&labels)
+            .set(sessions.login_failures() as i64);
         let (used, limit) = tenant.upstream.usage();
         m.api_used.get_or_create(&labels).set(used as i64);
         m.api_limit.get_or_create(&labels).set(limit as i64);
-        m.upstream_handshakes.get_or_create(&labels).set(tenant.upstream.handshakes() as i64);
+        m.upstream_handshakes
+            .get_or_create(&labels)
+            .set(tenant.upstream.handshakes() as i64);
         if let Some(identity) = tenant.upstream.identity() {
-            m.certificate_days.get_or_create(&labels).set(identity.days_to_expiry(now));
+            m.certificate_days
+                .get_or_create(&labels)
+                .set(identity.days_to_expiry(now));
         }
     }
 }

@@ -47,7 +47,9 @@ impl Default for Metrics {
         let mut registry = Registry::with_prefix("twoway");
         let requests = Family::<RequestLabels, Counter>::default();
         let latency = Family::<WorkflowLabels, Histogram>::new_with_constructor(|| {
-            Histogram::new([0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0])
+            Histogram::new([
+                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+            ])
         });
         let metrics = Self {
             requests,
@@ -62,21 +64,60 @@ impl Default for Metrics {
             upstream_handshakes: Family::default(),
             registry: Registry::default(),
         };
-        registry.register("requests", "Workflow requests by tenant, workflow and status", metrics.requests.clone());
-        registry.register("request_duration_seconds", "Workflow request latency", metrics.latency.clone());
-        registry.register("plugin_reloads", "Plugin versions loaded by reload", metrics.plugin_reloads.clone());
-        registry.register("plugin_reload_failures", "Plugin files that failed to load", metrics.plugin_failures.clone());
-        registry.register("logins", "Successful logins by tenant", metrics.logins.clone());
-        registry.register("login_failures", "Failed logins by tenant", metrics.login_failures.clone());
-        registry.register("api_requests_used", "API requests used today, as Salesforce reports", metrics.api_used.clone());
-        registry.register("api_requests_limit", "API request limit per day, as Salesforce reports", metrics.api_limit.clone());
+        registry.register(
+            "requests",
+            "Workflow requests by tenant, workflow and status",
+            metrics.requests.clone(),
+        );
+        registry.register(
+            "request_duration_seconds",
+            "Workflow request latency",
+            metrics.latency.clone(),
+        );
+        registry.register(
+            "plugin_reloads",
+            "Plugin versions loaded by reload",
+            metrics.plugin_reloads.clone(),
+        );
+        registry.register(
+            "plugin_reload_failures",
+            "Plugin files that failed to load",
+            metrics.plugin_failures.clone(),
+        );
+        registry.register(
+            "logins",
+            "Successful logins by tenant",
+            metrics.logins.clone(),
+        );
+        registry.register(
+            "login_failures",
+            "Failed logins by tenant",
+            metrics.login_failures.clone(),
+        );
+        registry.register(
+            "api_requests_used",
+            "API requests used today, as Salesforce reports",
+            metrics.api_used.clone(),
+        );
+        registry.register(
+            "api_requests_limit",
+            "API request limit per day, as Salesforce reports",
+            metrics.api_limit.clone(),
+        );
         registry.register(
             "client_certificate_days_to_expiry",
             "Days until the tenant's client certificate expires",
             metrics.certificate_days.clone(),
         );
-        registry.register("upstream_tls_handshakes", "TLS handshakes made to the API", metrics.upstream_handshakes.clone());
-        Self { registry, ..metrics }
+        registry.register(
+            "upstream_tls_handshakes",
+            "TLS handshakes made to the API",
+            metrics.upstream_handshakes.clone(),
+        );
+        Self {
+            registry,
+            ..metrics
+        }
     }
 }
 

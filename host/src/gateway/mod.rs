@@ -71,7 +71,10 @@ pub struct Shared {
 impl Shared {
     /// The current generation.
     pub fn current(&self) -> Arc<Generation> {
-        self.generation.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.generation
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 }
 
@@ -95,7 +98,11 @@ fn build_tenants(
                 store.clear(&tenant.name);
                 let config_arc = Arc::new(tenant.clone());
                 Arc::new(TenantRuntime {
-                    upstream: Arc::new(TenantUpstream::with_store(config_arc.clone(), &config.upstream, store.clone())?),
+                    upstream: Arc::new(TenantUpstream::with_store(
+                        config_arc.clone(),
+                        &config.upstream,
+                        store.clone(),
+                    )?),
                     limit: Arc::new(tokio::sync::Semaphore::new(tenant.max_concurrency)),
                     callers_ca: callers_verifier(tenant)?,
                     config: config_arc,
@@ -108,21 +115,30 @@ fn build_tenants(
 }
 
 /// The verifier of a tenant's own caller CA, when it has one.
-fn callers_verifier(tenant: &Tenant) -> Result<Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>, GatewayError> {
+fn callers_verifier(
+    tenant: &Tenant,
+) -> Result<Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>, GatewayError> {
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
     let Some(ca) = tenant.callers.as_ref().and_then(|c| c.ca.as_ref()) else {
         return Ok(None);
     };
-    let bad = |e: &dyn std::fmt::Display| GatewayError::Tls(format!("tenant[{}].callers.ca {}: {e}", tenant.name, ca.display()));
+    let bad = |e: &dyn std::fmt::Display| {
+        GatewayError::Tls(format!(
+            "tenant[{}].callers.ca {}: {e}",
+            tenant.name,
+            ca.display()
+        ))
+    };
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_file_iter(ca).map_err(|e| bad(&e))? {
         roots.add(cert.map_err(|e| bad(&e))?).map_err(|e| bad(&e))?;
     }
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
-        .build()
-        .map_err(|e| bad(&e))?;
+    let verifier =
+        rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+            .build()
+            .map_err(|e| bad(&e))?;
     Ok(Some(verifier))
 }
 
@@ -136,14 +152,18 @@ fn same_files(t: &TenantRuntime) -> bool {
         return true;
     };
     match crate::identity::load(source) {
-        Ok(now) => now.leaf.sha256_fingerprint == identity.leaf.sha256_fingerprint && now.chain == identity.chain,
+        Ok(now) => {
+            now.leaf.sha256_fingerprint == identity.leaf.sha256_fingerprint
+                && now.chain == identity.chain
+        }
         Err(_) => true,
     }
 }
 
 /// The plugin directory as an absolute path, so watcher events match slots.
 fn absolute(dir: &Path) -> PathBuf {
-    std::fs::canonicalize(dir).unwrap_or_else(|_| std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf()))
+    std::fs::canonicalize(dir)
+        .unwrap_or_else(|_| std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf()))
 }
 
 /// Workflow slots for the registry, from the config.
@@ -157,7 +177,11 @@ fn slot_specs(config: &Config) -> Vec<crate::plugin::SlotSpec> {
             t.workflows.iter().map(move |w| crate::plugin::SlotSpec {
                 tenant: t.name.clone(),
                 workflow: w.name.clone(),
-                path: dir.join(w.plugin.strip_prefix(&config.plugins.dir).unwrap_or(&w.plugin)),
+                path: dir.join(
+                    w.plugin
+                        .strip_prefix(&config.plugins.dir)
+                        .unwrap_or(&w.plugin),
+                ),
                 config: w.config.clone(),
                 limits: w.limits,
             })
@@ -166,7 +190,10 @@ fn slot_specs(config: &Config) -> Vec<crate::plugin::SlotSpec> {
 }
 
 /// Builds everything from `config` (tenants, plugins) before any port binds.
-pub async fn prepare(config: Config, config_path: Option<PathBuf>) -> Result<Arc<Shared>, GatewayError> {
+pub async fn prepare(
+    config: Config,
+    config_path: Option<PathBuf>,
+) -> Result<Arc<Shared>, GatewayError> {
     let store: Arc<dyn SessionStore> = Arc::new(MemoryStore::default());
     let tenants = build_tenants(&config, None, &store)?;
     let cache_dir = config.plugins.cache_dir.clone();
@@ -182,7 +209,10 @@ pub async fn prepare(config: Config, config_path: Option<PathBuf>) -> Result<Arc
         .map_err(|e| GatewayError::Runtime(e.to_string()))?;
     let dir = absolute(&config.plugins.dir);
     let watcher = if dir.is_dir() {
-        Some(Watcher::start(&dir, registry.clone()).map_err(|e| GatewayError::Runtime(format!("watching {}: {e}", dir.display())))?)
+        Some(
+            Watcher::start(&dir, registry.clone())
+                .map_err(|e| GatewayError::Runtime(format!("watching {}: {e}", dir.display())))?,
+        )
     } else {
         tracing::warn!(dir = %dir.display(), "the plugins directory does not exist; no hot reload until it does and the config reloads");
         None
@@ -227,12 +257,20 @@ pub async fn reload(shared: &Arc<Shared>) -> Result<(), GatewayError> {
     .await;
     match &result {
         Ok(()) => {
-            shared.reloads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            *shared.last_reload_error.write().unwrap_or_else(|e| e.into_inner()) = None;
+            shared
+                .reloads
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            *shared
+                .last_reload_error
+                .write()
+                .unwrap_or_else(|e| e.into_inner()) = None;
             tracing::info!(config = %path.display(), "configuration reloaded");
         }
         Err(e) => {
-            *shared.last_reload_error.write().unwrap_or_else(|e| e.into_inner()) = Some(e.to_string());
+            *shared
+                .last_reload_error
+                .write()
+                .unwrap_or_else(|e| e.into_inner()) = Some(e.to_string());
             tracing::error!(config = %path.display(), error = %e, "configuration rejected; the previous one keeps serving");
         }
     }
@@ -259,23 +297,29 @@ pub fn watch_config(shared: Arc<Shared>) -> ConfigWatcher {
     let watcher = path.as_ref().and_then(|path| {
         let file = path.clone();
         let tx = tx.clone();
-        let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-            if let Ok(event) = event {
-                if event.paths.iter().any(|p| *p == file) && !event.kind.is_access() {
+        let mut watcher =
+            notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+                if let Ok(event) = event
+                    && event.paths.contains(&file)
+                    && !event.kind.is_access()
+                {
                     let _ = tx.send(());
                 }
-            }
-        })
-        .ok()?;
+            })
+            .ok()?;
         let dir = path.parent()?.to_path_buf();
-        watcher.watch(&dir, notify::RecursiveMode::NonRecursive).ok()?;
+        watcher
+            .watch(&dir, notify::RecursiveMode::NonRecursive)
+            .ok()?;
         Some(watcher)
     });
     #[cfg(unix)]
     {
         let tx = tx.clone();
         tokio::spawn(async move {
-            let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) else {
+            let Ok(mut hup) =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            else {
                 return;
             };
             while hup.recv().await.is_some() {
@@ -288,7 +332,10 @@ pub fn watch_config(shared: Arc<Shared>) -> ConfigWatcher {
     let task = tokio::spawn(async move {
         while rx.recv().await.is_some() {
             // Editors write in several steps: wait for quiet.
-            while let Ok(Some(())) = tokio::time::timeout(std::time::Duration::from_millis(200), rx.recv()).await {}
+            while let Ok(Some(())) =
+                tokio::time::timeout(std::time::Duration::from_millis(200), rx.recv()).await
+            {
+            }
             let _ = reload(&shared).await;
         }
     });

@@ -28,7 +28,11 @@ pub struct Caller {
 const HIDDEN_HEADERS: &[&str] = &["authorization", "cookie", "proxy-authorization"];
 
 /// Handles one request; never fails (errors become problems).
-pub async fn handle(shared: Arc<Shared>, caller: Arc<Caller>, request: http::Request<hyper::body::Incoming>) -> http::Response<Full<Bytes>> {
+pub async fn handle(
+    shared: Arc<Shared>,
+    caller: Arc<Caller>,
+    request: http::Request<hyper::body::Incoming>,
+) -> http::Response<Full<Bytes>> {
     let request_id = request_id(request.headers());
     let started = Instant::now();
     let path = request.uri().path().to_string();
@@ -45,9 +49,10 @@ pub async fn handle(shared: Arc<Shared>, caller: Arc<Caller>, request: http::Req
             (response, Some((tenant, workflow)))
         }
     };
-    response
-        .headers_mut()
-        .insert("x-request-id", http::HeaderValue::from_str(&request_id).unwrap_or(http::HeaderValue::from_static("-")));
+    response.headers_mut().insert(
+        "x-request-id",
+        http::HeaderValue::from_str(&request_id).unwrap_or(http::HeaderValue::from_static("-")),
+    );
     if let Some((tenant, workflow)) = labels {
         let status = response.status().as_u16();
         tracing::info!(%tenant, %workflow, status, request_id = %request_id, elapsed_ms = started.elapsed().as_millis() as u64, "request");
@@ -113,21 +118,36 @@ async fn run(
     };
     let generation = shared.current();
     let Some(tenant) = generation.tenants.get(tenant_name).cloned() else {
-        return problem("unknown_tenant", format!("no tenant {tenant_name:?} is configured"));
+        return problem(
+            "unknown_tenant",
+            format!("no tenant {tenant_name:?} is configured"),
+        );
     };
     if let Err(why) = authorize(&tenant, caller, request.headers()) {
         return problem("unauthorized", why);
     }
     let Some(slot) = shared.registry.get(tenant_name, workflow) else {
-        return problem("unknown_workflow", format!("tenant {tenant_name:?} has no workflow {workflow:?}"));
+        return problem(
+            "unknown_workflow",
+            format!("tenant {tenant_name:?} has no workflow {workflow:?}"),
+        );
     };
     let Some(version) = slot.live() else {
-        return problem("plugin_unavailable", format!("{} has not loaded yet; see /admin/plugins on the admin port", slot.path.display()));
+        return problem(
+            "plugin_unavailable",
+            format!(
+                "{} has not loaded yet; see /admin/plugins on the admin port",
+                slot.path.display()
+            ),
+        );
     };
     let Ok(_permit) = tenant.limit.clone().try_acquire_owned() else {
         return Problem::new(
             "overloaded",
-            format!("tenant {tenant_name:?} already has {} requests in flight (max_concurrency)", tenant.config.max_concurrency),
+            format!(
+                "tenant {tenant_name:?} already has {} requests in flight (max_concurrency)",
+                tenant.config.max_concurrency
+            ),
         )
         .at(Some(tenant_name), Some(workflow))
         .retry_after(1)
@@ -137,10 +157,21 @@ async fn run(
     let (parts, body) = request.into_parts();
     let body = match Limited::new(body, max_body).collect().await {
         Ok(body) => body.to_bytes(),
-        Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => {
-            return problem("payload_too_large", format!("the body is over the {max_body}-byte limit ([server].max_body_kb)"));
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            return problem(
+                "payload_too_large",
+                format!("the body is over the {max_body}-byte limit ([server].max_body_kb)"),
+            );
         }
-        Err(e) => return problem("bad_request", format!("could not read the request body: {e}")),
+        Err(e) => {
+            return problem(
+                "bad_request",
+                format!("could not read the request body: {e}"),
+            );
+        }
     };
     let inbound = InboundRequest {
         method: parts.method.as_str().to_string(),
@@ -166,7 +197,11 @@ async fn run(
         upstream: tenant.upstream.clone(),
         config: slot.config.clone(),
     };
-    let result = shared.registry.runtime().call(&version, call, slot.limits, inbound).await;
+    let result = shared
+        .registry
+        .runtime()
+        .call(&version, call, slot.limits, inbound)
+        .await;
     let mut response = match result {
         Ok(answer) => {
             let mut builder = http::Response::builder().status(answer.status);
@@ -176,11 +211,18 @@ async fn run(
                 }
                 builder = builder.header(name.as_str(), value.as_str());
             }
-            builder.body(Full::new(Bytes::from(answer.body))).unwrap_or_else(|e| {
-                problem("plugin_trap", format!("the workflow returned an invalid response: {e}"))
-            })
+            builder
+                .body(Full::new(Bytes::from(answer.body)))
+                .unwrap_or_else(|e| {
+                    problem(
+                        "plugin_trap",
+                        format!("the workflow returned an invalid response: {e}"),
+                    )
+                })
         }
-        Err(e) => problem_for(e).at(Some(tenant_name), Some(workflow)).into_response(request_id),
+        Err(e) => problem_for(e)
+            .at(Some(tenant_name), Some(workflow))
+            .into_response(request_id),
     };
     response.headers_mut().insert(
         "x-twoway-plugin-version",
@@ -192,13 +234,23 @@ async fn run(
 fn is_hop_by_hop(name: &str) -> bool {
     matches!(
         name.to_ascii_lowercase().as_str(),
-        "connection" | "transfer-encoding" | "content-length" | "keep-alive" | "upgrade" | "te" | "trailer"
+        "connection"
+            | "transfer-encoding"
+            | "content-length"
+            | "keep-alive"
+            | "upgrade"
+            | "te"
+            | "trailer"
     )
 }
 
 /// The caller must hold what the tenant asks for: one of its API keys and/or
 /// a certificate its caller policy accepts. Never another tenant's.
-fn authorize(tenant: &TenantRuntime, caller: &Caller, headers: &http::HeaderMap) -> Result<(), String> {
+fn authorize(
+    tenant: &TenantRuntime,
+    caller: &Caller,
+    headers: &http::HeaderMap,
+) -> Result<(), String> {
     let config = &tenant.config;
     if !config.api_keys.is_empty() {
         let presented = headers
@@ -210,29 +262,41 @@ fn authorize(tenant: &TenantRuntime, caller: &Caller, headers: &http::HeaderMap)
             return Err("send one of the tenant's API keys as Authorization: Bearer <key>".into());
         };
         // Compare against every key in constant time, without stopping early.
-        let matched = config
-            .api_keys
-            .iter()
-            .fold(false, |found, key| found | constant_time_eq(key.expose().as_bytes(), presented.as_bytes()));
+        let matched = config.api_keys.iter().fold(false, |found, key| {
+            found | constant_time_eq(key.expose().as_bytes(), presented.as_bytes())
+        });
         if !matched {
             return Err("the API key is not one of this tenant's".into());
         }
     }
     if let Some(policy) = &config.callers {
         let from_tenant_ca = match &tenant.callers_ca {
-            Some(verifier) => caller.chain.split_first().is_some_and(|(leaf, intermediates)| {
-                verifier
-                    .verify_client_cert(leaf, intermediates, rustls::pki_types::UnixTime::now())
-                    .is_ok()
-            }),
+            Some(verifier) => caller
+                .chain
+                .split_first()
+                .is_some_and(|(leaf, intermediates)| {
+                    verifier
+                        .verify_client_cert(leaf, intermediates, rustls::pki_types::UnixTime::now())
+                        .is_ok()
+                }),
             None => true,
         };
-        if !from_tenant_ca || !policy.listed(caller.fingerprint.as_deref(), caller.subject.as_deref(), &caller.sans) {
-            return Err("this tenant only accepts callers with one of its client certificates".into());
+        if !from_tenant_ca
+            || !policy.listed(
+                caller.fingerprint.as_deref(),
+                caller.subject.as_deref(),
+                &caller.sans,
+            )
+        {
+            return Err(
+                "this tenant only accepts callers with one of its client certificates".into(),
+            );
         }
     }
     if config.api_keys.is_empty() && config.callers.is_none() {
-        return Err("the tenant has no api_keys and no callers policy, so it accepts no one".into());
+        return Err(
+            "the tenant has no api_keys and no callers policy, so it accepts no one".into(),
+        );
     }
     Ok(())
 }
@@ -244,19 +308,29 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// The problem for a failed plugin call.
 fn problem_for(e: PluginError) -> Problem {
     match e {
-        PluginError::Workflow(WorkflowError::BadRequest(detail), _) => Problem::new("bad_request", detail),
-        PluginError::Workflow(WorkflowError::NotFound(detail), _) => Problem::new("not_found_in_workflow", detail),
-        PluginError::Workflow(WorkflowError::UpstreamFault(fault), _) => {
-            Problem::new("upstream_fault", format!("{}: {}", fault.code, fault.message))
+        PluginError::Workflow(WorkflowError::BadRequest(detail), _) => {
+            Problem::new("bad_request", detail)
         }
+        PluginError::Workflow(WorkflowError::NotFound(detail), _) => {
+            Problem::new("not_found_in_workflow", detail)
+        }
+        PluginError::Workflow(WorkflowError::UpstreamFault(fault), _) => Problem::new(
+            "upstream_fault",
+            format!("{}: {}", fault.code, fault.message),
+        ),
         PluginError::Workflow(WorkflowError::Upstream(error), failure) => {
-            let problem = Problem::new(failure.map_or("upstream_unavailable", |f| f.code), upstream_detail(&error));
+            let problem = Problem::new(
+                failure.map_or("upstream_unavailable", |f| f.code),
+                upstream_detail(&error),
+            );
             match failure.and_then(|f| f.retry_after) {
                 Some(wait) => problem.retry_after(wait.as_secs()),
                 None => problem,
             }
         }
-        PluginError::Workflow(WorkflowError::Internal(detail), _) => Problem::new("workflow_error", detail),
+        PluginError::Workflow(WorkflowError::Internal(detail), _) => {
+            Problem::new("workflow_error", detail)
+        }
         other => Problem::new(other.code(), other.to_string()),
     }
 }
@@ -264,8 +338,13 @@ fn problem_for(e: PluginError) -> Problem {
 fn upstream_detail(e: &crate::plugin::UpstreamErrorWit) -> String {
     use crate::plugin::UpstreamErrorWit as E;
     match e {
-        E::InvalidRequest(s) | E::SessionUnavailable(s) | E::MutualAuthenticationFailed(s) | E::Unavailable(s) => s.clone(),
-        E::ClientCertificateRejected(reason) => format!("the API refused the client certificate: {reason}"),
+        E::InvalidRequest(s)
+        | E::SessionUnavailable(s)
+        | E::MutualAuthenticationFailed(s)
+        | E::Unavailable(s) => s.clone(),
+        E::ClientCertificateRejected(reason) => {
+            format!("the API refused the client certificate: {reason}")
+        }
         E::TooLarge(limit) => format!("the API's answer was over the {limit}-byte limit"),
     }
 }
@@ -276,8 +355,14 @@ mod tests {
 
     #[test]
     fn routes() {
-        assert_eq!(parse_route("/tenants/acme/workflows/lead"), Some(("acme", "lead", "")));
-        assert_eq!(parse_route("/tenants/acme/workflows/q/a/b"), Some(("acme", "q", "a/b")));
+        assert_eq!(
+            parse_route("/tenants/acme/workflows/lead"),
+            Some(("acme", "lead", ""))
+        );
+        assert_eq!(
+            parse_route("/tenants/acme/workflows/q/a/b"),
+            Some(("acme", "q", "a/b"))
+        );
         assert_eq!(parse_route("/tenants//workflows/x"), None);
         assert_eq!(parse_route("/tenants/acme/flows/x"), None);
         assert_eq!(parse_route("/"), None);

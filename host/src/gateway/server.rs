@@ -52,16 +52,22 @@ impl Running {
 pub async fn start(shared: Arc<Shared>) -> Result<Running, GatewayError> {
     let config = shared.current().config.clone();
     let bind = |addr: SocketAddr| async move {
-        TcpListener::bind(addr).await.map_err(|e| GatewayError::Bind {
-            addr,
-            reason: e.to_string(),
-        })
+        TcpListener::bind(addr)
+            .await
+            .map_err(|e| GatewayError::Bind {
+                addr,
+                reason: e.to_string(),
+            })
     };
     let tls = config.server.tls.as_ref().map(acceptor).transpose()?;
     let listener = bind(config.server.listen).await?;
     let admin_listener = bind(config.server.admin_listen).await?;
-    let addr = listener.local_addr().map_err(|e| GatewayError::Tls(e.to_string()))?;
-    let admin_addr = admin_listener.local_addr().map_err(|e| GatewayError::Tls(e.to_string()))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| GatewayError::Tls(e.to_string()))?;
+    let admin_addr = admin_listener
+        .local_addr()
+        .map_err(|e| GatewayError::Tls(e.to_string()))?;
     let (stop, stopped) = watch::channel(false);
     let inbound = tokio::spawn(serve_inbound(
         listener,
@@ -90,7 +96,8 @@ fn acceptor(tls: &ServerTls) -> Result<tokio_rustls::TlsAcceptor, GatewayError> 
         .map_err(|e| bad(&tls.cert.display().to_string(), &e))?
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| bad(&tls.cert.display().to_string(), &e))?;
-    let key = PrivateKeyDer::from_pem_file(&tls.key).map_err(|e| bad(&tls.key.display().to_string(), &e))?;
+    let key = PrivateKeyDer::from_pem_file(&tls.key)
+        .map_err(|e| bad(&tls.key.display().to_string(), &e))?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -98,22 +105,29 @@ fn acceptor(tls: &ServerTls) -> Result<tokio_rustls::TlsAcceptor, GatewayError> 
     let builder = match &tls.client_ca {
         Some(ca) => {
             let mut roots = rustls::RootCertStore::empty();
-            for cert in CertificateDer::pem_file_iter(ca).map_err(|e| bad(&ca.display().to_string(), &e))? {
+            for cert in
+                CertificateDer::pem_file_iter(ca).map_err(|e| bad(&ca.display().to_string(), &e))?
+            {
                 roots
                     .add(cert.map_err(|e| bad(&ca.display().to_string(), &e))?)
                     .map_err(|e| bad(&ca.display().to_string(), &e))?;
             }
             // Callers may come with an API key and no certificate; tenants
             // that demand a certificate check it per request.
-            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
-                .allow_unauthenticated()
-                .build()
-                .map_err(|e| bad("client_ca", &e))?;
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .allow_unauthenticated()
+            .build()
+            .map_err(|e| bad("client_ca", &e))?;
             builder.with_client_cert_verifier(verifier)
         }
         None => builder.with_no_client_auth(),
     };
-    let mut config = builder.with_single_cert(chain, key).map_err(|e| bad("certificate and key", &e))?;
+    let mut config = builder
+        .with_single_cert(chain, key)
+        .map_err(|e| bad("certificate and key", &e))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
@@ -124,14 +138,24 @@ fn caller_of(certs: Option<&[CertificateDer<'static>]>) -> Caller {
         return Caller::default();
     };
     let digest = sha2::Sha256::digest(leaf.as_ref());
-    let fingerprint = digest.iter().map(|b| format!("{b:02X}")).collect::<Vec<_>>().join(":");
+    let fingerprint = digest
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect::<Vec<_>>()
+        .join(":");
     let (subject, sans) = match x509_parser::parse_x509_certificate(leaf) {
         Ok((_, cert)) => {
             let sans = cert
                 .subject_alternative_name()
                 .ok()
                 .flatten()
-                .map(|ext| ext.value.general_names.iter().map(|n| n.to_string()).collect())
+                .map(|ext| {
+                    ext.value
+                        .general_names
+                        .iter()
+                        .map(|n| n.to_string())
+                        .collect()
+                })
                 .unwrap_or_default();
             (Some(cert.subject().to_string()), sans)
         }
@@ -191,10 +215,11 @@ async fn serve_inbound(
                 let acceptor = acceptor.clone();
                 let watcher = graceful.watcher();
                 tokio::spawn(async move {
-                    let stream = match tokio::time::timeout(header_timeout, acceptor.accept(tcp)).await {
-                        Ok(Ok(stream)) => stream,
-                        _ => return tracing::debug!(%peer, "inbound TLS handshake failed"),
-                    };
+                    let stream =
+                        match tokio::time::timeout(header_timeout, acceptor.accept(tcp)).await {
+                            Ok(Ok(stream)) => stream,
+                            _ => return tracing::debug!(%peer, "inbound TLS handshake failed"),
+                        };
                     let caller = Arc::new(caller_of(stream.get_ref().1.peer_certificates()));
                     let service = service_fn(move |req| {
                         let (shared, caller) = (shared.clone(), caller.clone());
@@ -209,7 +234,13 @@ async fn serve_inbound(
         }
     }
     drop(listener);
-    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
-        tracing::warn!(?grace, "in-flight requests still running at the shutdown deadline");
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            ?grace,
+            "in-flight requests still running at the shutdown deadline"
+        );
     }
 }

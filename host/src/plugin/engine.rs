@@ -4,7 +4,9 @@
 use std::path::Path;
 use std::time::Duration;
 
-use wasmtime::{Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{
+    Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig,
+};
 
 /// How often the epoch advances; CPU limits are counted in these ticks.
 pub const TICK: Duration = Duration::from_millis(5);

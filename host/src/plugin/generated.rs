@@ -9,8 +9,8 @@ wasmtime::component::bindgen!({
 });
 
 pub use self::twoway::gateway::context::Host as ContextHost;
+pub use self::twoway::gateway::types::Host as TypesHost;
 pub use self::twoway::gateway::types::{
     Api, Header, Level, OutboundRequest, SessionInfo, UpstreamError, UpstreamResponse,
 };
-pub use self::twoway::gateway::types::Host as TypesHost;
 pub use self::twoway::gateway::upstream::Host as UpstreamHost;

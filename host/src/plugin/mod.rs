@@ -19,8 +19,8 @@ use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
 pub use engine::MAX_PLUGIN_MEMORY;
-pub use generated::{Header, InboundRequest, WorkflowError, WorkflowResponse};
 pub use generated::UpstreamError as UpstreamErrorWit;
+pub use generated::{Header, InboundRequest, WorkflowError, WorkflowResponse};
 pub use registry::SlotSpec;
 pub use registry::{Registry, Slot, SlotStatus};
 pub use state::{CallContext, UpstreamFailure};
@@ -92,7 +92,10 @@ impl Runtime {
         let engine = engine::build(cache_dir)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        Workflow::add_to_linker::<_, wasmtime::component::HasSelf<PluginState>>(&mut linker, |s| s)?;
+        Workflow::add_to_linker::<_, wasmtime::component::HasSelf<PluginState>>(
+            &mut linker,
+            |s| s,
+        )?;
         Ok(Self { engine, linker })
     }
 
@@ -177,18 +180,29 @@ impl Runtime {
         let result = match outcome {
             Err(_) => Err(PluginError::Timeout(limits.timeout)),
             Ok(Err(_)) if state.cpu_exceeded => Err(PluginError::Timeout(limits.timeout)),
-            Ok(Err(_)) if state.limiter.exceeded => Err(PluginError::MemoryExceeded(limits.memory_bytes)),
+            Ok(Err(_)) if state.limiter.exceeded => {
+                Err(PluginError::MemoryExceeded(limits.memory_bytes))
+            }
             Ok(Err(trap)) => Err(PluginError::Trap(trap_message(&trap))),
             Ok(Ok(Err(e))) => Err(PluginError::Workflow(e, state.last_upstream)),
             Ok(Ok(Ok(response))) => {
-                let size = response.body.len() + response.headers.iter().map(|h| h.name.len() + h.value.len()).sum::<usize>();
+                let size = response.body.len()
+                    + response
+                        .headers
+                        .iter()
+                        .map(|h| h.name.len() + h.value.len())
+                        .sum::<usize>();
                 if size > limits.max_output_bytes {
                     Err(PluginError::OutputTooLarge {
                         size,
                         limit: limits.max_output_bytes,
                     })
                 } else if response.headers.len() > state::MAX_HEADERS {
-                    Err(PluginError::Trap(format!("returned {} headers; at most {}", response.headers.len(), state::MAX_HEADERS)))
+                    Err(PluginError::Trap(format!(
+                        "returned {} headers; at most {}",
+                        response.headers.len(),
+                        state::MAX_HEADERS
+                    )))
                 } else {
                     Ok(response)
                 }
@@ -210,7 +224,10 @@ fn log_guest_output(call: &CallContext, stream: &str, pipe: &MemoryOutputPipe) {
     if bytes.is_empty() {
         return;
     }
-    for line in String::from_utf8_lossy(&bytes).lines().filter(|l| !l.trim().is_empty()) {
+    for line in String::from_utf8_lossy(&bytes)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+    {
         tracing::info!(target: "plugin", tenant = %call.tenant, workflow = %call.workflow, version = %call.version, stream, "{}", state::truncate(line, 4096));
     }
 }

@@ -92,7 +92,10 @@ impl Registry {
         let mut slots = HashMap::new();
         for spec in specs {
             let key = (spec.tenant.clone(), spec.workflow.clone());
-            let previous = old.get(&key).filter(|s| s.path == spec.path).and_then(|s| s.live());
+            let previous = old
+                .get(&key)
+                .filter(|s| s.path == spec.path)
+                .and_then(|s| s.live());
             let slot = Arc::new(Slot {
                 tenant: spec.tenant,
                 workflow: spec.workflow,
@@ -113,7 +116,9 @@ impl Registry {
     /// The slot of (tenant, workflow).
     pub fn get(&self, tenant: &str, workflow: &str) -> Option<Arc<Slot>> {
         let slots = self.slots.read().unwrap_or_else(|e| e.into_inner());
-        slots.get(&(tenant.to_string(), workflow.to_string())).cloned()
+        slots
+            .get(&(tenant.to_string(), workflow.to_string()))
+            .cloned()
     }
 
     /// True when every slot has a live version.
@@ -176,7 +181,11 @@ impl Registry {
                     }),
                     reloads: s.reloads.load(Ordering::Relaxed),
                     failures: s.failures.load(Ordering::Relaxed),
-                    last_error: s.last_error.read().unwrap_or_else(|e| e.into_inner()).clone(),
+                    last_error: s
+                        .last_error
+                        .read()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .clone(),
                 }
             })
             .collect();
@@ -198,13 +207,19 @@ fn read_component(path: &Path) -> Result<Vec<u8>, LoadError> {
     };
     let meta = std::fs::metadata(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
-            read_error("the file is gone; the last loaded version keeps serving until a new file arrives".into())
+            read_error(
+                "the file is gone; the last loaded version keeps serving until a new file arrives"
+                    .into(),
+            )
         } else {
             read_error(e.to_string())
         }
     })?;
     if meta.len() > MAX_COMPONENT_BYTES {
-        return Err(read_error(format!("{} bytes is over the {MAX_COMPONENT_BYTES}-byte limit", meta.len())));
+        return Err(read_error(format!(
+            "{} bytes is over the {MAX_COMPONENT_BYTES}-byte limit",
+            meta.len()
+        )));
     }
     std::fs::read(path).map_err(|e| read_error(e.to_string()))
 }

@@ -11,8 +11,8 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::generated::{
-    Api, ContextHost, Header, Level, OutboundRequest, SessionInfo, TypesHost, UpstreamError, UpstreamHost,
-    UpstreamResponse,
+    Api, ContextHost, Header, Level, OutboundRequest, SessionInfo, TypesHost, UpstreamError,
+    UpstreamHost, UpstreamResponse,
 };
 use crate::salesforce;
 use crate::upstream::{self, Outbound, TenantUpstream};
@@ -48,7 +48,12 @@ pub struct MemoryLimiter {
 }
 
 impl ResourceLimiter for MemoryLimiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if desired as u64 > self.limit {
             self.exceeded = true;
             return Ok(false);
@@ -56,7 +61,12 @@ impl ResourceLimiter for MemoryLimiter {
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= 100_000)
     }
 }
@@ -88,7 +98,10 @@ impl WasiView for PluginState {
 impl TypesHost for PluginState {}
 
 impl UpstreamHost for PluginState {
-    async fn send(&mut self, request: OutboundRequest) -> wasmtime::Result<Result<UpstreamResponse, UpstreamError>> {
+    async fn send(
+        &mut self,
+        request: OutboundRequest,
+    ) -> wasmtime::Result<Result<UpstreamResponse, UpstreamError>> {
         let out = match outbound(request) {
             Ok(out) => out,
             Err(reason) => return Ok(Err(UpstreamError::InvalidRequest(reason))),
@@ -147,13 +160,24 @@ impl ContextHost for PluginState {
 
     async fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
         let message = truncate(&message, MAX_LOG_LINE);
-        let (tenant, workflow, version) = (&self.call.tenant, &self.call.workflow, &self.call.version);
+        let (tenant, workflow, version) =
+            (&self.call.tenant, &self.call.workflow, &self.call.version);
         match level {
-            Level::Trace => tracing::trace!(target: "plugin", %tenant, %workflow, %version, "{message}"),
-            Level::Debug => tracing::debug!(target: "plugin", %tenant, %workflow, %version, "{message}"),
-            Level::Info => tracing::info!(target: "plugin", %tenant, %workflow, %version, "{message}"),
-            Level::Warn => tracing::warn!(target: "plugin", %tenant, %workflow, %version, "{message}"),
-            Level::Error => tracing::error!(target: "plugin", %tenant, %workflow, %version, "{message}"),
+            Level::Trace => {
+                tracing::trace!(target: "plugin", %tenant, %workflow, %version, "{message}")
+            }
+            Level::Debug => {
+                tracing::debug!(target: "plugin", %tenant, %workflow, %version, "{message}")
+            }
+            Level::Info => {
+                tracing::info!(target: "plugin", %tenant, %workflow, %version, "{message}")
+            }
+            Level::Warn => {
+                tracing::warn!(target: "plugin", %tenant, %workflow, %version, "{message}")
+            }
+            Level::Error => {
+                tracing::error!(target: "plugin", %tenant, %workflow, %version, "{message}")
+            }
         }
         Ok(())
     }
@@ -185,21 +209,32 @@ fn api(api: Api) -> salesforce::Api {
 /// Checks and converts a plugin's request; the reason says what to fix.
 fn outbound(request: OutboundRequest) -> Result<Outbound, String> {
     if request.body.len() > MAX_OUTBOUND_BODY {
-        return Err(format!("request body of {} bytes is over the {MAX_OUTBOUND_BODY}-byte limit", request.body.len()));
+        return Err(format!(
+            "request body of {} bytes is over the {MAX_OUTBOUND_BODY}-byte limit",
+            request.body.len()
+        ));
     }
     if request.headers.len() > MAX_HEADERS {
-        return Err(format!("{} headers; at most {MAX_HEADERS}", request.headers.len()));
+        return Err(format!(
+            "{} headers; at most {MAX_HEADERS}",
+            request.headers.len()
+        ));
     }
     let method = http::Method::from_bytes(request.method.to_ascii_uppercase().as_bytes())
         .map_err(|_| format!("{:?} is not an HTTP method", request.method))?;
     let mut headers = http::HeaderMap::new();
     for Header { name, value } in request.headers {
-        let name = http::HeaderName::from_bytes(name.as_bytes()).map_err(|_| format!("{name:?} is not a header name"))?;
+        let name = http::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| format!("{name:?} is not a header name"))?;
         // The host owns framing and the connection.
-        if matches!(name.as_str(), "host" | "content-length" | "transfer-encoding" | "connection" | "upgrade" | "te") {
+        if matches!(
+            name.as_str(),
+            "host" | "content-length" | "transfer-encoding" | "connection" | "upgrade" | "te"
+        ) {
             continue;
         }
-        let value = http::HeaderValue::from_str(&value).map_err(|_| format!("the value of {name} is not a valid header value"))?;
+        let value = http::HeaderValue::from_str(&value)
+            .map_err(|_| format!("the value of {name} is not a valid header value"))?;
         headers.append(name, value);
     }
     Ok(Outbound {
@@ -219,7 +254,9 @@ fn wit_error(e: upstream::UpstreamError) -> UpstreamError {
         E::Session(e) => UpstreamError::SessionUnavailable(e.to_string()),
         E::SessionRejected(reason) => UpstreamError::SessionUnavailable(reason),
         E::ClientCertificateRejected { reason } => UpstreamError::ClientCertificateRejected(reason),
-        e @ E::MutualAuthenticationFailed { .. } => UpstreamError::MutualAuthenticationFailed(e.to_string()),
+        e @ E::MutualAuthenticationFailed { .. } => {
+            UpstreamError::MutualAuthenticationFailed(e.to_string())
+        }
         E::Transport(TransportError::TooLarge { limit }) => UpstreamError::TooLarge(limit as u64),
         E::Transport(e) => UpstreamError::Unavailable(e.to_string()),
     }

@@ -29,15 +29,16 @@ impl Watcher {
     /// Watches `dir` and reloads what changes in it into `registry`.
     pub fn start(dir: &Path, registry: Arc<Registry>) -> notify::Result<Self> {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<PathBuf>();
-        let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-            if let Ok(event) = event {
-                if event.kind.is_modify() || event.kind.is_create() || event.kind.is_remove() {
+        let mut watcher =
+            notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+                if let Ok(event) = event
+                    && (event.kind.is_modify() || event.kind.is_create() || event.kind.is_remove())
+                {
                     for path in event.paths {
                         let _ = tx.send(path);
                     }
                 }
-            }
-        })?;
+            })?;
         watcher.watch(dir, RecursiveMode::NonRecursive)?;
         let task = tokio::spawn(async move {
             while let Some(first) = rx.recv().await {

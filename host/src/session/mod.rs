@@ -36,14 +36,22 @@ pub struct Session {
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum SessionError {
     /// The credentials were refused; no more logins until the config changes.
-    #[error("login refused: {code}: {message} (fix the tenant's credentials; logins are paused until the config changes)")]
+    #[error(
+        "login refused: {code}: {message} (fix the tenant's credentials; logins are paused until the config changes)"
+    )]
     InvalidLogin { code: String, message: String },
     /// Salesforce or the tenant's own budget limits logins for now.
     #[error("login rate limited: {reason}; next attempt in {retry_after:?}")]
-    RateLimited { reason: String, retry_after: Duration },
+    RateLimited {
+        reason: String,
+        retry_after: Duration,
+    },
     /// The login could not be done (network, TLS, unexpected answer); backing off.
     #[error("login failed: {reason}; next attempt in {retry_after:?}")]
-    Unavailable { reason: String, retry_after: Duration },
+    Unavailable {
+        reason: String,
+        retry_after: Duration,
+    },
 }
 
 impl SessionError {
@@ -60,7 +68,9 @@ impl SessionError {
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             Self::InvalidLogin { .. } => None,
-            Self::RateLimited { retry_after, .. } | Self::Unavailable { retry_after, .. } => Some(*retry_after),
+            Self::RateLimited { retry_after, .. } | Self::Unavailable { retry_after, .. } => {
+                Some(*retry_after)
+            }
         }
     }
 }
@@ -153,15 +163,16 @@ impl Manager {
             return Err(stopped.clone());
         }
         let now = Instant::now();
-        if let Some((until, error)) = &state.not_before {
-            if *until > now {
-                return Err(with_retry_after(error, *until - now));
-            }
-        }
-        if let Err(wait) = self
-            .store
-            .take_login(&self.tenant.name, self.tenant.login_budget_per_hour, SystemTime::now())
+        if let Some((until, error)) = &state.not_before
+            && *until > now
         {
+            return Err(with_retry_after(error, *until - now));
+        }
+        if let Err(wait) = self.store.take_login(
+            &self.tenant.name,
+            self.tenant.login_budget_per_hour,
+            SystemTime::now(),
+        ) {
             return Err(SessionError::RateLimited {
                 reason: format!(
                     "the tenant's budget of {} logins per hour is spent (login_budget_per_hour)",
@@ -192,7 +203,8 @@ impl Manager {
             Err(failure) => {
                 self.failures.fetch_add(1, Ordering::Relaxed);
                 let error = self.on_failure(&mut state, failure);
-                *self.last_error.write().unwrap_or_else(|e| e.into_inner()) = Some(error.to_string());
+                *self.last_error.write().unwrap_or_else(|e| e.into_inner()) =
+                    Some(error.to_string());
                 tracing::warn!(tenant = %self.tenant.name, code = error.code(), error = %error, "login failed");
                 Err(error)
             }
@@ -219,7 +231,11 @@ impl Manager {
             LoginFailure::Unexpected { status, detail } => {
                 state.consecutive_failures += 1;
                 let wait = backoff(state.consecutive_failures);
-                let reason = if status == 0 { detail } else { format!("HTTP {status}: {detail}") };
+                let reason = if status == 0 {
+                    detail
+                } else {
+                    format!("HTTP {status}: {detail}")
+                };
                 let error = SessionError::Unavailable {
                     reason,
                     retry_after: wait,
@@ -244,7 +260,11 @@ impl Manager {
     /// The session state, for operators; never the session id.
     pub fn status(&self) -> Status {
         let session = self.store.current(&self.tenant.name);
-        let stopped = self.login.try_lock().map(|s| s.stopped.is_some()).unwrap_or(false);
+        let stopped = self
+            .login
+            .try_lock()
+            .map(|s| s.stopped.is_some())
+            .unwrap_or(false);
         let state = match (&session, stopped) {
             (_, true) => "stopped",
             (Some(s), _) if s.refresh_at > Instant::now() => "active",
@@ -264,7 +284,11 @@ impl Manager {
             }),
             logins: self.logins(),
             login_failures: self.login_failures(),
-            last_error: self.last_error.read().unwrap_or_else(|e| e.into_inner()).clone(),
+            last_error: self
+                .last_error
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
             certificate_sha256: None,
         }
     }
@@ -286,7 +310,9 @@ fn with_retry_after(error: &SessionError, wait: Duration) -> SessionError {
 
 /// Exponential backoff with full jitter between half and all of the step.
 fn backoff(failures: u32) -> Duration {
-    let step = BACKOFF_BASE.saturating_mul(1 << failures.saturating_sub(1).min(16)).min(BACKOFF_MAX);
+    let step = BACKOFF_BASE
+        .saturating_mul(1 << failures.saturating_sub(1).min(16))
+        .min(BACKOFF_MAX);
     let factor: f64 = rand::rng().random_range(0.5..=1.0);
     step.mul_f64(factor)
 }
@@ -299,8 +325,14 @@ mod tests {
     fn backoff_grows_and_is_capped() {
         for n in 1..30 {
             let d = backoff(n);
-            let step = BACKOFF_BASE.saturating_mul(1 << (n - 1).min(16)).min(BACKOFF_MAX);
-            assert!(d >= step / 2 && d <= step, "failure {n}: {d:?} not within [{:?}, {step:?}]", step / 2);
+            let step = BACKOFF_BASE
+                .saturating_mul(1 << (n - 1).min(16))
+                .min(BACKOFF_MAX);
+            assert!(
+                d >= step / 2 && d <= step,
+                "failure {n}: {d:?} not within [{:?}, {step:?}]",
+                step / 2
+            );
         }
         assert!(backoff(30) <= BACKOFF_MAX);
     }

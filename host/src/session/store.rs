@@ -40,7 +40,11 @@ pub struct MemoryStore {
 
 impl SessionStore for MemoryStore {
     fn current(&self, tenant: &str) -> Option<Arc<Session>> {
-        self.sessions.read().unwrap_or_else(|e| e.into_inner()).get(tenant).cloned()
+        self.sessions
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(tenant)
+            .cloned()
     }
 
     fn put(&self, tenant: &str, session: Arc<Session>) {
@@ -52,7 +56,10 @@ impl SessionStore for MemoryStore {
 
     fn invalidate(&self, tenant: &str, generation: u64) -> bool {
         let mut sessions = self.sessions.write().unwrap_or_else(|e| e.into_inner());
-        if sessions.get(tenant).is_some_and(|s| s.generation == generation) {
+        if sessions
+            .get(tenant)
+            .is_some_and(|s| s.generation == generation)
+        {
             sessions.remove(tenant);
             return true;
         }
@@ -60,7 +67,10 @@ impl SessionStore for MemoryStore {
     }
 
     fn clear(&self, tenant: &str) {
-        self.sessions.write().unwrap_or_else(|e| e.into_inner()).remove(tenant);
+        self.sessions
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(tenant);
     }
 
     fn take_login(&self, tenant: &str, per_hour: u32, now: SystemTime) -> Result<(), Duration> {
@@ -88,10 +98,19 @@ mod tests {
         let store = MemoryStore::default();
         let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_000_000);
         assert!(store.take_login("a", 2, t0).is_ok());
-        assert!(store.take_login("a", 2, t0 + Duration::from_secs(10)).is_ok());
-        let wait = store.take_login("a", 2, t0 + Duration::from_secs(20)).unwrap_err();
+        assert!(
+            store
+                .take_login("a", 2, t0 + Duration::from_secs(10))
+                .is_ok()
+        );
+        let wait = store
+            .take_login("a", 2, t0 + Duration::from_secs(20))
+            .unwrap_err();
         assert_eq!(wait, Duration::from_secs(3580));
-        assert!(store.take_login("b", 2, t0).is_ok(), "budgets are per tenant");
+        assert!(
+            store.take_login("b", 2, t0).is_ok(),
+            "budgets are per tenant"
+        );
         assert!(store.take_login("a", 2, t0 + HOUR).is_ok());
     }
 }

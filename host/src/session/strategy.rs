@@ -25,7 +25,15 @@ pub async fn login(tenant: &Tenant, transport: &Transport) -> Result<Grant, Logi
             username,
             password,
             security_token,
-        } => soap_login(tenant, transport, username, &with_token(password, security_token.as_ref())).await,
+        } => {
+            soap_login(
+                tenant,
+                transport,
+                username,
+                &with_token(password, security_token.as_ref()),
+            )
+            .await
+        }
         Auth::OAuthPassword {
             client_id,
             client_secret,
@@ -78,32 +86,57 @@ fn with_token(password: &Secret, token: Option<&Secret>) -> Secret {
 }
 
 fn form(pairs: &[(&str, &str)]) -> Secret {
-    Secret::new(form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish())
+    Secret::new(
+        form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(pairs)
+            .finish(),
+    )
 }
 
 fn url(tenant: &Tenant, path: &str) -> String {
-    format!("{}{path}", tenant.login_url.to_string().trim_end_matches('/'))
+    format!(
+        "{}{path}",
+        tenant.login_url.to_string().trim_end_matches('/')
+    )
 }
 
-async fn post(transport: &Transport, url: &str, headers: &[(&str, &str)], body: Secret) -> Result<crate::transport::Reply, LoginFailure> {
+async fn post(
+    transport: &Transport,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Secret,
+) -> Result<crate::transport::Reply, LoginFailure> {
     let mut request = http::Request::post(url);
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    let request = request.body(Bytes::from(body.expose().to_string())).map_err(|e| LoginFailure::Unexpected {
-        status: 0,
-        detail: format!("cannot build the login request for {url}: {e}"),
-    })?;
-    transport.send(request).await.map_err(|e| LoginFailure::Unexpected {
-        status: 0,
-        detail: e.to_string(),
-    })
+    let request = request
+        .body(Bytes::from(body.expose().to_string()))
+        .map_err(|e| LoginFailure::Unexpected {
+            status: 0,
+            detail: format!("cannot build the login request for {url}: {e}"),
+        })?;
+    transport
+        .send(request)
+        .await
+        .map_err(|e| LoginFailure::Unexpected {
+            status: 0,
+            detail: e.to_string(),
+        })
 }
 
-async fn soap_login(tenant: &Tenant, transport: &Transport, username: &str, password: &Secret) -> Result<Grant, LoginFailure> {
+async fn soap_login(
+    tenant: &Tenant,
+    transport: &Transport,
+    username: &str,
+    password: &Secret,
+) -> Result<Grant, LoginFailure> {
     let url = url(tenant, &format!("/services/Soap/u/{}", tenant.api_version));
     let envelope = salesforce::login_envelope(username, password);
-    let headers = [("content-type", "text/xml; charset=UTF-8"), ("soapaction", "login")];
+    let headers = [
+        ("content-type", "text/xml; charset=UTF-8"),
+        ("soapaction", "login"),
+    ];
     let reply = post(transport, &url, &headers, Secret::new(envelope)).await?;
     let result = salesforce::parse_login_response(reply.status, &reply.body, &tenant.api_version)?;
     Ok(Grant {
@@ -114,9 +147,16 @@ async fn soap_login(tenant: &Tenant, transport: &Transport, username: &str, pass
     })
 }
 
-async fn oauth(tenant: &Tenant, transport: &Transport, form: Secret) -> Result<Grant, LoginFailure> {
+async fn oauth(
+    tenant: &Tenant,
+    transport: &Transport,
+    form: Secret,
+) -> Result<Grant, LoginFailure> {
     let url = url(tenant, "/services/oauth2/token");
-    let headers = [("content-type", "application/x-www-form-urlencoded"), ("accept", "application/json")];
+    let headers = [
+        ("content-type", "application/x-www-form-urlencoded"),
+        ("accept", "application/json"),
+    ];
     let reply = post(transport, &url, &headers, form).await?;
     let token = salesforce::parse_oauth_response(reply.status, &reply.body, &tenant.api_version)?;
     Ok(Grant {
@@ -128,7 +168,12 @@ async fn oauth(tenant: &Tenant, transport: &Transport, form: Secret) -> Result<G
 }
 
 /// An RS256 assertion valid for three minutes, as Salesforce asks.
-fn jwt_assertion(client_id: &str, username: &str, audience: &str, key: &Secret) -> Result<Secret, LoginFailure> {
+fn jwt_assertion(
+    client_id: &str,
+    username: &str,
+    audience: &str,
+    key: &Secret,
+) -> Result<Secret, LoginFailure> {
     #[derive(serde::Serialize)]
     struct Claims<'a> {
         iss: &'a str,
@@ -147,6 +192,11 @@ fn jwt_assertion(client_id: &str, username: &str, audience: &str, key: &Secret) 
         aud: audience,
         exp: jsonwebtoken::get_current_timestamp() + 180,
     };
-    let token = jsonwebtoken::encode(&jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256), &claims, &key).map_err(bad_key)?;
+    let token = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
+        &claims,
+        &key,
+    )
+    .map_err(bad_key)?;
     Ok(Secret::new(token))
 }

@@ -48,15 +48,27 @@ pub fn handle(call: &Call<'_>) -> Reply {
             };
             let info = doc.root_element();
             if !info.has_tag_name((NS, "jobInfo")) {
-                return error("InvalidJob", "Expected a jobInfo element in the dataload namespace");
+                return error(
+                    "InvalidJob",
+                    "Expected a jobInfo element in the dataload namespace",
+                );
             }
             let operation = child_text(info, "operation").unwrap_or("");
-            if !matches!(operation, "insert" | "update" | "upsert" | "delete" | "query") {
+            if !matches!(
+                operation,
+                "insert" | "update" | "upsert" | "delete" | "query"
+            ) {
                 return error("InvalidJob", &format!("Invalid operation: {operation}"));
             }
             let object = child_text(info, "object").unwrap_or("");
             let content_type = child_text(info, "contentType").unwrap_or("CSV");
-            match state.create_job(&session.org_id, &session.user.id, operation, object, content_type) {
+            match state.create_job(
+                &session.org_id,
+                &session.user.id,
+                operation,
+                object,
+                content_type,
+            ) {
                 Ok(job) => (201, job),
                 Err(e) => return error("InvalidJob", &e.message),
             }

@@ -171,11 +171,15 @@ impl Call<'_> {
             (Port::Mutual, CertStatus::Trusted { leaf }) => {
                 let registered = self.ctx.registered.get(&session.org_id);
                 if !registered.is_some_and(|certs| certs.contains(leaf)) {
-                    return Err(Denied::Page(Reply::certificate_error(reply::NOT_REGISTERED)));
+                    return Err(Denied::Page(Reply::certificate_error(
+                        reply::NOT_REGISTERED,
+                    )));
                 }
             }
             (Port::Mutual, _) => {
-                return Err(Denied::Page(Reply::certificate_error(reply::NO_CLIENT_CERTIFICATE)));
+                return Err(Denied::Page(Reply::certificate_error(
+                    reply::NO_CLIENT_CERTIFICATE,
+                )));
             }
             (Port::Standard, _) if session.user.enforce_mutual_auth => {
                 return Err(Denied::MutualAuthRequired);
@@ -200,7 +204,8 @@ pub fn dispatch(call: &Call<'_>) -> Reply {
             CertStatus::Rejected { reason } => return Reply::certificate_error(reason),
         }
     }
-    let login_allowed = call.port != Port::Mutual || call.ctx.state.config.limits.allow_login_on_mutual_port;
+    let login_allowed =
+        call.port != Port::Mutual || call.ctx.state.config.limits.allow_login_on_mutual_port;
     let path = call.path.as_str();
     if let Some((api, version)) = soap::Api::from_path(path) {
         return soap::handle(call, api, version);

@@ -12,20 +12,33 @@ use super::reply::Reply;
 use super::state::{LoginError, Session};
 
 fn error(code: &str, description: &str) -> Reply {
-    Reply::json(400, &json!({ "error": code, "error_description": description }))
+    Reply::json(
+        400,
+        &json!({ "error": code, "error_description": description }),
+    )
 }
 
 /// Handles a token request (a form-urlencoded POST).
 pub fn handle(call: &Call<'_>) -> Reply {
     if call.method != http::Method::POST {
-        return Reply::rest_error(405, "METHOD_NOT_ALLOWED", "HTTP Method 'GET' not allowed. Allowed are POST");
+        return Reply::rest_error(
+            405,
+            "METHOD_NOT_ALLOWED",
+            "HTTP Method 'GET' not allowed. Allowed are POST",
+        );
     }
     let form: Vec<(String, String)> = form_urlencoded::parse(&call.body).into_owned().collect();
-    let param = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+    let param = |name: &str| {
+        form.iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
     match param("grant_type") {
         Some("password") => password(call, &param),
         Some("client_credentials") => client_credentials(call, &param),
-        Some("urn:ietf:params:oauth:grant-type:jwt-bearer") => jwt_bearer(call, param("assertion").unwrap_or("")),
+        Some("urn:ietf:params:oauth:grant-type:jwt-bearer") => {
+            jwt_bearer(call, param("assertion").unwrap_or(""))
+        }
         _ => error("unsupported_grant_type", "grant type not supported"),
     }
 }
@@ -41,7 +54,10 @@ fn app<'a>(call: &'a Call<'_>, client_id: Option<&str>) -> Option<&'a ConnectedA
         .find(|a| a.client_id == client_id)
 }
 
-fn authenticate<'a>(call: &'a Call<'_>, param: &dyn Fn(&str) -> Option<&'a str>) -> Result<&'a ConnectedApp, Reply> {
+fn authenticate<'a>(
+    call: &'a Call<'_>,
+    param: &dyn Fn(&str) -> Option<&'a str>,
+) -> Result<&'a ConnectedApp, Reply> {
     let Some(app) = app(call, param("client_id")) else {
         return Err(error("invalid_client_id", "client identifier invalid"));
     };
@@ -60,7 +76,11 @@ fn password<'a>(call: &'a Call<'_>, param: &dyn Fn(&str) -> Option<&'a str>) -> 
         return error("invalid_grant", "authentication failure");
     }
     let username = param("username").unwrap_or("");
-    match call.ctx.state.password_login(username, param("password").unwrap_or("")) {
+    match call
+        .ctx
+        .state
+        .password_login(username, param("password").unwrap_or(""))
+    {
         Ok((token, session)) => success(call, &token, &session, Some(app), None),
         Err(e) => grant_error(e),
     }
@@ -83,7 +103,9 @@ fn client_credentials<'a>(call: &'a Call<'_>, param: &dyn Fn(&str) -> Option<&'a
 fn grant_error(e: LoginError) -> Reply {
     match e {
         LoginError::RateExceeded => error("invalid_grant", "login rate exceeded"),
-        LoginError::InvalidLogin | LoginError::MustUseSecurityToken => error("invalid_grant", "authentication failure"),
+        LoginError::InvalidLogin | LoginError::MustUseSecurityToken => {
+            error("invalid_grant", "authentication failure")
+        }
     }
 }
 
@@ -106,7 +128,11 @@ fn jwt_bearer(call: &Call<'_>, assertion: &str) -> Reply {
     };
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
     let login_url = call.ctx.endpoints.login_url();
-    validation.set_audience(&["https://login.salesforce.com", "https://test.salesforce.com", login_url.as_str()]);
+    validation.set_audience(&[
+        "https://login.salesforce.com",
+        "https://test.salesforce.com",
+        login_url.as_str(),
+    ]);
     validation.set_required_spec_claims(&["exp", "aud", "iss", "sub"]);
     let claims = match jsonwebtoken::decode::<Claims>(assertion, key, &validation) {
         Ok(data) => data.claims,
@@ -118,7 +144,11 @@ fn jwt_bearer(call: &Call<'_>, assertion: &str) -> Reply {
     let Some((org, _)) = call.ctx.state.find_user(&claims.sub) else {
         return error("invalid_grant", "user hasn't approved this consumer");
     };
-    if !org.connected_apps.iter().any(|a| a.client_id == app.client_id) {
+    if !org
+        .connected_apps
+        .iter()
+        .any(|a| a.client_id == app.client_id)
+    {
         return error("invalid_grant", "user hasn't approved this consumer");
     }
     match call.ctx.state.grant_login(&claims.sub) {
@@ -127,7 +157,13 @@ fn jwt_bearer(call: &Call<'_>, assertion: &str) -> Reply {
     }
 }
 
-fn success(call: &Call<'_>, token: &str, session: &Session, signed_by: Option<&ConnectedApp>, scope: Option<&str>) -> Reply {
+fn success(
+    call: &Call<'_>,
+    token: &str,
+    session: &Session,
+    signed_by: Option<&ConnectedApp>,
+    scope: Option<&str>,
+) -> Reply {
     let id = format!(
         "{}/id/{}/{}",
         call.ctx.endpoints.login_url(),
@@ -157,7 +193,8 @@ fn success(call: &Call<'_>, token: &str, session: &Session, signed_by: Option<&C
 
 /// base64(HMAC-SHA256(id + issued_at)) keyed with the client secret.
 fn signature(secret: &str, id: &str, issued_at: &str) -> String {
-    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC takes any key length");
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes())
+        .expect("HMAC takes any key length");
     mac.update(id.as_bytes());
     mac.update(issued_at.as_bytes());
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())

@@ -60,11 +60,15 @@ impl Reply {
 
     /// REST's error array: `[{"message":..,"errorCode":..}]`.
     pub fn rest_error(status: u16, code: &str, message: &str) -> Self {
-        Self::json(status, &serde_json::json!([{ "message": message, "errorCode": code }]))
+        Self::json(
+            status,
+            &serde_json::json!([{ "message": message, "errorCode": code }]),
+        )
     }
 }
 
 /// The reason text for a client certificate that has no session's org.
 pub const NO_CLIENT_CERTIFICATE: &str = "No client certificate provided.";
 /// The reason for a certificate that chains but is not registered for the org.
-pub const NOT_REGISTERED: &str = "certificate is not registered as a mutual authentication certificate for this organization";
+pub const NOT_REGISTERED: &str =
+    "certificate is not registered as a mutual authentication certificate for this organization";

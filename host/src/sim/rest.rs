@@ -128,7 +128,11 @@ fn route(
     let decoded: Vec<String> = resource
         .split('/')
         .filter(|s| !s.is_empty())
-        .map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned())
+        .map(|s| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
         .collect();
     let segments: Vec<&str> = decoded.iter().map(String::as_str).collect();
     match (method, segments.as_slice()) {

@@ -60,9 +60,11 @@ impl Sim {
     pub async fn start(config: SimConfig) -> Result<Self, SimError> {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let chain = read_chain(&config.tls.server_cert)?;
-        let key = PrivateKeyDer::from_pem_file(&config.tls.server_key).map_err(|e| SimError::Certificate {
-            path: config.tls.server_key.clone(),
-            problem: format!("no usable private key: {e}"),
+        let key = PrivateKeyDer::from_pem_file(&config.tls.server_key).map_err(|e| {
+            SimError::Certificate {
+                path: config.tls.server_key.clone(),
+                problem: format!("no usable private key: {e}"),
+            }
         })?;
         let mut roots = rustls::RootCertStore::empty();
         for cert in read_chain(&config.tls.client_ca)? {
@@ -71,10 +73,11 @@ impl Sim {
                 problem: e.to_string(),
             })?;
         }
-        let client_verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-            .allow_unauthenticated()
-            .build()
-            .map_err(|e| SimError::Tls(e.to_string()))?;
+        let client_verifier =
+            WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+                .allow_unauthenticated()
+                .build()
+                .map_err(|e| SimError::Tls(e.to_string()))?;
         let plain = server_config(&provider, chain.clone(), key.clone_key(), None)?;
         let mutual = server_config(
             &provider,
@@ -88,7 +91,9 @@ impl Sim {
         let host = config.listen.host;
         let bind = |port: u16| async move {
             let addr = SocketAddr::new(host, port);
-            TcpListener::bind(addr).await.map_err(|source| SimError::Bind { addr, source })
+            TcpListener::bind(addr)
+                .await
+                .map_err(|source| SimError::Bind { addr, source })
         };
         let login = bind(config.listen.login_port).await?;
         let standard = bind(config.listen.standard_port).await?;
@@ -125,11 +130,25 @@ impl Sim {
         });
         let (shutdown, stop) = watch::channel(false);
         let serve = |listener, port, config, counter, verifier| {
-            tokio::spawn(accept_loop(listener, port, TlsAcceptor::from(config), ctx.clone(), counter, verifier, stop.clone()))
+            tokio::spawn(accept_loop(
+                listener,
+                port,
+                TlsAcceptor::from(config),
+                ctx.clone(),
+                counter,
+                verifier,
+                stop.clone(),
+            ))
         };
         serve(login, Port::Login, plain.clone(), Counter::Login, None);
         serve(standard, Port::Standard, plain, Counter::Standard, None);
-        serve(mutual_listener, Port::Mutual, mutual, Counter::Mutual, Some(client_verifier));
+        serve(
+            mutual_listener,
+            Port::Mutual,
+            mutual,
+            Counter::Mutual,
+            Some(client_verifier),
+        );
         tokio::spawn(admin::serve(admin_listener, ctx.clone(), stop));
         tracing::info!(login = %endpoints.login, standard = %endpoints.standard, mutual = %endpoints.mutual, admin = %endpoints.admin, "simulator listening");
         Ok(Self { ctx, shutdown })
@@ -158,7 +177,11 @@ fn read_chain(path: &std::path::Path) -> Result<Vec<CertificateDer<'static>>, Si
         problem,
     };
     let chain = CertificateDer::pem_file_iter(path)
-        .map_err(|e| bad(format!("{e} (run `twoway pki init` to make the simulator's certificates)")))?
+        .map_err(|e| {
+            bad(format!(
+                "{e} (run `twoway pki init` to make the simulator's certificates)"
+            ))
+        })?
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| bad(e.to_string()))?;
     if chain.is_empty() {
@@ -169,10 +192,11 @@ fn read_chain(path: &std::path::Path) -> Result<Vec<CertificateDer<'static>>, Si
 
 fn jwt_key(path: &std::path::Path) -> Result<jsonwebtoken::DecodingKey, SimError> {
     let der = read_cert_der(path)?;
-    let (_, cert) = x509_parser::parse_x509_certificate(&der).map_err(|e| SimError::Certificate {
-        path: path.to_path_buf(),
-        problem: e.to_string(),
-    })?;
+    let (_, cert) =
+        x509_parser::parse_x509_certificate(&der).map_err(|e| SimError::Certificate {
+            path: path.to_path_buf(),
+            problem: e.to_string(),
+        })?;
     Ok(jsonwebtoken::DecodingKey::from_rsa_der(
         &cert.tbs_certificate.subject_pki.subject_public_key.data,
     ))
@@ -236,7 +260,12 @@ async fn accept_loop(
             },
             _ = stop.wait_for(|s| *s) => return,
         };
-        let (acceptor, ctx, verifier, mut stop) = (acceptor.clone(), ctx.clone(), verifier.clone(), stop.clone());
+        let (acceptor, ctx, verifier, mut stop) = (
+            acceptor.clone(),
+            ctx.clone(),
+            verifier.clone(),
+            stop.clone(),
+        );
         tokio::spawn(async move {
             let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                 Ok(Ok(tls)) => tls,
@@ -263,7 +292,12 @@ async fn accept_loop(
     }
 }
 
-async fn handle(ctx: &Ctx, port: Port, cert: &CertStatus, req: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn handle(
+    ctx: &Ctx,
+    port: Port,
+    cert: &CertStatus,
+    req: Request<Incoming>,
+) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
     let limit = ctx.state.config.limits.max_body_kb * 1024;
     let path = parts.uri.path().to_string();
@@ -288,7 +322,10 @@ async fn handle(ctx: &Ctx, port: Port, cert: &CertStatus, req: Request<Incoming>
 }
 
 fn too_large(path: &str, limit: usize) -> Reply {
-    let message = format!("Request body exceeds the simulator's limit of {} KiB", limit / 1024);
+    let message = format!(
+        "Request body exceeds the simulator's limit of {} KiB",
+        limit / 1024
+    );
     let mut reply = if path.starts_with("/services/Soap/") {
         soap::client_fault(&message)
     } else {
@@ -366,12 +403,17 @@ impl ClientCertVerifier for OptionalClientCert {
 }
 
 /// Verifies the chain a client presented, after the handshake.
-fn check_client_chain(verifier: &dyn ClientCertVerifier, chain: Option<&[CertificateDer<'static>]>) -> CertStatus {
+fn check_client_chain(
+    verifier: &dyn ClientCertVerifier,
+    chain: Option<&[CertificateDer<'static>]>,
+) -> CertStatus {
     let Some((leaf, intermediates)) = chain.and_then(|c| c.split_first()) else {
         return CertStatus::Missing;
     };
     match verifier.verify_client_cert(leaf, intermediates, UnixTime::now()) {
-        Ok(_) => CertStatus::Trusted { leaf: leaf.to_vec() },
+        Ok(_) => CertStatus::Trusted {
+            leaf: leaf.to_vec(),
+        },
         Err(e) => CertStatus::Rejected {
             reason: openssl_reason(&e, leaf).to_string(),
         },
@@ -386,9 +428,15 @@ fn openssl_reason(error: &rustls::Error, leaf: &CertificateDer<'_>) -> &'static 
     match e {
         CertificateError::UnknownIssuer if is_self_signed(leaf) => "self-signed certificate",
         CertificateError::UnknownIssuer => "unable to get local issuer certificate",
-        CertificateError::Expired | CertificateError::ExpiredContext { .. } => "certificate has expired",
-        CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => "certificate is not yet valid",
-        CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => "unsupported certificate purpose",
+        CertificateError::Expired | CertificateError::ExpiredContext { .. } => {
+            "certificate has expired"
+        }
+        CertificateError::NotValidYet | CertificateError::NotValidYetContext { .. } => {
+            "certificate is not yet valid"
+        }
+        CertificateError::InvalidPurpose | CertificateError::InvalidPurposeContext { .. } => {
+            "unsupported certificate purpose"
+        }
         CertificateError::BadSignature => "certificate signature failure",
         CertificateError::Revoked => "certificate revoked",
         _ => "certificate verify failed",

@@ -53,7 +53,9 @@ fn tokenize(text: &str) -> Result<Vec<Token>, MalformedQuery> {
                     match chars.next() {
                         Some('\\') => match chars.next() {
                             Some(escaped) => value.push(escaped),
-                            None => return Err(MalformedQuery("unterminated string literal".into())),
+                            None => {
+                                return Err(MalformedQuery("unterminated string literal".into()));
+                            }
                         },
                         Some('\'') => break,
                         Some(other) => value.push(other),
@@ -99,7 +101,9 @@ pub fn parse(text: &str) -> Result<Query, MalformedQuery> {
     let tokens = tokenize(text)?;
     let mut it = tokens.iter().peekable();
     if !keyword(it.next(), "SELECT") {
-        return Err(MalformedQuery("unexpected token: the query must start with SELECT".into()));
+        return Err(MalformedQuery(
+            "unexpected token: the query must start with SELECT".into(),
+        ));
     }
     let mut fields = Vec::new();
     loop {
@@ -129,7 +133,9 @@ pub fn parse(text: &str) -> Result<Query, MalformedQuery> {
                 other => return Err(MalformedQuery(describe(other))),
             };
             if it.next() != Some(&Token::Eq) {
-                return Err(MalformedQuery("only field = 'value' conditions are supported".into()));
+                return Err(MalformedQuery(
+                    "only field = 'value' conditions are supported".into(),
+                ));
             }
             let value = match it.next() {
                 Some(Token::Str(s)) => s.clone(),
@@ -148,7 +154,10 @@ pub fn parse(text: &str) -> Result<Query, MalformedQuery> {
         it.next();
         match it.next() {
             Some(Token::Word(n)) => {
-                limit = Some(n.parse().map_err(|_| MalformedQuery(format!("unexpected token: '{n}'")))?)
+                limit = Some(
+                    n.parse()
+                        .map_err(|_| MalformedQuery(format!("unexpected token: '{n}'")))?,
+                )
             }
             other => return Err(MalformedQuery(describe(other))),
         }
@@ -170,7 +179,10 @@ mod tests {
 
     #[test]
     fn parses_the_supported_subset() {
-        let q = parse("select Id, Name from Account where Industry = 'Energy' AND Name = 'O\\'Brien' limit 5").unwrap();
+        let q = parse(
+            "select Id, Name from Account where Industry = 'Energy' AND Name = 'O\\'Brien' limit 5",
+        )
+        .unwrap();
         assert_eq!(q.fields, ["Id", "Name"]);
         assert_eq!(q.object, "Account");
         assert_eq!(q.conditions.len(), 2);

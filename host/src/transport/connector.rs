@@ -48,20 +48,28 @@ impl TlsConnector {
         if uri.scheme_str() != Some("https") {
             return Err(TransportError::NotHttps(uri.to_string()));
         }
-        let host = uri.host().unwrap_or_default().trim_start_matches('[').trim_end_matches(']').to_string();
+        let host = uri
+            .host()
+            .unwrap_or_default()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
         let port = uri.port_u16().unwrap_or(443);
         let target = format!("{host}:{port}");
-        let tcp = tokio::time::timeout(self.connect_timeout, TcpStream::connect((host.as_str(), port)))
-            .await
-            .map_err(|_| TransportError::Timeout {
-                phase: "connect",
-                target: target.clone(),
-                after: self.connect_timeout,
-            })?
-            .map_err(|e| TransportError::Connect {
-                target: target.clone(),
-                reason: e.to_string(),
-            })?;
+        let tcp = tokio::time::timeout(
+            self.connect_timeout,
+            TcpStream::connect((host.as_str(), port)),
+        )
+        .await
+        .map_err(|_| TransportError::Timeout {
+            phase: "connect",
+            target: target.clone(),
+            after: self.connect_timeout,
+        })?
+        .map_err(|e| TransportError::Connect {
+            target: target.clone(),
+            reason: e.to_string(),
+        })?;
         let _ = tcp.set_nodelay(true);
         let name = ServerName::try_from(host.clone()).map_err(|_| TransportError::Connect {
             target: target.clone(),
@@ -108,7 +116,11 @@ impl hyper::rt::Read for TlsConnection {
 }
 
 impl hyper::rt::Write for TlsConnection {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         Pin::new(&mut self.0).poll_write(cx, buf)
     }
 

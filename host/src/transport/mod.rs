@@ -25,7 +25,9 @@ use connector::TlsConnector;
 pub enum TransportError {
     #[error("cannot connect to {target}: {reason}")]
     Connect { target: String, reason: String },
-    #[error("TLS handshake with {target} failed: {reason} (is the server's CA in extra_roots? is the client certificate accepted?)")]
+    #[error(
+        "TLS handshake with {target} failed: {reason} (is the server's CA in extra_roots? is the client certificate accepted?)"
+    )]
     Tls { target: String, reason: String },
     #[error("{phase} with {target} timed out after {after:?}")]
     Timeout {
@@ -92,7 +94,11 @@ impl Transport {
     /// Sends `request` and reads the whole answer, under the response timeout
     /// and the body cap.
     pub async fn send(&self, request: http::Request<Bytes>) -> Result<Reply, TransportError> {
-        let target = request.uri().authority().map(|a| a.to_string()).unwrap_or_default();
+        let target = request
+            .uri()
+            .authority()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
         let (parts, body) = request.into_parts();
         let request = http::Request::from_parts(parts, Full::new(body));
         let limit = self.settings.max_response_bytes;
@@ -100,7 +106,9 @@ impl Transport {
             let response = self.client.request(request).await.map_err(client_error)?;
             let (parts, body) = response.into_parts();
             let body = Limited::new(body, limit).collect().await.map_err(|e| {
-                if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+                if e.downcast_ref::<http_body_util::LengthLimitError>()
+                    .is_some()
+                {
                     TransportError::TooLarge { limit }
                 } else {
                     TransportError::Http(e.to_string())
@@ -144,7 +152,11 @@ fn clone_error(e: &TransportError) -> TransportError {
             target: target.clone(),
             reason: reason.clone(),
         },
-        TransportError::Timeout { phase, target, after } => TransportError::Timeout {
+        TransportError::Timeout {
+            phase,
+            target,
+            after,
+        } => TransportError::Timeout {
             phase,
             target: target.clone(),
             after: *after,

@@ -16,7 +16,10 @@ fn system_roots() -> &'static [CertificateDer<'static>] {
     ROOTS.get_or_init(|| {
         let found = rustls_native_certs::load_native_certs();
         if !found.errors.is_empty() {
-            tracing::debug!(errors = found.errors.len(), "some system root certificates could not be read");
+            tracing::debug!(
+                errors = found.errors.len(),
+                "some system root certificates could not be read"
+            );
         }
         found.certs
     })
