@@ -53,14 +53,19 @@ fn plugin(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
     let runtime = Runtime::new(&dir.path().join("cache")).expect("plugin runtime");
     let path = plugins_dir().join("version_a.wasm");
-    let bytes = std::fs::read(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (cd plugins && cargo build --release --target wasm32-wasip2)", path.display()));
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (cd plugins && cargo build --release --target wasm32-wasip2)",
+            path.display()
+        )
+    });
     let version = runtime.load(&path, &bytes).expect("version-a loads");
     let config = config(dir.path());
     let limits = config.plugins.limits;
     // A real TenantUpstream; version-a never calls it.
     let tenant = Arc::new(config.tenants[0].clone());
-    let upstream = Arc::new(TenantUpstream::new(tenant, &config.upstream).expect("tenant upstream"));
+    let upstream =
+        Arc::new(TenantUpstream::new(tenant, &config.upstream).expect("tenant upstream"));
     let call = CallContext {
         tenant: "acme".into(),
         workflow: "v".into(),
@@ -75,26 +80,46 @@ fn plugin(c: &mut Criterion) {
         headers: Vec::new(),
         body: Vec::new(),
     };
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-    c.bench_function("plugin: instantiate version-a from InstancePre + call handle", |b| {
-        b.iter(|| {
-            let response = rt
-                .block_on(runtime.call(&version, call.clone(), limits, request.clone()))
-                .expect("version-a answers");
-            assert_eq!(response.body, b"a");
-        })
-    });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    c.bench_function(
+        "plugin: instantiate version-a from InstancePre + call handle",
+        |b| {
+            b.iter(|| {
+                let response = rt
+                    .block_on(runtime.call(&version, call.clone(), limits, request.clone()))
+                    .expect("version-a answers");
+                assert_eq!(response.body, b"a");
+            })
+        },
+    );
 }
 
 fn inject(c: &mut Criterion) {
-    let session = Secret::new("00D5g000004Acme!AQ0AQPpOzMoNzT8BnbFxkR5oQfVZ3Q1i0H2wY7Xk2aVmqlzZ4t0Y8b1C6d2E3f4G5h6J7k8L9m");
-    c.bench_function("salesforce::inject: SOAP SessionHeader into getUserInfo", |b| {
-        b.iter(|| {
-            let mut headers = http::HeaderMap::new();
-            headers.insert("content-type", http::HeaderValue::from_static("text/xml; charset=UTF-8"));
-            salesforce::inject(Api::SoapPartner, &session, &mut headers, GET_USER_INFO_REQUEST.as_bytes()).expect("injected")
-        })
-    });
+    let session = Secret::new(
+        "00D5g000004Acme!AQ0AQPpOzMoNzT8BnbFxkR5oQfVZ3Q1i0H2wY7Xk2aVmqlzZ4t0Y8b1C6d2E3f4G5h6J7k8L9m",
+    );
+    c.bench_function(
+        "salesforce::inject: SOAP SessionHeader into getUserInfo",
+        |b| {
+            b.iter(|| {
+                let mut headers = http::HeaderMap::new();
+                headers.insert(
+                    "content-type",
+                    http::HeaderValue::from_static("text/xml; charset=UTF-8"),
+                );
+                salesforce::inject(
+                    Api::SoapPartner,
+                    &session,
+                    &mut headers,
+                    GET_USER_INFO_REQUEST.as_bytes(),
+                )
+                .expect("injected")
+            })
+        },
+    );
     c.bench_function("salesforce::inject: REST Authorization: Bearer", |b| {
         b.iter(|| {
             let mut headers = http::HeaderMap::new();
@@ -105,21 +130,52 @@ fn inject(c: &mut Criterion) {
 
 fn classify(c: &mut Criterion) {
     let mut headers = http::HeaderMap::new();
-    headers.insert("content-type", http::HeaderValue::from_static("text/xml;charset=UTF-8"));
-    let fault = salesforce::classify(Api::SoapPartner, 500, &headers, MUTUAL_AUTH_FAILED.as_bytes());
-    assert!(matches!(fault, salesforce::Outcome::MutualAuthFailed { .. }), "{fault:?}");
-    c.bench_function("salesforce::classify: MUTUAL_AUTHENTICATION_FAILED fault", |b| {
-        b.iter(|| salesforce::classify(Api::SoapPartner, 500, &headers, MUTUAL_AUTH_FAILED.as_bytes()))
-    });
+    headers.insert(
+        "content-type",
+        http::HeaderValue::from_static("text/xml;charset=UTF-8"),
+    );
+    let fault = salesforce::classify(
+        Api::SoapPartner,
+        500,
+        &headers,
+        MUTUAL_AUTH_FAILED.as_bytes(),
+    );
+    assert!(
+        matches!(fault, salesforce::Outcome::MutualAuthFailed { .. }),
+        "{fault:?}"
+    );
+    c.bench_function(
+        "salesforce::classify: MUTUAL_AUTHENTICATION_FAILED fault",
+        |b| {
+            b.iter(|| {
+                salesforce::classify(
+                    Api::SoapPartner,
+                    500,
+                    &headers,
+                    MUTUAL_AUTH_FAILED.as_bytes(),
+                )
+            })
+        },
+    );
     c.bench_function("salesforce::classify: getUserInfo success envelope", |b| {
-        b.iter(|| salesforce::classify(Api::SoapPartner, 200, &headers, GET_USER_INFO_RESPONSE.as_bytes()))
+        b.iter(|| {
+            salesforce::classify(
+                Api::SoapPartner,
+                200,
+                &headers,
+                GET_USER_INFO_RESPONSE.as_bytes(),
+            )
+        })
     });
 }
 
 fn login(c: &mut Criterion) {
     salesforce::parse_login_response(200, LOGIN_RESPONSE.as_bytes(), "62.0").expect("login parses");
     c.bench_function("salesforce::parse_login_response", |b| {
-        b.iter(|| salesforce::parse_login_response(200, LOGIN_RESPONSE.as_bytes(), "62.0").expect("login parses"))
+        b.iter(|| {
+            salesforce::parse_login_response(200, LOGIN_RESPONSE.as_bytes(), "62.0")
+                .expect("login parses")
+        })
     });
 }
 

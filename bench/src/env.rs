@@ -27,7 +27,9 @@ impl SimHost {
     /// Makes a PKI and starts the simulator with the built-in config, the
     /// daily API request limit lifted (a run makes hundreds of thousands).
     pub async fn start() -> anyhow::Result<Self> {
-        let pki_dir = tempfile::Builder::new().prefix("twoway-bench-pki").tempdir()?;
+        let pki_dir = tempfile::Builder::new()
+            .prefix("twoway-bench-pki")
+            .tempdir()?;
         let pki = pki_dir.path().to_path_buf();
         let p = pki.clone();
         tokio::task::spawn_blocking(move || twoway::pki::init(&p, false)).await??;
@@ -91,13 +93,26 @@ pub async fn direct_target(sim: &SimHost, pool: usize) -> anyhow::Result<crate::
         ..Upstream::default()
     };
     let transport = Transport::new(tls, &settings);
-    let login = http::Request::post(format!("{}{}", sim.endpoints.login_url(), salesforce::login_path(API_VERSION)))
-        .header("content-type", "text/xml; charset=UTF-8")
-        .header("soapaction", "login")
-        .body(Bytes::from(salesforce::login_envelope(USER, &Secret::new(PASSWORD))))?;
+    let login = http::Request::post(format!(
+        "{}{}",
+        sim.endpoints.login_url(),
+        salesforce::login_path(API_VERSION)
+    ))
+    .header("content-type", "text/xml; charset=UTF-8")
+    .header("soapaction", "login")
+    .body(Bytes::from(salesforce::login_envelope(
+        USER,
+        &Secret::new(PASSWORD),
+    )))?;
     let reply = transport.send(login).await?;
-    let login = salesforce::parse_login_response(reply.status, &reply.body, API_VERSION).map_err(|e| anyhow::anyhow!("direct login: {e:?}"))?;
-    let uri = salesforce::resolve(Api::SoapPartner, "", &login.instance, Some(sim.endpoints.mutual.port()))?;
+    let login = salesforce::parse_login_response(reply.status, &reply.body, API_VERSION)
+        .map_err(|e| anyhow::anyhow!("direct login: {e:?}"))?;
+    let uri = salesforce::resolve(
+        Api::SoapPartner,
+        "",
+        &login.instance,
+        Some(sim.endpoints.mutual.port()),
+    )?;
     Ok(crate::http::Target::Direct {
         transport,
         uri,

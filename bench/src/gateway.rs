@@ -28,12 +28,18 @@ pub struct GatewaySpec<'a> {
     pub pool: usize,
     /// RUST_LOG of the gateway process.
     pub log: &'a str,
+    /// More environment for the gateway process (e.g. TOKIO_WORKER_THREADS).
+    pub env: &'a [(String, String)],
 }
 
-/// A running `twoway serve`, stopped (SIGKILL) when dropped.
+/// A running `twoway serve`, stopped (SIGKILL) when dropped. Its directory
+/// holds `conf/` (twoway.toml, secrets, `plugins/`) and `gateway.log`, which
+/// stays out of `conf/` so that the config watcher does not wake on every
+/// log line.
 pub struct Gateway {
     child: Child,
-    pub dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
+    conf: PathBuf,
     pub addr: SocketAddr,
     pub admin: SocketAddr,
 }
@@ -87,8 +93,11 @@ impl Gateway {
     /// Writes a config into a fresh directory and starts `twoway` on it;
     /// returns once `/readyz` answers 200.
     pub async fn start(twoway: &Path, spec: &GatewaySpec<'_>, http: &Http) -> anyhow::Result<Self> {
-        let dir = tempfile::Builder::new().prefix("twoway-bench-gw").tempdir()?;
-        let plugins = dir.path().join("plugins");
+        let dir = tempfile::Builder::new()
+            .prefix("twoway-bench-gw")
+            .tempdir()?;
+        let conf = dir.path().join("conf");
+        let plugins = conf.join("plugins");
         std::fs::create_dir_all(&plugins)?;
         for (name, source) in [
             ("passthrough.wasm", "passthrough.wasm"),
@@ -105,7 +114,7 @@ impl Gateway {
             ("acme-password.txt", "acme-password"),
             ("acme-token.txt", "ACMETOKEN"),
         ] {
-            std::fs::write(dir.path().join(name), value)?;
+            std::fs::write(conf.join(name), value)?;
         }
         let config = CONFIG
             .replace("{cache}", &spec.cache.display().to_string())
@@ -113,7 +122,7 @@ impl Gateway {
             .replace("{login_url}", &spec.login_url)
             .replace("{mutual_port}", &spec.mutual_port.to_string())
             .replace("{pki}", &spec.pki.display().to_string());
-        let config_path = dir.path().join("twoway.toml");
+        let config_path = conf.join("twoway.toml");
         std::fs::write(&config_path, config)?;
         let log = std::fs::File::create(dir.path().join("gateway.log"))?;
         let mut child = Command::new(twoway)
@@ -121,11 +130,17 @@ impl Gateway {
             .arg("--config")
             .arg(&config_path)
             .env("RUST_LOG", spec.log)
+            .envs(spec.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()
-            .with_context(|| format!("starting {} (cargo build --release -p twoway)", twoway.display()))?;
+            .with_context(|| {
+                format!(
+                    "starting {} (cargo build --release -p twoway)",
+                    twoway.display()
+                )
+            })?;
         let stdout = child.stdout.take().context("gateway stdout")?;
         // "twoway gateway listening on ADDR (admin on http://ADMIN)"
         let line = tokio::task::spawn_blocking(move || {
@@ -140,7 +155,10 @@ impl Gateway {
         let parse = || -> Option<(SocketAddr, SocketAddr)> {
             let rest = line.strip_prefix("twoway gateway listening on ")?;
             let (addr, rest) = rest.split_once(' ')?;
-            let admin = rest.strip_prefix("(admin on http://")?.trim().trim_end_matches(')');
+            let admin = rest
+                .strip_prefix("(admin on http://")?
+                .trim()
+                .trim_end_matches(')');
             Some((addr.parse().ok()?, admin.parse().ok()?))
         };
         let Some((addr, admin)) = parse() else {
@@ -148,7 +166,13 @@ impl Gateway {
             let log = std::fs::read_to_string(dir.path().join("gateway.log")).unwrap_or_default();
             bail!("the gateway did not start (stdout: {line:?}); its log:\n{log}");
         };
-        let gateway = Self { child, dir, addr, admin };
+        let gateway = Self {
+            child,
+            dir,
+            conf,
+            addr,
+            admin,
+        };
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Ok((200, _)) = http.get(&format!("http://{admin}/readyz")).await {
@@ -174,7 +198,7 @@ impl Gateway {
 
     /// The watched plugin directory.
     pub fn plugins_dir(&self) -> PathBuf {
-        self.dir.path().join("plugins")
+        self.conf.join("plugins")
     }
 
     /// The gateway's log (stderr), for when something failed.
@@ -221,7 +245,12 @@ pub fn sample(pid: &str) -> anyhow::Result<ProcSample> {
     let after = stat.rsplit_once(')').context("/proc stat format")?.1;
     let fields: Vec<&str> = after.split_whitespace().collect();
     // After ")": state is field 3 of the full line, utime 14, stime 15.
-    let ticks = |i: usize| fields.get(i - 3).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    let ticks = |i: usize| {
+        fields
+            .get(i - 3)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
     let cpu_seconds = (ticks(14) + ticks(15)) as f64 / clock_ticks();
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
     let peak_rss = status
@@ -230,7 +259,10 @@ pub fn sample(pid: &str) -> anyhow::Result<ProcSample> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .map(|kb| kb * 1024)
         .unwrap_or(0);
-    Ok(ProcSample { cpu_seconds, peak_rss })
+    Ok(ProcSample {
+        cpu_seconds,
+        peak_rss,
+    })
 }
 
 /// Resets a process's peak RSS to its current RSS (`echo 5 > /proc/PID/clear_refs`).

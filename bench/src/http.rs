@@ -32,7 +32,10 @@ impl Http {
     /// Sends a request and reads the whole answer.
     pub async fn send(&self, request: http::Request<Bytes>) -> anyhow::Result<(u16, Bytes)> {
         let (parts, body) = request.into_parts();
-        let response = self.client.request(http::Request::from_parts(parts, Full::new(body))).await?;
+        let response = self
+            .client
+            .request(http::Request::from_parts(parts, Full::new(body)))
+            .await?;
         let status = response.status().as_u16();
         let body = response.into_body().collect().await?.to_bytes();
         Ok((status, body))
@@ -43,7 +46,8 @@ impl Http {
     }
 
     pub async fn post(&self, url: &str) -> anyhow::Result<(u16, Bytes)> {
-        self.send(http::Request::post(url).body(Bytes::new())?).await
+        self.send(http::Request::post(url).body(Bytes::new())?)
+            .await
     }
 
     /// GET or POST on the simulator's admin port, answered with JSON.
@@ -84,7 +88,11 @@ impl Target {
     /// Sends one request; Ok(true) for a 200 whose body looks right.
     pub async fn once(&self) -> anyhow::Result<bool> {
         match self {
-            Self::Direct { transport, uri, body } => {
+            Self::Direct {
+                transport,
+                uri,
+                body,
+            } => {
                 let request = http::Request::post(uri.clone())
                     .header("content-type", CONTENT_TYPE)
                     .header("soapaction", "\"\"")
@@ -102,7 +110,10 @@ impl Target {
                 let request = http::Request::builder()
                     .method(method.clone())
                     .uri(uri.clone())
-                    .header("authorization", format!("Bearer {}", crate::gateway::API_KEY))
+                    .header(
+                        "authorization",
+                        format!("Bearer {}", crate::gateway::API_KEY),
+                    )
                     .header("content-type", CONTENT_TYPE)
                     .header("soapaction", "\"\"")
                     .body(body.clone())?;
@@ -117,5 +128,7 @@ fn contains(haystack: &[u8], needle: &str) -> bool {
     if needle.is_empty() {
         return true;
     }
-    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
 }

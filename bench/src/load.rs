@@ -40,7 +40,9 @@ impl Cell {
 
     /// Gateway CPU per good request, in microseconds.
     pub fn gateway_us_per_request(&self) -> Option<f64> {
-        self.gateway_cpu.filter(|_| self.ok > 0).map(|s| s * 1e6 / self.ok as f64)
+        self.gateway_cpu
+            .filter(|_| self.ok > 0)
+            .map(|s| s * 1e6 / self.ok as f64)
     }
 
     /// Load generator + simulator CPU per good request, in microseconds.
@@ -57,7 +59,13 @@ struct Tally {
 }
 
 /// Runs one cell against `target`; `gateway` is the gateway's pid, if any.
-pub async fn run(target: &Target, concurrency: usize, warmup: Duration, window: Duration, gateway: Option<u32>) -> anyhow::Result<Cell> {
+pub async fn run(
+    target: &Target,
+    concurrency: usize,
+    warmup: Duration,
+    window: Duration,
+    gateway: Option<u32>,
+) -> anyhow::Result<Cell> {
     let start = Instant::now();
     let from = start + warmup;
     let to = from + window;
@@ -66,7 +74,8 @@ pub async fn run(target: &Target, concurrency: usize, warmup: Duration, window: 
     for _ in 0..concurrency {
         let target = target.clone();
         workers.push(tokio::spawn(async move {
-            let mut histogram = Histogram::<u64>::new_with_bounds(1, 120_000_000, 3).expect("histogram bounds");
+            let mut histogram =
+                Histogram::<u64>::new_with_bounds(1, 120_000_000, 3).expect("histogram bounds");
             let mut tally = Tally::default();
             loop {
                 let sent = Instant::now();
@@ -85,7 +94,9 @@ pub async fn run(target: &Target, concurrency: usize, warmup: Duration, window: 
                     }
                     Ok(false) => {
                         tally.errors += 1;
-                        tally.first_error.get_or_insert_with(|| "an answer that was not 200 with the expected body".into());
+                        tally.first_error.get_or_insert_with(|| {
+                            "an answer that was not 200 with the expected body".into()
+                        });
                     }
                     Err(e) => {
                         tally.errors += 1;

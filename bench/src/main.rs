@@ -55,9 +55,19 @@ struct Cli {
     /// RUST_LOG of the gateway (`info` logs one line per request, as shipped).
     #[arg(long, default_value = "info", global = true)]
     gateway_log: String,
+    /// More environment for the gateway process, KEY=VALUE (repeatable),
+    /// e.g. TOKIO_WORKER_THREADS=1.
+    #[arg(long = "gateway-env", value_parser = key_value, global = true)]
+    gateway_env: Vec<(String, String)>,
     /// Also write the report to this file.
     #[arg(long, global = true)]
     markdown: Option<PathBuf>,
+}
+
+fn key_value(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .ok_or_else(|| format!("{text:?} is not KEY=VALUE"))
 }
 
 #[derive(Subcommand, Clone, Copy, PartialEq, Eq)]
@@ -82,16 +92,20 @@ async fn main() -> anyhow::Result<()> {
         "{} not found: build it first (cargo build --release -p twoway) or pass --twoway",
         twoway.display()
     );
-    let plugins = cli
-        .plugins
-        .clone()
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugins/target/wasm32-wasip2/release"));
+    let plugins = cli.plugins.clone().unwrap_or_else(|| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugins/target/wasm32-wasip2/release")
+    });
     let plugins = std::fs::canonicalize(&plugins).with_context(|| {
-        format!("{} (cd plugins && cargo build --release --target wasm32-wasip2)", plugins.display())
+        format!(
+            "{} (cd plugins && cargo build --release --target wasm32-wasip2)",
+            plugins.display()
+        )
     })?;
     let load_at_start = report::load_average();
     let sim = env::SimHost::start().await?;
-    let cache = tempfile::Builder::new().prefix("twoway-bench-cache").tempdir()?;
+    let cache = tempfile::Builder::new()
+        .prefix("twoway-bench-cache")
+        .tempdir()?;
     let spec = GatewaySpec {
         login_url: sim.endpoints.login_url(),
         mutual_port: sim.endpoints.mutual.port(),
@@ -100,6 +114,7 @@ async fn main() -> anyhow::Result<()> {
         cache: cache.path(),
         pool: cli.pool,
         log: &cli.gateway_log,
+        env: &cli.gateway_env,
     };
     let admin = Http::new(4);
 
@@ -130,9 +145,10 @@ async fn main() -> anyhow::Result<()> {
         report::load_average()
     ));
     out.push_str(&format!(
-        "Setup: the simulator runs in the benchmark process (its own tokio runtime, {} threads), next to the load generator; the gateway is a separate `twoway serve` process (RUST_LOG={}, upstream pool {} per host). All three share this machine's CPUs.\n\n",
+        "Setup: the simulator runs in the benchmark process (its own tokio runtime, {} threads), next to the load generator; the gateway is a separate `twoway serve` process (RUST_LOG={}{}, upstream pool {} per host). All three share this machine's CPUs.\n\n",
         env::SIM_THREADS,
         cli.gateway_log,
+        cli.gateway_env.iter().map(|(k, v)| format!(", {k}={v}")).collect::<String>(),
         cli.pool
     ));
     if let Some(cells) = &cells {
@@ -142,7 +158,11 @@ async fn main() -> anyhow::Result<()> {
         ));
         out.push_str(&report::load_table(cells));
         out.push('\n');
-        if cells.iter().flatten().any(|c| c.gateway_peak_rss.is_some() && !c.rss_reset) {
+        if cells
+            .iter()
+            .flatten()
+            .any(|c| c.gateway_peak_rss.is_some() && !c.rss_reset)
+        {
             out.push_str("(Peak RSS could not be reset per cell: it is the peak since the gateway started.)\n\n");
         }
         for cell in cells.iter().flatten().filter(|c| c.errors > 0) {
@@ -169,7 +189,13 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn run_load(cli: &Cli, sim: &env::SimHost, spec: &GatewaySpec<'_>, twoway: &std::path::Path, admin: &Http) -> anyhow::Result<[Vec<load::Cell>; 3]> {
+async fn run_load(
+    cli: &Cli,
+    sim: &env::SimHost,
+    spec: &GatewaySpec<'_>,
+    twoway: &std::path::Path,
+    admin: &Http,
+) -> anyhow::Result<[Vec<load::Cell>; 3]> {
     let warmup = Duration::from_secs_f64(cli.warmup);
     let window = Duration::from_secs_f64(cli.duration);
     let max = cli.concurrency.iter().copied().max().unwrap_or(1);
@@ -192,7 +218,14 @@ async fn run_load(cli: &Cli, sim: &env::SimHost, spec: &GatewaySpec<'_>, twoway:
     };
     let mut cells: [Vec<load::Cell>; 3] = Default::default();
     for &concurrency in &cli.concurrency {
-        for (i, (target, pid)) in [(&direct, None), (&pass, Some(gw.pid())), (&user, Some(gw.pid()))].into_iter().enumerate() {
+        for (i, (target, pid)) in [
+            (&direct, None),
+            (&pass, Some(gw.pid())),
+            (&user, Some(gw.pid())),
+        ]
+        .into_iter()
+        .enumerate()
+        {
             eprintln!("load: {} at concurrency {concurrency}", report::CLIENTS[i]);
             let cell = load::run(target, concurrency, warmup, window, pid).await?;
             eprintln!(
@@ -201,7 +234,9 @@ async fn run_load(cli: &Cli, sim: &env::SimHost, spec: &GatewaySpec<'_>, twoway:
                 cell.p50_us,
                 cell.p99_us,
                 cell.errors,
-                cell.gateway_us_per_request().map(|us| format!(", gateway {us:.0} µs CPU/request")).unwrap_or_default()
+                cell.gateway_us_per_request()
+                    .map(|us| format!(", gateway {us:.0} µs CPU/request"))
+                    .unwrap_or_default()
             );
             if cell.errors > 0 && pid.is_some() {
                 eprintln!("{}", gw.log_tail());

@@ -7,15 +7,24 @@ use crate::load::Cell;
 use crate::scenarios;
 
 /// The three ways of calling getUserInfo, in table order.
-pub const CLIENTS: [&str; 3] = ["a. direct (Transport)", "b. gateway + passthrough", "c. gateway + get-user-info"];
+pub const CLIENTS: [&str; 3] = [
+    "a. direct (Transport)",
+    "b. gateway + passthrough",
+    "c. gateway + get-user-info",
+];
 
 /// Facts about the machine, from nproc, /proc/cpuinfo, /proc/meminfo and /proc/loadavg.
 pub fn machine() -> String {
-    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let model = cpuinfo
         .lines()
-        .find_map(|l| l.strip_prefix("model name").map(|v| v.trim_start_matches([' ', '\t', ':']).trim().to_string()))
+        .find_map(|l| {
+            l.strip_prefix("model name")
+                .map(|v| v.trim_start_matches([' ', '\t', ':']).trim().to_string())
+        })
         .unwrap_or_else(|| "unknown CPU".into());
     let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
     let mem_gib = meminfo
@@ -50,9 +59,15 @@ pub fn load_table(cells: &[Vec<Cell>; 3]) -> String {
     out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (i, concurrency_cells) in cells[0].iter().enumerate() {
         for (client, name) in CLIENTS.iter().enumerate() {
-            let Some(cell) = cells[client].get(i) else { continue };
+            let Some(cell) = cells[client].get(i) else {
+                continue;
+            };
             let direct = concurrency_cells.rps();
-            let ratio = if direct > 0.0 { format!("{:.2}", cell.rps() / direct) } else { "-".into() };
+            let ratio = if direct > 0.0 {
+                format!("{:.2}", cell.rps() / direct)
+            } else {
+                "-".into()
+            };
             let _ = writeln!(
                 out,
                 "| {name} | {} | {:.0} | {ratio} | {} | {} | {} | {} | {} | {} |",
@@ -61,9 +76,15 @@ pub fn load_table(cells: &[Vec<Cell>; 3]) -> String {
                 ms(cell.p50_us),
                 ms(cell.p99_us),
                 cell.errors,
-                cell.gateway_us_per_request().map(|us| format!("{us:.0} µs")).unwrap_or_else(|| "-".into()),
-                cell.gateway_peak_rss.map(|b| format!("{:.0} MB", b as f64 / 1e6)).unwrap_or_else(|| "-".into()),
-                cell.bench_us_per_request().map(|us| format!("{us:.0} µs")).unwrap_or_else(|| "-".into()),
+                cell.gateway_us_per_request()
+                    .map(|us| format!("{us:.0} µs"))
+                    .unwrap_or_else(|| "-".into()),
+                cell.gateway_peak_rss
+                    .map(|b| format!("{:.0} MB", b as f64 / 1e6))
+                    .unwrap_or_else(|| "-".into()),
+                cell.bench_us_per_request()
+                    .map(|us| format!("{us:.0} µs"))
+                    .unwrap_or_else(|| "-".into()),
             );
         }
     }
@@ -73,7 +94,13 @@ pub fn load_table(cells: &[Vec<Cell>; 3]) -> String {
 pub fn scenario_table(report: &scenarios::Report) -> String {
     let mut out = String::from("| scenario | result | |\n|---|---|---|\n");
     for o in &report.outcomes {
-        let _ = writeln!(out, "| {} | {} | {} |", o.name, o.result.replace('|', "/"), if o.pass { "PASS" } else { "MISS" });
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} |",
+            o.name,
+            o.result.replace('|', "/"),
+            if o.pass { "PASS" } else { "MISS" }
+        );
     }
     out
 }
@@ -102,7 +129,10 @@ pub fn targets(cells: Option<&[Vec<Cell>; 3]>, scenarios: Option<&scenarios::Rep
         "b/a throughput >= 0.7 at concurrency 16",
         c16.map(|(a, b, _)| {
             let ratio = b.rps() / a.rps().max(f64::MIN_POSITIVE);
-            (format!("{ratio:.2} ({:.0} vs {:.0} requests/s)", b.rps(), a.rps()), ratio >= 0.7)
+            (
+                format!("{ratio:.2} ({:.0} vs {:.0} requests/s)", b.rps(), a.rps()),
+                ratio >= 0.7,
+            )
         }),
     );
     row(
@@ -114,12 +144,23 @@ pub fn targets(cells: Option<&[Vec<Cell>; 3]>, scenarios: Option<&scenarios::Rep
                 .iter()
                 .filter_map(|&n| {
                     let cells = cells?;
-                    let d = at(&cells[2], n)?.gateway_us_per_request()? - at(&cells[1], n)?.gateway_us_per_request()?;
+                    let d = at(&cells[2], n)?.gateway_us_per_request()?
+                        - at(&cells[1], n)?.gateway_us_per_request()?;
                     Some(format!("{d:.0} µs at {n}"))
                 })
                 .collect();
-            let extra = if others.is_empty() { String::new() } else { format!("; {}", others.join(", ")) };
-            Some((format!("{:.0} µs at concurrency 16 ({c_us:.0} - {b_us:.0}){extra}", c_us - b_us), c_us - b_us <= 50.0))
+            let extra = if others.is_empty() {
+                String::new()
+            } else {
+                format!("; {}", others.join(", "))
+            };
+            Some((
+                format!(
+                    "{:.0} µs at concurrency 16 ({c_us:.0} - {b_us:.0}){extra}",
+                    c_us - b_us
+                ),
+                c_us - b_us <= 50.0,
+            ))
         }),
     );
     row(
@@ -129,7 +170,15 @@ pub fn targets(cells: Option<&[Vec<Cell>; 3]>, scenarios: Option<&scenarios::Rep
             let text = s
                 .reuse
                 .iter()
-                .map(|r| format!("{:.1} at concurrency {} (pool {})", r.per_10k(), r.concurrency, r.pool))
+                .map(|r| {
+                    format!(
+                        "{:.0} at concurrency {} on a cold gateway, {:.0} warm (pool {})",
+                        r.per_10k(),
+                        r.concurrency,
+                        r.warm_per_10k(),
+                        r.pool
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join("; ");
             (text, s.reuse.iter().all(|r| r.per_10k() <= r.pool as f64))
@@ -142,7 +191,15 @@ pub fn targets(cells: Option<&[Vec<Cell>; 3]>, scenarios: Option<&scenarios::Rep
             let b = at(&c[1], 256)?.gateway_peak_rss?;
             let cc = at(&c[2], 256)?.gateway_peak_rss?;
             let peak = b.max(cc);
-            Some((format!("{:.0} MB (passthrough {:.0} MB, get-user-info {:.0} MB)", peak as f64 / 1e6, b as f64 / 1e6, cc as f64 / 1e6), peak < 150_000_000))
+            Some((
+                format!(
+                    "{:.0} MB (passthrough {:.0} MB, get-user-info {:.0} MB)",
+                    peak as f64 / 1e6,
+                    b as f64 / 1e6,
+                    cc as f64 / 1e6
+                ),
+                peak < 150_000_000,
+            ))
         }),
     );
     out

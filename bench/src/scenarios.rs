@@ -28,13 +28,20 @@ pub struct Outcome {
 pub struct Reuse {
     pub concurrency: usize,
     pub requests: u64,
+    /// On the cold gateway (its first `requests`).
     pub mutual_handshakes: u64,
+    /// During as many requests again, on the now warm gateway.
+    pub warm_handshakes: u64,
     pub pool: usize,
 }
 
 impl Reuse {
     pub fn per_10k(&self) -> f64 {
         self.mutual_handshakes as f64 * 10_000.0 / self.requests.max(1) as f64
+    }
+
+    pub fn warm_per_10k(&self) -> f64 {
+        self.warm_handshakes as f64 * 10_000.0 / self.requests.max(1) as f64
     }
 }
 
@@ -45,7 +52,10 @@ pub struct Report {
 }
 
 fn counter(counters: &serde_json::Value, path: &[&str]) -> u64 {
-    path.iter().fold(counters, |v, k| &v[*k]).as_u64().unwrap_or(0)
+    path.iter()
+        .fold(counters, |v, k| &v[*k])
+        .as_u64()
+        .unwrap_or(0)
 }
 
 /// Passthrough's request: the getUserInfo envelope without a session.
@@ -105,12 +115,18 @@ impl Count {
 
 /// `concurrency` workers repeat `target` until `stop` turns true, or until
 /// `budget` requests were sent when one is given.
-fn hammer(target: Target, concurrency: usize, stop: Arc<AtomicBool>, budget: Option<u64>) -> (Arc<Count>, Vec<tokio::task::JoinHandle<()>>) {
+fn hammer(
+    target: Target,
+    concurrency: usize,
+    stop: Arc<AtomicBool>,
+    budget: Option<u64>,
+) -> (Arc<Count>, Vec<tokio::task::JoinHandle<()>>) {
     let count = Arc::new(Count::default());
     let issued = Arc::new(AtomicU64::new(0));
     let workers = (0..concurrency)
         .map(|_| {
-            let (target, stop, count, issued) = (target.clone(), stop.clone(), count.clone(), issued.clone());
+            let (target, stop, count, issued) =
+                (target.clone(), stop.clone(), count.clone(), issued.clone());
             tokio::spawn(async move {
                 while !stop.load(Ordering::Relaxed) {
                     if budget.is_some_and(|b| issued.fetch_add(1, Ordering::Relaxed) >= b) {
@@ -138,11 +154,16 @@ impl Scenarios<'_> {
     }
 
     async fn counters(&self) -> anyhow::Result<serde_json::Value> {
-        self.admin.admin_json("GET", &self.sim.admin("/counters")).await
+        self.admin
+            .admin_json("GET", &self.sim.admin("/counters"))
+            .await
     }
 
     async fn reset(&self) -> anyhow::Result<()> {
-        self.admin.admin_json("POST", &self.sim.admin("/counters/reset")).await.map(|_| ())
+        self.admin
+            .admin_json("POST", &self.sim.admin("/counters/reset"))
+            .await
+            .map(|_| ())
     }
 
     pub async fn run(&self) -> anyhow::Result<Report> {
@@ -170,7 +191,6 @@ impl Scenarios<'_> {
         let http = Http::new(n);
         let target = user_target(&http, &gw)?;
         let count = Arc::new(Count::default());
-        let start = Instant::now();
         let gate = Arc::new(tokio::sync::Barrier::new(n + 1));
         let tasks: Vec<_> = (0..n)
             .map(|_| {
@@ -190,7 +210,6 @@ impl Scenarios<'_> {
             slowest = slowest.max(task.await?);
         }
         let all = released.elapsed();
-        let _ = start;
         let counters = self.counters().await?;
         let logins = counter(&counters, &["logins"]);
         let ok = count.ok.load(Ordering::Relaxed);
@@ -210,7 +229,11 @@ impl Scenarios<'_> {
     }
 
     /// Load on a cold gateway; halfway through, every session is expired.
-    async fn session_expiry(&self, concurrency: usize, length: Duration) -> anyhow::Result<Outcome> {
+    async fn session_expiry(
+        &self,
+        concurrency: usize,
+        length: Duration,
+    ) -> anyhow::Result<Outcome> {
         let gw = self.gateway().await?;
         self.reset().await?;
         let http = Http::new(concurrency);
@@ -218,7 +241,10 @@ impl Scenarios<'_> {
         let (count, workers) = hammer(pass_target(&http, &gw)?, concurrency, stop.clone(), None);
         tokio::time::sleep(length / 2).await;
         let before = count.ok.load(Ordering::Relaxed);
-        let expired = self.admin.admin_json("POST", &self.sim.admin("/sessions/expire")).await?;
+        let expired = self
+            .admin
+            .admin_json("POST", &self.sim.admin("/sessions/expire"))
+            .await?;
         tokio::time::sleep(length / 2).await;
         stop.store(true, Ordering::Relaxed);
         for w in workers {
@@ -229,7 +255,9 @@ impl Scenarios<'_> {
         let ok = count.ok.load(Ordering::Relaxed);
         let errors = count.errors.load(Ordering::Relaxed);
         Ok(Outcome {
-            name: format!("session expiry under load: {concurrency} concurrent passthrough, all sessions expired halfway"),
+            name: format!(
+                "session expiry under load: {concurrency} concurrent passthrough, all sessions expired halfway"
+            ),
             result: format!(
                 "logins = {logins}; {ok} answered 200 ({before} before the expiry of {} session(s), {} after); {}",
                 expired["expired"],
@@ -248,13 +276,19 @@ impl Scenarios<'_> {
         let url = gw.url("v");
         let ask = |probe: &Http| {
             let request = http::Request::get(&url)
-                .header("authorization", format!("Bearer {}", crate::gateway::API_KEY))
+                .header(
+                    "authorization",
+                    format!("Bearer {}", crate::gateway::API_KEY),
+                )
                 .body(Bytes::new());
             let probe = probe.clone();
             async move { probe.send(request?).await }
         };
         let (status, body) = ask(&probe).await?;
-        anyhow::ensure!(status == 200 && &body[..] == b"a", "version-a answers first: {status} {body:?}");
+        anyhow::ensure!(
+            status == 200 && &body[..] == b"a",
+            "version-a answers first: {status} {body:?}"
+        );
         let target = Target::Gateway {
             http,
             method: http::Method::GET,
@@ -270,16 +304,20 @@ impl Scenarios<'_> {
         let mut total = Duration::ZERO;
         let mut never = 0;
         for i in 0..swaps {
-            let (source, expected): (&str, &[u8]) = if i % 2 == 0 { ("version_b.wasm", b"b") } else { ("version_a.wasm", b"a") };
+            let (source, expected): (&str, &[u8]) = if i % 2 == 0 {
+                ("version_b.wasm", b"b")
+            } else {
+                ("version_a.wasm", b"a")
+            };
             let aside = dest.with_extension("tmp");
             std::fs::copy(self.plugins.join(source), &aside)?;
             let written = Instant::now();
             std::fs::rename(&aside, &dest)?;
             loop {
-                if let Ok((200, body)) = ask(&probe).await {
-                    if &body[..] == expected {
-                        break;
-                    }
+                if let Ok((200, body)) = ask(&probe).await
+                    && &body[..] == expected
+                {
+                    break;
                 }
                 if written.elapsed() > Duration::from_secs(30) {
                     never += 1;
@@ -296,50 +334,84 @@ impl Scenarios<'_> {
         }
         let ok = count.ok.load(Ordering::Relaxed);
         let errors = count.errors.load(Ordering::Relaxed);
+        let status = self
+            .admin
+            .admin_json("GET", &format!("http://{}/admin/plugins", gw.admin))
+            .await?;
+        let reloads = status["plugins"]
+            .as_array()
+            .and_then(|slots| slots.iter().find(|s| s["workflow"] == "v"))
+            .map(|slot| slot["reloads"].to_string())
+            .unwrap_or_else(|| "?".into());
         Ok(Outcome {
-            name: format!("hot reload under load: {swaps} swaps version-b/version-a (write aside + rename), {concurrency} concurrent callers"),
+            name: format!(
+                "hot reload under load: {swaps} swaps version-b/version-a (write aside + rename), {concurrency} concurrent callers"
+            ),
             result: format!(
-                "{ok} answered 200 during the swaps; {}; new version answering after {:.0} ms at the slowest, {:.0} ms on average{}",
+                "{ok} answered 200 during the swaps; {}; {reloads} versions loaded; the new version answered after {:.0} ms at the slowest, {:.0} ms on average{}",
                 count.errors_text(),
                 slowest.as_secs_f64() * 1e3,
                 total.as_secs_f64() * 1e3 / swaps as f64,
-                if never > 0 { format!("; {never} swap(s) never seen") } else { String::new() }
+                if never > 0 {
+                    format!("; {never} swap(s) never seen")
+                } else {
+                    String::new()
+                }
             ),
             pass: errors == 0 && never == 0,
         })
     }
 
-    /// `requests` passthrough calls at `concurrency` on a cold gateway; TLS
-    /// handshakes counted by the simulator.
-    async fn connection_reuse(&self, concurrency: usize, requests: u64) -> anyhow::Result<(Outcome, Reuse)> {
+    /// `requests` passthrough calls at `concurrency` on a cold gateway, then
+    /// as many again on the warm one; TLS handshakes counted by the simulator.
+    async fn connection_reuse(
+        &self,
+        concurrency: usize,
+        requests: u64,
+    ) -> anyhow::Result<(Outcome, Reuse)> {
         let gw = self.gateway().await?;
-        self.reset().await?;
         let http = Http::new(concurrency);
-        let stop = Arc::new(AtomicBool::new(false));
-        let (count, workers) = hammer(pass_target(&http, &gw)?, concurrency, stop, Some(requests));
-        for w in workers {
-            w.await?;
+        let mut phases = Vec::new();
+        for _ in 0..2 {
+            self.reset().await?;
+            let stop = Arc::new(AtomicBool::new(false));
+            let (count, workers) =
+                hammer(pass_target(&http, &gw)?, concurrency, stop, Some(requests));
+            for w in workers {
+                w.await?;
+            }
+            phases.push((count, self.counters().await?));
         }
-        let counters = self.counters().await?;
+        let (cold, counters) = &phases[0];
+        let (warm, warm_counters) = &phases[1];
+        let errors = cold.errors.load(Ordering::Relaxed) + warm.errors.load(Ordering::Relaxed);
         let reuse = Reuse {
             concurrency,
-            requests: count.ok.load(Ordering::Relaxed) + count.errors.load(Ordering::Relaxed),
-            mutual_handshakes: counter(&counters, &["handshakes", "mutual"]),
+            requests,
+            mutual_handshakes: counter(counters, &["handshakes", "mutual"]),
+            warm_handshakes: counter(warm_counters, &["handshakes", "mutual"]),
             pool: self.spec.pool,
         };
         let outcome = Outcome {
-            name: format!("upstream connection reuse: {requests} passthrough requests at {concurrency} concurrent on a cold gateway"),
+            name: format!(
+                "upstream connection reuse: {requests} passthrough requests at {concurrency} concurrent on a cold gateway, then {requests} more"
+            ),
             result: format!(
-                "TLS handshakes: {} on the mutual-auth port ({:.1} per 10,000 requests; pool size {}), {} on the login port, {} on the standard port; {} API requests counted; {}",
+                "TLS handshakes on the mutual-auth port: {} cold ({:.1} per 10,000 requests; pool size {}), {} warm; {} on the login port; {} API requests counted; {}",
                 reuse.mutual_handshakes,
                 reuse.per_10k(),
                 reuse.pool,
-                counter(&counters, &["handshakes", "login"]),
-                counter(&counters, &["handshakes", "standard"]),
-                counter(&counters, &["api_requests"]),
-                count.errors_text()
+                reuse.warm_handshakes,
+                counter(counters, &["handshakes", "login"])
+                    + counter(warm_counters, &["handshakes", "login"]),
+                counter(counters, &["api_requests"]) + counter(warm_counters, &["api_requests"]),
+                if errors == 0 {
+                    "0 errors".to_string()
+                } else {
+                    format!("{} / {}", cold.errors_text(), warm.errors_text())
+                }
             ),
-            pass: reuse.per_10k() <= reuse.pool as f64 && count.errors.load(Ordering::Relaxed) == 0,
+            pass: reuse.per_10k() <= reuse.pool as f64 && errors == 0,
         };
         Ok((outcome, reuse))
     }
