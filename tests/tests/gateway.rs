@@ -67,7 +67,7 @@ async fn routing_and_request_problems() {
     let cases = [
         ("/tenants/nobody/workflows/user", 404, "unknown_tenant"),
         ("/tenants/acme/workflows/nothing", 404, "unknown_workflow"),
-        ("/somewhere/else", 404, "not_found"),
+        ("/somewhere/else", 404, "unknown_route"),
     ];
     for (path, status, code) in cases {
         let reply = gw.call("GET", path, ACME_KEY, "").await;

@@ -74,13 +74,12 @@ impl Problem {
 /// The HTTP status and title of each code (DESIGN.md §5).
 fn status_and_title(code: &str) -> (u16, &'static str) {
     match code {
+        "unknown_route" => (404, "Not a route"),
         "not_found" => (404, "Not found"),
         "unknown_tenant" => (404, "Unknown tenant"),
         "unknown_workflow" => (404, "Unknown workflow"),
         "unauthorized" => (401, "Unauthorized"),
-        "forbidden" => (403, "Forbidden"),
         "bad_request" => (400, "Bad request"),
-        "not_found_in_workflow" => (404, "Not found"),
         "payload_too_large" => (413, "Payload too large"),
         "overloaded" => (503, "Tenant at its concurrency limit"),
         "shutting_down" => (503, "Shutting down"),

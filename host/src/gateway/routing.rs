@@ -39,7 +39,7 @@ pub async fn handle(
     let route = parse_route(&path);
     let (mut response, labels) = match route {
         None => (
-            Problem::new("not_found", format!("{path} is not a route; workflows are at /tenants/{{tenant}}/workflows/{{workflow}}"))
+            Problem::new("unknown_route", format!("{path} is not a route; workflows are at /tenants/{{tenant}}/workflows/{{workflow}}"))
                 .into_response(&request_id),
             None,
         ),
@@ -312,7 +312,7 @@ fn problem_for(e: PluginError) -> Problem {
             Problem::new("bad_request", detail)
         }
         PluginError::Workflow(WorkflowError::NotFound(detail), _) => {
-            Problem::new("not_found_in_workflow", detail)
+            Problem::new("not_found", detail)
         }
         PluginError::Workflow(WorkflowError::UpstreamFault(fault), _) => Problem::new(
             "upstream_fault",
