@@ -204,7 +204,7 @@ async fn upstream_problems_have_their_codes() {
 async fn a_saturated_tenant_answers_503_with_retry_after() {
     let sim = start_sim().await;
     let tenant = ACME.replace("[tenant.auth]", "max_concurrency = 1\n[tenant.auth]");
-    let tenants = with_workflow(&tenant, "spin", "spin_forever.wasm", "timeout_ms = 1500");
+    let tenants = with_workflow(&tenant, "spin", "spin_forever.wasm", "timeout_ms = 4000");
     let gw = TestGateway::start(&sim, &tenants, &[("spin_forever.wasm", SPIN_FOREVER)]).await;
     let url = gw.url.clone();
     let busy = tokio::spawn(async move {
@@ -216,7 +216,15 @@ async fn a_saturated_tenant_answers_503_with_retry_after() {
         )
         .await
     });
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Wait until the first request is being handled (it holds the one slot).
+    for attempt in 0.. {
+        if gw.admin_get("/metrics").await.body.contains("twoway_requests_in_flight 1") {
+            break;
+        }
+        assert!(attempt < 2000, "the first request never arrived");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
     let refused = gw
         .call("GET", "/tenants/acme/workflows/spin", ACME_KEY, "")
         .await;
@@ -360,7 +368,7 @@ async fn a_rotated_certificate_is_used_without_failing_a_request() {
 #[tokio::test(flavor = "multi_thread")]
 async fn graceful_shutdown_answers_every_accepted_request() {
     let sim = start_sim().await;
-    let tenants = with_workflow(ACME, "slow", "spin_forever.wasm", "timeout_ms = 400");
+    let tenants = with_workflow(ACME, "slow", "spin_forever.wasm", "timeout_ms = 3000");
     let gw = TestGateway::start(&sim, &tenants, &[("spin_forever.wasm", SPIN_FOREVER)]).await;
     let url = gw.url.clone();
     let requests: Vec<_> = (0..10)
@@ -377,7 +385,22 @@ async fn graceful_shutdown_answers_every_accepted_request() {
             })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(150)).await;
+    // Shut down once the gateway has accepted all ten (they are in flight).
+    for attempt in 0.. {
+        let metrics = gw.admin_get("/metrics").await.body;
+        if metrics.contains("twoway_requests_in_flight 10") {
+            break;
+        }
+        assert!(
+            attempt < 2000,
+            "the ten requests never were in flight together: {:?}",
+            metrics
+                .lines()
+                .filter(|l| l.contains("in_flight"))
+                .collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     gw.shutdown().await;
     for request in requests {
         let reply = request

@@ -40,6 +40,7 @@ pub struct Metrics {
     pub api_limit: Family<TenantLabels, Gauge>,
     pub certificate_days: Family<TenantLabels, Gauge>,
     pub upstream_handshakes: Family<TenantLabels, Gauge>,
+    pub in_flight: Gauge,
 }
 
 impl Default for Metrics {
@@ -62,6 +63,7 @@ impl Default for Metrics {
             api_limit: Family::default(),
             certificate_days: Family::default(),
             upstream_handshakes: Family::default(),
+            in_flight: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -113,6 +115,11 @@ impl Default for Metrics {
             "upstream_tls_handshakes",
             "TLS handshakes made to the API",
             metrics.upstream_handshakes.clone(),
+        );
+        registry.register(
+            "requests_in_flight",
+            "Requests being handled now",
+            metrics.in_flight.clone(),
         );
         Self {
             registry,

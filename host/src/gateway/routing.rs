@@ -35,6 +35,8 @@ pub async fn handle(
 ) -> http::Response<Full<Bytes>> {
     let request_id = request_id(request.headers());
     let started = Instant::now();
+    shared.metrics.in_flight.inc();
+    let _in_flight = InFlight(&shared.metrics.in_flight);
     let path = request.uri().path().to_string();
     let route = parse_route(&path);
     let (mut response, labels) = match route {
@@ -75,6 +77,15 @@ pub async fn handle(
         }
     }
     response
+}
+
+/// Counts a request out of `requests_in_flight` however it ends.
+struct InFlight<'a>(&'a prometheus_client::metrics::gauge::Gauge);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 /// `x-request-id` from the caller when it is sane, else a fresh one.
