@@ -218,7 +218,12 @@ async fn a_saturated_tenant_answers_503_with_retry_after() {
     });
     // Wait until the first request is being handled (it holds the one slot).
     for attempt in 0.. {
-        if gw.admin_get("/metrics").await.body.contains("twoway_requests_in_flight 1") {
+        if gw
+            .admin_get("/metrics")
+            .await
+            .body
+            .contains("twoway_requests_in_flight 1")
+        {
             break;
         }
         assert!(attempt < 2000, "the first request never arrived");
