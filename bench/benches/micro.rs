@@ -59,7 +59,9 @@ fn plugin(c: &mut Criterion) {
             path.display()
         )
     });
-    let version = runtime.load(&path, &bytes).expect("version-a loads");
+    let version = runtime
+        .load(&path, &bytes, twoway::plugin::version_id(&bytes))
+        .expect("version-a loads");
     let config = config(dir.path());
     let limits = config.plugins.limits;
     // A real TenantUpstream; version-a never calls it.

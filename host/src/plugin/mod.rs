@@ -99,8 +99,9 @@ impl Runtime {
         Ok(Self { engine, linker })
     }
 
-    /// Compiles and links `bytes` (read from `path`, named in errors).
-    pub fn load(&self, path: &Path, bytes: &[u8]) -> Result<Version, LoadError> {
+    /// Compiles and links `bytes` (read from `path`, named in errors) as
+    /// the version `id` (see [`version_id`]).
+    pub fn load(&self, path: &Path, bytes: &[u8], id: String) -> Result<Version, LoadError> {
         let shown = path.display().to_string();
         let component = Component::new(&self.engine, bytes).map_err(|e| LoadError::Compile {
             path: shown.clone(),
@@ -114,8 +115,6 @@ impl Runtime {
                 path: shown,
                 reason: format!("{e:#}"),
             })?;
-        let hash = sha2::Sha256::digest(bytes);
-        let id = hash[..8].iter().map(|b| format!("{b:02x}")).collect();
         Ok(Version {
             id,
             loaded_at: std::time::SystemTime::now(),
@@ -211,6 +210,14 @@ impl Runtime {
         tracing::debug!(tenant = %call.tenant, workflow = %call.workflow, version = %call.version, elapsed = ?started.elapsed(), ok = result.is_ok(), "plugin call");
         result
     }
+}
+
+/// A component's version id: the first 16 hex digits of its SHA-256.
+pub fn version_id(bytes: &[u8]) -> String {
+    sha2::Sha256::digest(bytes)[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The trap's own message, without wasmtime's backtrace lines.

@@ -7,8 +7,6 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use sha2::Digest;
-
 use super::{LoadError, Runtime, Version};
 use crate::config::PluginLimits;
 
@@ -146,12 +144,11 @@ impl Registry {
             Err(e) => return slot.record_error(e.to_string()),
         };
         let id_now = slot.live().map(|v| v.id.clone());
-        let hash = sha2::Sha256::digest(&bytes);
-        let id: String = hash[..8].iter().map(|b| format!("{b:02x}")).collect();
+        let id = super::version_id(&bytes);
         if id_now.as_deref() == Some(id.as_str()) {
             return;
         }
-        match self.runtime.load(&slot.path, &bytes) {
+        match self.runtime.load(&slot.path, &bytes, id) {
             Ok(version) => {
                 tracing::info!(tenant = %slot.tenant, workflow = %slot.workflow, version = %version.id, previous = ?id_now, "plugin version live");
                 *slot.live.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(version));
