@@ -1,6 +1,8 @@
 //! Micro benchmarks (criterion): a plugin instantiated from its cached
 //! InstancePre and called, SOAP session injection, fault classification,
-//! and login response parsing. `cargo bench -p twoway-bench`.
+//! login response parsing, and the bounded XML parse on the worst inputs
+//! within the caps (`cargo bench -p twoway-bench --bench micro -- xml`).
+//! `cargo bench -p twoway-bench`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -181,5 +183,76 @@ fn login(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, plugin, inject, classify, login);
+/// The bounded parse (`xml::parse`: the linear pre-scan, then roxmltree)
+/// on the inputs of issue 10 (refused) and the worst each cap accepts.
+fn xml(c: &mut Criterion) {
+    use criterion::{BenchmarkId, Throughput};
+    use twoway::xml::{self, hostile};
+
+    let mib16 = 16 * 1024 * 1024;
+    let cases: Vec<(&str, String, bool)> = vec![
+        (
+            "issue: namespace-heavy envelope",
+            hostile::namespace_heavy_envelope(),
+            false,
+        ),
+        (
+            "issue: attribute-heavy envelope",
+            hostile::attribute_heavy_envelope(),
+            false,
+        ),
+        ("attributes at caps", hostile::attributes_at_caps(), true),
+        ("namespaces at caps", hostile::namespaces_at_caps(), true),
+        (
+            "namespaces re-declared",
+            hostile::namespaces_redeclared(),
+            true,
+        ),
+        ("deep nesting at caps", hostile::deep_at_caps(), true),
+        ("long names, 16 MiB", hostile::long_names(mib16), true),
+        (
+            "small elements at the node cap",
+            hostile::many_elements(),
+            true,
+        ),
+        (
+            "query answer, 64 KiB",
+            hostile::query_response(64 * 1024),
+            true,
+        ),
+        (
+            "query answer, 16 MiB",
+            hostile::query_response(mib16),
+            false,
+        ),
+    ];
+    let mut group = c.benchmark_group("xml");
+    group.sample_size(10);
+    for (name, doc, accepted) in &cases {
+        // The 16 MiB answer stops at the node cap (classify calls it a success).
+        let parsed = xml::parse(doc.as_bytes());
+        assert_eq!(parsed.is_ok(), *accepted, "{name}: {:?}", parsed.err());
+        group.throughput(Throughput::Bytes(doc.len() as u64));
+        group.bench_with_input(BenchmarkId::new("parse", name), doc, |b, doc| {
+            b.iter(|| xml::parse(doc.as_bytes()).is_ok())
+        });
+    }
+    let mut headers = http::HeaderMap::new();
+    headers.insert("content-type", http::HeaderValue::from_static("text/xml"));
+    for (name, doc) in [
+        (
+            "issue: namespace-heavy answer",
+            hostile::namespace_heavy_envelope(),
+        ),
+        ("query answer, 16 MiB", hostile::query_response(mib16)),
+    ] {
+        group.throughput(Throughput::Bytes(doc.len() as u64));
+        group.bench_with_input(BenchmarkId::new("classify", name), &doc, |b, doc| {
+            b.iter(|| salesforce::classify(Api::SoapPartner, 200, &headers, doc.as_bytes()))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, plugin, inject, classify, login, xml);
 criterion_main!(benches);

@@ -231,3 +231,34 @@ fn logs_can_be_json() {
     assert_eq!(event["level"], "INFO");
     assert_eq!(event["fields"]["message"], "simulator listening");
 }
+
+#[test]
+fn config_check_names_the_key_and_never_quotes_a_pasted_secret() {
+    const CANARY: &str = "CANARY-cli-3e9d0a";
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        (
+            format!(
+                "[[tenant]]\nname = \"acme\"\n[tenant.auth]\nkind = \"soap-login\"\nusername = \"u\"\npassword = \"{CANARY}\"\n"
+            ),
+            "tenant.auth.password (line 6, column 1)",
+        ),
+        (
+            format!("[server]\nmax_body_kb = \"{CANARY}\"\n"),
+            "server.max_body_kb (line 2",
+        ),
+        (
+            format!("[server]\nlisten = \"{CANARY}\n"),
+            "(line 2, column",
+        ),
+    ];
+    for (text, expected) in cases {
+        let file = dir.path().join("twoway.toml");
+        std::fs::write(&file, text).unwrap();
+        let (ok, out, err) = twoway(&["config", "check", file.to_str().unwrap()], dir.path());
+        assert!(!ok, "{out}{err}");
+        let all = format!("{out}{err}");
+        assert!(all.contains(expected), "{expected}: {all}");
+        assert!(!all.contains(CANARY), "config check quotes the file: {all}");
+    }
+}

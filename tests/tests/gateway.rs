@@ -65,7 +65,8 @@ async fn routing_and_request_problems() {
     )
     .await;
     let cases = [
-        ("/tenants/nobody/workflows/user", 404, "unknown_tenant"),
+        // Unknown tenants look like refused credentials (tests/tests/hostile_inbound.rs).
+        ("/tenants/nobody/workflows/user", 401, "unauthorized"),
         ("/tenants/acme/workflows/nothing", 404, "unknown_workflow"),
         ("/somewhere/else", 404, "unknown_route"),
     ];
@@ -203,7 +204,11 @@ async fn upstream_problems_have_their_codes() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_saturated_tenant_answers_503_with_retry_after() {
     let sim = start_sim().await;
-    let tenant = ACME.replace("[tenant.auth]", "max_concurrency = 1\n[tenant.auth]");
+    // No queue: a second request is refused at once.
+    let tenant = ACME.replace(
+        "[tenant.auth]",
+        "max_concurrency = 1\nmax_queued = 0\n[tenant.auth]",
+    );
     let tenants = with_workflow(&tenant, "spin", "spin_forever.wasm", "timeout_ms = 4000");
     let gw = TestGateway::start(&sim, &tenants, &[("spin_forever.wasm", SPIN_FOREVER)]).await;
     let url = gw.url.clone();
@@ -216,20 +221,19 @@ async fn a_saturated_tenant_answers_503_with_retry_after() {
         )
         .await
     });
-    // Wait until the first request is being handled (it holds the one slot).
+    // Wait until the first request holds the one slot.
     for attempt in 0.. {
         if gw
             .admin_get("/metrics")
             .await
             .body
-            .contains("twoway_requests_in_flight 1")
+            .contains("twoway_tenant_slots_in_use{tenant=\"acme\"} 1")
         {
             break;
         }
-        assert!(attempt < 2000, "the first request never arrived");
+        assert!(attempt < 2000, "the first request never took the slot");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    tokio::time::sleep(Duration::from_millis(100)).await;
     let refused = gw
         .call("GET", "/tenants/acme/workflows/spin", ACME_KEY, "")
         .await;

@@ -114,6 +114,7 @@ async fn no_secret_reaches_the_logs() {
             .status,
         200
     );
+    reload_errors_never_quote_the_file(&gw).await;
     gw.shutdown().await;
 
     let logs = String::from_utf8_lossy(&captured.0.lock().unwrap()).into_owned();
@@ -134,6 +135,7 @@ async fn no_secret_reaches_the_logs() {
     secrets.push("not-the-acme-password".into());
     secrets.push("acme-passwordACMETOKEN".into());
     secrets.extend(key_lines);
+    secrets.push(CANARY.into());
     for session_prefix in ["00D5g000004Acme!", "00D5g000004Glbx!"] {
         secrets.push(session_prefix.to_string());
     }
@@ -152,4 +154,48 @@ async fn no_secret_reaches_the_logs() {
             lines.join("\n")
         );
     }
+}
+
+/// A secret pasted into the config where it does not belong.
+const CANARY: &str = "CANARY-pasted-7c41b9";
+
+/// Broken configs that hold [`CANARY`]: refused by the file watcher and by
+/// `POST /admin/reload`, reported with key paths, never quoted, in the
+/// reload answer, in `/admin/config` and (checked by the caller) the log.
+async fn reload_errors_never_quote_the_file(gw: &TestGateway) {
+    let good = std::fs::read_to_string(gw.config_path()).unwrap();
+    let broken = [
+        (
+            good.replacen("[tenant.auth]\n", &format!("[tenant.auth]\npassword = \"{CANARY}\"\n"), 1),
+            "tenant.auth.password",
+        ),
+        (
+            good.replacen("[server]\n", &format!("[server]\nmax_body_kb = \"{CANARY}\"\n"), 1),
+            "server.max_body_kb",
+        ),
+        (
+            good.replacen("[server]\n", &format!("[server]\nlisten = \"{CANARY}\n"), 1),
+            "line 2",
+        ),
+    ];
+    for (text, key) in broken {
+        assert!(text.contains(CANARY));
+        std::fs::write(gw.config_path(), &text).unwrap();
+        let reply =
+            twoway_tests::gateway::http("POST", &format!("{}/admin/reload", gw.admin), &[], "")
+                .await;
+        assert_eq!(reply.status, 400, "{}", reply.body);
+        assert!(reply.body.contains(key), "{key}: {}", reply.body);
+        assert!(!reply.body.contains(CANARY), "the reload answer quotes the file");
+        let config = gw.admin_get("/admin/config").await;
+        assert!(
+            config.body.contains(key) && !config.body.contains(CANARY),
+            "/admin/config: {}",
+            config.body
+        );
+    }
+    std::fs::write(gw.config_path(), good).unwrap();
+    let reply =
+        twoway_tests::gateway::http("POST", &format!("{}/admin/reload", gw.admin), &[], "").await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
 }

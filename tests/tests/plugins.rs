@@ -48,7 +48,16 @@ async fn get_user_info_returns_the_user_as_json() {
         "no session id reaches the caller"
     );
     // Compiled code went to the cache, so a restart does not compile again.
-    let cached = walk(&gw.plugins_dir().join(".cache"));
+    let cache_dir = twoway::config::load(&gw.config_path())
+        .unwrap()
+        .plugins
+        .cache_dir;
+    assert!(
+        !cache_dir.starts_with(gw.plugins_dir()),
+        "the cache is kept away from the plugins folder: {}",
+        cache_dir.display()
+    );
+    let cached = walk(&cache_dir);
     assert!(cached > 0, "the compiled-artifact cache has entries");
 }
 
@@ -297,6 +306,35 @@ async fn plugins_see_config_and_session_facts_but_no_secret() {
         !reply.body.contains("00D5g000004Acme!"),
         "but never the session id: {}",
         reply.body
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flood_of_plugin_logs_is_capped_per_call_and_counted() {
+    let sim = start_sim().await;
+    let tenants = workflows(&[(
+        "ctx",
+        "log_and_config.wasm",
+        r#"config = { flood = "1000" }"#,
+    )]);
+    let gw = TestGateway::start(&sim, &tenants, &[("log_and_config.wasm", LOG_AND_CONFIG)]).await;
+    for call in 1..=2u64 {
+        let reply = gw.call("GET", "/tenants/acme/workflows/ctx", KEY, "").await;
+        assert_eq!(reply.status, 200, "a chatty plugin still answers: {}", reply.body);
+        let plugins = gw.admin_get("/admin/plugins").await.json();
+        // 1000 log lines + 1000 stdout lines + 5 level lines, 200 kept.
+        assert_eq!(
+            plugins["plugins"][0]["log_lines_dropped"],
+            call * 1805,
+            "{plugins}"
+        );
+    }
+    let metrics = gw.admin_get("/metrics").await.body;
+    assert!(
+        metrics.contains(
+            "twoway_plugin_log_lines_dropped{tenant=\"acme\",workflow=\"ctx\"} 3610"
+        ),
+        "{metrics}"
     );
 }
 

@@ -2,7 +2,12 @@
 //! then checked into a [`Config`] with every problem listed at once, each
 //! with its key path. Secrets come only from `*_env` and `*_file` keys.
 
+pub mod names;
 pub mod raw;
+pub mod store;
+#[cfg(test)]
+mod tests;
+mod toml_error;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -13,6 +18,8 @@ use std::time::Duration;
 use crate::identity::IdentitySource;
 use crate::secret::Secret;
 
+pub use store::{RedisStore, Store};
+pub use toml_error::describe as describe_toml_error;
 pub use validate::from_toml;
 
 /// A configuration that failed its checks: every problem, one per line.
@@ -51,6 +58,8 @@ pub struct Config {
     pub plugins: Plugins,
     pub upstream: Upstream,
     pub tenants: Vec<Tenant>,
+    /// `[store]`: in process, or shared by a fleet through Redis.
+    pub store: Store,
 }
 
 impl Config {
@@ -69,6 +78,12 @@ pub struct Server {
     pub max_body_bytes: usize,
     pub header_timeout: Duration,
     pub shutdown_grace: Duration,
+    /// Deadline for reading a whole request body (`body_timeout_ms`).
+    pub body_timeout: Duration,
+    /// Most open connections per listener (callers' and admin).
+    pub max_connections: usize,
+    /// Bearer token for `/admin/*` (`admin_token_env` / `admin_token_file`).
+    pub admin_token: Option<Secret>,
 }
 
 /// `[server.tls]`: HTTPS for callers, optionally with client certificates.
@@ -133,7 +148,13 @@ pub struct Tenant {
     pub login_budget_per_hour: u32,
     /// Session lifetime when the login does not say (OAuth tokens).
     pub session_seconds: u64,
+    /// Longest one login may take, whatever its callers do (`login_timeout_ms`).
+    pub login_timeout: Duration,
     pub max_concurrency: usize,
+    /// Requests that may wait for a slot when all are busy (`max_queued`).
+    pub max_queued: usize,
+    /// Longest wait for a slot (`queue_timeout_ms`).
+    pub queue_timeout: Duration,
     /// Caller certificates the tenant accepts (needs `[server.tls] client_ca`).
     pub callers: Option<CallerPolicy>,
     pub auth: Auth,
@@ -149,8 +170,10 @@ pub struct CallerPolicy {
     pub ca: Option<PathBuf>,
     /// SHA-256 fingerprints, normalised to uppercase hex without colons.
     pub fingerprints: Vec<String>,
-    pub subjects: Vec<String>,
-    pub sans: Vec<String>,
+    /// Subject distinguished names, parsed from RFC 4514 strings.
+    pub subjects: Vec<names::DistinguishedName>,
+    /// Subject alternative names (`DNS:`, `URI:`, `email:`, `IP:`).
+    pub sans: Vec<names::SubjectAltName>,
 }
 
 impl CallerPolicy {
@@ -165,17 +188,19 @@ impl CallerPolicy {
 
     /// True when a verified caller certificate with these facts matches the
     /// lists (or no list is given).
+    /// Subjects compare as distinguished names (every RDN, attribute OID and
+    /// value exactly) and SANs as typed values, never as display strings.
     pub fn listed(
         &self,
         fingerprint: Option<&str>,
-        subject: Option<&str>,
-        sans: &[String],
+        subject: Option<&names::DistinguishedName>,
+        sans: &[names::SubjectAltName],
     ) -> bool {
         if self.fingerprints.is_empty() && self.subjects.is_empty() && self.sans.is_empty() {
             return fingerprint.is_some();
         }
         fingerprint.is_some_and(|f| self.fingerprints.contains(&Self::normalise(f)))
-            || subject.is_some_and(|s| self.subjects.iter().any(|x| x == s))
+            || subject.is_some_and(|s| self.subjects.contains(s))
             || sans.iter().any(|san| self.sans.contains(san))
     }
 }

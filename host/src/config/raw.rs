@@ -17,6 +17,7 @@ pub struct RawConfig {
     pub upstream: RawUpstream,
     #[serde(default, rename = "tenant")]
     pub tenants: Vec<RawTenant>,
+    pub store: Option<super::store::RawStore>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -28,6 +29,10 @@ pub struct RawServer {
     pub max_body_kb: Option<usize>,
     pub header_timeout_ms: Option<u64>,
     pub shutdown_grace_ms: Option<u64>,
+    pub body_timeout_ms: Option<u64>,
+    pub max_connections: Option<usize>,
+    pub admin_token_env: Option<String>,
+    pub admin_token_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -76,7 +81,10 @@ pub struct RawTenant {
     pub extra_roots: Vec<PathBuf>,
     pub login_budget_per_hour: Option<u32>,
     pub session_seconds: Option<u64>,
+    pub login_timeout_ms: Option<u64>,
     pub max_concurrency: Option<usize>,
+    pub max_queued: Option<usize>,
+    pub queue_timeout_ms: Option<u64>,
     pub callers: Option<RawCallers>,
     pub auth: RawAuth,
     #[serde(default, rename = "workflow")]

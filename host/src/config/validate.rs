@@ -2,6 +2,7 @@
 //! lookup, and every problem collected with its key path.
 
 use std::collections::BTreeSet;
+use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -14,11 +15,22 @@ use crate::secret::Secret;
 
 /// Largest secret file read (a private key is a few KiB).
 const MAX_SECRET_FILE: u64 = 64 * 1024;
+/// Longest timeout or deadline accepted anywhere: one hour.
+const MAX_TIMEOUT_MS: u64 = 3_600_000;
+/// Largest inbound body or plugin output: 64 MiB (it is copied into a plugin).
+const MAX_BODY_KB: usize = 64 * 1024;
+/// Largest upstream answer: 1 GiB.
+const MAX_RESPONSE_KB: usize = 1024 * 1024;
+/// Salesforce sessions last 15 minutes to 24 hours.
+const MIN_SESSION_SECONDS: u64 = 60;
+const MAX_SESSION_SECONDS: u64 = 86_400;
+/// Requests one tenant may have in flight at once.
+const MAX_CONCURRENCY: usize = 10_000;
 
 /// Parses and checks `text`, resolving paths against `base`.
 pub fn from_toml(text: &str, base: &Path, env: EnvLookup<'_>) -> Result<Config, Vec<String>> {
     let raw: RawConfig =
-        toml::from_str(text).map_err(|e| vec![e.to_string().trim_end().to_string()])?;
+        toml::from_str(text).map_err(|e| vec![super::toml_error::describe(text, &e)])?;
     let mut c = Checker {
         base,
         env,
@@ -58,6 +70,29 @@ impl Checker<'_> {
         })
     }
 
+    /// `value` (or `default`) when it lies in `range`; otherwise a problem
+    /// naming the key and the range, and the default so checking goes on.
+    fn bounded<T>(&mut self, key: &str, value: Option<T>, default: T, range: RangeInclusive<T>) -> T
+    where
+        T: PartialOrd + Copy + std::fmt::Display,
+    {
+        match value {
+            None => default,
+            Some(v) if range.contains(&v) => v,
+            Some(v) => {
+                self.problem(
+                    key,
+                    format!(
+                        "{v} cannot work: use a value from {} to {}",
+                        range.start(),
+                        range.end()
+                    ),
+                );
+                default
+            }
+        }
+    }
+
     fn existing_file(&mut self, key: &str, path: PathBuf) -> PathBuf {
         if !path.is_file() {
             self.problem(key, format!("file {} does not exist", path.display()));
@@ -66,7 +101,7 @@ impl Checker<'_> {
     }
 
     fn config(&mut self, raw: RawConfig) -> Config {
-        let server = Server {
+        let mut server = Server {
             listen: self.addr("server.listen", raw.server.listen, "127.0.0.1:8080"),
             admin_listen: self.addr(
                 "server.admin_listen",
@@ -80,58 +115,116 @@ impl Checker<'_> {
                     .client_ca
                     .map(|ca| self.existing_file("server.tls.client_ca", self.path(&ca))),
             }),
-            max_body_bytes: raw.server.max_body_kb.unwrap_or(1024) * 1024,
-            header_timeout: Duration::from_millis(raw.server.header_timeout_ms.unwrap_or(10_000)),
-            shutdown_grace: Duration::from_millis(raw.server.shutdown_grace_ms.unwrap_or(30_000)),
+            max_body_bytes: self.bounded(
+                "server.max_body_kb",
+                raw.server.max_body_kb,
+                1024,
+                1..=MAX_BODY_KB,
+            ) * 1024,
+            header_timeout: Duration::from_millis(self.bounded(
+                "server.header_timeout_ms",
+                raw.server.header_timeout_ms,
+                10_000,
+                1..=MAX_TIMEOUT_MS,
+            )),
+            shutdown_grace: Duration::from_millis(self.bounded(
+                "server.shutdown_grace_ms",
+                raw.server.shutdown_grace_ms,
+                30_000,
+                0..=MAX_TIMEOUT_MS,
+            )),
+            body_timeout: Duration::from_millis(self.bounded(
+                "server.body_timeout_ms",
+                raw.server.body_timeout_ms,
+                30_000,
+                1..=MAX_TIMEOUT_MS,
+            )),
+            // Each connection is a file descriptor and a task.
+            max_connections: self.bounded(
+                "server.max_connections",
+                raw.server.max_connections,
+                1024,
+                1..=100_000,
+            ),
+            admin_token: None,
         };
+        server.admin_token = self.admin_token(
+            server.admin_listen,
+            raw.server.admin_token_env.as_deref(),
+            raw.server.admin_token_file.as_deref(),
+        );
         let dir = self.path(
             raw.plugins
                 .dir
                 .as_deref()
                 .unwrap_or(Path::new("plugins/dist")),
         );
-        let limits = PluginLimits {
-            memory_bytes: raw.plugins.memory_mb.unwrap_or(64) * 1024 * 1024,
-            timeout: Duration::from_millis(raw.plugins.timeout_ms.unwrap_or(10_000)),
-            max_output_bytes: raw
-                .plugins
-                .max_output_kb
-                .or(raw.plugins.max_body_kb)
-                .unwrap_or(1024)
-                * 1024,
+        let defaults = PluginLimits {
+            memory_bytes: 64 * 1024 * 1024,
+            timeout: Duration::from_secs(10),
+            max_output_bytes: 1024 * 1024,
         };
-        if limits.memory_bytes == 0 || limits.timeout.is_zero() || limits.max_output_bytes == 0 {
-            self.problem(
-                "plugins",
-                "memory_mb, timeout_ms and max_body_kb must be above 0",
-            );
-        }
+        let output_key = if raw.plugins.max_output_kb.is_some() {
+            "plugins.max_output_kb"
+        } else {
+            "plugins.max_body_kb"
+        };
+        let limits = self.plugin_limits(
+            "plugins",
+            raw.plugins.memory_mb,
+            raw.plugins.timeout_ms,
+            (output_key, raw.plugins.max_output_kb.or(raw.plugins.max_body_kb)),
+            defaults,
+        );
         let plugins = Plugins {
             cache_dir: raw
                 .plugins
                 .cache_dir
                 .map(|d| self.path(&d))
-                .unwrap_or_else(|| dir.join(".cache")),
+                .unwrap_or_else(|| default_cache_dir(self.env)),
             dir,
             limits,
         };
         let u = raw.upstream;
         let d = Upstream::default();
-        let ms =
-            |v: Option<u64>, default: Duration| v.map(Duration::from_millis).unwrap_or(default);
+        let mut ms = |key: &str, v: Option<u64>, default: Duration| {
+            Duration::from_millis(self.bounded(
+                key,
+                v,
+                default.as_millis() as u64,
+                1..=MAX_TIMEOUT_MS,
+            ))
+        };
         let upstream = Upstream {
-            connect_timeout: ms(u.connect_timeout_ms, d.connect_timeout),
-            handshake_timeout: ms(u.handshake_timeout_ms, d.handshake_timeout),
-            response_timeout: ms(u.response_timeout_ms, d.response_timeout),
-            max_response_bytes: u
-                .max_response_kb
-                .map(|k| k * 1024)
-                .unwrap_or(d.max_response_bytes),
-            pool_idle_timeout: u
-                .pool_idle_timeout_s
-                .map(Duration::from_secs)
-                .unwrap_or(d.pool_idle_timeout),
-            pool_max_idle_per_host: u.pool_max_idle_per_host.unwrap_or(d.pool_max_idle_per_host),
+            connect_timeout: ms("upstream.connect_timeout_ms", u.connect_timeout_ms, d.connect_timeout),
+            handshake_timeout: ms(
+                "upstream.handshake_timeout_ms",
+                u.handshake_timeout_ms,
+                d.handshake_timeout,
+            ),
+            response_timeout: ms(
+                "upstream.response_timeout_ms",
+                u.response_timeout_ms,
+                d.response_timeout,
+            ),
+            max_response_bytes: self.bounded(
+                "upstream.max_response_kb",
+                u.max_response_kb,
+                d.max_response_bytes / 1024,
+                1..=MAX_RESPONSE_KB,
+            ) * 1024,
+            pool_idle_timeout: Duration::from_secs(self.bounded(
+                "upstream.pool_idle_timeout_s",
+                u.pool_idle_timeout_s,
+                d.pool_idle_timeout.as_secs(),
+                0..=86_400,
+            )),
+            pool_max_idle_per_host: self.bounded(
+                "upstream.pool_max_idle_per_host",
+                u.pool_max_idle_per_host,
+                d.pool_max_idle_per_host,
+                0..=10_000,
+            ),
         };
         let mut names = BTreeSet::new();
         let mut tenants = Vec::new();
@@ -158,11 +251,13 @@ impl Checker<'_> {
                 "caller certificates need HTTPS with client certificates: set [server.tls] cert, key and client_ca",
             );
         }
+        let store = super::store::check(raw.store, self.base, self.env, &mut self.problems);
         Config {
             server,
             plugins,
             upstream,
             tenants,
+            store,
         }
     }
 
@@ -236,22 +331,18 @@ impl Checker<'_> {
                     "use letters, digits, '-' and '_' (it appears in URLs)",
                 );
             }
-            let d = plugins.limits;
+            let limits = self.plugin_limits(
+                &wkey,
+                w.memory_mb,
+                w.timeout_ms,
+                (&format!("{wkey}.max_output_kb"), w.max_output_kb),
+                plugins.limits,
+            );
             workflows.push(Workflow {
                 name: w.name,
                 plugin: plugins.dir.join(&w.plugin),
                 config: w.config,
-                limits: PluginLimits {
-                    memory_bytes: w
-                        .memory_mb
-                        .map(|m| m * 1024 * 1024)
-                        .unwrap_or(d.memory_bytes),
-                    timeout: w.timeout_ms.map(Duration::from_millis).unwrap_or(d.timeout),
-                    max_output_bytes: w
-                        .max_output_kb
-                        .map(|k| k * 1024)
-                        .unwrap_or(d.max_output_bytes),
-                },
+                limits,
             });
         }
         let callers = t.callers.map(|c| super::CallerPolicy {
@@ -263,8 +354,16 @@ impl Checker<'_> {
                 .iter()
                 .map(|f| super::CallerPolicy::normalise(f))
                 .collect(),
-            subjects: c.subjects,
-            sans: c.sans,
+            subjects: self.names(
+                &format!("{key}.callers.subjects"),
+                &c.subjects,
+                super::names::DistinguishedName::parse,
+            ),
+            sans: self.names(
+                &format!("{key}.callers.sans"),
+                &c.sans,
+                super::names::SubjectAltName::parse,
+            ),
         });
         if callers.as_ref().is_some_and(|c| {
             c.ca.is_none()
@@ -291,22 +390,130 @@ impl Checker<'_> {
                 "between 1 and 3600 (Salesforce allows 3600 logins per user per hour)",
             );
         }
+        let login_timeout_ms = t.login_timeout_ms.unwrap_or(8_000);
+        if login_timeout_ms == 0 || login_timeout_ms > 600_000 {
+            self.problem(
+                &format!("{key}.login_timeout_ms"),
+                "between 1 and 600000 (milliseconds one login may take; keep it below [plugins] timeout_ms)",
+            );
+        }
         Some(Tenant {
             name: t.name,
             api_keys,
             login_url: login_url?,
             api_version,
             mutual_auth: t.mutual_auth,
-            mutual_auth_port: t.mutual_auth_port.unwrap_or(8443),
+            mutual_auth_port: self.bounded(
+                &format!("{key}.mutual_auth_port"),
+                t.mutual_auth_port,
+                8443,
+                1..=u16::MAX,
+            ),
             identity,
             extra_roots,
             login_budget_per_hour: budget,
-            session_seconds: t.session_seconds.unwrap_or(7200),
-            max_concurrency: t.max_concurrency.unwrap_or(25),
+            session_seconds: self.bounded(
+                &format!("{key}.session_seconds"),
+                t.session_seconds,
+                7200,
+                MIN_SESSION_SECONDS..=MAX_SESSION_SECONDS,
+            ),
+            login_timeout: Duration::from_millis(login_timeout_ms),
+            max_concurrency: self.bounded(
+                &format!("{key}.max_concurrency"),
+                t.max_concurrency,
+                25,
+                1..=MAX_CONCURRENCY,
+            ),
+            max_queued: self.bounded(&format!("{key}.max_queued"), t.max_queued, 100, 0..=100_000),
+            queue_timeout: Duration::from_millis(self.bounded(
+                &format!("{key}.queue_timeout_ms"),
+                t.queue_timeout_ms,
+                5_000,
+                1..=MAX_TIMEOUT_MS,
+            )),
             callers,
             auth: auth?,
             workflows,
         })
+    }
+
+    /// Memory, CPU time and output limits of `key` (`plugins` or one
+    /// workflow), each bounded by what the engine can give.
+    fn plugin_limits(
+        &mut self,
+        key: &str,
+        memory_mb: Option<u64>,
+        timeout_ms: Option<u64>,
+        (output_key, output_kb): (&str, Option<usize>),
+        defaults: PluginLimits,
+    ) -> PluginLimits {
+        let max_memory_mb = crate::plugin::MAX_PLUGIN_MEMORY / (1024 * 1024);
+        PluginLimits {
+            memory_bytes: self.bounded(
+                &format!("{key}.memory_mb"),
+                memory_mb,
+                defaults.memory_bytes / (1024 * 1024),
+                1..=max_memory_mb,
+            ) * 1024
+                * 1024,
+            timeout: Duration::from_millis(self.bounded(
+                &format!("{key}.timeout_ms"),
+                timeout_ms,
+                defaults.timeout.as_millis() as u64,
+                1..=MAX_TIMEOUT_MS,
+            )),
+            max_output_bytes: self.bounded(
+                output_key,
+                output_kb,
+                defaults.max_output_bytes / 1024,
+                1..=MAX_BODY_KB,
+            ) * 1024,
+        }
+    }
+
+    /// Each entry of a `callers.subjects` / `callers.sans` list, parsed.
+    fn names<T>(
+        &mut self,
+        key: &str,
+        list: &[String],
+        parse: fn(&str) -> Result<T, super::names::NameError>,
+    ) -> Vec<T> {
+        let mut parsed = Vec::new();
+        for (i, text) in list.iter().enumerate() {
+            match parse(text) {
+                Ok(name) => parsed.push(name),
+                Err(e) => self.problem(&format!("{key}[{i}]"), format!("{text:?} {e}")),
+            }
+        }
+        parsed
+    }
+
+    /// `[server] admin_token_env` / `_file`: required when the admin listener
+    /// is not on loopback, since anyone who reaches it could reload the config.
+    fn admin_token(
+        &mut self,
+        listen: std::net::SocketAddr,
+        env: Option<&str>,
+        file: Option<&Path>,
+    ) -> Option<Secret> {
+        let token = self.secret("server.admin_token", env, file, false);
+        if env.is_none() && file.is_none() && !listen.ip().is_loopback() {
+            self.problem(
+                "server.admin_token",
+                format!(
+                    "required because admin_listen {listen} is not a loopback address: set admin_token_env or admin_token_file, or listen on 127.0.0.1"
+                ),
+            );
+        }
+        if token.as_ref().is_some_and(|t| t.expose().trim().len() < 16) {
+            let which = if env.is_some() { "env" } else { "file" };
+            self.problem(
+                &format!("server.admin_token_{which}"),
+                "the admin token must be at least 16 characters (e.g. `openssl rand -hex 32`)",
+            );
+        }
+        token
     }
 
     fn api_keys(&mut self, key: &str, env: Option<&str>, file: Option<&Path>) -> Vec<Secret> {
@@ -526,6 +733,17 @@ fn default_audience(login_url: Option<&http::Uri>) -> String {
     } else {
         "https://login.salesforce.com".into()
     }
+}
+
+/// Compiled plugin code goes to the user's cache folder, never beside the
+/// plugins: whoever may drop a plugin file must not be able to plant
+/// native code.
+fn default_cache_dir(env: EnvLookup<'_>) -> PathBuf {
+    let non_empty = |name: &str| env(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    non_empty("XDG_CACHE_HOME")
+        .or_else(|| non_empty("HOME").map(|home| home.join(".cache")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("twoway")
 }
 
 fn is_api_version(v: &str) -> bool {

@@ -1,42 +1,81 @@
 //! The admin listener (loopback by default): health, readiness, Prometheus
 //! metrics, plugin versions and session states. Never a secret.
+//!
+//! Connections get the callers' header limits, the header read timeout
+//! (which is also the idle keep-alive timeout) and the connection cap.
+//! `/healthz`, `/readyz` and `/metrics` are always open; `/admin/*` needs
+//! `Authorization: Bearer <token>` when `[server] admin_token_env` / `_file`
+//! is set (the config refuses a non-loopback `admin_listen` without one).
 
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::json;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 
 use super::Shared;
 use super::metrics::{TenantLabels, WorkflowLabels};
 
 /// Serves the admin routes until `stop` turns true.
-pub async fn serve(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
-    loop {
-        let (tcp, _) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(_) => continue,
-            },
-            _ = stop.wait_for(|s| *s) => return,
-        };
+pub async fn serve(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    header_timeout: Duration,
+    permits: Arc<Semaphore>,
+    mut stop: watch::Receiver<bool>,
+) {
+    while let Some((tcp, _, permit)) =
+        super::server::accept(&listener, &permits, &shared, "admin", &mut stop).await
+    {
         let shared = shared.clone();
         tokio::spawn(async move {
+            let _permit = permit;
             let service = service_fn(move |req: http::Request<hyper::body::Incoming>| {
                 let shared = shared.clone();
-                async move { Ok::<_, Infallible>(route(&shared, req.method(), req.uri().path()).await) }
+                async move { Ok::<_, Infallible>(answer(&shared, &req).await) }
             });
             let _ = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout)
+                .max_headers(super::server::MAX_HEADERS)
+                .max_buf_size(super::server::MAX_HEAD_BYTES)
                 .serve_connection(TokioIo::new(tcp), service)
                 .await;
         });
     }
+}
+
+/// Routes `/admin/*` only for holders of the admin token, when one is set.
+async fn answer(
+    shared: &Arc<Shared>,
+    req: &http::Request<hyper::body::Incoming>,
+) -> http::Response<Full<Bytes>> {
+    let path = req.uri().path();
+    if path.starts_with("/admin/")
+        && let Some(token) = shared.current().config.server.admin_token.as_ref()
+        && !super::auth::bearer_is(req.headers(), token)
+    {
+        let mut response = json_response(
+            401,
+            json!({
+                "error": "unauthorized",
+                "detail": "/admin/* needs Authorization: Bearer <token> with the token of [server] admin_token_env / admin_token_file",
+            }),
+        );
+        response.headers_mut().insert(
+            http::header::WWW_AUTHENTICATE,
+            http::HeaderValue::from_static("Bearer"),
+        );
+        return response;
+    }
+    route(shared, req.method(), path).await
 }
 
 fn json_response(status: u16, value: serde_json::Value) -> http::Response<Full<Bytes>> {
@@ -117,6 +156,9 @@ fn refresh_gauges(shared: &Shared) {
         m.plugin_failures
             .get_or_create(&labels)
             .set(slot.failures as i64);
+        m.plugin_log_dropped
+            .get_or_create(&labels)
+            .set(slot.log_lines_dropped as i64);
     }
     let now = time::OffsetDateTime::now_utc();
     for (name, tenant) in &shared.current().tenants {
@@ -136,6 +178,12 @@ fn refresh_gauges(shared: &Shared) {
         m.upstream_handshakes
             .get_or_create(&labels)
             .set(tenant.upstream.handshakes() as i64);
+        m.queued
+            .get_or_create(&labels)
+            .set(tenant.limit.queued() as i64);
+        m.slots_in_use
+            .get_or_create(&labels)
+            .set(tenant.limit.in_use() as i64);
         if let Some(identity) = tenant.upstream.identity() {
             m.certificate_days
                 .get_or_create(&labels)

@@ -27,6 +27,12 @@ pub struct TenantLabels {
     pub tenant: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ListenerLabels {
+    /// `inbound` or `admin`.
+    pub listener: &'static str,
+}
+
 /// Every metric the gateway exports.
 pub struct Metrics {
     registry: Registry,
@@ -34,6 +40,7 @@ pub struct Metrics {
     pub latency: Family<WorkflowLabels, Histogram>,
     pub plugin_reloads: Family<WorkflowLabels, Gauge>,
     pub plugin_failures: Family<WorkflowLabels, Gauge>,
+    pub plugin_log_dropped: Family<WorkflowLabels, Gauge>,
     pub logins: Family<TenantLabels, Gauge>,
     pub login_failures: Family<TenantLabels, Gauge>,
     pub api_used: Family<TenantLabels, Gauge>,
@@ -41,6 +48,10 @@ pub struct Metrics {
     pub certificate_days: Family<TenantLabels, Gauge>,
     pub upstream_handshakes: Family<TenantLabels, Gauge>,
     pub in_flight: Gauge,
+    pub queue_wait: Family<TenantLabels, Histogram>,
+    pub queued: Family<TenantLabels, Gauge>,
+    pub slots_in_use: Family<TenantLabels, Gauge>,
+    pub connections: Family<ListenerLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -57,6 +68,7 @@ impl Default for Metrics {
             latency,
             plugin_reloads: Family::default(),
             plugin_failures: Family::default(),
+            plugin_log_dropped: Family::default(),
             logins: Family::default(),
             login_failures: Family::default(),
             api_used: Family::default(),
@@ -64,6 +76,12 @@ impl Default for Metrics {
             certificate_days: Family::default(),
             upstream_handshakes: Family::default(),
             in_flight: Gauge::default(),
+            queue_wait: Family::<TenantLabels, Histogram>::new_with_constructor(|| {
+                Histogram::new([0.0, 0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])
+            }),
+            queued: Family::default(),
+            slots_in_use: Family::default(),
+            connections: Family::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -85,6 +103,11 @@ impl Default for Metrics {
             "plugin_reload_failures",
             "Plugin files that failed to load",
             metrics.plugin_failures.clone(),
+        );
+        registry.register(
+            "plugin_log_lines_dropped",
+            "Plugin log lines dropped over the per-call cap",
+            metrics.plugin_log_dropped.clone(),
         );
         registry.register(
             "logins",
@@ -120,6 +143,26 @@ impl Default for Metrics {
             "requests_in_flight",
             "Requests being handled now",
             metrics.in_flight.clone(),
+        );
+        registry.register(
+            "tenant_queue_wait_seconds",
+            "Time requests waited for one of their tenant's max_concurrency slots",
+            metrics.queue_wait.clone(),
+        );
+        registry.register(
+            "tenant_queued_requests",
+            "Requests waiting for a slot of their tenant now",
+            metrics.queued.clone(),
+        );
+        registry.register(
+            "tenant_slots_in_use",
+            "Requests of the tenant running a workflow now (at most max_concurrency)",
+            metrics.slots_in_use.clone(),
+        );
+        registry.register(
+            "open_connections",
+            "Open connections per listener (at most [server] max_connections)",
+            metrics.connections.clone(),
         );
         Self {
             registry,

@@ -3,6 +3,8 @@
 //! inbound and admin listeners, and reload without restart.
 
 mod admin;
+mod auth;
+mod limit;
 mod metrics;
 mod problem;
 mod routing;
@@ -21,6 +23,7 @@ use crate::upstream::{SetupError, TenantUpstream};
 
 pub use metrics::Metrics;
 pub use problem::Problem;
+pub use routing::parse_route;
 pub use server::{Running, start};
 
 /// Why the gateway could not start or reload.
@@ -42,8 +45,10 @@ pub enum GatewayError {
 pub struct TenantRuntime {
     pub config: Arc<Tenant>,
     pub upstream: Arc<TenantUpstream>,
-    /// Requests in flight; over the tenant's `max_concurrency` → 503.
-    pub limit: Arc<tokio::sync::Semaphore>,
+    /// Requests being served (`max_concurrency`) and waiting (`max_queued`).
+    pub limit: limit::TenantLimit,
+    /// The tenant's API keys as digests.
+    pub api_keys: auth::ApiKeys,
     /// Verifies callers against the tenant's own CA (`callers.ca`).
     pub callers_ca: Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>,
 }
@@ -103,7 +108,12 @@ fn build_tenants(
                         &config.upstream,
                         store.clone(),
                     )?),
-                    limit: Arc::new(tokio::sync::Semaphore::new(tenant.max_concurrency)),
+                    limit: limit::TenantLimit::new(
+                        tenant.max_concurrency,
+                        tenant.max_queued,
+                        tenant.queue_timeout,
+                    ),
+                    api_keys: auth::ApiKeys::new(&tenant.api_keys),
                     callers_ca: callers_verifier(tenant)?,
                     config: config_arc,
                 })

@@ -76,11 +76,11 @@ fn status_and_title(code: &str) -> (u16, &'static str) {
     match code {
         "unknown_route" => (404, "Not a route"),
         "not_found" => (404, "Not found"),
-        "unknown_tenant" => (404, "Unknown tenant"),
         "unknown_workflow" => (404, "Unknown workflow"),
         "unauthorized" => (401, "Unauthorized"),
         "bad_request" => (400, "Bad request"),
         "payload_too_large" => (413, "Payload too large"),
+        "request_timeout" => (408, "Request body not received in time"),
         "overloaded" => (503, "Tenant at its concurrency limit"),
         "shutting_down" => (503, "Shutting down"),
         "plugin_unavailable" => (503, "Workflow not loaded"),

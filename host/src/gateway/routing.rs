@@ -1,28 +1,19 @@
 //! One inbound request: route `/tenants/{tenant}/workflows/{workflow}[/{rest}]`,
-//! authenticate the caller for that tenant only, bound the body and the
-//! tenant's concurrency, run the plugin, and answer or write the problem.
+//! authenticate the caller for that tenant only, read the body (bounded in
+//! size and time), then take one of the tenant's slots (waiting in its queue
+//! if need be) only to run the plugin, and answer or write the problem.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 
-use super::metrics::{RequestLabels, WorkflowLabels};
+use super::Shared;
+use super::auth::{self, Caller};
+use super::metrics::{RequestLabels, TenantLabels, WorkflowLabels};
 use super::problem::Problem;
-use super::{Shared, TenantRuntime};
 use crate::plugin::{CallContext, Header, InboundRequest, PluginError, WorkflowError};
-
-/// What the inbound TLS layer learned of the caller's certificate.
-#[derive(Debug, Clone, Default)]
-pub struct Caller {
-    /// SHA-256 of the verified leaf, uppercase hex with colons.
-    pub fingerprint: Option<String>,
-    pub subject: Option<String>,
-    pub sans: Vec<String>,
-    /// The chain the caller presented, leaf first.
-    pub chain: Vec<rustls::pki_types::CertificateDer<'static>>,
-}
 
 /// Headers a workflow never sees.
 const HIDDEN_HEADERS: &[&str] = &["authorization", "cookie", "proxy-authorization"];
@@ -102,7 +93,7 @@ fn request_id(headers: &http::HeaderMap) -> String {
 }
 
 /// `(tenant, workflow, rest)` of a workflow route.
-fn parse_route(path: &str) -> Option<(&str, &str, &str)> {
+pub fn parse_route(path: &str) -> Option<(&str, &str, &str)> {
     let rest = path.strip_prefix("/tenants/")?;
     let (tenant, rest) = rest.split_once('/')?;
     let rest = rest.strip_prefix("workflows/")?;
@@ -128,14 +119,16 @@ async fn run(
             .into_response(request_id)
     };
     let generation = shared.current();
+    // An unknown tenant and refused credentials get the same answer, so
+    // callers cannot probe which tenants exist; the log says which it was.
     let Some(tenant) = generation.tenants.get(tenant_name).cloned() else {
-        return problem(
-            "unknown_tenant",
-            format!("no tenant {tenant_name:?} is configured"),
-        );
+        auth::refuse_unknown(request.headers());
+        tracing::info!(tenant = ?tenant_name, %request_id, reason = "no such tenant", "caller refused");
+        return problem("unauthorized", auth::REFUSED.to_string());
     };
-    if let Err(why) = authorize(&tenant, caller, request.headers()) {
-        return problem("unauthorized", why);
+    if let Err(reason) = auth::authorize(&tenant, caller, request.headers()) {
+        tracing::info!(tenant = ?tenant_name, %request_id, reason, "caller refused");
+        return problem("unauthorized", auth::REFUSED.to_string());
     }
     let Some(slot) = shared.registry.get(tenant_name, workflow) else {
         return problem(
@@ -152,36 +145,40 @@ async fn run(
             ),
         );
     };
-    let Ok(_permit) = tenant.limit.clone().try_acquire_owned() else {
-        return Problem::new(
-            "overloaded",
-            format!(
-                "tenant {tenant_name:?} already has {} requests in flight (max_concurrency)",
-                tenant.config.max_concurrency
-            ),
-        )
-        .at(Some(tenant_name), Some(workflow))
-        .retry_after(1)
-        .into_response(request_id);
-    };
-    let max_body = generation.config.server.max_body_bytes;
+    // The body is read before a slot is taken: a caller that sends it
+    // slowly holds only its own connection, never the tenant's capacity.
+    let server = &generation.config.server;
     let (parts, body) = request.into_parts();
-    let body = match Limited::new(body, max_body).collect().await {
-        Ok(body) => body.to_bytes(),
-        Err(e)
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            return problem(
-                "payload_too_large",
-                format!("the body is over the {max_body}-byte limit ([server].max_body_kb)"),
+    let body = match read_body(body, server.max_body_bytes, server.body_timeout).await {
+        Ok(body) => body,
+        Err(problem) => {
+            let mut response = problem
+                .at(Some(tenant_name), Some(workflow))
+                .into_response(request_id);
+            // The rest of the body is not read: the connection cannot be reused.
+            response.headers_mut().insert(
+                http::header::CONNECTION,
+                http::HeaderValue::from_static("close"),
             );
+            return response;
         }
-        Err(e) => {
-            return problem(
-                "bad_request",
-                format!("could not read the request body: {e}"),
-            );
+    };
+    let _permit = match tenant.limit.acquire().await {
+        Ok(permit) => {
+            shared
+                .metrics
+                .queue_wait
+                .get_or_create(&TenantLabels {
+                    tenant: tenant_name.to_string(),
+                })
+                .observe(permit.waited.as_secs_f64());
+            permit
+        }
+        Err(refusal) => {
+            return Problem::new("overloaded", format!("tenant {tenant_name:?}: {refusal}"))
+                .at(Some(tenant_name), Some(workflow))
+                .retry_after(1)
+                .into_response(request_id);
         }
     };
     let inbound = InboundRequest {
@@ -255,65 +252,35 @@ fn is_hop_by_hop(name: &str) -> bool {
     )
 }
 
-/// The caller must hold what the tenant asks for: one of its API keys and/or
-/// a certificate its caller policy accepts. Never another tenant's.
-fn authorize(
-    tenant: &TenantRuntime,
-    caller: &Caller,
-    headers: &http::HeaderMap,
-) -> Result<(), String> {
-    let config = &tenant.config;
-    if !config.api_keys.is_empty() {
-        let presented = headers
-            .get(http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
-        let Some(presented) = presented else {
-            return Err("send one of the tenant's API keys as Authorization: Bearer <key>".into());
-        };
-        // Compare against every key in constant time, without stopping early.
-        let matched = config.api_keys.iter().fold(false, |found, key| {
-            found | constant_time_eq(key.expose().as_bytes(), presented.as_bytes())
-        });
-        if !matched {
-            return Err("the API key is not one of this tenant's".into());
-        }
-    }
-    if let Some(policy) = &config.callers {
-        let from_tenant_ca = match &tenant.callers_ca {
-            Some(verifier) => caller
-                .chain
-                .split_first()
-                .is_some_and(|(leaf, intermediates)| {
-                    verifier
-                        .verify_client_cert(leaf, intermediates, rustls::pki_types::UnixTime::now())
-                        .is_ok()
-                }),
-            None => true,
-        };
-        if !from_tenant_ca
-            || !policy.listed(
-                caller.fingerprint.as_deref(),
-                caller.subject.as_deref(),
-                &caller.sans,
-            )
+/// The whole body, at most `max` bytes, within `deadline`.
+async fn read_body(
+    body: hyper::body::Incoming,
+    max: usize,
+    deadline: Duration,
+) -> Result<Bytes, Problem> {
+    match tokio::time::timeout(deadline, Limited::new(body, max).collect()).await {
+        Ok(Ok(body)) => Ok(body.to_bytes()),
+        Ok(Err(e))
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
         {
-            return Err(
-                "this tenant only accepts callers with one of its client certificates".into(),
-            );
+            Err(Problem::new(
+                "payload_too_large",
+                format!("the body is over the {max}-byte limit ([server] max_body_kb)"),
+            ))
         }
+        Ok(Err(e)) => Err(Problem::new(
+            "bad_request",
+            format!("could not read the request body: {e}"),
+        )),
+        Err(_) => Err(Problem::new(
+            "request_timeout",
+            format!(
+                "the request body did not arrive within {} ms ([server] body_timeout_ms)",
+                deadline.as_millis()
+            ),
+        )),
     }
-    if config.api_keys.is_empty() && config.callers.is_none() {
-        return Err(
-            "the tenant has no api_keys and no callers policy, so it accepts no one".into(),
-        );
-    }
-    Ok(())
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    aws_lc_rs::constant_time::verify_slices_are_equal(a, b).is_ok()
 }
 
 /// The problem for a failed plugin call.

@@ -1,6 +1,7 @@
 //! The gateway's sockets: the callers' listener (HTTP, or HTTPS with optional
 //! client certificates), the admin listener, per-connection limits (header
-//! size and count, header read timeout) and graceful shutdown.
+//! size and count, header read and idle timeout), a cap on open connections
+//! per listener, and graceful shutdown.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -11,20 +12,22 @@ use std::time::Duration;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
+use prometheus_client::metrics::gauge::Gauge;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use sha2::Digest;
-use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
-use super::routing::{Caller, handle};
+use super::auth::Caller;
+use super::metrics::ListenerLabels;
+use super::routing::handle;
 use super::{GatewayError, Shared, admin};
 use crate::config::ServerTls;
 
 /// Most request headers accepted (more → 431).
-const MAX_HEADERS: usize = 100;
+pub(super) const MAX_HEADERS: usize = 100;
 /// Largest request head accepted in bytes (larger → 431).
-const MAX_HEAD_BYTES: usize = 64 * 1024;
+pub(super) const MAX_HEAD_BYTES: usize = 64 * 1024;
 
 /// A serving gateway; it reloads its config file when that changes.
 pub struct Running {
@@ -75,9 +78,16 @@ pub async fn start(shared: Arc<Shared>) -> Result<Running, GatewayError> {
         shared.clone(),
         config.server.header_timeout,
         config.server.shutdown_grace,
+        Arc::new(Semaphore::new(config.server.max_connections)),
         stopped.clone(),
     ));
-    let admin = tokio::spawn(admin::serve(admin_listener, shared.clone(), stopped));
+    let admin = tokio::spawn(admin::serve(
+        admin_listener,
+        shared.clone(),
+        config.server.header_timeout,
+        Arc::new(Semaphore::new(config.server.max_connections)),
+        stopped,
+    ));
     tracing::info!(%addr, %admin_addr, tls = config.server.tls.is_some(), "gateway listening");
     Ok(Running {
         _reloader: super::watch_config(shared.clone()),
@@ -132,40 +142,68 @@ fn acceptor(tls: &ServerTls) -> Result<tokio_rustls::TlsAcceptor, GatewayError> 
     Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
 
-/// The facts of a verified caller certificate.
-fn caller_of(certs: Option<&[CertificateDer<'static>]>) -> Caller {
-    let Some(leaf) = certs.and_then(|c| c.first()) else {
-        return Caller::default();
+/// One of a listener's `max_connections` permits, held by a connection
+/// until it ends, and counted in `twoway_open_connections` meanwhile.
+pub(super) struct ConnectionPermit {
+    _permit: OwnedSemaphorePermit,
+    gauge: Gauge,
+}
+
+impl Drop for ConnectionPermit {
+    fn drop(&mut self) {
+        self.gauge.dec();
+    }
+}
+
+/// The next connection, once the listener is under its connection cap;
+/// `None` when the gateway stops.
+///
+/// Over the cap the accept loop waits for a connection to close rather than
+/// accepting and closing new sockets at once: a burst of callers then waits
+/// in the kernel's listen backlog and is served as connections free up
+/// (the same "wait briefly, do not fail" as a tenant's queue), while idle or
+/// slow connections cannot hold permits for long because every connection
+/// is cut after `header_timeout_ms` without a complete request head (hyper
+/// runs that timer from the connection's start and again whenever a
+/// keep-alive connection goes idle). Past the backlog, the kernel refuses.
+pub(super) async fn accept(
+    listener: &TcpListener,
+    permits: &Arc<Semaphore>,
+    shared: &Shared,
+    listener_name: &'static str,
+    stop: &mut watch::Receiver<bool>,
+) -> Option<(TcpStream, SocketAddr, ConnectionPermit)> {
+    let permit = tokio::select! {
+        permit = permits.clone().acquire_owned() => permit.ok()?,
+        _ = stop.wait_for(|s| *s) => return None,
     };
-    let digest = sha2::Sha256::digest(leaf.as_ref());
-    let fingerprint = digest
-        .iter()
-        .map(|b| format!("{b:02X}"))
-        .collect::<Vec<_>>()
-        .join(":");
-    let (subject, sans) = match x509_parser::parse_x509_certificate(leaf) {
-        Ok((_, cert)) => {
-            let sans = cert
-                .subject_alternative_name()
-                .ok()
-                .flatten()
-                .map(|ext| {
-                    ext.value
-                        .general_names
-                        .iter()
-                        .map(|n| n.to_string())
-                        .collect()
-                })
-                .unwrap_or_default();
-            (Some(cert.subject().to_string()), sans)
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stop.wait_for(|s| *s) => return None,
+        };
+        match accepted {
+            Ok((tcp, peer)) => {
+                let gauge = shared
+                    .metrics
+                    .connections
+                    .get_or_create(&ListenerLabels {
+                        listener: listener_name,
+                    })
+                    .clone();
+                gauge.inc();
+                let permit = ConnectionPermit {
+                    _permit: permit,
+                    gauge,
+                };
+                return Some((tcp, peer, permit));
+            }
+            Err(e) => {
+                // Out of file descriptors and the like: do not spin.
+                tracing::warn!(listener = listener_name, error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
         }
-        Err(_) => (None, Vec::new()),
-    };
-    Caller {
-        fingerprint: Some(fingerprint),
-        subject,
-        sans,
-        chain: certs.map(<[_]>::to_vec).unwrap_or_default(),
     }
 }
 
@@ -175,21 +213,18 @@ async fn serve_inbound(
     shared: Arc<Shared>,
     header_timeout: Duration,
     grace: Duration,
+    permits: Arc<Semaphore>,
     mut stop: watch::Receiver<bool>,
 ) {
     let graceful = GracefulShutdown::new();
-    loop {
-        let (tcp, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    continue;
-                }
-            },
-            _ = stop.wait_for(|s| *s) => break,
-        };
+    while let Some((tcp, peer, permit)) =
+        accept(&listener, &permits, &shared, "inbound", &mut stop).await
+    {
         let mut http = hyper::server::conn::http1::Builder::new();
+        // hyper 1.x runs the header read timer from the start of every
+        // request head, including the first one and the wait for the next
+        // request on an idle keep-alive connection (Conn::poll_read_head,
+        // re-armed on going idle), so it is also the idle timeout.
         http.timer(TokioTimer::new())
             .header_read_timeout(header_timeout)
             .max_headers(MAX_HEADERS)
@@ -204,6 +239,7 @@ async fn serve_inbound(
                 });
                 let conn = graceful.watch(http.serve_connection(TokioIo::new(tcp), service));
                 tokio::spawn(async move {
+                    let _permit = permit;
                     if let Err(e) = conn.await {
                         tracing::debug!(%peer, error = %e, "connection ended");
                     }
@@ -215,12 +251,14 @@ async fn serve_inbound(
                 let acceptor = acceptor.clone();
                 let watcher = graceful.watcher();
                 tokio::spawn(async move {
+                    let _permit = permit;
                     let stream =
                         match tokio::time::timeout(header_timeout, acceptor.accept(tcp)).await {
                             Ok(Ok(stream)) => stream,
                             _ => return tracing::debug!(%peer, "inbound TLS handshake failed"),
                         };
-                    let caller = Arc::new(caller_of(stream.get_ref().1.peer_certificates()));
+                    let caller =
+                        Arc::new(Caller::from_chain(stream.get_ref().1.peer_certificates()));
                     let service = service_fn(move |req| {
                         let (shared, caller) = (shared.clone(), caller.clone());
                         async move { Ok::<_, Infallible>(handle(shared, caller, req).await) }

@@ -177,63 +177,104 @@ struct Roles {
 }
 
 fn collect(source: &IdentitySource) -> Result<(Material, Roles), IdentityError> {
-    let mut material = Material::default();
-    let roles = match source {
-        IdentitySource::Pem { path } => {
-            let blocks = source::read_pem(path)?;
-            material.add_pem(&blocks, path)?;
-            let found = pem::summarize(&blocks);
-            Roles {
-                key_path: path.clone(),
-                key_found: found.clone(),
-                cert_path: path.clone(),
-                cert_found: found,
-                origin: path.clone(),
-            }
-        }
-        IdentitySource::Files { cert, key, chain } => {
-            let cert_blocks = source::read_pem(cert)?;
-            let key_blocks = source::read_pem(key)?;
-            material.add_pem(&key_blocks, key)?;
-            material.add_pem(&cert_blocks, cert)?;
-            if let Some(chain) = chain {
-                let chain_blocks = source::read_pem(chain)?;
-                if !chain_blocks
-                    .iter()
-                    .any(|b| b.kind == pem::BlockKind::Certificate)
-                {
-                    return Err(IdentityError::NoCertificate {
-                        path: chain.clone(),
-                        found: pem::summarize(&chain_blocks),
-                    });
-                }
-                material.add_pem(&chain_blocks, chain)?;
-            }
-            Roles {
-                key_path: key.clone(),
-                key_found: pem::summarize(&key_blocks),
-                cert_path: cert.clone(),
-                cert_found: pem::summarize(&cert_blocks),
-                origin: cert.clone(),
-            }
-        }
+    match source {
+        IdentitySource::Pem { path } => pem_material(&source::read_file(path)?, path),
+        IdentitySource::Files { cert, key, chain } => files_material(cert, key, chain.as_deref()),
         IdentitySource::Pkcs12 { path, password } => {
-            material = source::read_pkcs12(path, password.as_ref())?;
-            let found = format!(
-                "{} certificate bag(s), {} key bag(s)",
-                material.certs.len(),
-                material.keys.len()
-            );
-            Roles {
-                key_path: path.clone(),
-                key_found: found.clone(),
-                cert_path: path.clone(),
-                cert_found: found,
-                origin: path.clone(),
-            }
+            pkcs12_material(&source::read_file(path)?, path, password.as_ref())
         }
+    }
+}
+
+fn files_material(
+    cert: &Path,
+    key: &Path,
+    chain: Option<&Path>,
+) -> Result<(Material, Roles), IdentityError> {
+    let mut material = Material::default();
+    let cert_blocks = source::read_pem(cert)?;
+    let key_blocks = source::read_pem(key)?;
+    material.add_pem(&key_blocks, key)?;
+    material.add_pem(&cert_blocks, cert)?;
+    if let Some(chain) = chain {
+        let chain_blocks = source::read_pem(chain)?;
+        if !chain_blocks
+            .iter()
+            .any(|b| b.kind == pem::BlockKind::Certificate)
+        {
+            return Err(IdentityError::NoCertificate {
+                path: chain.to_path_buf(),
+                found: pem::summarize(&chain_blocks),
+            });
+        }
+        material.add_pem(&chain_blocks, chain)?;
+    }
+    let roles = Roles {
+        key_path: key.to_path_buf(),
+        key_found: pem::summarize(&key_blocks),
+        cert_path: cert.to_path_buf(),
+        cert_found: pem::summarize(&cert_blocks),
+        origin: cert.to_path_buf(),
     };
     Ok((material, roles))
+}
+
+/// Loads and checks a PEM bundle (key, certificate and chain, blocks in any
+/// order) from `bytes`, as if read from `origin` (named in errors), at `now`.
+pub fn from_pem_bytes(
+    bytes: &[u8],
+    origin: &Path,
+    now: OffsetDateTime,
+) -> Result<ClientIdentity, IdentityError> {
+    let (material, roles) = pem_material(bytes, origin)?;
+    assemble(material, &roles, now)
+}
+
+/// Loads and checks a PKCS#12 archive from `bytes`, as if read from
+/// `origin` (named in errors), at `now`.
+pub fn from_pkcs12_bytes(
+    bytes: &[u8],
+    password: Option<&Secret>,
+    origin: &Path,
+    now: OffsetDateTime,
+) -> Result<ClientIdentity, IdentityError> {
+    let (material, roles) = pkcs12_material(bytes, origin, password)?;
+    assemble(material, &roles, now)
+}
+
+fn pem_material(bytes: &[u8], path: &Path) -> Result<(Material, Roles), IdentityError> {
+    let blocks = source::pem_blocks(bytes, path)?;
+    let mut material = Material::default();
+    material.add_pem(&blocks, path)?;
+    let found = pem::summarize(&blocks);
+    Ok((material, Roles::one_file(path, found)))
+}
+
+fn pkcs12_material(
+    bytes: &[u8],
+    path: &Path,
+    password: Option<&Secret>,
+) -> Result<(Material, Roles), IdentityError> {
+    let material = source::pkcs12_material(bytes, path, password)?;
+    let found = format!(
+        "{} certificate bag(s), {} key bag(s)",
+        material.certs.len(),
+        material.keys.len()
+    );
+    Ok((material, Roles::one_file(path, found)))
+}
+
+impl Roles {
+    /// Key, certificate and origin all in `path`, which held `found`.
+    fn one_file(path: &Path, found: String) -> Self {
+        Roles {
+            key_path: path.to_path_buf(),
+            key_found: found.clone(),
+            cert_path: path.to_path_buf(),
+            cert_found: found,
+            origin: path.to_path_buf(),
+        }
+    }
 }
 
 fn assemble(

@@ -39,12 +39,16 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>, IdentityError> {
 
 /// The PEM blocks of `path`, in file order; a file without any block is malformed.
 pub fn read_pem(path: &Path) -> Result<Vec<PemBlock>, IdentityError> {
-    let bytes = read_file(path)?;
+    pem_blocks(&read_file(path)?, path)
+}
+
+/// The PEM blocks of `bytes` read from `path` (named in errors).
+pub fn pem_blocks(bytes: &[u8], path: &Path) -> Result<Vec<PemBlock>, IdentityError> {
     let malformed = |reason: String| IdentityError::MalformedPem {
         path: path.to_path_buf(),
         reason,
     };
-    let blocks = pem::parse(&bytes).map_err(|e| malformed(e.to_string()))?;
+    let blocks = pem::parse(bytes).map_err(|e| malformed(e.to_string()))?;
     if blocks.is_empty() {
         let reason = if bytes.first() == Some(&0x30) {
             "no PEM blocks; the file looks binary (DER or PKCS#12): configure a .p12 as pkcs12, or convert DER with `openssl x509 -inform der`"
@@ -138,9 +142,18 @@ impl Material {
 
 /// The keys and certificates of the PKCS#12 file at `path`.
 pub fn read_pkcs12(path: &Path, password: Option<&Secret>) -> Result<Material, IdentityError> {
-    let bytes = read_file(path)?;
+    pkcs12_material(&read_file(path)?, path, password)
+}
+
+/// The keys and certificates of the PKCS#12 archive `bytes` read from
+/// `path` (named in errors).
+pub fn pkcs12_material(
+    bytes: &[u8],
+    path: &Path,
+    password: Option<&Secret>,
+) -> Result<Material, IdentityError> {
     let owned = || path.to_path_buf();
-    let archive = Pkcs12Archive::from_pkcs12(&bytes, password.map_or("", |p| p.expose())).map_err(
+    let archive = Pkcs12Archive::from_pkcs12(bytes, password.map_or("", |p| p.expose())).map_err(
         |e| match e {
             // A failed MAC, or (without a MAC) a decryption that fails, is a password problem.
             P12Error::MacError(_) | P12Error::UnpadError | P12Error::Pkcs5Error(_) => {

@@ -137,6 +137,27 @@ fn pkcs12_and_files_match_the_pem() {
 }
 
 #[test]
+fn bytes_load_like_files() {
+    let pki = test_pki();
+    let now = OffsetDateTime::now_utc();
+    let origin = Path::new("named/in/errors.pem");
+    let from_file = load(&IdentitySource::Pem {
+        path: pki.fullcert.clone(),
+    })
+    .unwrap();
+    let bytes = std::fs::read(&pki.fullcert).unwrap();
+    let pem = from_pem_bytes(&bytes, origin, now).unwrap();
+    assert_eq!(pem.chain, from_file.chain);
+    assert_eq!(pem.origin, origin);
+    let p12 = std::fs::read(&pki.client_p12).unwrap();
+    let password = Secret::new(pki::P12_PASSWORD);
+    let p12 = from_pkcs12_bytes(&p12, Some(&password), origin, now).unwrap();
+    assert_eq!(p12.chain, from_file.chain);
+    let e = from_pem_bytes(b"not pem", origin, now).unwrap_err();
+    assert_eq!(e.path(), origin, "{e}");
+}
+
+#[test]
 fn refusals() {
     let pki = test_pki();
     let pem = |path: &PathBuf| IdentitySource::Pem { path: path.clone() };

@@ -11,21 +11,30 @@ use wasmtime::{
 /// How often the epoch advances; CPU limits are counted in these ticks.
 pub const TICK: Duration = Duration::from_millis(5);
 
-/// The largest memory any plugin may be given (`memory_mb` is checked against it).
+/// The largest memory any plugin may be given; the config refuses a
+/// `memory_mb` above it (a pooling slot is reserved at this size).
 pub const MAX_PLUGIN_MEMORY: u64 = 1024 * 1024 * 1024;
 
 /// Plugin instances that can be live at once across all tenants.
 const MAX_INSTANCES: u32 = 1000;
 
-/// Builds the engine and starts its epoch ticker; compiled code is cached in `cache_dir`.
+/// Builds the engine and starts its epoch ticker; compiled code is cached in
+/// `cache_dir` when only the gateway's user can write there.
 pub fn build(cache_dir: &Path) -> wasmtime::Result<Engine> {
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.epoch_interruption(true);
-    std::fs::create_dir_all(cache_dir)?;
-    let mut cache = CacheConfig::new();
-    cache.with_directory(std::path::absolute(cache_dir)?);
-    config.cache(Some(Cache::new(cache)?));
+    match super::cache::trusted_dir(cache_dir) {
+        Ok(dir) => {
+            let mut cache = CacheConfig::new();
+            cache.with_directory(dir);
+            config.cache(Some(Cache::new(cache)?));
+        }
+        Err(e) => tracing::error!(
+            error = %e,
+            "the compiled-code cache is off: every plugin is compiled at load"
+        ),
+    }
     let mut pooling = PoolingAllocationConfig::default();
     pooling
         .total_component_instances(MAX_INSTANCES)

@@ -2,21 +2,23 @@
 //! linked once into an `InstancePre`, a fresh Store per call under memory,
 //! CPU, wall-time and output limits, and the registry that hot-swaps versions.
 
+mod cache;
 mod engine;
 mod generated;
+mod output;
 mod registry;
 mod state;
 mod watch;
 
+use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use sha2::Digest;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, Store, UpdateDeadline};
 use wasmtime_wasi::WasiCtxBuilder;
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 
 pub use engine::MAX_PLUGIN_MEMORY;
 pub use generated::UpstreamError as UpstreamErrorWit;
@@ -28,10 +30,8 @@ pub use watch::Watcher;
 
 use crate::config::PluginLimits;
 use generated::{Workflow, WorkflowPre};
+use output::{GuestOutput, LogBudget};
 use state::{MemoryLimiter, PluginState};
-
-/// Bytes of guest stdout/stderr kept per call (the rest is dropped).
-const MAX_GUEST_OUTPUT: usize = 64 * 1024;
 
 /// Why a plugin call produced no response.
 #[derive(Debug, thiserror::Error)]
@@ -84,6 +84,9 @@ pub struct Version {
 pub struct Runtime {
     engine: Engine,
     linker: Linker<PluginState>,
+    /// Log lines dropped over the per-call cap, by (tenant, workflow);
+    /// kept across reloads (a counter never goes back).
+    log_lines_dropped: Mutex<HashMap<(String, String), u64>>,
 }
 
 impl Runtime {
@@ -96,7 +99,11 @@ impl Runtime {
             &mut linker,
             |s| s,
         )?;
-        Ok(Self { engine, linker })
+        Ok(Self {
+            engine,
+            linker,
+            log_lines_dropped: Mutex::default(),
+        })
     }
 
     /// Compiles and links `bytes` (read from `path`, named in errors) as
@@ -130,8 +137,8 @@ impl Runtime {
         limits: PluginLimits,
         request: InboundRequest,
     ) -> Result<WorkflowResponse, PluginError> {
-        let stdout = MemoryOutputPipe::new(MAX_GUEST_OUTPUT);
-        let stderr = MemoryOutputPipe::new(MAX_GUEST_OUTPUT);
+        let stdout = GuestOutput::default();
+        let stderr = GuestOutput::default();
         // Deny-all WASI: no preopened directories, no environment, no
         // arguments, no sockets, no name lookups.
         let wasi = WasiCtxBuilder::new()
@@ -154,6 +161,7 @@ impl Runtime {
             cpu_budget,
             cpu_exceeded: false,
             last_upstream: None,
+            log: LogBudget::default(),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
@@ -173,8 +181,12 @@ impl Runtime {
             instance.call_handle(&mut store, &request).await
         };
         let outcome = tokio::time::timeout(limits.timeout, run).await;
-        log_guest_output(&call, "stdout", &stdout);
-        log_guest_output(&call, "stderr", &stderr);
+        let budget = &mut store.data_mut().log;
+        log_guest_output(&call, "stdout", &stdout, budget);
+        log_guest_output(&call, "stderr", &stderr, budget);
+        if budget.dropped() {
+            self.count_dropped_logs(&call, budget);
+        }
         let state = store.data();
         let result = match outcome {
             Err(_) => Err(PluginError::Timeout(limits.timeout)),
@@ -212,6 +224,33 @@ impl Runtime {
     }
 }
 
+impl Runtime {
+    /// Records that a call went over its log budget, once per call.
+    fn count_dropped_logs(&self, call: &CallContext, budget: &LogBudget) {
+        tracing::warn!(target: "plugin", tenant = %call.tenant, workflow = %call.workflow, version = %call.version,
+            dropped_lines = budget.dropped_lines, dropped_bytes = budget.dropped_bytes,
+            "plugin log output over its per-call cap ({} lines, {} bytes); the rest was dropped",
+            output::MAX_LINES_PER_CALL, output::MAX_BYTES_PER_CALL);
+        let mut counts = self
+            .log_lines_dropped
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        *counts
+            .entry((call.tenant.clone(), call.workflow.clone()))
+            .or_default() += budget.dropped_lines;
+    }
+
+    /// Log lines of (tenant, workflow) dropped over the per-call cap so far.
+    pub fn log_lines_dropped(&self, tenant: &str, workflow: &str) -> u64 {
+        self.log_lines_dropped
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&(tenant.to_string(), workflow.to_string()))
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
 /// A component's version id: the first 16 hex digits of its SHA-256.
 pub fn version_id(bytes: &[u8]) -> String {
     sha2::Sha256::digest(bytes)[..8]
@@ -226,8 +265,10 @@ fn trap_message(e: &wasmtime::Error) -> String {
     state::truncate(text.lines().next().unwrap_or("trap"), 500).to_string()
 }
 
-fn log_guest_output(call: &CallContext, stream: &str, pipe: &MemoryOutputPipe) {
-    let bytes = pipe.contents();
+/// Logs what the guest wrote to `stream`, line by line, within `budget`.
+fn log_guest_output(call: &CallContext, stream: &str, pipe: &GuestOutput, budget: &mut LogBudget) {
+    let (bytes, dropped) = pipe.take();
+    budget.dropped_bytes += dropped;
     if bytes.is_empty() {
         return;
     }
@@ -235,7 +276,9 @@ fn log_guest_output(call: &CallContext, stream: &str, pipe: &MemoryOutputPipe) {
         .lines()
         .filter(|l| !l.trim().is_empty())
     {
-        tracing::info!(target: "plugin", tenant = %call.tenant, workflow = %call.workflow, version = %call.version, stream, "{}", state::truncate(line, 4096));
+        if budget.take_line(line.len()) {
+            tracing::info!(target: "plugin", tenant = %call.tenant, workflow = %call.workflow, version = %call.version, stream, "{}", state::truncate(line, output::MAX_LINE));
+        }
     }
 }
 

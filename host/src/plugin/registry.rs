@@ -50,6 +50,8 @@ pub struct SlotStatus {
     pub reloads: u64,
     pub failures: u64,
     pub last_error: Option<String>,
+    /// Log lines dropped over the per-call cap (never reset).
+    pub log_lines_dropped: u64,
 }
 
 /// A workflow to serve, from the config.
@@ -183,6 +185,7 @@ impl Registry {
                         .read()
                         .unwrap_or_else(|e| e.into_inner())
                         .clone(),
+                    log_lines_dropped: self.runtime.log_lines_dropped(&s.tenant, &s.workflow),
                 }
             })
             .collect();

@@ -21,8 +21,6 @@ use crate::upstream::{self, Outbound, TenantUpstream};
 pub const MAX_OUTBOUND_BODY: usize = 16 * 1024 * 1024;
 /// Most headers a plugin may send or return.
 pub const MAX_HEADERS: usize = 64;
-/// Longest log line kept from a plugin.
-const MAX_LOG_LINE: usize = 4096;
 
 /// Who is calling: fixed for the whole call.
 #[derive(Clone)]
@@ -84,6 +82,8 @@ pub struct PluginState {
     /// The last upstream error the plugin saw, so a workflow that passes
     /// it on gets the precise problem code.
     pub last_upstream: Option<UpstreamFailure>,
+    /// What the call may still write to the log.
+    pub log: super::output::LogBudget,
 }
 
 impl WasiView for PluginState {
@@ -159,7 +159,10 @@ impl ContextHost for PluginState {
     }
 
     async fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
-        let message = truncate(&message, MAX_LOG_LINE);
+        if !self.log.take_line(message.len()) {
+            return Ok(());
+        }
+        let message = truncate(&message, super::output::MAX_LINE);
         let (tenant, workflow, version) =
             (&self.call.tenant, &self.call.workflow, &self.call.version);
         match level {
@@ -253,6 +256,7 @@ fn wit_error(e: upstream::UpstreamError) -> UpstreamError {
         E::InvalidRequest(reason) => UpstreamError::InvalidRequest(reason),
         E::Session(e) => UpstreamError::SessionUnavailable(e.to_string()),
         E::SessionRejected(reason) => UpstreamError::SessionUnavailable(reason),
+        e @ E::AnswerRefused { .. } => UpstreamError::Unavailable(e.to_string()),
         E::ClientCertificateRejected { reason } => UpstreamError::ClientCertificateRejected(reason),
         e @ E::MutualAuthenticationFailed { .. } => {
             UpstreamError::MutualAuthenticationFailed(e.to_string())

@@ -34,6 +34,10 @@ pub enum Outcome {
     RestErrors(Vec<RestError>),
     /// Any other Bulk 1.0 error.
     BulkError { code: String, message: String },
+    /// An XML answer refused unparsed because it breaks the caps on the
+    /// work a document may cause (see [`crate::xml::bounds`]); the reason
+    /// names the cap, the element and its line.
+    Refused { reason: String },
     /// A body in no format the API speaks (HTML for XML, a non-XML 500, ...).
     UnexpectedBody {
         status: u16,
@@ -68,7 +72,7 @@ impl Outcome {
             Outcome::MutualAuthFailed { .. } => "mutual_authentication_failed",
             Outcome::CertificateRejected { .. } => "client_certificate_rejected",
             Outcome::RequestLimitExceeded { .. } => "request_limit_exceeded",
-            Outcome::Fault(_) => "upstream_fault",
+            Outcome::Fault(_) | Outcome::Refused { .. } => "upstream_fault",
             Outcome::RestErrors(_) => "rest_error",
             Outcome::BulkError { .. } => "bulk_error",
             Outcome::UnexpectedBody { .. } => "unexpected_body",
@@ -126,6 +130,7 @@ impl fmt::Display for Outcome {
                 f.write_str(&parts.join("; "))
             }
             Outcome::BulkError { code, message } => write!(f, "{code}: {message}"),
+            Outcome::Refused { reason } => write!(f, "the answer was refused unread: {reason}"),
             Outcome::UnexpectedBody {
                 status,
                 content_type,
@@ -173,6 +178,9 @@ fn soap(status: u16, body: &[u8]) -> Result<Outcome, ()> {
                 Err(())
             }
         }
+        Err(e) if e.is_over_limits() => Ok(Outcome::Refused {
+            reason: e.to_string(),
+        }),
         // Too big to inspect: large query results are envelopes, faults are small.
         Err(XmlError::TooManyNodes) if status < 400 && root_is_envelope(body) => {
             Ok(Outcome::Success)
@@ -197,7 +205,13 @@ fn recognise(body: &[u8]) -> Option<Outcome> {
     }
     match body.iter().find(|b| !b.is_ascii_whitespace())? {
         b'[' | b'{' => recognise_json(body),
-        b'<' => recognise_xml(&xml::parse(body).ok()?),
+        b'<' => match xml::parse(body) {
+            Ok(doc) => recognise_xml(&doc),
+            Err(e) if e.is_over_limits() => Some(Outcome::Refused {
+                reason: e.to_string(),
+            }),
+            Err(_) => None,
+        },
         _ => None,
     }
 }

@@ -376,3 +376,38 @@ fn every_code_is_snake_case() {
         "INVALID_LOGIN: Invalid username, password, security token; or user locked out."
     );
 }
+
+#[test]
+fn answers_over_the_xml_caps_are_refused_as_upstream_faults() {
+    use crate::xml::hostile;
+    for body in [
+        hostile::namespace_heavy_envelope(),
+        hostile::attribute_heavy_envelope(),
+    ] {
+        for status in [200, 500] {
+            let outcome = soap(status, &body);
+            assert!(
+                matches!(&outcome, Outcome::Refused { reason } if reason.contains("line 1")),
+                "HTTP {status}: {outcome:?}"
+            );
+            assert_eq!(outcome.code(), "upstream_fault");
+            assert!(!outcome.is_success());
+            assert!(
+                outcome
+                    .to_string()
+                    .starts_with("the answer was refused unread: ")
+            );
+        }
+    }
+    // REST and Bulk error bodies in XML too.
+    let bulk = classify(
+        Api::Bulk,
+        400,
+        &headers("application/xml"),
+        hostile::attribute_heavy_envelope().as_bytes(),
+    );
+    assert_eq!(bulk.code(), "upstream_fault");
+    // A large regular answer is still a success.
+    let big = hostile::query_response(20 * 1024 * 1024);
+    assert_eq!(soap(200, &big), Outcome::Success);
+}

@@ -5,6 +5,7 @@
 
 use std::ops::Range;
 
+use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 use crate::secret::Secret;
@@ -31,42 +32,90 @@ const RESPONSE_SECRETS: [HeaderName; 5] = [
     header::PROXY_AUTHORIZATION,
 ];
 
+/// A request body checked once and split where the session goes, so that
+/// a retry after a re-login neither parses nor checks it again.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    api: Api,
+    body: Body,
+}
+
+#[derive(Debug, Clone)]
+enum Body {
+    /// REST, Bulk and Apex REST bodies go as written.
+    AsIs(Bytes),
+    /// A SOAP envelope without the plugin's SessionHeaders, up to where
+    /// our session id goes and after it.
+    Soap { head: String, tail: String },
+}
+
+/// Checks a body a plugin wrote for `api` (a SOAP API needs a SOAP 1.1
+/// envelope the host accepts) and prepares it for [`Prepared::apply`].
+pub fn prepare(api: Api, body: &Bytes) -> Result<Prepared, SalesforceError> {
+    let body = match api.soap_namespace() {
+        Some(ns) => {
+            let (head, tail) = soap(ns, body)?;
+            Body::Soap { head, tail }
+        }
+        None => Body::AsIs(body.clone()),
+    };
+    Ok(Prepared { api, body })
+}
+
+impl Prepared {
+    /// The body with `session_id` in it; `headers` lose any session or
+    /// credentials the plugin wrote and gain ours where the API wants it.
+    pub fn apply(
+        &self,
+        session_id: &Secret,
+        headers: &mut HeaderMap,
+    ) -> Result<Bytes, SalesforceError> {
+        for name in REQUEST_SECRETS {
+            headers.remove(name);
+        }
+        let value = |text: String| {
+            let mut value =
+                HeaderValue::from_str(&text).map_err(|_| SalesforceError::InvalidSessionId)?;
+            value.set_sensitive(true);
+            Ok::<_, SalesforceError>(value)
+        };
+        match &self.body {
+            Body::Soap { head, tail } => {
+                let id = xml::escape(session_id.expose());
+                let mut body = Vec::with_capacity(head.len() + id.len() + tail.len());
+                body.extend_from_slice(head.as_bytes());
+                body.extend_from_slice(id.as_bytes());
+                body.extend_from_slice(tail.as_bytes());
+                // The body changed length; the transport sets Content-Length again.
+                headers.remove(header::CONTENT_LENGTH);
+                Ok(Bytes::from(body))
+            }
+            Body::AsIs(body) if self.api == Api::Bulk => {
+                headers.insert(X_SFDC_SESSION, value(session_id.expose().to_string())?);
+                Ok(body.clone())
+            }
+            Body::AsIs(body) => {
+                headers.insert(
+                    header::AUTHORIZATION,
+                    value(format!("Bearer {}", session_id.expose()))?,
+                );
+                Ok(body.clone())
+            }
+        }
+    }
+}
+
 /// Adds the session to a request the plugin wrote, after removing any
-/// session the plugin wrote itself. Returns the body to send.
+/// session the plugin wrote itself. Returns the body to send
+/// ([`prepare`] then [`Prepared::apply`]).
 pub fn inject(
     api: Api,
     session_id: &Secret,
     headers: &mut HeaderMap,
     body: &[u8],
 ) -> Result<Vec<u8>, SalesforceError> {
-    for name in REQUEST_SECRETS {
-        headers.remove(name);
-    }
-    let value = |text: String| {
-        let mut value =
-            HeaderValue::from_str(&text).map_err(|_| SalesforceError::InvalidSessionId)?;
-        value.set_sensitive(true);
-        Ok::<_, SalesforceError>(value)
-    };
-    match api.soap_namespace() {
-        Some(ns) => {
-            let body = soap(ns, session_id, body)?;
-            // The body changed length; the transport sets Content-Length again.
-            headers.remove(header::CONTENT_LENGTH);
-            Ok(body)
-        }
-        None if api == Api::Bulk => {
-            headers.insert(X_SFDC_SESSION, value(session_id.expose().to_string())?);
-            Ok(body.to_vec())
-        }
-        None => {
-            headers.insert(
-                header::AUTHORIZATION,
-                value(format!("Bearer {}", session_id.expose()))?,
-            );
-            Ok(body.to_vec())
-        }
-    }
+    let prepared = prepare(api, &Bytes::copy_from_slice(body))?;
+    Ok(prepared.apply(session_id, headers)?.to_vec())
 }
 
 /// Removes cookies and credentials from a response going back to a plugin.
@@ -76,10 +125,17 @@ pub fn strip_secrets(headers: &mut HeaderMap) {
     }
 }
 
-/// The envelope with every SessionHeader in its Header removed and ours added.
-fn soap(ns: &str, session_id: &Secret, body: &[u8]) -> Result<Vec<u8>, SalesforceError> {
+/// The envelope with every SessionHeader in its Header removed and ours
+/// added, split where our session id goes.
+fn soap(ns: &str, body: &[u8]) -> Result<(String, String), SalesforceError> {
     let not = |why: String| SalesforceError::NotAnEnvelope(why);
-    let doc = xml::parse(body).map_err(|e| not(format!("it is not XML the host accepts ({e})")))?;
+    let doc = xml::parse(body).map_err(|e| {
+        if e.is_over_limits() {
+            SalesforceError::OverLimits(e)
+        } else {
+            not(format!("it is not XML the host accepts ({e})"))
+        }
+    })?;
     let text = doc.input_text();
     let envelope = doc.root_element();
     if envelope.tag_name().name() != "Envelope" || envelope.tag_name().namespace() != Some(SOAP_ENV)
@@ -100,15 +156,16 @@ fn soap(ns: &str, session_id: &Secret, body: &[u8]) -> Result<Vec<u8>, Salesforc
     if !xml::elements(envelope).any(|c| c.has_tag_name((SOAP_ENV, "Body"))) {
         return Err(not("the Envelope has no Body".into()));
     }
-    let ours = format!(
-        r#"<SessionHeader xmlns="{ns}"><sessionId>{}</sessionId></SessionHeader>"#,
-        xml::escape(session_id.expose())
-    );
+    // Ours, split around the session id: `ours_head` id `ours_tail`.
+    let ours_head = format!(r#"<SessionHeader xmlns="{ns}"><sessionId>"#);
+    let ours_tail = "</sessionId></SessionHeader>";
     let open_end = |node: roxmltree::Node<'_, '_>| {
         let range = node.range();
         scan::tag_end(&text[range.start..range.end]).map(|i| range.start + i + 1)
     };
-    let mut edits: Vec<(Range<usize>, String)> = Vec::new();
+    // (range replaced, text before the session id, text after it if the
+    // session goes here); exactly one edit carries the session.
+    let mut edits: Vec<(Range<usize>, String, Option<String>)> = Vec::new();
     let headers: Vec<_> = xml::elements(envelope)
         .filter(|c| c.has_tag_name((SOAP_ENV, "Header")))
         .collect();
@@ -117,7 +174,11 @@ fn soap(ns: &str, session_id: &Secret, body: &[u8]) -> Result<Vec<u8>, Salesforc
             let at = open_end(envelope)
                 .ok_or_else(|| not("its Envelope start tag is unterminated".into()))?;
             let prefix = qname_prefix(text, envelope);
-            edits.push((at..at, format!("<{prefix}Header>{ours}</{prefix}Header>")));
+            edits.push((
+                at..at,
+                format!("<{prefix}Header>{ours_head}"),
+                Some(format!("{ours_tail}</{prefix}Header>")),
+            ));
         }
         Some(&first) => {
             let range = first.range();
@@ -127,38 +188,48 @@ fn soap(ns: &str, session_id: &Secret, body: &[u8]) -> Result<Vec<u8>, Salesforc
             if open[..end].ends_with('/') {
                 let qname = qname(text, first);
                 let start_tag = &open[..end - 1];
-                edits.push((range.clone(), format!("{start_tag}>{ours}</{qname}>")));
+                edits.push((
+                    range.clone(),
+                    format!("{start_tag}>{ours_head}"),
+                    Some(format!("{ours_tail}</{qname}>")),
+                ));
             } else {
                 let at = range.start + end + 1;
-                edits.push((at..at, ours));
+                edits.push((at..at, ours_head, Some(ours_tail.to_string())));
             }
         }
     }
     for header in &headers {
+        // Document order: a SessionHeader inside one already removed goes
+        // with it (one pass, not a walk up the ancestors of each).
+        let mut removed_to = 0;
         for node in header
             .descendants()
             .filter(|n| n.is_element() && n.tag_name().name() == "SessionHeader")
         {
-            let nested = node
-                .ancestors()
-                .skip(1)
-                .take_while(|a| a != header)
-                .any(|a| a.tag_name().name() == "SessionHeader");
-            if !nested {
-                edits.push((node.range(), String::new()));
+            let range = node.range();
+            if range.start >= removed_to {
+                removed_to = range.end;
+                edits.push((range, String::new(), None));
             }
         }
     }
-    edits.sort_by_key(|(r, _)| (r.start, r.end));
+    edits.sort_by_key(|(r, _, _)| (r.start, r.end));
+    let mut head = None;
     let mut out = String::with_capacity(text.len() + 256);
     let mut pos = 0;
-    for (range, replacement) in edits {
+    for (range, before, after) in edits {
         out.push_str(&text[pos..range.start.max(pos)]);
-        out.push_str(&replacement);
+        out.push_str(&before);
+        if let Some(after) = after {
+            head = Some(std::mem::take(&mut out));
+            out.push_str(&after);
+        }
         pos = pos.max(range.end);
     }
     out.push_str(&text[pos..]);
-    Ok(out.into_bytes())
+    let head = head.ok_or_else(|| not("the host found no place for the SessionHeader".into()))?;
+    Ok((head, out))
 }
 
 /// The qualified name an element was written with (`soapenv:Header`).

@@ -188,3 +188,56 @@ fn strips_secrets_from_responses() {
     assert_eq!(headers.len(), 1);
     assert!(headers.contains_key("sforce-limit-info"));
 }
+
+#[test]
+fn bodies_over_the_xml_caps_are_refused_with_the_cap() {
+    use crate::xml::hostile;
+    for (body, needle) in [
+        (
+            hostile::namespace_heavy_envelope(),
+            "declares more than 64 namespaces",
+        ),
+        (
+            hostile::attribute_heavy_envelope(),
+            "more than 256 attributes",
+        ),
+    ] {
+        let err = prepare(Api::SoapPartner, &Bytes::from(body)).unwrap_err();
+        assert!(matches!(err, SalesforceError::OverLimits(_)), "{err:?}");
+        let text = err.to_string();
+        assert!(text.contains(needle) && text.contains("line 1"), "{text}");
+    }
+}
+
+#[test]
+fn a_prepared_body_takes_each_session_in_turn() {
+    let prepared = prepare(Api::SoapPartner, &Bytes::from(GET_USER_INFO_NO_HEADER)).unwrap();
+    for sid in [SID, "00D5g000004Acme!second<&>"] {
+        let mut headers = HeaderMap::new();
+        let body = prepared.apply(&Secret::new(sid), &mut headers).unwrap();
+        let body = String::from_utf8(body.to_vec()).unwrap();
+        assert_eq!(sessions(&body), [sid]);
+        let mut direct = HeaderMap::new();
+        let once = inject(
+            Api::SoapPartner,
+            &Secret::new(sid),
+            &mut direct,
+            GET_USER_INFO_NO_HEADER.as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(body.as_bytes(), once.as_slice());
+    }
+}
+
+#[test]
+fn nested_and_repeated_session_headers_all_go() {
+    let body = r#"<e:Envelope xmlns:e="http://schemas.xmlsoap.org/soap/envelope/"><e:Header><h><SessionHeader><sessionId>a</sessionId><SessionHeader><sessionId>b</sessionId></SessionHeader></SessionHeader></h><SessionHeader><sessionId>c</sessionId></SessionHeader><keep/></e:Header><e:Header><SessionHeader/></e:Header><e:Body/></e:Envelope>"#;
+    let out = injected(Api::SoapPartner, body);
+    assert_eq!(
+        out,
+        format!(
+            r#"<e:Envelope xmlns:e="http://schemas.xmlsoap.org/soap/envelope/"><e:Header><SessionHeader xmlns="urn:partner.soap.sforce.com"><sessionId>{}</sessionId></SessionHeader><h></h><keep/></e:Header><e:Header></e:Header><e:Body/></e:Envelope>"#,
+            xml::escape(SID)
+        )
+    );
+}

@@ -45,18 +45,21 @@ pub struct LoginResult {
 }
 
 /// Fault codes that mean the credentials or the user's rights are wrong.
+/// Everything else is transient and backed off: notably `SSO_SERVICE_DOWN`
+/// (the org's delegated-authentication service is down) and
+/// `API_CURRENTLY_DISABLED` ("because of a system problem, API
+/// functionality is temporarily unavailable"), which say nothing about the
+/// credentials and must not pause logins until the config changes.
 const REJECTED: &[&str] = &[
     "INVALID_LOGIN",
     "LOGIN_MUST_USE_SECURITY_TOKEN",
     "INVALID_OPERATION_WITH_EXPIRED_PASSWORD",
     "INSUFFICIENT_ACCESS",
     "API_DISABLED_FOR_ORG",
-    "API_CURRENTLY_DISABLED",
     "INVALID_OPERATION",
     "LOGIN_CHALLENGE_ISSUED",
     "LOGIN_CHALLENGE_PENDING",
     "INVALID_SSO_GATEWAY_URL",
-    "SSO_SERVICE_DOWN",
     "PASSWORD_LOCKOUT",
     "ORG_LOCKED",
     "INACTIVE_OWNER_OR_USER",
@@ -270,6 +273,14 @@ mod tests {
                     .unwrap_err()
                     .code(),
                 "invalid_login"
+            );
+        }
+        for code in ["SSO_SERVICE_DOWN", "API_CURRENTLY_DISABLED"] {
+            let err =
+                parse_login_response(500, fault(code, "down").as_bytes(), "62.0").unwrap_err();
+            assert!(
+                matches!(&err, LoginFailure::Unexpected { status: 500, detail } if detail.starts_with(code)),
+                "{code} is transient: {err:?}"
             );
         }
         let server = fault("SERVER_UNAVAILABLE", "try later");

@@ -15,7 +15,7 @@ mod scan;
 
 pub use api::{Api, Instance, resolve};
 pub use classify::{Fault, Outcome, RestError, classify};
-pub use inject::{inject, strip_secrets};
+pub use inject::{Prepared, inject, prepare, strip_secrets};
 pub use limits::api_usage;
 pub use login::{LoginFailure, LoginResult, login_envelope, login_path, parse_login_response};
 pub use oauth::{OAuthToken, TOKEN_PATH, parse_oauth_response};
@@ -37,6 +37,12 @@ pub enum SalesforceError {
          <soapenv:Body>...</soapenv:Body></soapenv:Envelope>`; the host adds the SessionHeader"
     )]
     NotAnEnvelope(String),
+    /// A SOAP request body over the caps on the work a document may cause.
+    #[error(
+        "the request body was refused unparsed: {0}. Salesforce's envelopes need none of this; \
+         declare namespaces once, on the Envelope"
+    )]
+    OverLimits(crate::xml::XmlError),
     /// The session does not say where the APIs live in a usable way.
     #[error("the session's instance is unusable: {0}; log in again or check login_url")]
     InvalidInstance(String),

@@ -57,6 +57,7 @@ pub fn parse_oauth_response(
         return Err(
             if message.to_ascii_lowercase().contains("rate exceeded")
                 || code == "rate_limit_exceeded"
+                || status == 429
             {
                 LoginFailure::RateLimited { code, message }
             } else if (400..500).contains(&status) && !TRANSIENT.contains(&code.as_str()) {
@@ -186,6 +187,21 @@ mod tests {
             "62.0",
         );
         assert_eq!(transient.unwrap_err().code(), "session_unavailable");
+        for status in [500, 502, 503] {
+            let err = parse_oauth_response(
+                status,
+                br#"{"error":"invalid_grant","error_description":"x"}"#,
+                "62.0",
+            )
+            .unwrap_err();
+            assert_eq!(err.code(), "session_unavailable", "HTTP {status}");
+        }
+        let too_many = parse_oauth_response(
+            429,
+            br#"{"error":"invalid_request","error_description":"slow down"}"#,
+            "62.0",
+        );
+        assert_eq!(too_many.unwrap_err().code(), "login_rate_limited");
     }
 
     #[test]

@@ -98,14 +98,16 @@ pub(crate) fn tag_end(tag: &str) -> Option<usize> {
 /// that page. Any status and content type; only the first [`WINDOW`] bytes count.
 pub(crate) fn certificate_error(body: &[u8]) -> Option<String> {
     let text = window(body, WINDOW);
-    let lower = text.to_ascii_lowercase();
-    let head = lower.trim_start();
-    if !(head.starts_with("<html")
-        || head.starts_with("<!doctype html")
-        || head.starts_with("<head"))
-    {
+    let head = text.trim_start().as_bytes();
+    let starts = |p: &str| {
+        head.get(..p.len())
+            .is_some_and(|h| h.eq_ignore_ascii_case(p.as_bytes()))
+    };
+    if !(starts("<html") || starts("<!doctype html") || starts("<head")) {
         return None;
     }
+    // Only an HTML page is lowercased (a copy of up to WINDOW bytes).
+    let lower = text.to_ascii_lowercase();
     let marker = "client certificate error:";
     let at = lower.find(marker)? + marker.len();
     let after = &text[at..];
@@ -170,16 +172,26 @@ fn is_token_byte(b: u8) -> bool {
 pub(crate) fn redact(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut spans: Vec<(usize, usize)> = Vec::new();
+    // Linear: each `!` looks back over its own run of alphanumerics only,
+    // and the token after one is read once (a `!` inside it is skipped).
+    let mut covered = 0;
     for (i, _) in text.match_indices('!') {
+        if i < covered {
+            continue;
+        }
         let start = bytes[..i]
             .iter()
             .rposition(|b| !b.is_ascii_alphanumeric())
             .map_or(0, |p| p + 1);
+        if i - start < 15 {
+            continue;
+        }
         let end = bytes[i + 1..]
             .iter()
             .position(|&b| !is_token_byte(b) && b != b'!')
             .map_or(bytes.len(), |p| i + 1 + p);
-        if i - start >= 15 && end > i + 1 {
+        covered = end;
+        if end > i + 1 {
             spans.push((start, end));
         }
     }
@@ -271,6 +283,23 @@ mod tests {
         assert_eq!(redact(text), "sid [redacted] and Bearer [redacted] end");
         assert_eq!(redact("Hello! World!"), "Hello! World!");
         assert_eq!(redact("00D5g000004Acme!x"), "[redacted]");
+        assert_eq!(
+            redact("00D5g000004Acme!AQ!x!y and 00D5g000004Acme!!z"),
+            "[redacted] and [redacted]"
+        );
+    }
+
+    #[test]
+    fn redaction_reads_each_byte_a_bounded_number_of_times() {
+        // Quadratic before: every `!` read the rest of the text.
+        for text in [
+            "a!".repeat(200_000),
+            "!".repeat(400_000),
+            format!("{}!{}", "a".repeat(20), "!x".repeat(200_000)),
+        ] {
+            let out = redact(&text);
+            assert!(out.len() <= text.len());
+        }
     }
 
     #[test]

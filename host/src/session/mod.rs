@@ -2,22 +2,29 @@
 //! once however many requests arrive together (single flight), reused until
 //! it nearly expires, replaced exactly once when the API rejects it, and
 //! never logged in more often than the tenant's budget allows.
+//!
+//! A login runs as its own task ([`flight`]) bounded by the tenant's
+//! `login_timeout_ms`: callers wait for its result, and a caller that gives
+//! up (its plugin timed out) does not cancel it, so every attempt ends in a
+//! recorded success or failure and failures back off.
 
+mod flight;
+mod settings;
 mod store;
 mod strategy;
 
+pub use settings::SessionSettings;
 pub use store::{MemoryStore, SessionStore};
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
-use rand::RngExt;
-
-use crate::config::Tenant;
-use crate::salesforce::{Instance, LoginFailure};
+use crate::salesforce::Instance;
 use crate::secret::Secret;
 use crate::transport::Transport;
+
+use flight::LoginState;
 
 /// A live session.
 #[derive(Debug)]
@@ -30,6 +37,9 @@ pub struct Session {
     pub expires_at: SystemTime,
     /// Unique in the process; tells sessions apart (compare-and-swap).
     pub generation: u64,
+    /// The [`Manager`] (one per tenant config) that logged it in; managers
+    /// built later have larger epochs, and a store keeps the newest.
+    pub epoch: u64,
 }
 
 /// Why a request has no session.
@@ -46,7 +56,8 @@ pub enum SessionError {
         reason: String,
         retry_after: Duration,
     },
-    /// The login could not be done (network, TLS, unexpected answer); backing off.
+    /// The login could not be done (network, TLS, timeout, unexpected
+    /// answer); backing off.
     #[error("login failed: {reason}; next attempt in {retry_after:?}")]
     Unavailable {
         reason: String,
@@ -79,6 +90,7 @@ impl SessionError {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Status {
     pub tenant: String,
+    /// `active`, `expired`, `none`, `logging_in`, `backing_off` or `stopped`.
     pub state: &'static str,
     pub org_id: Option<String>,
     pub user_id: Option<String>,
@@ -87,170 +99,142 @@ pub struct Status {
     pub logins: u64,
     pub login_failures: u64,
     pub last_error: Option<String>,
+    /// While `backing_off`: milliseconds until a caller may start a login.
+    pub next_attempt_in_ms: Option<u64>,
     /// SHA-256 of the client certificate in use (filled in by the upstream).
     pub certificate_sha256: Option<String>,
 }
 
-const BACKOFF_BASE: Duration = Duration::from_secs(1);
-const BACKOFF_MAX: Duration = Duration::from_secs(300);
 /// Session generations, unique in the process (tenants rebuilt on reload
 /// never reuse a number).
 static GENERATIONS: AtomicU64 = AtomicU64::new(0);
-
-#[derive(Default)]
-struct LoginState {
-    /// Set by refused credentials: no more logins for this config.
-    stopped: Option<SessionError>,
-    /// No login before this instant (transport failures, rate limits).
-    not_before: Option<(Instant, SessionError)>,
-    consecutive_failures: u32,
-}
+/// Manager epochs: each manager (a tenant config) gets a larger one.
+static EPOCHS: AtomicU64 = AtomicU64::new(0);
 
 /// The session of one tenant.
 pub struct Manager {
-    tenant: Arc<Tenant>,
+    inner: Arc<Inner>,
+}
+
+/// What a manager shares with its login task.
+struct Inner {
+    settings: SessionSettings,
     transport: Transport,
+    core: Arc<Core>,
+}
+
+/// What the managers of one session (same [`SessionSettings::fingerprint`])
+/// share across reloads: the epoch, the login bookkeeping and the counters.
+struct Core {
     store: Arc<dyn SessionStore>,
-    login: tokio::sync::Mutex<LoginState>,
+    epoch: u64,
+    state: Mutex<LoginState>,
     logins: AtomicU64,
     failures: AtomicU64,
     last_error: RwLock<Option<String>>,
 }
 
+impl Inner {
+    /// This manager's session, while it is still good to use.
+    fn fresh(&self) -> Option<Arc<Session>> {
+        self.current().filter(|s| s.refresh_at > Instant::now())
+    }
+
+    /// This manager's session, good or not; one put by a manager of another
+    /// tenant config does not count.
+    fn current(&self) -> Option<Arc<Session>> {
+        self.core
+            .store
+            .current(&self.settings.tenant)
+            .filter(|s| s.epoch == self.core.epoch)
+    }
+
+    fn state(&self) -> MutexGuard<'_, LoginState> {
+        self.core.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 impl Manager {
     /// A manager that logs in through `transport` with the tenant's
-    /// strategy and keeps the session in `store`.
-    pub fn new(tenant: Arc<Tenant>, transport: Transport, store: Arc<dyn SessionStore>) -> Self {
+    /// strategy and keeps the session in `store`. It starts a new epoch: no
+    /// session of an earlier manager counts for it, and a late login of an
+    /// earlier manager cannot replace its session in the store.
+    pub fn new(
+        settings: SessionSettings,
+        transport: Transport,
+        store: Arc<dyn SessionStore>,
+    ) -> Self {
         Self {
-            tenant,
-            transport,
-            store,
-            login: tokio::sync::Mutex::new(LoginState::default()),
-            logins: AtomicU64::new(0),
-            failures: AtomicU64::new(0),
-            last_error: RwLock::new(None),
+            inner: Arc::new(Inner {
+                settings,
+                transport,
+                core: Arc::new(Core {
+                    store,
+                    epoch: EPOCHS.fetch_add(1, Ordering::Relaxed) + 1,
+                    state: Mutex::new(LoginState::default()),
+                    logins: AtomicU64::new(0),
+                    failures: AtomicU64::new(0),
+                    last_error: RwLock::new(None),
+                }),
+            }),
         }
+    }
+
+    /// The manager for `settings` after a reload, logging in through
+    /// `transport`. When the settings log in as the same session (equal
+    /// [`SessionSettings::fingerprint`]) it shares this manager's epoch,
+    /// session, running login, backoff and counters; otherwise it is a new
+    /// manager (new epoch) on the same store.
+    pub fn successor(&self, settings: SessionSettings, transport: Transport) -> Self {
+        if settings.fingerprint() != self.inner.settings.fingerprint() {
+            return Self::new(settings, transport, self.inner.core.store.clone());
+        }
+        Self {
+            inner: Arc::new(Inner {
+                settings,
+                transport,
+                core: self.inner.core.clone(),
+            }),
+        }
+    }
+
+    /// The settings this manager logs in with.
+    pub fn settings(&self) -> &SessionSettings {
+        &self.inner.settings
+    }
+
+    /// This manager's epoch: equal for managers that share a session.
+    pub fn epoch(&self) -> u64 {
+        self.inner.core.epoch
     }
 
     /// Logins made so far (successful ones).
     pub fn logins(&self) -> u64 {
-        self.logins.load(Ordering::Relaxed)
+        self.inner.core.logins.load(Ordering::Relaxed)
     }
 
-    /// Failed login attempts so far.
+    /// Failed login attempts so far (refused, timed out, unreachable, ...).
     pub fn login_failures(&self) -> u64 {
-        self.failures.load(Ordering::Relaxed)
-    }
-
-    fn fresh(&self) -> Option<Arc<Session>> {
-        self.store
-            .current(&self.tenant.name)
-            .filter(|s| s.refresh_at > Instant::now())
+        self.inner.core.failures.load(Ordering::Relaxed)
     }
 
     /// The tenant's session, logging in first when there is none. Concurrent
-    /// callers wait for one login instead of each making their own.
+    /// callers wait for one login instead of each making their own; while
+    /// logins back off or are stopped, callers get the error at once.
+    /// Dropping the returned future does not cancel the login.
     pub async fn session(&self) -> Result<Arc<Session>, SessionError> {
-        if let Some(session) = self.fresh() {
+        if let Some(session) = self.inner.fresh() {
             return Ok(session);
         }
-        let mut state = self.login.lock().await;
-        // Whoever held the lock before us may have logged in already.
-        if let Some(session) = self.fresh() {
-            return Ok(session);
-        }
-        if let Some(stopped) = &state.stopped {
-            return Err(stopped.clone());
-        }
-        let now = Instant::now();
-        if let Some((until, error)) = &state.not_before
-            && *until > now
-        {
-            return Err(with_retry_after(error, *until - now));
-        }
-        if let Err(wait) = self.store.take_login(
-            &self.tenant.name,
-            self.tenant.login_budget_per_hour,
-            SystemTime::now(),
-        ) {
-            return Err(SessionError::RateLimited {
-                reason: format!(
-                    "the tenant's budget of {} logins per hour is spent (login_budget_per_hour)",
-                    self.tenant.login_budget_per_hour
-                ),
-                retry_after: wait,
-            });
-        }
-        match strategy::login(&self.tenant, &self.transport).await {
-            Ok(grant) => {
-                self.logins.fetch_add(1, Ordering::Relaxed);
-                let generation = GENERATIONS.fetch_add(1, Ordering::Relaxed) + 1;
-                let margin = (grant.lifetime / 10).min(Duration::from_secs(300));
-                let session = Arc::new(Session {
-                    id: grant.session_id,
-                    instance: grant.instance,
-                    user_id: grant.user_id,
-                    refresh_at: Instant::now() + grant.lifetime - margin,
-                    expires_at: SystemTime::now() + grant.lifetime,
-                    generation,
-                });
-                state.consecutive_failures = 0;
-                state.not_before = None;
-                self.store.put(&self.tenant.name, session.clone());
-                tracing::info!(tenant = %self.tenant.name, generation, org = %session.instance.org_id, "logged in");
-                Ok(session)
-            }
-            Err(failure) => {
-                self.failures.fetch_add(1, Ordering::Relaxed);
-                let error = self.on_failure(&mut state, failure);
-                *self.last_error.write().unwrap_or_else(|e| e.into_inner()) =
-                    Some(error.to_string());
-                tracing::warn!(tenant = %self.tenant.name, code = error.code(), error = %error, "login failed");
-                Err(error)
-            }
-        }
-    }
-
-    fn on_failure(&self, state: &mut LoginState, failure: LoginFailure) -> SessionError {
-        match failure {
-            LoginFailure::Rejected { code, message } => {
-                let error = SessionError::InvalidLogin { code, message };
-                state.stopped = Some(error.clone());
-                error
-            }
-            LoginFailure::RateLimited { code, message } => {
-                state.consecutive_failures += 1;
-                let wait = backoff(state.consecutive_failures).max(Duration::from_secs(60));
-                let error = SessionError::RateLimited {
-                    reason: format!("{code}: {message}"),
-                    retry_after: wait,
-                };
-                state.not_before = Some((Instant::now() + wait, error.clone()));
-                error
-            }
-            LoginFailure::Unexpected { status, detail } => {
-                state.consecutive_failures += 1;
-                let wait = backoff(state.consecutive_failures);
-                let reason = if status == 0 {
-                    detail
-                } else {
-                    format!("HTTP {status}: {detail}")
-                };
-                let error = SessionError::Unavailable {
-                    reason,
-                    retry_after: wait,
-                };
-                state.not_before = Some((Instant::now() + wait, error.clone()));
-                error
-            }
-        }
+        flight::join_or_start(&self.inner)?.wait().await
     }
 
     /// Drops `failed` if it is still the current session; returns whether it
     /// was. Many requests failing on the same session cause one re-login.
     pub fn invalidate(&self, failed: &Arc<Session>) -> bool {
-        if self.store.invalidate(&self.tenant.name, failed.generation) {
-            tracing::info!(tenant = %self.tenant.name, generation = failed.generation, "session rejected by the API; will log in again");
+        let tenant = &self.inner.settings.tenant;
+        if self.inner.core.store.invalidate(tenant, failed.generation) {
+            tracing::info!(%tenant, generation = failed.generation, "session rejected by the API; will log in again");
             true
         } else {
             false
@@ -259,20 +243,29 @@ impl Manager {
 
     /// The session state, for operators; never the session id.
     pub fn status(&self) -> Status {
-        let session = self.store.current(&self.tenant.name);
-        let stopped = self
-            .login
-            .try_lock()
-            .map(|s| s.stopped.is_some())
-            .unwrap_or(false);
-        let state = match (&session, stopped) {
-            (_, true) => "stopped",
-            (Some(s), _) if s.refresh_at > Instant::now() => "active",
-            (Some(_), _) => "expired",
-            (None, _) => "none",
+        let inner = &self.inner;
+        let session = inner.current();
+        let now = Instant::now();
+        let active = session.as_ref().is_some_and(|s| s.refresh_at > now);
+        let (login, next_attempt) = {
+            let state = inner.state();
+            let next = state
+                .not_before
+                .as_ref()
+                .map(|(until, _)| *until)
+                .filter(|until| *until > now);
+            (state.phase(), next)
+        };
+        let state = match (login, active, next_attempt, &session) {
+            (flight::Phase::Stopped, ..) => "stopped",
+            (_, true, ..) => "active",
+            (flight::Phase::LoggingIn, ..) => "logging_in",
+            (_, _, Some(_), _) => "backing_off",
+            (_, _, None, Some(_)) => "expired",
+            (_, _, None, None) => "none",
         };
         Status {
-            tenant: self.tenant.name.clone(),
+            tenant: inner.settings.tenant.clone(),
             state,
             org_id: session.as_ref().map(|s| s.instance.org_id.clone()),
             user_id: session.as_ref().map(|s| s.user_id.clone()),
@@ -284,56 +277,16 @@ impl Manager {
             }),
             logins: self.logins(),
             login_failures: self.login_failures(),
-            last_error: self
+            last_error: inner
+                .core
                 .last_error
                 .read()
                 .unwrap_or_else(|e| e.into_inner())
                 .clone(),
+            next_attempt_in_ms: next_attempt
+                .filter(|_| state == "backing_off")
+                .map(|until| (until - now).as_millis().try_into().unwrap_or(u64::MAX)),
             certificate_sha256: None,
         }
-    }
-}
-
-fn with_retry_after(error: &SessionError, wait: Duration) -> SessionError {
-    match error.clone() {
-        SessionError::RateLimited { reason, .. } => SessionError::RateLimited {
-            reason,
-            retry_after: wait,
-        },
-        SessionError::Unavailable { reason, .. } => SessionError::Unavailable {
-            reason,
-            retry_after: wait,
-        },
-        other => other,
-    }
-}
-
-/// Exponential backoff with full jitter between half and all of the step.
-fn backoff(failures: u32) -> Duration {
-    let step = BACKOFF_BASE
-        .saturating_mul(1 << failures.saturating_sub(1).min(16))
-        .min(BACKOFF_MAX);
-    let factor: f64 = rand::rng().random_range(0.5..=1.0);
-    step.mul_f64(factor)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        for n in 1..30 {
-            let d = backoff(n);
-            let step = BACKOFF_BASE
-                .saturating_mul(1 << (n - 1).min(16))
-                .min(BACKOFF_MAX);
-            assert!(
-                d >= step / 2 && d <= step,
-                "failure {n}: {d:?} not within [{:?}, {step:?}]",
-                step / 2
-            );
-        }
-        assert!(backoff(30) <= BACKOFF_MAX);
     }
 }

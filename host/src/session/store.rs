@@ -14,8 +14,11 @@ pub trait SessionStore: Send + Sync {
     /// The tenant's current session, if any.
     fn current(&self, tenant: &str) -> Option<Arc<Session>>;
 
-    /// Makes `session` the tenant's current session.
-    fn put(&self, tenant: &str, session: Arc<Session>);
+    /// Makes `session` the tenant's current session, unless the current one
+    /// has a larger [`Session::epoch`] (a login for a replaced tenant config
+    /// finishing late must not clobber the new config's session); true when
+    /// it was stored.
+    fn put(&self, tenant: &str, session: Arc<Session>) -> bool;
 
     /// Drops the current session if it is still generation `generation`
     /// (compare-and-swap); true when it was.
@@ -47,11 +50,16 @@ impl SessionStore for MemoryStore {
             .cloned()
     }
 
-    fn put(&self, tenant: &str, session: Arc<Session>) {
-        self.sessions
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(tenant.to_string(), session);
+    fn put(&self, tenant: &str, session: Arc<Session>) -> bool {
+        let mut sessions = self.sessions.write().unwrap_or_else(|e| e.into_inner());
+        if sessions
+            .get(tenant)
+            .is_some_and(|current| current.epoch > session.epoch)
+        {
+            return false;
+        }
+        sessions.insert(tenant.to_string(), session);
+        true
     }
 
     fn invalidate(&self, tenant: &str, generation: u64) -> bool {
@@ -92,6 +100,40 @@ impl SessionStore for MemoryStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Instant;
+
+    fn session(generation: u64, epoch: u64) -> Arc<Session> {
+        let instance = crate::salesforce::Instance::from_instance_url(
+            "https://x.example",
+            "62.0",
+            "00D000000000001",
+        )
+        .unwrap();
+        Arc::new(Session {
+            id: crate::secret::Secret::new("s"),
+            instance,
+            user_id: String::new(),
+            refresh_at: Instant::now() + Duration::from_secs(60),
+            expires_at: SystemTime::now() + Duration::from_secs(60),
+            generation,
+            epoch,
+        })
+    }
+
+    #[test]
+    fn a_late_login_of_a_replaced_config_does_not_clobber_the_new_one() {
+        let store = MemoryStore::default();
+        assert!(store.put("a", session(1, 1)));
+        assert!(store.put("a", session(2, 2)), "a newer config replaces");
+        assert!(!store.put("a", session(3, 1)), "an older config does not");
+        assert_eq!(store.current("a").unwrap().generation, 2);
+        assert!(
+            store.put("a", session(4, 2)),
+            "a re-login of the same config"
+        );
+        assert!(store.invalidate("a", 4));
+        assert!(store.put("a", session(5, 1)), "nothing newer to protect");
+    }
 
     #[test]
     fn the_budget_frees_up_after_an_hour() {

@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use crate::config::{Auth, Tenant};
+use super::SessionSettings;
+use crate::config::Auth;
 use crate::salesforce::{self, Instance, LoginFailure};
 use crate::secret::Secret;
 use crate::transport::Transport;
@@ -19,7 +20,7 @@ pub struct Grant {
 }
 
 /// Logs in once with the tenant's strategy.
-pub async fn login(tenant: &Tenant, transport: &Transport) -> Result<Grant, LoginFailure> {
+pub async fn login(tenant: &SessionSettings, transport: &Transport) -> Result<Grant, LoginFailure> {
     match &tenant.auth {
         Auth::SoapLogin {
             username,
@@ -93,7 +94,7 @@ fn form(pairs: &[(&str, &str)]) -> Secret {
     )
 }
 
-fn url(tenant: &Tenant, path: &str) -> String {
+fn url(tenant: &SessionSettings, path: &str) -> String {
     format!(
         "{}{path}",
         tenant.login_url.to_string().trim_end_matches('/')
@@ -126,7 +127,7 @@ async fn post(
 }
 
 async fn soap_login(
-    tenant: &Tenant,
+    tenant: &SessionSettings,
     transport: &Transport,
     username: &str,
     password: &Secret,
@@ -148,7 +149,7 @@ async fn soap_login(
 }
 
 async fn oauth(
-    tenant: &Tenant,
+    tenant: &SessionSettings,
     transport: &Transport,
     form: Secret,
 ) -> Result<Grant, LoginFailure> {

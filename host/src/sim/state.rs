@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::config::{ObjectSchema, Org, SimConfig, User};
 use super::ids;
-use super::soql::{Condition, Query};
+use super::soql::Query;
 
 /// A record of an org: its type, id and string fields (absent = null).
 #[derive(Debug, Clone)]
@@ -542,10 +542,11 @@ impl State {
             fields.push(canonical.to_string());
         }
         let mut conditions = Vec::new();
-        for Condition { field, value } in &query.conditions {
+        for condition in &query.conditions {
+            let field = &condition.field;
             let canonical =
                 canonical_field(schema, field).ok_or_else(|| invalid_column(field, schema))?;
-            conditions.push((canonical.to_string(), value.as_str()));
+            conditions.push((canonical.to_string(), condition));
         }
         let mut inner = self.lock();
         let mut rows: Vec<Record> = inner
@@ -554,7 +555,7 @@ impl State {
             .map(|rs| {
                 rs.iter()
                     .filter(|r| r.object == schema.name)
-                    .filter(|r| conditions.iter().all(|(f, v)| r.get(f) == Some(*v)))
+                    .filter(|r| conditions.iter().all(|(f, c)| c.matches(r.get(f))))
                     .cloned()
                     .collect()
             })

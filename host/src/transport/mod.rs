@@ -17,8 +17,32 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 pub use tls::client_config;
 
-use crate::config::Upstream;
 use connector::TlsConnector;
+
+/// How one pool talks to the API: timeouts, the body cap and pooling. The
+/// gateway builds it from `[upstream]`; the transport never reads the config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    pub connect_timeout: Duration,
+    pub handshake_timeout: Duration,
+    pub response_timeout: Duration,
+    pub max_response_bytes: usize,
+    pub pool_idle_timeout: Duration,
+    pub pool_max_idle_per_host: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            connect_timeout: Duration::from_secs(5),
+            handshake_timeout: Duration::from_secs(10),
+            response_timeout: Duration::from_secs(120),
+            max_response_bytes: 16 * 1024 * 1024,
+            pool_idle_timeout: Duration::from_secs(90),
+            pool_max_idle_per_host: 64,
+        }
+    }
+}
 
 /// Why a request got no answer.
 #[derive(Debug, thiserror::Error)]
@@ -59,13 +83,13 @@ pub struct Reply {
 #[derive(Clone)]
 pub struct Transport {
     client: Client<TlsConnector, Full<Bytes>>,
-    settings: Upstream,
+    settings: Settings,
     handshakes: Arc<AtomicU64>,
 }
 
 impl Transport {
     /// A pooled client that uses `tls` for every connection.
-    pub fn new(tls: Arc<rustls::ClientConfig>, settings: &Upstream) -> Self {
+    pub fn new(tls: Arc<rustls::ClientConfig>, settings: &Settings) -> Self {
         let handshakes = Arc::new(AtomicU64::new(0));
         let connector = TlsConnector {
             tls,

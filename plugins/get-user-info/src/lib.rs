@@ -20,3 +20,47 @@ impl Guest for GetUserInfo {
 }
 
 twoway_plugin::export!(GetUserInfo);
+
+#[cfg(test)]
+mod tests {
+    //! `handle()` run natively against the SDK's fake host.
+
+    use super::*;
+    use twoway_plugin::testing::{FakeHost, json_body, request};
+
+    const ANSWER: &str = r#"<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns="urn:partner.soap.sforce.com" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><getUserInfoResponse><result><organizationId>00D5g000004AcmeAAA</organizationId><roleId xsi:nil="true"/><userName>integration@acme.example</userName></result></getUserInfoResponse></soapenv:Body></soapenv:Envelope>"#;
+
+    #[test]
+    fn answers_every_field_of_get_user_info() {
+        let host = FakeHost::install();
+        host.on(Api::SoapPartner, "POST", "").xml(200, ANSWER);
+        let response = GetUserInfo::handle(request("GET", "/", "")).unwrap();
+        assert_eq!(response.status, 200);
+        assert_eq!(
+            json_body(&response.body),
+            json!({"organizationId": "00D5g000004AcmeAAA", "roleId": null, "userName": "integration@acme.example"})
+        );
+        let sent = &host.requests()[0];
+        let envelope = String::from_utf8_lossy(&sent.body);
+        assert!(envelope.contains("<urn:getUserInfo/>"), "{envelope}");
+        assert!(
+            !envelope.contains("SessionHeader"),
+            "the host adds the session"
+        );
+        assert_eq!(host.logs()[0].level, Level::Debug);
+    }
+
+    #[test]
+    fn a_soap_fault_is_an_upstream_fault() {
+        let host = FakeHost::install();
+        host.on(Api::SoapPartner, "POST", "").xml(
+            500,
+            r#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><soapenv:Fault><faultcode>sf:REQUEST_LIMIT_EXCEEDED</faultcode><faultstring>REQUEST_LIMIT_EXCEEDED: TotalRequests Limit exceeded.</faultstring></soapenv:Fault></soapenv:Body></soapenv:Envelope>"#,
+        );
+        let e = GetUserInfo::handle(request("GET", "/", "")).unwrap_err();
+        assert!(
+            matches!(&e, WorkflowError::UpstreamFault(f) if f.code == "REQUEST_LIMIT_EXCEEDED"),
+            "{e:?}"
+        );
+    }
+}

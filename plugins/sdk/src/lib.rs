@@ -2,7 +2,9 @@
 //!
 //! A workflow is a WebAssembly component that exports
 //! `handle(inbound-request) -> result<workflow-response, workflow-error>`
-//! (world `workflow` of `twoway:gateway@0.1.0`, in the repository's `wit/`).
+//! (world `workflow` of `twoway:gateway@0.1.0`; the crate carries its own
+//! copy of the WIT in `wit/`, identical to the repository's `wit/`, so a
+//! plugin builds outside this repository).
 //! Implement [`Guest`] and register it with [`export!`]:
 //!
 //! ```ignore
@@ -22,6 +24,11 @@
 //!
 //! The host owns the session: never write a SessionHeader or an
 //! `Authorization` header; name an [`Api`] and a path relative to its base.
+//!
+//! The host's imports are [`send`], [`session`], [`config`] and [`log`]. In
+//! a component (`wasm32`) they call the host; compiled for the native target
+//! (`cargo test`) they call the fake host of the [`testing`] module, so
+//! `handle()` can be unit-tested without a gateway.
 
 /// The bindings generated from the WIT world, as the host sees them.
 ///
@@ -31,8 +38,9 @@
 #[allow(missing_docs, clippy::too_many_arguments)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../../wit",
+        path: "wit",
         world: "workflow",
+        additional_derives: [PartialEq],
         pub_export_macro: true,
         export_macro_name: "export",
         default_bindings_module: "twoway_plugin::bindings",
@@ -44,17 +52,26 @@ pub mod request;
 pub mod response;
 pub mod rest;
 pub mod soap;
+pub mod soql;
+#[cfg(not(target_arch = "wasm32"))]
+pub mod testing;
 
 pub use bindings::Guest;
-pub use bindings::twoway::gateway::context::{config, log, session};
 pub use bindings::twoway::gateway::types::{
     Api, Fault, Header, InboundRequest, Level, OutboundRequest, SessionInfo, UpstreamError,
     UpstreamResponse, WorkflowError, WorkflowResponse,
 };
+// The host's imports: in a component, the generated bindings; on the native
+// target, the fake host of `testing` (same names and signatures).
+#[cfg(target_arch = "wasm32")]
+pub use bindings::twoway::gateway::context::{config, log, session};
+#[cfg(target_arch = "wasm32")]
 pub use bindings::twoway::gateway::upstream::send;
 pub use errors::{bad_request, internal, not_found, upstream_fault};
 pub use request::RequestExt;
 pub use response::{json_response, text_response};
+#[cfg(not(target_arch = "wasm32"))]
+pub use testing::imports::{config, log, send, session};
 
 /// Registers a type implementing [`Guest`] as the component's `handle` export:
 /// `twoway_plugin::export!(MyWorkflow);`, once per plugin crate.
@@ -72,7 +89,7 @@ pub mod prelude {
     pub use crate::{
         Api, Fault, Guest, Header, InboundRequest, Level, OutboundRequest, RequestExt, SessionInfo,
         UpstreamError, UpstreamResponse, WorkflowError, WorkflowResponse, bad_request, config,
-        config_or, internal, json_response, log, not_found, rest, send, session, soap,
+        config_or, internal, json_response, log, not_found, rest, send, session, soap, soql,
         text_response, upstream_fault,
     };
     pub use serde_json::{Value, json};

@@ -1,13 +1,17 @@
 //! Reading the caller's [`InboundRequest`]: JSON body, query string, headers.
 
 use serde::de::DeserializeOwned;
+use serde_json::error::Category;
 
 use crate::{InboundRequest, WorkflowError, bad_request};
 
 /// Conveniences on [`InboundRequest`]; in the prelude.
 pub trait RequestExt {
-    /// The body parsed as JSON into `T`; an empty or malformed body is a
-    /// bad request whose message names the problem (line, column, field).
+    /// The body parsed as JSON into `T`; anything else is a bad request
+    /// whose message names the problem: an empty body; text that is not
+    /// JSON ("not valid JSON: expected value at line 1 column 5"); or
+    /// valid JSON of another shape ("valid JSON but not the expected
+    /// shape: missing field `email` at line 1 column 20").
     fn json<T: DeserializeOwned>(&self) -> Result<T, WorkflowError>;
     /// The first value of query parameter `name`, percent-decoded
     /// (`+` is a space).
@@ -25,8 +29,16 @@ impl RequestExt for InboundRequest {
         if self.body.iter().all(u8::is_ascii_whitespace) {
             return Err(bad_request("the request body is empty; send a JSON object"));
         }
-        serde_json::from_slice(&self.body)
-            .map_err(|e| bad_request(format!("the request body is not valid JSON: {e}")))
+        serde_json::from_slice(&self.body).map_err(|e| {
+            bad_request(match e.classify() {
+                Category::Data => {
+                    format!("the request body is valid JSON but not the expected shape: {e}")
+                }
+                Category::Syntax | Category::Eof | Category::Io => {
+                    format!("the request body is not valid JSON: {e}")
+                }
+            })
+        })
     }
 
     fn query_param(&self, name: &str) -> Option<String> {
@@ -88,5 +100,44 @@ mod tests {
         assert!(matches!(e, WorkflowError::BadRequest(m) if m.contains("not valid JSON")));
         let e = request("", "  ").json::<serde_json::Value>().unwrap_err();
         assert!(matches!(e, WorkflowError::BadRequest(m) if m.contains("empty")));
+        let e = request("", "{\"email\" 1}")
+            .json::<serde_json::Value>()
+            .unwrap_err();
+        assert_eq!(
+            e,
+            bad_request("the request body is not valid JSON: expected `:` at line 1 column 10")
+        );
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Contact {
+        email: String,
+        age: Option<u8>,
+    }
+
+    #[test]
+    fn valid_json_of_another_shape_is_named_as_such() {
+        let e = request("", r#"{"name": "x"}"#)
+            .json::<Contact>()
+            .unwrap_err();
+        assert_eq!(
+            e,
+            bad_request(
+                "the request body is valid JSON but not the expected shape: missing field `email` at line 1 column 13"
+            )
+        );
+        let e = request("", r#"{"email": "a@b.c", "age": "old"}"#)
+            .json::<Contact>()
+            .unwrap_err();
+        assert!(
+            matches!(&e, WorkflowError::BadRequest(m) if m.starts_with("the request body is valid JSON but not the expected shape: invalid type: string \"old\", expected u8")),
+            "{e:?}"
+        );
+        let e = request("", "[1, 2]").json::<Contact>().unwrap_err();
+        assert!(
+            matches!(&e, WorkflowError::BadRequest(m) if m.contains("not the expected shape")),
+            "{e:?}"
+        );
     }
 }

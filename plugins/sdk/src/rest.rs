@@ -117,6 +117,60 @@ pub fn delete(path: &str) -> Result<(), WorkflowError> {
     request(Api::Rest, "DELETE", path, None).map(|_| ())
 }
 
+/// The first record `soql` finds (as the API returns it, `attributes`
+/// included), or `None` when it finds none. Add `LIMIT 1` to the query
+/// when only one is wanted; build literals with [`soql::literal`](crate::soql::literal).
+pub fn query_first(soql: &str) -> Result<Option<Value>, WorkflowError> {
+    let mut page = get(&query_path(soql))?;
+    match page.get_mut("records").map(Value::take) {
+        Some(Value::Array(records)) => Ok(records.into_iter().next()),
+        _ => Err(upstream_fault(
+            "INVALID_JSON",
+            format!(
+                "the query answer has no \"records\" list: {}",
+                snippet(&page.to_string())
+            ),
+        )),
+    }
+}
+
+/// Creates one `sobject` record (`POST sobjects/{sobject}`) with `fields`
+/// (`{"LastName": "Coyote", ...}`) and returns its id.
+///
+/// Salesforce's error array (`REQUIRED_FIELD_MISSING`, `DUPLICATE_VALUE`,
+/// ...) becomes an upstream fault; so does an answer without an id.
+pub fn create(sobject: &str, fields: &Value) -> Result<String, WorkflowError> {
+    let path = format!("sobjects/{}", encode_segment(sobject));
+    let answer = post_json(&path, fields)?;
+    let errors = answer["errors"].as_array().filter(|e| !e.is_empty());
+    match (answer["id"].as_str(), errors) {
+        (_, Some(errors)) if answer["success"] == Value::Bool(false) => {
+            Err(error(400, Some(Value::Array(errors.clone())), b""))
+        }
+        (Some(id), _) if !id.is_empty() && answer["success"] != Value::Bool(false) => {
+            Ok(id.to_string())
+        }
+        _ => Err(upstream_fault(
+            "UNKNOWN_EXCEPTION",
+            format!(
+                "creating a {sobject} answered without an id: {}",
+                snippet(&answer.to_string())
+            ),
+        )),
+    }
+}
+
+/// Updates record `id` of `sobject` (`PATCH sobjects/{sobject}/{id}`)
+/// with `fields`; Salesforce answers 204 and nothing else.
+pub fn update(sobject: &str, id: &str, fields: &Value) -> Result<(), WorkflowError> {
+    let path = format!(
+        "sobjects/{}/{}",
+        encode_segment(sobject),
+        encode_segment(id)
+    );
+    patch_json(&path, fields).map(|_| ())
+}
+
 /// Characters left as they are in a path segment (RFC 3986 unreserved).
 const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')

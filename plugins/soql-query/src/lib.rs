@@ -56,3 +56,57 @@ fn without_attributes(value: Value) -> Value {
 }
 
 twoway_plugin::export!(SoqlQuery);
+
+#[cfg(test)]
+mod tests {
+    //! `handle()` run natively against the SDK's fake host.
+
+    use super::*;
+    use twoway_plugin::testing::{FakeHost, json_body, json_request, request};
+
+    #[test]
+    fn merges_every_page_and_drops_attributes() {
+        let host = FakeHost::install();
+        host.on_query("SELECT Id, Account.Name FROM Contact").json(
+            200,
+            &json!({"totalSize": 2, "done": false,
+                "nextRecordsUrl": "/services/data/v62.0/query/01gQ-1",
+                "records": [{"attributes": {"type": "Contact"}, "Id": "003A",
+                    "Account": {"attributes": {"type": "Account"}, "Name": "Acme"}}]}),
+        );
+        host.on(Api::Rest, "GET", "query/01gQ-1").json(
+            200,
+            &json!({"totalSize": 2, "done": true,
+                "records": [{"attributes": {"type": "Contact"}, "Id": "003B", "Account": null}]}),
+        );
+        let response = SoqlQuery::handle(json_request(
+            "POST",
+            "/",
+            &json!({"q": "SELECT Id, Account.Name FROM Contact"}),
+        ))
+        .unwrap();
+        assert_eq!(
+            json_body(&response.body),
+            json!({"totalSize": 2, "records": [
+                {"Id": "003A", "Account": {"Name": "Acme"}},
+                {"Id": "003B", "Account": null}
+            ]})
+        );
+        assert_eq!(host.requests().len(), 2);
+    }
+
+    #[test]
+    fn reads_the_query_string_and_refuses_no_query() {
+        let host = FakeHost::install();
+        host.on_query("SELECT Id FROM Account")
+            .json(200, &json!({"totalSize": 0, "done": true, "records": []}));
+        let response = SoqlQuery::handle(request("GET", "/?q=SELECT+Id+FROM+Account", "")).unwrap();
+        assert_eq!(
+            json_body(&response.body),
+            json!({"totalSize": 0, "records": []})
+        );
+        let e = SoqlQuery::handle(request("GET", "/?q=+", "")).unwrap_err();
+        assert!(matches!(e, WorkflowError::BadRequest(_)), "{e:?}");
+        assert_eq!(host.requests().len(), 1);
+    }
+}

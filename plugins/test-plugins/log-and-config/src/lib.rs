@@ -1,7 +1,9 @@
 //! Test plugin `log-and-config`: logs one line at each level, then answers
 //! 200 with `{"greeting": <config "greeting" or null>, "session": {...} or
 //! {"error": "..."}, "ok": true}`. The session facts are the tenant, org id,
-//! user id and API version; a session id never reaches a plugin.
+//! user id and API version; a session id never reaches a plugin. With config
+//! `flood = "N"` it first writes N lines through `log` and N to stdout (the
+//! host caps what one call may log).
 
 use twoway_plugin::prelude::*;
 
@@ -9,6 +11,11 @@ struct LogAndConfig;
 
 impl Guest for LogAndConfig {
     fn handle(_request: InboundRequest) -> Result<WorkflowResponse, WorkflowError> {
+        let flood: u32 = config("flood").and_then(|n| n.parse().ok()).unwrap_or(0);
+        for i in 0..flood {
+            log(Level::Info, &format!("flood line {i}"));
+            println!("flood stdout line {i}");
+        }
         for (level, name) in [
             (Level::Trace, "trace"),
             (Level::Debug, "debug"),

@@ -1,0 +1,182 @@
+//! `[store]`: where sessions, login budgets and login stops live. `memory`
+//! (the default) keeps them in the process; `redis` shares them with every
+//! gateway instance pointed at the same Redis and key prefix.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::EnvLookup;
+use crate::secret::Secret;
+
+/// `[store]` exactly as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStore {
+    pub kind: Option<String>,
+    pub url_env: Option<String>,
+    pub url_file: Option<PathBuf>,
+    pub prefix: Option<String>,
+    pub encryption_key_env: Option<String>,
+    pub encryption_key_file: Option<PathBuf>,
+    pub connect_timeout_ms: Option<u64>,
+    pub command_timeout_ms: Option<u64>,
+    pub instances: Option<u32>,
+}
+
+/// A checked `[store]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Store {
+    /// Each process keeps its own state.
+    #[default]
+    Memory,
+    /// State shared through Redis.
+    Redis(RedisStore),
+}
+
+/// `[store] kind = "redis"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisStore {
+    /// `redis://` or `rediss://`; may hold a password, hence a secret.
+    pub url: Secret,
+    /// Every key starts with `{prefix}:`.
+    pub prefix: String,
+    /// The AES-256-GCM key sessions are sealed with (32 bytes).
+    pub encryption_key: Secret,
+    pub connect_timeout: Duration,
+    pub command_timeout: Duration,
+    /// How many instances share the store: while Redis is unreachable each
+    /// one allows itself `login_budget_per_hour / instances` logins.
+    pub instances: u32,
+}
+
+/// Checks `raw`, pushing problems (with their key paths) onto `problems`.
+pub(super) fn check(
+    raw: Option<RawStore>,
+    base: &Path,
+    env: EnvLookup<'_>,
+    problems: &mut Vec<String>,
+) -> Store {
+    let Some(raw) = raw else {
+        return Store::Memory;
+    };
+    let mut problem = |key: &str, what: String| problems.push(format!("store.{key}: {what}"));
+    let kind = raw.kind.as_deref().unwrap_or("memory");
+    if kind == "memory" {
+        let redis_only = raw.url_env.is_some()
+            || raw.url_file.is_some()
+            || raw.encryption_key_env.is_some()
+            || raw.encryption_key_file.is_some()
+            || raw.prefix.is_some();
+        if redis_only {
+            problem(
+                "kind",
+                "url, prefix and encryption_key only apply to kind = \"redis\"; set it or remove them".into(),
+            );
+        }
+        return Store::Memory;
+    }
+    if kind != "redis" {
+        problem(
+            "kind",
+            format!("{kind:?} is not a store: use \"memory\" or \"redis\""),
+        );
+        return Store::Memory;
+    }
+    let mut secret = |name: &str, env_key: Option<&str>, file: Option<&Path>| {
+        read_secret(name, env_key, file, base, env).map_err(|e| problem(name, e))
+    };
+    let url = secret("url", raw.url_env.as_deref(), raw.url_file.as_deref());
+    let key = secret(
+        "encryption_key",
+        raw.encryption_key_env.as_deref(),
+        raw.encryption_key_file.as_deref(),
+    );
+    let prefix = raw.prefix.unwrap_or_else(|| "twoway".into());
+    let mut problem = |key: &str, what: String| problems.push(format!("store.{key}: {what}"));
+    if prefix.is_empty() || prefix.len() > 64 || !prefix.bytes().all(|b| b.is_ascii_graphic()) {
+        problem(
+            "prefix",
+            "use 1 to 64 printable characters without spaces, e.g. \"twoway\"".into(),
+        );
+    }
+    if let Ok(url) = &url {
+        let text = url.expose();
+        if !(text.starts_with("redis://") || text.starts_with("rediss://")) {
+            problem(
+                "url",
+                "must start with redis:// or rediss:// (the value is not shown: it may hold a password)".into(),
+            );
+        }
+    }
+    if let Ok(key) = &key
+        && crate::session::redis::parse_key(key.expose()).is_none()
+    {
+        problem(
+            "encryption_key",
+            "must be 32 bytes written as 64 hex digits or as base64 (e.g. `openssl rand -hex 32`)"
+                .into(),
+        );
+    }
+    let mut ms = |key: &str, value: Option<u64>, default: u64| match value {
+        None => Duration::from_millis(default),
+        Some(v) if (1..=60_000).contains(&v) => Duration::from_millis(v),
+        Some(v) => {
+            problem(key, format!("{v} cannot work: use a value from 1 to 60000"));
+            Duration::from_millis(default)
+        }
+    };
+    let connect_timeout = ms("connect_timeout_ms", raw.connect_timeout_ms, 1000);
+    let command_timeout = ms("command_timeout_ms", raw.command_timeout_ms, 500);
+    let instances = match raw.instances {
+        None => 1,
+        Some(n) if (1..=1000).contains(&n) => n,
+        Some(n) => {
+            problem(
+                "instances",
+                format!("{n} cannot work: use a value from 1 to 1000"),
+            );
+            1
+        }
+    };
+    match (url, key) {
+        (Ok(url), Ok(encryption_key)) => Store::Redis(RedisStore {
+            url,
+            prefix,
+            encryption_key,
+            connect_timeout,
+            command_timeout,
+            instances,
+        }),
+        _ => Store::Memory,
+    }
+}
+
+/// A required secret from `{name}_env` or `{name}_file`.
+fn read_secret(
+    name: &str,
+    env_key: Option<&str>,
+    file: Option<&Path>,
+    base: &Path,
+    env: EnvLookup<'_>,
+) -> Result<Secret, String> {
+    match (env_key, file) {
+        (Some(_), Some(_)) => Err("set either the _env or the _file key, not both".into()),
+        (Some(var), None) => match env(var) {
+            Some(v) if !v.trim().is_empty() => Ok(Secret::new(v.trim())),
+            _ => Err(format!("environment variable {var} is not set")),
+        },
+        (None, Some(path)) => {
+            let path = base.join(path);
+            match std::fs::read_to_string(&path) {
+                Ok(text) if text.len() <= 64 * 1024 => Ok(Secret::new(text.trim())),
+                Ok(_) => Err(format!("{} is larger than 64 KiB", path.display())),
+                Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+            }
+        }
+        (None, None) => Err(format!(
+            "required with kind = \"redis\": set {name}_env or {name}_file"
+        )),
+    }
+}

@@ -1,0 +1,102 @@
+//! Config checks that need no files: values that cannot work are refused
+//! with their key paths, and no value makes the checker panic or overflow.
+
+use std::path::Path;
+
+use super::from_toml;
+
+fn problems(text: &str) -> Vec<String> {
+    let env = |name: &str| (name == "PW").then(|| "pw".to_string());
+    match from_toml(text, Path::new("/nonexistent"), &env) {
+        Ok(_) => Vec::new(),
+        Err(problems) => problems,
+    }
+}
+
+const TENANT: &str = r#"
+[[tenant]]
+name = "acme"
+[tenant.auth]
+kind = "soap-login"
+username = "u"
+password_env = "PW"
+"#;
+
+fn with_tenant_keys(keys: &str) -> String {
+    TENANT.replace("name = \"acme\"", &format!("name = \"acme\"\n{keys}"))
+}
+
+#[test]
+fn a_plain_tenant_is_accepted() {
+    assert_eq!(problems(TENANT), Vec::<String>::new());
+}
+
+#[test]
+fn values_that_cannot_work_are_refused_with_their_key_paths() {
+    let cases = [
+        (with_tenant_keys("max_concurrency = 0"), "tenant[acme].max_concurrency"),
+        (with_tenant_keys("max_concurrency = 100000000"), "tenant[acme].max_concurrency"),
+        (with_tenant_keys("session_seconds = 0"), "tenant[acme].session_seconds"),
+        (with_tenant_keys("mutual_auth_port = 0"), "tenant[acme].mutual_auth_port"),
+        (format!("[plugins]\nmemory_mb = 0\n{TENANT}"), "plugins.memory_mb"),
+        (format!("[plugins]\nmemory_mb = 4096\n{TENANT}"), "plugins.memory_mb"),
+        (format!("[plugins]\ntimeout_ms = 0\n{TENANT}"), "plugins.timeout_ms"),
+        (format!("[plugins]\nmax_body_kb = 0\n{TENANT}"), "plugins.max_body_kb"),
+        (format!("[server]\nmax_body_kb = 0\n{TENANT}"), "server.max_body_kb"),
+        (format!("[server]\nheader_timeout_ms = 0\n{TENANT}"), "server.header_timeout_ms"),
+        (format!("[upstream]\nresponse_timeout_ms = 0\n{TENANT}"), "upstream.response_timeout_ms"),
+        (format!("[upstream]\nmax_response_kb = 0\n{TENANT}"), "upstream.max_response_kb"),
+        (
+            format!("{TENANT}\n[[tenant.workflow]]\nname = \"w\"\nplugin = \"w.wasm\"\nmemory_mb = 2048\n"),
+            "tenant[acme].workflow[w].memory_mb",
+        ),
+    ];
+    for (text, key) in cases {
+        let found = problems(&text);
+        assert!(
+            found.iter().any(|p| p.starts_with(&format!("{key}: ")) && p.contains("cannot work")),
+            "{key}: {found:?}"
+        );
+    }
+}
+
+#[test]
+fn huge_values_are_problems_not_overflows() {
+    let max = u64::MAX;
+    let text = format!(
+        "[server]\nmax_body_kb = {max}\nheader_timeout_ms = {max}\n[plugins]\nmemory_mb = {max}\nmax_output_kb = {max}\ntimeout_ms = {max}\n[upstream]\nmax_response_kb = {max}\npool_idle_timeout_s = {max}\n{}",
+        with_tenant_keys(&format!("session_seconds = {max}\nmax_concurrency = {max}"))
+    );
+    let found = problems(&text);
+    for key in [
+        "server.max_body_kb",
+        "server.header_timeout_ms",
+        "plugins.memory_mb",
+        "plugins.max_output_kb",
+        "plugins.timeout_ms",
+        "upstream.max_response_kb",
+        "upstream.pool_idle_timeout_s",
+        "tenant[acme].session_seconds",
+        "tenant[acme].max_concurrency",
+    ] {
+        assert!(found.iter().any(|p| p.starts_with(key)), "{key}: {found:?}");
+    }
+}
+
+#[test]
+fn a_secret_pasted_inline_is_never_echoed() {
+    const CANARY: &str = "CANARY-inline-5ec2e7";
+    let texts = [
+        TENANT.replace("password_env = \"PW\"", &format!("password = \"{CANARY}\"")),
+        TENANT.replace("username = \"u\"", &format!("username = \"{CANARY}")),
+        format!("[server]\nmax_body_kb = \"{CANARY}\"\n{TENANT}"),
+        TENANT.replace("kind = \"soap-login\"", &format!("kind = {CANARY}")),
+    ];
+    for text in texts {
+        let found = problems(&text);
+        assert!(!found.is_empty(), "{text}");
+        for p in &found {
+            assert!(!p.contains(CANARY), "{p}");
+        }
+    }
+}

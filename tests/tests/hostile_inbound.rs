@@ -1,0 +1,614 @@
+//! Hostile and unlucky callers against the inbound and admin listeners, on
+//! real loopback sockets with real plugins: bursts wait in the tenant's
+//! queue, stalled bodies hold no slot and time out, connections are capped,
+//! idle admin connections are closed, `/admin/*` takes a token, refused
+//! callers cannot tell an unknown tenant from a wrong key, and caller
+//! certificates match by exact distinguished name or typed SAN.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use twoway_tests::gateway::{ACME, GLOBEX, TestGateway, http};
+use twoway_tests::plugins::*;
+use twoway_tests::{Client, start_sim};
+
+const ACME_KEY: Option<&str> = Some("acme-key-1");
+
+fn with_workflow(tenant: &str, name: &str, file: &str, extra: &str) -> String {
+    format!("{tenant}[[tenant.workflow]]\nname = \"{name}\"\nplugin = \"{file}\"\n{extra}\n")
+}
+
+/// `tenant` with `keys` added before its `[tenant.auth]` table.
+fn tenant_with(tenant: &str, keys: &str) -> String {
+    tenant.replace("[tenant.auth]", &format!("{keys}\n[tenant.auth]"))
+}
+
+/// Polls the gateway's metrics until they contain `needle` (the bound only
+/// keeps a broken gateway from hanging the test).
+async fn wait_for_metric(gw: &TestGateway, needle: &str) {
+    for _ in 0..3000 {
+        if gw.admin_get("/metrics").await.body.contains(needle) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!(
+        "the metrics never showed {needle}:\n{}",
+        gw.admin_get("/metrics").await.body
+    );
+}
+
+/// Reads until the server closes the connection (the bound only keeps a
+/// broken gateway from hanging the test).
+async fn read_until_closed(tcp: &mut TcpStream) -> String {
+    let mut buf = Vec::new();
+    tokio::time::timeout(Duration::from_secs(60), tcp.read_to_end(&mut buf))
+        .await
+        .expect("the server closed the connection")
+        .expect("read");
+    String::from_utf8_lossy(&buf).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_burst_of_60_on_a_cold_tenant_completes() {
+    let sim = start_sim().await;
+    // Default max_concurrency (25), max_queued and queue_timeout_ms.
+    let gw = TestGateway::start(
+        &sim,
+        &with_workflow(ACME, "user", "get_user_info.wasm", ""),
+        &[("get_user_info.wasm", GET_USER_INFO)],
+    )
+    .await;
+    let calls = (0..60).map(|_| {
+        let url = format!("{}/tenants/acme/workflows/user", gw.url);
+        tokio::spawn(async move {
+            http("GET", &url, &[("authorization", "Bearer acme-key-1")], "").await
+        })
+    });
+    let replies = futures_join(calls.collect()).await;
+    for reply in &replies {
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    }
+    let metrics = gw.admin_get("/metrics").await.body;
+    assert!(
+        metrics.contains("twoway_tenant_queue_wait_seconds_count{tenant=\"acme\"} 60"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("twoway_tenant_queued_requests{tenant=\"acme\"} 0"),
+        "{metrics}"
+    );
+}
+
+async fn futures_join<T: Send + 'static>(handles: Vec<tokio::task::JoinHandle<T>>) -> Vec<T> {
+    let mut out = Vec::with_capacity(handles.len());
+    for handle in handles {
+        out.push(handle.await.expect("task"));
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_full_queue_or_a_late_slot_is_overloaded_with_retry_after() {
+    let sim = start_sim().await;
+    let acme = tenant_with(
+        ACME,
+        "max_concurrency = 1\nmax_queued = 1\nqueue_timeout_ms = 60000",
+    );
+    let globex = tenant_with(
+        GLOBEX,
+        "max_concurrency = 1\nmax_queued = 5\nqueue_timeout_ms = 300",
+    );
+    let tenants = with_workflow(&acme, "spin", "spin_forever.wasm", "timeout_ms = 2000")
+        + &with_workflow(&globex, "spin", "spin_forever.wasm", "timeout_ms = 4000");
+    let gw = TestGateway::start(&sim, &tenants, &[("spin_forever.wasm", SPIN_FOREVER)]).await;
+    let spawn_call = |tenant: &str, key: &str| {
+        let url = format!("{}/tenants/{tenant}/workflows/spin", gw.url);
+        let auth = format!("Bearer {key}");
+        tokio::spawn(async move { http("GET", &url, &[("authorization", &auth)], "").await })
+    };
+
+    // Acme: one running, one waiting; a third finds the queue full.
+    let running = spawn_call("acme", "acme-key-1");
+    wait_for_metric(&gw, "twoway_tenant_slots_in_use{tenant=\"acme\"} 1").await;
+    let waiting = spawn_call("acme", "acme-key-1");
+    wait_for_metric(&gw, "twoway_tenant_queued_requests{tenant=\"acme\"} 1").await;
+    let refused = gw
+        .call("GET", "/tenants/acme/workflows/spin", ACME_KEY, "")
+        .await;
+    assert_eq!(refused.status, 503, "{}", refused.body);
+    assert_eq!(refused.json()["code"], "overloaded");
+    assert_eq!(refused.header("retry-after"), Some("1"));
+    let detail = refused.json()["detail"].as_str().unwrap().to_string();
+    assert!(detail.contains("max_queued"), "{detail}");
+    // The waiting request got the slot when the first one ended.
+    assert_eq!(running.await.unwrap().json()["code"], "plugin_timeout");
+    assert_eq!(waiting.await.unwrap().json()["code"], "plugin_timeout");
+
+    // Globex: the queue has room, but no slot frees up within 300 ms.
+    let running = spawn_call("globex", "globex-key-1");
+    wait_for_metric(&gw, "twoway_tenant_slots_in_use{tenant=\"globex\"} 1").await;
+    let late = gw
+        .call(
+            "GET",
+            "/tenants/globex/workflows/spin",
+            Some("globex-key-1"),
+            "",
+        )
+        .await;
+    assert_eq!(late.status, 503, "{}", late.body);
+    assert_eq!(late.json()["code"], "overloaded");
+    assert_eq!(late.header("retry-after"), Some("1"));
+    let detail = late.json()["detail"].as_str().unwrap().to_string();
+    assert!(detail.contains("queue_timeout_ms"), "{detail}");
+    assert_eq!(running.await.unwrap().json()["code"], "plugin_timeout");
+    let metrics = gw.admin_get("/metrics").await.body;
+    assert!(
+        metrics.contains("twoway_tenant_queued_requests{tenant=\"globex\"} 0"),
+        "{metrics}"
+    );
+}
+
+/// A request head announcing a 1000-byte body, and its first byte.
+async fn stalled_body(addr: std::net::SocketAddr) -> TcpStream {
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(
+        b"POST /tenants/acme/workflows/user HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer acme-key-1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{",
+    )
+    .await
+    .unwrap();
+    tcp
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stalled_bodies_hold_no_slot_and_time_out() {
+    let sim = start_sim().await;
+    // No queue: a slot held by a stalled body would refuse the third caller.
+    let tenant = tenant_with(ACME, "max_concurrency = 2\nmax_queued = 0");
+    let gw = TestGateway::start_with(
+        &sim,
+        "body_timeout_ms = 500",
+        &with_workflow(&tenant, "user", "get_user_info.wasm", ""),
+        &[("get_user_info.wasm", GET_USER_INFO)],
+    )
+    .await;
+    let addr = gw.running.as_ref().unwrap().addr;
+    let mut stalled = [stalled_body(addr).await, stalled_body(addr).await];
+    wait_for_metric(&gw, "twoway_requests_in_flight 2").await;
+    let served = gw
+        .call("GET", "/tenants/acme/workflows/user", ACME_KEY, "")
+        .await;
+    assert_eq!(served.status, 200, "{}", served.body);
+    for tcp in &mut stalled {
+        let answer = read_until_closed(tcp).await;
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+        assert!(answer.contains("\"code\":\"request_timeout\""), "{answer}");
+        assert!(answer.contains("body_timeout_ms"), "{answer}");
+    }
+    let metrics = gw.admin_get("/metrics").await.body;
+    assert!(
+        metrics
+            .contains("twoway_requests_total{tenant=\"acme\",workflow=\"user\",status=\"408\"} 2"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_listener_serves_at_most_max_connections() {
+    let sim = start_sim().await;
+    let gw = TestGateway::start_with(
+        &sim,
+        "max_connections = 2\nheader_timeout_ms = 120000",
+        &with_workflow(ACME, "user", "get_user_info.wasm", ""),
+        &[("get_user_info.wasm", GET_USER_INFO)],
+    )
+    .await;
+    let addr = gw.running.as_ref().unwrap().addr;
+    let idle = [
+        TcpStream::connect(addr).await.unwrap(),
+        TcpStream::connect(addr).await.unwrap(),
+    ];
+    wait_for_metric(&gw, "twoway_open_connections{listener=\"inbound\"} 2").await;
+    let url = format!("{}/tenants/acme/workflows/user", gw.url);
+    let third = tokio::spawn(async move {
+        http("GET", &url, &[("authorization", "Bearer acme-key-1")], "").await
+    });
+    // Nothing to poll for "not served": give it a moment to be wrongly served.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(!third.is_finished(), "served over the connection cap");
+    assert!(
+        gw.admin_get("/metrics")
+            .await
+            .body
+            .contains("twoway_open_connections{listener=\"inbound\"} 2")
+    );
+    let [first, second] = idle;
+    drop(first);
+    let reply = third.await.unwrap();
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    drop(second);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn idle_connections_are_closed_on_both_listeners() {
+    let sim = start_sim().await;
+    let gw = TestGateway::start_with(
+        &sim,
+        "header_timeout_ms = 300",
+        &with_workflow(ACME, "user", "get_user_info.wasm", ""),
+        &[("get_user_info.wasm", GET_USER_INFO)],
+    )
+    .await;
+    let admin = gw.running.as_ref().unwrap().admin_addr;
+    // Never sends a byte.
+    let mut silent = TcpStream::connect(admin).await.unwrap();
+    let answer = read_until_closed(&mut silent).await;
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+        "{answer}"
+    );
+    // Sends one request, then stays idle on keep-alive.
+    let mut kept = TcpStream::connect(admin).await.unwrap();
+    kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = read_until_closed(&mut kept).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // The admin listener still serves.
+    assert_eq!(gw.admin_get("/healthz").await.status, 200);
+    // The callers' listener closes idle keep-alive connections the same way.
+    let mut kept = TcpStream::connect(gw.running.as_ref().unwrap().addr)
+        .await
+        .unwrap();
+    kept.write_all(b"GET /elsewhere HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let answer = read_until_closed(&mut kept).await;
+    assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+    assert!(answer.contains("unknown_route"), "{answer}");
+}
+
+#[test]
+fn a_non_loopback_admin_listener_needs_a_token() {
+    let dir = tempfile::tempdir().unwrap();
+    let check = |server: &str| {
+        let path = dir.path().join("twoway.toml");
+        std::fs::write(&path, format!("[server]\n{server}\n")).unwrap();
+        twoway::config::load(&path)
+            .map(|_| ())
+            .map_err(|e| e.problems.join("\n"))
+    };
+    let problems = check("admin_listen = \"0.0.0.0:0\"").unwrap_err();
+    assert!(
+        problems.contains("server.admin_token: required because admin_listen 0.0.0.0:0"),
+        "{problems}"
+    );
+    std::fs::write(dir.path().join("short.txt"), "short").unwrap();
+    let problems =
+        check("admin_listen = \"0.0.0.0:0\"\nadmin_token_file = \"short.txt\"").unwrap_err();
+    assert!(problems.contains("server.admin_token_file"), "{problems}");
+    assert!(!problems.contains("short\""), "{problems}");
+    std::fs::write(dir.path().join("token.txt"), "a-long-enough-admin-token\n").unwrap();
+    check("admin_listen = \"0.0.0.0:0\"\nadmin_token_file = \"token.txt\"").unwrap();
+    check("admin_listen = \"127.0.0.1:0\"").unwrap();
+    let problems = check("max_connections = 0\nbody_timeout_ms = 0").unwrap_err();
+    assert!(problems.contains("server.max_connections"), "{problems}");
+    assert!(problems.contains("server.body_timeout_ms"), "{problems}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn admin_actions_need_the_token_and_probes_do_not() {
+    const TOKEN: &str = "admin-token-canary-7f3a9c";
+    let sim = start_sim().await;
+    let secrets = tempfile::tempdir().unwrap();
+    let token_file = secrets.path().join("admin-token.txt");
+    std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
+    let gw = TestGateway::start_with(
+        &sim,
+        &format!("admin_token_file = \"{}\"", token_file.display()),
+        &with_workflow(ACME, "user", "get_user_info.wasm", ""),
+        &[("get_user_info.wasm", GET_USER_INFO)],
+    )
+    .await;
+    let admin = |method: &'static str, path: &'static str, token: Option<&'static str>| {
+        let url = format!("{}{path}", gw.admin);
+        async move {
+            let auth = token.map(|t| format!("Bearer {t}"));
+            let headers: Vec<(&str, &str)> = auth
+                .as_deref()
+                .map(|a| vec![("authorization", a)])
+                .unwrap_or_default();
+            http(method, &url, &headers, "").await
+        }
+    };
+    for (method, path) in [
+        ("POST", "/admin/reload"),
+        ("GET", "/admin/config"),
+        ("GET", "/admin/sessions"),
+        ("GET", "/admin/plugins"),
+    ] {
+        for token in [None, Some("admin-token-canary-7f3a9"), Some("wrong")] {
+            let reply = admin(method, path, token).await;
+            assert_eq!(reply.status, 401, "{method} {path} with {token:?}");
+            assert_eq!(reply.json()["error"], "unauthorized");
+            assert!(
+                reply.json()["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("admin_token")
+            );
+            assert_eq!(reply.header("www-authenticate"), Some("Bearer"));
+            assert!(!reply.body.contains(TOKEN));
+        }
+        let reply = admin(method, path, Some(TOKEN)).await;
+        assert_eq!(reply.status, 200, "{method} {path}: {}", reply.body);
+        assert!(!reply.body.contains(TOKEN), "{}", reply.body);
+    }
+    let reloaded = admin("POST", "/admin/reload", Some(TOKEN)).await;
+    assert_eq!(reloaded.json()["reloaded"], true);
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        let reply = admin("GET", path, None).await;
+        assert_eq!(reply.status, 200, "{path}");
+        assert!(!reply.body.contains(TOKEN));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unknown_tenant_and_a_wrong_key_look_the_same() {
+    let sim = start_sim().await;
+    let gw = TestGateway::start(
+        &sim,
+        &with_workflow(ACME, "user", "get_user_info.wasm", ""),
+        &[("get_user_info.wasm", GET_USER_INFO)],
+    )
+    .await;
+    let answer = |reply: &twoway_tests::gateway::Reply| {
+        let mut json = reply.json();
+        let object = json.as_object_mut().unwrap();
+        assert_eq!(
+            object
+                .remove("request_id")
+                .and_then(|v| v.as_str().map(str::to_string)),
+            reply.header("x-request-id").map(str::to_string)
+        );
+        (
+            reply.status,
+            reply.header("content-type").map(str::to_string),
+            reply.header("www-authenticate").map(str::to_string),
+            json.to_string(),
+        )
+    };
+    // Same tenant name in the URL, so the echoed `tenant` is the same too.
+    let gw_nobody = TestGateway::start(
+        &sim,
+        &with_workflow(GLOBEX, "user", "get_user_info.wasm", ""),
+        &[("get_user_info.wasm", GET_USER_INFO)],
+    )
+    .await;
+    for key in [Some("acme-key-1"), Some("wrong-key"), None, Some("")] {
+        let unknown = gw_nobody
+            .call("GET", "/tenants/acme/workflows/user", key, "")
+            .await;
+        let wrong = gw
+            .call(
+                "GET",
+                "/tenants/acme/workflows/user",
+                Some("acme-key-2"),
+                "",
+            )
+            .await;
+        assert_eq!(unknown.status, 401, "{}", unknown.body);
+        assert_eq!(unknown.json()["code"], "unauthorized");
+        assert_eq!(answer(&unknown), answer(&wrong), "key {key:?}");
+    }
+    let elsewhere = gw
+        .call("GET", "/tenants/nobody/workflows/user", ACME_KEY, "")
+        .await;
+    let wrong = gw
+        .call("GET", "/tenants/acme/workflows/user", Some("x"), "")
+        .await;
+    assert_eq!(elsewhere.status, wrong.status);
+    for field in ["code", "detail", "title", "type", "status", "workflow"] {
+        assert_eq!(elsewhere.json()[field], wrong.json()[field], "{field}");
+    }
+    // An authenticated caller still learns that a workflow does not exist.
+    let missing = gw
+        .call("GET", "/tenants/acme/workflows/nothing", ACME_KEY, "")
+        .await;
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.json()["code"], "unknown_workflow");
+}
+
+/// A CA of this test's own for caller certificates.
+struct CallerCa {
+    issuer: rcgen::Issuer<'static, rcgen::KeyPair>,
+    dir: tempfile::TempDir,
+}
+
+impl CallerCa {
+    fn new() -> Self {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, KeyUsagePurpose};
+        let mut params = CertificateParams::default();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "hostile-inbound callers CA");
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let key = KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ca.pem"), cert.pem()).unwrap();
+        Self {
+            issuer: rcgen::Issuer::new(params, key),
+            dir,
+        }
+    }
+
+    fn ca_pem(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    /// A client certificate + key file whose subject has `rdns` in
+    /// certificate order (most general first).
+    fn client(
+        &self,
+        name: &str,
+        rdns: &[(rcgen::DnType, &str)],
+        sans: Vec<rcgen::SanType>,
+    ) -> PathBuf {
+        use rcgen::{CertificateParams, ExtendedKeyUsagePurpose, KeyPair, KeyUsagePurpose};
+        let mut params = CertificateParams::default();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        for (kind, value) in rdns {
+            params.distinguished_name.push(kind.clone(), *value);
+        }
+        params.subject_alt_names = sans;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let key = KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        let path = self.dir.path().join(format!("{name}.pem"));
+        std::fs::write(&path, cert.pem() + &key.serialize_pem()).unwrap();
+        path
+    }
+}
+
+async fn status_with(url: &str, identity: &Path) -> u16 {
+    Client::with_identity(identity)
+        .send("GET", url, &[], "")
+        .await
+        .status
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn caller_subjects_and_sans_match_exactly() {
+    use rcgen::DnType::{CommonName as CN, OrganizationName as O, OrganizationalUnitName as OU};
+    use rcgen::SanType;
+    let sim = start_sim().await;
+    let ca = CallerCa::new();
+    let tenant = ACME.replace(
+        "api_keys_file = \"acme-keys.txt\"",
+        r#"callers = { subjects = ["CN=a,O=b"], sans = ["DNS:API.example.com", "IP:192.0.2.7", "URI:spiffe://acme/caller", "email:ops@acme.example"] }"#,
+    );
+    let tls = format!(
+        "[server.tls]\ncert = \"{{pki}}/server.pem\"\nkey = \"{{pki}}/server.key\"\nclient_ca = \"{}\"\n",
+        ca.ca_pem().display()
+    );
+    let gw = TestGateway::start_with(
+        &sim,
+        &tls,
+        &with_workflow(&tenant, "user", "get_user_info.wasm", ""),
+        &[("get_user_info.wasm", GET_USER_INFO)],
+    )
+    .await;
+    let url = format!(
+        "https://{}/tenants/acme/workflows/user",
+        gw.running.as_ref().unwrap().addr
+    );
+    let ia5 = |s: &str| s.try_into().unwrap();
+    let accepted = [
+        ("exact-subject", vec![(O, "b"), (CN, "a")], vec![]),
+        (
+            "dns",
+            vec![(CN, "x")],
+            vec![SanType::DnsName(ia5("api.EXAMPLE.com"))],
+        ),
+        (
+            "ip",
+            vec![(CN, "x")],
+            vec![SanType::IpAddress([192, 0, 2, 7].into())],
+        ),
+        (
+            "uri",
+            vec![(CN, "x")],
+            vec![SanType::URI(ia5("spiffe://acme/caller"))],
+        ),
+        (
+            "email",
+            vec![(CN, "x")],
+            vec![SanType::Rfc822Name(ia5("ops@ACME.example"))],
+        ),
+    ];
+    for (name, subject, sans) in accepted {
+        let identity = ca.client(name, &subject, sans);
+        assert_eq!(status_with(&url, &identity).await, 200, "{name}");
+    }
+    let refused = [
+        ("extra-rdn", vec![(OU, "c"), (O, "b"), (CN, "a")], vec![]),
+        ("longer-value", vec![(O, "bb"), (CN, "a")], vec![]),
+        ("reversed", vec![(CN, "a"), (O, "b")], vec![]),
+        ("case", vec![(O, "B"), (CN, "a")], vec![]),
+        (
+            "dns-suffix",
+            vec![(CN, "x")],
+            vec![SanType::DnsName(ia5("api.example.com.evil.test"))],
+        ),
+        (
+            "ip-as-dns",
+            vec![(CN, "x")],
+            vec![SanType::DnsName(ia5("192.0.2.7"))],
+        ),
+        (
+            "other-ip",
+            vec![(CN, "x")],
+            vec![SanType::IpAddress([192, 0, 2, 8].into())],
+        ),
+        (
+            "uri-prefix",
+            vec![(CN, "x")],
+            vec![SanType::URI(ia5("spiffe://acme/caller/2"))],
+        ),
+        (
+            "email-local-case",
+            vec![(CN, "x")],
+            vec![SanType::Rfc822Name(ia5("OPS@acme.example"))],
+        ),
+        // The policy's strings as the wrong kind of SAN.
+        (
+            "uri-of-dns",
+            vec![(CN, "x")],
+            vec![SanType::URI(ia5("API.example.com"))],
+        ),
+    ];
+    for (name, subject, sans) in refused {
+        let identity = ca.client(name, &subject, sans);
+        assert_eq!(status_with(&url, &identity).await, 401, "{name}");
+    }
+}
+
+#[test]
+fn malformed_subjects_and_sans_are_config_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("twoway.toml");
+    let text = r#"
+[[tenant]]
+name = "acme"
+callers = { subjects = ["CN=a;O=b", "CN=ok"], sans = ["api.example.com", "IP:300.0.0.1", "DNS:fine.example"] }
+[tenant.auth]
+kind = "oauth-client-credentials"
+client_id = "x"
+client_secret_env = "TWOWAY_TEST_UNSET_SECRET"
+"#;
+    std::fs::write(&path, text).unwrap();
+    let problems = twoway::config::load_with_env(&path, &|_| Some("s".into()))
+        .unwrap_err()
+        .problems
+        .join("\n");
+    assert!(
+        problems.contains("tenant[acme].callers.subjects[0]: \"CN=a;O=b\""),
+        "{problems}"
+    );
+    assert!(!problems.contains("subjects[1]"), "{problems}");
+    assert!(
+        problems.contains("tenant[acme].callers.sans[0]: \"api.example.com\" is not a SAN"),
+        "{problems}"
+    );
+    assert!(
+        problems.contains("tenant[acme].callers.sans[1]"),
+        "{problems}"
+    );
+    assert!(!problems.contains("sans[2]"), "{problems}");
+}
