@@ -20,7 +20,7 @@ const MUTUAL_AUTH_FAILED: &str = r#"<?xml version="1.0" encoding="UTF-8"?><soape
 /// A getUserInfo answer as the simulator writes it (LimitInfoHeader, full userInfo), HTTP 200.
 const GET_USER_INFO_RESPONSE: &str = r#"<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns="urn:partner.soap.sforce.com" xmlns:sf="urn:sobject.partner.soap.sforce.com" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Header><LimitInfoHeader><limitInfo><current>6</current><limit>15000</limit><type>API REQUESTS</type></limitInfo></LimitInfoHeader></soapenv:Header><soapenv:Body><getUserInfoResponse><result><accessibilityMode>false</accessibilityMode><currencySymbol>$</currencySymbol><orgDefaultCurrencyIsoCode>USD</orgDefaultCurrencyIsoCode><organizationId>00D5g000004AcmeEAC</organizationId><organizationMultiCurrency>false</organizationMultiCurrency><organizationName>Acme</organizationName><profileId>00e5g000000AcmeAAA</profileId><roleId xsi:nil="true"/><sessionSecondsValid>7200</sessionSecondsValid><userEmail>integration@acme.example</userEmail><userFullName>Acme Integration</userFullName><userId>0055g000001AcmeAAC</userId><userLanguage>en_US</userLanguage><userLocale>en_US</userLocale><userName>integration@acme.example</userName><userTimeZone>America/Los_Angeles</userTimeZone><userType>Standard</userType><userUiSkin>Theme3</userUiSkin></result></getUserInfoResponse></soapenv:Body></soapenv:Envelope>"#;
 
-/// The superpat.com login response of the protocol notes.
+/// The superpat.com login response (host/src/salesforce/samples.rs).
 const LOGIN_RESPONSE: &str = r#"<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns="urn:partner.soap.sforce.com" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><loginResponse><result>
 <metadataServerUrl>https://na30.salesforce.com/services/Soap/m/41.0/00D36000000bLGT</metadataServerUrl>
 <passwordExpired>false</passwordExpired><sandbox>false</sandbox>
@@ -67,9 +67,8 @@ fn plugin(c: &mut Criterion) {
     let config = config(dir.path());
     let limits = config.plugins.limits;
     // A real TenantUpstream; version-a never calls it.
-    let tenant = Arc::new(config.tenants[0].clone());
-    let upstream =
-        Arc::new(TenantUpstream::new(tenant, &config.upstream).expect("tenant upstream"));
+    let settings = twoway::gateway::upstream_settings(&config.tenants[0], &config.upstream);
+    let upstream = Arc::new(TenantUpstream::new(settings).expect("tenant upstream"));
     let call = CallContext {
         tenant: "acme".into(),
         workflow: "v".into(),

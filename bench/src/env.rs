@@ -5,7 +5,6 @@
 use std::path::PathBuf;
 
 use bytes::Bytes;
-use twoway::config::Upstream;
 use twoway::salesforce::{self, Api};
 use twoway::secret::Secret;
 use twoway::sim::{Endpoints, Sim, SimConfig};
@@ -88,9 +87,9 @@ pub async fn direct_target(sim: &SimHost, pool: usize) -> anyhow::Result<crate::
         path: sim.pki.join("fullcert.pem"),
     })?;
     let tls = client_config(Some(&identity), &[sim.pki.join("root-ca.pem")])?;
-    let settings = Upstream {
+    let settings = twoway::transport::Settings {
         pool_max_idle_per_host: pool,
-        ..Upstream::default()
+        ..twoway::transport::Settings::default()
     };
     let transport = Transport::new(tls, &settings);
     let login = http::Request::post(format!(

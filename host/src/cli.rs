@@ -289,18 +289,20 @@ fn tenant_upstream(args: &TenantArgs) -> anyhow::Result<TenantUpstream> {
             names.join(", ")
         )
     })?;
-    Ok(TenantUpstream::new(
-        std::sync::Arc::new(tenant),
+    // The same settings the gateway builds: `twoway login` logs in exactly
+    // as `twoway serve` would.
+    Ok(TenantUpstream::new(crate::gateway::upstream_settings(
+        &tenant,
         &config.upstream,
-    )?)
+    ))?)
 }
 
 async fn run_login(args: TenantArgs) -> anyhow::Result<()> {
     let upstream = tenant_upstream(&args)?;
     let session = upstream.sessions().session().await?;
-    let tenant = upstream.tenant();
-    println!("tenant        {}", tenant.name);
-    println!("auth          {}", tenant.auth.kind());
+    let tenant = upstream.settings();
+    println!("tenant        {}", tenant.tenant);
+    println!("auth          {}", tenant.session.auth.kind());
     println!("org id        {}", session.instance.org_id);
     println!("user id       {}", session.user_id);
     println!("instance      {}", session.instance.base_url);

@@ -1,7 +1,9 @@
 //! twoway: a gateway for Salesforce-style APIs that demand mutual TLS.
 //!
 //! The host owns the client identity, the TLS connections and the session;
-//! WebAssembly workflows own the business logic. See DESIGN.md for the map.
+//! WebAssembly workflows own the business logic. docs/architecture.md is
+//! the map: the path of one request, what each folder owns, the error
+//! contract and reload.
 #![forbid(unsafe_code)]
 
 pub mod cli;

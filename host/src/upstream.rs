@@ -17,7 +17,7 @@ use bytes::Bytes;
 use crate::identity::{self, ClientIdentity};
 use crate::salesforce::{self, Api, Outcome, Prepared};
 use crate::session::{Manager, Session, SessionError, Status};
-use crate::transport::{Transport, TransportError};
+use crate::transport::{self, Transport, TransportError};
 
 mod setup;
 
@@ -115,7 +115,7 @@ pub struct Usage {
     pub limit: AtomicU64,
 }
 
-/// Everything one tenant needs to call the API (built in [`setup`]).
+/// Everything one tenant needs to call the API (built by `setup`).
 pub struct TenantUpstream {
     settings: Settings,
     identity: Option<Arc<ClientIdentity>>,
@@ -127,7 +127,6 @@ pub struct TenantUpstream {
 }
 
 impl TenantUpstream {
-
     /// The loaded client identity, if the tenant has one.
     pub fn identity(&self) -> Option<&ClientIdentity> {
         self.identity.as_deref()

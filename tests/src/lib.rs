@@ -13,7 +13,9 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use twoway::pki::Pki;
 use twoway::sim::{Sim, SimConfig};
 
+pub mod fake_login;
 pub mod gateway;
+pub mod redis_server;
 
 /// Paths of the components built from plugins/ by build.rs.
 pub mod plugins {
@@ -127,7 +129,7 @@ pub fn certificate_error_page(reason: &str) -> String {
     )
 }
 
-/// A partner SOAP fault as the protocol notes write INVALID_LOGIN and
+/// A partner SOAP fault as Salesforce writes INVALID_LOGIN and
 /// MUTUAL_AUTHENTICATION_FAILED: `sf:` faultcode, `CODE: message`, typed detail.
 pub fn partner_fault(code: &str, detail_type: &str, message: &str) -> String {
     format!(

@@ -7,17 +7,12 @@
 //! Timing is only ever asserted as a lower bound (the backoff window), so a
 //! loaded machine can make these tests slower but not wrong.
 
-use std::convert::Infallible;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::Full;
-use hyper_util::rt::TokioIo;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use tokio::io::AsyncReadExt;
+use twoway_tests::fake_login::{Behaviour, FakeLogin};
 use twoway_tests::gateway::{Reply, TestGateway, http};
 use twoway_tests::plugins::GET_USER_INFO;
 use twoway_tests::{partner_fault, pki, start_sim};
@@ -27,123 +22,6 @@ const KEY: Option<&str> = Some("acme-key-1");
 const FIRST_WINDOW: Duration = Duration::from_millis(500);
 /// How long a test polls for something that must happen.
 const DEADLINE: Duration = Duration::from_secs(60);
-
-/// How the fake login service treats a connection.
-#[derive(Clone)]
-enum Behaviour {
-    /// Completes the TLS handshake, reads the request, never answers.
-    Hang,
-    /// Answers every request with `status` and `body` after `delay`.
-    Answer {
-        delay: Duration,
-        status: u16,
-        body: String,
-    },
-}
-
-/// A TLS login service on loopback (the test PKI's server certificate),
-/// recording when connections and requests arrive and answers leave.
-struct FakeLogin {
-    url: String,
-    connections: Arc<Mutex<Vec<Instant>>>,
-    requests: Arc<Mutex<Vec<Instant>>>,
-    answers: Arc<Mutex<Vec<Instant>>>,
-}
-
-impl FakeLogin {
-    async fn start(behaviour: Behaviour) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let url = format!("https://{}", listener.local_addr().expect("address"));
-        let acceptor = tokio_rustls::TlsAcceptor::from(server_tls());
-        let fake = Self {
-            url,
-            connections: Arc::default(),
-            requests: Arc::default(),
-            answers: Arc::default(),
-        };
-        let (connections, requests, answers) = (
-            fake.connections.clone(),
-            fake.requests.clone(),
-            fake.answers.clone(),
-        );
-        tokio::spawn(async move {
-            while let Ok((tcp, _)) = listener.accept().await {
-                connections.lock().unwrap().push(Instant::now());
-                let acceptor = acceptor.clone();
-                let behaviour = behaviour.clone();
-                let (requests, answers) = (requests.clone(), answers.clone());
-                tokio::spawn(async move {
-                    let Ok(mut tls) = acceptor.accept(tcp).await else {
-                        return;
-                    };
-                    match behaviour {
-                        Behaviour::Hang => {
-                            let mut buf = [0u8; 4096];
-                            while matches!(tls.read(&mut buf).await, Ok(n) if n > 0) {}
-                        }
-                        Behaviour::Answer {
-                            delay,
-                            status,
-                            body,
-                        } => {
-                            let service = hyper::service::service_fn(move |_request| {
-                                let (requests, answers, body) =
-                                    (requests.clone(), answers.clone(), body.clone());
-                                async move {
-                                    requests.lock().unwrap().push(Instant::now());
-                                    tokio::time::sleep(delay).await;
-                                    answers.lock().unwrap().push(Instant::now());
-                                    Ok::<_, Infallible>(
-                                        http::Response::builder()
-                                            .status(status)
-                                            .header("content-type", "text/xml; charset=utf-8")
-                                            .body(Full::new(Bytes::from(body)))
-                                            .expect("response"),
-                                    )
-                                }
-                            });
-                            let _ = hyper::server::conn::http1::Builder::new()
-                                .serve_connection(TokioIo::new(tls), service)
-                                .await;
-                        }
-                    }
-                });
-            }
-        });
-        fake
-    }
-
-    fn connections(&self) -> Vec<Instant> {
-        self.connections.lock().unwrap().clone()
-    }
-
-    fn requests(&self) -> Vec<Instant> {
-        self.requests.lock().unwrap().clone()
-    }
-
-    fn answers(&self) -> Vec<Instant> {
-        self.answers.lock().unwrap().clone()
-    }
-}
-
-fn server_tls() -> Arc<rustls::ServerConfig> {
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&pki().server)
-        .expect("server.pem")
-        .map(|c| c.expect("certificate"))
-        .collect();
-    let key = PrivateKeyDer::from_pem_file(&pki().server_key).expect("server.key");
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .expect("protocol versions")
-        .with_no_client_auth()
-        .with_single_cert(chain, key)
-        .expect("server certificate");
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Arc::new(config)
-}
 
 /// Tenant `acme` logging in at `login_url` (which it trusts through the test
 /// root), with one get-user-info workflow `user`.
@@ -442,7 +320,7 @@ async fn a_login_for_a_replaced_config_never_clobbers_the_new_session() {
         twoway_tests::ANALYST_USER,
     );
     let config = twoway::config::from_toml(&text, Path::new("/"), &env).expect("config");
-    let tenant = Arc::new(config.tenants[0].clone());
+    let tenant = twoway::gateway::upstream_settings(&config.tenants[0], &config.upstream);
     let store: Arc<dyn SessionStore> = Arc::new(MemoryStore::default());
     let query = Outbound {
         api: twoway::salesforce::Api::Rest,
@@ -451,14 +329,11 @@ async fn a_login_for_a_replaced_config_never_clobbers_the_new_session() {
         headers: http::HeaderMap::new(),
         body: Bytes::new(),
     };
-    // The old config's tenant logs in; then the config is "reloaded": the
-    // gateway clears the tenant's session and builds a new manager.
-    let old = TenantUpstream::with_store(tenant.clone(), &config.upstream, store.clone())
-        .expect("old upstream");
+    // The old config's tenant logs in; then a new manager (a new epoch, as
+    // after a reload that changed the login settings) replaces it.
+    let old = TenantUpstream::with_store(tenant.clone(), store.clone()).expect("old upstream");
     assert_eq!(old.send(&query).await.expect("old query").status, 200);
-    store.clear("t");
-    let new =
-        TenantUpstream::with_store(tenant, &config.upstream, store.clone()).expect("new upstream");
+    let new = TenantUpstream::with_store(tenant, store.clone()).expect("new upstream");
     assert_eq!(new.send(&query).await.expect("new query").status, 200);
     let current = store.current("t").expect("the new session").generation;
 

@@ -45,8 +45,11 @@ extra_roots = ["{root}"]
 
 fn upstream(config: &Config) -> Arc<TenantUpstream> {
     Arc::new(
-        TenantUpstream::new(Arc::new(config.tenants[0].clone()), &config.upstream)
-            .expect("tenant upstream"),
+        TenantUpstream::new(twoway::gateway::upstream_settings(
+            &config.tenants[0],
+            &config.upstream,
+        ))
+        .expect("tenant upstream"),
     )
 }
 

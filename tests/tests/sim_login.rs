@@ -48,7 +48,8 @@ const RESULT_ORDER: &[&str] = &[
 ];
 
 fn invalid_login() -> String {
-    // Verbatim from the protocol notes (Trino fixture = Perl mock).
+    // Verbatim from a captured answer (the Trino fixture and the Perl mock
+    // agree; docs/architecture.md, "Salesforce wire formats").
     r#"<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:sf="urn:fault.partner.soap.sforce.com" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><soapenv:Fault><faultcode>sf:INVALID_LOGIN</faultcode><faultstring>INVALID_LOGIN: Invalid username, password, security token; or user locked out.</faultstring><detail><sf:LoginFault xsi:type="sf:LoginFault"><sf:exceptionCode>INVALID_LOGIN</sf:exceptionCode><sf:exceptionMessage>Invalid username, password, security token; or user locked out.</sf:exceptionMessage></sf:LoginFault></detail></soapenv:Fault></soapenv:Body></soapenv:Envelope>"#.to_string()
 }
 

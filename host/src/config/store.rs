@@ -111,7 +111,7 @@ pub(super) fn check(
         }
     }
     if let Ok(key) = &key
-        && crate::session::redis::parse_key(key.expose()).is_none()
+        && crate::session::fleet::parse_key(key.expose()).is_none()
     {
         problem(
             "encryption_key",
@@ -178,5 +178,79 @@ fn read_secret(
         (None, None) => Err(format!(
             "required with kind = \"redis\": set {name}_env or {name}_file"
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check_text(store: &str) -> Result<Store, Vec<String>> {
+        let env = |name: &str| match name {
+            "URL" => Some("redis://:pw@127.0.0.1:6379/0".to_string()),
+            "KEY" => Some("ab".repeat(32)),
+            "SHORT" => Some("abcd".to_string()),
+            _ => None,
+        };
+        crate::config::from_toml(store, Path::new("/"), &env).map(|c| c.store)
+    }
+
+    #[test]
+    fn memory_is_the_default_and_redis_needs_a_url_and_a_key() {
+        assert_eq!(check_text("").unwrap(), Store::Memory);
+        assert_eq!(
+            check_text("[store]\nkind = \"memory\"").unwrap(),
+            Store::Memory
+        );
+        let Store::Redis(redis) = check_text(
+            "[store]\nkind = \"redis\"\nurl_env = \"URL\"\nencryption_key_env = \"KEY\"\ninstances = 3",
+        )
+        .unwrap() else {
+            panic!("a redis store")
+        };
+        assert_eq!((redis.prefix.as_str(), redis.instances), ("twoway", 3));
+        assert_eq!(redis.command_timeout, Duration::from_millis(500));
+
+        let problems = check_text("[store]\nkind = \"redis\"").unwrap_err();
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("store.url: required")),
+            "{problems:?}"
+        );
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.starts_with("store.encryption_key: required")),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn bad_values_are_named_without_quoting_secrets() {
+        let problems = check_text(
+            "[store]\nkind = \"redis\"\nurl_env = \"URL\"\nencryption_key_env = \"SHORT\"\nprefix = \"a b\"\ncommand_timeout_ms = 0\ninstances = 0",
+        )
+        .unwrap_err();
+        for key in [
+            "store.encryption_key:",
+            "store.prefix:",
+            "store.command_timeout_ms:",
+            "store.instances:",
+        ] {
+            assert!(
+                problems.iter().any(|p| p.starts_with(key)),
+                "{key}: {problems:?}"
+            );
+        }
+        let all = problems.join("\n");
+        assert!(!all.contains("abcd") && !all.contains(":pw@"), "{all}");
+        let problems = check_text("[store]\nkind = \"disk\"").unwrap_err();
+        assert!(
+            problems[0].contains("\"memory\" or \"redis\""),
+            "{problems:?}"
+        );
+        let problems = check_text("[store]\nurl_env = \"URL\"").unwrap_err();
+        assert!(problems[0].starts_with("store.kind:"), "{problems:?}");
     }
 }

@@ -145,6 +145,10 @@ async fn route(
 /// Gauges that mirror state kept elsewhere, set just before a scrape.
 fn refresh_gauges(shared: &Shared) {
     let m = &shared.metrics;
+    let store = shared.store.health();
+    m.store_degraded.set(i64::from(store.degraded));
+    m.store_fallback_logins
+        .set(store.fallback_logins.try_into().unwrap_or(i64::MAX));
     for slot in shared.registry.status() {
         let labels = WorkflowLabels {
             tenant: slot.tenant,

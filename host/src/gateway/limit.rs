@@ -52,6 +52,18 @@ impl TenantLimit {
         }
     }
 
+    /// True when this limit has these settings (a reload keeps it, with
+    /// the requests it is serving and queueing).
+    pub fn has_settings(
+        &self,
+        max_concurrency: usize,
+        max_queued: usize,
+        queue_timeout: Duration,
+    ) -> bool {
+        (self.max_concurrency, self.max_queued, self.queue_timeout)
+            == (max_concurrency, max_queued, queue_timeout)
+    }
+
     /// A free slot now, or after waiting in the queue, or a refusal.
     pub async fn acquire(&self) -> Result<Slot, Refusal> {
         if let Ok(permit) = self.slots.clone().try_acquire_owned() {

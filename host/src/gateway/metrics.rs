@@ -52,6 +52,9 @@ pub struct Metrics {
     pub queued: Family<TenantLabels, Gauge>,
     pub slots_in_use: Family<TenantLabels, Gauge>,
     pub connections: Family<ListenerLabels, Gauge>,
+    /// 1 while the shared session store (Redis) is unreachable.
+    pub store_degraded: Gauge,
+    pub store_fallback_logins: Gauge,
 }
 
 impl Default for Metrics {
@@ -82,6 +85,8 @@ impl Default for Metrics {
             queued: Family::default(),
             slots_in_use: Family::default(),
             connections: Family::default(),
+            store_degraded: Gauge::default(),
+            store_fallback_logins: Gauge::default(),
             registry: Registry::default(),
         };
         registry.register(
@@ -163,6 +168,16 @@ impl Default for Metrics {
             "open_connections",
             "Open connections per listener (at most [server] max_connections)",
             metrics.connections.clone(),
+        );
+        registry.register(
+            "store_degraded",
+            "1 while the shared session store ([store] kind = \"redis\") is unreachable and this instance works on its own",
+            metrics.store_degraded.clone(),
+        );
+        registry.register(
+            "store_fallback_logins",
+            "Logins this instance decided without the shared session store",
+            metrics.store_fallback_logins.clone(),
         );
         Self {
             registry,

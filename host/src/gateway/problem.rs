@@ -71,7 +71,8 @@ impl Problem {
     }
 }
 
-/// The HTTP status and title of each code (DESIGN.md §5).
+/// The HTTP status and title of each code (the error contract in
+/// docs/architecture.md).
 fn status_and_title(code: &str) -> (u16, &'static str) {
     match code {
         "unknown_route" => (404, "Not a route"),

@@ -130,7 +130,7 @@ async fn run(
         tracing::info!(tenant = ?tenant_name, %request_id, reason, "caller refused");
         return problem("unauthorized", auth::REFUSED.to_string());
     }
-    let Some(slot) = shared.registry.get(tenant_name, workflow) else {
+    let Some(slot) = generation.plugins.get(tenant_name, workflow) else {
         return problem(
             "unknown_workflow",
             format!("tenant {tenant_name:?} has no workflow {workflow:?}"),

@@ -24,7 +24,7 @@ pub use engine::MAX_PLUGIN_MEMORY;
 pub use generated::UpstreamError as UpstreamErrorWit;
 pub use generated::{Header, InboundRequest, WorkflowError, WorkflowResponse};
 pub use registry::SlotSpec;
-pub use registry::{Registry, Slot, SlotStatus};
+pub use registry::{Registry, Slot, SlotStatus, Slots};
 pub use state::{CallContext, UpstreamFailure};
 pub use watch::Watcher;
 
@@ -49,7 +49,7 @@ pub enum PluginError {
 }
 
 impl PluginError {
-    /// The problem code callers see (DESIGN.md §5).
+    /// The problem code callers see (docs/architecture.md, the error contract).
     pub fn code(&self) -> &'static str {
         match self {
             Self::Trap(_) => "plugin_trap",

@@ -64,10 +64,26 @@ pub struct SlotSpec {
     pub limits: PluginLimits,
 }
 
+/// The workflows of one config and their live versions: what one gateway
+/// generation serves (swapped together with its tenants).
+#[derive(Default)]
+pub struct Slots {
+    map: HashMap<(String, String), Arc<Slot>>,
+}
+
+impl Slots {
+    /// The slot of (tenant, workflow).
+    pub fn get(&self, tenant: &str, workflow: &str) -> Option<Arc<Slot>> {
+        self.map
+            .get(&(tenant.to_string(), workflow.to_string()))
+            .cloned()
+    }
+}
+
 /// All live plugin versions.
 pub struct Registry {
     runtime: Arc<Runtime>,
-    slots: RwLock<HashMap<(String, String), Arc<Slot>>>,
+    slots: RwLock<Arc<Slots>>,
 }
 
 impl Registry {
@@ -75,7 +91,7 @@ impl Registry {
     pub fn new(runtime: Arc<Runtime>) -> Self {
         Self {
             runtime,
-            slots: RwLock::new(HashMap::new()),
+            slots: RwLock::new(Arc::default()),
         }
     }
 
@@ -84,15 +100,17 @@ impl Registry {
         &self.runtime
     }
 
-    /// Replaces the set of workflows. A workflow whose file did not change
-    /// keeps its loaded version; the others are loaded now (errors recorded
-    /// per slot). Blocking: compiles.
-    pub fn configure(&self, specs: Vec<SlotSpec>) {
-        let old = self.slots.read().unwrap_or_else(|e| e.into_inner()).clone();
+    /// The slots of `specs`, not yet served: a workflow whose file did not
+    /// change keeps its loaded version; the others are loaded now (errors
+    /// recorded per slot). The served slots are left as they are. Blocking:
+    /// compiles.
+    pub fn prepare(&self, specs: Vec<SlotSpec>) -> Arc<Slots> {
+        let old = self.current();
         let mut slots = HashMap::new();
         for spec in specs {
             let key = (spec.tenant.clone(), spec.workflow.clone());
             let previous = old
+                .map
                 .get(&key)
                 .filter(|s| s.path == spec.path)
                 .and_then(|s| s.live());
@@ -110,29 +128,35 @@ impl Registry {
             self.reload_slot(&slot);
             slots.insert(key, slot);
         }
+        Arc::new(Slots { map: slots })
+    }
+
+    /// Serves `slots` (made by [`Registry::prepare`]) from now on.
+    pub fn install(&self, slots: Arc<Slots>) {
         *self.slots.write().unwrap_or_else(|e| e.into_inner()) = slots;
+    }
+
+    /// The slots served now.
+    pub fn current(&self) -> Arc<Slots> {
+        self.slots.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
     /// The slot of (tenant, workflow).
     pub fn get(&self, tenant: &str, workflow: &str) -> Option<Arc<Slot>> {
-        let slots = self.slots.read().unwrap_or_else(|e| e.into_inner());
-        slots
-            .get(&(tenant.to_string(), workflow.to_string()))
-            .cloned()
+        self.current().get(tenant, workflow)
     }
 
     /// True when every slot has a live version.
     pub fn ready(&self) -> bool {
-        let slots = self.slots.read().unwrap_or_else(|e| e.into_inner());
-        slots.values().all(|s| s.live().is_some())
+        self.current().map.values().all(|s| s.live().is_some())
     }
 
     /// Reloads every slot served from `path` (the watcher calls this). Blocking.
     pub fn reload_path(&self, path: &Path) {
-        let slots: Vec<_> = {
-            let slots = self.slots.read().unwrap_or_else(|e| e.into_inner());
-            slots.values().filter(|s| s.path == path).cloned().collect()
-        };
+        let slots: Vec<_> = (self.current().map.values())
+            .filter(|s| s.path == path)
+            .cloned()
+            .collect();
         for slot in slots {
             self.reload_slot(&slot);
         }
@@ -163,8 +187,9 @@ impl Registry {
 
     /// Every slot's state, sorted by tenant and workflow.
     pub fn status(&self) -> Vec<SlotStatus> {
-        let slots = self.slots.read().unwrap_or_else(|e| e.into_inner());
+        let slots = self.current();
         let mut out: Vec<_> = slots
+            .map
             .values()
             .map(|s| {
                 let live = s.live();
@@ -195,8 +220,8 @@ impl Registry {
 
     /// The plugin files the registry serves (for the watcher).
     pub fn paths(&self) -> Vec<PathBuf> {
-        let slots = self.slots.read().unwrap_or_else(|e| e.into_inner());
-        slots.values().map(|s| s.path.clone()).collect()
+        let slots = self.current();
+        slots.map.values().map(|s| s.path.clone()).collect()
     }
 }
 

@@ -142,7 +142,7 @@ impl ContextHost for PluginState {
                 tenant: self.call.tenant.clone(),
                 org_id: session.instance.org_id.clone(),
                 user_id: session.user_id.clone(),
-                api_version: upstream.tenant().api_version.clone(),
+                api_version: upstream.settings().session.api_version.clone(),
             })),
             Err(e) => {
                 self.last_upstream = Some(UpstreamFailure {

@@ -1,4 +1,5 @@
-//! The six APIs, where each one lives on an instance (DESIGN §3), and how a
+//! The six APIs, where each one lives on an instance (docs/architecture.md,
+//! "Salesforce wire formats"), and how a
 //! plugin's relative path becomes a URL that cannot leave its API's base.
 
 use std::fmt;

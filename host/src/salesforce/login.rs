@@ -22,7 +22,7 @@ pub enum LoginFailure {
 }
 
 impl LoginFailure {
-    /// The problem+json code callers get (DESIGN §5).
+    /// The problem+json code callers get (the error contract in docs/architecture.md).
     pub fn code(&self) -> &'static str {
         match self {
             LoginFailure::Rejected { .. } => "invalid_login",

@@ -1,7 +1,8 @@
-//! Verbatim samples for the unit tests: captures quoted in
-//! docs/salesforce-protocol.md and the simulator's templates (host/src/sim).
+//! Verbatim samples for the unit tests: captured Salesforce answers (where
+//! they come from: docs/architecture.md, "Salesforce wire formats") and the
+//! simulator's templates (host/src/sim).
 
-/// The superpat.com / trino login response (protocol notes §1).
+/// The superpat.com / trino login response (a captured partner login).
 pub const LOGIN_RESPONSE: &str = r#"<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns="urn:partner.soap.sforce.com" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><loginResponse><result>
 <metadataServerUrl>https://na30.salesforce.com/services/Soap/m/41.0/00D36000000bLGT</metadataServerUrl>
 <passwordExpired>false</passwordExpired><sandbox>false</sandbox>

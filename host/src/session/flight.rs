@@ -11,6 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 use rand::RngExt;
 use tokio::sync::watch;
 
+use super::store::BeforeLogin;
 use super::{GENERATIONS, Inner, Session, SessionError, strategy};
 use crate::salesforce::LoginFailure;
 
@@ -129,12 +130,47 @@ pub(super) fn join_or_start(inner: &Arc<Inner>) -> Result<Joined, SessionError> 
     Ok(Joined::Wait(rx))
 }
 
-/// One login attempt, bounded by `login_timeout_ms`, then its result
-/// recorded and published to whoever still waits.
+/// One login attempt (unless the store has a session or a refusal), bounded
+/// by `login_timeout_ms`, then its result recorded and published to whoever
+/// still waits, then handed to the store.
 async fn run(inner: Arc<Inner>, tx: watch::Sender<Published>) {
+    let store = inner.core.store.clone();
+    // A shared store may have a session from another instance, or a reason
+    // not to log in that the fleet already knows.
+    let (result, allowed) = match store.before_login(&inner.settings, inner.core.epoch).await {
+        BeforeLogin::Shared(session) => {
+            let mut state = inner.state();
+            state.consecutive_failures = 0;
+            state.not_before = None;
+            state.in_flight = None;
+            tx.send_replace(Some(Ok(session)));
+            return;
+        }
+        BeforeLogin::Refuse(failure) => (Err(failure), false),
+        BeforeLogin::Login => (login(&inner).await, true),
+    };
+    let published = {
+        let mut state = inner.state();
+        let published = match result {
+            Ok(grant) => Ok(on_success(&inner, &mut state, grant)),
+            Err(failure) => Err(on_failure(&inner, &mut state, failure)),
+        };
+        state.in_flight = None;
+        // Published under the lock: a caller that finds no running login
+        // finds the session or the backoff instead.
+        tx.send_replace(Some(published.clone()));
+        published
+    };
+    if allowed {
+        store.after_login(&inner.settings, &published).await;
+    }
+}
+
+/// One login, bounded by `login_timeout_ms`.
+async fn login(inner: &Inner) -> Result<strategy::Grant, LoginFailure> {
     let tenant = &inner.settings;
     let attempt = strategy::login(tenant, &inner.transport);
-    let result = match tokio::time::timeout(tenant.login_timeout, attempt).await {
+    match tokio::time::timeout(tenant.login_timeout, attempt).await {
         Ok(result) => result,
         Err(_) => Err(LoginFailure::Unexpected {
             status: 0,
@@ -148,16 +184,7 @@ async fn run(inner: Arc<Inner>, tx: watch::Sender<Published>) {
                 tenant.login_timeout.as_millis()
             ),
         }),
-    };
-    let mut state = inner.state();
-    let published = match result {
-        Ok(grant) => Ok(on_success(&inner, &mut state, grant)),
-        Err(failure) => Err(on_failure(&inner, &mut state, failure)),
-    };
-    state.in_flight = None;
-    // Published under the lock: a caller that finds no running login finds
-    // the session or the backoff instead.
-    tx.send_replace(Some(published));
+    }
 }
 
 fn on_success(inner: &Inner, state: &mut LoginState, grant: strategy::Grant) -> Arc<Session> {
@@ -193,7 +220,11 @@ fn on_failure(inner: &Inner, state: &mut LoginState, failure: LoginFailure) -> S
         .failures
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let error = classify(state, failure);
-    *inner.core.last_error.write().unwrap_or_else(|e| e.into_inner()) = Some(error.to_string());
+    *inner
+        .core
+        .last_error
+        .write()
+        .unwrap_or_else(|e| e.into_inner()) = Some(error.to_string());
     tracing::warn!(tenant = %inner.settings.tenant, code = error.code(), error = %error, "login failed");
     error
 }

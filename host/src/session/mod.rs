@@ -8,13 +8,14 @@
 //! up (its plugin timed out) does not cancel it, so every attempt ends in a
 //! recorded success or failure and failures back off.
 
+pub mod fleet;
 mod flight;
 mod settings;
 mod store;
 mod strategy;
 
 pub use settings::SessionSettings;
-pub use store::{MemoryStore, SessionStore};
+pub use store::{BeforeLogin, BoxFuture, MemoryStore, SessionStore, StoreHealth};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};

@@ -1,13 +1,42 @@
 //! Where the state a fleet would share lives: each tenant's current session
 //! and its login budget window. In memory by default ([`MemoryStore`]); a
 //! store such as Redis can implement [`SessionStore`] so that several
-//! gateway instances make one login per tenant and share one budget.
+//! gateway instances make one login per tenant and share one budget
+//! ([`super::fleet::RedisStore`]).
 
 use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
-use super::Session;
+use super::{Session, SessionError, SessionSettings};
+use crate::salesforce::LoginFailure;
+
+/// A boxed future, so that [`SessionStore`] stays usable as `dyn`.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A shared store's state, for operators.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreHealth {
+    /// True while the store cannot be reached and this instance works on
+    /// its own state.
+    pub degraded: bool,
+    /// Logins decided without the shared store so far.
+    pub fallback_logins: u64,
+}
+
+/// What a store says to a login task about to log in.
+pub enum BeforeLogin {
+    /// Go ahead (for a shared store: this instance holds the fleet's login
+    /// lock until [`SessionStore::after_login`]).
+    Login,
+    /// Another instance logged in: use its session (already current here).
+    Shared(Arc<Session>),
+    /// No login now: refused credentials, a spent budget or a backoff seen
+    /// by the fleet.
+    Refuse(LoginFailure),
+}
 
 /// Sessions and login budgets, by tenant name.
 pub trait SessionStore: Send + Sync {
@@ -30,6 +59,32 @@ pub trait SessionStore: Send + Sync {
     /// Takes one login from the tenant's budget of `per_hour`, or says how
     /// long until one frees up.
     fn take_login(&self, tenant: &str, per_hour: u32, now: SystemTime) -> Result<(), Duration>;
+
+    /// How a shared store is doing, for `/metrics`; a process-local store
+    /// is always fine.
+    fn health(&self) -> StoreHealth {
+        StoreHealth::default()
+    }
+
+    /// Called by a login task before it logs in, with its manager's epoch.
+    /// A process-local store has nothing to say.
+    fn before_login<'a>(
+        &'a self,
+        _settings: &'a SessionSettings,
+        _epoch: u64,
+    ) -> BoxFuture<'a, BeforeLogin> {
+        Box::pin(std::future::ready(BeforeLogin::Login))
+    }
+
+    /// Called by a login task after a login that [`SessionStore::before_login`]
+    /// allowed, with its result (the session is already `put`).
+    fn after_login<'a>(
+        &'a self,
+        _settings: &'a SessionSettings,
+        _result: &'a Result<Arc<Session>, SessionError>,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(std::future::ready(()))
+    }
 }
 
 const HOUR: Duration = Duration::from_secs(3600);

@@ -27,14 +27,14 @@
 //!
 //! The host's imports are [`send`], [`session`], [`config`] and [`log`]. In
 //! a component (`wasm32`) they call the host; compiled for the native target
-//! (`cargo test`) they call the fake host of the [`testing`] module, so
-//! `handle()` can be unit-tested without a gateway.
+//! (`cargo test`) they call the fake host of the `testing` module (native
+//! target only), so `handle()` can be unit-tested without a gateway.
 
 /// The bindings generated from the WIT world, as the host sees them.
 ///
 /// The shared types live in `bindings::twoway::gateway::types`; the imports
 /// in `bindings::twoway::gateway::{upstream, context}`. Most plugins only need
-/// the [`prelude`](crate::prelude).
+/// the [`prelude`].
 #[allow(missing_docs, clippy::too_many_arguments)]
 pub mod bindings {
     wit_bindgen::generate!({

@@ -1,0 +1,146 @@
+//! Building a generation (tenants and plugin slots of one config) and
+//! swapping it in: at start ([`prepare`]) and on reload ([`reload`]).
+//!
+//! A reload builds everything first and touches nothing that serves: the
+//! tenants are succeeded ([`super::tenants::build`]), the plugin slots are
+//! prepared beside the served ones, and only then, under the generation's
+//! write lock, the registry's slots and the generation are swapped together.
+//! A reload that fails at any step leaves the previous generation serving,
+//! its sessions and pools untouched.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use super::watch::PluginDirWatch;
+use super::{GatewayError, Generation, Metrics, Shared, tenants};
+use crate::config::Config;
+use crate::plugin::{Registry, Runtime, SlotSpec, Slots};
+use crate::session::SessionStore;
+
+/// The plugin directory as an absolute path, so watcher events match slots.
+pub(super) fn absolute(dir: &Path) -> PathBuf {
+    std::fs::canonicalize(dir)
+        .unwrap_or_else(|_| std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf()))
+}
+
+/// Workflow slots for the registry, from the config.
+fn slot_specs(config: &Config) -> Vec<SlotSpec> {
+    let dir = absolute(&config.plugins.dir);
+    config
+        .tenants
+        .iter()
+        .flat_map(|t| {
+            let dir = dir.clone();
+            t.workflows.iter().map(move |w| SlotSpec {
+                tenant: t.name.clone(),
+                workflow: w.name.clone(),
+                path: dir.join(
+                    w.plugin
+                        .strip_prefix(&config.plugins.dir)
+                        .unwrap_or(&w.plugin),
+                ),
+                config: w.config.clone(),
+                limits: w.limits,
+            })
+        })
+        .collect()
+}
+
+/// Loads the plugin slots of `config` beside the served ones (blocking
+/// work on the blocking pool).
+async fn prepare_slots(
+    registry: &Arc<Registry>,
+    config: &Config,
+) -> Result<Arc<Slots>, GatewayError> {
+    let specs = slot_specs(config);
+    let registry = registry.clone();
+    tokio::task::spawn_blocking(move || registry.prepare(specs))
+        .await
+        .map_err(|e| GatewayError::Runtime(e.to_string()))
+}
+
+/// Builds everything from `config` (tenants, plugins) before any port binds.
+pub async fn prepare(
+    config: Config,
+    config_path: Option<PathBuf>,
+) -> Result<Arc<Shared>, GatewayError> {
+    let store: Arc<dyn SessionStore> = crate::session::fleet::open(&config.store)
+        .await
+        .map_err(|e| GatewayError::Runtime(format!("[store]: {e}")))?;
+    let tenants = tenants::build(&config, None, &store)?;
+    let cache_dir = config.plugins.cache_dir.clone();
+    let runtime = tokio::task::spawn_blocking(move || Runtime::new(&cache_dir))
+        .await
+        .map_err(|e| GatewayError::Runtime(e.to_string()))?
+        .map_err(|e| GatewayError::Runtime(format!("{e:#}")))?;
+    let registry = Arc::new(Registry::new(Arc::new(runtime)));
+    let plugins = prepare_slots(&registry, &config).await?;
+    registry.install(plugins.clone());
+    let plugin_watch = PluginDirWatch::default();
+    plugin_watch.follow(&config.plugins.dir, &registry);
+    Ok(Arc::new(Shared {
+        generation: RwLock::new(Arc::new(Generation {
+            config: Arc::new(config),
+            tenants,
+            plugins,
+        })),
+        registry,
+        metrics: Metrics::default(),
+        config_path,
+        shutting_down: AtomicBool::new(false),
+        store,
+        reloads: AtomicU64::new(0),
+        last_reload_error: RwLock::new(None),
+        reloading: tokio::sync::Mutex::new(()),
+        plugin_watch,
+    }))
+}
+
+/// Loads the config file again; a valid one replaces the current generation,
+/// an invalid one is refused with its reasons and the old keeps serving.
+pub async fn reload(shared: &Arc<Shared>) -> Result<(), GatewayError> {
+    let Some(path) = shared.config_path.clone() else {
+        return Ok(());
+    };
+    // One reload at a time: each builds on the generation the last one left.
+    let _one = shared.reloading.lock().await;
+    let result = async {
+        let config = crate::config::load(&path)?;
+        let previous = shared.current();
+        let tenants = tenants::build(&config, Some(&previous), &shared.store)?;
+        let plugins = prepare_slots(&shared.registry, &config).await?;
+        Ok::<_, GatewayError>(Generation {
+            config: Arc::new(config),
+            tenants,
+            plugins,
+        })
+    }
+    .await;
+    match result {
+        Ok(next) => {
+            let dir = next.config.plugins.dir.clone();
+            {
+                let mut current = shared.generation.write().unwrap_or_else(|e| e.into_inner());
+                shared.registry.install(next.plugins.clone());
+                *current = Arc::new(next);
+            }
+            shared.plugin_watch.follow(&dir, &shared.registry);
+            shared.reloads.fetch_add(1, Ordering::Relaxed);
+            *shared
+                .last_reload_error
+                .write()
+                .unwrap_or_else(|e| e.into_inner()) = None;
+            tracing::info!(config = %path.display(), "configuration reloaded");
+            Ok(())
+        }
+        Err(e) => {
+            *shared
+                .last_reload_error
+                .write()
+                .unwrap_or_else(|e| e.into_inner()) = Some(e.to_string());
+            tracing::error!(config = %path.display(), error = %e, "configuration rejected; the previous one keeps serving");
+            Err(e)
+        }
+    }
+}

@@ -1,0 +1,609 @@
+//! A [`SessionStore`] shared by a fleet of gateway instances through Redis
+//! (`[store] kind = "redis"`): one login per session fleet-wide (a lock with
+//! an owner token and an expiry), one login budget (a sliding window), one
+//! stop after refused credentials, one failure backoff.
+//!
+//! Requests never wait on Redis: the session lives in process, as with
+//! [`MemoryStore`], and Redis is only asked when a login is needed. A
+//! session the API rejected is remembered by its fleet generation, and the
+//! next login step drops exactly that generation in Redis (compare and
+//! delete), so many failures on many instances cause one re-login.
+//!
+//! When Redis cannot be reached, the instance falls back to its own state
+//! (one login at a time, `login_budget_per_hour / instances` logins) with a
+//! loud log line, and shares again as soon as Redis answers.
+
+mod scripts;
+mod seal;
+
+pub use seal::parse_key;
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
+
+use ::redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use ::redis::{RedisError, Script};
+use serde::{Deserialize, Serialize};
+
+use super::store::{BeforeLogin, BoxFuture, StoreHealth};
+use super::{GENERATIONS, MemoryStore, Session, SessionError, SessionSettings, SessionStore};
+use crate::config;
+use crate::salesforce::{Instance, LoginFailure};
+use crate::secret::Secret;
+use seal::Sealer;
+
+/// How often a waiting instance looks for the session another one logs in.
+const POLL: Duration = Duration::from_millis(25);
+/// How often a degraded instance checks whether Redis is back.
+const PROBE: Duration = Duration::from_millis(250);
+/// How long a stop after refused credentials is kept (a changed config
+/// uses other keys at once).
+const STOP_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// What went wrong talking to the shared store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("Redis: {0}")]
+    Redis(String),
+    #[error("Redis did not answer within {0:?}")]
+    Timeout(Duration),
+    #[error("{0}")]
+    Seal(String),
+    #[error("a stored session is unreadable: {0}")]
+    Corrupt(String),
+}
+
+impl From<RedisError> for StoreError {
+    fn from(e: RedisError) -> Self {
+        // Redis errors name the command's failure, never its arguments.
+        Self::Redis(e.to_string())
+    }
+}
+
+/// The session as sealed into Redis (all of it, not just the id).
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    id: String,
+    base_url: String,
+    partner_path: String,
+    metadata_path: Option<String>,
+    api_version: String,
+    org_id: String,
+    user_id: String,
+    /// Unix milliseconds.
+    expires_ms: u64,
+    refresh_ms: u64,
+}
+
+/// Which fleet session a process-local session is.
+struct FleetRef {
+    base: String,
+    local: u64,
+    fleet: u64,
+}
+
+/// The Redis-backed store of one instance.
+pub struct RedisStore {
+    conn: ConnectionManager,
+    prefix: String,
+    sealer: Sealer,
+    instances: u32,
+    /// Bound on each Redis round trip, reconnects included.
+    bound: Duration,
+    local: MemoryStore,
+    /// Tenant → the fleet identity of its local session.
+    fleet: Mutex<HashMap<String, FleetRef>>,
+    /// Tenant → (key base, generation) the API rejected here.
+    rejected: Mutex<HashMap<String, (String, u64)>>,
+    /// Key base → the lock token of this instance's running login.
+    tokens: Mutex<HashMap<String, String>>,
+    degraded: Arc<AtomicBool>,
+    fallbacks: AtomicU64,
+    owner: String,
+    attempts: AtomicU64,
+    acquire: Script,
+    publish: Script,
+    fail: Script,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_millis().try_into().unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+impl RedisStore {
+    /// A store on `cfg`; connects lazily, so an unreachable Redis at start
+    /// only means this instance starts on its own state (see [`Self::ping`]).
+    pub fn new(cfg: &config::RedisStore) -> Result<Self, StoreError> {
+        let key = parse_key(cfg.encryption_key.expose())
+            .ok_or_else(|| StoreError::Seal("store.encryption_key is not 32 bytes".into()))?;
+        let client = ::redis::Client::open(cfg.url.expose()).map_err(|e| {
+            StoreError::Redis(format!(
+                "store.url is not a usable Redis URL ({:?}); the URL is not shown: it may hold a password",
+                e.kind()
+            ))
+        })?;
+        let manager = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(cfg.connect_timeout))
+            .set_response_timeout(Some(cfg.command_timeout))
+            .set_number_of_retries(1)
+            .set_max_delay(cfg.connect_timeout);
+        let conn = ConnectionManager::new_lazy_with_config(client, manager)?;
+        let mut owner = [0u8; 8];
+        aws_lc_rs::rand::fill(&mut owner)
+            .map_err(|_| StoreError::Seal("no random bytes for an owner token".into()))?;
+        Ok(Self {
+            conn,
+            prefix: cfg.prefix.clone(),
+            sealer: Sealer::new(&key)?,
+            instances: cfg.instances.max(1),
+            bound: cfg.connect_timeout + cfg.command_timeout * 2,
+            local: MemoryStore::default(),
+            fleet: Mutex::default(),
+            rejected: Mutex::default(),
+            tokens: Mutex::default(),
+            degraded: Arc::default(),
+            fallbacks: AtomicU64::new(0),
+            owner: owner.iter().map(|b| format!("{b:02x}")).collect(),
+            attempts: AtomicU64::new(0),
+            acquire: Script::new(scripts::ACQUIRE),
+            publish: Script::new(scripts::PUBLISH),
+            fail: Script::new(scripts::FAIL),
+        })
+    }
+
+    /// Checks that Redis answers; logs loudly and falls back when not.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let mut conn = self.conn.clone();
+        let result = self
+            .bounded(async move {
+                ::redis::cmd("PING")
+                    .query_async::<String>(&mut conn)
+                    .await
+                    .map_err(StoreError::from)
+            })
+            .await;
+        match &result {
+            Ok(_) => self.recovered(),
+            Err(e) => self.degrade("start", e),
+        }
+        result.map(|_| ())
+    }
+
+    /// True while this instance works on its own state (Redis unreachable).
+    pub fn degraded(&self) -> bool {
+        self.degraded.load(Ordering::Relaxed)
+    }
+
+    /// Logins decided without Redis so far.
+    pub fn fallbacks(&self) -> u64 {
+        self.fallbacks.load(Ordering::Relaxed)
+    }
+
+    async fn bounded<T>(
+        &self,
+        fut: impl Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        tokio::time::timeout(self.bound, fut)
+            .await
+            .unwrap_or(Err(StoreError::Timeout(self.bound)))
+    }
+
+    fn base(&self, s: &SessionSettings) -> String {
+        format!(
+            "{}:t:{}:{}",
+            self.prefix,
+            s.tenant,
+            self.sealer.key_id(&s.fingerprint())
+        )
+    }
+
+    fn degrade(&self, when: &str, error: &StoreError) {
+        if !self.degraded.swap(true, Ordering::Relaxed) {
+            tracing::error!(%error, when, "the session store (Redis) is unreachable: this instance now logs in on its own, one login at a time, with login_budget_per_hour / [store] instances; it shares again when Redis answers");
+            self.probe();
+        }
+    }
+
+    /// While degraded, pings Redis every [`PROBE`] until it answers (which
+    /// also brings the connection back before the next login needs it).
+    fn probe(&self) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let degraded = Arc::downgrade(&self.degraded);
+        let mut conn = self.conn.clone();
+        let bound = self.bound;
+        runtime.spawn(async move {
+            loop {
+                tokio::time::sleep(PROBE).await;
+                let Some(flag) = degraded.upgrade() else {
+                    return;
+                };
+                if !flag.load(Ordering::Relaxed) {
+                    return;
+                }
+                let ping = ::redis::cmd("PING");
+                if let Ok(Ok(_)) =
+                    tokio::time::timeout(bound, ping.query_async::<String>(&mut conn)).await
+                {
+                    if flag.swap(false, Ordering::Relaxed) {
+                        tracing::warn!("the session store (Redis) answers again: sessions, budgets and stops are shared again");
+                    }
+                    return;
+                }
+            }
+        });
+    }
+
+    fn recovered(&self) {
+        if self.degraded.swap(false, Ordering::Relaxed) {
+            tracing::warn!(
+                "the session store (Redis) answers again: sessions, budgets and stops are shared again"
+            );
+        }
+    }
+
+    /// Decides a login without Redis: this instance's share of the budget.
+    fn fallback(&self, s: &SessionSettings, error: &StoreError) -> BeforeLogin {
+        self.degrade("login", error);
+        self.fallbacks.fetch_add(1, Ordering::Relaxed);
+        let share = (s.login_budget_per_hour / self.instances).max(1);
+        match self.local.take_login(&s.tenant, share, SystemTime::now()) {
+            Ok(()) => BeforeLogin::Login,
+            Err(wait) => BeforeLogin::Refuse(LoginFailure::RateLimited {
+                code: "LOGIN_BUDGET".into(),
+                message: format!(
+                    "this instance's share ({share}) of login_budget_per_hour is spent while Redis is unreachable; one frees up in {} s",
+                    wait.as_secs()
+                ),
+            }),
+        }
+    }
+
+    async fn before(&self, s: &SessionSettings, epoch: u64) -> BeforeLogin {
+        let base = self.base(s);
+        let deadline = Instant::now() + s.login_timeout * 2 + Duration::from_secs(2);
+        let lock_ttl = s.login_timeout + Duration::from_secs(2);
+        loop {
+            let rejected = lock(&self.rejected)
+                .get(&s.tenant)
+                .filter(|(b, _)| *b == base)
+                .map_or(0, |(_, generation)| *generation);
+            let n = self.attempts.fetch_add(1, Ordering::Relaxed);
+            let token = format!("{}-{n}", self.owner);
+            let mut answer = self
+                .acquire_once(s, &base, &token, lock_ttl, rejected)
+                .await;
+            if answer.is_err() {
+                // A connection Redis dropped (a restart) is replaced at once.
+                answer = self
+                    .acquire_once(s, &base, &token, lock_ttl, rejected)
+                    .await;
+            }
+            let answer = match answer {
+                Ok(answer) => answer,
+                Err(e) => return self.fallback(s, &e),
+            };
+            self.recovered();
+            if rejected != 0 {
+                // That generation is gone from Redis now (or was replaced).
+                lock(&self.rejected).remove(&s.tenant);
+            }
+            let field = |i: usize| answer.get(i).cloned().flatten().unwrap_or_default();
+            match field(0).as_str() {
+                "login" => {
+                    lock(&self.tokens).insert(base, token);
+                    return BeforeLogin::Login;
+                }
+                "session" => {
+                    let generation = field(2).parse().unwrap_or(0);
+                    match self.adopt(s, epoch, &base, &field(1), generation) {
+                        Ok(Some(session)) => return BeforeLogin::Shared(session),
+                        Ok(None) => {}
+                        Err(e) => {
+                            tracing::error!(tenant = %s.tenant, error = %e, "cannot use the fleet's session (do all instances use the same store.encryption_key?)");
+                            return self.fallback(s, &e);
+                        }
+                    }
+                }
+                "stop" => return BeforeLogin::Refuse(stopped(&field(1))),
+                "backoff" => {
+                    return BeforeLogin::Refuse(LoginFailure::Unexpected {
+                        status: 0,
+                        detail: format!(
+                            "{} (seen by an instance of the fleet; logins wait another {} ms)",
+                            field(2),
+                            field(1)
+                        ),
+                    });
+                }
+                "budget" => {
+                    let ms: u64 = field(1).parse().unwrap_or(0);
+                    return BeforeLogin::Refuse(LoginFailure::RateLimited {
+                        code: "LOGIN_BUDGET".into(),
+                        message: format!(
+                            "the fleet's budget of {} logins per hour (login_budget_per_hour) is spent; one frees up in {} s",
+                            s.login_budget_per_hour,
+                            ms / 1000
+                        ),
+                    });
+                }
+                _ => {}
+            }
+            // Another instance holds the lock: its session comes, or its
+            // lock expires and this one takes it.
+            if Instant::now() >= deadline {
+                return BeforeLogin::Refuse(LoginFailure::Unexpected {
+                    status: 0,
+                    detail: "another instance of the fleet is logging in and no session appeared in time".into(),
+                });
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// One run of the acquire script.
+    async fn acquire_once(
+        &self,
+        s: &SessionSettings,
+        base: &str,
+        token: &str,
+        lock_ttl: Duration,
+        rejected: u64,
+    ) -> Result<Vec<Option<String>>, StoreError> {
+        let mut conn = self.conn.clone();
+        let mut call = self.acquire.prepare_invoke();
+        for suffix in ["session", "lock", "stop", "backoff", "budget"] {
+            call.key(format!("{base}:{suffix}"));
+        }
+        call.arg(token)
+            .arg(lock_ttl.as_millis() as u64)
+            .arg(unix_ms(SystemTime::now()))
+            .arg(s.login_budget_per_hour)
+            .arg(rejected);
+        self.bounded(async {
+            call.invoke_async::<Vec<Option<String>>>(&mut conn)
+                .await
+                .map_err(StoreError::from)
+        })
+        .await
+    }
+
+    /// Makes the fleet's session (sealed `blob`) this instance's current one.
+    fn adopt(
+        &self,
+        s: &SessionSettings,
+        epoch: u64,
+        base: &str,
+        blob: &str,
+        fleet: u64,
+    ) -> Result<Option<Arc<Session>>, StoreError> {
+        let plain = self.sealer.open(blob, &format!("{base}:session"))?;
+        let stored: Stored =
+            serde_json::from_slice(&plain).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let now = unix_ms(SystemTime::now());
+        if stored.refresh_ms <= now {
+            return Ok(None);
+        }
+        let instance = Instance {
+            base_url: stored
+                .base_url
+                .parse()
+                .map_err(|_| StoreError::Corrupt("instance URL".into()))?,
+            partner_path: stored.partner_path,
+            metadata_path: stored.metadata_path,
+            api_version: stored.api_version,
+            org_id: stored.org_id,
+        };
+        let local = GENERATIONS.fetch_add(1, Ordering::Relaxed) + 1;
+        let session = Arc::new(Session {
+            id: Secret::new(stored.id),
+            instance,
+            user_id: stored.user_id,
+            refresh_at: Instant::now() + Duration::from_millis(stored.refresh_ms - now),
+            expires_at: SystemTime::UNIX_EPOCH + Duration::from_millis(stored.expires_ms),
+            generation: local,
+            epoch,
+        });
+        if !self.local.put(&s.tenant, session.clone()) {
+            return Ok(None);
+        }
+        lock(&self.fleet).insert(
+            s.tenant.clone(),
+            FleetRef {
+                base: base.to_string(),
+                local,
+                fleet,
+            },
+        );
+        tracing::info!(tenant = %s.tenant, generation = local, fleet_generation = fleet, "using the session another instance logged in");
+        Ok(Some(session))
+    }
+
+    async fn after(&self, s: &SessionSettings, result: &Result<Arc<Session>, SessionError>) {
+        let base = self.base(s);
+        let token = lock(&self.tokens).remove(&base).unwrap_or_default();
+        let outcome = match result {
+            Ok(session) => self.share(s, &base, &token, session).await,
+            Err(error) => {
+                let (suffix, value, ttl) = match error {
+                    SessionError::InvalidLogin { code, message } => (
+                        "stop",
+                        serde_json::json!({ "code": code, "message": message }).to_string(),
+                        STOP_TTL,
+                    ),
+                    other => (
+                        "backoff",
+                        other.to_string(),
+                        other.retry_after().unwrap_or(Duration::from_secs(1)),
+                    ),
+                };
+                let mut conn = self.conn.clone();
+                let mut call = self.fail.prepare_invoke();
+                call.key(format!("{base}:lock"))
+                    .key(format!("{base}:{suffix}"))
+                    .arg(&token)
+                    .arg(value)
+                    .arg(ttl.as_millis().max(1) as u64);
+                self.bounded(async {
+                    call.invoke_async::<i64>(&mut conn)
+                        .await
+                        .map(|_| ())
+                        .map_err(StoreError::from)
+                })
+                .await
+            }
+        };
+        if let Err(e) = outcome {
+            self.degrade("after a login", &e);
+        }
+    }
+
+    /// Seals this instance's new session into Redis for the fleet.
+    async fn share(
+        &self,
+        s: &SessionSettings,
+        base: &str,
+        token: &str,
+        session: &Arc<Session>,
+    ) -> Result<(), StoreError> {
+        let now = Instant::now();
+        let left = session.refresh_at.saturating_duration_since(now);
+        let stored = Stored {
+            id: session.id.expose().to_string(),
+            base_url: session.instance.base_url.to_string(),
+            partner_path: session.instance.partner_path.clone(),
+            metadata_path: session.instance.metadata_path.clone(),
+            api_version: session.instance.api_version.clone(),
+            org_id: session.instance.org_id.clone(),
+            user_id: session.user_id.clone(),
+            expires_ms: unix_ms(session.expires_at),
+            refresh_ms: unix_ms(SystemTime::now() + left),
+        };
+        let plain = serde_json::to_vec(&stored).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let blob = self.sealer.seal(&plain, &format!("{base}:session"))?;
+        let mut conn = self.conn.clone();
+        let mut call = self.publish.prepare_invoke();
+        call.key(format!("{base}:session"))
+            .key(format!("{base}:gen"))
+            .key(format!("{base}:lock"))
+            .arg(blob)
+            .arg((left.as_millis() as u64).max(1))
+            .arg(token)
+            .arg(unix_ms(SystemTime::now()));
+        let fleet = self
+            .bounded(async {
+                call.invoke_async::<u64>(&mut conn)
+                    .await
+                    .map_err(StoreError::from)
+            })
+            .await?;
+        self.recovered();
+        lock(&self.fleet).insert(
+            s.tenant.clone(),
+            FleetRef {
+                base: base.to_string(),
+                local: session.generation,
+                fleet,
+            },
+        );
+        Ok(())
+    }
+}
+
+/// The refusal another instance recorded.
+fn stopped(json: &str) -> LoginFailure {
+    let value: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
+    let text = |k: &str| {
+        value
+            .get(k)
+            .and_then(|v| v.as_str())
+            .unwrap_or("?")
+            .to_string()
+    };
+    LoginFailure::Rejected {
+        code: text("code"),
+        message: format!(
+            "{} (refused on an instance of the fleet; every instance stops logging in until the credentials change)",
+            text("message")
+        ),
+    }
+}
+
+impl SessionStore for RedisStore {
+    fn current(&self, tenant: &str) -> Option<Arc<Session>> {
+        self.local.current(tenant)
+    }
+
+    fn put(&self, tenant: &str, session: Arc<Session>) -> bool {
+        self.local.put(tenant, session)
+    }
+
+    fn invalidate(&self, tenant: &str, generation: u64) -> bool {
+        if !self.local.invalidate(tenant, generation) {
+            return false;
+        }
+        let fleet = lock(&self.fleet);
+        if let Some(r) = fleet.get(tenant).filter(|r| r.local == generation) {
+            lock(&self.rejected).insert(tenant.to_string(), (r.base.clone(), r.fleet));
+        }
+        true
+    }
+
+    fn clear(&self, tenant: &str) {
+        self.local.clear(tenant);
+        lock(&self.fleet).remove(tenant);
+    }
+
+    fn health(&self) -> StoreHealth {
+        StoreHealth {
+            degraded: self.degraded(),
+            fallback_logins: self.fallbacks(),
+        }
+    }
+
+    /// The budget is taken in [`SessionStore::before_login`], fleet-wide.
+    fn take_login(&self, _tenant: &str, _per_hour: u32, _now: SystemTime) -> Result<(), Duration> {
+        Ok(())
+    }
+
+    fn before_login<'a>(
+        &'a self,
+        settings: &'a SessionSettings,
+        epoch: u64,
+    ) -> BoxFuture<'a, BeforeLogin> {
+        Box::pin(self.before(settings, epoch))
+    }
+
+    fn after_login<'a>(
+        &'a self,
+        settings: &'a SessionSettings,
+        result: &'a Result<Arc<Session>, SessionError>,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(self.after(settings, result))
+    }
+}
+
+/// The store `[store]` asks for: in memory, or Redis (checked with a ping;
+/// an unreachable Redis is logged and this instance starts on its own
+/// state). `[store]` is read at start only; a reload keeps the store.
+pub async fn open(cfg: &config::Store) -> Result<Arc<dyn SessionStore>, StoreError> {
+    match cfg {
+        config::Store::Memory => Ok(Arc::new(MemoryStore::default())),
+        config::Store::Redis(redis) => {
+            let store = RedisStore::new(redis)?;
+            if store.ping().await.is_ok() {
+                tracing::info!(prefix = %redis.prefix, "sessions are shared through Redis");
+            }
+            Ok(Arc::new(store))
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! The Lua scripts that make each fleet decision one atomic step in Redis.
+//! Keys of one session: `{base}:session` (hash: `gen`, sealed `blob`),
+//! `:gen` (counter), `:lock` (owner token, expires), `:budget` (sorted set
+//! of login attempts by time), `:stop` (refused credentials), `:backoff`
+//! (a failure's reason until its wait ends).
+
+/// Before a login. KEYS: session, lock, stop, backoff, budget. ARGV: owner
+/// token, lock ttl ms, now ms, logins per hour, rejected generation (0:
+/// none). Answers `{"stop", json}`, `{"session", blob, gen}`, `{"backoff",
+/// ms, reason}`, `{"wait"}`, `{"budget", ms}` or `{"login"}` (lock taken,
+/// budget slot taken).
+pub const ACQUIRE: &str = r#"
+local stop = redis.call('GET', KEYS[3])
+if stop then return {'stop', stop} end
+local gen = redis.call('HGET', KEYS[1], 'gen')
+if gen then
+  if tonumber(gen) ~= tonumber(ARGV[5]) then
+    return {'session', redis.call('HGET', KEYS[1], 'blob'), gen}
+  end
+  redis.call('DEL', KEYS[1])
+end
+local wait = redis.call('PTTL', KEYS[4])
+if wait > 0 then return {'backoff', tostring(wait), redis.call('GET', KEYS[4])} end
+if not redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {'wait'} end
+local now = tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[5], '-inf', now - 3600000)
+if redis.call('ZCARD', KEYS[5]) >= tonumber(ARGV[4]) then
+  local oldest = redis.call('ZRANGE', KEYS[5], 0, 0, 'WITHSCORES')
+  redis.call('DEL', KEYS[2])
+  return {'budget', tostring(tonumber(oldest[2]) + 3600000 - now)}
+end
+redis.call('ZADD', KEYS[5], now, ARGV[1])
+redis.call('PEXPIRE', KEYS[5], 3600000)
+return {'login'}
+"#;
+
+/// After a successful login. KEYS: session, gen, lock. ARGV: sealed blob,
+/// ttl ms, owner token, now ms. Stores the session under a new generation
+/// (never below the clock in ms, so a Redis that lost its data does not
+/// hand out a generation an instance still remembers as rejected), frees
+/// the lock if still held by the owner; answers the generation.
+pub const PUBLISH: &str = r#"
+local gen = math.max(tonumber(redis.call('GET', KEYS[2]) or '0') + 1, tonumber(ARGV[4]))
+local text = string.format('%d', gen)
+redis.call('SET', KEYS[2], text)
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'gen', text, 'blob', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+if redis.call('GET', KEYS[3]) == ARGV[3] then redis.call('DEL', KEYS[3]) end
+return gen
+"#;
+
+/// After a failed login. KEYS: lock, stop or backoff. ARGV: owner token,
+/// value, ttl ms. Records the failure and frees the lock if still held by
+/// the owner.
+pub const FAIL: &str = r#"
+redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 1
+"#;
