@@ -57,6 +57,7 @@ cache_dir = "{cache}"
 [upstream]
 pool_max_idle_per_host = {pool}
 
+{store}
 [[tenant]]
 name = "acme"
 api_keys_file = "acme-keys.txt"
@@ -93,6 +94,16 @@ impl Gateway {
     /// Writes a config into a fresh directory and starts `twoway` on it;
     /// returns once `/readyz` answers 200.
     pub async fn start(twoway: &Path, spec: &GatewaySpec<'_>, http: &Http) -> anyhow::Result<Self> {
+        Self::start_with_store(twoway, spec, http, "").await
+    }
+
+    /// [`Gateway::start`] with a `[store]` section (empty: the memory store).
+    pub async fn start_with_store(
+        twoway: &Path,
+        spec: &GatewaySpec<'_>,
+        http: &Http,
+        store: &str,
+    ) -> anyhow::Result<Self> {
         let dir = tempfile::Builder::new()
             .prefix("twoway-bench-gw")
             .tempdir()?;
@@ -117,6 +128,7 @@ impl Gateway {
             std::fs::write(conf.join(name), value)?;
         }
         let config = CONFIG
+            .replace("{store}", store)
             .replace("{cache}", &spec.cache.display().to_string())
             .replace("{pool}", &spec.pool.to_string())
             .replace("{login_url}", &spec.login_url)

@@ -13,6 +13,8 @@ use crate::env::{SimHost, get_user_info};
 use crate::gateway::{Gateway, GatewaySpec};
 use crate::http::{Http, Target};
 
+mod fleet;
+
 /// One scenario's outcome, as the report shows it.
 #[derive(Debug, Clone)]
 pub struct Outcome {
@@ -174,6 +176,8 @@ impl Scenarios<'_> {
         outcomes.push(self.session_expiry(16, Duration::from_secs(4)).await?);
         eprintln!("scenario: hot reload under load");
         outcomes.push(self.hot_reload(16, 20).await?);
+        eprintln!("scenario: a fleet of 3 instances on one Redis");
+        outcomes.push(self.fleet(1000, 64, Duration::from_secs(4)).await);
         let mut reuse = Vec::new();
         for concurrency in [16, 256] {
             eprintln!("scenario: connection reuse at {concurrency} concurrent");

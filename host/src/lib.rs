@@ -14,6 +14,7 @@ pub mod gateway;
 pub mod identity;
 pub mod pki;
 pub mod plugin;
+pub mod problem;
 pub mod salesforce;
 pub mod secret;
 pub mod session;

@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::Bytes;
 
 use crate::identity::{self, ClientIdentity};
+use crate::problem::ProblemCode;
 use crate::salesforce::{self, Api, Outcome, Prepared};
 use crate::session::{Manager, Session, SessionError, Status};
 use crate::transport::{self, Transport, TransportError};
@@ -78,18 +79,33 @@ impl UpstreamError {
         }
     }
 
-    /// The problem code callers see (docs/architecture.md, the error contract).
-    pub fn code(&self) -> &'static str {
+    /// The problem callers see (docs/architecture.md, the error contract).
+    pub fn problem_code(&self) -> ProblemCode {
         match self {
-            Self::InvalidRequest(_) => "invalid_request",
-            Self::Session(e) => e.code(),
-            Self::ClientCertificateRejected { .. } => "client_certificate_rejected",
-            Self::MutualAuthenticationFailed { .. } => "mutual_authentication_failed",
-            Self::SessionRejected(_) => "session_unavailable",
-            Self::AnswerRefused { .. } => "upstream_fault",
-            Self::Transport(TransportError::TooLarge { .. }) => "upstream_too_large",
-            Self::Transport(_) => "upstream_unavailable",
+            Self::InvalidRequest(_) => ProblemCode::InvalidRequest,
+            Self::Session(e) => session_problem(e),
+            Self::ClientCertificateRejected { .. } => ProblemCode::ClientCertificateRejected,
+            Self::MutualAuthenticationFailed { .. } => ProblemCode::MutualAuthenticationFailed,
+            Self::SessionRejected(_) => ProblemCode::SessionUnavailable,
+            Self::AnswerRefused { .. } => ProblemCode::UpstreamFault,
+            Self::Transport(TransportError::TooLarge { .. }) => ProblemCode::UpstreamTooLarge,
+            Self::Transport(TransportError::Timeout { .. }) => ProblemCode::UpstreamTimeout,
+            Self::Transport(_) => ProblemCode::UpstreamUnavailable,
         }
+    }
+
+    /// The problem code's name (`problem_code().code()`).
+    pub fn code(&self) -> &'static str {
+        self.problem_code().code()
+    }
+}
+
+/// The problem a failed login gives callers.
+pub fn session_problem(e: &SessionError) -> ProblemCode {
+    match e {
+        SessionError::InvalidLogin { .. } => ProblemCode::InvalidLogin,
+        SessionError::RateLimited { .. } => ProblemCode::LoginRateLimited,
+        SessionError::Unavailable { .. } => ProblemCode::SessionUnavailable,
     }
 }
 

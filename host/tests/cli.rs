@@ -125,7 +125,14 @@ security_token_env = "ACME_SF_TOKEN"
         dir.path(),
     );
     assert!(ok, "{out}{err}");
-    assert!(out.starts_with("HTTP 200"), "{out}");
+    assert!(
+        err.contains("HTTP 200"),
+        "the status line goes to stderr: {err}"
+    );
+    assert!(
+        out.starts_with("<?xml") || out.starts_with("<soapenv"),
+        "stdout is the body alone: {out}"
+    );
     assert!(
         out.contains("<userName>integration@acme.example</userName>"),
         "{out}"
@@ -261,4 +268,333 @@ fn config_check_names_the_key_and_never_quotes_a_pasted_secret() {
         assert!(all.contains(expected), "{expected}: {all}");
         assert!(!all.contains(CANARY), "config check quotes the file: {all}");
     }
+}
+
+/// Runs the binary in `dir` with extra environment variables: exit code,
+/// stdout, stderr.
+fn run(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut command = Command::new(BIN);
+    command
+        .args(args)
+        .current_dir(dir)
+        .env_remove("TWOWAY_CONFIG")
+        .env("ACME_SF_PASSWORD", "acme-password")
+        .env("ACME_SF_TOKEN", "ACMETOKEN");
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let out = command.output().expect("twoway runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A test PKI, a simulator and a twoway.toml with tenant `acme` (and
+/// `wrongpw`, whose password is refused, and `down`, whose login service
+/// is a closed port) in a temporary directory.
+fn acme_setup() -> (tempfile::TempDir, SimProcess) {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = dir.path().join("pki");
+    let (code, out, err) = run(&["pki", "init", pki.to_str().unwrap()], dir.path(), &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    let sim = start_sim(&pki);
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let tenant = |name: &str, login: &str, password_env: &str| {
+        format!(
+            r#"
+[[tenant]]
+name = "{name}"
+login_url = "{login}"
+mutual_auth = true
+mutual_auth_port = {mutual_port}
+client_identity = {{ pem = "pki/fullcert.pem" }}
+extra_roots = ["pki/root-ca.pem"]
+[tenant.auth]
+kind = "soap-login"
+username = "integration@acme.example"
+password_env = "{password_env}"
+security_token_env = "ACME_SF_TOKEN"
+"#,
+            mutual_port = sim.endpoints["mutual_auth_port"],
+        )
+    };
+    let login = sim.endpoints["login_url"].as_str().unwrap();
+    let config = tenant("acme", login, "ACME_SF_PASSWORD")
+        + &tenant("wrongpw", login, "WRONG_SF_PASSWORD")
+        + &tenant(
+            "down",
+            &format!("https://127.0.0.1:{closed}"),
+            "ACME_SF_PASSWORD",
+        );
+    std::fs::write(dir.path().join("twoway.toml"), config).unwrap();
+    (dir, sim)
+}
+
+#[test]
+fn json_output_env_config_and_exit_codes() {
+    let (dir, _sim) = acme_setup();
+    let d = dir.path();
+    let env = [
+        ("TWOWAY_CONFIG", "twoway.toml"),
+        ("WRONG_SF_PASSWORD", "not-the-password"),
+    ];
+
+    // login --json, the config from TWOWAY_CONFIG.
+    let (code, out, err) = run(&["login", "--tenant", "acme", "--json"], d, &env);
+    assert_eq!(code, 0, "{out}{err}");
+    let login: serde_json::Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
+    assert_eq!(login["org_id"], "00D5g000004Acme");
+    assert_eq!(login["auth"], "soap-login");
+    assert_eq!(login["api_usage"]["limit"], 15000);
+    assert!(login["certificate"]["sha256"].is_string(), "{login}");
+    assert!(!out.contains("00D5g000004Acme!"), "never the session id");
+
+    // call: GET by default without a body; stdout is the body alone (pipes into jq).
+    let query = "query?q=SELECT+Name+FROM+Account";
+    let (code, out, err) = run(
+        &["call", "--tenant", "acme", "--api", "rest", "--path", query],
+        d,
+        &env,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(err.contains("HTTP 200"), "{err}");
+    let body: serde_json::Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("stdout is JSON: {e}: {out}"));
+    assert!(body["totalSize"].as_u64().is_some(), "{body}");
+
+    // call --json wraps status, headers and body.
+    let (code, out, err) = run(
+        &[
+            "call", "--tenant", "acme", "--api", "rest", "--path", query, "--json",
+        ],
+        d,
+        &env,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let call: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(call["status"], 200);
+    assert_eq!(call["body"], body);
+
+    // An HTTP error from the API: exit 5, the status on stderr.
+    let (code, out, err) = run(
+        &[
+            "call",
+            "--tenant",
+            "acme",
+            "--api",
+            "rest",
+            "--path",
+            "sobjects/NoSuchThing__c/001",
+        ],
+        d,
+        &env,
+    );
+    assert_eq!(code, 5, "{out}{err}");
+    assert!(err.contains("HTTP 404"), "{err}");
+
+    // Usage: 2 (clap), also for a header clap cannot check.
+    let (code, _, _) = run(&["login", "--tenant"], d, &env);
+    assert_eq!(code, 2);
+    let (code, _, err) = run(
+        &[
+            "call", "--tenant", "acme", "--api", "rest", "-H", "no colon",
+        ],
+        d,
+        &env,
+    );
+    assert_eq!(code, 2, "{err}");
+    // Config: 3 (an unknown tenant), with a JSON error under --json.
+    let (code, out, err) = run(&["login", "--tenant", "nope", "--json"], d, &env);
+    assert_eq!(code, 3, "{out}{err}");
+    let error: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(error["exit_code"], 3);
+    assert!(
+        error["error"]
+            .as_str()
+            .unwrap()
+            .contains("no tenant \"nope\"")
+    );
+    // Network: 4 (nothing listens at the login URL).
+    let (code, out, err) = run(&["login", "--tenant", "down"], d, &env);
+    assert_eq!(code, 4, "{out}{err}");
+    // Refused: 5 (the password is wrong), never printing it.
+    let (code, out, err) = run(&["login", "--tenant", "wrongpw"], d, &env);
+    assert_eq!(code, 5, "{out}{err}");
+    assert!(err.contains("login refused"), "{err}");
+    assert!(!format!("{out}{err}").contains("not-the-password"));
+}
+
+#[test]
+fn config_check_json_env_file_and_private_key_env() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("twoway.toml"),
+        r#"
+[[tenant]]
+name = "jwt"
+[tenant.auth]
+kind = "oauth-jwt-bearer"
+client_id = "app"
+username = "u@example.com"
+private_key_env = "TWOWAY_TEST_JWT_KEY"
+"#,
+    )
+    .unwrap();
+    // FILE from TWOWAY_CONFIG; the key's variable is unset: exit 3, JSON problems.
+    let (code, out, err) = run(
+        &["config", "check", "--json"],
+        d,
+        &[("TWOWAY_CONFIG", "twoway.toml")],
+    );
+    assert_eq!(code, 3, "{out}{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["ok"], false);
+    let problems = report["problems"].to_string();
+    assert!(
+        problems.contains(
+            "tenant[jwt].auth.private_key_env: environment variable TWOWAY_TEST_JWT_KEY is not set"
+        ),
+        "{problems}"
+    );
+    // Set: ok.
+    let (code, out, err) = run(
+        &["config", "check", "--json"],
+        d,
+        &[
+            ("TWOWAY_CONFIG", "twoway.toml"),
+            ("TWOWAY_TEST_JWT_KEY", "-----BEGIN PRIVATE KEY-----\n..."),
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["ok"], true);
+    assert_eq!(report["tenants"][0], "jwt");
+}
+
+#[test]
+fn the_doctor_recognises_a_java_keystore() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, magic) in [("a.jks", [0xFE, 0xED, 0xFE, 0xED]), ("b.jceks", [0xCE; 4])] {
+        let mut bytes = magic.to_vec();
+        bytes.extend_from_slice(&[0, 0, 0, 2, 0, 0, 0, 1]);
+        std::fs::write(dir.path().join(name), bytes).unwrap();
+        let (code, out, err) = run(&["cert", "check", name], dir.path(), &[]);
+        assert_eq!(code, 2, "{out}{err}");
+        assert!(out.contains("Java keystore"), "{out}");
+        assert!(
+            out.contains(&format!(
+                "keytool -importkeystore -srckeystore {name} -destkeystore"
+            )) && out.contains("-deststoretype PKCS12"),
+            "{out}"
+        );
+    }
+}
+
+#[test]
+fn no_colour_when_stderr_is_not_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["sim", "--pki"])
+        .arg(dir.path().join("pki"))
+        .env_remove("TWOWAY_LOG")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("twoway sim starts");
+    let stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let line = stderr
+        .lines()
+        .map_while(Result::ok)
+        .find(|l| l.contains("simulator listening"))
+        .expect("the INFO log line");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(!line.contains('\u{1b}'), "no ANSI escapes: {line:?}");
+}
+
+/// The field names of the raw config structs (every key a config may have).
+fn config_keys() -> Vec<String> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/config");
+    let mut keys = Vec::new();
+    for file in ["raw.rs", "store.rs"] {
+        let text = std::fs::read_to_string(src.join(file)).unwrap();
+        let mut in_raw = false;
+        for line in text.lines() {
+            let line = line.trim();
+            if line.starts_with("pub struct Raw") {
+                in_raw = true;
+            } else if line == "}" {
+                in_raw = false;
+            } else if in_raw
+                && let Some(field) = line.strip_prefix("pub ")
+                && let Some((name, _)) = field.split_once(':')
+            {
+                keys.push(name.trim().to_string());
+            }
+        }
+    }
+    assert!(keys.len() > 40, "found the raw config fields: {keys:?}");
+    keys
+}
+
+#[test]
+fn the_example_config_has_every_key_and_passes_config_check() {
+    let example = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/twoway.toml"),
+    )
+    .unwrap();
+    for key in config_keys() {
+        let key = match key.as_str() {
+            "tenants" => "tenant".to_string(),
+            "workflows" => "workflow".to_string(),
+            _ => key,
+        };
+        assert!(
+            example.contains(&format!("{key} ="))
+                || example.contains(&format!("[{key}"))
+                || example.contains(&format!(".{key}]"))
+                || example.contains(&format!("{key}]")),
+            "examples/twoway.toml does not show the key {key:?}"
+        );
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("twoway.toml"), &example).unwrap();
+    let (code, out, err) = run(&["pki", "init", "certs"], d, &[]);
+    assert_eq!(code, 0, "{out}{err}");
+    std::fs::create_dir(d.join("secrets")).unwrap();
+    for (name, value) in [
+        ("admin-token", "0123456789abcdef0123456789abcdef"),
+        ("acme-sf-token", "ACMETOKEN"),
+        ("globex-api-keys", "globex-key-1"),
+        ("globex-p12-password", "changeit"),
+    ] {
+        std::fs::write(d.join("secrets").join(name), value).unwrap();
+    }
+    let jwt_key = std::fs::read_to_string(d.join("certs/client.key")).unwrap();
+    let env = [
+        ("ACME_API_KEYS", "acme-key-1,acme-key-2"),
+        ("ACME_SF_PASSWORD", "acme-password"),
+        ("ACME_PROXY_PASSWORD", "proxy-password"),
+        ("GLOBEX_JWT_KEY", jwt_key.as_str()),
+    ];
+    let (code, out, err) = run(&["config", "check", "twoway.toml", "--json"], d, &env);
+    assert_eq!(code, 0, "{out}{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["tenants"], serde_json::json!(["acme", "globex"]));
+    assert_eq!(report["workflows"], 2);
+    // Without the variables it names, it says which are missing.
+    let (code, _, err) = run(&["config", "check", "twoway.toml"], d, &[]);
+    assert_eq!(code, 3);
+    assert!(err.contains("ACME_PROXY_PASSWORD is not set"), "{err}");
 }

@@ -137,10 +137,12 @@ impl RedisServer {
         out
     }
 
-    /// A `[store]` section for this server (`extra` lines appended).
+    /// A `[store]` section for this server (`extra` lines appended), with
+    /// timeouts long enough for a loaded test machine: a slow Redis making
+    /// an instance fall back is not what the fleet tests look at.
     pub fn store_section(&self, extra: &str) -> String {
         format!(
-            "[store]\nkind = \"redis\"\nurl_file = \"{}\"\nencryption_key_file = \"{}\"\n{extra}\n",
+            "[store]\nkind = \"redis\"\nurl_file = \"{}\"\nencryption_key_file = \"{}\"\nconnect_timeout_ms = 5000\ncommand_timeout_ms = 5000\n{extra}\n",
             self.file("url.txt").display(),
             self.file("key.txt").display()
         )

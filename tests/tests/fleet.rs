@@ -253,3 +253,45 @@ async fn redis_lost_mid_load_fails_no_request_and_one_session_returns_with_it() 
         assert!(metrics.contains("twoway_store_degraded 0"), "{metrics}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn redis_unreachable_at_start_fails_no_request_and_the_fleet_converges_when_it_comes() {
+    let mut redis = RedisServer::start().await;
+    redis.kill();
+    let sim = start_sim().await;
+    let gateways = fleet(&sim, &acme(&redis.store_section("instances = 3"), "")).await;
+    for gw in gateways.iter().chain(gateways.iter()) {
+        let reply = gw.call("GET", PATH, KEY, "").await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let metrics = gw.admin_get("/metrics").await.body;
+        assert!(metrics.contains("twoway_store_degraded 1"), "{metrics}");
+    }
+    assert_eq!(
+        counter(&sim, "logins").await,
+        3,
+        "one login per instance without Redis"
+    );
+
+    redis.restart().await;
+    for gw in &gateways {
+        // Each instance checks every 250 ms whether Redis is back.
+        while !gw
+            .admin_get("/metrics")
+            .await
+            .body
+            .contains("twoway_store_degraded 0")
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    admin_post(&sim, "/sessions/expire").await;
+    for gw in gateways.iter().chain(gateways.iter()) {
+        let reply = gw.call("GET", PATH, KEY, "").await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    }
+    assert_eq!(
+        counter(&sim, "logins").await,
+        4,
+        "then one login for the fleet"
+    );
+}

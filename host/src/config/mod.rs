@@ -157,6 +157,9 @@ pub struct Tenant {
     pub queue_timeout: Duration,
     /// Caller certificates the tenant accepts (needs `[server.tls] client_ca`).
     pub callers: Option<CallerPolicy>,
+    /// The outbound HTTP proxy: the tenant's `proxy` table, else
+    /// `HTTPS_PROXY` / `NO_PROXY`; `None` when direct (`proxy = false`).
+    pub proxy: Option<crate::transport::Proxy>,
     pub auth: Auth,
     pub workflows: Vec<Workflow>,
 }

@@ -86,6 +86,8 @@ pub struct RawTenant {
     pub max_queued: Option<usize>,
     pub queue_timeout_ms: Option<u64>,
     pub callers: Option<RawCallers>,
+    /// Outbound proxy: a table, or `false` for none (absent: the environment).
+    pub proxy: Option<RawProxy>,
     pub auth: RawAuth,
     #[serde(default, rename = "workflow")]
     pub workflows: Vec<RawWorkflow>,
@@ -115,6 +117,7 @@ pub struct RawAuth {
     pub client_id: Option<String>,
     pub client_secret_env: Option<String>,
     pub client_secret_file: Option<PathBuf>,
+    pub private_key_env: Option<String>,
     pub private_key_file: Option<PathBuf>,
     pub audience: Option<String>,
 }
@@ -129,6 +132,25 @@ pub struct RawWorkflow {
     pub memory_mb: Option<u64>,
     pub timeout_ms: Option<u64>,
     pub max_output_kb: Option<usize>,
+}
+
+/// `proxy = false` or `proxy = { url = ..., ... }` (its `Deserialize`, in
+/// `config/proxy.rs`, keeps the table's unknown-key errors).
+#[derive(Debug)]
+pub enum RawProxy {
+    Switch(bool),
+    Table(RawProxyTable),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProxyTable {
+    pub url: Option<String>,
+    pub url_env: Option<String>,
+    pub username: Option<String>,
+    pub password_env: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub no_proxy: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -34,27 +34,67 @@ fn a_plain_tenant_is_accepted() {
 #[test]
 fn values_that_cannot_work_are_refused_with_their_key_paths() {
     let cases = [
-        (with_tenant_keys("max_concurrency = 0"), "tenant[acme].max_concurrency"),
-        (with_tenant_keys("max_concurrency = 100000000"), "tenant[acme].max_concurrency"),
-        (with_tenant_keys("session_seconds = 0"), "tenant[acme].session_seconds"),
-        (with_tenant_keys("mutual_auth_port = 0"), "tenant[acme].mutual_auth_port"),
-        (format!("[plugins]\nmemory_mb = 0\n{TENANT}"), "plugins.memory_mb"),
-        (format!("[plugins]\nmemory_mb = 4096\n{TENANT}"), "plugins.memory_mb"),
-        (format!("[plugins]\ntimeout_ms = 0\n{TENANT}"), "plugins.timeout_ms"),
-        (format!("[plugins]\nmax_body_kb = 0\n{TENANT}"), "plugins.max_body_kb"),
-        (format!("[server]\nmax_body_kb = 0\n{TENANT}"), "server.max_body_kb"),
-        (format!("[server]\nheader_timeout_ms = 0\n{TENANT}"), "server.header_timeout_ms"),
-        (format!("[upstream]\nresponse_timeout_ms = 0\n{TENANT}"), "upstream.response_timeout_ms"),
-        (format!("[upstream]\nmax_response_kb = 0\n{TENANT}"), "upstream.max_response_kb"),
         (
-            format!("{TENANT}\n[[tenant.workflow]]\nname = \"w\"\nplugin = \"w.wasm\"\nmemory_mb = 2048\n"),
+            with_tenant_keys("max_concurrency = 0"),
+            "tenant[acme].max_concurrency",
+        ),
+        (
+            with_tenant_keys("max_concurrency = 100000000"),
+            "tenant[acme].max_concurrency",
+        ),
+        (
+            with_tenant_keys("session_seconds = 0"),
+            "tenant[acme].session_seconds",
+        ),
+        (
+            with_tenant_keys("mutual_auth_port = 0"),
+            "tenant[acme].mutual_auth_port",
+        ),
+        (
+            format!("[plugins]\nmemory_mb = 0\n{TENANT}"),
+            "plugins.memory_mb",
+        ),
+        (
+            format!("[plugins]\nmemory_mb = 4096\n{TENANT}"),
+            "plugins.memory_mb",
+        ),
+        (
+            format!("[plugins]\ntimeout_ms = 0\n{TENANT}"),
+            "plugins.timeout_ms",
+        ),
+        (
+            format!("[plugins]\nmax_body_kb = 0\n{TENANT}"),
+            "plugins.max_body_kb",
+        ),
+        (
+            format!("[server]\nmax_body_kb = 0\n{TENANT}"),
+            "server.max_body_kb",
+        ),
+        (
+            format!("[server]\nheader_timeout_ms = 0\n{TENANT}"),
+            "server.header_timeout_ms",
+        ),
+        (
+            format!("[upstream]\nresponse_timeout_ms = 0\n{TENANT}"),
+            "upstream.response_timeout_ms",
+        ),
+        (
+            format!("[upstream]\nmax_response_kb = 0\n{TENANT}"),
+            "upstream.max_response_kb",
+        ),
+        (
+            format!(
+                "{TENANT}\n[[tenant.workflow]]\nname = \"w\"\nplugin = \"w.wasm\"\nmemory_mb = 2048\n"
+            ),
             "tenant[acme].workflow[w].memory_mb",
         ),
     ];
     for (text, key) in cases {
         let found = problems(&text);
         assert!(
-            found.iter().any(|p| p.starts_with(&format!("{key}: ")) && p.contains("cannot work")),
+            found
+                .iter()
+                .any(|p| p.starts_with(&format!("{key}: ")) && p.contains("cannot work")),
             "{key}: {found:?}"
         );
     }

@@ -122,7 +122,10 @@ mod tests {
         );
         let p = problem(&text);
         assert!(!p.contains(CANARY), "{p}");
-        assert!(p.starts_with("tenant.auth.password (line 8, column 1)"), "{p}");
+        assert!(
+            p.starts_with("tenant.auth.password (line 8, column 1)"),
+            "{p}"
+        );
         assert!(p.contains("unknown field `password`"), "{p}");
     }
 

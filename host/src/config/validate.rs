@@ -13,6 +13,9 @@ use super::{
 use crate::identity::IdentitySource;
 use crate::secret::Secret;
 
+#[path = "proxy.rs"]
+mod proxy;
+
 /// Largest secret file read (a private key is a few KiB).
 const MAX_SECRET_FILE: u64 = 64 * 1024;
 /// Longest timeout or deadline accepted anywhere: one hour.
@@ -310,6 +313,7 @@ impl Checker<'_> {
             .map(|p| self.existing_file(&format!("{key}.extra_roots"), self.path(p)))
             .collect();
         let auth = self.auth(&format!("{key}.auth"), t.auth, login_url.as_ref());
+        let proxy = self.proxy(&format!("{key}.proxy"), t.proxy);
         let mut workflow_names = BTreeSet::new();
         let mut workflows = Vec::new();
         for w in t.workflows {
@@ -433,6 +437,7 @@ impl Checker<'_> {
                 1..=MAX_TIMEOUT_MS,
             )),
             callers,
+            proxy,
             auth: auth?,
             workflows,
         })
@@ -698,7 +703,7 @@ impl Checker<'_> {
                 let username = need(self, "username", a.username.clone());
                 let private_key = self.secret(
                     &format!("{key}.private_key"),
-                    None,
+                    a.private_key_env.as_deref(),
                     a.private_key_file.as_deref(),
                     true,
                 );

@@ -26,7 +26,7 @@ use crate::session::SessionStore;
 use crate::upstream::SetupError;
 
 pub use metrics::Metrics;
-pub use problem::Problem;
+pub use problem::{Problem, ProblemCode};
 pub use reload::{prepare, reload};
 pub use routing::parse_route;
 pub use server::{Running, start};

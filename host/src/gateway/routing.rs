@@ -12,8 +12,8 @@ use http_body_util::{BodyExt, Full, Limited};
 use super::Shared;
 use super::auth::{self, Caller};
 use super::metrics::{RequestLabels, TenantLabels, WorkflowLabels};
-use super::problem::Problem;
-use crate::plugin::{CallContext, Header, InboundRequest, PluginError, WorkflowError};
+use super::problem::{Problem, ProblemCode};
+use crate::plugin::{CallContext, Header, InboundRequest, PluginError, PluginProblem};
 
 /// Headers a workflow never sees.
 const HIDDEN_HEADERS: &[&str] = &["authorization", "cookie", "proxy-authorization"];
@@ -32,7 +32,7 @@ pub async fn handle(
     let route = parse_route(&path);
     let (mut response, labels) = match route {
         None => (
-            Problem::new("unknown_route", format!("{path} is not a route; workflows are at /tenants/{{tenant}}/workflows/{{workflow}}"))
+            Problem::new(ProblemCode::UnknownRoute, format!("{path} is not a route; workflows are at /tenants/{{tenant}}/workflows/{{workflow}}"))
                 .into_response(&request_id),
             None,
         ),
@@ -113,7 +113,7 @@ async fn run(
     request: http::Request<hyper::body::Incoming>,
     request_id: &str,
 ) -> http::Response<Full<Bytes>> {
-    let problem = |code: &'static str, detail: String| {
+    let problem = |code: ProblemCode, detail: String| {
         Problem::new(code, detail)
             .at(Some(tenant_name), Some(workflow))
             .into_response(request_id)
@@ -124,21 +124,21 @@ async fn run(
     let Some(tenant) = generation.tenants.get(tenant_name).cloned() else {
         auth::refuse_unknown(request.headers());
         tracing::info!(tenant = ?tenant_name, %request_id, reason = "no such tenant", "caller refused");
-        return problem("unauthorized", auth::REFUSED.to_string());
+        return problem(ProblemCode::Unauthorized, auth::REFUSED.to_string());
     };
     if let Err(reason) = auth::authorize(&tenant, caller, request.headers()) {
         tracing::info!(tenant = ?tenant_name, %request_id, reason, "caller refused");
-        return problem("unauthorized", auth::REFUSED.to_string());
+        return problem(ProblemCode::Unauthorized, auth::REFUSED.to_string());
     }
     let Some(slot) = generation.plugins.get(tenant_name, workflow) else {
         return problem(
-            "unknown_workflow",
+            ProblemCode::UnknownWorkflow,
             format!("tenant {tenant_name:?} has no workflow {workflow:?}"),
         );
     };
     let Some(version) = slot.live() else {
         return problem(
-            "plugin_unavailable",
+            ProblemCode::PluginUnavailable,
             format!(
                 "{} has not loaded yet; see /admin/plugins on the admin port",
                 slot.path.display()
@@ -175,10 +175,13 @@ async fn run(
             permit
         }
         Err(refusal) => {
-            return Problem::new("overloaded", format!("tenant {tenant_name:?}: {refusal}"))
-                .at(Some(tenant_name), Some(workflow))
-                .retry_after(1)
-                .into_response(request_id);
+            return Problem::new(
+                ProblemCode::Overloaded,
+                format!("tenant {tenant_name:?}: {refusal}"),
+            )
+            .at(Some(tenant_name), Some(workflow))
+            .retry_after(1)
+            .into_response(request_id);
         }
     };
     let inbound = InboundRequest {
@@ -223,7 +226,7 @@ async fn run(
                 .body(Full::new(Bytes::from(answer.body)))
                 .unwrap_or_else(|e| {
                     problem(
-                        "plugin_trap",
+                        ProblemCode::PluginTrap,
                         format!("the workflow returned an invalid response: {e}"),
                     )
                 })
@@ -265,16 +268,16 @@ async fn read_body(
                 .is_some() =>
         {
             Err(Problem::new(
-                "payload_too_large",
+                ProblemCode::PayloadTooLarge,
                 format!("the body is over the {max}-byte limit ([server] max_body_kb)"),
             ))
         }
         Ok(Err(e)) => Err(Problem::new(
-            "bad_request",
+            ProblemCode::BadRequest,
             format!("could not read the request body: {e}"),
         )),
         Err(_) => Err(Problem::new(
-            "request_timeout",
+            ProblemCode::RequestTimeout,
             format!(
                 "the request body did not arrive within {} ms ([server] body_timeout_ms)",
                 deadline.as_millis()
@@ -283,47 +286,18 @@ async fn read_body(
     }
 }
 
-/// The problem for a failed plugin call.
+/// The problem for a failed plugin call: every failure names its code
+/// (`PluginError::problem`, an exhaustive mapping; no fallback).
 fn problem_for(e: PluginError) -> Problem {
-    match e {
-        PluginError::Workflow(WorkflowError::BadRequest(detail), _) => {
-            Problem::new("bad_request", detail)
-        }
-        PluginError::Workflow(WorkflowError::NotFound(detail), _) => {
-            Problem::new("not_found", detail)
-        }
-        PluginError::Workflow(WorkflowError::UpstreamFault(fault), _) => Problem::new(
-            "upstream_fault",
-            format!("{}: {}", fault.code, fault.message),
-        ),
-        PluginError::Workflow(WorkflowError::Upstream(error), failure) => {
-            let problem = Problem::new(
-                failure.map_or("upstream_unavailable", |f| f.code),
-                upstream_detail(&error),
-            );
-            match failure.and_then(|f| f.retry_after) {
-                Some(wait) => problem.retry_after(wait.as_secs()),
-                None => problem,
-            }
-        }
-        PluginError::Workflow(WorkflowError::Internal(detail), _) => {
-            Problem::new("workflow_error", detail)
-        }
-        other => Problem::new(other.code(), other.to_string()),
-    }
-}
-
-fn upstream_detail(e: &crate::plugin::UpstreamErrorWit) -> String {
-    use crate::plugin::UpstreamErrorWit as E;
-    match e {
-        E::InvalidRequest(s)
-        | E::SessionUnavailable(s)
-        | E::MutualAuthenticationFailed(s)
-        | E::Unavailable(s) => s.clone(),
-        E::ClientCertificateRejected(reason) => {
-            format!("the API refused the client certificate: {reason}")
-        }
-        E::TooLarge(limit) => format!("the API's answer was over the {limit}-byte limit"),
+    let PluginProblem {
+        code,
+        detail,
+        retry_after,
+    } = e.problem();
+    let problem = Problem::new(code, detail);
+    match retry_after {
+        Some(seconds) => problem.retry_after(seconds),
+        None => problem,
     }
 }
 

@@ -59,6 +59,7 @@ pub fn upstream_settings(tenant: &Tenant, upstream: &Upstream) -> upstream::Sett
         mutual_auth: tenant.mutual_auth,
         mutual_auth_port: tenant.mutual_auth_port,
         transport: transport_settings(upstream),
+        proxy: tenant.proxy.clone(),
         session: session_settings(tenant),
     }
 }

@@ -11,6 +11,7 @@ wasmtime::component::bindgen!({
 pub use self::twoway::gateway::context::Host as ContextHost;
 pub use self::twoway::gateway::types::Host as TypesHost;
 pub use self::twoway::gateway::types::{
-    Api, Header, Level, OutboundRequest, SessionInfo, UpstreamError, UpstreamResponse,
+    Api, Fault, Header, Level, OutboundRequest, RetryLater, SessionInfo, UpstreamError,
+    UpstreamResponse,
 };
 pub use self::twoway::gateway::upstream::Host as UpstreamHost;

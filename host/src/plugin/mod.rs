@@ -4,6 +4,7 @@
 
 mod cache;
 mod engine;
+mod errors;
 mod generated;
 mod output;
 mod registry;
@@ -21,11 +22,12 @@ use wasmtime::{Engine, Store, UpdateDeadline};
 use wasmtime_wasi::WasiCtxBuilder;
 
 pub use engine::MAX_PLUGIN_MEMORY;
+pub use errors::{PluginProblem, wit_error};
 pub use generated::UpstreamError as UpstreamErrorWit;
 pub use generated::{Header, InboundRequest, WorkflowError, WorkflowResponse};
 pub use registry::SlotSpec;
 pub use registry::{Registry, Slot, SlotStatus, Slots};
-pub use state::{CallContext, UpstreamFailure};
+pub use state::CallContext;
 pub use watch::Watcher;
 
 use crate::config::PluginLimits;
@@ -45,20 +47,7 @@ pub enum PluginError {
     #[error("the plugin's response of {size} bytes is over its limit of {limit} bytes")]
     OutputTooLarge { size: usize, limit: usize },
     #[error("the workflow failed: {0:?}")]
-    Workflow(WorkflowError, Option<UpstreamFailure>),
-}
-
-impl PluginError {
-    /// The problem code callers see (docs/architecture.md, the error contract).
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::Trap(_) => "plugin_trap",
-            Self::Timeout(_) => "plugin_timeout",
-            Self::MemoryExceeded(_) => "plugin_memory_exceeded",
-            Self::OutputTooLarge { .. } => "plugin_output_too_large",
-            Self::Workflow(..) => "workflow_error",
-        }
-    }
+    Workflow(WorkflowError),
 }
 
 /// A component that failed to become a plugin version.
@@ -70,6 +59,32 @@ pub enum LoadError {
     Compile { path: String, reason: String },
     #[error("{path} does not fit the world twoway:gateway/workflow: {reason}")]
     Link { path: String, reason: String },
+    #[error(
+        "{path} was built against twoway:gateway@{found}; this gateway loads @{WIT_VERSION} only: \
+         rebuild the workflow with the current SDK (plugins/sdk, or its wit/ copied from this \
+         repository's wit/) and replace the file"
+    )]
+    WitVersion { path: String, found: String },
+}
+
+/// The version of the WIT package `twoway:gateway` the host implements.
+pub const WIT_VERSION: &str = "0.2.0";
+
+/// The `twoway:gateway` version a component imports, when it is not ours.
+fn foreign_wit_version(engine: &Engine, component: &Component) -> Option<String> {
+    component
+        .component_type()
+        .imports(engine)
+        .filter_map(|(name, _)| name.strip_prefix("twoway:gateway/"))
+        .map(|rest| rest.split_once('@').map_or("", |(_, v)| v))
+        .find(|version| *version != WIT_VERSION)
+        .map(|v| {
+            if v.is_empty() {
+                "(no version)".into()
+            } else {
+                v.to_string()
+            }
+        })
 }
 
 /// One compiled, linked version of a plugin.
@@ -114,6 +129,9 @@ impl Runtime {
             path: shown.clone(),
             reason: format!("{e:#}"),
         })?;
+        if let Some(found) = foreign_wit_version(&self.engine, &component) {
+            return Err(LoadError::WitVersion { path: shown, found });
+        }
         let pre = self
             .linker
             .instantiate_pre(&component)
@@ -160,7 +178,6 @@ impl Runtime {
             cpu_ticks: 0,
             cpu_budget,
             cpu_exceeded: false,
-            last_upstream: None,
             log: LogBudget::default(),
         };
         let mut store = Store::new(&self.engine, state);
@@ -195,7 +212,7 @@ impl Runtime {
                 Err(PluginError::MemoryExceeded(limits.memory_bytes))
             }
             Ok(Err(trap)) => Err(PluginError::Trap(trap_message(&trap))),
-            Ok(Ok(Err(e))) => Err(PluginError::Workflow(e, state.last_upstream)),
+            Ok(Ok(Err(e))) => Err(PluginError::Workflow(e)),
             Ok(Ok(Ok(response))) => {
                 let size = response.body.len()
                     + response

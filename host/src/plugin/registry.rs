@@ -32,10 +32,25 @@ impl Slot {
         self.live.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// Records why the file did not load, saying what serves meanwhile:
+    /// the version that loaded before, or nothing yet.
     fn record_error(&self, error: String) {
-        tracing::warn!(tenant = %self.tenant, workflow = %self.workflow, %error, "plugin not loaded; the previous version keeps serving");
+        let error = match self.live() {
+            Some(version) => {
+                format!("{error}; version {} keeps serving", version.id)
+            }
+            None => format!(
+                "{error}; no version of this workflow has loaded yet, so calls get 503 \
+                 plugin_unavailable until the file loads"
+            ),
+        };
+        tracing::warn!(tenant = %self.tenant, workflow = %self.workflow, %error, "plugin not loaded");
         self.failures.fetch_add(1, Ordering::Relaxed);
         *self.last_error.write().unwrap_or_else(|e| e.into_inner()) = Some(error);
+    }
+
+    fn clear_error(&self) {
+        *self.last_error.write().unwrap_or_else(|e| e.into_inner()) = None;
     }
 }
 
@@ -172,13 +187,15 @@ impl Registry {
         let id_now = slot.live().map(|v| v.id.clone());
         let id = super::version_id(&bytes);
         if id_now.as_deref() == Some(id.as_str()) {
-            return;
+            // The file that serves is back (after a broken or missing one):
+            // the earlier failure no longer describes the slot.
+            return slot.clear_error();
         }
         match self.runtime.load(&slot.path, &bytes, id) {
             Ok(version) => {
                 tracing::info!(tenant = %slot.tenant, workflow = %slot.workflow, version = %version.id, previous = ?id_now, "plugin version live");
                 *slot.live.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(version));
-                *slot.last_error.write().unwrap_or_else(|e| e.into_inner()) = None;
+                slot.clear_error();
                 slot.reloads.fetch_add(1, Ordering::Relaxed);
             }
             Err(e) => slot.record_error(e.to_string()),
@@ -232,10 +249,7 @@ fn read_component(path: &Path) -> Result<Vec<u8>, LoadError> {
     };
     let meta = std::fs::metadata(path).map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
-            read_error(
-                "the file is gone; the last loaded version keeps serving until a new file arrives"
-                    .into(),
-            )
+            read_error(format!("no such file{}", underscore_hint(path)))
         } else {
             read_error(e.to_string())
         }
@@ -247,4 +261,22 @@ fn read_component(path: &Path) -> Result<Vec<u8>, LoadError> {
         )));
     }
     std::fs::read(path).map_err(|e| read_error(e.to_string()))
+}
+
+/// ` (did you mean …?)` when the file is missing but its name with
+/// underscores for dashes exists (cargo names `contact-dedupe`'s component
+/// `contact_dedupe.wasm`).
+fn underscore_hint(path: &Path) -> String {
+    let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+        return String::new();
+    };
+    let underscored = path.with_file_name(name.replace('-', "_"));
+    if name.contains('-') && underscored.is_file() {
+        format!(
+            " (did you mean {}? cargo writes a crate's component with underscores)",
+            underscored.display()
+        )
+    } else {
+        String::new()
+    }
 }

@@ -10,6 +10,7 @@ use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
+use super::errors::wit_error;
 use super::generated::{
     Api, ContextHost, Header, Level, OutboundRequest, SessionInfo, TypesHost, UpstreamError,
     UpstreamHost, UpstreamResponse,
@@ -30,13 +31,6 @@ pub struct CallContext {
     pub version: String,
     pub upstream: Arc<TenantUpstream>,
     pub config: Arc<BTreeMap<String, String>>,
-}
-
-/// The code and retry hint of an upstream error.
-#[derive(Debug, Clone, Copy)]
-pub struct UpstreamFailure {
-    pub code: &'static str,
-    pub retry_after: Option<std::time::Duration>,
 }
 
 /// Memory limit that remembers whether it refused a growth.
@@ -79,9 +73,6 @@ pub struct PluginState {
     pub cpu_ticks: u64,
     pub cpu_budget: u64,
     pub cpu_exceeded: bool,
-    /// The last upstream error the plugin saw, so a workflow that passes
-    /// it on gets the precise problem code.
-    pub last_upstream: Option<UpstreamFailure>,
     /// What the call may still write to the log.
     pub log: super::output::LogBudget,
 }
@@ -108,25 +99,26 @@ impl UpstreamHost for PluginState {
         };
         let upstream = self.call.upstream.clone();
         match upstream.send(&out).await {
-            Ok(answer) => Ok(Ok(UpstreamResponse {
-                status: answer.status,
-                headers: answer
-                    .headers
-                    .iter()
-                    .filter_map(|(name, value)| {
-                        value.to_str().ok().map(|v| Header {
-                            name: name.as_str().to_string(),
-                            value: v.to_string(),
+            Ok(answer) => {
+                if let salesforce::Outcome::RequestLimitExceeded { message } = &answer.outcome {
+                    return Ok(Err(super::errors::api_limit_exceeded(message)));
+                }
+                Ok(Ok(UpstreamResponse {
+                    status: answer.status,
+                    headers: answer
+                        .headers
+                        .iter()
+                        .filter_map(|(name, value)| {
+                            value.to_str().ok().map(|v| Header {
+                                name: name.as_str().to_string(),
+                                value: v.to_string(),
+                            })
                         })
-                    })
-                    .collect(),
-                body: answer.body.to_vec(),
-            })),
+                        .collect(),
+                    body: answer.body.to_vec(),
+                }))
+            }
             Err(e) => {
-                self.last_upstream = Some(UpstreamFailure {
-                    code: e.code(),
-                    retry_after: e.retry_after(),
-                });
                 tracing::debug!(tenant = %self.call.tenant, workflow = %self.call.workflow, code = e.code(), error = %e, "upstream error");
                 Ok(Err(wit_error(e)))
             }
@@ -144,13 +136,7 @@ impl ContextHost for PluginState {
                 user_id: session.user_id.clone(),
                 api_version: upstream.settings().session.api_version.clone(),
             })),
-            Err(e) => {
-                self.last_upstream = Some(UpstreamFailure {
-                    code: e.code(),
-                    retry_after: e.retry_after(),
-                });
-                Ok(Err(UpstreamError::SessionUnavailable(e.to_string())))
-            }
+            Err(e) => Ok(Err(wit_error(upstream::UpstreamError::Session(e)))),
         }
     }
 
@@ -247,21 +233,4 @@ fn outbound(request: OutboundRequest) -> Result<Outbound, String> {
         headers,
         body: Bytes::from(request.body),
     })
-}
-
-fn wit_error(e: upstream::UpstreamError) -> UpstreamError {
-    use crate::transport::TransportError;
-    use upstream::UpstreamError as E;
-    match e {
-        E::InvalidRequest(reason) => UpstreamError::InvalidRequest(reason),
-        E::Session(e) => UpstreamError::SessionUnavailable(e.to_string()),
-        E::SessionRejected(reason) => UpstreamError::SessionUnavailable(reason),
-        e @ E::AnswerRefused { .. } => UpstreamError::Unavailable(e.to_string()),
-        E::ClientCertificateRejected { reason } => UpstreamError::ClientCertificateRejected(reason),
-        e @ E::MutualAuthenticationFailed { .. } => {
-            UpstreamError::MutualAuthenticationFailed(e.to_string())
-        }
-        E::Transport(TransportError::TooLarge { limit }) => UpstreamError::TooLarge(limit as u64),
-        E::Transport(e) => UpstreamError::Unavailable(e.to_string()),
-    }
 }

@@ -252,7 +252,8 @@ impl SimConfig {
     /// Parses and checks `text`; every problem is reported at once.
     /// `pki_override` replaces its `pki_dir`.
     pub fn from_toml(text: &str, base: &Path, pki_override: Option<&Path>) -> Result<Self, String> {
-        let raw: RawConfig = toml::from_str(text).map_err(|e| crate::config::describe_toml_error(text, &e))?;
+        let raw: RawConfig =
+            toml::from_str(text).map_err(|e| crate::config::describe_toml_error(text, &e))?;
         let pki_dir = match pki_override {
             Some(dir) => dir.to_path_buf(),
             None => base.join(&raw.pki_dir),

@@ -1,5 +1,7 @@
 //! The connector under the pooled client: TCP then TLS with the tenant's
 //! client config, each phase under its own timeout, handshakes counted.
+//! With a proxy, TCP goes to the proxy and a CONNECT tunnel carries the TLS;
+//! the server name checked is still the target's.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -14,12 +16,13 @@ use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
-use super::TransportError;
+use super::{Proxy, TransportError};
 
 /// Opens TLS connections for hyper's pool.
 #[derive(Clone)]
 pub struct TlsConnector {
     pub tls: Arc<rustls::ClientConfig>,
+    pub proxy: Option<Arc<Proxy>>,
     pub connect_timeout: Duration,
     pub handshake_timeout: Duration,
     pub handshakes: Arc<AtomicU64>,
@@ -56,21 +59,35 @@ impl TlsConnector {
             .to_string();
         let port = uri.port_u16().unwrap_or(443);
         let target = format!("{host}:{port}");
-        let tcp = tokio::time::timeout(
+        let proxy = self.proxy.as_deref().filter(|p| p.applies_to(&host, port));
+        let (dial_host, dial_port, dial) = match proxy {
+            Some(p) => (p.host.as_str(), p.port, format!("proxy {p}")),
+            None => (host.as_str(), port, target.clone()),
+        };
+        let mut tcp = tokio::time::timeout(
             self.connect_timeout,
-            TcpStream::connect((host.as_str(), port)),
+            TcpStream::connect((dial_host, dial_port)),
         )
         .await
         .map_err(|_| TransportError::Timeout {
             phase: "connect",
-            target: target.clone(),
+            target: dial.clone(),
             after: self.connect_timeout,
         })?
         .map_err(|e| TransportError::Connect {
-            target: target.clone(),
+            target: dial.clone(),
             reason: e.to_string(),
         })?;
         let _ = tcp.set_nodelay(true);
+        if let Some(p) = proxy {
+            tokio::time::timeout(self.connect_timeout, p.connect(&mut tcp, &host, port))
+                .await
+                .map_err(|_| TransportError::Timeout {
+                    phase: "CONNECT through the proxy",
+                    target: format!("{target} via proxy {p}"),
+                    after: self.connect_timeout,
+                })??;
+        }
         let name = ServerName::try_from(host.clone()).map_err(|_| TransportError::Connect {
             target: target.clone(),
             reason: "not a valid server name".into(),

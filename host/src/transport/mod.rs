@@ -1,8 +1,10 @@
 //! The wire under every tenant: a pooled HTTP client (keep-alive, HTTP/1.1
 //! and h2) over rustls with the tenant's client identity, with timeouts for
-//! connect, handshake and response, and a cap on response bodies.
+//! connect, handshake and response, and a cap on response bodies;
+//! optionally through an HTTP CONNECT proxy ([`Proxy`]).
 
 mod connector;
+mod proxy;
 mod tls;
 
 use std::path::PathBuf;
@@ -15,6 +17,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
+pub use proxy::{NoProxy, Proxy, ProxyCredentials};
 pub use tls::client_config;
 
 use connector::TlsConnector;
@@ -69,6 +72,13 @@ pub enum TransportError {
     Config(String),
     #[error("HTTP exchange failed: {0}")]
     Http(String),
+    /// The outbound proxy would not open a tunnel (never names credentials).
+    #[error("proxy {proxy} could not open a tunnel to {target}: {reason}")]
+    Proxy {
+        proxy: String,
+        target: String,
+        reason: String,
+    },
 }
 
 /// An answer read whole.
@@ -90,9 +100,20 @@ pub struct Transport {
 impl Transport {
     /// A pooled client that uses `tls` for every connection.
     pub fn new(tls: Arc<rustls::ClientConfig>, settings: &Settings) -> Self {
+        Self::with_proxy(tls, settings, None)
+    }
+
+    /// [`Transport::new`] reaching hosts through `proxy` (HTTP CONNECT,
+    /// then TLS end to end) unless its `no_proxy` list says otherwise.
+    pub fn with_proxy(
+        tls: Arc<rustls::ClientConfig>,
+        settings: &Settings,
+        proxy: Option<Proxy>,
+    ) -> Self {
         let handshakes = Arc::new(AtomicU64::new(0));
         let connector = TlsConnector {
             tls,
+            proxy: proxy.map(Arc::new),
             connect_timeout: settings.connect_timeout,
             handshake_timeout: settings.handshake_timeout,
             handshakes: handshakes.clone(),
@@ -184,6 +205,15 @@ fn clone_error(e: &TransportError) -> TransportError {
             phase,
             target: target.clone(),
             after: *after,
+        },
+        TransportError::Proxy {
+            proxy,
+            target,
+            reason,
+        } => TransportError::Proxy {
+            proxy: proxy.clone(),
+            target: target.clone(),
+            reason: reason.clone(),
         },
         other => TransportError::Http(other.to_string()),
     }

@@ -29,6 +29,8 @@ pub struct Settings {
     pub mutual_auth: bool,
     pub mutual_auth_port: u16,
     pub transport: transport::Settings,
+    /// The outbound proxy (logins and API calls both go through it).
+    pub proxy: Option<transport::Proxy>,
     pub session: SessionSettings,
 }
 
@@ -79,7 +81,11 @@ impl Pool {
                 tenant: settings.tenant.clone(),
                 source,
             })?;
-        Ok(Transport::new(tls, &settings.transport))
+        Ok(Transport::with_proxy(
+            tls,
+            &settings.transport,
+            settings.proxy.clone(),
+        ))
     }
 }
 
@@ -136,7 +142,8 @@ impl TenantUpstream {
         let same_pool = pool.same_as(self)
             && settings.identity == self.settings.identity
             && settings.extra_roots == self.settings.extra_roots
-            && settings.transport == self.settings.transport;
+            && settings.transport == self.settings.transport
+            && settings.proxy == self.settings.proxy;
         if same_pool && settings == self.settings {
             return Ok(self.clone());
         }

@@ -2,7 +2,7 @@
 //!
 //! A workflow is a WebAssembly component that exports
 //! `handle(inbound-request) -> result<workflow-response, workflow-error>`
-//! (world `workflow` of `twoway:gateway@0.1.0`; the crate carries its own
+//! (world `workflow` of `twoway:gateway@0.2.0`; the crate carries its own
 //! copy of the WIT in `wit/`, identical to the repository's `wit/`, so a
 //! plugin builds outside this repository).
 //! Implement [`Guest`] and register it with [`export!`]:
@@ -55,11 +55,12 @@ pub mod soap;
 pub mod soql;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
+pub mod upstream_error;
 
 pub use bindings::Guest;
 pub use bindings::twoway::gateway::types::{
-    Api, Fault, Header, InboundRequest, Level, OutboundRequest, SessionInfo, UpstreamError,
-    UpstreamResponse, WorkflowError, WorkflowResponse,
+    Api, Fault, Header, InboundRequest, Level, OutboundRequest, RetryLater, SessionInfo,
+    UpstreamError, UpstreamResponse, WorkflowError, WorkflowResponse,
 };
 // The host's imports: in a component, the generated bindings; on the native
 // target, the fake host of `testing` (same names and signatures).

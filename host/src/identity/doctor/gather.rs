@@ -240,8 +240,36 @@ fn is_pkcs12_name(path: &Path) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("p12") || e.eq_ignore_ascii_case("pfx"))
 }
 
+/// "JKS" or "JCEKS" when the file starts with a Java keystore's magic
+/// number (a PKCS#12-format `.jks` is plain PKCS#12 and is read as such).
+fn java_keystore(path: &Path) -> Option<&'static str> {
+    use std::io::Read as _;
+    let mut magic = [0u8; 4];
+    std::fs::File::open(path)
+        .ok()?
+        .read_exact(&mut magic)
+        .ok()?;
+    match u32::from_be_bytes(magic) {
+        0xFEED_FEED => Some("JKS"),
+        0xCECE_CECE => Some("JCEKS"),
+        _ => None,
+    }
+}
+
 fn read_identity(g: &mut Gathered, inputs: &Inputs<'_>) {
     let path = inputs.identity;
+    if let Some(kind) = java_keystore(path) {
+        let p = path.display();
+        let stem = path.with_extension("p12");
+        g.error(
+            format!("{p}: a Java keystore ({kind}), which twoway does not read"),
+            format!(
+                "convert it to PKCS#12 with `keytool -importkeystore -srckeystore {p} -destkeystore {} -deststoretype PKCS12`, then check the .p12 (with --password-env)",
+                stem.display()
+            ),
+        );
+        return;
+    }
     if is_pkcs12_name(path) {
         pkcs12::read(g, inputs);
         return;

@@ -74,7 +74,9 @@ fn config_session_and_logs() {
 
     assert_eq!(session().unwrap(), session_info());
     host.session_error(fail::session_unavailable("login budget spent"));
-    assert!(matches!(session(), Err(UpstreamError::SessionUnavailable(m)) if m.contains("budget")));
+    assert!(
+        matches!(session(), Err(UpstreamError::SessionUnavailable(m)) if m.reason.contains("budget"))
+    );
 
     log(Level::Warn, "careful");
     assert_eq!(

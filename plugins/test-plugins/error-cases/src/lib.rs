@@ -1,0 +1,64 @@
+//! Test plugin `error-cases` (tests/tests/error_contract.rs): answers with
+//! the error its path names, built by the workflow itself, or passes on the
+//! upstream error the host gave it.
+//!
+//! - `/own/{bad-request|not-found|internal|upstream-fault}`: that
+//!   `workflow-error`.
+//! - `/own/upstream/{case}`: `workflow-error::upstream` with that
+//!   `upstream-error` case (`invalid-login`, `api-limit-exceeded`, ...).
+//! - `/pass/{path}`: a REST GET of `{path}` (URL-decoded), the host's
+//!   `upstream-error` passed on with `?`; the API's answer as is otherwise.
+
+use twoway_plugin::prelude::*;
+use twoway_plugin::upstream_error as fail;
+
+struct ErrorCases;
+
+fn own_upstream(case: &str) -> Option<UpstreamError> {
+    Some(match case {
+        "invalid-request" => fail::invalid_request("built by the workflow"),
+        "invalid-login" => fail::invalid_login("built by the workflow"),
+        "login-rate-limited" => fail::login_rate_limited("built by the workflow", 7),
+        "session-unavailable" => fail::session_unavailable("built by the workflow"),
+        "mutual-auth-failed" => fail::mutual_authentication_failed("built by the workflow"),
+        "certificate-rejected" => fail::certificate_rejected("built by the workflow"),
+        "api-limit-exceeded" => fail::api_limit_exceeded("built by the workflow", 30),
+        "upstream-fault" => fail::upstream_fault("UNKNOWN_EXCEPTION", "built by the workflow"),
+        "timeout" => fail::timeout("built by the workflow"),
+        "too-large" => fail::too_large(1024),
+        "unavailable" => fail::unavailable("built by the workflow"),
+        _ => return None,
+    })
+}
+
+impl Guest for ErrorCases {
+    fn handle(request: InboundRequest) -> Result<WorkflowResponse, WorkflowError> {
+        let path = request.path.trim_start_matches('/');
+        if let Some(api_path) = path.strip_prefix("pass/") {
+            let answer = send(&OutboundRequest {
+                api: Api::Rest,
+                method: "GET".into(),
+                path: api_path.replace("%2E", ".").replace("%2F", "/"),
+                headers: Vec::new(),
+                body: Vec::new(),
+            })?;
+            return Ok(WorkflowResponse {
+                status: answer.status,
+                headers: Vec::new(),
+                body: answer.body,
+            });
+        }
+        match path {
+            "own/bad-request" => Err(bad_request("built by the workflow")),
+            "own/not-found" => Err(not_found("built by the workflow")),
+            "own/internal" => Err(internal("built by the workflow")),
+            "own/upstream-fault" => Err(upstream_fault("INVALID_FIELD", "built by the workflow")),
+            other => match other.strip_prefix("own/upstream/").and_then(own_upstream) {
+                Some(e) => Err(e.into()),
+                None => Err(bad_request(format!("no error case {other:?}"))),
+            },
+        }
+    }
+}
+
+twoway_plugin::export!(ErrorCases);
