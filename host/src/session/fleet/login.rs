@@ -200,6 +200,11 @@ impl RedisStore {
         let base = self.base(s);
         let token = lock(&self.tokens).remove(&base).unwrap_or_default();
         let outcome = match result {
+            // A login made without the fleet's lock (Redis was away) stays
+            // this instance's: shared late, it could hand the fleet a
+            // session the API has dropped since, which no instance can
+            // name as rejected.
+            Ok(_) if token.is_empty() => Ok(()),
             Ok(session) => self.share(s, &base, &token, session).await,
             Err(error) => {
                 let (suffix, value, ttl) = match error {
