@@ -78,14 +78,22 @@ fn check_injected(body: &[u8]) {
     assert_eq!(id, Some(SESSION_ID), "the SessionHeader is ours");
 }
 
-/// A SOAP login reply and an OAuth token reply, at a few statuses.
+/// A SOAP login reply and an OAuth token reply, at a few statuses; a
+/// failure never shows a session id.
 pub fn login_response(data: &[u8]) {
+    let shown = |e: salesforce::LoginFailure| {
+        let text = format!("{e} {e:?} {}", e.code());
+        assert!(
+            !text.contains(SESSION_ID),
+            "a login failure shows a session: {text}"
+        );
+    };
     for status in [200, 400, 500] {
         if let Err(e) = salesforce::parse_login_response(status, data, "62.0") {
-            let _ = (e.to_string(), e.code());
+            shown(e);
         }
         if let Err(e) = salesforce::parse_oauth_response(status, data, "62.0") {
-            let _ = (e.to_string(), e.code());
+            shown(e);
         }
     }
 }

@@ -16,6 +16,7 @@
 
 pub mod bundle;
 pub mod chain;
+mod collect;
 pub mod doctor;
 mod error;
 pub mod key;
@@ -34,6 +35,7 @@ pub use error::{IdentityError, format_date};
 pub use source::MAX_FILE_BYTES;
 
 use chain::CertInfo;
+use collect::Roles;
 use source::Material;
 
 use crate::secret::Secret;
@@ -163,60 +165,8 @@ pub fn load_at(
     source: &IdentitySource,
     now: OffsetDateTime,
 ) -> Result<ClientIdentity, IdentityError> {
-    let (material, roles) = collect(source)?;
+    let (material, roles) = collect::collect(source)?;
     assemble(material, &roles, now)
-}
-
-/// Which file errors of each kind name, and what was found there.
-struct Roles {
-    key_path: PathBuf,
-    key_found: String,
-    cert_path: PathBuf,
-    cert_found: String,
-    origin: PathBuf,
-}
-
-fn collect(source: &IdentitySource) -> Result<(Material, Roles), IdentityError> {
-    match source {
-        IdentitySource::Pem { path } => pem_material(&source::read_file(path)?, path),
-        IdentitySource::Files { cert, key, chain } => files_material(cert, key, chain.as_deref()),
-        IdentitySource::Pkcs12 { path, password } => {
-            pkcs12_material(&source::read_file(path)?, path, password.as_ref())
-        }
-    }
-}
-
-fn files_material(
-    cert: &Path,
-    key: &Path,
-    chain: Option<&Path>,
-) -> Result<(Material, Roles), IdentityError> {
-    let mut material = Material::default();
-    let cert_blocks = source::read_pem(cert)?;
-    let key_blocks = source::read_pem(key)?;
-    material.add_pem(&key_blocks, key)?;
-    material.add_pem(&cert_blocks, cert)?;
-    if let Some(chain) = chain {
-        let chain_blocks = source::read_pem(chain)?;
-        if !chain_blocks
-            .iter()
-            .any(|b| b.kind == pem::BlockKind::Certificate)
-        {
-            return Err(IdentityError::NoCertificate {
-                path: chain.to_path_buf(),
-                found: pem::summarize(&chain_blocks),
-            });
-        }
-        material.add_pem(&chain_blocks, chain)?;
-    }
-    let roles = Roles {
-        key_path: key.to_path_buf(),
-        key_found: pem::summarize(&key_blocks),
-        cert_path: cert.to_path_buf(),
-        cert_found: pem::summarize(&cert_blocks),
-        origin: cert.to_path_buf(),
-    };
-    Ok((material, roles))
 }
 
 /// Loads and checks a PEM bundle (key, certificate and chain, blocks in any
@@ -226,7 +176,7 @@ pub fn from_pem_bytes(
     origin: &Path,
     now: OffsetDateTime,
 ) -> Result<ClientIdentity, IdentityError> {
-    let (material, roles) = pem_material(bytes, origin)?;
+    let (material, roles) = collect::pem_material(bytes, origin)?;
     assemble(material, &roles, now)
 }
 
@@ -238,43 +188,8 @@ pub fn from_pkcs12_bytes(
     origin: &Path,
     now: OffsetDateTime,
 ) -> Result<ClientIdentity, IdentityError> {
-    let (material, roles) = pkcs12_material(bytes, origin, password)?;
+    let (material, roles) = collect::pkcs12_material(bytes, origin, password)?;
     assemble(material, &roles, now)
-}
-
-fn pem_material(bytes: &[u8], path: &Path) -> Result<(Material, Roles), IdentityError> {
-    let blocks = source::pem_blocks(bytes, path)?;
-    let mut material = Material::default();
-    material.add_pem(&blocks, path)?;
-    let found = pem::summarize(&blocks);
-    Ok((material, Roles::one_file(path, found)))
-}
-
-fn pkcs12_material(
-    bytes: &[u8],
-    path: &Path,
-    password: Option<&Secret>,
-) -> Result<(Material, Roles), IdentityError> {
-    let material = source::pkcs12_material(bytes, path, password)?;
-    let found = format!(
-        "{} certificate bag(s), {} key bag(s)",
-        material.certs.len(),
-        material.keys.len()
-    );
-    Ok((material, Roles::one_file(path, found)))
-}
-
-impl Roles {
-    /// Key, certificate and origin all in `path`, which held `found`.
-    fn one_file(path: &Path, found: String) -> Self {
-        Roles {
-            key_path: path.to_path_buf(),
-            key_found: found.clone(),
-            cert_path: path.to_path_buf(),
-            cert_found: found,
-            origin: path.to_path_buf(),
-        }
-    }
 }
 
 fn assemble(

@@ -1,7 +1,8 @@
 //! What an upstream answer means: success, an invalid session (re-login),
 //! mutual authentication or client certificate trouble, a limit, a SOAP
 //! fault, REST or Bulk errors, or a body nobody expected. Bounded, never
-//! panics, and nothing in an [`Outcome`] can carry a session id.
+//! panics, and nothing in an [`Outcome`] can carry a session id: every
+//! text taken from the answer, codes included, goes through `scan::redact`.
 
 use std::fmt;
 
@@ -253,8 +254,8 @@ fn soap_fault(doc: &roxmltree::Document<'_>) -> Option<Fault> {
         }
     };
     Some(Fault {
-        faultcode: scan::cap(faultcode, 100),
-        exception_code: exception_code.map(|c| scan::cap(c, 100)),
+        faultcode: scan::short(faultcode, 100),
+        exception_code: exception_code.map(|c| scan::short(c, 100)),
         message: scan::message(&message),
     })
 }
@@ -287,12 +288,12 @@ fn recognise_json(body: &[u8]) -> Option<Outcome> {
                 f.iter()
                     .take(MAX_ERRORS)
                     .filter_map(|x| x.as_str())
-                    .map(|s| scan::cap(s, 200))
+                    .map(|s| scan::short(s, 200))
                     .collect()
             })
             .unwrap_or_default();
         errors.push(RestError {
-            error_code: scan::cap(&error_code, 100),
+            error_code: scan::short(&error_code, 100),
             message: scan::message(&text(item, "message").unwrap_or_default()),
             fields,
         });
@@ -309,7 +310,7 @@ fn recognise_json(body: &[u8]) -> Option<Outcome> {
 fn bulk(code: &str, message: &str) -> Outcome {
     let message = scan::message(message);
     special(code, &message).unwrap_or_else(|| Outcome::BulkError {
-        code: scan::cap(code, 100),
+        code: scan::short(code, 100),
         message,
     })
 }
@@ -336,7 +337,7 @@ fn unexpected(status: u16, headers: &http::HeaderMap, body: &[u8]) -> Outcome {
         .unwrap_or_default();
     Outcome::UnexpectedBody {
         status,
-        content_type: scan::cap(&content_type, 100),
+        content_type: scan::short(&content_type, 100),
         snippet: scan::snippet(body),
     }
 }

@@ -411,3 +411,39 @@ fn answers_over_the_xml_caps_are_refused_as_upstream_faults() {
     let big = hostile::query_response(20 * 1024 * 1024);
     assert_eq!(soap(200, &big), Outcome::Success);
 }
+
+#[test]
+fn codes_and_fields_are_redacted_too() {
+    // Found by fuzzing: a session id glued to a code was shown as it was.
+    let sid = "00D5g000004AcmeAAA!AQ0secretsecretsecret";
+    let fault = INVALID_LOGIN.replace(
+        "<sf:exceptionCode>INVALID_LOGIN",
+        &format!("<sf:exceptionCode>INVALID_LOGIN{sid}"),
+    );
+    let fault = fault.replace(
+        "<faultcode>sf:INVALID_LOGIN",
+        &format!("<faultcode>sf:X{sid}"),
+    );
+    let rest_body = format!(r#"[{{"errorCode":"E{sid}","message":"m","fields":["f{sid}"]}}]"#);
+    let bulk_body = format!(r#"{{"exceptionCode":"B{sid}","exceptionMessage":"m"}}"#);
+    for outcome in [
+        soap(500, &fault),
+        rest(400, &rest_body),
+        classify(
+            Api::Bulk,
+            400,
+            &headers("application/json"),
+            bulk_body.as_bytes(),
+        ),
+        classify(
+            Api::SoapPartner,
+            500,
+            &headers(&format!("text/plain; x={sid}")),
+            b"x",
+        ),
+    ] {
+        let text = format!("{outcome} {outcome:?}");
+        assert!(!text.contains("AQ0secret"), "{text}");
+        assert!(text.contains("[redacted]"), "{text}");
+    }
+}

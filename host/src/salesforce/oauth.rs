@@ -52,7 +52,7 @@ pub fn parse_oauth_response(
             .filter(|t| !t.is_empty())
     };
     if let Some(error) = text("error") {
-        let code = scan::cap(error, 100);
+        let code = scan::short(error, 100);
         let message = scan::message(text("error_description").unwrap_or(""));
         return Err(
             if message.to_ascii_lowercase().contains("rate exceeded")

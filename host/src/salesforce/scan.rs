@@ -234,6 +234,12 @@ pub(crate) fn cap(text: &str, max: usize) -> String {
     }
 }
 
+/// A code or short field from upstream, safe to show: redacted, capped at
+/// `max` characters.
+pub(crate) fn short(text: &str, max: usize) -> String {
+    cap(&redact(text), max)
+}
+
 /// A message from upstream, safe to show: redacted, whitespace collapsed, capped.
 pub(crate) fn message(text: &str) -> String {
     let collapsed: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
