@@ -89,7 +89,7 @@ pub async fn direct_target(sim: &SimHost, pool: usize) -> anyhow::Result<crate::
     let tls = client_config(Some(&identity), &[sim.pki.join("root-ca.pem")])?;
     let settings = twoway::transport::Settings {
         pool_max_idle_per_host: pool,
-        ..twoway::transport::Settings::default()
+        ..twoway::gateway::transport_settings(&twoway::config::Upstream::default())
     };
     let transport = Transport::new(tls, &settings);
     let login = http::Request::post(format!(

@@ -166,11 +166,19 @@ async fn reload_errors_never_quote_the_file(gw: &TestGateway) {
     let good = std::fs::read_to_string(gw.config_path()).unwrap();
     let broken = [
         (
-            good.replacen("[tenant.auth]\n", &format!("[tenant.auth]\npassword = \"{CANARY}\"\n"), 1),
+            good.replacen(
+                "[tenant.auth]\n",
+                &format!("[tenant.auth]\npassword = \"{CANARY}\"\n"),
+                1,
+            ),
             "tenant.auth.password",
         ),
         (
-            good.replacen("[server]\n", &format!("[server]\nmax_body_kb = \"{CANARY}\"\n"), 1),
+            good.replacen(
+                "[server]\n",
+                &format!("[server]\nmax_body_kb = \"{CANARY}\"\n"),
+                1,
+            ),
             "server.max_body_kb",
         ),
         (
@@ -186,7 +194,10 @@ async fn reload_errors_never_quote_the_file(gw: &TestGateway) {
                 .await;
         assert_eq!(reply.status, 400, "{}", reply.body);
         assert!(reply.body.contains(key), "{key}: {}", reply.body);
-        assert!(!reply.body.contains(CANARY), "the reload answer quotes the file");
+        assert!(
+            !reply.body.contains(CANARY),
+            "the reload answer quotes the file"
+        );
         let config = gw.admin_get("/admin/config").await;
         assert!(
             config.body.contains(key) && !config.body.contains(CANARY),

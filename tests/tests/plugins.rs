@@ -320,7 +320,11 @@ async fn a_flood_of_plugin_logs_is_capped_per_call_and_counted() {
     let gw = TestGateway::start(&sim, &tenants, &[("log_and_config.wasm", LOG_AND_CONFIG)]).await;
     for call in 1..=2u64 {
         let reply = gw.call("GET", "/tenants/acme/workflows/ctx", KEY, "").await;
-        assert_eq!(reply.status, 200, "a chatty plugin still answers: {}", reply.body);
+        assert_eq!(
+            reply.status, 200,
+            "a chatty plugin still answers: {}",
+            reply.body
+        );
         let plugins = gw.admin_get("/admin/plugins").await.json();
         // 1000 log lines + 1000 stdout lines + 5 level lines, 200 kept.
         assert_eq!(
@@ -331,9 +335,7 @@ async fn a_flood_of_plugin_logs_is_capped_per_call_and_counted() {
     }
     let metrics = gw.admin_get("/metrics").await.body;
     assert!(
-        metrics.contains(
-            "twoway_plugin_log_lines_dropped{tenant=\"acme\",workflow=\"ctx\"} 3610"
-        ),
+        metrics.contains("twoway_plugin_log_lines_dropped{tenant=\"acme\",workflow=\"ctx\"} 3610"),
         "{metrics}"
     );
 }

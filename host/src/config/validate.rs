@@ -176,7 +176,10 @@ impl Checker<'_> {
             "plugins",
             raw.plugins.memory_mb,
             raw.plugins.timeout_ms,
-            (output_key, raw.plugins.max_output_kb.or(raw.plugins.max_body_kb)),
+            (
+                output_key,
+                raw.plugins.max_output_kb.or(raw.plugins.max_body_kb),
+            ),
             defaults,
         );
         let plugins = Plugins {
@@ -199,7 +202,11 @@ impl Checker<'_> {
             ))
         };
         let upstream = Upstream {
-            connect_timeout: ms("upstream.connect_timeout_ms", u.connect_timeout_ms, d.connect_timeout),
+            connect_timeout: ms(
+                "upstream.connect_timeout_ms",
+                u.connect_timeout_ms,
+                d.connect_timeout,
+            ),
             handshake_timeout: ms(
                 "upstream.handshake_timeout_ms",
                 u.handshake_timeout_ms,

@@ -34,19 +34,6 @@ pub struct Settings {
     pub pool_max_idle_per_host: usize,
 }
 
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            connect_timeout: Duration::from_secs(5),
-            handshake_timeout: Duration::from_secs(10),
-            response_timeout: Duration::from_secs(120),
-            max_response_bytes: 16 * 1024 * 1024,
-            pool_idle_timeout: Duration::from_secs(90),
-            pool_max_idle_per_host: 64,
-        }
-    }
-}
-
 /// Why a request got no answer.
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
