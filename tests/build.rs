@@ -82,14 +82,22 @@ fn main() {
     std::fs::write(dest, constants).expect("write plugins.rs");
 }
 
-/// Reruns the build when sources change (not the plugins' own target dir).
+/// Reruns the build when sources change: not the plugins' own target dir,
+/// nor the JavaScript and Python workflows (plugins/js with its
+/// node_modules, plugins/python), which scripts/build-js-plugins and
+/// scripts/build-py-plugins build, not this.
 fn watch(dir: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
     for entry in entries.flatten() {
         let path = entry.path();
-        if path.file_name().is_some_and(|n| n == "target") {
+        if path
+            .file_name()
+            .is_some_and(|n| n == "target" || n == "node_modules")
+            || path.join("package.json").is_file()
+            || path.join("requirements.txt").is_file()
+        {
             continue;
         }
         if path.is_dir() {

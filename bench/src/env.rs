@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use bytes::Bytes;
 use twoway::salesforce::{self, Api};
 use twoway::secret::Secret;
-use twoway::sim::{Endpoints, Sim, SimConfig};
+use twoway_sim::{Endpoints, Sim, SimConfig};
 use twoway::transport::{Transport, client_config};
 
 /// The simulator's own runtime and the simulator on it.

@@ -149,7 +149,7 @@ impl Gateway {
             .spawn()
             .with_context(|| {
                 format!(
-                    "starting {} (cargo build --release -p twoway)",
+                    "starting {} (cargo build --release -p twoway-cli)",
                     twoway.display()
                 )
             })?;

@@ -89,7 +89,7 @@ async fn main() -> anyhow::Result<()> {
     };
     anyhow::ensure!(
         twoway.is_file(),
-        "{} not found: build it first (cargo build --release -p twoway) or pass --twoway",
+        "{} not found: build it first (cargo build --release -p twoway-cli) or pass --twoway",
         twoway.display()
     );
     let plugins = cli.plugins.clone().unwrap_or_else(|| {

@@ -6,7 +6,6 @@
 //! contract and reload.
 #![forbid(unsafe_code)]
 
-pub mod cli;
 pub mod config;
 #[doc(hidden)]
 pub mod fuzzing;
@@ -18,7 +17,6 @@ pub mod problem;
 pub mod salesforce;
 pub mod secret;
 pub mod session;
-pub mod sim;
 pub mod transport;
 pub mod upstream;
 pub mod xml;

@@ -11,6 +11,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use bytes::Bytes;
 
@@ -20,8 +21,12 @@ use crate::salesforce::{self, Api, Outcome, Prepared};
 use crate::session::{Manager, Session, SessionError, Status};
 use crate::transport::{self, Transport, TransportError};
 
+mod budget;
+mod observe;
 mod setup;
 
+pub use budget::{ApiUsage, Limits as ApiBudget, Refusal, UsageView};
+pub use observe::Observer;
 pub use setup::Settings;
 
 /// Bodies up to this size are parsed and classified on the runtime worker;
@@ -68,6 +73,12 @@ pub enum UpstreamError {
     AnswerRefused { reason: String },
     #[error(transparent)]
     Transport(#[from] TransportError),
+    /// The tenant's API budget (`api_budget_per_day` / `api_reserve`) is spent.
+    #[error(
+        "the tenant's API budget is spent: the org has used about {} of its {} API requests of the last 24 hours, and api_budget_per_day / api_reserve stop calls at {}; retry in {} s (an estimate: Salesforce counts over a rolling 24-hour window)",
+        .0.used, .0.limit, .0.threshold, .0.retry_after.as_secs()
+    )]
+    ApiBudget(Refusal),
 }
 
 impl UpstreamError {
@@ -75,6 +86,7 @@ impl UpstreamError {
     pub fn retry_after(&self) -> Option<std::time::Duration> {
         match self {
             Self::Session(e) => e.retry_after(),
+            Self::ApiBudget(refusal) => Some(refusal.retry_after),
             _ => None,
         }
     }
@@ -91,6 +103,7 @@ impl UpstreamError {
             Self::Transport(TransportError::TooLarge { .. }) => ProblemCode::UpstreamTooLarge,
             Self::Transport(TransportError::Timeout { .. }) => ProblemCode::UpstreamTimeout,
             Self::Transport(_) => ProblemCode::UpstreamUnavailable,
+            Self::ApiBudget(_) => ProblemCode::ApiLimitExceeded,
         }
     }
 
@@ -124,13 +137,6 @@ pub enum SetupError {
     },
 }
 
-/// API usage as Salesforce last reported it (LimitInfoHeader / Sforce-Limit-Info).
-#[derive(Debug, Default)]
-pub struct Usage {
-    pub used: AtomicU64,
-    pub limit: AtomicU64,
-}
-
 /// Everything one tenant needs to call the API (built by `setup`).
 pub struct TenantUpstream {
     settings: Settings,
@@ -139,7 +145,11 @@ pub struct TenantUpstream {
     roots: [u8; 32],
     transport: Transport,
     sessions: Manager,
-    usage: Usage,
+    /// Shared with the successors a reload makes.
+    usage: Arc<ApiUsage>,
+    observer: Option<Arc<dyn Observer>>,
+    /// Logins and failed logins already reported to the observer.
+    logins_seen: AtomicU64,
 }
 
 impl TenantUpstream {
@@ -169,24 +179,66 @@ impl TenantUpstream {
         self.transport.handshakes()
     }
 
-    /// API requests used and the daily limit, as last reported.
-    pub fn usage(&self) -> (u64, u64) {
-        (
-            self.usage.used.load(Ordering::Relaxed),
-            self.usage.limit.load(Ordering::Relaxed),
-        )
+    /// The identity of the connection pool: equal for upstreams that share
+    /// it (and its handshake count) across reloads.
+    pub fn pool_id(&self) -> std::sync::Weak<dyn std::any::Any + Send + Sync> {
+        self.transport.pool_id()
+    }
+
+    /// API requests used and the daily limit, as last reported, and where
+    /// the tenant's budget stops calls.
+    pub fn usage(&self) -> UsageView {
+        self.usage.view(&self.settings.api_budget)
+    }
+
+    /// This upstream reporting calls and logins to `observer`.
+    pub fn observed(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     /// Sends `out` with the tenant's session; on INVALID_SESSION_ID logs in
-    /// again (once for all concurrent failures) and retries once.
+    /// again (once for all concurrent failures) and retries once. Refused
+    /// before anything is sent when the tenant's API budget is spent.
     pub async fn send(&self, out: &Outbound) -> Result<Answer, UpstreamError> {
+        let started = Instant::now();
+        let result = self.send_once(out).await;
+        if let Some(observer) = &self.observer {
+            let code = match &result {
+                Ok(answer) => answer.outcome.code(),
+                Err(e) => e.code(),
+            };
+            observer.upstream_call(&self.settings.tenant, out.api, code, started.elapsed());
+        }
+        result
+    }
+
+    /// The tenant's session; a login it waited for is reported once.
+    async fn session(&self) -> Result<Arc<Session>, SessionError> {
+        let Some(observer) = &self.observer else {
+            return self.sessions.session().await;
+        };
+        let logins = || self.sessions.logins() + self.sessions.login_failures();
+        let (before, started) = (logins(), Instant::now());
+        let result = self.sessions.session().await;
+        let after = logins();
+        if after != before && self.logins_seen.fetch_max(after, Ordering::Relaxed) < after {
+            observer.login(&self.settings.tenant, result.is_ok(), started.elapsed());
+        }
+        result
+    }
+
+    async fn send_once(&self, out: &Outbound) -> Result<Answer, UpstreamError> {
         let prepared = prepare(out).await?;
-        let first = self.sessions.session().await?;
+        self.usage
+            .admit(&self.settings.api_budget, Instant::now())
+            .map_err(UpstreamError::ApiBudget)?;
+        let first = self.session().await?;
         match self.attempt(out, &prepared, &first).await? {
             Attempt::Done(answer) => Ok(answer),
             Attempt::SessionRejected(_) => {
                 self.sessions.invalidate(&first);
-                let second = self.sessions.session().await?;
+                let second = self.session().await?;
                 match self.attempt(out, &prepared, &second).await? {
                     Attempt::Done(answer) => Ok(answer),
                     Attempt::SessionRejected(message) => {
@@ -223,8 +275,7 @@ impl TenantUpstream {
         let reply = self.transport.send(request).await?;
         let (usage, outcome, reply) = read(out.api, reply).await?;
         if let Some((used, limit)) = usage {
-            self.usage.used.store(used, Ordering::Relaxed);
-            self.usage.limit.store(limit, Ordering::Relaxed);
+            self.usage.observe(used, limit, Instant::now());
         }
         match outcome {
             Outcome::InvalidSession { message } => Ok(Attempt::SessionRejected(message)),

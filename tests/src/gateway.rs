@@ -8,7 +8,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use twoway::gateway::{self, Running};
-use twoway::sim::Sim;
+use twoway_sim::Sim;
 
 use crate::pki;
 

@@ -11,10 +11,11 @@ use hyper_util::rt::TokioIo;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use twoway::pki::Pki;
-use twoway::sim::{Sim, SimConfig};
+use twoway_sim::{Sim, SimConfig};
 
 pub mod fake_login;
 pub mod gateway;
+pub mod process;
 pub mod redis_server;
 
 /// Paths of the components built from plugins/ by build.rs.

@@ -1,16 +1,16 @@
-//! The certificate doctor (`twoway::identity::doctor`, `twoway cert check`):
+//! The certificate doctor (`twoway_doctor`, `twoway cert check`):
 //! every negative identity of the test PKI gets its error or warning, with
 //! all problems reported at once; good identities in every format pass;
 //! openssl-made material (a whole chain, RSA 1024, a certificate about to
 //! expire, an encrypted key, PKCS#12) is judged too, so we do not only check
 //! certificates we made ourselves; `--connect` against the simulator's
 //! mutual-auth port tells accepted from rejected; nothing printed holds key
-//! bytes or a password. Exit codes and bundle files: host/tests/cert_cli.rs.
+//! bytes or a password. Exit codes and bundle files: cli/tests/cert_cli.rs.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use twoway::identity::doctor::{self, CheckId, Options, Report, Status};
+use twoway_doctor::{self as doctor, CheckId, Options, Report, Status};
 use twoway::secret::Secret;
 use twoway_tests::{pki, start_sim};
 

@@ -14,7 +14,7 @@ fn tenants(tenant: &str) -> String {
     format!("{tenant}[[tenant.workflow]]\nname = \"errors\"\nplugin = \"error_cases.wasm\"\n")
 }
 
-async fn gateway(sim: &twoway::sim::Sim, server_extra: &str, tenant: &str) -> TestGateway {
+async fn gateway(sim: &twoway_sim::Sim, server_extra: &str, tenant: &str) -> TestGateway {
     TestGateway::start_with(
         sim,
         server_extra,

@@ -8,10 +8,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use twoway::sim::Sim;
+use twoway_sim::Sim;
 use twoway_tests::gateway::{ACME, TestGateway};
 use twoway_tests::plugins::GET_USER_INFO;
-use twoway_tests::redis_server::{ENCRYPTION_KEY, RedisServer};
+use twoway_tests::redis_server::{ENCRYPTION_KEY, RedisServer, store_degraded};
 use twoway_tests::{admin_get, admin_post, start_sim};
 
 const KEY: Option<&str> = Some("acme-key-1");
@@ -209,6 +209,18 @@ async fn refused_credentials_on_one_instance_stop_every_instance() {
         "one refused attempt for the whole fleet: no lockout"
     );
     assert_eq!(counter(&sim, "logins").await, 0);
+    // The stop shared in Redis holds Salesforce's refusal, never the password.
+    let contents = redis.dump().await;
+    assert!(
+        contents.iter().any(|(k, _)| k.ends_with(":stop")),
+        "{contents:?}"
+    );
+    for (key, value) in &contents {
+        assert!(
+            !key.contains("not-the-password") && !value.contains("not-the-password"),
+            "the password is in Redis key {key}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -233,7 +245,7 @@ async fn redis_lost_mid_load_fails_no_request_and_one_session_returns_with_it() 
 
     for gw in &gateways {
         let metrics = gw.admin_get("/metrics").await.body;
-        assert!(metrics.contains("twoway_store_degraded 1"), "{metrics}");
+        assert!(store_degraded(&metrics), "{metrics}");
     }
 
     // Redis is back (empty); the next expiry makes one login for all.
@@ -250,7 +262,7 @@ async fn redis_lost_mid_load_fails_no_request_and_one_session_returns_with_it() 
     );
     for gw in &gateways {
         let metrics = gw.admin_get("/metrics").await.body;
-        assert!(metrics.contains("twoway_store_degraded 0"), "{metrics}");
+        assert!(!store_degraded(&metrics), "{metrics}");
     }
 }
 
@@ -264,7 +276,7 @@ async fn redis_unreachable_at_start_fails_no_request_and_the_fleet_converges_whe
         let reply = gw.call("GET", PATH, KEY, "").await;
         assert_eq!(reply.status, 200, "{}", reply.body);
         let metrics = gw.admin_get("/metrics").await.body;
-        assert!(metrics.contains("twoway_store_degraded 1"), "{metrics}");
+        assert!(store_degraded(&metrics), "{metrics}");
     }
     assert_eq!(
         counter(&sim, "logins").await,
@@ -275,12 +287,7 @@ async fn redis_unreachable_at_start_fails_no_request_and_the_fleet_converges_whe
     redis.restart().await;
     for gw in &gateways {
         // Each instance checks every 250 ms whether Redis is back.
-        while !gw
-            .admin_get("/metrics")
-            .await
-            .body
-            .contains("twoway_store_degraded 0")
-        {
+        while store_degraded(&gw.admin_get("/metrics").await.body) {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }

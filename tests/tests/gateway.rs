@@ -113,7 +113,7 @@ async fn routing_and_request_problems() {
 }
 
 /// One tenant `acme` with a twist in its config, serving get-user-info.
-async fn acme_with(sim: &twoway::sim::Sim, replace: (&str, &str)) -> TestGateway {
+async fn acme_with(sim: &twoway_sim::Sim, replace: (&str, &str)) -> TestGateway {
     let tenant = ACME.replace(replace.0, replace.1);
     TestGateway::start(
         sim,
@@ -458,11 +458,11 @@ async fn admin_endpoints_report_state_and_never_secrets() {
         "{metrics}"
     );
     assert!(
-        metrics.contains("twoway_logins{tenant=\"acme\"} 1"),
+        metrics.contains("twoway_logins_total{tenant=\"acme\"} 1"),
         "{metrics}"
     );
     assert!(
-        metrics.contains("twoway_client_certificate_days_to_expiry{tenant=\"acme\"}"),
+        metrics.contains("twoway_client_certificate_expiry_timestamp_seconds{tenant=\"acme\"}"),
         "{metrics}"
     );
     assert!(

@@ -335,7 +335,7 @@ async fn a_flood_of_plugin_logs_is_capped_per_call_and_counted() {
     }
     let metrics = gw.admin_get("/metrics").await.body;
     assert!(
-        metrics.contains("twoway_plugin_log_lines_dropped{tenant=\"acme\",workflow=\"ctx\"} 3610"),
+        metrics.contains("twoway_plugin_log_lines_dropped_total{tenant=\"acme\",workflow=\"ctx\"} 3610"),
         "{metrics}"
     );
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use twoway::sim::Sim;
+use twoway_sim::Sim;
 use twoway_tests::gateway::{ACME, TestGateway};
 use twoway_tests::plugins::GET_USER_INFO;
 use twoway_tests::start_sim;

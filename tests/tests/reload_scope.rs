@@ -1,6 +1,6 @@
 //! Reload changes only what changed, counted on the simulator: logins (its
 //! `/counters`) and TLS handshakes (its mutual-port counter and the
-//! gateway's `twoway_upstream_tls_handshakes`). Callers, workflows and
+//! gateway's `twoway_upstream_tls_handshakes_total`). Callers, workflows and
 //! limits swap without a login or a handshake; a new identity or new
 //! `[upstream]` settings give a new pool and keep the session; new login
 //! settings start a new session; a failed reload leaves no trace; a login of
@@ -10,7 +10,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use twoway::sim::Sim;
+use twoway_sim::Sim;
 use twoway_tests::fake_login::{Behaviour, FakeLogin};
 use twoway_tests::gateway::{ACME, GLOBEX, Reply, TestGateway, http, replace_file};
 use twoway_tests::plugins::{GET_USER_INFO, VERSION_A, VERSION_B};
@@ -46,10 +46,10 @@ async fn mutual_handshakes(sim: &Sim) -> u64 {
     sim_counter(sim, "/handshakes/mutual").await
 }
 
-/// The gateway's `twoway_upstream_tls_handshakes` for `tenant`.
+/// The gateway's `twoway_upstream_tls_handshakes_total` for `tenant`.
 async fn pool_handshakes(gw: &TestGateway, tenant: &str) -> u64 {
     let metrics = gw.admin_get("/metrics").await.body;
-    let series = format!("twoway_upstream_tls_handshakes{{tenant=\"{tenant}\"}} ");
+    let series = format!("twoway_upstream_tls_handshakes_total{{tenant=\"{tenant}\"}} ");
     metrics
         .lines()
         .find_map(|line| line.strip_prefix(&series))

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use twoway::config::{self, Config};
 use twoway::salesforce::Api;
-use twoway::sim::Sim;
+use twoway_sim::Sim;
 use twoway::upstream::{Outbound, TenantUpstream, UpstreamError};
 use twoway_tests::{admin_get, admin_post, pki, start_sim, start_sim_with};
 
@@ -127,8 +127,9 @@ async fn soap_login_then_get_user_info_over_mutual_tls() {
         counters["handshakes"]["mutual"].as_u64().unwrap() >= 1,
         "the API call went to the mutual-auth port"
     );
+    let usage = upstream.usage();
     assert_eq!(
-        upstream.usage(),
+        (usage.used, usage.limit),
         (1, 15000),
         "API usage read from LimitInfoHeader"
     );

@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
-use twoway::sim::config::DEFAULT_TOML;
-use twoway::sim::{Sim, SimConfig, SimError};
+use twoway_sim::config::DEFAULT_TOML;
+use twoway_sim::{Sim, SimConfig, SimError};
 use twoway_tests::pki;
 
 fn problems(toml: &str) -> String {

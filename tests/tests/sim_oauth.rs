@@ -91,7 +91,7 @@ async fn password_grant(
 }
 
 /// The token is a session: REST bearer and SOAP sessionId on the mutual-auth port.
-async fn assert_token_works(sim: &twoway::sim::Sim, token: &str, username: &str) {
+async fn assert_token_works(sim: &twoway_sim::Sim, token: &str, username: &str) {
     let mutual = sim.endpoints().mutual_url();
     let client = Client::with_identity(&pki().fullcert);
     let rest = client

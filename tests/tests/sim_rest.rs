@@ -4,7 +4,7 @@
 //! Sforce-Limit-Info and REQUEST_LIMIT_EXCEEDED (REST and SOAP).
 
 use serde_json::{Value, json};
-use twoway::sim::Sim;
+use twoway_sim::Sim;
 use twoway_tests::{
     ACME_ORG, ACME_PASSWORD, ACME_USER, ANALYST_PASSWORD, ANALYST_USER, Client, Response,
     get_user_info_envelope, partner_fault, pki, soap_login, start_sim, start_sim_with,

@@ -5,7 +5,7 @@
 
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use twoway::sim::Sim;
+use twoway_sim::Sim;
 use twoway_tests::{
     ACME_PASSWORD, ACME_USER, Client, Response, client_fault, get_user_info_envelope,
     login_envelope, pki, soap_login, start_sim, start_sim_with,

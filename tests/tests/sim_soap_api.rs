@@ -3,7 +3,7 @@
 //! save results, LimitInfoHeader on every success, and INVALID_SESSION_ID for
 //! unknown, missing and expired sessions.
 
-use twoway::sim::Sim;
+use twoway_sim::Sim;
 use twoway_tests::{
     ACME_ORG, ACME_PASSWORD, ACME_USER, ANALYST_PASSWORD, ANALYST_USER, Client, Response,
     admin_post, api_envelope, child_names, client_fault, get_user_info_envelope,

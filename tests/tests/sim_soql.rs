@@ -4,7 +4,7 @@
 //! MALFORMED_QUERY; over REST and over the SOAP partner API.
 
 use serde_json::{Value, json};
-use twoway::sim::Sim;
+use twoway_sim::Sim;
 use twoway_tests::{
     ACME_ORG, ACME_PASSWORD, ACME_USER, Client, Response, api_envelope, pki, soap_login, start_sim,
     xml_text, xml_texts,

@@ -20,7 +20,7 @@ use crate::secret::Secret;
 
 pub use store::{RedisStore, Store};
 pub use toml_error::describe as describe_toml_error;
-pub use validate::from_toml;
+pub use validate::{default_cache_dir, from_toml};
 
 /// A configuration that failed its checks: every problem, one per line.
 #[derive(Debug, thiserror::Error)]
@@ -146,6 +146,12 @@ pub struct Tenant {
     pub identity: Option<IdentitySource>,
     pub extra_roots: Vec<PathBuf>,
     pub login_budget_per_hour: u32,
+    /// Stop calling the API once the org's usage reaches this many requests
+    /// (`api_budget_per_day`).
+    pub api_budget_per_day: Option<u64>,
+    /// Stop calling the API this many requests short of the org's limit
+    /// (`api_reserve`).
+    pub api_reserve: Option<u64>,
     /// Session lifetime when the login does not say (OAuth tokens).
     pub session_seconds: u64,
     /// Longest one login may take, whatever its callers do (`login_timeout_ms`).

@@ -80,6 +80,8 @@ pub struct RawTenant {
     #[serde(default)]
     pub extra_roots: Vec<PathBuf>,
     pub login_budget_per_hour: Option<u32>,
+    pub api_budget_per_day: Option<u64>,
+    pub api_reserve: Option<u64>,
     pub session_seconds: Option<u64>,
     pub login_timeout_ms: Option<u64>,
     pub max_concurrency: Option<usize>,

@@ -23,6 +23,7 @@ pub struct RawStore {
     pub connect_timeout_ms: Option<u64>,
     pub command_timeout_ms: Option<u64>,
     pub instances: Option<u32>,
+    pub ca_file: Option<PathBuf>,
 }
 
 /// A checked `[store]`.
@@ -49,6 +50,9 @@ pub struct RedisStore {
     /// How many instances share the store: while Redis is unreachable each
     /// one allows itself `login_budget_per_hour / instances` logins.
     pub instances: u32,
+    /// With `rediss://`: the CA certificates (PEM) the server's certificate
+    /// must chain to, instead of the system's roots (`ca_file`).
+    pub ca: Option<Vec<u8>>,
 }
 
 /// Checks `raw`, pushing problems (with their key paths) onto `problems`.
@@ -68,11 +72,12 @@ pub(super) fn check(
             || raw.url_file.is_some()
             || raw.encryption_key_env.is_some()
             || raw.encryption_key_file.is_some()
-            || raw.prefix.is_some();
+            || raw.prefix.is_some()
+            || raw.ca_file.is_some();
         if redis_only {
             problem(
                 "kind",
-                "url, prefix and encryption_key only apply to kind = \"redis\"; set it or remove them".into(),
+                "url, prefix, encryption_key and ca_file only apply to kind = \"redis\"; set it or remove them".into(),
             );
         }
         return Store::Memory;
@@ -140,6 +145,14 @@ pub(super) fn check(
             1
         }
     };
+    let tls = url
+        .as_ref()
+        .is_ok_and(|u| u.expose().starts_with("rediss://"));
+    let ca = raw.ca_file.as_deref().and_then(|path| {
+        read_ca(path, base, tls)
+            .map_err(|e| problem("ca_file", e))
+            .ok()
+    });
     match (url, key) {
         (Ok(url), Ok(encryption_key)) => Store::Redis(RedisStore {
             url,
@@ -148,8 +161,30 @@ pub(super) fn check(
             connect_timeout,
             command_timeout,
             instances,
+            ca,
         }),
         _ => Store::Memory,
+    }
+}
+
+/// The PEM CA certificates of `ca_file`, checked; only with `rediss://`.
+fn read_ca(path: &Path, base: &Path, tls: bool) -> Result<Vec<u8>, String> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    if !tls {
+        return Err(
+            "only applies to a rediss:// url (TLS); use rediss:// or remove ca_file".into(),
+        );
+    }
+    let path = base.join(path);
+    let pem = std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let certs: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(&pem).collect();
+    match certs {
+        Ok(certs) if !certs.is_empty() => Ok(pem),
+        _ => Err(format!(
+            "{} holds no PEM certificate (-----BEGIN CERTIFICATE-----): give the CA that issued the Redis server's certificate",
+            path.display()
+        )),
     }
 }
 
@@ -252,5 +287,46 @@ mod tests {
         );
         let problems = check_text("[store]\nurl_env = \"URL\"").unwrap_err();
         assert!(problems[0].starts_with("store.kind:"), "{problems:?}");
+    }
+
+    #[test]
+    fn ca_file_needs_rediss_and_a_pem_certificate() {
+        let dir = tempfile::tempdir().unwrap();
+        let not_pem = dir.path().join("ca.txt");
+        std::fs::write(&not_pem, "not a certificate").unwrap();
+        let store = |url: &str, ca: &Path| {
+            let env = |name: &str| match name {
+                "URL" => Some(url.to_string()),
+                "KEY" => Some("ab".repeat(32)),
+                _ => None,
+            };
+            let text = format!(
+                "[store]\nkind = \"redis\"\nurl_env = \"URL\"\nencryption_key_env = \"KEY\"\nca_file = \"{}\"",
+                ca.display()
+            );
+            crate::config::from_toml(&text, Path::new("/"), &env).map(|c| c.store)
+        };
+        let problems = store("redis://:pw@h:6379/", &not_pem).unwrap_err();
+        assert!(
+            problems[0].starts_with("store.ca_file:") && problems[0].contains("rediss://"),
+            "{problems:?}"
+        );
+        assert!(!problems[0].contains(":pw@"), "{problems:?}");
+        let problems = store("rediss://h:6380/", &not_pem).unwrap_err();
+        assert!(problems[0].contains("no PEM certificate"), "{problems:?}");
+        let problems = store("rediss://h:6380/", &dir.path().join("missing.pem")).unwrap_err();
+        assert!(problems[0].contains("cannot read"), "{problems:?}");
+
+        let ca = dir.path().join("ca.pem");
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = rcgen::CertificateParams::new(vec!["redis".into()])
+            .unwrap()
+            .self_signed(&key)
+            .unwrap();
+        std::fs::write(&ca, cert.pem()).unwrap();
+        let Ok(Store::Redis(redis)) = store("rediss://h:6380/", &ca) else {
+            panic!("a redis store with a CA")
+        };
+        assert_eq!(redis.ca.as_deref(), Some(cert.pem().as_bytes()));
     }
 }

@@ -29,6 +29,9 @@ const MIN_SESSION_SECONDS: u64 = 60;
 const MAX_SESSION_SECONDS: u64 = 86_400;
 /// Requests one tenant may have in flight at once.
 const MAX_CONCURRENCY: usize = 10_000;
+/// Bound of `api_budget_per_day` and `api_reserve` (far above any org's
+/// daily API request limit).
+const MAX_API_REQUESTS: u64 = 1_000_000_000;
 
 /// Parses and checks `text`, resolving paths against `base`.
 pub fn from_toml(text: &str, base: &Path, env: EnvLookup<'_>) -> Result<Config, Vec<String>> {
@@ -401,6 +404,22 @@ impl Checker<'_> {
                 "between 1 and 3600 (Salesforce allows 3600 logins per user per hour)",
             );
         }
+        let api_budget_per_day = t.api_budget_per_day.map(|n| {
+            self.bounded(
+                &format!("{key}.api_budget_per_day"),
+                Some(n),
+                n,
+                1..=MAX_API_REQUESTS,
+            )
+        });
+        let api_reserve = t.api_reserve.map(|n| {
+            self.bounded(
+                &format!("{key}.api_reserve"),
+                Some(n),
+                n,
+                0..=MAX_API_REQUESTS,
+            )
+        });
         let login_timeout_ms = t.login_timeout_ms.unwrap_or(8_000);
         if login_timeout_ms == 0 || login_timeout_ms > 600_000 {
             self.problem(
@@ -423,6 +442,8 @@ impl Checker<'_> {
             identity,
             extra_roots,
             login_budget_per_hour: budget,
+            api_budget_per_day,
+            api_reserve,
             session_seconds: self.bounded(
                 &format!("{key}.session_seconds"),
                 t.session_seconds,
@@ -750,7 +771,7 @@ fn default_audience(login_url: Option<&http::Uri>) -> String {
 /// Compiled plugin code goes to the user's cache folder, never beside the
 /// plugins: whoever may drop a plugin file must not be able to plant
 /// native code.
-fn default_cache_dir(env: EnvLookup<'_>) -> PathBuf {
+pub fn default_cache_dir(env: EnvLookup<'_>) -> PathBuf {
     let non_empty = |name: &str| env(name).filter(|v| !v.is_empty()).map(PathBuf::from);
     non_empty("XDG_CACHE_HOME")
         .or_else(|| non_empty("HOME").map(|home| home.join(".cache")))

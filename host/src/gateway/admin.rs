@@ -21,7 +21,6 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 
 use super::Shared;
-use super::metrics::{TenantLabels, WorkflowLabels};
 
 /// Serves the admin routes until `stop` turns true.
 pub async fn serve(
@@ -101,7 +100,7 @@ async fn route(
             )
         }
         ("GET", "/metrics") => {
-            refresh_gauges(shared);
+            super::mirror::refresh(shared);
             http::Response::builder()
                 .header(
                     http::header::CONTENT_TYPE,
@@ -139,59 +138,5 @@ async fn route(
             404,
             json!({ "error": "unknown admin route", "routes": ["GET /healthz", "GET /readyz", "GET /metrics", "GET /admin/plugins", "GET /admin/sessions", "GET /admin/config", "POST /admin/reload"] }),
         ),
-    }
-}
-
-/// Gauges that mirror state kept elsewhere, set just before a scrape.
-fn refresh_gauges(shared: &Shared) {
-    let m = &shared.metrics;
-    let store = shared.store.health();
-    m.store_degraded.set(i64::from(store.degraded));
-    m.store_fallback_logins
-        .set(store.fallback_logins.try_into().unwrap_or(i64::MAX));
-    for slot in shared.registry.status() {
-        let labels = WorkflowLabels {
-            tenant: slot.tenant,
-            workflow: slot.workflow,
-        };
-        m.plugin_reloads
-            .get_or_create(&labels)
-            .set(slot.reloads as i64);
-        m.plugin_failures
-            .get_or_create(&labels)
-            .set(slot.failures as i64);
-        m.plugin_log_dropped
-            .get_or_create(&labels)
-            .set(slot.log_lines_dropped as i64);
-    }
-    let now = time::OffsetDateTime::now_utc();
-    for (name, tenant) in &shared.current().tenants {
-        let labels = TenantLabels {
-            tenant: name.clone(),
-        };
-        let sessions = tenant.upstream.sessions();
-        m.logins
-            .get_or_create(&labels)
-            .set(sessions.logins() as i64);
-        m.login_failures
-            .get_or_create(&labels)
-            .set(sessions.login_failures() as i64);
-        let (used, limit) = tenant.upstream.usage();
-        m.api_used.get_or_create(&labels).set(used as i64);
-        m.api_limit.get_or_create(&labels).set(limit as i64);
-        m.upstream_handshakes
-            .get_or_create(&labels)
-            .set(tenant.upstream.handshakes() as i64);
-        m.queued
-            .get_or_create(&labels)
-            .set(tenant.limit.queued() as i64);
-        m.slots_in_use
-            .get_or_create(&labels)
-            .set(tenant.limit.in_use() as i64);
-        if let Some(identity) = tenant.upstream.identity() {
-            m.certificate_days
-                .get_or_create(&labels)
-                .set(identity.days_to_expiry(now));
-        }
     }
 }

@@ -1,13 +1,42 @@
-//! Prometheus metrics (`/metrics`): requests and latency per tenant and
-//! workflow, plugin reloads, logins, API usage and certificate expiry.
-//! Labels carry only tenant, workflow and status: never a secret.
+//! Prometheus metrics (`/metrics`, OpenMetrics text) by the Prometheus
+//! conventions: cumulative values are counters named `*_total` that live as
+//! long as the process (a config reload never resets them), durations are
+//! histograms in seconds, and the series of a removed tenant or workflow
+//! are dropped ([`Metrics::retain`]). Labels carry only tenant, workflow,
+//! API, status and outcome codes: never a secret.
+//!
+//! Counters of work counted elsewhere (logins, handshakes, plugin reloads)
+//! are brought up to date just before a scrape by [`super::mirror`].
+
+use std::collections::HashSet;
+use std::hash::Hash;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::family::{Family, MetricConstructor};
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+
+use crate::salesforce::Api;
+
+/// Seconds: from 5 ms to 30 s (workflows and upstream calls).
+const CALL_BUCKETS: [f64; 12] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+/// Seconds: from no wait at all to 10 s (queue waits).
+const WAIT_BUCKETS: [f64; 11] = [0.0, 0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+/// A label set that belongs to a tenant (and maybe one of its workflows):
+/// dropped when the tenant or workflow leaves the config.
+pub trait Scoped {
+    fn tenant(&self) -> &str;
+    fn workflow(&self) -> Option<&str> {
+        None
+    }
+}
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
@@ -27,170 +56,419 @@ pub struct TenantLabels {
     pub tenant: String,
 }
 
+/// One upstream call: its API (`soap-partner`, `rest`, ...) and outcome
+/// code (`success`, `invalid_session`, `upstream_timeout`, ...).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct UpstreamLabels {
+    pub tenant: String,
+    pub api: &'static str,
+    pub code: &'static str,
+}
+
+/// One login: `outcome` is `success` or `failure`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LoginLabels {
+    pub tenant: String,
+    pub outcome: &'static str,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ListenerLabels {
     /// `inbound` or `admin`.
     pub listener: &'static str,
 }
 
-/// Every metric the gateway exports.
+impl Scoped for RequestLabels {
+    fn tenant(&self) -> &str {
+        &self.tenant
+    }
+    fn workflow(&self) -> Option<&str> {
+        Some(&self.workflow)
+    }
+}
+impl Scoped for WorkflowLabels {
+    fn tenant(&self) -> &str {
+        &self.tenant
+    }
+    fn workflow(&self) -> Option<&str> {
+        Some(&self.workflow)
+    }
+}
+impl Scoped for TenantLabels {
+    fn tenant(&self) -> &str {
+        &self.tenant
+    }
+}
+impl Scoped for UpstreamLabels {
+    fn tenant(&self) -> &str {
+        &self.tenant
+    }
+}
+impl Scoped for LoginLabels {
+    fn tenant(&self) -> &str {
+        &self.tenant
+    }
+}
+
+/// A [`Family`] that remembers its label sets, so that the series of a
+/// removed tenant or workflow can be dropped.
+pub struct Tracked<S, M, C = fn() -> M> {
+    family: Family<S, M, C>,
+    labels: Mutex<HashSet<S>>,
+}
+
+impl<S, M, C> Tracked<S, M, C>
+where
+    S: Clone + Hash + Eq + Scoped,
+    C: MetricConstructor<M>,
+{
+    fn with(family: Family<S, M, C>) -> Self {
+        Self {
+            family,
+            labels: Mutex::new(HashSet::new()),
+        }
+    }
+
+    fn labels(&self) -> MutexGuard<'_, HashSet<S>> {
+        self.labels.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `f` on the series of `labels`, creating it if need be.
+    pub fn with_series<T>(&self, labels: &S, f: impl FnOnce(&M) -> T) -> T {
+        let mut known = self.labels();
+        if !known.contains(labels) {
+            known.insert(labels.clone());
+        }
+        f(&self.family.get_or_create(labels))
+    }
+
+    /// Drops every series whose tenant (and workflow) `keep` refuses.
+    pub fn retain(&self, keep: &dyn Fn(&str, Option<&str>) -> bool) {
+        self.labels().retain(|labels| {
+            let kept = keep(labels.tenant(), labels.workflow());
+            if !kept {
+                self.family.remove(labels);
+            }
+            kept
+        });
+    }
+
+    fn family(&self) -> Family<S, M, C>
+    where
+        C: Clone,
+    {
+        self.family.clone()
+    }
+}
+
+impl<S: Clone + Hash + Eq + Scoped, M: Default> Tracked<S, M> {
+    fn new() -> Self {
+        Self::with(Family::default())
+    }
+}
+
+impl<S: Clone + Hash + Eq + Scoped> Tracked<S, Histogram> {
+    fn histogram(buckets: fn() -> Histogram) -> Self {
+        Self::with(Family::new_with_constructor(buckets))
+    }
+}
+
+/// Every metric the gateway exports, for the life of the process.
 pub struct Metrics {
     registry: Registry,
-    pub requests: Family<RequestLabels, Counter>,
-    pub latency: Family<WorkflowLabels, Histogram>,
-    pub plugin_reloads: Family<WorkflowLabels, Gauge>,
-    pub plugin_failures: Family<WorkflowLabels, Gauge>,
-    pub plugin_log_dropped: Family<WorkflowLabels, Gauge>,
-    pub logins: Family<TenantLabels, Gauge>,
-    pub login_failures: Family<TenantLabels, Gauge>,
-    pub api_used: Family<TenantLabels, Gauge>,
-    pub api_limit: Family<TenantLabels, Gauge>,
-    pub certificate_days: Family<TenantLabels, Gauge>,
-    pub upstream_handshakes: Family<TenantLabels, Gauge>,
+    // Counters (`*_total`).
+    pub requests: Tracked<RequestLabels, Counter>,
+    pub plugin_reloads: Tracked<WorkflowLabels, Counter>,
+    pub plugin_failures: Tracked<WorkflowLabels, Counter>,
+    pub plugin_log_dropped: Tracked<WorkflowLabels, Counter>,
+    pub logins: Tracked<TenantLabels, Counter>,
+    pub login_failures: Tracked<TenantLabels, Counter>,
+    pub upstream_handshakes: Tracked<TenantLabels, Counter>,
+    pub config_reloads: Counter,
+    pub store_fallback_logins: Counter,
+    // Histograms (seconds).
+    pub latency: Tracked<WorkflowLabels, Histogram>,
+    pub upstream_latency: Tracked<UpstreamLabels, Histogram>,
+    pub login_duration: Tracked<LoginLabels, Histogram>,
+    pub queue_wait: Tracked<TenantLabels, Histogram>,
+    // Gauges.
+    pub api_used: Tracked<TenantLabels, Gauge>,
+    pub api_limit: Tracked<TenantLabels, Gauge>,
+    pub api_budget: Tracked<TenantLabels, Gauge>,
+    pub certificate_expiry: Tracked<TenantLabels, Gauge>,
+    pub queued: Tracked<TenantLabels, Gauge>,
+    pub slots_in_use: Tracked<TenantLabels, Gauge>,
     pub in_flight: Gauge,
-    pub queue_wait: Family<TenantLabels, Histogram>,
-    pub queued: Family<TenantLabels, Gauge>,
-    pub slots_in_use: Family<TenantLabels, Gauge>,
     pub connections: Family<ListenerLabels, Gauge>,
     /// 1 while the shared session store (Redis) is unreachable.
     pub store_degraded: Gauge,
-    pub store_fallback_logins: Gauge,
+    /// The last values read of the counters mirrored from elsewhere.
+    pub(super) mirror: super::mirror::Mirror,
+}
+
+fn call_buckets() -> Histogram {
+    Histogram::new(CALL_BUCKETS)
+}
+
+fn wait_buckets() -> Histogram {
+    Histogram::new(WAIT_BUCKETS)
+}
+
+/// Registers `metric` as `twoway_<name>` (counters get `_total` on top).
+fn add<M>(registry: &mut Registry, name: &str, help: &str, metric: M)
+where
+    M: prometheus_client::registry::Metric,
+{
+    registry.register(name, help, metric);
 }
 
 impl Default for Metrics {
     fn default() -> Self {
-        let mut registry = Registry::with_prefix("twoway");
-        let requests = Family::<RequestLabels, Counter>::default();
-        let latency = Family::<WorkflowLabels, Histogram>::new_with_constructor(|| {
-            Histogram::new([
-                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
-            ])
-        });
-        let metrics = Self {
-            requests,
-            latency,
-            plugin_reloads: Family::default(),
-            plugin_failures: Family::default(),
-            plugin_log_dropped: Family::default(),
-            logins: Family::default(),
-            login_failures: Family::default(),
-            api_used: Family::default(),
-            api_limit: Family::default(),
-            certificate_days: Family::default(),
-            upstream_handshakes: Family::default(),
+        let m = Self {
+            registry: Registry::default(),
+            requests: Tracked::new(),
+            plugin_reloads: Tracked::new(),
+            plugin_failures: Tracked::new(),
+            plugin_log_dropped: Tracked::new(),
+            logins: Tracked::new(),
+            login_failures: Tracked::new(),
+            upstream_handshakes: Tracked::new(),
+            config_reloads: Counter::default(),
+            store_fallback_logins: Counter::default(),
+            latency: Tracked::histogram(call_buckets),
+            upstream_latency: Tracked::histogram(call_buckets),
+            login_duration: Tracked::histogram(call_buckets),
+            queue_wait: Tracked::histogram(wait_buckets),
+            api_used: Tracked::new(),
+            api_limit: Tracked::new(),
+            api_budget: Tracked::new(),
+            certificate_expiry: Tracked::new(),
+            queued: Tracked::new(),
+            slots_in_use: Tracked::new(),
             in_flight: Gauge::default(),
-            queue_wait: Family::<TenantLabels, Histogram>::new_with_constructor(|| {
-                Histogram::new([0.0, 0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0])
-            }),
-            queued: Family::default(),
-            slots_in_use: Family::default(),
             connections: Family::default(),
             store_degraded: Gauge::default(),
-            store_fallback_logins: Gauge::default(),
-            registry: Registry::default(),
+            mirror: Default::default(),
         };
-        registry.register(
+        let mut registry = Registry::with_prefix("twoway");
+        let r = &mut registry;
+        add(
+            r,
             "requests",
-            "Workflow requests by tenant, workflow and status",
-            metrics.requests.clone(),
+            "Workflow requests by tenant, workflow and HTTP status",
+            m.requests.family(),
         );
-        registry.register(
+        add(
+            r,
             "request_duration_seconds",
-            "Workflow request latency",
-            metrics.latency.clone(),
+            "Workflow request duration, from the first byte to the answer",
+            m.latency.family(),
         );
-        registry.register(
+        add(
+            r,
+            "upstream_request_duration_seconds",
+            "Duration of calls to the API by tenant, API and outcome code (a re-login and retry count as one call)",
+            m.upstream_latency.family(),
+        );
+        add(
+            r,
+            "login_duration_seconds",
+            "Time requests waited for a login, by tenant and outcome (success or failure)",
+            m.login_duration.family(),
+        );
+        add(
+            r,
             "plugin_reloads",
-            "Plugin versions loaded by reload",
-            metrics.plugin_reloads.clone(),
+            "Plugin versions loaded",
+            m.plugin_reloads.family(),
         );
-        registry.register(
+        add(
+            r,
             "plugin_reload_failures",
             "Plugin files that failed to load",
-            metrics.plugin_failures.clone(),
+            m.plugin_failures.family(),
         );
-        registry.register(
+        add(
+            r,
             "plugin_log_lines_dropped",
             "Plugin log lines dropped over the per-call cap",
-            metrics.plugin_log_dropped.clone(),
+            m.plugin_log_dropped.family(),
         );
-        registry.register(
+        add(
+            r,
             "logins",
             "Successful logins by tenant",
-            metrics.logins.clone(),
+            m.logins.family(),
         );
-        registry.register(
+        add(
+            r,
             "login_failures",
             "Failed logins by tenant",
-            metrics.login_failures.clone(),
+            m.login_failures.family(),
         );
-        registry.register(
-            "api_requests_used",
-            "API requests used today, as Salesforce reports",
-            metrics.api_used.clone(),
-        );
-        registry.register(
-            "api_requests_limit",
-            "API request limit per day, as Salesforce reports",
-            metrics.api_limit.clone(),
-        );
-        registry.register(
-            "client_certificate_days_to_expiry",
-            "Days until the tenant's client certificate expires",
-            metrics.certificate_days.clone(),
-        );
-        registry.register(
+        add(
+            r,
             "upstream_tls_handshakes",
             "TLS handshakes made to the API",
-            metrics.upstream_handshakes.clone(),
+            m.upstream_handshakes.family(),
         );
-        registry.register(
+        add(
+            r,
+            "config_reloads",
+            "Configurations reloaded (accepted ones)",
+            m.config_reloads.clone(),
+        );
+        add(
+            r,
+            "api_requests_used",
+            "The org's API requests in the last 24 hours, as Salesforce last reported them",
+            m.api_used.family(),
+        );
+        add(
+            r,
+            "api_requests_limit",
+            "The org's API request limit per 24 hours, as Salesforce last reported it",
+            m.api_limit.family(),
+        );
+        add(
+            r,
+            "api_requests_budget",
+            "Usage at which the gateway refuses calls (the lesser of api_budget_per_day and the limit less api_reserve)",
+            m.api_budget.family(),
+        );
+        add(
+            r,
+            "client_certificate_expiry_timestamp_seconds",
+            "When the tenant's client certificate expires (Unix seconds)",
+            m.certificate_expiry.family(),
+        );
+        add(
+            r,
             "requests_in_flight",
             "Requests being handled now",
-            metrics.in_flight.clone(),
+            m.in_flight.clone(),
         );
-        registry.register(
+        add(
+            r,
             "tenant_queue_wait_seconds",
             "Time requests waited for one of their tenant's max_concurrency slots",
-            metrics.queue_wait.clone(),
+            m.queue_wait.family(),
         );
-        registry.register(
+        add(
+            r,
             "tenant_queued_requests",
             "Requests waiting for a slot of their tenant now",
-            metrics.queued.clone(),
+            m.queued.family(),
         );
-        registry.register(
+        add(
+            r,
             "tenant_slots_in_use",
             "Requests of the tenant running a workflow now (at most max_concurrency)",
-            metrics.slots_in_use.clone(),
+            m.slots_in_use.family(),
         );
-        registry.register(
+        add(
+            r,
             "open_connections",
             "Open connections per listener (at most [server] max_connections)",
-            metrics.connections.clone(),
+            m.connections.clone(),
         );
-        registry.register(
+        add(
+            r,
             "store_degraded",
             "1 while the shared session store ([store] kind = \"redis\") is unreachable and this instance works on its own",
-            metrics.store_degraded.clone(),
+            m.store_degraded.clone(),
         );
-        registry.register(
+        add(
+            r,
             "store_fallback_logins",
             "Logins this instance decided without the shared session store",
-            metrics.store_fallback_logins.clone(),
+            m.store_fallback_logins.clone(),
         );
-        Self {
-            registry,
-            ..metrics
-        }
+        Self { registry, ..m }
     }
 }
 
 impl Metrics {
-    /// The Prometheus text exposition.
+    /// The OpenMetrics text exposition (ends with `# EOF`).
     pub fn encode(&self) -> String {
         let mut out = String::new();
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
         out
+    }
+
+    /// Drops the series of tenants and workflows `keep` refuses (those no
+    /// longer in the config).
+    pub fn retain(&self, keep: &dyn Fn(&str, Option<&str>) -> bool) {
+        self.requests.retain(keep);
+        self.plugin_reloads.retain(keep);
+        self.plugin_failures.retain(keep);
+        self.plugin_log_dropped.retain(keep);
+        self.logins.retain(keep);
+        self.login_failures.retain(keep);
+        self.upstream_handshakes.retain(keep);
+        self.latency.retain(keep);
+        self.upstream_latency.retain(keep);
+        self.login_duration.retain(keep);
+        self.queue_wait.retain(keep);
+        self.api_used.retain(keep);
+        self.api_limit.retain(keep);
+        self.api_budget.retain(keep);
+        self.certificate_expiry.retain(keep);
+        self.queued.retain(keep);
+        self.slots_in_use.retain(keep);
+    }
+}
+
+impl crate::upstream::Observer for Metrics {
+    fn upstream_call(&self, tenant: &str, api: Api, code: &'static str, elapsed: Duration) {
+        let labels = UpstreamLabels {
+            tenant: tenant.to_string(),
+            api: api.name(),
+            code,
+        };
+        self.upstream_latency
+            .with_series(&labels, |h| h.observe(elapsed.as_secs_f64()));
+    }
+
+    fn login(&self, tenant: &str, success: bool, elapsed: Duration) {
+        let labels = LoginLabels {
+            tenant: tenant.to_string(),
+            outcome: if success { "success" } else { "failure" },
+        };
+        self.login_duration
+            .with_series(&labels, |h| h.observe(elapsed.as_secs_f64()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_end_in_total_and_removed_tenants_are_dropped() {
+        let m = Metrics::default();
+        for tenant in ["acme", "globex"] {
+            m.requests.with_series(
+                &RequestLabels {
+                    tenant: tenant.into(),
+                    workflow: "user".into(),
+                    status: 200,
+                },
+                |c| c.inc(),
+            );
+        }
+        let text = m.encode();
+        assert!(text.contains("# TYPE twoway_requests counter"), "{text}");
+        assert!(
+            text.contains(
+                "twoway_requests_total{tenant=\"globex\",workflow=\"user\",status=\"200\"} 1"
+            ),
+            "{text}"
+        );
+        assert!(text.ends_with("# EOF\n"), "{text}");
+        m.retain(&|tenant, _| tenant == "acme");
+        let text = m.encode();
+        assert!(!text.contains("globex"), "{text}");
+        assert!(text.contains("tenant=\"acme\""), "{text}");
     }
 }

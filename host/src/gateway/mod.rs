@@ -7,6 +7,7 @@ mod admin;
 mod auth;
 mod limit;
 mod metrics;
+mod mirror;
 mod problem;
 mod reload;
 mod routing;
@@ -60,7 +61,8 @@ pub struct Generation {
 pub struct Shared {
     pub generation: RwLock<Arc<Generation>>,
     pub registry: Arc<Registry>,
-    pub metrics: Metrics,
+    /// Lives as long as the process: reloads never reset a counter.
+    pub metrics: Arc<Metrics>,
     pub config_path: Option<PathBuf>,
     pub shutting_down: AtomicBool,
     /// Sessions and login budgets of every tenant.

@@ -68,7 +68,9 @@ pub async fn prepare(
     let store: Arc<dyn SessionStore> = crate::session::fleet::open(&config.store)
         .await
         .map_err(|e| GatewayError::Runtime(format!("[store]: {e}")))?;
-    let tenants = tenants::build(&config, None, &store)?;
+    let metrics = Arc::new(Metrics::default());
+    let observer: Arc<dyn crate::upstream::Observer> = metrics.clone();
+    let tenants = tenants::build(&config, None, &store, &observer)?;
     let cache_dir = config.plugins.cache_dir.clone();
     let runtime = tokio::task::spawn_blocking(move || Runtime::new(&cache_dir))
         .await
@@ -86,7 +88,7 @@ pub async fn prepare(
             plugins,
         })),
         registry,
-        metrics: Metrics::default(),
+        metrics,
         config_path,
         shutting_down: AtomicBool::new(false),
         store,
@@ -108,7 +110,8 @@ pub async fn reload(shared: &Arc<Shared>) -> Result<(), GatewayError> {
     let result = async {
         let config = crate::config::load(&path)?;
         let previous = shared.current();
-        let tenants = tenants::build(&config, Some(&previous), &shared.store)?;
+        let observer: Arc<dyn crate::upstream::Observer> = shared.metrics.clone();
+        let tenants = tenants::build(&config, Some(&previous), &shared.store, &observer)?;
         let plugins = prepare_slots(&shared.registry, &config).await?;
         Ok::<_, GatewayError>(Generation {
             config: Arc::new(config),
@@ -120,6 +123,8 @@ pub async fn reload(shared: &Arc<Shared>) -> Result<(), GatewayError> {
     match result {
         Ok(next) => {
             let dir = next.config.plugins.dir.clone();
+            // Counters catch up with the sources this swap may replace.
+            super::mirror::refresh(shared);
             {
                 let mut current = shared.generation.write().unwrap_or_else(|e| e.into_inner());
                 shared.registry.install(next.plugins.clone());

@@ -51,20 +51,18 @@ pub async fn handle(
         tracing::info!(%tenant, %workflow, status, request_id = %request_id, elapsed_ms = started.elapsed().as_millis() as u64, "request");
         // Only configured workflows get series: unknown names are not labels.
         if shared.registry.get(&tenant, &workflow).is_some() {
-            shared
-                .metrics
-                .requests
-                .get_or_create(&RequestLabels {
-                    tenant: tenant.clone(),
-                    workflow: workflow.clone(),
-                    status,
-                })
-                .inc();
+            let labels = RequestLabels {
+                tenant: tenant.clone(),
+                workflow: workflow.clone(),
+                status,
+            };
+            shared.metrics.requests.with_series(&labels, |c| c.inc());
             shared
                 .metrics
                 .latency
-                .get_or_create(&WorkflowLabels { tenant, workflow })
-                .observe(started.elapsed().as_secs_f64());
+                .with_series(&WorkflowLabels { tenant, workflow }, |h| {
+                    h.observe(started.elapsed().as_secs_f64())
+                });
         }
     }
     response
@@ -165,13 +163,13 @@ async fn run(
     };
     let _permit = match tenant.limit.acquire().await {
         Ok(permit) => {
+            let labels = TenantLabels {
+                tenant: tenant_name.to_string(),
+            };
             shared
                 .metrics
                 .queue_wait
-                .get_or_create(&TenantLabels {
-                    tenant: tenant_name.to_string(),
-                })
-                .observe(permit.waited.as_secs_f64());
+                .with_series(&labels, |h| h.observe(permit.waited.as_secs_f64()));
             permit
         }
         Err(refusal) => {

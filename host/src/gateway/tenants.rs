@@ -61,15 +61,21 @@ pub fn upstream_settings(tenant: &Tenant, upstream: &Upstream) -> upstream::Sett
         transport: transport_settings(upstream),
         proxy: tenant.proxy.clone(),
         session: session_settings(tenant),
+        api_budget: upstream::ApiBudget {
+            per_day: tenant.api_budget_per_day,
+            reserve: tenant.api_reserve,
+        },
     }
 }
 
 /// Builds the tenants of `config`; those also in `previous` keep their
-/// pool, session and limit where their settings allow.
+/// pool, session, API usage and limit where their settings allow. New
+/// upstreams report to `observer` (the metrics).
 pub fn build(
     config: &Config,
     previous: Option<&Generation>,
     store: &Arc<dyn SessionStore>,
+    observer: &Arc<dyn upstream::Observer>,
 ) -> Result<HashMap<String, Arc<TenantRuntime>>, GatewayError> {
     let mut tenants = HashMap::new();
     for tenant in &config.tenants {
@@ -77,7 +83,9 @@ pub fn build(
         let settings = upstream_settings(tenant, &config.upstream);
         let upstream = match old {
             Some(old) => old.upstream.successor(settings)?,
-            None => Arc::new(TenantUpstream::with_store(settings, store.clone())?),
+            None => Arc::new(
+                TenantUpstream::with_store(settings, store.clone())?.observed(observer.clone()),
+            ),
         };
         let limit = old
             .map(|old| old.limit.clone())

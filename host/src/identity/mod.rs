@@ -14,10 +14,8 @@
 //! The pieces ([`pem`], [`chain`], [`key`], [`source`]) are public for
 //! `twoway cert check`, which reports the same findings block by block.
 
-pub mod bundle;
 pub mod chain;
 mod collect;
-pub mod doctor;
 mod error;
 pub mod key;
 pub mod pem;

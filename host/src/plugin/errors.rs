@@ -152,6 +152,7 @@ pub fn wit_error(e: UpstreamError) -> Wit {
         UpstreamError::Transport(TransportError::TooLarge { limit }) => Wit::TooLarge(limit as u64),
         UpstreamError::Transport(e @ TransportError::Timeout { .. }) => Wit::Timeout(e.to_string()),
         UpstreamError::Transport(e) => Wit::Unavailable(e.to_string()),
+        e @ UpstreamError::ApiBudget(_) => Wit::ApiLimitExceeded(later(e.to_string())),
     }
 }
 
@@ -193,6 +194,12 @@ mod tests {
                 after: wait,
             }),
             UpstreamError::Transport(TransportError::Http("reset".into())),
+            UpstreamError::ApiBudget(crate::upstream::Refusal {
+                used: 100,
+                limit: 15000,
+                threshold: 100,
+                retry_after: wait,
+            }),
         ]
     }
 

@@ -6,6 +6,7 @@ mod cache;
 mod engine;
 mod errors;
 mod generated;
+mod inspect;
 mod output;
 mod registry;
 mod state;
@@ -25,8 +26,9 @@ pub use engine::MAX_PLUGIN_MEMORY;
 pub use errors::{PluginProblem, wit_error};
 pub use generated::UpstreamError as UpstreamErrorWit;
 pub use generated::{Header, InboundRequest, WorkflowError, WorkflowResponse};
+pub use inspect::Inspection;
 pub use registry::SlotSpec;
-pub use registry::{Registry, Slot, SlotStatus, Slots};
+pub use registry::{Registry, Slot, SlotStatus, Slots, read_component};
 pub use state::CallContext;
 pub use watch::Watcher;
 
@@ -124,27 +126,40 @@ impl Runtime {
     /// Compiles and links `bytes` (read from `path`, named in errors) as
     /// the version `id` (see [`version_id`]).
     pub fn load(&self, path: &Path, bytes: &[u8], id: String) -> Result<Version, LoadError> {
-        let shown = path.display().to_string();
-        let component = Component::new(&self.engine, bytes).map_err(|e| LoadError::Compile {
-            path: shown.clone(),
-            reason: format!("{e:#}"),
-        })?;
-        if let Some(found) = foreign_wit_version(&self.engine, &component) {
-            return Err(LoadError::WitVersion { path: shown, found });
-        }
-        let pre = self
-            .linker
-            .instantiate_pre(&component)
-            .and_then(WorkflowPre::new)
-            .map_err(|e| LoadError::Link {
-                path: shown,
-                reason: format!("{e:#}"),
-            })?;
+        let component = self.compile(path, bytes)?;
+        let pre = self.link(path, &component)?;
         Ok(Version {
             id,
             loaded_at: std::time::SystemTime::now(),
             pre,
         })
+    }
+
+    /// Compiles a component (or finds it in the code cache).
+    fn compile(&self, path: &Path, bytes: &[u8]) -> Result<Component, LoadError> {
+        Component::new(&self.engine, bytes).map_err(|e| LoadError::Compile {
+            path: path.display().to_string(),
+            reason: format!("{e:#}"),
+        })
+    }
+
+    /// Links a component against the host's imports, once per version.
+    fn link(
+        &self,
+        path: &Path,
+        component: &Component,
+    ) -> Result<WorkflowPre<PluginState>, LoadError> {
+        let shown = path.display().to_string();
+        if let Some(found) = foreign_wit_version(&self.engine, component) {
+            return Err(LoadError::WitVersion { path: shown, found });
+        }
+        self.linker
+            .instantiate_pre(component)
+            .and_then(WorkflowPre::new)
+            .map_err(|e| LoadError::Link {
+                path: shown,
+                reason: format!("{e:#}"),
+            })
     }
 
     /// Runs `request` through `version` in a fresh instance.

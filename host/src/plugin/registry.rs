@@ -242,7 +242,9 @@ impl Registry {
     }
 }
 
-fn read_component(path: &Path) -> Result<Vec<u8>, LoadError> {
+/// Reads a component file, at most [`MAX_COMPONENT_BYTES`]; a missing file's
+/// error names the underscore spelling when that one exists.
+pub fn read_component(path: &Path) -> Result<Vec<u8>, LoadError> {
     let read_error = |reason: String| LoadError::Read {
         path: path.display().to_string(),
         reason,

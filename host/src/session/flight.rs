@@ -147,6 +147,18 @@ async fn run(inner: Arc<Inner>, tx: watch::Sender<Published>) {
             return;
         }
         BeforeLogin::Refuse(failure) => (Err(failure), false),
+        BeforeLogin::Wait(failure, wait) => {
+            let mut state = inner.state();
+            let error = held_back(&mut state, failure, wait);
+            *inner
+                .core
+                .last_error
+                .write()
+                .unwrap_or_else(|e| e.into_inner()) = Some(error.to_string());
+            state.in_flight = None;
+            tx.send_replace(Some(Err(error)));
+            return;
+        }
         BeforeLogin::Login => (login(&inner).await, true),
     };
     let published = {
@@ -265,6 +277,28 @@ fn classify(state: &mut LoginState, failure: LoginFailure) -> SessionError {
     }
 }
 
+/// Waits out a backoff the fleet recorded (`wait` left): no attempt was
+/// made here, so this instance's failure count stays as it is.
+fn held_back(state: &mut LoginState, failure: LoginFailure, wait: Duration) -> SessionError {
+    let error = match failure {
+        LoginFailure::Rejected { code, message } => SessionError::InvalidLogin { code, message },
+        LoginFailure::RateLimited { code, message } => SessionError::RateLimited {
+            reason: format!("{code}: {message}"),
+            retry_after: wait,
+        },
+        LoginFailure::Unexpected { status, detail } => SessionError::Unavailable {
+            reason: if status == 0 {
+                detail
+            } else {
+                format!("HTTP {status}: {detail}")
+            },
+            retry_after: wait,
+        },
+    };
+    state.not_before = Some((Instant::now() + wait, error.clone()));
+    error
+}
+
 fn with_retry_after(error: &SessionError, wait: Duration) -> SessionError {
     match error.clone() {
         SessionError::RateLimited { reason, .. } => SessionError::RateLimited {
@@ -351,6 +385,26 @@ mod tests {
         assert_eq!(refused.code(), "invalid_login");
         assert_eq!(refused.retry_after(), None);
         assert_eq!(state.phase(), Phase::Stopped);
+    }
+
+    #[test]
+    fn a_backoff_seen_by_the_fleet_is_waited_out_without_growing_this_one() {
+        let mut state = LoginState::default();
+        let wait = Duration::from_secs(42);
+        let error = held_back(
+            &mut state,
+            LoginFailure::Unexpected {
+                status: 503,
+                detail: "SSO_SERVICE_DOWN".into(),
+            },
+            wait,
+        );
+        assert_eq!(error.code(), "session_unavailable");
+        assert_eq!(error.retry_after(), Some(wait));
+        assert_eq!(state.consecutive_failures, 0, "no attempt was made here");
+        let (until, _) = state.not_before.clone().expect("waiting");
+        assert!(until > Instant::now() + wait / 2 && until <= Instant::now() + wait);
+        assert_eq!(state.phase(), Phase::Idle);
     }
 
     #[test]

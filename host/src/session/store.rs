@@ -33,9 +33,12 @@ pub enum BeforeLogin {
     Login,
     /// Another instance logged in: use its session (already current here).
     Shared(Arc<Session>),
-    /// No login now: refused credentials, a spent budget or a backoff seen
-    /// by the fleet.
+    /// No login now: refused credentials or a spent budget.
     Refuse(LoginFailure),
+    /// No login before the fleet's backoff ends, in the given time: a
+    /// failure another instance saw. Not this instance's failure: its own
+    /// backoff does not grow.
+    Wait(LoginFailure, Duration),
 }
 
 /// Sessions and login budgets, by tenant name.

@@ -123,6 +123,13 @@ impl Transport {
         self.handshakes.load(Ordering::Relaxed)
     }
 
+    /// The pool's identity: clones of this transport share it (metrics
+    /// tell pools apart by it).
+    pub fn pool_id(&self) -> std::sync::Weak<dyn std::any::Any + Send + Sync> {
+        let id: Arc<dyn std::any::Any + Send + Sync> = self.handshakes.clone();
+        Arc::downgrade(&id)
+    }
+
     /// Sends `request` and reads the whole answer, under the response timeout
     /// and the body cap.
     pub async fn send(&self, request: http::Request<Bytes>) -> Result<Reply, TransportError> {

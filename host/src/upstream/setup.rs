@@ -6,11 +6,11 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 
 use sha2::{Digest, Sha256};
 
-use super::{SetupError, TenantUpstream, Usage};
+use super::{ApiBudget, ApiUsage, SetupError, TenantUpstream};
 use crate::identity::{self, ClientIdentity, IdentitySource};
 use crate::session::{Manager, SessionSettings, SessionStore};
 use crate::transport::{self, Transport, TransportError};
@@ -32,6 +32,8 @@ pub struct Settings {
     /// The outbound proxy (logins and API calls both go through it).
     pub proxy: Option<transport::Proxy>,
     pub session: SessionSettings,
+    /// `api_budget_per_day` and `api_reserve`.
+    pub api_budget: ApiBudget,
 }
 
 /// What a pool is built from, file contents included.
@@ -127,7 +129,9 @@ impl TenantUpstream {
             roots: pool.roots,
             settings,
             transport,
-            usage: Usage::default(),
+            usage: Arc::new(ApiUsage::default()),
+            observer: None,
+            logins_seen: AtomicU64::new(0),
         })
     }
 
@@ -155,17 +159,16 @@ impl TenantUpstream {
         let sessions = self
             .sessions
             .successor(settings.session.clone(), transport.clone());
-        let usage = Usage {
-            used: AtomicU64::new(self.usage.used.load(Ordering::Relaxed)),
-            limit: AtomicU64::new(self.usage.limit.load(Ordering::Relaxed)),
-        };
+        let logins_seen = AtomicU64::new(sessions.logins() + sessions.login_failures());
         Ok(Arc::new(Self {
             settings,
             identity,
             roots: pool.roots,
             transport,
             sessions,
-            usage,
+            usage: self.usage.clone(),
+            observer: self.observer.clone(),
+            logins_seen,
         }))
     }
 

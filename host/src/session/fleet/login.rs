@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant, SystemTime};
 
-use super::{FleetRef, POLL, RedisStore, STOP_TTL, StoreError, Stored, lock, unix_ms};
+use super::{
+    FleetRef, POLL, POLL_LISTENING, RedisStore, STOP_TTL, StoreError, Stored, lock, unix_ms,
+};
 use crate::salesforce::{Instance, LoginFailure};
 use crate::secret::Secret;
 use crate::session::store::BeforeLogin;
@@ -37,6 +39,10 @@ impl RedisStore {
         let deadline = Instant::now() + s.login_timeout * 2 + Duration::from_secs(2);
         let lock_ttl = s.login_timeout + Duration::from_secs(2);
         loop {
+            // Armed before asking Redis: a message sent meanwhile still wakes.
+            let woken = self.events.wake.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
             let rejected = lock(&self.rejected)
                 .get(&s.tenant)
                 .filter(|(b, _)| *b == base)
@@ -80,14 +86,8 @@ impl RedisStore {
                 }
                 "stop" => return BeforeLogin::Refuse(stopped(&field(1))),
                 "backoff" => {
-                    return BeforeLogin::Refuse(LoginFailure::Unexpected {
-                        status: 0,
-                        detail: format!(
-                            "{} (seen by an instance of the fleet; logins wait another {} ms)",
-                            field(2),
-                            field(1)
-                        ),
-                    });
+                    let ms = field(1).parse().unwrap_or(1000).max(1);
+                    return BeforeLogin::Wait(backoff(&field(2), ms), Duration::from_millis(ms));
                 }
                 "budget" => {
                     let ms: u64 = field(1).parse().unwrap_or(0);
@@ -102,7 +102,8 @@ impl RedisStore {
                 }
                 _ => {}
             }
-            // Another instance holds the lock: its session comes, or its
+            // Another instance holds the lock: its session comes (published:
+            // this wakes at once; polled in case a message is lost), or its
             // lock expires and this one takes it.
             if Instant::now() >= deadline {
                 return BeforeLogin::Refuse(LoginFailure::Unexpected {
@@ -110,7 +111,12 @@ impl RedisStore {
                     detail: "another instance of the fleet is logging in and no session appeared in time".into(),
                 });
             }
-            tokio::time::sleep(POLL).await;
+            let poll = if self.events.listening() {
+                POLL_LISTENING
+            } else {
+                POLL
+            };
+            let _ = tokio::time::timeout(poll, woken).await;
         }
     }
 
@@ -132,7 +138,9 @@ impl RedisStore {
             .arg(lock_ttl.as_millis() as u64)
             .arg(unix_ms(SystemTime::now()))
             .arg(s.login_budget_per_hour)
-            .arg(rejected);
+            .arg(rejected)
+            .arg(self.channel())
+            .arg(base);
         self.bounded(async {
             call.invoke_async::<Vec<Option<String>>>(&mut conn)
                 .await
@@ -213,10 +221,21 @@ impl RedisStore {
                         serde_json::json!({ "code": code, "message": message }).to_string(),
                         STOP_TTL,
                     ),
-                    other => (
+                    SessionError::RateLimited {
+                        reason,
+                        retry_after,
+                    } => (
                         "backoff",
-                        other.to_string(),
-                        other.retry_after().unwrap_or(Duration::from_secs(1)),
+                        serde_json::json!({ "kind": "rate_limited", "reason": reason }).to_string(),
+                        *retry_after,
+                    ),
+                    SessionError::Unavailable {
+                        reason,
+                        retry_after,
+                    } => (
+                        "backoff",
+                        serde_json::json!({ "kind": "unavailable", "reason": reason }).to_string(),
+                        *retry_after,
                     ),
                 };
                 let mut conn = self.conn.clone();
@@ -225,7 +244,9 @@ impl RedisStore {
                     .key(format!("{base}:{suffix}"))
                     .arg(&token)
                     .arg(value)
-                    .arg(ttl.as_millis().max(1) as u64);
+                    .arg(ttl.as_millis().max(1) as u64)
+                    .arg(self.channel())
+                    .arg(&base);
                 self.bounded(async {
                     call.invoke_async::<i64>(&mut conn)
                         .await
@@ -271,7 +292,9 @@ impl RedisStore {
             .arg(blob)
             .arg((left.as_millis() as u64).max(1))
             .arg(token)
-            .arg(unix_ms(SystemTime::now()));
+            .arg(unix_ms(SystemTime::now()))
+            .arg(self.channel())
+            .arg(base);
         let fleet = self
             .bounded(async {
                 call.invoke_async::<u64>(&mut conn)
@@ -289,6 +312,29 @@ impl RedisStore {
             },
         );
         Ok(())
+    }
+}
+
+/// The backoff another instance recorded (`json`), `ms` milliseconds from
+/// its end: the same kind of failure, so callers see the same error code.
+fn backoff(json: &str, ms: u64) -> LoginFailure {
+    let value: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
+    let reason = value
+        .get("reason")
+        .and_then(|v| v.as_str())
+        .unwrap_or("a login failed");
+    let message = format!(
+        "{reason} (seen by an instance of the fleet; every instance waits another {ms} ms before the next login)"
+    );
+    match value.get("kind").and_then(|v| v.as_str()) {
+        Some("rate_limited") => LoginFailure::RateLimited {
+            code: "FLEET_BACKOFF".into(),
+            message,
+        },
+        _ => LoginFailure::Unexpected {
+            status: 0,
+            detail: message,
+        },
     }
 }
 

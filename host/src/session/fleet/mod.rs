@@ -7,12 +7,15 @@
 //! [`MemoryStore`], and Redis is only asked when a login is needed. A
 //! session the API rejected is remembered by its fleet generation, and the
 //! next login step drops exactly that generation in Redis (compare and
-//! delete), so many failures on many instances cause one re-login.
+//! delete), so many failures on many instances cause one re-login. Each
+//! change is published ([`events`]): the other instances drop their copy
+//! of a replaced session, and their waiting login steps wake up.
 //!
 //! When Redis cannot be reached, the instance falls back to its own state
 //! (one login at a time, `login_budget_per_hour / instances` logins) with a
 //! loud log line, and shares again as soon as Redis answers.
 
+mod events;
 mod login;
 mod scripts;
 mod seal;
@@ -35,6 +38,9 @@ use seal::Sealer;
 
 /// How often a waiting instance looks for the session another one logs in.
 const POLL: Duration = Duration::from_millis(25);
+/// The same while the subscription to the fleet's events is up: a waiting
+/// instance is woken by the publish, this poll only covers a lost message.
+const POLL_LISTENING: Duration = Duration::from_millis(250);
 /// How often a degraded instance checks whether Redis is back.
 const PROBE: Duration = Duration::from_millis(250);
 /// How long a stop after refused credentials is kept (a changed config
@@ -57,7 +63,13 @@ pub enum StoreError {
 impl From<RedisError> for StoreError {
     fn from(e: RedisError) -> Self {
         // Redis errors name the command's failure, never its arguments.
-        Self::Redis(e.to_string())
+        let text = e.to_string();
+        if text.contains("invalid peer certificate") {
+            return Self::Redis(format!(
+                "{text} (the Redis server's TLS certificate is not trusted: set [store] ca_file to the CA that issued it)"
+            ));
+        }
+        Self::Redis(text)
     }
 }
 
@@ -105,6 +117,7 @@ pub struct RedisStore {
     acquire: Script,
     publish: Script,
     fail: Script,
+    events: events::Events,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -123,17 +136,28 @@ impl RedisStore {
     pub fn new(cfg: &config::RedisStore) -> Result<Self, StoreError> {
         let key = parse_key(cfg.encryption_key.expose())
             .ok_or_else(|| StoreError::Seal("store.encryption_key is not 32 bytes".into()))?;
-        let client = ::redis::Client::open(cfg.url.expose()).map_err(|e| {
+        let unusable = |e: RedisError| {
             StoreError::Redis(format!(
                 "store.url is not a usable Redis URL ({:?}); the URL is not shown: it may hold a password",
                 e.kind()
             ))
-        })?;
+        };
+        let client = match &cfg.ca {
+            None => ::redis::Client::open(cfg.url.expose()).map_err(unusable)?,
+            Some(ca) => {
+                let roots = ::redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(ca.clone()),
+                };
+                ::redis::Client::build_with_tls(cfg.url.expose(), roots).map_err(unusable)?
+            }
+        };
         let manager = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(cfg.connect_timeout))
             .set_response_timeout(Some(cfg.command_timeout))
             .set_number_of_retries(1)
             .set_max_delay(cfg.connect_timeout);
+        let events = events::Events::new(client.clone());
         let conn = ConnectionManager::new_lazy_with_config(client, manager)?;
         let mut owner = [0u8; 8];
         aws_lc_rs::rand::fill(&mut owner)
@@ -155,6 +179,7 @@ impl RedisStore {
             acquire: Script::new(scripts::ACQUIRE),
             publish: Script::new(scripts::PUBLISH),
             fail: Script::new(scripts::FAIL),
+            events,
         })
     }
 
@@ -312,11 +337,12 @@ pub async fn open(cfg: &config::Store) -> Result<Arc<dyn SessionStore>, StoreErr
     match cfg {
         config::Store::Memory => Ok(Arc::new(MemoryStore::default())),
         config::Store::Redis(redis) => {
-            let store = RedisStore::new(redis)?;
+            let store = Arc::new(RedisStore::new(redis)?);
             if store.ping().await.is_ok() {
                 tracing::info!(prefix = %redis.prefix, "sessions are shared through Redis");
             }
-            Ok(Arc::new(store))
+            store.listen();
+            Ok(store)
         }
     }
 }
@@ -333,6 +359,7 @@ mod tests {
             connect_timeout: Duration::from_millis(200),
             command_timeout: Duration::from_millis(200),
             instances: 2,
+            ca: None,
         }
     }
 

@@ -2,11 +2,13 @@
 //! Keys of one session: `{base}:session` (hash: `gen`, sealed `blob`),
 //! `:gen` (counter), `:lock` (owner token, expires), `:budget` (sorted set
 //! of login attempts by time), `:stop` (refused credentials), `:backoff`
-//! (a failure's reason until its wait ends).
+//! (a failure's reason until its wait ends). Changes other instances must
+//! learn are published on the events channel in the same step (see
+//! [`super::events`]).
 
 /// Before a login. KEYS: session, lock, stop, backoff, budget. ARGV: owner
 /// token, lock ttl ms, now ms, logins per hour, rejected generation (0:
-/// none). Answers `{"stop", json}`, `{"session", blob, gen}`, `{"backoff",
+/// none), events channel, key base. Answers `{"stop", json}`, `{"session", blob, gen}`, `{"backoff",
 /// ms, reason}`, `{"wait"}`, `{"budget", ms}` or `{"login"}` (lock taken,
 /// budget slot taken).
 pub const ACQUIRE: &str = r#"
@@ -18,6 +20,7 @@ if gen then
     return {'session', redis.call('HGET', KEYS[1], 'blob'), gen}
   end
   redis.call('DEL', KEYS[1])
+  redis.call('PUBLISH', ARGV[6], 'drop ' .. gen .. ' ' .. ARGV[7])
 end
 local wait = redis.call('PTTL', KEYS[4])
 if wait > 0 then return {'backoff', tostring(wait), redis.call('GET', KEYS[4])} end
@@ -35,7 +38,7 @@ return {'login'}
 "#;
 
 /// After a successful login. KEYS: session, gen, lock. ARGV: sealed blob,
-/// ttl ms, owner token, now ms. Stores the session under a new generation
+/// ttl ms, owner token, now ms, events channel, key base. Stores the session under a new generation
 /// (never below the clock in ms, so a Redis that lost its data does not
 /// hand out a generation an instance still remembers as rejected), frees
 /// the lock if still held by the owner; answers the generation.
@@ -47,14 +50,16 @@ redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'gen', text, 'blob', ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 if redis.call('GET', KEYS[3]) == ARGV[3] then redis.call('DEL', KEYS[3]) end
+redis.call('PUBLISH', ARGV[5], 'new ' .. text .. ' ' .. ARGV[6])
 return gen
 "#;
 
 /// After a failed login. KEYS: lock, stop or backoff. ARGV: owner token,
-/// value, ttl ms. Records the failure and frees the lock if still held by
+/// value, ttl ms, events channel, key base. Records the failure and frees the lock if still held by
 /// the owner.
 pub const FAIL: &str = r#"
 redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+redis.call('PUBLISH', ARGV[4], 'fail 0 ' .. ARGV[5])
 return 1
 "#;

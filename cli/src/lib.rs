@@ -1,0 +1,129 @@
+//! Command-line interface: clap definitions and the glue from each command
+//! to the library, one module per command group ([`local`]: pki, sim,
+//! serve, config; [`tenant`]: login, call; [`cert`]: the certificate
+//! doctor; [`plugin`]: new, check, run), what `call` and `plugin run`
+//! share ([`request`]), and the exit codes ([`exit`]). Nothing else lives here.
+
+mod cert;
+pub mod exit;
+mod local;
+mod plugin;
+mod request;
+mod tenant;
+
+use clap::{Parser, Subcommand};
+
+pub use cert::{CertBundleArgs, CertCheckArgs, CertCommand};
+pub use exit::{Reported, exit_code, finish};
+pub use local::{ConfigCommand, PkiCommand, ServeArgs, SimArgs};
+pub use plugin::{PluginCommand, RunArgs};
+pub use tenant::{ApiArg, CallArgs, LoginArgs, TenantArgs};
+
+/// twoway: a gateway for Salesforce-style APIs that demand mutual TLS.
+///
+/// Environment: TWOWAY_CONFIG is the default for --config (and `config
+/// check`'s FILE); TWOWAY_LOG (else RUST_LOG) sets the log level, e.g.
+/// `info`, `debug`, `twoway=debug,warn`. Exit codes: 0 ok, 1 other
+/// failure, 2 usage, 3 config, 4 network or TLS, 5 the API refused (login
+/// refused, a fault, an HTTP error); `cert` commands: 0 ok, 1 warnings, 2 errors.
+#[derive(Debug, Parser)]
+#[command(name = "twoway", version, about, long_about)]
+pub struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// `--log-format` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Test certificates: a CA chain, client identities, and broken ones on purpose.
+    Pki {
+        #[command(subcommand)]
+        command: PkiCommand,
+    },
+    /// Run the Salesforce simulator (login, standard and mutual-auth ports).
+    Sim(SimArgs),
+    /// Run the gateway: callers' listener, admin listener, hot reload.
+    Serve(ServeArgs),
+    /// Check a gateway config without starting anything.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Log a tenant in and check its session on the API (mutual TLS included).
+    Login(LoginArgs),
+    /// Call the API as a tenant: mutual TLS, port and session handled.
+    Call(CallArgs),
+    /// The certificate doctor: check a client identity, or bundle one (docs/cert-check.md).
+    Cert {
+        #[command(subcommand)]
+        command: CertCommand,
+    },
+    /// Workflows: start a crate from a template, check a component, run one call.
+    Plugin {
+        #[command(subcommand)]
+        command: PluginCommand,
+    },
+}
+
+impl Cli {
+    /// True when the command was asked for JSON on stdout (`--json`), so
+    /// that its errors go there as JSON too.
+    pub fn json_output(&self) -> bool {
+        match &self.command {
+            Command::Login(a) => a.json,
+            Command::Call(a) => a.json,
+            Command::Config {
+                command: ConfigCommand::Check { json, .. },
+            } => *json,
+            Command::Plugin { command } => command.json(),
+            _ => false,
+        }
+    }
+}
+
+/// The whole `twoway` program: parse the command line, set up logging on
+/// stderr (the level from `TWOWAY_LOG`, else `RUST_LOG`, else `info`; colour
+/// only on a terminal), run, and map the outcome to an exit code.
+pub async fn main() -> std::process::ExitCode {
+    use std::io::IsTerminal as _;
+    let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TWOWAY_LOG")
+        .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| "info".into());
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Json => logs.json().init(),
+        LogFormat::Text => logs.init(),
+    }
+    let json = cli.json_output();
+    finish(run(cli).await, json)
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Pki { command } => local::run_pki(command),
+        Command::Sim(args) => local::run_sim(args).await,
+        Command::Serve(args) => local::run_serve(args).await,
+        Command::Config { command } => local::run_config(command).await,
+        Command::Login(args) => tenant::run_login(args).await,
+        Command::Call(args) => tenant::run_call(args).await,
+        Command::Cert { command } => cert::run_cert(command).await,
+        Command::Plugin { command } => plugin::run_plugin(command).await,
+    }
+}

@@ -1,0 +1,19 @@
+//! What a tenant's upstream tells whoever watches it (the gateway's
+//! metrics): the duration and outcome of each call to the API, and of each
+//! login a call waited for. Nothing here carries a secret.
+
+use std::time::Duration;
+
+use crate::salesforce::Api;
+
+/// Receives what a [`super::TenantUpstream`] observes.
+pub trait Observer: Send + Sync {
+    /// One call to the API (a re-login and retry included) took `elapsed`
+    /// and ended with `code`: the answer's outcome (`success`,
+    /// `rest_error`, ...) or the error's problem code (`upstream_timeout`, ...).
+    fn upstream_call(&self, tenant: &str, api: Api, code: &'static str, elapsed: Duration);
+
+    /// A call waited `elapsed` for a login that succeeded or not (each
+    /// login is reported once, by the first call that saw it end).
+    fn login(&self, tenant: &str, success: bool, elapsed: Duration);
+}

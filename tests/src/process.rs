@@ -1,0 +1,106 @@
+//! Real `twoway` processes for the tests that run the program as a user
+//! does: the binary (`twoway-proc`, the same program as `twoway`), one run
+//! with its exit code and output, and long-running children (`sim`,
+//! `serve`) killed on drop.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// The `twoway` program built for the tests (target/<profile>/twoway-proc).
+pub fn twoway_bin() -> PathBuf {
+    // A test binary lives in target/<profile>/deps; the package's own
+    // binaries one level up.
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>");
+    dir.join(format!("twoway-proc{}", std::env::consts::EXE_SUFFIX))
+}
+
+/// One finished run.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// stdout parsed as JSON (panics with both streams when it is not).
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("JSON ({e}): {}{}", self.stdout, self.stderr))
+    }
+
+    /// Both streams, for assertion messages.
+    pub fn output(&self) -> String {
+        format!("exit {}\n{}{}", self.code, self.stdout, self.stderr)
+    }
+}
+
+/// Runs `twoway ARGS` in `dir` with `env` added (and `TWOWAY_CONFIG`
+/// removed, so the caller's environment does not leak in).
+pub fn twoway(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Run {
+    let out = Command::new(twoway_bin())
+        .args(args)
+        .current_dir(dir)
+        .env_remove("TWOWAY_CONFIG")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap_or_else(|e| panic!("twoway {args:?}: {e}"));
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A running `twoway` child, killed on drop, and the first line it printed.
+pub struct Process {
+    child: Child,
+    pub first_line: String,
+}
+
+impl Process {
+    /// Starts `twoway ARGS` in `dir` and waits for its first line on stdout.
+    /// Its logs are dropped unless `TWOWAY_TEST_CHILD_LOGS` is set (then they
+    /// go to the test's stderr).
+    pub fn start(args: &[&str], dir: &Path) -> Self {
+        let logs = match std::env::var_os("TWOWAY_TEST_CHILD_LOGS") {
+            Some(_) => Stdio::inherit(),
+            None => Stdio::null(),
+        };
+        let mut child = Command::new(twoway_bin())
+            .args(args)
+            .current_dir(dir)
+            .env_remove("TWOWAY_CONFIG")
+            .stdout(Stdio::piped())
+            .stderr(logs)
+            .spawn()
+            .unwrap_or_else(|e| panic!("twoway {args:?}: {e}"));
+        let mut first_line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut first_line)
+            .expect("first line");
+        assert!(!first_line.is_empty(), "twoway {args:?} printed nothing");
+        Self { child, first_line }
+    }
+
+    /// `twoway sim --print-endpoints --pki PKI` and its endpoints.
+    pub fn sim(pki: &Path, dir: &Path) -> (Self, serde_json::Value) {
+        let pki = pki.to_str().expect("UTF-8 path");
+        let sim = Self::start(&["sim", "--print-endpoints", "--pki", pki], dir);
+        let endpoints = serde_json::from_str(&sim.first_line)
+            .unwrap_or_else(|e| panic!("endpoints JSON {:?}: {e}", sim.first_line));
+        (sim, endpoints)
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

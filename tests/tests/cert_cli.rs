@@ -1,0 +1,401 @@
+//! `twoway cert check` and `twoway cert bundle` as a user runs them: exit
+//! codes 0 / 1 / 2, the documented JSON, `--connect` against `twoway sim`,
+//! the bundle's block order, its refusals, and what is never printed.
+
+use std::path::Path;
+
+use twoway_tests::process::{self, Process, Run};
+
+const DOC: &str = include_str!("../../docs/cert-check.md");
+
+/// A file of the test PKI (leaked: tests pass many of them as `&str`).
+fn f(name: &str) -> &'static Path {
+    Box::leak(twoway_tests::pki().dir.join(name).into_boxed_path())
+}
+
+fn twoway(args: &[&str], env: &[(&str, &str)]) -> Run {
+    process::twoway(args, &twoway_tests::pki().dir, env)
+}
+
+fn s(path: &Path) -> &str {
+    path.to_str().expect("UTF-8 path")
+}
+
+fn check_status<'a>(report: &'a serde_json::Value, id: &str) -> &'a str {
+    report["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("no {id} in {report}"))["status"]
+        .as_str()
+        .expect("status")
+}
+
+#[test]
+fn exit_codes_follow_the_worst_check() {
+    let root = f("root-ca.pem");
+    let run = twoway(
+        &["cert", "check", s(f("fullcert.pem")), "--cacert", s(root)],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("key_matches_leaf"), "{}", run.stdout);
+
+    // The test root is no system root: a warning without --cacert.
+    let run = twoway(&["cert", "check", s(f("fullcert.pem"))], &[]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(
+        run.stdout.contains("WARNING  chain_complete"),
+        "{}",
+        run.stdout
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let with_root = dir.path().join("with-root.pem");
+    let text = std::fs::read_to_string(f("fullcert.pem")).unwrap()
+        + &std::fs::read_to_string(root).unwrap();
+    std::fs::write(&with_root, text).unwrap();
+    let run = twoway(
+        &[
+            "cert",
+            "check",
+            s(&with_root),
+            "--cacert",
+            s(root),
+            "--json",
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert_eq!(check_status(&run.json(), "root_included"), "warning");
+
+    for (file, id) in [
+        ("selfsigned-client-fullcert.pem", "leaf_not_self_signed"),
+        ("expired-client-fullcert.pem", "validity"),
+        ("untrusted-client-fullcert.pem", "chain_complete"),
+        ("mismatched-fullcert.pem", "key_matches_leaf"),
+        ("codesign-client-fullcert.pem", "extended_key_usage"),
+    ] {
+        let run = twoway(
+            &["cert", "check", s(f(file)), "--cacert", s(root), "--json"],
+            &[],
+        );
+        assert_eq!(run.code, 2, "{file}: {}", run.stdout);
+        let report = run.json();
+        assert_eq!(check_status(&report, id), "error", "{file}: {report}");
+        assert_eq!(report["summary"]["exit_code"], 2);
+    }
+
+    // A file that does not exist is a report too, not a crash.
+    let run = twoway(&["cert", "check", "/nonexistent/fullcert.pem"], &[]);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("cannot read"), "{}", run.stdout);
+}
+
+#[test]
+fn json_is_the_documented_shape() {
+    let run = twoway(
+        &[
+            "cert",
+            "check",
+            s(f("fullcert.pem")),
+            "--cacert",
+            s(f("root-ca.pem")),
+            "--json",
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let report = run.json();
+    assert_eq!(report["schema_version"], 1);
+    assert_eq!(report["identity"]["format"], "pem");
+    assert_eq!(report["identity"]["leaf"]["key_type"], "RSA 2048");
+    assert_eq!(
+        report["identity"]["leaf"]["extended_key_usage"][0],
+        "clientAuth"
+    );
+    assert!(
+        report["identity"]["leaf"]["days_to_expiry"]
+            .as_i64()
+            .unwrap()
+            > 30
+    );
+    assert_eq!(report["identity"]["certificates"][0]["role"], "leaf");
+    assert!(report["connect"].is_null());
+    assert_eq!(report["summary"]["status"], "ok");
+    for key in ["exit_code", "ok", "warning", "error"] {
+        assert!(report["summary"][key].is_u64(), "summary.{key}");
+    }
+    let checks = report["checks"].as_array().unwrap();
+    assert_eq!(checks.len(), 12);
+    for check in checks {
+        let id = check["id"].as_str().unwrap();
+        assert!(
+            DOC.contains(&format!("| `{id}` |")),
+            "{id} is not documented"
+        );
+        assert_eq!(check["status"], "ok");
+        assert!(check["message"].is_string());
+        assert!(check["fix"].is_null());
+    }
+    // Every id the code knows is in the documentation's table.
+    for id in twoway_doctor::CheckId::ALL {
+        assert!(
+            DOC.contains(&format!("| `{}` |", id.as_str())),
+            "{} is not documented",
+            id.as_str()
+        );
+    }
+    for field in [
+        "schema_version",
+        "rejection_reason",
+        "chain_matches_hint",
+        "days_to_expiry",
+    ] {
+        assert!(DOC.contains(field), "{field} is not documented");
+    }
+}
+
+#[test]
+fn pkcs12_password_comes_from_the_environment_and_is_never_printed() {
+    let p12 = f("client.p12");
+    let root = f("root-ca.pem");
+    let run = twoway(
+        &[
+            "cert",
+            "check",
+            s(p12),
+            "--password-env",
+            "P12_PW",
+            "--cacert",
+            s(root),
+        ],
+        &[("P12_PW", "changeit")],
+    );
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(!run.stdout.contains("changeit") && !run.stderr.contains("changeit"));
+    let run = twoway(
+        &[
+            "cert",
+            "check",
+            s(p12),
+            "--password-env",
+            "P12_PW",
+            "--json",
+        ],
+        &[("P12_PW", "Wr0ng-Secret-Value")],
+    );
+    assert_eq!(run.code, 2);
+    assert_eq!(check_status(&run.json(), "blocks"), "error");
+    assert!(
+        !run.stdout.contains("Wr0ng-Secret-Value") && !run.stderr.contains("Wr0ng-Secret-Value")
+    );
+
+    // No key bytes in any output.
+    let key_text = std::fs::read_to_string(f("fullcert.pem")).unwrap();
+    let key_line = key_text.lines().nth(1).expect("a base64 line of the key");
+    for args in [vec!["--json"], vec![]] {
+        let mut all = vec!["cert", "check"];
+        let full = f("mismatched-fullcert.pem");
+        all.push(s(full));
+        all.extend(args);
+        let run = twoway(&all, &[]);
+        assert!(!run.stdout.contains(key_line));
+    }
+}
+
+/// The blocks of a PEM file: (label, base64 body).
+fn blocks(path: &Path) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(path).expect("PEM file");
+    let mut out = Vec::new();
+    let mut current: Option<(String, String)> = None;
+    for line in text.lines() {
+        if let Some(label) = line.strip_prefix("-----BEGIN ") {
+            current = Some((label.trim_end_matches('-').to_string(), String::new()));
+        } else if line.starts_with("-----END ") {
+            out.extend(current.take());
+        } else if let Some((_, body)) = current.as_mut() {
+            body.push_str(line.trim());
+        }
+    }
+    out
+}
+
+#[test]
+fn bundle_writes_key_leaf_intermediate_in_order_without_the_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("fullcert.pem");
+    // Given the wrong way round: the "cert" is the intermediate, the leaf hides in --chain with the root.
+    let run = twoway(
+        &[
+            "cert",
+            "bundle",
+            "--key",
+            s(f("client.key")),
+            "--cert",
+            s(f("intermediate-ca.pem")),
+            "--chain",
+            s(f("root-ca.pem")),
+            s(f("client.pem")),
+            "-o",
+            s(&out),
+            "--cacert",
+            s(f("root-ca.pem")),
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("Left out: root CA"), "{}", run.stdout);
+    let written = blocks(&out);
+    let key = blocks(f("client.key"));
+    let leaf = blocks(f("client.pem"));
+    let inter = blocks(f("intermediate-ca.pem"));
+    assert_eq!(
+        written,
+        vec![key[0].clone(), leaf[0].clone(), inter[0].clone()]
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&out).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+    // What was written checks clean, and loads as a gateway identity.
+    let run = twoway(
+        &["cert", "check", s(&out), "--cacert", s(f("root-ca.pem"))],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let id = twoway::identity::load(&twoway::identity::IdentitySource::Pem { path: out.clone() })
+        .unwrap();
+    assert_eq!(id.chain.len(), 2);
+
+    // Never over an existing file without --force.
+    let before = std::fs::read(&out).unwrap();
+    let again = [
+        "cert",
+        "bundle",
+        "--key",
+        s(f("client-b.key")),
+        "--cert",
+        s(f("client-b.pem")),
+        "--chain",
+        s(f("client-chain.pem")),
+        "-o",
+        s(&out),
+    ];
+    let run = twoway(&again, &[]);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert!(run.stdout.contains("--force"), "{}", run.stdout);
+    assert_eq!(std::fs::read(&out).unwrap(), before);
+    let mut forced = again.to_vec();
+    forced.push("--force");
+    let run = twoway(&forced, &[]);
+    assert!(run.code == 0 || run.code == 1, "{}", run.stdout);
+    assert_eq!(blocks(&out)[1], blocks(f("client-b.pem"))[0]);
+}
+
+#[test]
+fn bundle_refuses_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("fullcert.pem");
+    // The second tenant's key with the first tenant's certificate.
+    let run = twoway(
+        &[
+            "cert",
+            "bundle",
+            "--key",
+            s(f("client-b.key")),
+            "--cert",
+            s(f("client.pem")),
+            "--chain",
+            s(f("client-chain.pem")),
+            "-o",
+            s(&out),
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert!(
+        run.stdout.contains("ERROR    key_matches_leaf"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("Nothing written"), "{}", run.stdout);
+    assert!(!out.exists());
+    // An expired certificate.
+    let run = twoway(
+        &[
+            "cert",
+            "bundle",
+            "--key",
+            s(f("expired-client.key")),
+            "--cert",
+            s(f("expired-client.pem")),
+            "--chain",
+            s(f("client-chain.pem")),
+            "-o",
+            s(&out),
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert!(!out.exists());
+}
+
+#[test]
+fn connect_against_twoway_sim() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_sim, endpoints) = Process::sim(&twoway_tests::pki().dir, dir.path());
+    let address = format!("127.0.0.1:{}", endpoints["mutual_auth_port"]);
+    let root = f("root-ca.pem");
+
+    let run = twoway(
+        &[
+            "cert",
+            "check",
+            s(f("fullcert.pem")),
+            "--cacert",
+            s(root),
+            "--connect",
+            &address,
+            "--json",
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let report = run.json();
+    assert_eq!(report["connect"]["accepted"], true);
+    assert!(
+        report["connect"]["ca_hints"][0]
+            .as_str()
+            .unwrap()
+            .contains("twoway Test Root CA")
+    );
+
+    let run = twoway(
+        &[
+            "cert",
+            "check",
+            s(f("untrusted-client-fullcert.pem")),
+            "--cacert",
+            s(root),
+            "--connect",
+            &address,
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert!(
+        run.stdout.contains("ERROR    certificate_accepted"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("unable to get local issuer certificate"),
+        "{}",
+        run.stdout
+    );
+}
