@@ -80,9 +80,17 @@ pub fn get_user_info(session: Option<&str>) -> String {
     )
 }
 
+/// What the direct client's login gave: the API URI on the mutual-auth port
+/// and the envelope with the session, which nginx's callers send too.
+pub struct DirectSession {
+    pub target: crate::http::Target,
+    pub uri: http::Uri,
+    pub body: Bytes,
+}
+
 /// The direct client: twoway's pooled Transport with the client identity,
 /// logged in once by SOAP login; requests go to the mutual-auth port.
-pub async fn direct_target(sim: &SimHost, pool: usize) -> anyhow::Result<crate::http::Target> {
+pub async fn direct_target(sim: &SimHost, pool: usize) -> anyhow::Result<DirectSession> {
     let identity = twoway::identity::load(&twoway::identity::IdentitySource::Pem {
         path: sim.pki.join("fullcert.pem"),
     })?;
@@ -112,9 +120,14 @@ pub async fn direct_target(sim: &SimHost, pool: usize) -> anyhow::Result<crate::
         &login.instance,
         Some(sim.endpoints.mutual.port()),
     )?;
-    Ok(crate::http::Target::Direct {
-        transport,
+    let body = Bytes::from(get_user_info(Some(login.session_id.expose())));
+    Ok(DirectSession {
+        target: crate::http::Target::Direct {
+            transport,
+            uri: uri.clone(),
+            body: body.clone(),
+        },
         uri,
-        body: Bytes::from(get_user_info(Some(login.session_id.expose()))),
+        body,
     })
 }

@@ -79,6 +79,9 @@ pub enum Target {
         /// A fragment every good answer contains.
         expect: &'static str,
     },
+    /// A plain reverse proxy (nginx) over plain HTTP: the getUserInfo
+    /// envelope with the caller's own SessionHeader, no API key.
+    Proxy { http: Http, uri: http::Uri, body: Bytes },
 }
 
 /// SOAP requests carry these; the simulator and Salesforce accept any SOAPAction.
@@ -119,6 +122,14 @@ impl Target {
                     .body(body.clone())?;
                 let (status, body) = http.send(request).await?;
                 Ok(status == 200 && contains(&body, expect))
+            }
+            Self::Proxy { http, uri, body } => {
+                let request = http::Request::post(uri.clone())
+                    .header("content-type", CONTENT_TYPE)
+                    .header("soapaction", "\"\"")
+                    .body(body.clone())?;
+                let (status, body) = http.send(request).await?;
+                Ok(status == 200 && contains(&body, "getUserInfoResponse"))
             }
         }
     }

@@ -23,9 +23,10 @@ pub struct Cell {
     pub window: Duration,
     pub p50_us: u64,
     pub p99_us: u64,
-    /// The gateway's CPU seconds over the window (None: no gateway).
+    /// The proxy's CPU seconds over the window, all its processes (None:
+    /// no proxy, the direct client).
     pub gateway_cpu: Option<f64>,
-    /// The gateway's peak RSS in the window (VmHWM), bytes.
+    /// The proxy's peak RSS in the window (VmHWM, summed over its processes), bytes.
     pub gateway_peak_rss: Option<u64>,
     /// True when the peak could be reset at the window's start.
     pub rss_reset: bool,
@@ -58,13 +59,26 @@ struct Tally {
     first_error: Option<String>,
 }
 
-/// Runs one cell against `target`; `gateway` is the gateway's pid, if any.
+/// The processes of the proxy under test (the gateway, or nginx's master
+/// and workers): their CPU time is summed, and so are their peak RSS.
+fn sample_all(pids: &[String]) -> anyhow::Result<ProcSample> {
+    let mut total = ProcSample::default();
+    for pid in pids {
+        let one = sample(pid)?;
+        total.cpu_seconds += one.cpu_seconds;
+        total.peak_rss += one.peak_rss;
+    }
+    Ok(total)
+}
+
+/// Runs one cell against `target`; `proxy` holds the process ids of the
+/// proxy in between (none for the direct client).
 pub async fn run(
     target: &Target,
     concurrency: usize,
     warmup: Duration,
     window: Duration,
-    gateway: Option<u32>,
+    proxy: &[u32],
 ) -> anyhow::Result<Cell> {
     let start = Instant::now();
     let from = start + warmup;
@@ -107,13 +121,13 @@ pub async fn run(
             (histogram, tally)
         }));
     }
-    let gateway_pid = gateway.map(|p| p.to_string());
+    let pids: Vec<String> = proxy.iter().map(u32::to_string).collect();
     tokio::time::sleep_until(from.into()).await;
-    let rss_reset = gateway_pid.as_deref().is_some_and(reset_peak_rss);
-    let gw_before = gateway_pid.as_deref().map(sample).transpose()?;
+    let rss_reset = !pids.is_empty() && pids.iter().all(|p| reset_peak_rss(p));
+    let gw_before = (!pids.is_empty()).then(|| sample_all(&pids)).transpose()?;
     let me_before = sample("self")?;
     tokio::time::sleep_until(to.into()).await;
-    let gw_after = gateway_pid.as_deref().map(sample).transpose()?;
+    let gw_after = (!pids.is_empty()).then(|| sample_all(&pids)).transpose()?;
     let me_after = sample("self")?;
 
     let mut histogram = Histogram::<u64>::new_with_bounds(1, 120_000_000, 3)?;

@@ -16,6 +16,7 @@ mod env;
 mod gateway;
 mod http;
 mod load;
+mod nginx;
 mod report;
 mod scenarios;
 
@@ -59,6 +60,9 @@ struct Cli {
     /// e.g. TOKIO_WORKER_THREADS=1.
     #[arg(long = "gateway-env", value_parser = key_value, global = true)]
     gateway_env: Vec<(String, String)>,
+    /// Leave nginx (the mutual-TLS reverse proxy of the load table) out.
+    #[arg(long, global = true)]
+    no_nginx: bool,
     /// Also write the report to this file.
     #[arg(long, global = true)]
     markdown: Option<PathBuf>,
@@ -158,6 +162,16 @@ async fn main() -> anyhow::Result<()> {
         ));
         out.push_str(&report::load_table(cells));
         out.push('\n');
+        if !cells[3].is_empty() {
+            out.push_str(&format!(
+                "Against nginx {} (a mutual-TLS reverse proxy, `worker_processes {}`, keep-alive pool {}, access log on; callers send their own SessionHeader): CPU time per request of each proxy, all its processes.\n\n",
+                nginx::version(),
+                gateway_workers(&cli.gateway_env),
+                cli.pool
+            ));
+            out.push_str(&report::nginx_table(cells));
+            out.push('\n');
+        }
         if cells
             .iter()
             .flatten()
@@ -165,9 +179,13 @@ async fn main() -> anyhow::Result<()> {
         {
             out.push_str("(Peak RSS could not be reset per cell: it is the peak since the gateway started.)\n\n");
         }
-        for cell in cells.iter().flatten().filter(|c| c.errors > 0) {
+        let failed = cells
+            .iter()
+            .enumerate()
+            .flat_map(|(i, c)| c.iter().map(move |cell| (report::CLIENTS[i], cell)));
+        for (client, cell) in failed.filter(|(_, c)| c.errors > 0) {
             out.push_str(&format!(
-                "Errors at concurrency {}: {} (first: {})\n\n",
+                "Errors at concurrency {} ({client}): {} (first: {})\n\n",
                 cell.concurrency,
                 cell.errors,
                 cell.first_error.as_deref().unwrap_or("?")
@@ -195,7 +213,7 @@ async fn run_load(
     spec: &GatewaySpec<'_>,
     twoway: &std::path::Path,
     admin: &Http,
-) -> anyhow::Result<[Vec<load::Cell>; 3]> {
+) -> anyhow::Result<[Vec<load::Cell>; 4]> {
     let warmup = Duration::from_secs_f64(cli.warmup);
     let window = Duration::from_secs_f64(cli.duration);
     let max = cli.concurrency.iter().copied().max().unwrap_or(1);
@@ -210,24 +228,53 @@ async fn run_load(
         expect: "getUserInfoResponse",
     };
     let user = Target::Gateway {
-        http,
+        http: http.clone(),
         method: ::http::Method::GET,
         uri: gw.url("user").parse()?,
         body: Bytes::new(),
         expect: "userName",
     };
-    let mut cells: [Vec<load::Cell>; 3] = Default::default();
+    let proxy = match nginx::binary() {
+        Some(binary) if !cli.no_nginx => {
+            let spec = nginx::NginxSpec {
+                mutual_port: sim.endpoints.mutual.port(),
+                pki: &sim.pki,
+                workers: gateway_workers(&cli.gateway_env),
+                pool: cli.pool,
+            };
+            Some(nginx::Nginx::start(&binary, &spec)?)
+        }
+        Some(_) => None,
+        None => {
+            eprintln!("load: nginx not found (scripts/bench installs it; or set NGINX=PATH); its rows are left out");
+            None
+        }
+    };
+    let nginx_target = match &proxy {
+        Some(proxy) => Some(Target::Proxy {
+            http,
+            uri: proxy
+                .url(direct.uri.path_and_query().map_or("/", |p| p.as_str()))
+                .parse()?,
+            body: direct.body.clone(),
+        }),
+        None => None,
+    };
+    let gw_pid = [gw.pid()];
+    let mut cells: [Vec<load::Cell>; 4] = Default::default();
     for &concurrency in &cli.concurrency {
-        for (i, (target, pid)) in [
-            (&direct, None),
-            (&pass, Some(gw.pid())),
-            (&user, Some(gw.pid())),
-        ]
-        .into_iter()
-        .enumerate()
-        {
+        let nginx_pids = proxy.as_ref().map(|p| p.pids()).unwrap_or_default();
+        let mut runs: Vec<(usize, &Target, &[u32])> = vec![
+            (0, &direct.target, &[]),
+            (1, &pass, &gw_pid),
+            (2, &user, &gw_pid),
+        ];
+        if let Some(target) = &nginx_target {
+            runs.push((3, target, &nginx_pids));
+        }
+        for (i, target, pids) in runs {
             eprintln!("load: {} at concurrency {concurrency}", report::CLIENTS[i]);
-            let cell = load::run(target, concurrency, warmup, window, pid).await?;
+            let cell = load::run(target, concurrency, warmup, window, pids).await?;
             eprintln!(
                 "  {:.0} requests/s, p50 {} µs, p99 {} µs, {} errors{}",
                 cell.rps(),
@@ -235,14 +282,27 @@ async fn run_load(
                 cell.p99_us,
                 cell.errors,
                 cell.gateway_us_per_request()
-                    .map(|us| format!(", gateway {us:.0} µs CPU/request"))
+                    .map(|us| format!(", proxy {us:.0} µs CPU/request"))
                     .unwrap_or_default()
             );
-            if cell.errors > 0 && pid.is_some() {
-                eprintln!("{}", gw.log_tail());
+            if cell.errors > 0 {
+                match i {
+                    1 | 2 => eprintln!("{}", gw.log_tail()),
+                    3 => eprintln!("{}", proxy.as_ref().map(|p| p.log_tail()).unwrap_or_default()),
+                    _ => {}
+                }
             }
             cells[i].push(cell);
         }
     }
     Ok(cells)
+}
+
+/// The gateway's tokio worker threads: TOKIO_WORKER_THREADS when the run
+/// sets it, else one per CPU (tokio's default); nginx gets as many workers.
+fn gateway_workers(env: &[(String, String)]) -> usize {
+    env.iter()
+        .find(|(k, _)| k == "TOKIO_WORKER_THREADS")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }

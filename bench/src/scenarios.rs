@@ -47,10 +47,19 @@ impl Reuse {
     }
 }
 
+/// Upstream connections a cold stampede opened.
+#[derive(Debug, Clone, Copy)]
+pub struct Stampede {
+    pub callers: usize,
+    /// TLS handshakes on the simulator's mutual-auth port.
+    pub mutual_handshakes: u64,
+}
+
 /// Everything the scenarios found.
 pub struct Report {
     pub outcomes: Vec<Outcome>,
     pub reuse: Vec<Reuse>,
+    pub stampedes: Vec<Stampede>,
 }
 
 fn counter(counters: &serde_json::Value, path: &[&str]) -> u64 {
@@ -170,8 +179,13 @@ impl Scenarios<'_> {
 
     pub async fn run(&self) -> anyhow::Result<Report> {
         let mut outcomes = Vec::new();
-        eprintln!("scenario: cold stampede");
-        outcomes.push(self.cold_stampede(1000).await?);
+        let mut stampedes = Vec::new();
+        for callers in [256, 1000] {
+            eprintln!("scenario: cold stampede of {callers}");
+            let (outcome, stampede) = self.cold_stampede(callers).await?;
+            outcomes.push(outcome);
+            stampedes.push(stampede);
+        }
         eprintln!("scenario: session expiry under load");
         outcomes.push(self.session_expiry(16, Duration::from_secs(4)).await?);
         eprintln!("scenario: hot reload under load");
@@ -185,11 +199,15 @@ impl Scenarios<'_> {
             outcomes.push(outcome);
             reuse.push(r);
         }
-        Ok(Report { outcomes, reuse })
+        Ok(Report {
+            outcomes,
+            reuse,
+            stampedes,
+        })
     }
 
     /// `n` callers at once on a gateway that has no session yet.
-    async fn cold_stampede(&self, n: usize) -> anyhow::Result<Outcome> {
+    async fn cold_stampede(&self, n: usize) -> anyhow::Result<(Outcome, Stampede)> {
         let gw = self.gateway().await?;
         self.reset().await?;
         let http = Http::new(n);
@@ -218,7 +236,11 @@ impl Scenarios<'_> {
         let logins = counter(&counters, &["logins"]);
         let ok = count.ok.load(Ordering::Relaxed);
         let errors = count.errors.load(Ordering::Relaxed);
-        Ok(Outcome {
+        let stampede = Stampede {
+            callers: n,
+            mutual_handshakes: counter(&counters, &["handshakes", "mutual"]),
+        };
+        let outcome = Outcome {
             name: format!("cold stampede: {n} concurrent get-user-info on a cold tenant"),
             result: format!(
                 "logins = {logins}; {ok}/{n} answered 200 in {:.2} s (slowest caller {:.2} s); {}; TLS handshakes to the mutual-auth port: {}",
@@ -228,8 +250,11 @@ impl Scenarios<'_> {
                 counter(&counters, &["handshakes", "mutual"]),
             ),
             pass: logins == 1 && errors == 0 && ok == n as u64,
-        })
-        .inspect(|o| if !o.pass { eprintln!("{}", gw.log_tail()) })
+        };
+        if !outcome.pass {
+            eprintln!("{}", gw.log_tail());
+        }
+        Ok((outcome, stampede))
     }
 
     /// Load on a cold gateway; halfway through, every session is expired.

@@ -2,6 +2,7 @@
 //! (secrets as `*_file`s, plugins copied from the built components), served
 //! on ephemeral loopback ports against a simulator.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
@@ -54,6 +55,26 @@ pub const SECRETS: &[(&str, &str)] = &[
     ("globex-keys.txt", "globex-key-1"),
     ("globex-oauth.txt", "globex-client-secret"),
 ];
+
+/// `tenant` with a workflow `name` running the plugin file `file`, and
+/// `extra` lines (e.g. `timeout_ms = 4000`) in the workflow's table.
+pub fn with_workflow(tenant: &str, name: &str, file: &str, extra: &str) -> String {
+    format!("{tenant}[[tenant.workflow]]\nname = \"{name}\"\nplugin = \"{file}\"\n{extra}\n")
+}
+
+/// `tenant` with `keys` (TOML lines of the tenant's table) added before its
+/// `[tenant.auth]` table.
+pub fn tenant_with(tenant: &str, keys: &str) -> String {
+    tenant.replace("[tenant.auth]", &format!("{keys}\n[tenant.auth]"))
+}
+
+/// The `[server.tls]` table: the test PKI's server certificate, callers
+/// verified against the CA bundle at `client_ca` (placeholders allowed).
+pub fn server_tls(client_ca: &str) -> String {
+    format!(
+        "[server.tls]\ncert = \"{{pki}}/server.pem\"\nkey = \"{{pki}}/server.key\"\nclient_ca = \"{client_ca}\"\n"
+    )
+}
 
 /// A response from the gateway.
 #[derive(Debug)]
@@ -126,6 +147,34 @@ impl TestGateway {
         gateway.admin = format!("http://{}", running.admin_addr);
         gateway.running = Some(running);
         gateway
+    }
+
+    /// A gateway serving `tenant` with the workflow `user` (the
+    /// get-user-info plugin) and `server_extra` in `[server]`.
+    pub async fn with_user_workflow(sim: &Sim, server_extra: &str, tenant: &str) -> Self {
+        let tenants = with_workflow(tenant, "user", "get_user_info.wasm", "");
+        let plugins = [("get_user_info.wasm", crate::plugins::GET_USER_INFO)];
+        Self::start_with(sim, server_extra, &tenants, &plugins).await
+    }
+
+    /// The callers' listener.
+    pub fn addr(&self) -> SocketAddr {
+        self.running.as_ref().expect("the gateway runs").addr
+    }
+
+    /// Polls the admin listener's metrics until they contain `needle` (the
+    /// bound only keeps a broken gateway from hanging the test).
+    pub async fn wait_for_metric(&self, needle: &str) {
+        for _ in 0..3000 {
+            if self.admin_get("/metrics").await.body.contains(needle) {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!(
+            "the metrics never showed {needle}:\n{}",
+            self.admin_get("/metrics").await.body
+        );
     }
 
     /// The config file.

@@ -14,6 +14,7 @@ use twoway::pki::Pki;
 use twoway_sim::{Sim, SimConfig};
 
 pub mod fake_login;
+pub mod files;
 pub mod gateway;
 pub mod process;
 pub mod redis_server;
@@ -256,9 +257,25 @@ impl Client {
             .key_provider
             .load_private_key(pem_key(fullcert))
             .expect("signing key");
-        let certified = rustls::sign::CertifiedKey::new(pem_certs(fullcert), key);
+        Self::with_certified_key(rustls::sign::CertifiedKey::new(pem_certs(fullcert), key))
+    }
+
+    /// A client presenting `certified` through a certificate resolver, as
+    /// the gateway's transport does.
+    pub fn with_certified_key(certified: rustls::sign::CertifiedKey) -> Self {
         let resolver = rustls::sign::SingleCertAndKey::from(certified);
         Self::from_config(tls_builder().with_client_cert_resolver(Arc::new(resolver)))
+    }
+
+    /// A client presenting `chain` with `key`, both already in memory.
+    pub fn with_chain_and_key(
+        chain: Vec<CertificateDer<'static>>,
+        key: PrivateKeyDer<'static>,
+    ) -> Self {
+        let config = tls_builder()
+            .with_client_auth_cert(chain, key)
+            .expect("client identity");
+        Self::from_config(config)
     }
 
     fn from_config(config: rustls::ClientConfig) -> Self {

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use twoway_tests::files::{path_str as s, pem_blocks};
 use twoway_tests::process::{self, Process, Run};
 
 const DOC: &str = include_str!("../../docs/cert-check.md");
@@ -17,8 +18,20 @@ fn twoway(args: &[&str], env: &[(&str, &str)]) -> Run {
     process::twoway(args, &twoway_tests::pki().dir, env)
 }
 
-fn s(path: &Path) -> &str {
-    path.to_str().expect("UTF-8 path")
+/// `twoway cert check FILE ARGS...`.
+fn check(file: &Path, args: &[&str]) -> Run {
+    twoway(&[&["cert", "check", s(file)], args].concat(), &[])
+}
+
+/// `twoway cert bundle` of the PKI files `key`, `cert` and `chain` into
+/// `out`, then `args`.
+fn bundle(key: &str, cert: &str, chain: &[&str], out: &Path, args: &[&str]) -> Run {
+    let mut all = vec!["cert", "bundle", "--key", s(f(key)), "--cert", s(f(cert))];
+    all.push("--chain");
+    all.extend(chain.iter().map(|c| s(f(c))));
+    all.extend(["-o", s(out)]);
+    all.extend(args);
+    twoway(&all, &[])
 }
 
 fn check_status<'a>(report: &'a serde_json::Value, id: &str) -> &'a str {
@@ -35,15 +48,12 @@ fn check_status<'a>(report: &'a serde_json::Value, id: &str) -> &'a str {
 #[test]
 fn exit_codes_follow_the_worst_check() {
     let root = f("root-ca.pem");
-    let run = twoway(
-        &["cert", "check", s(f("fullcert.pem")), "--cacert", s(root)],
-        &[],
-    );
+    let run = check(f("fullcert.pem"), &["--cacert", s(root)]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("key_matches_leaf"), "{}", run.stdout);
 
     // The test root is no system root: a warning without --cacert.
-    let run = twoway(&["cert", "check", s(f("fullcert.pem"))], &[]);
+    let run = check(f("fullcert.pem"), &[]);
     assert_eq!(run.code, 1, "{}", run.stdout);
     assert!(
         run.stdout.contains("WARNING  chain_complete"),
@@ -56,17 +66,7 @@ fn exit_codes_follow_the_worst_check() {
     let text = std::fs::read_to_string(f("fullcert.pem")).unwrap()
         + &std::fs::read_to_string(root).unwrap();
     std::fs::write(&with_root, text).unwrap();
-    let run = twoway(
-        &[
-            "cert",
-            "check",
-            s(&with_root),
-            "--cacert",
-            s(root),
-            "--json",
-        ],
-        &[],
-    );
+    let run = check(&with_root, &["--cacert", s(root), "--json"]);
     assert_eq!(run.code, 1, "{}", run.stdout);
     assert_eq!(check_status(&run.json(), "root_included"), "warning");
 
@@ -77,10 +77,7 @@ fn exit_codes_follow_the_worst_check() {
         ("mismatched-fullcert.pem", "key_matches_leaf"),
         ("codesign-client-fullcert.pem", "extended_key_usage"),
     ] {
-        let run = twoway(
-            &["cert", "check", s(f(file)), "--cacert", s(root), "--json"],
-            &[],
-        );
+        let run = check(f(file), &["--cacert", s(root), "--json"]);
         assert_eq!(run.code, 2, "{file}: {}", run.stdout);
         let report = run.json();
         assert_eq!(check_status(&report, id), "error", "{file}: {report}");
@@ -88,23 +85,16 @@ fn exit_codes_follow_the_worst_check() {
     }
 
     // A file that does not exist is a report too, not a crash.
-    let run = twoway(&["cert", "check", "/nonexistent/fullcert.pem"], &[]);
+    let run = check(Path::new("/nonexistent/fullcert.pem"), &[]);
     assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("cannot read"), "{}", run.stdout);
 }
 
 #[test]
 fn json_is_the_documented_shape() {
-    let run = twoway(
-        &[
-            "cert",
-            "check",
-            s(f("fullcert.pem")),
-            "--cacert",
-            s(f("root-ca.pem")),
-            "--json",
-        ],
-        &[],
+    let run = check(
+        f("fullcert.pem"),
+        &["--cacert", s(f("root-ca.pem")), "--json"],
     );
     assert_eq!(run.code, 0, "{}", run.stdout);
     let report = run.json();
@@ -195,31 +185,18 @@ fn pkcs12_password_comes_from_the_environment_and_is_never_printed() {
     // No key bytes in any output.
     let key_text = std::fs::read_to_string(f("fullcert.pem")).unwrap();
     let key_line = key_text.lines().nth(1).expect("a base64 line of the key");
-    for args in [vec!["--json"], vec![]] {
-        let mut all = vec!["cert", "check"];
-        let full = f("mismatched-fullcert.pem");
-        all.push(s(full));
-        all.extend(args);
-        let run = twoway(&all, &[]);
+    for args in [&["--json"][..], &[]] {
+        let run = check(f("mismatched-fullcert.pem"), args);
         assert!(!run.stdout.contains(key_line));
     }
 }
 
 /// The blocks of a PEM file: (label, base64 body).
 fn blocks(path: &Path) -> Vec<(String, String)> {
-    let text = std::fs::read_to_string(path).expect("PEM file");
-    let mut out = Vec::new();
-    let mut current: Option<(String, String)> = None;
-    for line in text.lines() {
-        if let Some(label) = line.strip_prefix("-----BEGIN ") {
-            current = Some((label.trim_end_matches('-').to_string(), String::new()));
-        } else if line.starts_with("-----END ") {
-            out.extend(current.take());
-        } else if let Some((_, body)) = current.as_mut() {
-            body.push_str(line.trim());
-        }
-    }
-    out
+    pem_blocks(path)
+        .into_iter()
+        .map(|b| (b.label, b.body))
+        .collect()
 }
 
 #[test]
@@ -227,23 +204,12 @@ fn bundle_writes_key_leaf_intermediate_in_order_without_the_root() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("fullcert.pem");
     // Given the wrong way round: the "cert" is the intermediate, the leaf hides in --chain with the root.
-    let run = twoway(
-        &[
-            "cert",
-            "bundle",
-            "--key",
-            s(f("client.key")),
-            "--cert",
-            s(f("intermediate-ca.pem")),
-            "--chain",
-            s(f("root-ca.pem")),
-            s(f("client.pem")),
-            "-o",
-            s(&out),
-            "--cacert",
-            s(f("root-ca.pem")),
-        ],
-        &[],
+    let run = bundle(
+        "client.key",
+        "intermediate-ca.pem",
+        &["root-ca.pem", "client.pem"],
+        &out,
+        &["--cacert", s(f("root-ca.pem"))],
     );
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("Left out: root CA"), "{}", run.stdout);
@@ -262,10 +228,7 @@ fn bundle_writes_key_leaf_intermediate_in_order_without_the_root() {
         assert_eq!(mode, 0o600);
     }
     // What was written checks clean, and loads as a gateway identity.
-    let run = twoway(
-        &["cert", "check", s(&out), "--cacert", s(f("root-ca.pem"))],
-        &[],
-    );
+    let run = check(&out, &["--cacert", s(f("root-ca.pem"))]);
     assert_eq!(run.code, 0, "{}", run.stdout);
     let id = twoway::identity::load(&twoway::identity::IdentitySource::Pem { path: out.clone() })
         .unwrap();
@@ -273,25 +236,20 @@ fn bundle_writes_key_leaf_intermediate_in_order_without_the_root() {
 
     // Never over an existing file without --force.
     let before = std::fs::read(&out).unwrap();
-    let again = [
-        "cert",
-        "bundle",
-        "--key",
-        s(f("client-b.key")),
-        "--cert",
-        s(f("client-b.pem")),
-        "--chain",
-        s(f("client-chain.pem")),
-        "-o",
-        s(&out),
-    ];
-    let run = twoway(&again, &[]);
+    let again = |args: &[&str]| {
+        bundle(
+            "client-b.key",
+            "client-b.pem",
+            &["client-chain.pem"],
+            &out,
+            args,
+        )
+    };
+    let run = again(&[]);
     assert_eq!(run.code, 2, "{}", run.stdout);
     assert!(run.stdout.contains("--force"), "{}", run.stdout);
     assert_eq!(std::fs::read(&out).unwrap(), before);
-    let mut forced = again.to_vec();
-    forced.push("--force");
-    let run = twoway(&forced, &[]);
+    let run = again(&["--force"]);
     assert!(run.code == 0 || run.code == 1, "{}", run.stdout);
     assert_eq!(blocks(&out)[1], blocks(f("client-b.pem"))[0]);
 }
@@ -301,19 +259,11 @@ fn bundle_refuses_errors() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("fullcert.pem");
     // The second tenant's key with the first tenant's certificate.
-    let run = twoway(
-        &[
-            "cert",
-            "bundle",
-            "--key",
-            s(f("client-b.key")),
-            "--cert",
-            s(f("client.pem")),
-            "--chain",
-            s(f("client-chain.pem")),
-            "-o",
-            s(&out),
-        ],
+    let run = bundle(
+        "client-b.key",
+        "client.pem",
+        &["client-chain.pem"],
+        &out,
         &[],
     );
     assert_eq!(run.code, 2, "{}", run.stdout);
@@ -325,19 +275,11 @@ fn bundle_refuses_errors() {
     assert!(run.stdout.contains("Nothing written"), "{}", run.stdout);
     assert!(!out.exists());
     // An expired certificate.
-    let run = twoway(
-        &[
-            "cert",
-            "bundle",
-            "--key",
-            s(f("expired-client.key")),
-            "--cert",
-            s(f("expired-client.pem")),
-            "--chain",
-            s(f("client-chain.pem")),
-            "-o",
-            s(&out),
-        ],
+    let run = bundle(
+        "expired-client.key",
+        "expired-client.pem",
+        &["client-chain.pem"],
+        &out,
         &[],
     );
     assert_eq!(run.code, 2, "{}", run.stdout);
@@ -351,19 +293,8 @@ fn connect_against_twoway_sim() {
     let address = format!("127.0.0.1:{}", endpoints["mutual_auth_port"]);
     let root = f("root-ca.pem");
 
-    let run = twoway(
-        &[
-            "cert",
-            "check",
-            s(f("fullcert.pem")),
-            "--cacert",
-            s(root),
-            "--connect",
-            &address,
-            "--json",
-        ],
-        &[],
-    );
+    let connect = ["--cacert", s(root), "--connect", &address];
+    let run = check(f("fullcert.pem"), &[&connect[..], &["--json"]].concat());
     assert_eq!(run.code, 0, "{}", run.stdout);
     let report = run.json();
     assert_eq!(report["connect"]["accepted"], true);
@@ -374,18 +305,7 @@ fn connect_against_twoway_sim() {
             .contains("twoway Test Root CA")
     );
 
-    let run = twoway(
-        &[
-            "cert",
-            "check",
-            s(f("untrusted-client-fullcert.pem")),
-            "--cacert",
-            s(root),
-            "--connect",
-            &address,
-        ],
-        &[],
-    );
+    let run = check(f("untrusted-client-fullcert.pem"), &connect);
     assert_eq!(run.code, 2, "{}", run.stdout);
     assert!(
         run.stdout.contains("ERROR    certificate_accepted"),

@@ -8,27 +8,11 @@
 //! bytes or a password. Exit codes and bundle files: cli/tests/cert_cli.rs.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use twoway_doctor::{self as doctor, CheckId, Options, Report, Status};
 use twoway::secret::Secret;
+use twoway_doctor::{self as doctor, CheckId, Options, Report, Status};
+use twoway_tests::files::{openssl, path_str as s, private_key_lines};
 use twoway_tests::{pki, start_sim};
-
-fn s(path: &Path) -> &str {
-    path.to_str().expect("UTF-8 path")
-}
-
-fn openssl(args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .output()
-        .expect("the openssl CLI is needed for this test");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// Checks of `identity` trusting the test root (as the simulator does).
 fn options(identity: &Path) -> Options {
@@ -101,20 +85,7 @@ fn concat(dir: &Path, name: &str, parts: &[&Path]) -> PathBuf {
 
 /// The base64 lines of every private key block in `paths`.
 fn key_lines(paths: &[&Path]) -> Vec<String> {
-    let mut lines = Vec::new();
-    for path in paths {
-        let text = std::fs::read_to_string(path).expect("PEM file");
-        let mut in_key = false;
-        for line in text.lines() {
-            if line.starts_with("-----BEGIN") {
-                in_key = line.contains("PRIVATE KEY");
-            } else if line.starts_with("-----END") {
-                in_key = false;
-            } else if in_key && line.len() > 20 {
-                lines.push(line.to_string());
-            }
-        }
-    }
+    let lines = private_key_lines(paths);
     assert!(!lines.is_empty());
     lines
 }
@@ -176,18 +147,14 @@ fn good_identities_pass_in_every_format() {
 fn fingerprint_matches_openssl() {
     let pki = pki();
     let report = inspect(&options(&pki.fullcert));
-    let out = Command::new("openssl")
-        .args([
-            "x509",
-            "-noout",
-            "-fingerprint",
-            "-sha256",
-            "-in",
-            s(&pki.client),
-        ])
-        .output()
-        .expect("openssl");
-    let text = String::from_utf8(out.stdout).unwrap();
+    let text = openssl(&[
+        "x509",
+        "-noout",
+        "-fingerprint",
+        "-sha256",
+        "-in",
+        s(&pki.client),
+    ]);
     let expected = text.trim().split_once('=').expect("Fingerprint=").1;
     expect(&report, CheckId::Fingerprint, Status::Ok, expected);
     assert_eq!(

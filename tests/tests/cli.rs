@@ -26,6 +26,29 @@ fn start_sim(pki: &Path) -> SimProcess {
     }
 }
 
+/// A tenant `name` logging in at `login` as Acme's integration user (the
+/// password from `password_env`) over mutual TLS to `sim`, with the PKI in
+/// `pki/` beside the config.
+fn acme_tenant(sim: &SimProcess, name: &str, login: &str, password_env: &str) -> String {
+    format!(
+        r#"
+[[tenant]]
+name = "{name}"
+login_url = "{login}"
+mutual_auth = true
+mutual_auth_port = {mutual_port}
+client_identity = {{ pem = "pki/fullcert.pem" }}
+extra_roots = ["pki/root-ca.pem"]
+[tenant.auth]
+kind = "soap-login"
+username = "integration@acme.example"
+password_env = "{password_env}"
+security_token_env = "ACME_SF_TOKEN"
+"#,
+        mutual_port = sim.endpoints["mutual_auth_port"],
+    )
+}
+
 /// Runs `twoway ARGS` in `dir` with the tenants' secrets and `env`: exit
 /// code, stdout, stderr.
 fn run(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> (i32, String, String) {
@@ -56,24 +79,8 @@ fn login_and_call_through_mutual_tls() {
     );
 
     let sim = start_sim(&pki);
-    let config = format!(
-        r#"
-[[tenant]]
-name = "acme"
-login_url = "{login}"
-mutual_auth = true
-mutual_auth_port = {mutual_port}
-client_identity = {{ pem = "pki/fullcert.pem" }}
-extra_roots = ["pki/root-ca.pem"]
-[tenant.auth]
-kind = "soap-login"
-username = "integration@acme.example"
-password_env = "ACME_SF_PASSWORD"
-security_token_env = "ACME_SF_TOKEN"
-"#,
-        login = sim.endpoints["login_url"].as_str().unwrap(),
-        mutual_port = sim.endpoints["mutual_auth_port"],
-    );
+    let login = sim.endpoints["login_url"].as_str().unwrap();
+    let config = acme_tenant(&sim, "acme", login, "ACME_SF_PASSWORD");
     std::fs::write(dir.path().join("twoway.toml"), config).unwrap();
 
     let (ok, out, err) = twoway(
@@ -98,20 +105,11 @@ security_token_env = "ACME_SF_TOKEN"
         r#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:urn="urn:partner.soap.sforce.com"><soapenv:Body><urn:getUserInfo/></soapenv:Body></soapenv:Envelope>"#,
     )
     .unwrap();
-    let (ok, out, err) = twoway(
-        &[
-            "call",
-            "--config",
-            "twoway.toml",
-            "--tenant",
-            "acme",
-            "--api",
-            "soap-partner",
-            "--data",
-            "@getuserinfo.xml",
-        ],
-        dir.path(),
-    );
+    let call = |args: &[&str]| {
+        let base = ["call", "--config", "twoway.toml", "--tenant", "acme"];
+        twoway(&[&base[..], args].concat(), dir.path())
+    };
+    let (ok, out, err) = call(&["--api", "soap-partner", "--data", "@getuserinfo.xml"]);
     assert!(ok, "{out}{err}");
     assert!(
         err.contains("HTTP 200"),
@@ -126,22 +124,14 @@ security_token_env = "ACME_SF_TOKEN"
         "{out}"
     );
 
-    let (ok, out, err) = twoway(
-        &[
-            "call",
-            "--config",
-            "twoway.toml",
-            "--tenant",
-            "acme",
-            "--api",
-            "rest",
-            "--method",
-            "GET",
-            "--path",
-            "query?q=SELECT+Name+FROM+Account+WHERE+Industry+=+'Energy'",
-        ],
-        dir.path(),
-    );
+    let (ok, out, err) = call(&[
+        "--api",
+        "rest",
+        "--method",
+        "GET",
+        "--path",
+        "query?q=SELECT+Name+FROM+Account+WHERE+Industry+=+'Energy'",
+    ]);
     assert!(ok, "{out}{err}");
     assert!(
         out.contains("\"totalSize\":0"),
@@ -280,25 +270,8 @@ fn acme_setup() -> (tempfile::TempDir, SimProcess) {
         .local_addr()
         .unwrap()
         .port();
-    let tenant = |name: &str, login: &str, password_env: &str| {
-        format!(
-            r#"
-[[tenant]]
-name = "{name}"
-login_url = "{login}"
-mutual_auth = true
-mutual_auth_port = {mutual_port}
-client_identity = {{ pem = "pki/fullcert.pem" }}
-extra_roots = ["pki/root-ca.pem"]
-[tenant.auth]
-kind = "soap-login"
-username = "integration@acme.example"
-password_env = "{password_env}"
-security_token_env = "ACME_SF_TOKEN"
-"#,
-            mutual_port = sim.endpoints["mutual_auth_port"],
-        )
-    };
+    let tenant =
+        |name: &str, login: &str, password_env: &str| acme_tenant(&sim, name, login, password_env);
     let login = sim.endpoints["login_url"].as_str().unwrap();
     let config = tenant("acme", login, "ACME_SF_PASSWORD")
         + &tenant("wrongpw", login, "WRONG_SF_PASSWORD")

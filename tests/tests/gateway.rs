@@ -4,31 +4,24 @@
 
 use std::time::Duration;
 
-use twoway_tests::gateway::{ACME, GLOBEX, TestGateway, http};
+use twoway_tests::gateway::{ACME, GLOBEX, TestGateway, http, server_tls, with_workflow};
 use twoway_tests::plugins::*;
 use twoway_tests::{admin_post, pki, start_sim, start_sim_with};
 
 const ACME_KEY: Option<&str> = Some("acme-key-1");
 const GLOBEX_KEY: Option<&str> = Some("globex-key-1");
 
-fn with_workflow(tenant: &str, name: &str, file: &str, extra: &str) -> String {
-    format!("{tenant}[[tenant.workflow]]\nname = \"{name}\"\nplugin = \"{file}\"\n{extra}\n")
-}
-
-fn two_tenants() -> String {
-    with_workflow(ACME, "user", "get_user_info.wasm", "")
-        + &with_workflow(GLOBEX, "user", "get_user_info.wasm", "")
+/// A gateway serving Acme and Globex, each with the workflow `user`.
+async fn two_tenants(sim: &twoway_sim::Sim) -> TestGateway {
+    let tenants = with_workflow(ACME, "user", "get_user_info.wasm", "")
+        + &with_workflow(GLOBEX, "user", "get_user_info.wasm", "");
+    TestGateway::start(sim, &tenants, &[("get_user_info.wasm", GET_USER_INFO)]).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tenants_are_kept_apart() {
     let sim = start_sim().await;
-    let gw = TestGateway::start(
-        &sim,
-        &two_tenants(),
-        &[("get_user_info.wasm", GET_USER_INFO)],
-    )
-    .await;
+    let gw = two_tenants(&sim).await;
 
     let acme = gw
         .call("GET", "/tenants/acme/workflows/user", ACME_KEY, "")
@@ -58,12 +51,7 @@ async fn tenants_are_kept_apart() {
 #[tokio::test(flavor = "multi_thread")]
 async fn routing_and_request_problems() {
     let sim = start_sim().await;
-    let gw = TestGateway::start(
-        &sim,
-        &with_workflow(ACME, "user", "get_user_info.wasm", ""),
-        &[("get_user_info.wasm", GET_USER_INFO)],
-    )
-    .await;
+    let gw = TestGateway::with_user_workflow(&sim, "", ACME).await;
     let cases = [
         // Unknown tenants look like refused credentials (tests/tests/hostile_inbound.rs).
         ("/tenants/nobody/workflows/user", 401, "unauthorized"),
@@ -115,12 +103,7 @@ async fn routing_and_request_problems() {
 /// One tenant `acme` with a twist in its config, serving get-user-info.
 async fn acme_with(sim: &twoway_sim::Sim, replace: (&str, &str)) -> TestGateway {
     let tenant = ACME.replace(replace.0, replace.1);
-    TestGateway::start(
-        sim,
-        &with_workflow(&tenant, "user", "get_user_info.wasm", ""),
-        &[("get_user_info.wasm", GET_USER_INFO)],
-    )
-    .await
+    TestGateway::with_user_workflow(sim, "", &tenant).await
 }
 
 async fn problem_code(gw: &TestGateway) -> (u16, String) {
@@ -311,12 +294,7 @@ async fn a_rotated_certificate_is_used_without_failing_a_request() {
     let tenants = with_workflow(&tenant, "user", "get_user_info.wasm", "");
     let gw = {
         // The identity file lives in the gateway's directory so it can be rotated.
-        let gw = TestGateway::start(
-            &sim,
-            &with_workflow(ACME, "user", "get_user_info.wasm", ""),
-            &[("get_user_info.wasm", GET_USER_INFO)],
-        )
-        .await;
+        let gw = TestGateway::with_user_workflow(&sim, "", ACME).await;
         std::fs::copy(&pki().fullcert, gw.dir.path().join("identity.pem")).unwrap();
         gw.write_config("", &tenants);
         let reload = http("POST", &format!("{}/admin/reload", gw.admin), &[], "").await;
@@ -429,12 +407,7 @@ async fn graceful_shutdown_answers_every_accepted_request() {
 #[tokio::test(flavor = "multi_thread")]
 async fn admin_endpoints_report_state_and_never_secrets() {
     let sim = start_sim().await;
-    let gw = TestGateway::start(
-        &sim,
-        &two_tenants(),
-        &[("get_user_info.wasm", GET_USER_INFO)],
-    )
-    .await;
+    let gw = two_tenants(&sim).await;
     assert_eq!(
         gw.call("GET", "/tenants/acme/workflows/user", ACME_KEY, "")
             .await
@@ -496,18 +469,9 @@ async fn a_tenant_bound_to_caller_certificates_accepts_only_those() {
             leaf.leaf.sha256_fingerprint
         ),
     );
-    let tls = "[server.tls]\ncert = \"{pki}/server.pem\"\nkey = \"{pki}/server.key\"\nclient_ca = \"{pki}/root-ca.pem\"\n";
-    let gw = TestGateway::start_with(
-        &sim,
-        tls,
-        &with_workflow(&tenant, "user", "get_user_info.wasm", ""),
-        &[("get_user_info.wasm", GET_USER_INFO)],
-    )
-    .await;
-    let url = format!(
-        "https://{}/tenants/acme/workflows/user",
-        gw.running.as_ref().unwrap().addr
-    );
+    let tls = server_tls("{pki}/root-ca.pem");
+    let gw = TestGateway::with_user_workflow(&sim, &tls, &tenant).await;
+    let url = format!("https://{}/tenants/acme/workflows/user", gw.addr());
     let ok = twoway_tests::Client::with_identity(&pki().fullcert)
         .send("GET", &url, &[], "")
         .await;
@@ -530,16 +494,8 @@ async fn a_tenant_bound_to_caller_certificates_accepts_only_those() {
 async fn a_caller_that_never_finishes_its_headers_is_cut_off() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let sim = start_sim().await;
-    let gw = TestGateway::start_with(
-        &sim,
-        "header_timeout_ms = 300",
-        &with_workflow(ACME, "user", "get_user_info.wasm", ""),
-        &[("get_user_info.wasm", GET_USER_INFO)],
-    )
-    .await;
-    let mut tcp = tokio::net::TcpStream::connect(gw.running.as_ref().unwrap().addr)
-        .await
-        .unwrap();
+    let gw = TestGateway::with_user_workflow(&sim, "header_timeout_ms = 300", ACME).await;
+    let mut tcp = tokio::net::TcpStream::connect(gw.addr()).await.unwrap();
     tcp.write_all(b"GET /tenants/acme/workflows/user HTTP/1.1\r\nHost: x\r\nX-Slow: ")
         .await
         .unwrap();
@@ -573,21 +529,9 @@ async fn a_tenant_with_its_own_caller_ca_refuses_callers_of_another_ca() {
         "api_keys_file = \"acme-keys.txt\"",
         "callers = { ca = \"{pki}/root-ca.pem\" }",
     );
-    let tls = format!(
-        "[server.tls]\ncert = \"{{pki}}/server.pem\"\nkey = \"{{pki}}/server.key\"\nclient_ca = \"{}\"\n",
-        bundle.display()
-    );
-    let gw = TestGateway::start_with(
-        &sim,
-        &tls,
-        &with_workflow(&tenant, "user", "get_user_info.wasm", ""),
-        &[("get_user_info.wasm", GET_USER_INFO)],
-    )
-    .await;
-    let url = format!(
-        "https://{}/tenants/acme/workflows/user",
-        gw.running.as_ref().unwrap().addr
-    );
+    let tls = server_tls(&bundle.display().to_string());
+    let gw = TestGateway::with_user_workflow(&sim, &tls, &tenant).await;
+    let url = format!("https://{}/tenants/acme/workflows/user", gw.addr());
     let ok = twoway_tests::Client::with_identity(&pki().fullcert)
         .send("GET", &url, &[], "")
         .await;

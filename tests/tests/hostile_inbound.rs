@@ -10,35 +10,13 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use twoway_tests::gateway::{ACME, GLOBEX, TestGateway, http};
+use twoway_tests::gateway::{
+    ACME, GLOBEX, TestGateway, http, server_tls, tenant_with, with_workflow,
+};
 use twoway_tests::plugins::*;
 use twoway_tests::{Client, start_sim};
 
 const ACME_KEY: Option<&str> = Some("acme-key-1");
-
-fn with_workflow(tenant: &str, name: &str, file: &str, extra: &str) -> String {
-    format!("{tenant}[[tenant.workflow]]\nname = \"{name}\"\nplugin = \"{file}\"\n{extra}\n")
-}
-
-/// `tenant` with `keys` added before its `[tenant.auth]` table.
-fn tenant_with(tenant: &str, keys: &str) -> String {
-    tenant.replace("[tenant.auth]", &format!("{keys}\n[tenant.auth]"))
-}
-
-/// Polls the gateway's metrics until they contain `needle` (the bound only
-/// keeps a broken gateway from hanging the test).
-async fn wait_for_metric(gw: &TestGateway, needle: &str) {
-    for _ in 0..3000 {
-        if gw.admin_get("/metrics").await.body.contains(needle) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!(
-        "the metrics never showed {needle}:\n{}",
-        gw.admin_get("/metrics").await.body
-    );
-}
 
 /// Reads until the server closes the connection (the bound only keeps a
 /// broken gateway from hanging the test).
@@ -55,12 +33,7 @@ async fn read_until_closed(tcp: &mut TcpStream) -> String {
 async fn a_burst_of_60_on_a_cold_tenant_completes() {
     let sim = start_sim().await;
     // Default max_concurrency (25), max_queued and queue_timeout_ms.
-    let gw = TestGateway::start(
-        &sim,
-        &with_workflow(ACME, "user", "get_user_info.wasm", ""),
-        &[("get_user_info.wasm", GET_USER_INFO)],
-    )
-    .await;
+    let gw = TestGateway::with_user_workflow(&sim, "", ACME).await;
     let calls = (0..60).map(|_| {
         let url = format!("{}/tenants/acme/workflows/user", gw.url);
         tokio::spawn(async move {
@@ -112,9 +85,11 @@ async fn a_full_queue_or_a_late_slot_is_overloaded_with_retry_after() {
 
     // Acme: one running, one waiting; a third finds the queue full.
     let running = spawn_call("acme", "acme-key-1");
-    wait_for_metric(&gw, "twoway_tenant_slots_in_use{tenant=\"acme\"} 1").await;
+    gw.wait_for_metric("twoway_tenant_slots_in_use{tenant=\"acme\"} 1")
+        .await;
     let waiting = spawn_call("acme", "acme-key-1");
-    wait_for_metric(&gw, "twoway_tenant_queued_requests{tenant=\"acme\"} 1").await;
+    gw.wait_for_metric("twoway_tenant_queued_requests{tenant=\"acme\"} 1")
+        .await;
     let refused = gw
         .call("GET", "/tenants/acme/workflows/spin", ACME_KEY, "")
         .await;
@@ -129,7 +104,8 @@ async fn a_full_queue_or_a_late_slot_is_overloaded_with_retry_after() {
 
     // Globex: the queue has room, but no slot frees up within 300 ms.
     let running = spawn_call("globex", "globex-key-1");
-    wait_for_metric(&gw, "twoway_tenant_slots_in_use{tenant=\"globex\"} 1").await;
+    gw.wait_for_metric("twoway_tenant_slots_in_use{tenant=\"globex\"} 1")
+        .await;
     let late = gw
         .call(
             "GET",
@@ -167,16 +143,10 @@ async fn stalled_bodies_hold_no_slot_and_time_out() {
     let sim = start_sim().await;
     // No queue: a slot held by a stalled body would refuse the third caller.
     let tenant = tenant_with(ACME, "max_concurrency = 2\nmax_queued = 0");
-    let gw = TestGateway::start_with(
-        &sim,
-        "body_timeout_ms = 500",
-        &with_workflow(&tenant, "user", "get_user_info.wasm", ""),
-        &[("get_user_info.wasm", GET_USER_INFO)],
-    )
-    .await;
-    let addr = gw.running.as_ref().unwrap().addr;
+    let gw = TestGateway::with_user_workflow(&sim, "body_timeout_ms = 500", &tenant).await;
+    let addr = gw.addr();
     let mut stalled = [stalled_body(addr).await, stalled_body(addr).await];
-    wait_for_metric(&gw, "twoway_requests_in_flight 2").await;
+    gw.wait_for_metric("twoway_requests_in_flight 2").await;
     let served = gw
         .call("GET", "/tenants/acme/workflows/user", ACME_KEY, "")
         .await;
@@ -198,19 +168,19 @@ async fn stalled_bodies_hold_no_slot_and_time_out() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_listener_serves_at_most_max_connections() {
     let sim = start_sim().await;
-    let gw = TestGateway::start_with(
+    let gw = TestGateway::with_user_workflow(
         &sim,
         "max_connections = 2\nheader_timeout_ms = 120000",
-        &with_workflow(ACME, "user", "get_user_info.wasm", ""),
-        &[("get_user_info.wasm", GET_USER_INFO)],
+        ACME,
     )
     .await;
-    let addr = gw.running.as_ref().unwrap().addr;
+    let addr = gw.addr();
     let idle = [
         TcpStream::connect(addr).await.unwrap(),
         TcpStream::connect(addr).await.unwrap(),
     ];
-    wait_for_metric(&gw, "twoway_open_connections{listener=\"inbound\"} 2").await;
+    gw.wait_for_metric("twoway_open_connections{listener=\"inbound\"} 2")
+        .await;
     let url = format!("{}/tenants/acme/workflows/user", gw.url);
     let third = tokio::spawn(async move {
         http("GET", &url, &[("authorization", "Bearer acme-key-1")], "").await
@@ -234,13 +204,7 @@ async fn a_listener_serves_at_most_max_connections() {
 #[tokio::test(flavor = "multi_thread")]
 async fn idle_connections_are_closed_on_both_listeners() {
     let sim = start_sim().await;
-    let gw = TestGateway::start_with(
-        &sim,
-        "header_timeout_ms = 300",
-        &with_workflow(ACME, "user", "get_user_info.wasm", ""),
-        &[("get_user_info.wasm", GET_USER_INFO)],
-    )
-    .await;
+    let gw = TestGateway::with_user_workflow(&sim, "header_timeout_ms = 300", ACME).await;
     let admin = gw.running.as_ref().unwrap().admin_addr;
     // Never sends a byte.
     let mut silent = TcpStream::connect(admin).await.unwrap();
@@ -259,9 +223,7 @@ async fn idle_connections_are_closed_on_both_listeners() {
     // The admin listener still serves.
     assert_eq!(gw.admin_get("/healthz").await.status, 200);
     // The callers' listener closes idle keep-alive connections the same way.
-    let mut kept = TcpStream::connect(gw.running.as_ref().unwrap().addr)
-        .await
-        .unwrap();
+    let mut kept = TcpStream::connect(gw.addr()).await.unwrap();
     kept.write_all(b"GET /elsewhere HTTP/1.1\r\nHost: x\r\n\r\n")
         .await
         .unwrap();
@@ -305,11 +267,10 @@ async fn admin_actions_need_the_token_and_probes_do_not() {
     let secrets = tempfile::tempdir().unwrap();
     let token_file = secrets.path().join("admin-token.txt");
     std::fs::write(&token_file, format!("{TOKEN}\n")).unwrap();
-    let gw = TestGateway::start_with(
+    let gw = TestGateway::with_user_workflow(
         &sim,
         &format!("admin_token_file = \"{}\"", token_file.display()),
-        &with_workflow(ACME, "user", "get_user_info.wasm", ""),
-        &[("get_user_info.wasm", GET_USER_INFO)],
+        ACME,
     )
     .await;
     let admin = |method: &'static str, path: &'static str, token: Option<&'static str>| {
@@ -358,12 +319,7 @@ async fn admin_actions_need_the_token_and_probes_do_not() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_unknown_tenant_and_a_wrong_key_look_the_same() {
     let sim = start_sim().await;
-    let gw = TestGateway::start(
-        &sim,
-        &with_workflow(ACME, "user", "get_user_info.wasm", ""),
-        &[("get_user_info.wasm", GET_USER_INFO)],
-    )
-    .await;
+    let gw = TestGateway::with_user_workflow(&sim, "", ACME).await;
     let answer = |reply: &twoway_tests::gateway::Reply| {
         let mut json = reply.json();
         let object = json.as_object_mut().unwrap();
@@ -381,12 +337,7 @@ async fn an_unknown_tenant_and_a_wrong_key_look_the_same() {
         )
     };
     // Same tenant name in the URL, so the echoed `tenant` is the same too.
-    let gw_nobody = TestGateway::start(
-        &sim,
-        &with_workflow(GLOBEX, "user", "get_user_info.wasm", ""),
-        &[("get_user_info.wasm", GET_USER_INFO)],
-    )
-    .await;
+    let gw_nobody = TestGateway::with_user_workflow(&sim, "", GLOBEX).await;
     for key in [Some("acme-key-1"), Some("wrong-key"), None, Some("")] {
         let unknown = gw_nobody
             .call("GET", "/tenants/acme/workflows/user", key, "")
@@ -476,6 +427,22 @@ impl CallerCa {
     }
 }
 
+/// A caller certificate's parts: its name, subject and SANs.
+type Caller = (
+    &'static str,
+    Vec<(rcgen::DnType, &'static str)>,
+    Vec<rcgen::SanType>,
+);
+
+/// A caller `name` with subject `CN=x` and the one SAN `san`.
+fn one_san(name: &'static str, san: rcgen::SanType) -> Caller {
+    (name, vec![(rcgen::DnType::CommonName, "x")], vec![san])
+}
+
+fn ia5(text: &str) -> rcgen::string::Ia5String {
+    text.try_into().expect("IA5 string")
+}
+
 async fn status_with(url: &str, identity: &Path) -> u16 {
     Client::with_identity(identity)
         .send("GET", url, &[], "")
@@ -493,44 +460,15 @@ async fn caller_subjects_and_sans_match_exactly() {
         "api_keys_file = \"acme-keys.txt\"",
         r#"callers = { subjects = ["CN=a,O=b"], sans = ["DNS:API.example.com", "IP:192.0.2.7", "URI:spiffe://acme/caller", "email:ops@acme.example"] }"#,
     );
-    let tls = format!(
-        "[server.tls]\ncert = \"{{pki}}/server.pem\"\nkey = \"{{pki}}/server.key\"\nclient_ca = \"{}\"\n",
-        ca.ca_pem().display()
-    );
-    let gw = TestGateway::start_with(
-        &sim,
-        &tls,
-        &with_workflow(&tenant, "user", "get_user_info.wasm", ""),
-        &[("get_user_info.wasm", GET_USER_INFO)],
-    )
-    .await;
-    let url = format!(
-        "https://{}/tenants/acme/workflows/user",
-        gw.running.as_ref().unwrap().addr
-    );
-    let ia5 = |s: &str| s.try_into().unwrap();
+    let tls = server_tls(&ca.ca_pem().display().to_string());
+    let gw = TestGateway::with_user_workflow(&sim, &tls, &tenant).await;
+    let url = format!("https://{}/tenants/acme/workflows/user", gw.addr());
     let accepted = [
         ("exact-subject", vec![(O, "b"), (CN, "a")], vec![]),
-        (
-            "dns",
-            vec![(CN, "x")],
-            vec![SanType::DnsName(ia5("api.EXAMPLE.com"))],
-        ),
-        (
-            "ip",
-            vec![(CN, "x")],
-            vec![SanType::IpAddress([192, 0, 2, 7].into())],
-        ),
-        (
-            "uri",
-            vec![(CN, "x")],
-            vec![SanType::URI(ia5("spiffe://acme/caller"))],
-        ),
-        (
-            "email",
-            vec![(CN, "x")],
-            vec![SanType::Rfc822Name(ia5("ops@ACME.example"))],
-        ),
+        one_san("dns", SanType::DnsName(ia5("api.EXAMPLE.com"))),
+        one_san("ip", SanType::IpAddress([192, 0, 2, 7].into())),
+        one_san("uri", SanType::URI(ia5("spiffe://acme/caller"))),
+        one_san("email", SanType::Rfc822Name(ia5("ops@ACME.example"))),
     ];
     for (name, subject, sans) in accepted {
         let identity = ca.client(name, &subject, sans);
@@ -541,37 +479,19 @@ async fn caller_subjects_and_sans_match_exactly() {
         ("longer-value", vec![(O, "bb"), (CN, "a")], vec![]),
         ("reversed", vec![(CN, "a"), (O, "b")], vec![]),
         ("case", vec![(O, "B"), (CN, "a")], vec![]),
-        (
+        one_san(
             "dns-suffix",
-            vec![(CN, "x")],
-            vec![SanType::DnsName(ia5("api.example.com.evil.test"))],
+            SanType::DnsName(ia5("api.example.com.evil.test")),
         ),
-        (
-            "ip-as-dns",
-            vec![(CN, "x")],
-            vec![SanType::DnsName(ia5("192.0.2.7"))],
-        ),
-        (
-            "other-ip",
-            vec![(CN, "x")],
-            vec![SanType::IpAddress([192, 0, 2, 8].into())],
-        ),
-        (
-            "uri-prefix",
-            vec![(CN, "x")],
-            vec![SanType::URI(ia5("spiffe://acme/caller/2"))],
-        ),
-        (
+        one_san("ip-as-dns", SanType::DnsName(ia5("192.0.2.7"))),
+        one_san("other-ip", SanType::IpAddress([192, 0, 2, 8].into())),
+        one_san("uri-prefix", SanType::URI(ia5("spiffe://acme/caller/2"))),
+        one_san(
             "email-local-case",
-            vec![(CN, "x")],
-            vec![SanType::Rfc822Name(ia5("OPS@acme.example"))],
+            SanType::Rfc822Name(ia5("OPS@acme.example")),
         ),
         // The policy's strings as the wrong kind of SAN.
-        (
-            "uri-of-dns",
-            vec![(CN, "x")],
-            vec![SanType::URI(ia5("API.example.com"))],
-        ),
+        one_san("uri-of-dns", SanType::URI(ia5("API.example.com"))),
     ];
     for (name, subject, sans) in refused {
         let identity = ca.client(name, &subject, sans);

@@ -4,19 +4,17 @@
 //! error names its file and never shows key bytes or a password; and the
 //! loaded identity completes a real mutual-TLS call against the simulator.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::sync::Arc;
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use hyper_util::rt::TokioIo;
+use rustls::pki_types::CertificateDer;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
 use twoway::identity::{self, ClientIdentity, IdentityError, IdentitySource};
 use twoway::secret::Secret;
-use twoway_tests::{ACME_PASSWORD, ACME_USER, get_user_info_envelope, pki, soap_login, start_sim};
+use twoway_tests::files::{openssl, path_str, pem_blocks, private_key_lines, write_parts};
+use twoway_tests::{
+    ACME_PASSWORD, ACME_USER, Client, get_user_info_envelope, pki, soap_login, start_sim,
+};
 
 const SECRET_PASSWORD: &str = "s3cret-Pa55-never-printed";
 const WRONG_PASSWORD: &str = "wrong-password-1234";
@@ -55,47 +53,13 @@ fn load_err(source: &IdentitySource) -> IdentityError {
 
 /// The PEM blocks of a file as text, in order.
 fn blocks(path: &Path) -> Vec<String> {
-    let text = std::fs::read_to_string(path).expect("PEM file");
-    let mut out = Vec::new();
-    let mut current = String::new();
-    for line in text.lines() {
-        current.push_str(line);
-        current.push('\n');
-        if line.starts_with("-----END ") {
-            out.push(std::mem::take(&mut current));
-        }
-    }
-    out
-}
-
-fn write(dir: &Path, name: &str, parts: &[&str]) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, parts.concat()).expect("write test file");
-    path
-}
-
-fn openssl(args: &[&str]) -> String {
-    let out = Command::new("openssl")
-        .args(args)
-        .output()
-        .expect("the openssl CLI is needed for this test");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("UTF-8")
-}
-
-fn s(path: &Path) -> &str {
-    path.to_str().expect("UTF-8 path")
+    pem_blocks(path).into_iter().map(|b| b.text).collect()
 }
 
 /// The base64 lines of every private key in the test PKI that a test feeds in.
 fn key_lines() -> Vec<String> {
     let pki = pki();
-    let mut lines = Vec::new();
-    for file in [
+    private_key_lines(&[
         &pki.fullcert,
         &pki.fullcert_b,
         &pki.fullcert_ec,
@@ -104,19 +68,7 @@ fn key_lines() -> Vec<String> {
         &pki.mismatched_fullcert,
         &pki.selfsigned_client_fullcert,
         &pki.expired_client_fullcert,
-    ] {
-        for block in blocks(file) {
-            if block.contains("PRIVATE KEY-----") {
-                lines.extend(
-                    block
-                        .lines()
-                        .filter(|l| !l.starts_with("-----") && l.len() >= 16)
-                        .map(str::to_string),
-                );
-            }
-        }
-    }
-    lines
+    ])
 }
 
 /// The error's message names `path`, offers a fix, and leaks nothing.
@@ -124,7 +76,7 @@ fn assert_clean(e: &IdentityError, path: &Path) {
     let text = e.to_string();
     let debug = format!("{e:?}");
     assert!(
-        text.contains(s(path)),
+        text.contains(path_str(path)),
         "message does not name {path:?}: {text}"
     );
     assert_eq!(e.path(), path, "{text}");
@@ -197,11 +149,11 @@ fn fingerprint_and_serial_match_openssl() {
         "-fingerprint",
         "-sha256",
         "-in",
-        s(&pki.client),
+        path_str(&pki.client),
     ]);
     let expected = out.trim().split_once('=').expect("Fingerprint=").1;
     assert_eq!(id.leaf.sha256_fingerprint, expected);
-    let out = openssl(&["x509", "-noout", "-serial", "-in", s(&pki.client)]);
+    let out = openssl(&["x509", "-noout", "-serial", "-in", path_str(&pki.client)]);
     assert_eq!(id.leaf.serial, out.trim().trim_start_matches("serial="));
 }
 
@@ -225,10 +177,10 @@ fn pkcs1_pkcs8_and_sec1_keys_load() {
     openssl(&[
         "rsa",
         "-in",
-        s(&pki.client_key),
+        path_str(&pki.client_key),
         "-traditional",
         "-out",
-        s(&traditional),
+        path_str(&traditional),
     ]);
     assert!(text(&traditional).contains("BEGIN RSA PRIVATE KEY"));
     let converted = load(&files(&pki.client, &traditional, Some(&pki.client_chain)));
@@ -255,7 +207,7 @@ fn blocks_in_any_order() {
     let orders = [[2, 1, 0], [1, 0, 2], [0, 2, 1], [2, 0, 1]];
     for (n, order) in orders.iter().enumerate() {
         let parts: Vec<&str> = order.iter().map(|&i| full[i].as_str()).collect();
-        let path = write(dir.path(), &format!("shuffled-{n}.pem"), &parts);
+        let path = write_parts(dir.path(), &format!("shuffled-{n}.pem"), &parts);
         let id = load(&pem(&path));
         assert_eq!(id.chain[0], cert_der(&pki.client), "order {order:?}");
         assert_eq!(
@@ -266,7 +218,7 @@ fn blocks_in_any_order() {
         assert!(id.warnings.is_empty(), "{:?}", id.warnings);
     }
     // Separate files: the certificate file may hold the chain too, in any order.
-    let certs = write(dir.path(), "certs.pem", &[&full[2], &full[1]]);
+    let certs = write_parts(dir.path(), "certs.pem", &[&full[2], &full[1]]);
     let id = load(&files(&certs, &pki.client_key, None));
     assert_eq!(id.chain.len(), 2);
     assert_eq!(id.chain[0], cert_der(&pki.client));
@@ -278,7 +230,7 @@ fn the_root_and_strangers_are_dropped_with_warnings() {
     let dir = tempfile::tempdir().unwrap();
     let full = blocks(&pki.fullcert);
     let root = blocks(&pki.root_ca);
-    let with_root = write(dir.path(), "with-root.pem", &[&full.concat(), &root[0]]);
+    let with_root = write_parts(dir.path(), "with-root.pem", &[&full.concat(), &root[0]]);
     let id = load(&pem(&with_root));
     assert_eq!(id.chain.len(), 2, "the root is not sent");
     assert!(!id.chain.contains(&cert_der(&pki.root_ca)));
@@ -290,7 +242,7 @@ fn the_root_and_strangers_are_dropped_with_warnings() {
         id.warnings
     );
     // Root first, in a separate chain file.
-    let chain = write(dir.path(), "chain-with-root.pem", &[&root[0], &full[2]]);
+    let chain = write_parts(dir.path(), "chain-with-root.pem", &[&root[0], &full[2]]);
     let id = load(&files(&pki.client, &pki.client_key, Some(&chain)));
     assert_eq!(id.chain.len(), 2);
     assert_eq!(id.warnings.len(), 1, "{:?}", id.warnings);
@@ -315,7 +267,7 @@ fn the_root_and_strangers_are_dropped_with_warnings() {
 
     // Other blocks are ignored with a warning; a lone leaf is flagged.
     let csr = "-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n-----END CERTIFICATE REQUEST-----\n";
-    let odd = write(dir.path(), "odd.pem", &[&full[0], csr, &full[1]]);
+    let odd = write_parts(dir.path(), "odd.pem", &[&full[0], csr, &full[1]]);
     let id = load(&pem(&odd));
     assert!(
         id.warnings
@@ -352,13 +304,13 @@ fn each_error_names_the_file_and_leaks_nothing() {
     assert_clean(&e, &big);
 
     // Malformed PEM: a truncated block, bad base64, no blocks at all.
-    let truncated = write(dir.path(), "truncated.pem", &[&full[0], &full[1][..200]]);
+    let truncated = write_parts(dir.path(), "truncated.pem", &[&full[0], &full[1][..200]]);
     let bad_base64 = write(
         dir.path(),
         "bad-base64.pem",
         &["-----BEGIN CERTIFICATE-----\nMIIB$%^&\n-----END CERTIFICATE-----\n"],
     );
-    let no_blocks = write(dir.path(), "prose.pem", &["just some text\n"]);
+    let no_blocks = write_parts(dir.path(), "prose.pem", &["just some text\n"]);
     for path in [&truncated, &bad_base64, &no_blocks] {
         let e = load_err(&pem(path));
         assert!(matches!(e, IdentityError::MalformedPem { .. }), "{e}");
@@ -371,14 +323,14 @@ fn each_error_names_the_file_and_leaks_nothing() {
     let e = load_err(&pem(&pki.client));
     assert!(matches!(e, IdentityError::NoPrivateKey { .. }), "{e}");
     assert_clean(&e, &pki.client);
-    let two_keys = write(dir.path(), "two-keys.pem", &[&full.concat(), &key_b]);
+    let two_keys = write_parts(dir.path(), "two-keys.pem", &[&full.concat(), &key_b]);
     let e = load_err(&pem(&two_keys));
     assert!(
         matches!(e, IdentityError::MultipleKeys { count: 2, .. }),
         "{e}"
     );
     assert_clean(&e, &two_keys);
-    let key_only = write(dir.path(), "key-only.pem", &[&full[0]]);
+    let key_only = write_parts(dir.path(), "key-only.pem", &[&full[0]]);
     let e = load_err(&pem(&key_only));
     assert!(matches!(e, IdentityError::NoCertificate { .. }), "{e}");
     assert_clean(&e, &key_only);
@@ -405,9 +357,9 @@ fn each_error_names_the_file_and_leaks_nothing() {
         "-v2",
         "aes256",
         "-in",
-        s(&pki.client_key),
+        path_str(&pki.client_key),
         "-out",
-        s(&enc8),
+        path_str(&enc8),
         "-passout",
         &pass,
     ]);
@@ -415,11 +367,11 @@ fn each_error_names_the_file_and_leaks_nothing() {
     openssl(&[
         "rsa",
         "-in",
-        s(&pki.client_key),
+        path_str(&pki.client_key),
         "-traditional",
         "-aes256",
         "-out",
-        s(&legacy),
+        path_str(&legacy),
         "-passout",
         &pass,
     ]);
@@ -463,7 +415,7 @@ fn each_error_names_the_file_and_leaks_nothing() {
 
     // A certificate block that is not X.509; a key block that is not a key.
     let junk = "-----BEGIN CERTIFICATE-----\nMAMCAQE=\n-----END CERTIFICATE-----\n";
-    let bad_cert = write(dir.path(), "bad-cert.pem", &[&full[0], junk]);
+    let bad_cert = write_parts(dir.path(), "bad-cert.pem", &[&full[0], junk]);
     let e = load_err(&pem(&bad_cert));
     assert!(
         matches!(e, IdentityError::InvalidCertificate { index: 1, .. }),
@@ -471,20 +423,20 @@ fn each_error_names_the_file_and_leaks_nothing() {
     );
     assert_clean(&e, &bad_cert);
     let junk_key = "-----BEGIN RSA PRIVATE KEY-----\nMAMCAQE=\n-----END RSA PRIVATE KEY-----\n";
-    let bad_key = write(dir.path(), "bad-key.pem", &[junk_key, &full[1]]);
+    let bad_key = write_parts(dir.path(), "bad-key.pem", &[junk_key, &full[1]]);
     let e = load_err(&pem(&bad_key));
     assert!(matches!(e, IdentityError::InvalidKey { .. }), "{e}");
     assert_clean(&e, &bad_key);
 
     // Unsupported key types: Ed448 and RSA 1024, made by openssl.
     let ed448 = dir.path().join("ed448.key");
-    openssl(&["genpkey", "-algorithm", "ED448", "-out", s(&ed448)]);
+    openssl(&["genpkey", "-algorithm", "ED448", "-out", path_str(&ed448)]);
     let e = load_err(&files(&pki.client, &ed448, None));
     assert!(matches!(e, IdentityError::UnsupportedKey { .. }), "{e}");
     assert!(e.to_string().contains("Ed448"), "{e}");
     assert_clean(&e, &ed448);
     let small = dir.path().join("rsa1024.key");
-    openssl(&["genrsa", "-out", s(&small), "1024"]);
+    openssl(&["genrsa", "-out", path_str(&small), "1024"]);
     let e = load_err(&files(&pki.client, &small, None));
     assert!(matches!(e, IdentityError::UnsupportedKey { .. }), "{e}");
     assert!(e.to_string().contains("2048"), "{e}");
@@ -530,52 +482,10 @@ fn validity_window_and_days_to_expiry() {
 }
 
 /// POSTs the seed's getUserInfo to the mutual-auth port over a fresh
-/// connection presenting the identity with `config`.
-async fn get_user_info(config: rustls::ClientConfig, url: &str, session: &str) -> (u16, String) {
-    let uri: http::Uri = url.parse().expect("URL");
-    let host = uri.host().expect("host").to_string();
-    let port = uri.port_u16().expect("port");
-    let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
-        .await
-        .expect("connect");
-    let name = ServerName::try_from(host.clone()).expect("server name");
-    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
-        .connect(name, tcp)
-        .await
-        .expect("TLS handshake");
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
-        .await
-        .expect("HTTP handshake");
-    tokio::spawn(conn);
-    let request = http::Request::builder()
-        .method("POST")
-        .uri(uri.path())
-        .header("host", format!("{host}:{port}"))
-        .header("content-type", "text/xml; charset=UTF-8")
-        .header("soapaction", "example")
-        .body(Full::new(Bytes::from(get_user_info_envelope(session))))
-        .expect("request");
-    let response = sender.send_request(request).await.expect("response");
-    let status = response.status().as_u16();
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    (status, String::from_utf8_lossy(&body).into_owned())
-}
-
-fn client_builder() -> rustls::ConfigBuilder<rustls::ClientConfig, rustls::client::WantsClientCert>
-{
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(cert_der(&pki().root_ca)).expect("root CA");
-    rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::aws_lc_rs::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .expect("protocol versions")
-    .with_root_certificates(roots)
+/// connection of `client`.
+async fn get_user_info(client: Client, url: &str, session: &str) -> (u16, String) {
+    let response = client.soap(url, &get_user_info_envelope(session)).await;
+    (response.status, response.body)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -593,17 +503,13 @@ async fn loaded_identities_complete_a_mutual_tls_call() {
     for source in &sources {
         let id = load(source);
         // As the transport does: a resolver over the identity's CertifiedKey.
-        let certified = id.certified_key().expect("certified key");
-        let resolver = rustls::sign::SingleCertAndKey::from(certified);
-        let config = client_builder().with_client_cert_resolver(Arc::new(resolver));
-        let (status, body) = get_user_info(config, &url, &session).await;
+        let client = Client::with_certified_key(id.certified_key().expect("certified key"));
+        let (status, body) = get_user_info(client, &url, &session).await;
         assert_eq!(status, 200, "{source:?}: {body}");
         assert!(body.contains("<getUserInfoResponse>"), "{source:?}: {body}");
         // And with the chain and key handed over directly.
-        let config = client_builder()
-            .with_client_auth_cert(id.chain.clone(), id.key.clone_key())
-            .expect("client auth cert");
-        let (status, body) = get_user_info(config, &url, &session).await;
+        let client = Client::with_chain_and_key(id.chain.clone(), id.key.clone_key());
+        let (status, body) = get_user_info(client, &url, &session).await;
         assert_eq!(status, 200, "{source:?}: {body}");
         assert!(body.contains("<getUserInfoResponse>"), "{source:?}: {body}");
     }

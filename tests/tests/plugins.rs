@@ -5,20 +5,17 @@
 
 use std::time::{Duration, Instant};
 
-use twoway_tests::gateway::{ACME, TestGateway, replace_file};
+use twoway_tests::gateway::{ACME, TestGateway, replace_file, with_workflow};
 use twoway_tests::plugins::*;
 use twoway_tests::{start_sim, start_sim_with};
 
 const KEY: Option<&str> = Some("acme-key-1");
 
 fn workflows(list: &[(&str, &str, &str)]) -> String {
-    let mut out = String::from(ACME);
-    for (name, file, extra) in list {
-        out.push_str(&format!(
-            "[[tenant.workflow]]\nname = \"{name}\"\nplugin = \"{file}\"\n{extra}\n"
-        ));
-    }
-    out
+    list.iter()
+        .fold(ACME.to_string(), |tenant, (name, file, extra)| {
+            with_workflow(&tenant, name, file, extra)
+        })
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -133,54 +130,20 @@ async fn upsert_account_creates_then_updates() {
         &[("upsert_account.wasm", UPSERT_ACCOUNT)],
     )
     .await;
-    let first = gw
-        .call(
-            "POST",
-            "/tenants/acme/workflows/upsert",
-            KEY,
-            r#"{"id":"acme-9","name":"Wile E. Holdings","city":"Denver"}"#,
-        )
-        .await;
+    let upsert = |body| gw.call("POST", "/tenants/acme/workflows/upsert", KEY, body);
+    let first = upsert(r#"{"id":"acme-9","name":"Wile E. Holdings","city":"Denver"}"#).await;
     assert_eq!(first.status, 201, "{}", first.body);
     assert_eq!(first.json()["created"], true);
-    let second = gw
-        .call(
-            "POST",
-            "/tenants/acme/workflows/upsert",
-            KEY,
-            r#"{"id":"acme-9","name":"Wile E. Holdings","city":"Boulder"}"#,
-        )
-        .await;
+    let second = upsert(r#"{"id":"acme-9","name":"Wile E. Holdings","city":"Boulder"}"#).await;
     assert_eq!(second.status, 200, "{}", second.body);
     assert_eq!(second.json()["created"], false, "{}", second.body);
     assert_eq!(second.json()["id"], first.json()["id"]);
     // An external id with a slash travels percent-encoded and stays one value.
-    let slashed = gw
-        .call(
-            "POST",
-            "/tenants/acme/workflows/upsert",
-            KEY,
-            r#"{"id":"new/1","name":"Slash Co"}"#,
-        )
-        .await;
+    let slashed = upsert(r#"{"id":"new/1","name":"Slash Co"}"#).await;
     assert_eq!(slashed.status, 201, "{}", slashed.body);
-    let again = gw
-        .call(
-            "POST",
-            "/tenants/acme/workflows/upsert",
-            KEY,
-            r#"{"id":"new/1","name":"Slash Co"}"#,
-        )
-        .await;
+    let again = upsert(r#"{"id":"new/1","name":"Slash Co"}"#).await;
     assert_eq!(again.status, 200, "{}", again.body);
-    let unmapped = gw
-        .call(
-            "POST",
-            "/tenants/acme/workflows/upsert",
-            KEY,
-            r#"{"id":"acme-9","ceo":"Wile"}"#,
-        )
-        .await;
+    let unmapped = upsert(r#"{"id":"acme-9","ceo":"Wile"}"#).await;
     assert_eq!(unmapped.status, 400, "{}", unmapped.body);
     assert!(
         unmapped.body.contains("ceo"),
@@ -335,7 +298,9 @@ async fn a_flood_of_plugin_logs_is_capped_per_call_and_counted() {
     }
     let metrics = gw.admin_get("/metrics").await.body;
     assert!(
-        metrics.contains("twoway_plugin_log_lines_dropped_total{tenant=\"acme\",workflow=\"ctx\"} 3610"),
+        metrics.contains(
+            "twoway_plugin_log_lines_dropped_total{tenant=\"acme\",workflow=\"ctx\"} 3610"
+        ),
         "{metrics}"
     );
 }

@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use twoway_sim::Sim;
-use twoway_tests::gateway::{ACME, TestGateway};
+use twoway_tests::gateway::{ACME, Reply, TestGateway, tenant_with, with_workflow};
 use twoway_tests::plugins::GET_USER_INFO;
 use twoway_tests::start_sim;
 
@@ -95,8 +95,35 @@ fn sim_ports(sim: &Sim) -> Vec<u16> {
 
 /// Tenant `acme` (mutual TLS) with `proxy_line` and the get-user-info workflow.
 fn acme_with(proxy_line: &str) -> String {
-    let tenant = ACME.replace("[tenant.auth]", &format!("{proxy_line}\n[tenant.auth]"));
-    format!("{tenant}[[tenant.workflow]]\nname = \"user\"\nplugin = \"get_user_info.wasm\"\n")
+    with_workflow(
+        &tenant_with(ACME, proxy_line),
+        "user",
+        "get_user_info.wasm",
+        "",
+    )
+}
+
+/// Tenant `acme` (as [`acme_with`]) reaching the simulator through `proxy`,
+/// with `more` settings (`, key = value` pairs) in its proxy table.
+fn acme_via(proxy: &Tinyproxy, more: &str) -> String {
+    acme_with(&format!(
+        "proxy = {{ url = \"http://127.0.0.1:{}\"{more} }}",
+        proxy.port
+    ))
+}
+
+/// The get-user-info workflow of tenant `acme`, called with its key.
+async fn get_user(gw: &TestGateway) -> Reply {
+    gw.call("GET", "/tenants/acme/workflows/user", ACME_KEY, "")
+        .await
+}
+
+/// The `detail` of a problem reply ("" when there is none).
+fn detail(reply: &Reply) -> String {
+    reply.json()["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// A gateway serving `tenants`, where `{name}` stands for the absolute
@@ -125,18 +152,8 @@ fn contains_connect(log: &str, port: u16) -> bool {
 async fn mutual_tls_goes_end_to_end_through_the_proxy() {
     let sim = start_sim().await;
     let proxy = Tinyproxy::start(&sim_ports(&sim), None).await;
-    let gw = start_in(
-        &sim,
-        &acme_with(&format!(
-            "proxy = {{ url = \"http://127.0.0.1:{}\" }}",
-            proxy.port
-        )),
-        &[],
-    )
-    .await;
-    let reply = gw
-        .call("GET", "/tenants/acme/workflows/user", ACME_KEY, "")
-        .await;
+    let gw = start_in(&sim, &acme_via(&proxy, ""), &[]).await;
+    let reply = get_user(&gw).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(reply.json()["userName"], "integration@acme.example");
     let log = proxy.log();
@@ -162,28 +179,15 @@ async fn a_proxy_that_refuses_the_target_gives_a_clear_problem() {
     let sim = start_sim().await;
     // CONNECT only to a port the simulator does not use: tinyproxy answers 403.
     let proxy = Tinyproxy::start(&[free_port()], None).await;
-    let gw = start_in(
-        &sim,
-        &acme_with(&format!(
-            "proxy = {{ url = \"http://127.0.0.1:{}\" }}",
-            proxy.port
-        )),
-        &[],
-    )
-    .await;
-    let reply = gw
-        .call("GET", "/tenants/acme/workflows/user", ACME_KEY, "")
-        .await;
+    let gw = start_in(&sim, &acme_via(&proxy, ""), &[]).await;
+    let reply = get_user(&gw).await;
     assert!(
         reply.status == 502 || reply.status == 503,
         "{} {}",
         reply.status,
         reply.body
     );
-    let detail = reply.json()["detail"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let detail = detail(&reply);
     assert!(
         detail.contains(&format!("proxy 127.0.0.1:{}", proxy.port)) && detail.contains("403"),
         "the detail names the proxy and its refusal: {detail}"
@@ -202,23 +206,10 @@ async fn a_proxy_that_wants_credentials() {
     let proxy = Tinyproxy::start(&sim_ports(&sim), Some(("proxyuser", "proxy-pass-77"))).await;
 
     // Without credentials: a clear 407 problem.
-    let gw = start_in(
-        &sim,
-        &acme_with(&format!(
-            "proxy = {{ url = \"http://127.0.0.1:{}\" }}",
-            proxy.port
-        )),
-        &[],
-    )
-    .await;
-    let reply = gw
-        .call("GET", "/tenants/acme/workflows/user", ACME_KEY, "")
-        .await;
+    let gw = start_in(&sim, &acme_via(&proxy, ""), &[]).await;
+    let reply = get_user(&gw).await;
     assert!(reply.status == 502 || reply.status == 503, "{}", reply.body);
-    let detail = reply.json()["detail"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let detail = detail(&reply);
     assert!(
         detail.contains("the proxy wants credentials")
             && detail.contains(&format!("127.0.0.1:{}", proxy.port)),
@@ -229,16 +220,14 @@ async fn a_proxy_that_wants_credentials() {
     // Wrong password: refused, and the password never shows.
     let gw = start_in(
         &sim,
-        &acme_with(&format!(
-            "proxy = {{ url = \"http://127.0.0.1:{}\", username = \"proxyuser\", password_file = \"{{wrong}}\" }}",
-            proxy.port
-        )),
+        &acme_via(
+            &proxy,
+            ", username = \"proxyuser\", password_file = \"{{wrong}}\"",
+        ),
         &[("wrong", "not-the-proxy-pass")],
     )
     .await;
-    let reply = gw
-        .call("GET", "/tenants/acme/workflows/user", ACME_KEY, "")
-        .await;
+    let reply = get_user(&gw).await;
     assert!(reply.status == 502 || reply.status == 503, "{}", reply.body);
     assert!(
         reply.body.contains("refused the credentials"),
@@ -251,16 +240,14 @@ async fn a_proxy_that_wants_credentials() {
     // With the right credentials (from a file): works.
     let gw = start_in(
         &sim,
-        &acme_with(&format!(
-            "proxy = {{ url = \"http://127.0.0.1:{}\", username = \"proxyuser\", password_file = \"{{pass}}\" }}",
-            proxy.port
-        )),
+        &acme_via(
+            &proxy,
+            ", username = \"proxyuser\", password_file = \"{{pass}}\"",
+        ),
         &[("pass", "proxy-pass-77")],
     )
     .await;
-    let reply = gw
-        .call("GET", "/tenants/acme/workflows/user", ACME_KEY, "")
-        .await;
+    let reply = get_user(&gw).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert!(contains_connect(
         &proxy.log(),
@@ -273,18 +260,8 @@ async fn a_proxy_that_wants_credentials() {
 async fn no_proxy_bypasses_the_proxy() {
     let sim = start_sim().await;
     let proxy = Tinyproxy::start(&sim_ports(&sim), None).await;
-    let gw = start_in(
-        &sim,
-        &acme_with(&format!(
-            "proxy = {{ url = \"http://127.0.0.1:{}\", no_proxy = \"127.0.0.1\" }}",
-            proxy.port
-        )),
-        &[],
-    )
-    .await;
-    let reply = gw
-        .call("GET", "/tenants/acme/workflows/user", ACME_KEY, "")
-        .await;
+    let gw = start_in(&sim, &acme_via(&proxy, ", no_proxy = \"127.0.0.1\""), &[]).await;
+    let reply = get_user(&gw).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     let log = proxy.log();
     assert!(

@@ -25,6 +25,21 @@ fn workflow(name: &str, file: &str, extra: &str) -> String {
     format!("[[tenant.workflow]]\nname = \"{name}\"\nplugin = \"{file}\"\n{extra}\n")
 }
 
+/// The workflow `user`: the get-user-info plugin.
+fn user_workflow() -> String {
+    workflow("user", "get_user_info.wasm", "")
+}
+
+const GET_USER_INFO_PLUGIN: (&str, &str) = ("get_user_info.wasm", GET_USER_INFO);
+const VERSION_A_PLUGIN: (&str, &str) = ("version_a.wasm", VERSION_A);
+
+/// A gateway serving `tenants`, each with the workflow `user`, and `plugins`.
+async fn start_users(sim: &Sim, tenants: &[&str], plugins: &[(&str, &str)]) -> TestGateway {
+    let user = user_workflow();
+    let text: String = tenants.iter().map(|t| format!("{t}{user}")).collect();
+    TestGateway::start(sim, &text, plugins).await
+}
+
 /// `tenant` with `keys` added to its `[[tenant]]` table.
 fn with_keys(tenant: &str, keys: &str) -> String {
     tenant.replacen("[tenant.auth]", &format!("{keys}\n[tenant.auth]"), 1)
@@ -117,16 +132,7 @@ fn acme_session(sessions: &serde_json::Value) -> &serde_json::Value {
 #[tokio::test(flavor = "multi_thread")]
 async fn callers_workflows_and_limits_swap_without_a_login_or_a_handshake() {
     let sim = start_sim().await;
-    let user = workflow("user", "get_user_info.wasm", "");
-    let gw = TestGateway::start(
-        &sim,
-        &format!("{ACME}{user}"),
-        &[
-            ("get_user_info.wasm", GET_USER_INFO),
-            ("version_a.wasm", VERSION_A),
-        ],
-    )
-    .await;
+    let gw = start_users(&sim, &[ACME], &[GET_USER_INFO_PLUGIN, VERSION_A_PLUGIN]).await;
     assert_eq!(call(&gw, "user", ACME_KEY).await.status, 200);
     assert_eq!(sim_logins(&sim).await, 1);
     let handshakes = pool_handshakes(&gw, "acme").await;
@@ -167,13 +173,8 @@ async fn a_new_identity_or_new_upstream_settings_give_a_new_pool_and_keep_the_se
         acme.certificate_files.push(pki().client_ec.clone());
     })
     .await;
-    let user = workflow("user", "get_user_info.wasm", "");
-    let gw = TestGateway::start(
-        &sim,
-        &format!("{ACME}{user}"),
-        &[("get_user_info.wasm", GET_USER_INFO)],
-    )
-    .await;
+    let user = user_workflow();
+    let gw = start_users(&sim, &[ACME], &[GET_USER_INFO_PLUGIN]).await;
     // The identity moves into the gateway's directory so it can be rotated.
     let identity = gw.dir.path().join("identity.pem");
     std::fs::copy(&pki().fullcert, &identity).unwrap();
@@ -223,13 +224,7 @@ async fn a_new_identity_or_new_upstream_settings_give_a_new_pool_and_keep_the_se
 #[tokio::test(flavor = "multi_thread")]
 async fn new_credentials_start_a_new_session_on_the_same_pool() {
     let sim = start_sim().await;
-    let user = workflow("user", "get_user_info.wasm", "");
-    let gw = TestGateway::start(
-        &sim,
-        &format!("{ACME}{user}"),
-        &[("get_user_info.wasm", GET_USER_INFO)],
-    )
-    .await;
+    let gw = start_users(&sim, &[ACME], &[GET_USER_INFO_PLUGIN]).await;
     assert_eq!(call(&gw, "user", ACME_KEY).await.status, 200);
     assert_eq!(sim_logins(&sim).await, 1);
     let mutual = mutual_handshakes(&sim).await;
@@ -250,14 +245,11 @@ async fn new_credentials_start_a_new_session_on_the_same_pool() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_reload_leaves_no_trace() {
     let sim = start_sim().await;
-    let user = workflow("user", "get_user_info.wasm", "");
-    let gw = TestGateway::start(
+    let user = user_workflow();
+    let gw = start_users(
         &sim,
-        &format!("{ACME}{user}{GLOBEX}{user}"),
-        &[
-            ("get_user_info.wasm", GET_USER_INFO),
-            ("version_a.wasm", VERSION_A),
-        ],
+        &[ACME, GLOBEX],
+        &[GET_USER_INFO_PLUGIN, VERSION_A_PLUGIN],
     )
     .await;
     assert_eq!(call(&gw, "user", ACME_KEY).await.status, 200);

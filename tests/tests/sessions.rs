@@ -3,13 +3,14 @@
 //! stampede, re-login when sessions expire under load, and what happens
 //! when credentials are wrong.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use twoway::config::{self, Config};
 use twoway::salesforce::Api;
-use twoway_sim::Sim;
 use twoway::upstream::{Outbound, TenantUpstream, UpstreamError};
+use twoway_sim::Sim;
 use twoway_tests::{admin_get, admin_post, pki, start_sim, start_sim_with};
 
 /// The secrets the test tenants read through `*_env` keys.
@@ -53,27 +54,34 @@ fn upstream(config: &Config) -> Arc<TenantUpstream> {
     )
 }
 
-fn mutual_identity() -> String {
-    format!(
-        "mutual_auth = true\nmutual_auth_port = {{port}}\nclient_identity = {{ pem = \"{}\" }}",
-        pki().fullcert.display()
-    )
-}
-
-fn acme_soap_login(sim: &Sim) -> Config {
-    let identity = mutual_identity().replace("{port}", &sim.endpoints().mutual.port().to_string());
-    config(
-        sim,
-        &format!(
-            r#"{identity}
+/// The Acme integration user's SOAP login (its `[tenant.auth]` table).
+const ACME_SOAP_AUTH: &str = r#"
 [tenant.auth]
 kind = "soap-login"
 username = "integration@acme.example"
 password_env = "ACME_PASSWORD"
 security_token_env = "ACME_TOKEN"
-"#
-        ),
+"#;
+
+/// The analyst's SOAP login with the password from `password_env`.
+fn analyst_auth(password_env: &str) -> String {
+    format!(
+        "\n[tenant.auth]\nkind = \"soap-login\"\nusername = \"analyst@acme.example\"\npassword_env = \"{password_env}\"\n"
     )
+}
+
+/// Mutual auth on the simulator's mutual-auth port presenting `fullcert`.
+fn mutual_identity(sim: &Sim, fullcert: &Path) -> String {
+    format!(
+        "mutual_auth = true\nmutual_auth_port = {}\nclient_identity = {{ pem = \"{}\" }}",
+        sim.endpoints().mutual.port(),
+        fullcert.display()
+    )
+}
+
+fn acme_soap_login(sim: &Sim) -> Config {
+    let identity = mutual_identity(sim, &pki().fullcert);
+    config(sim, &format!("{identity}{ACME_SOAP_AUTH}"))
 }
 
 fn get_user_info() -> Outbound {
@@ -138,16 +146,7 @@ async fn soap_login_then_get_user_info_over_mutual_tls() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_enforced_user_without_mutual_auth_gets_a_clear_error() {
     let sim = start_sim().await;
-    let config = config(
-        &sim,
-        r#"
-[tenant.auth]
-kind = "soap-login"
-username = "integration@acme.example"
-password_env = "ACME_PASSWORD"
-security_token_env = "ACME_TOKEN"
-"#,
-    );
+    let config = config(&sim, ACME_SOAP_AUTH);
     let error = upstream(&config)
         .send(&get_user_info())
         .await
@@ -162,15 +161,7 @@ security_token_env = "ACME_TOKEN"
 #[tokio::test(flavor = "multi_thread")]
 async fn a_user_without_enforcement_works_on_the_standard_port() {
     let sim = start_sim().await;
-    let config = config(
-        &sim,
-        r#"
-[tenant.auth]
-kind = "soap-login"
-username = "analyst@acme.example"
-password_env = "ANALYST_PASSWORD"
-"#,
-    );
+    let config = config(&sim, &analyst_auth("ANALYST_PASSWORD"));
     let upstream = upstream(&config);
     let answer = upstream.send(&rest_query()).await.expect("query");
     assert_eq!(answer.status, 200);
@@ -185,7 +176,7 @@ password_env = "ANALYST_PASSWORD"
 #[tokio::test(flavor = "multi_thread")]
 async fn oauth_strategies_get_sessions_that_work_over_mutual_tls() {
     let sim = start_sim().await;
-    let identity = mutual_identity().replace("{port}", &sim.endpoints().mutual.port().to_string());
+    let identity = mutual_identity(&sim, &pki().fullcert);
     let strategies = [
         r#"kind = "oauth-client-credentials"
 client_id = "acme-connected-app"
@@ -230,15 +221,7 @@ private_key_file = "{}""#,
 #[tokio::test(flavor = "multi_thread")]
 async fn wrong_credentials_stop_logins_instead_of_locking_the_user_out() {
     let sim = start_sim().await;
-    let config = config(
-        &sim,
-        r#"
-[tenant.auth]
-kind = "soap-login"
-username = "analyst@acme.example"
-password_env = "WRONG_PASSWORD"
-"#,
-    );
+    let config = config(&sim, &analyst_auth("WRONG_PASSWORD"));
     let upstream = upstream(&config);
     for _ in 0..5 {
         let error = upstream
@@ -348,23 +331,8 @@ async fn the_pool_reuses_connections() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_rejected_certificate_is_reported_with_its_reason() {
     let sim = start_sim_with(|_| {}).await;
-    let identity = format!(
-        "mutual_auth = true\nmutual_auth_port = {}\nclient_identity = {{ pem = \"{}\" }}",
-        sim.endpoints().mutual.port(),
-        pki().fullcert_b.display()
-    );
-    let config = config(
-        &sim,
-        &format!(
-            r#"{identity}
-[tenant.auth]
-kind = "soap-login"
-username = "integration@acme.example"
-password_env = "ACME_PASSWORD"
-security_token_env = "ACME_TOKEN"
-"#
-        ),
-    );
+    let identity = mutual_identity(&sim, &pki().fullcert_b);
+    let config = config(&sim, &format!("{identity}{ACME_SOAP_AUTH}"));
     let error = upstream(&config)
         .send(&get_user_info())
         .await

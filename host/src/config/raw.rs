@@ -137,7 +137,7 @@ pub struct RawWorkflow {
 }
 
 /// `proxy = false` or `proxy = { url = ..., ... }` (its `Deserialize`, in
-/// `config/proxy.rs`, keeps the table's unknown-key errors).
+/// `config/validate/proxy.rs`, keeps the table's unknown-key errors).
 #[derive(Debug)]
 pub enum RawProxy {
     Switch(bool),
