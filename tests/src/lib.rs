@@ -262,8 +262,8 @@ impl Client {
 
     /// A client presenting `certified` through a certificate resolver, as
     /// the gateway's transport does.
-    pub fn with_certified_key(certified: rustls::sign::CertifiedKey) -> Self {
-        let resolver = rustls::sign::SingleCertAndKey::from(certified);
+    pub fn with_certified_key(certified: impl Into<rustls::sign::SingleCertAndKey>) -> Self {
+        let resolver: rustls::sign::SingleCertAndKey = certified.into();
         Self::from_config(tls_builder().with_client_cert_resolver(Arc::new(resolver)))
     }
 

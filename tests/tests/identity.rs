@@ -250,7 +250,7 @@ fn the_root_and_strangers_are_dropped_with_warnings() {
     // Certificates that have nothing to do with the leaf.
     let untrusted = blocks(&pki.untrusted_ca);
     let other_leaf = blocks(&pki.client_b);
-    let strangers = write(
+    let strangers = write_parts(
         dir.path(),
         "strangers.pem",
         &[&untrusted[0], &full.concat(), &other_leaf[0]],
@@ -305,7 +305,7 @@ fn each_error_names_the_file_and_leaks_nothing() {
 
     // Malformed PEM: a truncated block, bad base64, no blocks at all.
     let truncated = write_parts(dir.path(), "truncated.pem", &[&full[0], &full[1][..200]]);
-    let bad_base64 = write(
+    let bad_base64 = write_parts(
         dir.path(),
         "bad-base64.pem",
         &["-----BEGIN CERTIFICATE-----\nMIIB$%^&\n-----END CERTIFICATE-----\n"],
@@ -387,7 +387,7 @@ fn each_error_names_the_file_and_leaks_nothing() {
         assert!(e.to_string().contains("does not support encrypted"), "{e}");
         assert_clean(&e, key);
     }
-    let bundle = write(
+    let bundle = write_parts(
         dir.path(),
         "encrypted-bundle.pem",
         &[&std::fs::read_to_string(&enc8).unwrap(), &full[1], &full[2]],
