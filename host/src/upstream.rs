@@ -11,14 +11,14 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 
 use crate::identity::{self, ClientIdentity};
 use crate::problem::ProblemCode;
 use crate::salesforce::{self, Api, Outcome, Prepared};
-use crate::session::{Manager, Session, SessionError, Status};
+use crate::session::{Manager, Session, SessionError, Status, UsageReport};
 use crate::transport::{self, Transport, TransportError};
 
 mod budget;
@@ -188,7 +188,16 @@ impl TenantUpstream {
     /// API requests used and the daily limit, as last reported, and where
     /// the tenant's budget stops calls.
     pub fn usage(&self) -> UsageView {
+        self.adopt_fleet_usage();
         self.usage.view(&self.settings.api_budget)
+    }
+
+    /// Counts the fleet's latest report of the org's usage (a shared store
+    /// keeps it in memory, updated by its events).
+    fn adopt_fleet_usage(&self) {
+        if let Some(report) = self.sessions.fleet_usage() {
+            self.usage.adopt(report, Instant::now());
+        }
     }
 
     /// This upstream reporting calls and logins to `observer`.
@@ -230,6 +239,7 @@ impl TenantUpstream {
 
     async fn send_once(&self, out: &Outbound) -> Result<Answer, UpstreamError> {
         let prepared = prepare(out).await?;
+        self.adopt_fleet_usage();
         self.usage
             .admit(&self.settings.api_budget, Instant::now())
             .map_err(UpstreamError::ApiBudget)?;
@@ -275,7 +285,13 @@ impl TenantUpstream {
         let reply = self.transport.send(request).await?;
         let (usage, outcome, reply) = read(out.api, reply).await?;
         if let Some((used, limit)) = usage {
-            self.usage.observe(used, limit, Instant::now());
+            let report = UsageReport {
+                used,
+                limit,
+                at: SystemTime::now(),
+            };
+            self.usage.observe(report, Instant::now());
+            self.sessions.share_usage(report);
         }
         match outcome {
             Outcome::InvalidSession { message } => Ok(Attempt::SessionRejected(message)),

@@ -94,6 +94,23 @@ impl Reply {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
+
+    /// Asserts a problem answer: `status`, and `code` in the JSON body,
+    /// which it returns.
+    #[track_caller]
+    pub fn assert_problem(&self, status: u16, code: &str) -> serde_json::Value {
+        assert_eq!(self.status, status, "{}", self.body);
+        let problem = self.json();
+        assert_eq!(problem["code"], code, "{}", self.body);
+        problem
+    }
+
+    /// The Retry-After header in seconds (panics when there is none).
+    #[track_caller]
+    pub fn retry_after(&self) -> u64 {
+        let value = self.header("retry-after").expect("a Retry-After header");
+        value.parse().expect("Retry-After in seconds")
+    }
 }
 
 /// A running gateway in its own directory.
@@ -220,9 +237,22 @@ impl TestGateway {
         .await
     }
 
+    /// A GET of `path` with `Authorization: Bearer key` in a task of its
+    /// own, for a request that runs while the test goes on.
+    pub fn spawn_get(&self, path: &str, key: &str) -> tokio::task::JoinHandle<Reply> {
+        let url = format!("{}{path}", self.url);
+        let auth = format!("Bearer {key}");
+        tokio::spawn(async move { http("GET", &url, &[("authorization", &auth)], "").await })
+    }
+
     /// GET on the admin listener.
     pub async fn admin_get(&self, path: &str) -> Reply {
         http("GET", &format!("{}{path}", self.admin), &[], String::new()).await
+    }
+
+    /// `POST /admin/reload` on the admin listener (no admin token).
+    pub async fn reload(&self) -> Reply {
+        http("POST", &format!("{}/admin/reload", self.admin), &[], "").await
     }
 
     /// Stops the gateway, letting in-flight requests finish.

@@ -53,6 +53,15 @@ pub async fn start_sim_with(edit: impl FnOnce(&mut SimConfig)) -> Sim {
     Sim::start(config).await.expect("simulator starts")
 }
 
+/// A loopback port nothing listens on: bound to an ephemeral port, then
+/// released.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("ephemeral port")
+        .port()
+}
+
 /// The seed's SOAP login request.
 pub fn login_envelope(username: &str, password: &str) -> String {
     format!(
@@ -123,6 +132,12 @@ pub const GLOBEX_USER: &str = "integration@globex.example";
 pub const GLOBEX_PASSWORD: &str = "globex-password";
 /// Globex's org id.
 pub const GLOBEX_ORG: &str = "00D5g000004Glbx";
+/// The names of Acme's seeded accounts, in the order a query returns them.
+pub const ACME_ACCOUNTS: [&str; 3] = [
+    "Acme Corporation",
+    "Road Runner Logistics",
+    "Coyote Engineering",
+];
 
 /// The mutual-auth port's HTML page with `reason`, byte for byte.
 pub fn certificate_error_page(reason: &str) -> String {

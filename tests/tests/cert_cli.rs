@@ -23,9 +23,12 @@ fn check(file: &Path, args: &[&str]) -> Run {
     twoway(&[&["cert", "check", s(file)], args].concat(), &[])
 }
 
-/// `twoway cert bundle` of the PKI files `key`, `cert` and `chain` into
-/// `out`, then `args`.
-fn bundle(key: &str, cert: &str, chain: &[&str], out: &Path, args: &[&str]) -> Run {
+/// `twoway cert bundle` into `out` of the PKI files `files` (the key, the
+/// certificate, then the chain), then `args`.
+fn bundle(out: &Path, files: &[&str], args: &[&str]) -> Run {
+    let [key, cert, chain @ ..] = files else {
+        panic!("a key, a certificate and a chain: {files:?}");
+    };
     let mut all = vec!["cert", "bundle", "--key", s(f(key)), "--cert", s(f(cert))];
     all.push("--chain");
     all.extend(chain.iter().map(|c| s(f(c))));
@@ -149,33 +152,21 @@ fn json_is_the_documented_shape() {
 
 #[test]
 fn pkcs12_password_comes_from_the_environment_and_is_never_printed() {
-    let p12 = f("client.p12");
-    let root = f("root-ca.pem");
-    let run = twoway(
-        &[
+    // `cert check client.p12` with the password `password` in P12_PW.
+    let check_p12 = |password: &str, args: &[&str]| {
+        let p12 = [
             "cert",
             "check",
-            s(p12),
+            s(f("client.p12")),
             "--password-env",
             "P12_PW",
-            "--cacert",
-            s(root),
-        ],
-        &[("P12_PW", "changeit")],
-    );
+        ];
+        twoway(&[&p12[..], args].concat(), &[("P12_PW", password)])
+    };
+    let run = check_p12("changeit", &["--cacert", s(f("root-ca.pem"))]);
     assert_eq!(run.code, 0, "{}", run.stdout);
     assert!(!run.stdout.contains("changeit") && !run.stderr.contains("changeit"));
-    let run = twoway(
-        &[
-            "cert",
-            "check",
-            s(p12),
-            "--password-env",
-            "P12_PW",
-            "--json",
-        ],
-        &[("P12_PW", "Wr0ng-Secret-Value")],
-    );
+    let run = check_p12("Wr0ng-Secret-Value", &["--json"]);
     assert_eq!(run.code, 2);
     assert_eq!(check_status(&run.json(), "blocks"), "error");
     assert!(
@@ -205,10 +196,13 @@ fn bundle_writes_key_leaf_intermediate_in_order_without_the_root() {
     let out = dir.path().join("fullcert.pem");
     // Given the wrong way round: the "cert" is the intermediate, the leaf hides in --chain with the root.
     let run = bundle(
-        "client.key",
-        "intermediate-ca.pem",
-        &["root-ca.pem", "client.pem"],
         &out,
+        &[
+            "client.key",
+            "intermediate-ca.pem",
+            "root-ca.pem",
+            "client.pem",
+        ],
         &["--cacert", s(f("root-ca.pem"))],
     );
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
@@ -238,10 +232,8 @@ fn bundle_writes_key_leaf_intermediate_in_order_without_the_root() {
     let before = std::fs::read(&out).unwrap();
     let again = |args: &[&str]| {
         bundle(
-            "client-b.key",
-            "client-b.pem",
-            &["client-chain.pem"],
             &out,
+            &["client-b.key", "client-b.pem", "client-chain.pem"],
             args,
         )
     };
@@ -260,10 +252,8 @@ fn bundle_refuses_errors() {
     let out = dir.path().join("fullcert.pem");
     // The second tenant's key with the first tenant's certificate.
     let run = bundle(
-        "client-b.key",
-        "client.pem",
-        &["client-chain.pem"],
         &out,
+        &["client-b.key", "client.pem", "client-chain.pem"],
         &[],
     );
     assert_eq!(run.code, 2, "{}", run.stdout);
@@ -276,10 +266,12 @@ fn bundle_refuses_errors() {
     assert!(!out.exists());
     // An expired certificate.
     let run = bundle(
-        "expired-client.key",
-        "expired-client.pem",
-        &["client-chain.pem"],
         &out,
+        &[
+            "expired-client.key",
+            "expired-client.pem",
+            "client-chain.pem",
+        ],
         &[],
     );
     assert_eq!(run.code, 2, "{}", run.stdout);

@@ -404,6 +404,28 @@ fn chain_out_of_order_and_strangers_are_reported() {
     assert_eq!(report.exit_code(), 1);
 }
 
+/// `openssl x509 -req`: signs `csr` with the CA `ca` (key `ca_key`) for
+/// `days`, with the extensions in `ext`, into `out`.
+fn sign_csr(csr: &Path, ca: &Path, ca_key: &Path, days: &str, ext: &Path, out: &Path) {
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        s(csr),
+        "-CA",
+        s(ca),
+        "-CAkey",
+        s(ca_key),
+        "-CAcreateserial",
+        "-days",
+        days,
+        "-extfile",
+        s(ext),
+        "-out",
+        s(out),
+    ]);
+}
+
 /// Issues a client certificate from the test issuing CA with openssl.
 fn issue_from_test_ca(dir: &Path, name: &str, key_args: &[&str], days: &str) -> (PathBuf, PathBuf) {
     let pki = pki();
@@ -431,23 +453,14 @@ fn issue_from_test_ca(dir: &Path, name: &str, key_args: &[&str], days: &str) -> 
         "-out",
         s(&csr),
     ]);
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        s(&csr),
-        "-CA",
-        s(&pki.intermediate_ca),
-        "-CAkey",
-        s(&pki.intermediate_ca_key),
-        "-CAcreateserial",
-        "-days",
+    sign_csr(
+        &csr,
+        &pki.intermediate_ca,
+        &pki.intermediate_ca_key,
         days,
-        "-extfile",
-        s(&ext),
-        "-out",
-        s(&cert),
-    ]);
+        &ext,
+        &cert,
+    );
     (cert, key)
 }
 
@@ -551,23 +564,14 @@ fn a_chain_made_by_the_openssl_cli() {
         "-subj",
         "/CN=OpenSSL Issuing CA/O=Elsewhere",
     ]);
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        s(&p("inter.csr")),
-        "-CA",
-        s(&p("root.pem")),
-        "-CAkey",
-        s(&p("root.key")),
-        "-CAcreateserial",
-        "-days",
+    sign_csr(
+        &p("inter.csr"),
+        &p("root.pem"),
+        &p("root.key"),
         "1825",
-        "-extfile",
-        s(&p("ca.ext")),
-        "-out",
-        s(&p("inter.pem")),
-    ]);
+        &p("ca.ext"),
+        &p("inter.pem"),
+    );
     openssl(&[
         "req",
         "-new",
@@ -581,23 +585,14 @@ fn a_chain_made_by_the_openssl_cli() {
         "-subj",
         "/CN=client.openssl.example/O=Elsewhere",
     ]);
-    openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        s(&p("client.csr")),
-        "-CA",
-        s(&p("inter.pem")),
-        "-CAkey",
-        s(&p("inter.key")),
-        "-CAcreateserial",
-        "-days",
+    sign_csr(
+        &p("client.csr"),
+        &p("inter.pem"),
+        &p("inter.key"),
         "400",
-        "-extfile",
-        s(&p("client.ext")),
-        "-out",
-        s(&p("client.pem")),
-    ]);
+        &p("client.ext"),
+        &p("client.pem"),
+    );
     // The article's layout, with a PKCS#1 key as openssl writes it traditionally.
     openssl(&[
         "rsa",
@@ -860,9 +855,7 @@ async fn connect_tells_accepted_from_rejected() {
     assert_eq!(report.connect.as_ref().unwrap().accepted, None);
 
     // Nothing listening.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = closed.local_addr().unwrap().port();
-    drop(closed);
+    let port = twoway_tests::free_port();
     let mut o = options(&pki.fullcert);
     o.connect = Some(format!("127.0.0.1:{port}"));
     expect(

@@ -265,11 +265,7 @@ fn acme_setup() -> (tempfile::TempDir, SimProcess) {
     let (code, out, err) = run(&["pki", "init", pki.to_str().unwrap()], dir.path(), &[]);
     assert_eq!(code, 0, "{out}{err}");
     let sim = start_sim(&pki);
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let closed = twoway_tests::free_port();
     let tenant =
         |name: &str, login: &str, password_env: &str| acme_tenant(&sim, name, login, password_env);
     let login = sim.endpoints["login_url"].as_str().unwrap();

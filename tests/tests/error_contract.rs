@@ -42,12 +42,7 @@ fn assert_problem(reply: &Reply, status: u16, code: &str, what: &str) -> serde_j
         "{what}: {}",
         reply.body
     );
-    let problem = reply.json();
-    assert_eq!(
-        (reply.status, problem["code"].as_str()),
-        (status, Some(code)),
-        "{what}: {problem}"
-    );
+    let problem = reply.assert_problem(status, code);
     assert_eq!(problem["status"], status, "{what}");
     assert_eq!(problem["workflow"], "errors", "{what}");
     problem
@@ -136,11 +131,7 @@ async fn upstream_errors_passed_on_keep_the_host_code() {
     gw.shutdown().await;
 
     // No login service: 503 with a wait.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let closed = twoway_tests::free_port();
     let gw = gateway(
         &sim,
         "",

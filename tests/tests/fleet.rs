@@ -302,3 +302,55 @@ async fn redis_unreachable_at_start_fails_no_request_and_the_fleet_converges_whe
         "then one login for the fleet"
     );
 }
+
+/// The org's API requests as the simulator counted them.
+async fn org_usage(sim: &Sim) -> u64 {
+    admin_get(sim, "/counters")
+        .await
+        .pointer(&format!("/api_usage_by_org/{}", twoway_tests::ACME_ORG))
+        .and_then(|v| v.as_u64())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_api_budget_holds_across_the_fleet() {
+    let redis = RedisServer::start().await;
+    let sim = start_sim().await;
+    let gateways = fleet(
+        &sim,
+        &acme(&redis.store_section(""), "api_budget_per_day = 5"),
+    )
+    .await;
+    let (a, b) = (&gateways[0], &gateways[1]);
+    // B calls once: the fleet's session, and Salesforce's usage says 1.
+    assert_eq!(b.call("GET", PATH, KEY, "").await.status, 200);
+    // A spends the rest of the budget; its next call is refused unsent.
+    for _ in 0..4 {
+        let reply = a.call("GET", PATH, KEY, "").await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    }
+    let refused = a.call("GET", PATH, KEY, "").await;
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    assert_eq!(org_usage(&sim).await, 5);
+    // B learns A's report through Redis (published, never a round trip per
+    // request) and refuses too, though its own last answer said 1.
+    b.wait_for_metric("twoway_api_requests_used{tenant=\"acme\"} 5")
+        .await;
+    let refused = b.call("GET", PATH, KEY, "").await;
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    assert!(
+        refused.body.contains("api_limit_exceeded"),
+        "{}",
+        refused.body
+    );
+    assert!(refused.headers.contains_key("retry-after"));
+    assert_eq!(org_usage(&sim).await, 5, "nothing more was sent");
+    // Only numbers are shared: the secrets canary still holds.
+    let usage: Vec<_> = redis
+        .dump()
+        .await
+        .into_iter()
+        .filter(|(key, _)| key.ends_with(":usage"))
+        .collect();
+    assert_eq!(usage.len(), 1, "one usage report per session: {usage:?}");
+}

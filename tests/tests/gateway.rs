@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use twoway_tests::gateway::{ACME, GLOBEX, TestGateway, http, server_tls, with_workflow};
+use twoway_tests::gateway::{
+    ACME, GLOBEX, TestGateway, http, server_tls, tenant_with, with_workflow,
+};
 use twoway_tests::plugins::*;
 use twoway_tests::{admin_post, pki, start_sim, start_sim_with};
 
@@ -73,8 +75,7 @@ async fn routing_and_request_problems() {
     let reply = gw
         .call("POST", "/tenants/acme/workflows/user", ACME_KEY, &big)
         .await;
-    assert_eq!(reply.status, 413);
-    assert_eq!(reply.json()["code"], "payload_too_large");
+    reply.assert_problem(413, "payload_too_large");
     let many: Vec<(String, String)> = (0..150)
         .map(|i| (format!("x-filler-{i}"), "1".to_string()))
         .collect();
@@ -141,11 +142,7 @@ async fn upstream_problems_have_their_codes() {
         "password without the security token"
     );
 
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let closed = twoway_tests::free_port();
     let gw = acme_with(
         &sim,
         (
@@ -179,8 +176,7 @@ async fn upstream_problems_have_their_codes() {
     let reply = gw
         .call("GET", "/tenants/acme/workflows/user", ACME_KEY, "")
         .await;
-    assert_eq!(reply.status, 503);
-    assert_eq!(reply.json()["code"], "login_rate_limited");
+    reply.assert_problem(503, "login_rate_limited");
     assert!(reply.header("retry-after").is_some());
 }
 
@@ -188,40 +184,17 @@ async fn upstream_problems_have_their_codes() {
 async fn a_saturated_tenant_answers_503_with_retry_after() {
     let sim = start_sim().await;
     // No queue: a second request is refused at once.
-    let tenant = ACME.replace(
-        "[tenant.auth]",
-        "max_concurrency = 1\nmax_queued = 0\n[tenant.auth]",
-    );
+    let tenant = tenant_with(ACME, "max_concurrency = 1\nmax_queued = 0");
     let tenants = with_workflow(&tenant, "spin", "spin_forever.wasm", "timeout_ms = 4000");
     let gw = TestGateway::start(&sim, &tenants, &[("spin_forever.wasm", SPIN_FOREVER)]).await;
-    let url = gw.url.clone();
-    let busy = tokio::spawn(async move {
-        http(
-            "GET",
-            &format!("{url}/tenants/acme/workflows/spin"),
-            &[("authorization", "Bearer acme-key-1")],
-            "",
-        )
-        .await
-    });
+    let busy = gw.spawn_get("/tenants/acme/workflows/spin", "acme-key-1");
     // Wait until the first request holds the one slot.
-    for attempt in 0.. {
-        if gw
-            .admin_get("/metrics")
-            .await
-            .body
-            .contains("twoway_tenant_slots_in_use{tenant=\"acme\"} 1")
-        {
-            break;
-        }
-        assert!(attempt < 2000, "the first request never took the slot");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    gw.wait_for_metric("twoway_tenant_slots_in_use{tenant=\"acme\"} 1")
+        .await;
     let refused = gw
         .call("GET", "/tenants/acme/workflows/spin", ACME_KEY, "")
         .await;
-    assert_eq!(refused.status, 503, "{}", refused.body);
-    assert_eq!(refused.json()["code"], "overloaded");
+    refused.assert_problem(503, "overloaded");
     assert_eq!(refused.header("retry-after"), Some("1"));
     assert_eq!(busy.await.unwrap().json()["code"], "plugin_timeout");
 }
@@ -269,7 +242,7 @@ async fn config_reload_applies_a_valid_config_and_refuses_an_invalid_one() {
         "[[tenant]]\nname = \"broken\"\nlogin_url = 42\n",
     )
     .unwrap();
-    let reload = http("POST", &format!("{}/admin/reload", gw.admin), &[], "").await;
+    let reload = gw.reload().await;
     assert_eq!(reload.status, 400, "{}", reload.body);
     assert!(
         reload.body.contains("login_url"),
@@ -297,7 +270,7 @@ async fn a_rotated_certificate_is_used_without_failing_a_request() {
         let gw = TestGateway::with_user_workflow(&sim, "", ACME).await;
         std::fs::copy(&pki().fullcert, gw.dir.path().join("identity.pem")).unwrap();
         gw.write_config("", &tenants);
-        let reload = http("POST", &format!("{}/admin/reload", gw.admin), &[], "").await;
+        let reload = gw.reload().await;
         assert_eq!(reload.status, 200, "{}", reload.body);
         gw
     };
@@ -332,7 +305,7 @@ async fn a_rotated_certificate_is_used_without_failing_a_request() {
     });
     tokio::time::sleep(Duration::from_millis(200)).await;
     std::fs::copy(&pki().fullcert_ec, gw.dir.path().join("identity.pem")).unwrap();
-    let reload = http("POST", &format!("{}/admin/reload", gw.admin), &[], "").await;
+    let reload = gw.reload().await;
     assert_eq!(reload.status, 200, "{}", reload.body);
     tokio::time::sleep(Duration::from_millis(200)).await;
     stop_tx.send(true).unwrap();
@@ -359,42 +332,16 @@ async fn graceful_shutdown_answers_every_accepted_request() {
     let gw = TestGateway::start(&sim, &tenants, &[("spin_forever.wasm", SPIN_FOREVER)]).await;
     let url = gw.url.clone();
     let requests: Vec<_> = (0..10)
-        .map(|_| {
-            let url = url.clone();
-            tokio::spawn(async move {
-                http(
-                    "GET",
-                    &format!("{url}/tenants/acme/workflows/slow"),
-                    &[("authorization", "Bearer acme-key-1")],
-                    "",
-                )
-                .await
-            })
-        })
+        .map(|_| gw.spawn_get("/tenants/acme/workflows/slow", "acme-key-1"))
         .collect();
     // Shut down once the gateway has accepted all ten (they are in flight).
-    for attempt in 0.. {
-        let metrics = gw.admin_get("/metrics").await.body;
-        if metrics.contains("twoway_requests_in_flight 10") {
-            break;
-        }
-        assert!(
-            attempt < 2000,
-            "the ten requests never were in flight together: {:?}",
-            metrics
-                .lines()
-                .filter(|l| l.contains("in_flight"))
-                .collect::<Vec<_>>()
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    gw.wait_for_metric("twoway_requests_in_flight 10").await;
     gw.shutdown().await;
     for request in requests {
         let reply = request
             .await
             .expect("every accepted request gets its answer");
-        assert_eq!(reply.status, 504);
-        assert_eq!(reply.json()["code"], "plugin_timeout");
+        reply.assert_problem(504, "plugin_timeout");
     }
     assert!(
         tokio::net::TcpStream::connect(url.trim_start_matches("http://"))
@@ -455,6 +402,20 @@ async fn admin_endpoints_report_state_and_never_secrets() {
     }
 }
 
+/// A gateway whose callers' listener speaks TLS and verifies callers
+/// against `client_ca`, serving Acme with `callers` (a TOML line) instead of
+/// API keys; and the HTTPS URL of its workflow `user`.
+async fn tls_gateway(
+    sim: &twoway_sim::Sim,
+    client_ca: &str,
+    callers: &str,
+) -> (TestGateway, String) {
+    let tenant = ACME.replace("api_keys_file = \"acme-keys.txt\"", callers);
+    let gw = TestGateway::with_user_workflow(sim, &server_tls(client_ca), &tenant).await;
+    let url = format!("https://{}/tenants/acme/workflows/user", gw.addr());
+    (gw, url)
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_tenant_bound_to_caller_certificates_accepts_only_those() {
     let sim = start_sim().await;
@@ -462,16 +423,11 @@ async fn a_tenant_bound_to_caller_certificates_accepts_only_those() {
         path: pki().fullcert.clone(),
     })
     .unwrap();
-    let tenant = ACME.replace(
-        "api_keys_file = \"acme-keys.txt\"",
-        &format!(
-            "callers = {{ fingerprints = [\"{}\"] }}",
-            leaf.leaf.sha256_fingerprint
-        ),
+    let callers = format!(
+        "callers = {{ fingerprints = [\"{}\"] }}",
+        leaf.leaf.sha256_fingerprint
     );
-    let tls = server_tls("{pki}/root-ca.pem");
-    let gw = TestGateway::with_user_workflow(&sim, &tls, &tenant).await;
-    let url = format!("https://{}/tenants/acme/workflows/user", gw.addr());
+    let (_gw, url) = tls_gateway(&sim, "{pki}/root-ca.pem", &callers).await;
     let ok = twoway_tests::Client::with_identity(&pki().fullcert)
         .send("GET", &url, &[], "")
         .await;
@@ -525,13 +481,8 @@ async fn a_tenant_with_its_own_caller_ca_refuses_callers_of_another_ca() {
     let mut text = std::fs::read_to_string(&pki().root_ca).unwrap();
     text.push_str(&std::fs::read_to_string(&pki().untrusted_ca).unwrap());
     std::fs::write(&bundle, text).unwrap();
-    let tenant = ACME.replace(
-        "api_keys_file = \"acme-keys.txt\"",
-        "callers = { ca = \"{pki}/root-ca.pem\" }",
-    );
-    let tls = server_tls(&bundle.display().to_string());
-    let gw = TestGateway::with_user_workflow(&sim, &tls, &tenant).await;
-    let url = format!("https://{}/tenants/acme/workflows/user", gw.addr());
+    let callers = "callers = { ca = \"{pki}/root-ca.pem\" }";
+    let (_gw, url) = tls_gateway(&sim, &bundle.display().to_string(), callers).await;
     let ok = twoway_tests::Client::with_identity(&pki().fullcert)
         .send("GET", &url, &[], "")
         .await;

@@ -77,11 +77,8 @@ async fn a_full_queue_or_a_late_slot_is_overloaded_with_retry_after() {
     let tenants = with_workflow(&acme, "spin", "spin_forever.wasm", "timeout_ms = 2000")
         + &with_workflow(&globex, "spin", "spin_forever.wasm", "timeout_ms = 4000");
     let gw = TestGateway::start(&sim, &tenants, &[("spin_forever.wasm", SPIN_FOREVER)]).await;
-    let spawn_call = |tenant: &str, key: &str| {
-        let url = format!("{}/tenants/{tenant}/workflows/spin", gw.url);
-        let auth = format!("Bearer {key}");
-        tokio::spawn(async move { http("GET", &url, &[("authorization", &auth)], "").await })
-    };
+    let spawn_call =
+        |tenant: &str, key: &str| gw.spawn_get(&format!("/tenants/{tenant}/workflows/spin"), key);
 
     // Acme: one running, one waiting; a third finds the queue full.
     let running = spawn_call("acme", "acme-key-1");
@@ -93,8 +90,7 @@ async fn a_full_queue_or_a_late_slot_is_overloaded_with_retry_after() {
     let refused = gw
         .call("GET", "/tenants/acme/workflows/spin", ACME_KEY, "")
         .await;
-    assert_eq!(refused.status, 503, "{}", refused.body);
-    assert_eq!(refused.json()["code"], "overloaded");
+    refused.assert_problem(503, "overloaded");
     assert_eq!(refused.header("retry-after"), Some("1"));
     let detail = refused.json()["detail"].as_str().unwrap().to_string();
     assert!(detail.contains("max_queued"), "{detail}");
@@ -114,8 +110,7 @@ async fn a_full_queue_or_a_late_slot_is_overloaded_with_retry_after() {
             "",
         )
         .await;
-    assert_eq!(late.status, 503, "{}", late.body);
-    assert_eq!(late.json()["code"], "overloaded");
+    late.assert_problem(503, "overloaded");
     assert_eq!(late.header("retry-after"), Some("1"));
     let detail = late.json()["detail"].as_str().unwrap().to_string();
     assert!(detail.contains("queue_timeout_ms"), "{detail}");
@@ -350,8 +345,7 @@ async fn an_unknown_tenant_and_a_wrong_key_look_the_same() {
                 "",
             )
             .await;
-        assert_eq!(unknown.status, 401, "{}", unknown.body);
-        assert_eq!(unknown.json()["code"], "unauthorized");
+        unknown.assert_problem(401, "unauthorized");
         assert_eq!(answer(&unknown), answer(&wrong), "key {key:?}");
     }
     let elsewhere = gw
@@ -368,8 +362,7 @@ async fn an_unknown_tenant_and_a_wrong_key_look_the_same() {
     let missing = gw
         .call("GET", "/tenants/acme/workflows/nothing", ACME_KEY, "")
         .await;
-    assert_eq!(missing.status, 404);
-    assert_eq!(missing.json()["code"], "unknown_workflow");
+    missing.assert_problem(404, "unknown_workflow");
 }
 
 /// A CA of this test's own for caller certificates.

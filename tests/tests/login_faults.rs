@@ -66,19 +66,8 @@ async fn session_status(gw: &TestGateway) -> serde_json::Value {
 
 /// Asserts a quick 503 `session_unavailable` with a Retry-After.
 fn assert_unavailable(reply: &Reply) {
-    assert_eq!(reply.status, 503, "{}", reply.body);
-    assert_eq!(
-        reply.json()["code"],
-        "session_unavailable",
-        "{}",
-        reply.body
-    );
-    let retry_after: u64 = reply
-        .header("retry-after")
-        .expect("a Retry-After header")
-        .parse()
-        .expect("Retry-After in seconds");
-    assert!(retry_after >= 1);
+    reply.assert_problem(503, "session_unavailable");
+    assert!(reply.retry_after() >= 1);
 }
 
 /// Calls until `done` holds, with a pause between calls.
@@ -189,8 +178,7 @@ async fn a_slow_invalid_login_is_recorded_after_its_caller_gave_up_and_stops_log
     let gw = gateway(&tenant(&fake.url, 20_000, 300)).await;
 
     let first = call(&gw).await;
-    assert_eq!(first.status, 504, "{}", first.body);
-    assert_eq!(first.json()["code"], "plugin_timeout");
+    first.assert_problem(504, "plugin_timeout");
 
     // The login goes on without its caller, and its refusal is recorded.
     let start = Instant::now();
@@ -210,8 +198,7 @@ async fn a_slow_invalid_login_is_recorded_after_its_caller_gave_up_and_stops_log
     // No more logins until the config changes: callers get invalid_login.
     for _ in 0..5 {
         let reply = call(&gw).await;
-        assert_eq!(reply.status, 502, "{}", reply.body);
-        assert_eq!(reply.json()["code"], "invalid_login");
+        reply.assert_problem(502, "invalid_login");
         assert!(reply.header("retry-after").is_none());
     }
     assert_eq!(fake.requests().len(), 1, "exactly one login attempt");

@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use twoway_tests::gateway::{ACME, GLOBEX, SECRETS, TestGateway};
+use twoway_tests::gateway::{ACME, GLOBEX, SECRETS, TestGateway, with_workflow};
 use twoway_tests::plugins::*;
 use twoway_tests::{admin_post, pki, start_sim};
 
@@ -38,82 +38,51 @@ async fn no_secret_reaches_the_logs() {
     let sim = start_sim().await;
     let mut tenants = String::new();
     for tenant in [ACME, GLOBEX] {
-        tenants.push_str(tenant);
-        tenants.push_str("[[tenant.workflow]]\nname = \"user\"\nplugin = \"get_user_info.wasm\"\n");
-        tenants.push_str("[[tenant.workflow]]\nname = \"lead\"\nplugin = \"lead_intake.wasm\"\n");
+        let tenant = with_workflow(tenant, "user", "get_user_info.wasm", "");
+        tenants.push_str(&with_workflow(&tenant, "lead", "lead_intake.wasm", ""));
     }
     let plugins = [
         ("get_user_info.wasm", GET_USER_INFO),
         ("lead_intake.wasm", LEAD_INTAKE),
     ];
     let gw = TestGateway::start(&sim, &tenants, &plugins).await;
-    let acme = Some("acme-key-1");
+    let acme = "acme-key-1";
+    // The status of a call of `/tenants/{path}` with `key`.
+    let status =
+        |method: &'static str, path: &'static str, key: &'static str, body: &'static str| {
+            let gw = &gw;
+            async move {
+                let path = format!("/tenants/{path}");
+                gw.call(method, &path, Some(key), body).await.status
+            }
+        };
+    assert_eq!(status("GET", "acme/workflows/user", acme, "").await, 200);
     assert_eq!(
-        gw.call("GET", "/tenants/acme/workflows/user", acme, "")
-            .await
-            .status,
-        200
-    );
-    assert_eq!(
-        gw.call(
-            "GET",
-            "/tenants/globex/workflows/user",
-            Some("globex-key-1"),
-            ""
-        )
-        .await
-        .status,
+        status("GET", "globex/workflows/user", "globex-key-1", "").await,
         200
     );
     let lead = r#"{"first_name":"Bugs","last_name":"Bunny","company":"Warner","email":"bugs@warner.example"}"#;
+    assert_eq!(status("POST", "acme/workflows/lead", acme, lead).await, 201);
+    assert_eq!(status("POST", "acme/workflows/lead", acme, "{}").await, 400);
     assert_eq!(
-        gw.call("POST", "/tenants/acme/workflows/lead", acme, lead)
-            .await
-            .status,
-        201
-    );
-    assert_eq!(
-        gw.call("POST", "/tenants/acme/workflows/lead", acme, "{}")
-            .await
-            .status,
-        400
-    );
-    assert_eq!(
-        gw.call("GET", "/tenants/acme/workflows/user", Some("wrong-key"), "")
-            .await
-            .status,
+        status("GET", "acme/workflows/user", "wrong-key", "").await,
         401
     );
     // Expired sessions: re-login, with the password on the wire again.
     admin_post(&sim, "/sessions/expire").await;
-    assert_eq!(
-        gw.call("GET", "/tenants/acme/workflows/user", acme, "")
-            .await
-            .status,
-        200
-    );
+    assert_eq!(status("GET", "acme/workflows/user", acme, "").await, 200);
     // A bad password, then a reload that fixes it.
     std::fs::write(
         gw.dir.path().join("acme-sf-pw.txt"),
         "not-the-acme-password",
     )
     .unwrap();
-    twoway_tests::gateway::http("POST", &format!("{}/admin/reload", gw.admin), &[], "").await;
+    gw.reload().await;
     admin_post(&sim, "/sessions/expire").await;
-    assert_eq!(
-        gw.call("GET", "/tenants/acme/workflows/user", acme, "")
-            .await
-            .status,
-        502
-    );
+    assert_eq!(status("GET", "acme/workflows/user", acme, "").await, 502);
     std::fs::write(gw.dir.path().join("acme-sf-pw.txt"), "acme-password").unwrap();
-    twoway_tests::gateway::http("POST", &format!("{}/admin/reload", gw.admin), &[], "").await;
-    assert_eq!(
-        gw.call("GET", "/tenants/acme/workflows/user", acme, "")
-            .await
-            .status,
-        200
-    );
+    gw.reload().await;
+    assert_eq!(status("GET", "acme/workflows/user", acme, "").await, 200);
     reload_errors_never_quote_the_file(&gw).await;
     gw.shutdown().await;
 
@@ -189,9 +158,7 @@ async fn reload_errors_never_quote_the_file(gw: &TestGateway) {
     for (text, key) in broken {
         assert!(text.contains(CANARY));
         std::fs::write(gw.config_path(), &text).unwrap();
-        let reply =
-            twoway_tests::gateway::http("POST", &format!("{}/admin/reload", gw.admin), &[], "")
-                .await;
+        let reply = gw.reload().await;
         assert_eq!(reply.status, 400, "{}", reply.body);
         assert!(reply.body.contains(key), "{key}: {}", reply.body);
         assert!(
@@ -206,7 +173,6 @@ async fn reload_errors_never_quote_the_file(gw: &TestGateway) {
         );
     }
     std::fs::write(gw.config_path(), good).unwrap();
-    let reply =
-        twoway_tests::gateway::http("POST", &format!("{}/admin/reload", gw.admin), &[], "").await;
+    let reply = gw.reload().await;
     assert_eq!(reply.status, 200, "{}", reply.body);
 }

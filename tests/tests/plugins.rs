@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use twoway_tests::gateway::{ACME, TestGateway, replace_file, with_workflow};
 use twoway_tests::plugins::*;
-use twoway_tests::{start_sim, start_sim_with};
+use twoway_tests::{ACME_ACCOUNTS, start_sim, start_sim_with};
 
 const KEY: Option<&str> = Some("acme-key-1");
 
@@ -101,14 +101,7 @@ async fn soql_query_follows_next_records_url() {
         .iter()
         .map(|r| r["Name"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(
-        names,
-        [
-            "Acme Corporation",
-            "Road Runner Logistics",
-            "Coyote Engineering"
-        ]
-    );
+    assert_eq!(names, ACME_ACCOUNTS);
     let by_query_string = gw
         .call("GET", "/tenants/acme/workflows/query?q=SELECT+Name+FROM+Account+WHERE+Industry+%3D+%27Engineering%27", KEY, "")
         .await;

@@ -10,7 +10,7 @@ use std::time::Duration;
 use twoway_sim::Sim;
 use twoway_tests::gateway::{ACME, Reply, TestGateway, tenant_with, with_workflow};
 use twoway_tests::plugins::GET_USER_INFO;
-use twoway_tests::start_sim;
+use twoway_tests::{free_port, start_sim};
 
 const ACME_KEY: Option<&str> = Some("acme-key-1");
 
@@ -79,13 +79,6 @@ impl Drop for Tinyproxy {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("ephemeral port")
-        .port()
 }
 
 fn sim_ports(sim: &Sim) -> Vec<u16> {
@@ -222,7 +215,7 @@ async fn a_proxy_that_wants_credentials() {
         &sim,
         &acme_via(
             &proxy,
-            ", username = \"proxyuser\", password_file = \"{{wrong}}\"",
+            ", username = \"proxyuser\", password_file = \"{wrong}\"",
         ),
         &[("wrong", "not-the-proxy-pass")],
     )
@@ -242,7 +235,7 @@ async fn a_proxy_that_wants_credentials() {
         &sim,
         &acme_via(
             &proxy,
-            ", username = \"proxyuser\", password_file = \"{{pass}}\"",
+            ", username = \"proxyuser\", password_file = \"{pass}\"",
         ),
         &[("pass", "proxy-pass-77")],
     )

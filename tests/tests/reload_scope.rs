@@ -72,10 +72,6 @@ async fn pool_handshakes(gw: &TestGateway, tenant: &str) -> u64 {
         .unwrap_or_else(|| panic!("no {series} in\n{metrics}"))
 }
 
-async fn reload(gw: &TestGateway) -> Reply {
-    http("POST", &format!("{}/admin/reload", gw.admin), &[], "").await
-}
-
 async fn call(gw: &TestGateway, workflow: &str, key: Option<&str>) -> Reply {
     gw.call(
         "GET",
@@ -145,7 +141,7 @@ async fn callers_workflows_and_limits_swap_without_a_login_or_a_handshake() {
     let user = workflow("user", "get_user_info.wasm", "config = { note = \"x\" }");
     let v = workflow("v", "version_a.wasm", "");
     gw.write_config("", &format!("{tenant}{user}{v}"));
-    let reloaded = reload(&gw).await;
+    let reloaded = gw.reload().await;
     assert_eq!(reloaded.status, 200, "{}", reloaded.body);
 
     assert_eq!(call(&gw, "user", ACME_KEY).await.status, 401, "old key");
@@ -180,7 +176,7 @@ async fn a_new_identity_or_new_upstream_settings_give_a_new_pool_and_keep_the_se
     std::fs::copy(&pki().fullcert, &identity).unwrap();
     let tenant = ACME.replace("{pki}/fullcert.pem", "identity.pem");
     gw.write_config("", &format!("{tenant}{user}"));
-    assert_eq!(reload(&gw).await.status, 200);
+    assert_eq!(gw.reload().await.status, 200);
     assert_eq!(call(&gw, "user", ACME_KEY).await.status, 200);
     assert_eq!(sim_logins(&sim).await, 1);
     let certificate = |s: &serde_json::Value| acme_session(s)["certificate_sha256"].clone();
@@ -189,7 +185,7 @@ async fn a_new_identity_or_new_upstream_settings_give_a_new_pool_and_keep_the_se
     // The same config again: nothing changes, not even the pool.
     let mutual = mutual_handshakes(&sim).await;
     let handshakes = pool_handshakes(&gw, "acme").await;
-    assert_eq!(reload(&gw).await.status, 200);
+    assert_eq!(gw.reload().await.status, 200);
     assert_eq!(call(&gw, "user", ACME_KEY).await.status, 200);
     assert_eq!(pool_handshakes(&gw, "acme").await, handshakes);
     assert_eq!(mutual_handshakes(&sim).await, mutual);
@@ -197,7 +193,7 @@ async fn a_new_identity_or_new_upstream_settings_give_a_new_pool_and_keep_the_se
     // A rotated certificate: a new pool (a new handshake on the mutual-auth
     // port, with the new certificate), the same session.
     replace_file(pki().fullcert_ec.to_str().unwrap(), &identity);
-    assert_eq!(reload(&gw).await.status, 200);
+    assert_eq!(gw.reload().await.status, 200);
     let reply = call(&gw, "user", ACME_KEY).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(mutual_handshakes(&sim).await, mutual + 1);
@@ -215,7 +211,7 @@ async fn a_new_identity_or_new_upstream_settings_give_a_new_pool_and_keep_the_se
         "[upstream]\npool_idle_timeout_s = 60\n",
         &format!("{tenant}{user}"),
     );
-    assert_eq!(reload(&gw).await.status, 200);
+    assert_eq!(gw.reload().await.status, 200);
     assert_eq!(call(&gw, "user", ACME_KEY).await.status, 200);
     assert_eq!(mutual_handshakes(&sim).await, mutual + 2);
     assert_eq!(sim_logins(&sim).await, 1, "the session was kept");
@@ -233,7 +229,7 @@ async fn new_credentials_start_a_new_session_on_the_same_pool() {
     // concatenate to the password the org knows).
     std::fs::write(gw.dir.path().join("acme-sf-pw.txt"), "acme-passwordACME").unwrap();
     std::fs::write(gw.dir.path().join("acme-sf-token.txt"), "TOKEN").unwrap();
-    assert_eq!(reload(&gw).await.status, 200);
+    assert_eq!(gw.reload().await.status, 200);
     let reply = call(&gw, "user", ACME_KEY).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(sim_logins(&sim).await, 2, "a new session");
@@ -272,7 +268,7 @@ async fn a_failed_reload_leaves_no_trace() {
     let v = workflow("v", "version_a.wasm", "");
     let broken = GLOBEX.replace("{pki}/fullcert-b.pem", "broken.pem");
     gw.write_config("", &format!("{ACME}{user}{v}{broken}{user}"));
-    let refused = reload(&gw).await;
+    let refused = gw.reload().await;
     assert_eq!(refused.status, 400, "{}", refused.body);
     assert!(refused.body.contains("globex"), "{}", refused.body);
 
@@ -289,7 +285,7 @@ async fn a_failed_reload_leaves_no_trace() {
 
     // Fixed: now acme's new credentials and workflow apply together.
     gw.write_config("", &format!("{ACME}{user}{v}{GLOBEX}{user}"));
-    assert_eq!(reload(&gw).await.status, 200);
+    assert_eq!(gw.reload().await.status, 200);
     assert_eq!(call(&gw, "v", ACME_KEY).await.body, "a");
     assert_eq!(call(&gw, "user", ACME_KEY).await.status, 200);
     assert_eq!(sim_logins(&sim).await, 3, "acme's new session");
@@ -353,7 +349,7 @@ async fn a_login_of_a_replaced_config_never_reaches_the_new_one() {
     // While that login runs, the config moves the tenant to the simulator.
     std::fs::write(gw.dir.path().join("analyst-pw.txt"), ANALYST_PASSWORD).unwrap();
     gw.write_config("", &analyst(&login_url, "analyst-pw.txt"));
-    assert_eq!(reload(&gw).await.status, 200);
+    assert_eq!(gw.reload().await.status, 200);
     let reply = call(&gw, "user", ACME_KEY).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(sim_logins(&sim).await, logins_before + 1);
@@ -387,7 +383,7 @@ async fn the_plugins_watcher_follows_the_plugins_dir() {
 
     // The config moves the plugins to a directory that does not exist yet.
     write_config_with_plugins(&gw, "later", &tenants);
-    assert_eq!(reload(&gw).await.status, 200);
+    assert_eq!(gw.reload().await.status, 200);
     let later = gw.dir.path().join("later");
     assert!(!later.exists());
     std::fs::create_dir(&later).unwrap();
@@ -399,7 +395,7 @@ async fn the_plugins_watcher_follows_the_plugins_dir() {
 
     // And back to the first directory, which exists: watched again.
     write_config_with_plugins(&gw, "plugins", &tenants);
-    assert_eq!(reload(&gw).await.status, 200);
+    assert_eq!(gw.reload().await.status, 200);
     replace_file(VERSION_B, &gw.plugins_dir().join("version.wasm"));
     until_body(&gw, "v", "b").await;
 }

@@ -40,6 +40,12 @@ fn assert_oauth_error(response: &Response, error: &str, description: &str) {
     );
 }
 
+/// Acme's connected app: client id and secret.
+const ACME_APP: (&str, &str) = ("acme-connected-app", "acme-client-secret");
+
+/// The first keys of every token response, in Salesforce's order.
+const TOKEN_KEYS: &[&str] = &["access_token", "instance_url", "id", "token_type"];
+
 fn keys(value: &Value) -> Vec<&str> {
     value
         .as_object()
@@ -118,14 +124,7 @@ async fn assert_token_works(sim: &twoway_sim::Sim, token: &str, username: &str) 
 async fn password_flow_returns_the_documented_json_with_a_valid_signature() {
     let sim = start_sim().await;
     let (login, standard) = (sim.endpoints().login_url(), sim.endpoints().standard_url());
-    let response = password_grant(
-        &login,
-        "acme-connected-app",
-        "acme-client-secret",
-        ACME_USER,
-        ACME_PASSWORD,
-    )
-    .await;
+    let response = password_grant(&login, ACME_APP.0, ACME_APP.1, ACME_USER, ACME_PASSWORD).await;
     assert_eq!(response.status, 200, "{}", response.body);
     assert_eq!(
         response.header("content-type"),
@@ -134,14 +133,7 @@ async fn password_flow_returns_the_documented_json_with_a_valid_signature() {
     let body = response.json();
     assert_eq!(
         keys(&body),
-        [
-            "access_token",
-            "instance_url",
-            "id",
-            "token_type",
-            "issued_at",
-            "signature"
-        ]
+        [TOKEN_KEYS, &["issued_at", "signature"]].concat()
     );
     let token = body["access_token"].as_str().unwrap();
     assert!(token.starts_with(&format!("{ACME_ORG}!")), "{token}");
@@ -175,7 +167,7 @@ async fn password_flow_returns_the_documented_json_with_a_valid_signature() {
 async fn password_flow_errors() {
     let sim = start_sim().await;
     let login = sim.endpoints().login_url();
-    let app = ("acme-connected-app", "acme-client-secret");
+    let app = ACME_APP;
     let wrong = password_grant(&login, app.0, app.1, ACME_USER, "wrong").await;
     assert_oauth_error(&wrong, "invalid_grant", "authentication failure");
     let no_token = password_grant(&login, app.0, app.1, ACME_USER, "acme-password").await;
@@ -206,8 +198,8 @@ async fn password_flow_works_for_a_user_without_token_on_the_standard_port() {
     let standard = sim.endpoints().standard_url();
     let response = password_grant(
         &standard,
-        "acme-connected-app",
-        "acme-client-secret",
+        ACME_APP.0,
+        ACME_APP.1,
         ANALYST_USER,
         ANALYST_PASSWORD,
     )
@@ -248,15 +240,7 @@ async fn client_credentials_run_as_the_apps_user() {
     let body = response.json();
     assert_eq!(
         keys(&body),
-        [
-            "access_token",
-            "instance_url",
-            "id",
-            "token_type",
-            "scope",
-            "issued_at",
-            "signature"
-        ]
+        [TOKEN_KEYS, &["scope", "issued_at", "signature"]].concat()
     );
     assert_eq!(body["scope"], "api");
     assert_eq!(body["token_type"], "Bearer");
@@ -310,10 +294,7 @@ async fn jwt_bearer_with_an_assertion_signed_by_the_registered_key() {
         let response = jwt_grant(&login, &jwt).await;
         assert_eq!(response.status, 200, "{aud}: {}", response.body);
         let body = response.json();
-        assert_eq!(
-            keys(&body),
-            ["access_token", "instance_url", "id", "token_type", "scope"]
-        );
+        assert_eq!(keys(&body), [TOKEN_KEYS, &["scope"]].concat());
         assert_eq!(body["instance_url"], standard);
         assert_eq!(body["token_type"], "Bearer");
         assert_eq!(body["scope"], "api");

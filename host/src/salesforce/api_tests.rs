@@ -48,27 +48,36 @@ fn enterprise_server_url_maps_to_the_partner_path() {
 #[test]
 fn every_base() {
     let base = "https://na30.salesforce.com";
-    assert_eq!(
-        url(Api::SoapPartner, ""),
-        format!("{base}/services/Soap/u/41.0/00D36000000bLGT")
-    );
-    assert_eq!(
-        url(Api::SoapEnterprise, ""),
-        format!("{base}/services/Soap/c/41.0/00D36000000bLGT")
-    );
-    assert_eq!(
-        url(Api::SoapMetadata, ""),
-        format!("{base}/services/Soap/m/41.0/00D36000000bLGT")
-    );
-    assert_eq!(
-        url(Api::Rest, "query?q=SELECT+Id+FROM+Account"),
-        format!("{base}/services/data/v41.0/query?q=SELECT+Id+FROM+Account")
-    );
-    assert_eq!(url(Api::Rest, ""), format!("{base}/services/data/v41.0/"));
-    assert_eq!(
-        url(Api::Bulk, "job"),
-        format!("{base}/services/async/41.0/job")
-    );
+    for (api, path, expected) in [
+        (
+            Api::SoapPartner,
+            "",
+            "/services/Soap/u/41.0/00D36000000bLGT",
+        ),
+        (
+            Api::SoapEnterprise,
+            "",
+            "/services/Soap/c/41.0/00D36000000bLGT",
+        ),
+        (
+            Api::SoapMetadata,
+            "",
+            "/services/Soap/m/41.0/00D36000000bLGT",
+        ),
+        (
+            Api::Rest,
+            "query?q=SELECT+Id+FROM+Account",
+            "/services/data/v41.0/query?q=SELECT+Id+FROM+Account",
+        ),
+        (Api::Rest, "", "/services/data/v41.0/"),
+        (Api::Bulk, "job", "/services/async/41.0/job"),
+    ] {
+        assert_eq!(
+            url(api, path),
+            format!("{base}{expected}"),
+            "{api:?} {path}"
+        );
+    }
     assert_eq!(
         url(Api::ApexRest, "acme/v1/orders"),
         format!("{base}/services/apexrest/acme/v1/orders")

@@ -18,6 +18,13 @@ fn soap(status: u16, body: &str) -> Outcome {
     )
 }
 
+/// A Bulk API error document.
+fn bulk_error(code: &str, message: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><error xmlns="http://www.force.com/2009/06/asyncapi/dataload"><exceptionCode>{code}</exceptionCode><exceptionMessage>{message}</exceptionMessage></error>"#
+    )
+}
+
 fn rest(status: u16, body: &str) -> Outcome {
     classify(
         Api::Rest,
@@ -183,7 +190,7 @@ fn request_limit_in_every_api() {
         r#"[{"message":"TotalRequests Limit exceeded.","errorCode":"REQUEST_LIMIT_EXCEEDED"}]"#,
     );
     assert_eq!(r.code(), "request_limit_exceeded");
-    let bulk = r#"<?xml version="1.0" encoding="UTF-8"?><error xmlns="http://www.force.com/2009/06/asyncapi/dataload"><exceptionCode>ExceededQuota</exceptionCode><exceptionMessage>TotalRequests Limit exceeded.</exceptionMessage></error>"#;
+    let bulk = &bulk_error("ExceededQuota", "TotalRequests Limit exceeded.");
     assert_eq!(
         classify(Api::Bulk, 400, &headers("text/xml"), bulk.as_bytes()).code(),
         "request_limit_exceeded"
@@ -203,7 +210,10 @@ fn mutual_auth_in_rest_and_bulk() {
                 .into()
         }
     );
-    let bulk = r#"<?xml version="1.0" encoding="UTF-8"?><error xmlns="http://www.force.com/2009/06/asyncapi/dataload"><exceptionCode>MutualAuthenticationFailed</exceptionCode><exceptionMessage>This session could not be mutually authenticated for use with the API</exceptionMessage></error>"#;
+    let bulk = &bulk_error(
+        "MutualAuthenticationFailed",
+        "This session could not be mutually authenticated for use with the API",
+    );
     assert_eq!(
         classify(Api::Bulk, 400, &headers("text/xml"), bulk.as_bytes()).code(),
         "mutual_authentication_failed"
@@ -259,7 +269,7 @@ fn rest_error_arrays() {
 
 #[test]
 fn other_bulk_errors() {
-    let body = r#"<?xml version="1.0" encoding="UTF-8"?><error xmlns="http://www.force.com/2009/06/asyncapi/dataload"><exceptionCode>InvalidJob</exceptionCode><exceptionMessage>Unable to find the job</exceptionMessage></error>"#;
+    let body = &bulk_error("InvalidJob", "Unable to find the job");
     assert_eq!(
         classify(Api::Bulk, 400, &headers("text/xml"), body.as_bytes()),
         Outcome::BulkError {

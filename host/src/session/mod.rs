@@ -15,7 +15,7 @@ mod store;
 mod strategy;
 
 pub use settings::SessionSettings;
-pub use store::{BeforeLogin, BoxFuture, MemoryStore, SessionStore, StoreHealth};
+pub use store::{BeforeLogin, BoxFuture, MemoryStore, SessionStore, StoreHealth, UsageReport};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
@@ -207,6 +207,23 @@ impl Manager {
     /// This manager's epoch: equal for managers that share a session.
     pub fn epoch(&self) -> u64 {
         self.inner.core.epoch
+    }
+
+    /// Tells the store (and through a shared one, the fleet) the API usage
+    /// an answer reported.
+    pub fn share_usage(&self, report: UsageReport) {
+        self.inner
+            .core
+            .store
+            .share_usage(&self.inner.settings, report);
+    }
+
+    /// The latest API usage another instance shared for this tenant.
+    pub fn fleet_usage(&self) -> Option<UsageReport> {
+        self.inner
+            .core
+            .store
+            .fleet_usage(&self.inner.settings.tenant)
     }
 
     /// Logins made so far (successful ones).

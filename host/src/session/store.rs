@@ -63,6 +63,16 @@ pub trait SessionStore: Send + Sync {
     /// long until one frees up.
     fn take_login(&self, tenant: &str, per_hour: u32, now: SystemTime) -> Result<(), Duration>;
 
+    /// Shares the API usage an answer reported, so that the other instances
+    /// of a fleet count against it; a process-local store has no one to tell.
+    fn share_usage(&self, _settings: &SessionSettings, _report: UsageReport) {}
+
+    /// The latest API usage another instance shared for `tenant`, from
+    /// memory (never a round trip).
+    fn fleet_usage(&self, _tenant: &str) -> Option<UsageReport> {
+        None
+    }
+
     /// How a shared store is doing, for `/metrics`; a process-local store
     /// is always fine.
     fn health(&self) -> StoreHealth {
@@ -88,6 +98,15 @@ pub trait SessionStore: Send + Sync {
     ) -> BoxFuture<'a, ()> {
         Box::pin(std::future::ready(()))
     }
+}
+
+/// An org's API usage as Salesforce reported it in an answer
+/// (`LimitInfoHeader`, `Sforce-Limit-Info`), and when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UsageReport {
+    pub used: u64,
+    pub limit: u64,
+    pub at: SystemTime,
 }
 
 const HOUR: Duration = Duration::from_secs(3600);

@@ -9,9 +9,14 @@
 //! estimate: the time for the excess to leave the window if the reported
 //! usage was spread evenly over the last 24 hours. When that wait is over,
 //! one call goes through as a probe; its answer reports the usage again.
+//!
+//! With a shared store, the other instances' reports count too
+//! ([`ApiUsage::adopt`]): the newest report wins, wherever it was seen.
 
 use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::session::UsageReport;
 
 /// Salesforce's window for the daily API request limit.
 pub const WINDOW: Duration = Duration::from_secs(24 * 3600);
@@ -65,8 +70,11 @@ pub struct UsageView {
 struct State {
     used: u64,
     limit: u64,
-    /// When Salesforce last reported the usage.
+    /// When Salesforce last reported the usage (here or to another instance).
     seen: Option<Instant>,
+    /// The same moment on the wall clock, to compare with other instances'
+    /// reports.
+    seen_wall: Option<SystemTime>,
     /// Calls sent since that report.
     since: u64,
     /// While set and in the future, calls are refused; once past, one call
@@ -123,13 +131,34 @@ impl ApiUsage {
         }
     }
 
-    /// Salesforce reported `used` of `limit`.
-    pub fn observe(&self, used: u64, limit: u64, now: Instant) {
-        let mut st = self.state();
-        *st = State {
-            used,
-            limit,
+    /// Salesforce reported `used` of `limit` to this instance.
+    pub fn observe(&self, report: UsageReport, now: Instant) {
+        *self.state() = State {
+            used: report.used,
+            limit: report.limit,
             seen: Some(now),
+            seen_wall: Some(report.at),
+            since: 0,
+            refused_until: None,
+        };
+    }
+
+    /// Another instance's report, when it is newer than the last one seen
+    /// here: the org's usage then already holds this instance's calls that
+    /// Salesforce had answered.
+    pub fn adopt(&self, report: UsageReport, now: Instant) {
+        let mut st = self.state();
+        if st.seen_wall.is_some_and(|seen| seen >= report.at) {
+            return;
+        }
+        let age = SystemTime::now()
+            .duration_since(report.at)
+            .unwrap_or_default();
+        *st = State {
+            used: report.used,
+            limit: report.limit,
+            seen: Some(now.checked_sub(age).unwrap_or(now)),
+            seen_wall: Some(report.at),
             since: 0,
             refused_until: None,
         };
@@ -164,6 +193,32 @@ mod tests {
         reserve: None,
     };
 
+    fn report(used: u64, limit: u64) -> UsageReport {
+        UsageReport {
+            used,
+            limit,
+            at: SystemTime::now(),
+        }
+    }
+
+    #[test]
+    fn another_instances_newer_report_counts() {
+        let usage = ApiUsage::default();
+        let now = Instant::now();
+        let older = report(10, 15000);
+        usage.observe(report(50, 15000), now);
+        usage.adopt(older, now);
+        assert_eq!(usage.view(&BUDGET).used, 50, "an older report is ignored");
+        let newer = UsageReport {
+            at: SystemTime::now() + Duration::from_millis(5),
+            ..report(99, 15000)
+        };
+        usage.adopt(newer, now);
+        assert_eq!(usage.view(&BUDGET).used, 99);
+        assert!(usage.admit(&BUDGET, now).is_ok(), "the 100th");
+        assert!(usage.admit(&BUDGET, now).is_err(), "over the budget");
+    }
+
     #[test]
     fn thresholds() {
         assert_eq!(Limits::default().threshold(15000), None);
@@ -189,7 +244,7 @@ mod tests {
         let usage = ApiUsage::default();
         let t0 = Instant::now();
         assert!(usage.admit(&BUDGET, t0).is_ok(), "no report yet");
-        usage.observe(97, 15000, t0);
+        usage.observe(report(97, 15000), t0);
         assert!(usage.admit(&BUDGET, t0).is_ok()); // 97
         assert!(usage.admit(&BUDGET, t0).is_ok()); // 98
         assert!(usage.admit(&BUDGET, t0).is_ok()); // 99
@@ -207,7 +262,7 @@ mod tests {
         let probe = t0 + Duration::from_secs(891);
         assert!(usage.admit(&BUDGET, probe).is_ok(), "one probe");
         assert!(usage.admit(&BUDGET, probe).is_err(), "only one");
-        usage.observe(90, 15000, probe);
+        usage.observe(report(90, 15000), probe);
         assert!(usage.admit(&BUDGET, probe).is_ok());
         assert_eq!(
             usage.view(&BUDGET),
@@ -223,7 +278,7 @@ mod tests {
     fn without_a_budget_nothing_is_refused() {
         let usage = ApiUsage::default();
         let now = Instant::now();
-        usage.observe(15000, 15000, now);
+        usage.observe(report(15000, 15000), now);
         assert!(usage.admit(&Limits::default(), now).is_ok());
     }
 

@@ -4,7 +4,8 @@
 //! The scripts publish on `{prefix}:events`, in the same atomic step as the
 //! change: `new {gen} {base}` (a login stored generation `gen`), `drop {gen}
 //! {base}` (the API rejected generation `gen`, now deleted) and `fail 0
-//! {base}` (a login failed: its lock is free, a stop or backoff is set).
+//! {base}` (a login failed: its lock is free, a stop or backoff is set);
+//! `usage {used} {limit} {at} {base}` is the org's API usage ([`super::usage`]).
 //! Messages carry key names and numbers only, never a session.
 //!
 //! Each instance runs one subscriber task (RESP3 push messages on a
@@ -89,6 +90,10 @@ impl RedisStore {
 
     /// Acts on one message.
     fn on_event(&self, payload: &str) {
+        if let Some((report, base)) = super::usage::parse(payload) {
+            self.on_usage(report, base);
+            return;
+        }
         if let Some((kind, generation, base)) = parse(payload) {
             let stale: Vec<(String, u64)> = lock(&self.fleet)
                 .iter()

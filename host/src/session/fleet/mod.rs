@@ -9,7 +9,8 @@
 //! next login step drops exactly that generation in Redis (compare and
 //! delete), so many failures on many instances cause one re-login. Each
 //! change is published ([`events`]): the other instances drop their copy
-//! of a replaced session, and their waiting login steps wake up.
+//! of a replaced session, and their waiting login steps wake up. The org's
+//! API usage is shared the same way ([`usage`]).
 //!
 //! When Redis cannot be reached, the instance falls back to its own state
 //! (one login at a time, `login_budget_per_hour / instances` logins) with a
@@ -19,6 +20,7 @@ mod events;
 mod login;
 mod scripts;
 mod seal;
+mod usage;
 
 pub use seal::parse_key;
 
@@ -32,7 +34,7 @@ use ::redis::{RedisError, Script};
 use serde::{Deserialize, Serialize};
 
 use super::store::{BeforeLogin, BoxFuture, StoreHealth};
-use super::{MemoryStore, Session, SessionError, SessionSettings, SessionStore};
+use super::{MemoryStore, Session, SessionError, SessionSettings, SessionStore, UsageReport};
 use crate::config;
 use seal::Sealer;
 
@@ -118,6 +120,7 @@ pub struct RedisStore {
     publish: Script,
     fail: Script,
     events: events::Events,
+    usage: usage::Usage,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -180,6 +183,7 @@ impl RedisStore {
             publish: Script::new(scripts::PUBLISH),
             fail: Script::new(scripts::FAIL),
             events,
+            usage: usage::Usage::default(),
         })
     }
 
@@ -279,6 +283,14 @@ impl RedisStore {
 impl SessionStore for RedisStore {
     fn current(&self, tenant: &str) -> Option<Arc<Session>> {
         self.local.current(tenant)
+    }
+
+    fn share_usage(&self, settings: &SessionSettings, report: UsageReport) {
+        self.share_usage_report(settings, report);
+    }
+
+    fn fleet_usage(&self, tenant: &str) -> Option<UsageReport> {
+        self.received_usage(tenant)
     }
 
     fn put(&self, tenant: &str, session: Arc<Session>) -> bool {

@@ -63,3 +63,16 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 redis.call('PUBLISH', ARGV[4], 'fail 0 ' .. ARGV[5])
 return 1
 "#;
+
+/// The org's API usage an answer reported. KEYS: usage. ARGV: used, limit,
+/// at (unix ms), events channel, key base. Keeps the newest report (a day
+/// at most) and publishes `usage {used} {limit} {at} {base}`; answers 1, or
+/// 0 when a newer report is there already.
+pub const USAGE: &str = r#"
+local at = tonumber(redis.call('HGET', KEYS[1], 'at') or '0')
+if tonumber(ARGV[3]) <= at then return 0 end
+redis.call('HSET', KEYS[1], 'used', ARGV[1], 'limit', ARGV[2], 'at', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], 86400000)
+redis.call('PUBLISH', ARGV[4], 'usage ' .. ARGV[1] .. ' ' .. ARGV[2] .. ' ' .. ARGV[3] .. ' ' .. ARGV[5])
+return 1
+"#;
