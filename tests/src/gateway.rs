@@ -95,13 +95,20 @@ impl Reply {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
-    /// Asserts a problem answer: `status`, and `code` in the JSON body,
-    /// which it returns.
+    /// Asserts a problem answer: `status`, `application/problem+json`, and
+    /// `code` and `status` in the JSON body, which it returns.
     #[track_caller]
     pub fn assert_problem(&self, status: u16, code: &str) -> serde_json::Value {
         assert_eq!(self.status, status, "{}", self.body);
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json"),
+            "{}",
+            self.body
+        );
         let problem = self.json();
         assert_eq!(problem["code"], code, "{}", self.body);
+        assert_eq!(problem["status"], status, "{}", self.body);
         problem
     }
 

@@ -14,6 +14,7 @@ use twoway::pki::Pki;
 use twoway_sim::{Sim, SimConfig};
 
 pub mod fake_login;
+pub mod fleet;
 pub mod files;
 pub mod gateway;
 pub mod process;

@@ -9,13 +9,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use twoway_sim::Sim;
+use twoway_tests::fleet::{KEY, PATH, SECRETS, USER_WORKFLOW, gateway};
 use twoway_tests::gateway::{ACME, TestGateway};
-use twoway_tests::plugins::GET_USER_INFO;
-use twoway_tests::redis_server::{ENCRYPTION_KEY, RedisServer, store_degraded};
+use twoway_tests::redis_server::{RedisServer, store_degraded};
 use twoway_tests::{admin_get, admin_post, start_sim};
-
-const KEY: Option<&str> = Some("acme-key-1");
-const PATH: &str = "/tenants/acme/workflows/user";
 
 /// Tenant acme with the get_user_info workflow, room for a stampede, and
 /// `tenant_extra` keys.
@@ -24,25 +21,13 @@ fn acme(store: &str, tenant_extra: &str) -> String {
         "[tenant.auth]",
         &format!("max_concurrency = 1000\nmax_queued = 1000\n{tenant_extra}\n[tenant.auth]"),
     );
-    format!(
-        "{store}{tenant}[[tenant.workflow]]\nname = \"user\"\nplugin = \"get_user_info.wasm\"\ntimeout_ms = 60000\n"
-    )
+    format!("{store}{tenant}{USER_WORKFLOW}")
 }
 
 async fn fleet(sim: &Sim, tenants: &str) -> Vec<Arc<TestGateway>> {
-    // Log lines (a fallback without Redis, say) show on failure.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(
-            "twoway=warn,twoway::session=info",
-        ))
-        .with_test_writer()
-        .with_ansi(false)
-        .try_init();
     let mut gateways = Vec::new();
     for _ in 0..3 {
-        gateways.push(Arc::new(
-            TestGateway::start(sim, tenants, &[("get_user_info.wasm", GET_USER_INFO)]).await,
-        ));
+        gateways.push(Arc::new(gateway(sim, tenants).await));
     }
     gateways
 }
@@ -126,14 +111,7 @@ async fn a_cold_stampede_over_three_instances_makes_one_login_and_leaves_no_secr
         "the session is shared through Redis: {contents:?}"
     );
     for (key, value) in &contents {
-        for secret in [
-            "!AQ",
-            "acme-password",
-            "ACMETOKEN",
-            "acme-key-1",
-            ENCRYPTION_KEY,
-            "00D5g000004Acme",
-        ] {
+        for secret in SECRETS {
             assert!(
                 !key.contains(secret) && !value.contains(secret),
                 "{secret:?} found in Redis key {key}"

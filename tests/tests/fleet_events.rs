@@ -10,40 +10,16 @@
 
 use std::time::{Duration, Instant};
 
-use twoway_sim::Sim;
 use twoway_tests::fake_login::{Behaviour, FakeLogin};
+use twoway_tests::fleet::{KEY, PATH, SECRETS, USER_WORKFLOW, gateway, logins};
 use twoway_tests::gateway::{ACME, TestGateway};
-use twoway_tests::plugins::GET_USER_INFO;
 use twoway_tests::redis_server::{ENCRYPTION_KEY, RedisServer};
-use twoway_tests::{admin_get, admin_post, partner_fault, start_sim};
+use twoway_tests::{admin_post, partner_fault, start_sim};
 
-const KEY: Option<&str> = Some("acme-key-1");
-const PATH: &str = "/tenants/acme/workflows/user";
 /// How long a test polls for something that must happen.
 const DEADLINE: Duration = Duration::from_secs(60);
 /// The shortest first backoff window: 1 s with jitter in [0.5, 1].
 const FIRST_WINDOW: Duration = Duration::from_millis(500);
-
-fn workflow() -> &'static str {
-    "[[tenant.workflow]]\nname = \"user\"\nplugin = \"get_user_info.wasm\"\ntimeout_ms = 60000\n"
-}
-
-async fn gateway(sim: &Sim, config: &str) -> TestGateway {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(
-            "twoway=warn,twoway::session=info",
-        ))
-        .with_test_writer()
-        .with_ansi(false)
-        .try_init();
-    TestGateway::start(sim, config, &[("get_user_info.wasm", GET_USER_INFO)]).await
-}
-
-async fn logins(sim: &Sim) -> u64 {
-    admin_get(sim, "/counters").await["logins"]
-        .as_u64()
-        .expect("logins counter")
-}
 
 /// The tenant's entry in the gateway's `/admin/sessions`.
 async fn session_status(gw: &TestGateway) -> serde_json::Value {
@@ -70,7 +46,7 @@ async fn a_session_replaced_on_one_instance_is_dropped_by_the_other_before_it_is
     let redis = RedisServer::start().await;
     let messages = redis.messages().await;
     let sim = start_sim().await;
-    let config = format!("{}{ACME}{}", redis.store_section(""), workflow());
+    let config = format!("{}{ACME}{}", redis.store_section(""), USER_WORKFLOW);
     let a = gateway(&sim, &config).await;
     let b = gateway(&sim, &config).await;
 
@@ -112,14 +88,7 @@ async fn a_session_replaced_on_one_instance_is_dropped_by_the_other_before_it_is
         "a new session and a rejected one were published: {seen:?}"
     );
     for message in &seen {
-        for secret in [
-            "!AQ",
-            "acme-password",
-            "ACMETOKEN",
-            "acme-key-1",
-            ENCRYPTION_KEY,
-            "00D5g000004Acme",
-        ] {
+        for secret in SECRETS {
             assert!(!message.contains(secret), "{secret:?} published: {message}");
         }
     }
@@ -155,7 +124,7 @@ password_file = "acme-sf-pw.txt"
 "#,
         fake.url
     );
-    let config = format!("{}{tenant}{}", redis.store_section(""), workflow());
+    let config = format!("{}{tenant}{}", redis.store_section(""), USER_WORKFLOW);
     let a = gateway(&sim, &config).await;
     let b = gateway(&sim, &config).await;
 

@@ -4,37 +4,13 @@
 //! server's certificate never shares anything with it: it works on its own
 //! state (degraded) and no request fails.
 
-use twoway_sim::Sim;
+use twoway_tests::fleet::{KEY, PATH, USER_WORKFLOW, gateway, logins};
 use twoway_tests::gateway::{ACME, TestGateway};
-use twoway_tests::plugins::GET_USER_INFO;
 use twoway_tests::redis_server::{RedisServer, store_degraded};
-use twoway_tests::{admin_get, pki, start_sim};
-
-const KEY: Option<&str> = Some("acme-key-1");
-const PATH: &str = "/tenants/acme/workflows/user";
+use twoway_tests::{pki, start_sim};
 
 fn config(store: &str) -> String {
-    format!(
-        "{store}{ACME}[[tenant.workflow]]\nname = \"user\"\nplugin = \"get_user_info.wasm\"\ntimeout_ms = 60000\n"
-    )
-}
-
-async fn gateway(sim: &Sim, config: &str) -> TestGateway {
-    // Why an instance cannot use Redis shows on failure.
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(
-            "twoway=warn,twoway::session=info",
-        ))
-        .with_test_writer()
-        .with_ansi(false)
-        .try_init();
-    TestGateway::start(sim, config, &[("get_user_info.wasm", GET_USER_INFO)]).await
-}
-
-async fn logins(sim: &Sim) -> u64 {
-    admin_get(sim, "/counters").await["logins"]
-        .as_u64()
-        .expect("logins counter")
+    format!("{store}{ACME}{USER_WORKFLOW}")
 }
 
 /// Whether `/metrics` says the instance works without Redis.

@@ -13,6 +13,7 @@
 
 use std::path::PathBuf;
 
+use twoway_sim::Sim;
 use twoway_tests::gateway::{ACME, Reply, TestGateway};
 use twoway_tests::plugins::SOQL_QUERY;
 use twoway_tests::{start_sim, start_sim_with};
@@ -75,6 +76,18 @@ static ONE_START_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_n
 /// A workflow of the test config: name, built component, extra TOML lines.
 type Workflow = (String, String, String);
 
+/// The built JS and Python workflows and a simulator from `sim`, or None
+/// when none is built (then the test has nothing to run; `built` says why).
+async fn ready(
+    sim: impl std::future::Future<Output = Sim>,
+) -> Option<(Vec<(&'static str, String)>, Sim)> {
+    let langs = built();
+    if langs.is_empty() {
+        return None;
+    }
+    Some((langs, sim.await))
+}
+
 /// Each built component as the workflow `{language}{suffix}` with `extra`.
 fn workflows(langs: &[(&str, String)], suffix: &str, extra: &str) -> Vec<Workflow> {
     langs
@@ -88,7 +101,7 @@ const LOG_COUNT: &str = "config = { log_count = \"true\" }";
 
 /// Tenant `tenant` with the Rust soql-query as `rust` and `workflows` (with
 /// default limits unless their extra lines say otherwise: 64 MiB is plenty).
-async fn gateway(sim: &twoway_sim::Sim, tenant: &str, workflows: &[Workflow]) -> TestGateway {
+async fn gateway(sim: &Sim, tenant: &str, workflows: &[Workflow]) -> TestGateway {
     let mut config =
         format!("{tenant}[[tenant.workflow]]\nname = \"rust\"\nplugin = \"soql_query.wasm\"\n");
     let mut plugins = vec![("soql_query.wasm".to_string(), SOQL_QUERY.to_string())];
@@ -106,30 +119,19 @@ async fn gateway(sim: &twoway_sim::Sim, tenant: &str, workflows: &[Workflow]) ->
     TestGateway::start(sim, &config, &plugins).await
 }
 
-/// Asserts a problem answer with `status` and `code`, and returns it.
-fn assert_problem(reply: &Reply, status: u16, code: &str, what: &str) -> serde_json::Value {
-    assert_eq!(
-        reply.header("content-type"),
-        Some("application/problem+json"),
-        "{what}: {}",
-        reply.body
-    );
-    let problem = reply.json();
-    assert_eq!(
-        (reply.status, problem["code"].as_str()),
-        (status, Some(code)),
-        "{what}: {problem}"
-    );
+/// A problem answer of `workflow`.
+#[track_caller]
+fn assert_problem(reply: &Reply, status: u16, code: &str, workflow: &str) -> serde_json::Value {
+    let problem = reply.assert_problem(status, code);
+    assert_eq!(problem["workflow"], workflow, "{problem}");
     problem
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn js_and_python_answer_like_the_rust_workflow() {
-    let langs = built();
-    if langs.is_empty() {
+    let Some((langs, sim)) = ready(start_sim_with(|c| c.limits.query_batch_size = 2)).await else {
         return;
-    }
-    let sim = start_sim_with(|c| c.limits.query_batch_size = 2).await;
+    };
     let gw = gateway(&sim, ACME, &workflows(&langs, "", LOG_COUNT)).await;
     let body = r#"{"q":"SELECT Id, Name FROM Account"}"#;
     let rust = gw
@@ -185,35 +187,33 @@ async fn js_and_python_answer_like_the_rust_workflow() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn every_js_and_python_call_gets_a_fresh_instance() {
-    let langs = built();
-    if langs.is_empty() {
+    let Some((langs, sim)) = ready(start_sim()).await else {
         return;
-    }
-    let sim = start_sim().await;
+    };
     let gw = gateway(&sim, ACME, &workflows(&langs, "", LOG_COUNT)).await;
     let body = r#"{"q":"SELECT Id FROM Account"}"#;
     for (workflow, _) in &langs {
         let path = format!("/tenants/acme/workflows/{workflow}");
         // The workflow counts its calls in a module-level variable and
         // answers the count: state set by one call would show as 2, 3, ...
-        for round in 1..=3 {
-            let reply = gw.call("POST", &path, KEY, body).await;
+        let fresh = |reply: Reply, when: &str| {
             assert_eq!(reply.status, 200, "{workflow}: {}", reply.body);
             assert_eq!(
                 reply.header("x-calls-in-instance"),
                 Some("1"),
-                "{workflow}: call {round} saw module state of an earlier call"
+                "{workflow}: {when} saw module state of an earlier call"
+            );
+        };
+        for round in 1..=3 {
+            fresh(
+                gw.call("POST", &path, KEY, body).await,
+                &format!("call {round}"),
             );
         }
         let call = || gw.call("POST", &path, KEY, body);
         let (a, b, c, d) = tokio::join!(call(), call(), call(), call());
         for reply in [a, b, c, d] {
-            assert_eq!(reply.status, 200, "{workflow}: {}", reply.body);
-            assert_eq!(
-                reply.header("x-calls-in-instance"),
-                Some("1"),
-                "{workflow}: concurrent calls"
-            );
+            fresh(reply, "a concurrent call");
         }
     }
     gw.shutdown().await;
@@ -221,11 +221,9 @@ async fn every_js_and_python_call_gets_a_fresh_instance() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn js_and_python_errors_keep_their_problem_codes() {
-    let langs = built();
-    if langs.is_empty() {
+    let Some((langs, sim)) = ready(start_sim()).await else {
         return;
-    }
-    let sim = start_sim().await;
+    };
     let gw = gateway(&sim, ACME, &workflows(&langs, "", LOG_COUNT)).await;
     for (workflow, _) in &langs {
         let path = format!("/tenants/acme/workflows/{workflow}");
@@ -275,11 +273,9 @@ async fn js_and_python_errors_keep_their_problem_codes() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_memory_limit_holds_for_js_and_python() {
-    let langs = built();
-    if langs.is_empty() {
+    let Some((langs, sim)) = ready(start_sim()).await else {
         return;
-    }
-    let sim = start_sim().await;
+    };
     // The same components again with 4 MiB: less than their runtimes' heap.
     let mut all = workflows(&langs, "", "");
     all.extend(workflows(&langs, "-tiny", "memory_mb = 4"));
@@ -293,7 +289,7 @@ async fn the_memory_limit_holds_for_js_and_python() {
                 "",
             )
             .await;
-        assert_problem(&reply, 500, "plugin_memory_exceeded", workflow);
+        assert_problem(&reply, 500, "plugin_memory_exceeded", &format!("{workflow}-tiny"));
         let reply = gw
             .call(
                 "GET",

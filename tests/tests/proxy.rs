@@ -210,16 +210,18 @@ async fn a_proxy_that_wants_credentials() {
     );
     gw.shutdown().await;
 
-    // Wrong password: refused, and the password never shows.
-    let gw = start_in(
-        &sim,
-        &acme_via(
+    // Proxy credentials `proxyuser` and `password` (from a file).
+    let with_password = |password| {
+        let settings = acme_via(
             &proxy,
-            ", username = \"proxyuser\", password_file = \"{wrong}\"",
-        ),
-        &[("wrong", "not-the-proxy-pass")],
-    )
-    .await;
+            ", username = \"proxyuser\", password_file = \"{pw}\"",
+        );
+        let sim = &sim;
+        async move { start_in(sim, &settings, &[("pw", password)]).await }
+    };
+
+    // Wrong password: refused, and the password never shows.
+    let gw = with_password("not-the-proxy-pass").await;
     let reply = get_user(&gw).await;
     assert!(reply.status == 502 || reply.status == 503, "{}", reply.body);
     assert!(
@@ -231,15 +233,7 @@ async fn a_proxy_that_wants_credentials() {
     gw.shutdown().await;
 
     // With the right credentials (from a file): works.
-    let gw = start_in(
-        &sim,
-        &acme_via(
-            &proxy,
-            ", username = \"proxyuser\", password_file = \"{pass}\"",
-        ),
-        &[("pass", "proxy-pass-77")],
-    )
-    .await;
+    let gw = with_password("proxy-pass-77").await;
     let reply = get_user(&gw).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert!(contains_connect(
