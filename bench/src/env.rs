@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use bytes::Bytes;
 use twoway::salesforce::{self, Api};
 use twoway::secret::Secret;
-use twoway_sim::{Endpoints, Sim, SimConfig};
 use twoway::transport::{Transport, client_config};
+use twoway_sim::{Endpoints, Sim, SimConfig};
 
 /// The simulator's own runtime and the simulator on it.
 pub struct SimHost {

@@ -81,7 +81,11 @@ pub enum Target {
     },
     /// A plain reverse proxy (nginx) over plain HTTP: the getUserInfo
     /// envelope with the caller's own SessionHeader, no API key.
-    Proxy { http: Http, uri: http::Uri, body: Bytes },
+    Proxy {
+        http: Http,
+        uri: http::Uri,
+        body: Bytes,
+    },
 }
 
 /// SOAP requests carry these; the simulator and Salesforce accept any SOAPAction.

@@ -149,7 +149,7 @@ async fn main() -> anyhow::Result<()> {
         report::load_average()
     ));
     out.push_str(&format!(
-        "Setup: the simulator runs in the benchmark process (its own tokio runtime, {} threads), next to the load generator; the gateway is a separate `twoway serve` process (RUST_LOG={}{}, upstream pool {} per host). All three share this machine's CPUs.\n\n",
+        "Setup: the simulator runs in the benchmark process (its own tokio runtime, {} threads), next to the load generator; the gateway is a separate `twoway serve` process (RUST_LOG={}{}, upstream pool {} per host); nginx, when it runs, is a process of its own too. All share this machine's CPUs.\n\n",
         env::SIM_THREADS,
         cli.gateway_log,
         cli.gateway_env.iter().map(|(k, v)| format!(", {k}={v}")).collect::<String>(),
@@ -246,7 +246,9 @@ async fn run_load(
         }
         Some(_) => None,
         None => {
-            eprintln!("load: nginx not found (scripts/bench installs it; or set NGINX=PATH); its rows are left out");
+            eprintln!(
+                "load: nginx not found (scripts/bench installs it; or set NGINX=PATH); its rows are left out"
+            );
             None
         }
     };
@@ -288,7 +290,10 @@ async fn run_load(
             if cell.errors > 0 {
                 match i {
                     1 | 2 => eprintln!("{}", gw.log_tail()),
-                    3 => eprintln!("{}", proxy.as_ref().map(|p| p.log_tail()).unwrap_or_default()),
+                    3 => eprintln!(
+                        "{}",
+                        proxy.as_ref().map(|p| p.log_tail()).unwrap_or_default()
+                    ),
                     _ => {}
                 }
             }

@@ -102,6 +102,10 @@ impl Nginx {
             .arg(dir.path())
             .arg("-c")
             .arg("nginx.conf")
+            // The startup error log too (else /var/log/nginx, not writable
+            // by a normal user): nginx 1.19.5 or later.
+            .arg("-e")
+            .arg(dir.path().join("error.log"))
             .arg("-g")
             .arg("daemon off;")
             .stdin(Stdio::null())
@@ -174,7 +178,10 @@ impl Drop for Nginx {
         let _ = self.child.kill();
         let _ = self.child.wait();
         for pid in workers {
-            let _ = Command::new("kill").arg("-KILL").arg(pid.to_string()).status();
+            let _ = Command::new("kill")
+                .arg("-KILL")
+                .arg(pid.to_string())
+                .status();
         }
     }
 }

@@ -83,7 +83,7 @@ impl Cli {
     pub fn json_output(&self) -> bool {
         match &self.command {
             Command::Login(a) => a.json,
-            Command::Call(a) => a.json,
+            Command::Call(a) => a.request.json,
             Command::Config {
                 command: ConfigCommand::Check { json, .. },
             } => *json,

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use clap::Subcommand;
 
 use super::exit::CliError;
-use super::request;
+use super::request::{self, RequestArgs};
 use super::tenant::{TenantArgs, find_tenant, upstream_of};
 use twoway::config;
 use twoway::gateway::Problem;
@@ -53,24 +53,14 @@ pub struct RunArgs {
     /// The workflow's name in the tenant.
     #[arg(long)]
     pub workflow: String,
-    /// HTTP method the workflow sees [default: POST with --data, GET without].
-    #[arg(long)]
-    pub method: Option<String>,
     /// The path the workflow sees (the route's rest).
     #[arg(long, default_value = "/")]
     pub path: String,
     /// The query string the workflow sees, without `?`.
     #[arg(long, default_value = "")]
     pub query: String,
-    /// Request body: text, @FILE, or @- for stdin.
-    #[arg(long)]
-    pub data: Option<String>,
-    /// Request header, `Name: value` (repeatable).
-    #[arg(long = "header", short = 'H')]
-    pub headers: Vec<String>,
-    /// Print {"status", "headers", "body"} as JSON on stdout.
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub request: RequestArgs,
 }
 
 impl PluginCommand {
@@ -78,7 +68,7 @@ impl PluginCommand {
     pub fn json(&self) -> bool {
         match self {
             Self::Check { json, .. } => *json,
-            Self::Run(args) => args.json,
+            Self::Run(args) => args.request.json,
             Self::New { .. } => false,
         }
     }
@@ -236,16 +226,17 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         ))
         .into());
     };
-    let body = request::read_data(args.data.as_deref())?;
-    let method = request::method(args.method.as_deref(), args.data.is_some())?;
-    let mut headers = Vec::new();
-    for header in &args.headers {
-        let (name, value) = request::parse_header(header)?;
-        headers.push(Header {
+    let body = args.request.body()?;
+    let method = args.request.method()?;
+    let headers = args
+        .request
+        .headers()?
+        .into_iter()
+        .map(|(name, value)| Header {
             name: name.as_str().to_string(),
             value: value.to_str().unwrap_or_default().to_string(),
-        });
-    }
+        })
+        .collect();
     let path = if args.path.starts_with('/') {
         args.path.clone()
     } else {
@@ -291,7 +282,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
                 .iter()
                 .map(|h| (h.name.as_str(), h.value.as_bytes())),
             &answer.body,
-            args.json,
+            args.request.json,
         ),
         Err(e) => {
             // What a caller of the gateway would get: the same problem document.
@@ -318,7 +309,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
                     .iter()
                     .map(|(k, v)| (k.as_str(), v.as_bytes())),
                 &body,
-                args.json,
+                args.request.json,
             )
         }
     }

@@ -6,8 +6,43 @@ use std::io::Write as _;
 
 use super::exit::CliError;
 
+/// The request options `call` and `plugin run` share.
+#[derive(Debug, clap::Args)]
+pub struct RequestArgs {
+    /// HTTP method [default: POST with --data, GET without].
+    #[arg(long)]
+    pub method: Option<String>,
+    /// Request body: the text, @FILE, or @- for stdin.
+    #[arg(long)]
+    pub data: Option<String>,
+    /// Request header, `Name: value` (repeatable).
+    #[arg(long = "header", short = 'H')]
+    pub headers: Vec<String>,
+    /// Print {"status", "headers", "body"} as JSON on stdout (the body
+    /// parsed when it is JSON, else a string).
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl RequestArgs {
+    /// The body (`--data`), read once.
+    pub fn body(&self) -> Result<Vec<u8>, CliError> {
+        read_data(self.data.as_deref())
+    }
+
+    /// `--method`, else POST with `--data` and GET without.
+    pub fn method(&self) -> Result<http::Method, CliError> {
+        method(self.method.as_deref(), self.data.is_some())
+    }
+
+    /// Each `--header`, parsed.
+    pub fn headers(&self) -> Result<Vec<(http::HeaderName, http::HeaderValue)>, CliError> {
+        self.headers.iter().map(|h| parse_header(h)).collect()
+    }
+}
+
 /// `--data`: the text itself, `@FILE`, or `@-` for stdin; empty when absent.
-pub fn read_data(data: Option<&str>) -> Result<Vec<u8>, CliError> {
+fn read_data(data: Option<&str>) -> Result<Vec<u8>, CliError> {
     match data {
         None => Ok(Vec::new()),
         Some("@-") => {
@@ -26,7 +61,7 @@ pub fn read_data(data: Option<&str>) -> Result<Vec<u8>, CliError> {
 }
 
 /// One `--header 'Name: value'`.
-pub fn parse_header(header: &str) -> Result<(http::HeaderName, http::HeaderValue), CliError> {
+fn parse_header(header: &str) -> Result<(http::HeaderName, http::HeaderValue), CliError> {
     let (name, value) = header.split_once(':').ok_or_else(|| {
         CliError::Usage(format!("--header {header:?}: write it as 'Name: value'"))
     })?;
@@ -38,7 +73,7 @@ pub fn parse_header(header: &str) -> Result<(http::HeaderName, http::HeaderValue
 }
 
 /// `--method`, else POST with a body and GET without.
-pub fn method(method: Option<&str>, has_body: bool) -> Result<http::Method, CliError> {
+fn method(method: Option<&str>, has_body: bool) -> Result<http::Method, CliError> {
     match method {
         Some(m) => http::Method::from_bytes(m.to_ascii_uppercase().as_bytes())
             .map_err(|_| CliError::Usage(format!("--method {m:?} is not an HTTP method"))),

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use super::exit::CliError;
-use super::request;
+use super::request::{self, RequestArgs};
 use twoway::config;
 use twoway::salesforce::Api;
 use twoway::upstream::{Outbound, TenantUpstream};
@@ -37,22 +37,11 @@ pub struct CallArgs {
     /// Which API: the host adds its base path and the session.
     #[arg(long, value_enum)]
     pub api: ApiArg,
-    /// HTTP method [default: POST with --data, GET without].
-    #[arg(long)]
-    pub method: Option<String>,
     /// Path relative to the API's base (e.g. `query?q=SELECT+Id+FROM+Account` for rest).
     #[arg(long, default_value = "")]
     pub path: String,
-    /// Request body, or @FILE to read it from a file.
-    #[arg(long)]
-    pub data: Option<String>,
-    /// Extra request header, `Name: value` (repeatable).
-    #[arg(long = "header", short = 'H')]
-    pub headers: Vec<String>,
-    /// Print {"status", "headers", "body"} as JSON on stdout (the body
-    /// parsed when it is JSON, else a string).
-    #[arg(long)]
-    pub json: bool,
+    #[command(flatten)]
+    pub request: RequestArgs,
 }
 
 /// `--api` values.
@@ -202,7 +191,7 @@ fn soap_headers() -> http::HeaderMap {
 /// The request `args` describe (body, headers, method), or a usage error.
 fn outbound(args: &CallArgs) -> Result<Outbound, CliError> {
     let api: Api = args.api.into();
-    let body = request::read_data(args.data.as_deref())?;
+    let body = args.request.body()?;
     let mut headers = match api {
         Api::SoapPartner | Api::SoapEnterprise | Api::SoapMetadata => soap_headers(),
         _ => {
@@ -216,13 +205,12 @@ fn outbound(args: &CallArgs) -> Result<Outbound, CliError> {
             h
         }
     };
-    for header in &args.headers {
-        let (name, value) = request::parse_header(header)?;
+    for (name, value) in args.request.headers()? {
         headers.insert(name, value);
     }
     Ok(Outbound {
         api,
-        method: request::method(args.method.as_deref(), args.data.is_some())?,
+        method: args.request.method()?,
         path: args.path.clone(),
         headers,
         body: body.into(),
@@ -241,6 +229,6 @@ pub async fn run_call(args: CallArgs) -> anyhow::Result<()> {
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_bytes())),
         &answer.body,
-        args.json,
+        args.request.json,
     )
 }
