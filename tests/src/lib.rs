@@ -14,8 +14,8 @@ use twoway::pki::Pki;
 use twoway_sim::{Sim, SimConfig};
 
 pub mod fake_login;
-pub mod fleet;
 pub mod files;
+pub mod fleet;
 pub mod gateway;
 pub mod process;
 pub mod redis_server;

@@ -289,7 +289,12 @@ async fn the_memory_limit_holds_for_js_and_python() {
                 "",
             )
             .await;
-        assert_problem(&reply, 500, "plugin_memory_exceeded", &format!("{workflow}-tiny"));
+        assert_problem(
+            &reply,
+            500,
+            "plugin_memory_exceeded",
+            &format!("{workflow}-tiny"),
+        );
         let reply = gw
             .call(
                 "GET",
