@@ -1,11 +1,14 @@
 //! The wire under every tenant: a pooled HTTP client (keep-alive, HTTP/1.1
 //! and h2) over rustls with the tenant's client identity, with timeouts for
 //! connect, handshake and response, and a cap on response bodies;
-//! optionally through an HTTP CONNECT proxy ([`Proxy`]).
+//! optionally through an HTTP CONNECT proxy ([`Proxy`]). A cold host's first
+//! connection is made before the requests that wait for it ([`warmup`]), so
+//! that HTTP/2 carries a stampede on one connection.
 
 mod connector;
 mod proxy;
 mod tls;
+mod warmup;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -82,6 +85,7 @@ pub struct Transport {
     client: Client<TlsConnector, Full<Bytes>>,
     settings: Settings,
     handshakes: Arc<AtomicU64>,
+    warmup: Arc<warmup::Warmup>,
 }
 
 impl Transport {
@@ -115,6 +119,7 @@ impl Transport {
             client,
             settings: *settings,
             handshakes,
+            warmup: Arc::default(),
         }
     }
 
@@ -142,7 +147,10 @@ impl Transport {
         let request = http::Request::from_parts(parts, Full::new(body));
         let limit = self.settings.max_response_bytes;
         let exchange = async {
+            let pass = self.warmup.pass(&target).await;
             let response = self.client.request(request).await.map_err(client_error)?;
+            pass.connected();
+            drop(pass);
             let (parts, body) = response.into_parts();
             let body = Limited::new(body, limit).collect().await.map_err(|e| {
                 if e.downcast_ref::<http_body_util::LengthLimitError>()
