@@ -23,6 +23,9 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use twoway::plugin::{CallContext, InboundRequest, PluginError, Runtime, Version};
 use twoway::upstream::TenantUpstream;
 
+mod common;
+use common::config;
+
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
@@ -50,21 +53,6 @@ fn components() -> [(&'static str, PathBuf, &'static str, bool); 3] {
             false,
         ),
     ]
-}
-
-/// A twoway.toml with one tenant, loaded.
-fn config(dir: &Path) -> twoway::config::Config {
-    std::fs::write(dir.join("password.txt"), "unused").expect("password file");
-    let toml = r#"[[tenant]]
-name = "acme"
-login_url = "https://127.0.0.1:9"
-[tenant.auth]
-kind = "soap-login"
-username = "integration@acme.example"
-password_file = "password.txt"
-"#;
-    std::fs::write(dir.join("twoway.toml"), toml).expect("config file");
-    twoway::config::load(&dir.join("twoway.toml")).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// `?q=` with a blank query: both workflows answer 400 before any upstream call.

@@ -14,6 +14,9 @@ use twoway::salesforce::{self, Api};
 use twoway::secret::Secret;
 use twoway::upstream::TenantUpstream;
 
+mod common;
+use common::config;
+
 /// The simulator's MUTUAL_AUTHENTICATION_FAILED fault (standard port, enforced user), HTTP 500.
 const MUTUAL_AUTH_FAILED: &str = r#"<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:sf="urn:fault.partner.soap.sforce.com" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><soapenv:Fault><faultcode>sf:MUTUAL_AUTHENTICATION_FAILED</faultcode><faultstring>MUTUAL_AUTHENTICATION_FAILED: This session could not be mutually authenticated for use with the API</faultstring><detail><sf:UnexpectedErrorFault xsi:type="sf:UnexpectedErrorFault"><sf:exceptionCode>MUTUAL_AUTHENTICATION_FAILED</sf:exceptionCode><sf:exceptionMessage>This session could not be mutually authenticated for use with the API</sf:exceptionMessage></sf:UnexpectedErrorFault></detail></soapenv:Fault></soapenv:Body></soapenv:Envelope>"#;
 
@@ -34,21 +37,6 @@ const GET_USER_INFO_REQUEST: &str = r#"<?xml version="1.0" encoding="utf-8"?><so
 
 fn plugins_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/target/wasm32-wasip2/release")
-}
-
-/// A twoway.toml with one tenant, loaded.
-fn config(dir: &Path) -> twoway::config::Config {
-    std::fs::write(dir.join("password.txt"), "unused").expect("password file");
-    let toml = r#"[[tenant]]
-name = "acme"
-login_url = "https://127.0.0.1:9"
-[tenant.auth]
-kind = "soap-login"
-username = "integration@acme.example"
-password_file = "password.txt"
-"#;
-    std::fs::write(dir.join("twoway.toml"), toml).expect("config file");
-    twoway::config::load(&dir.join("twoway.toml")).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn plugin(c: &mut Criterion) {
