@@ -4,6 +4,7 @@
 //! doctor; [`plugin`]: new, check, run), what `call` and `plugin run`
 //! share ([`request`]), and the exit codes ([`exit`]). Nothing else lives here.
 
+mod allocator;
 mod cert;
 pub mod exit;
 mod local;

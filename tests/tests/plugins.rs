@@ -369,3 +369,47 @@ async fn hot_reload_under_load_loses_no_request() {
     assert!(served > 0);
     eprintln!("hot reload: {served} requests under load, slowest swap visible after {slowest:?}");
 }
+
+/// Memory slots are reset in place between calls (`keep_resident`): no
+/// call may see a static or heap byte another call wrote, in its own
+/// tenant or another's, one after another or side by side.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_call_starts_with_fresh_memory() {
+    let sim = start_sim().await;
+    let globex = twoway_tests::gateway::GLOBEX;
+    let tenants = with_workflow(ACME, "fresh", "fresh_memory.wasm", "")
+        + &with_workflow(globex, "fresh", "fresh_memory.wasm", "");
+    let gw = TestGateway::start(&sim, &tenants, &[("fresh_memory.wasm", FRESH_MEMORY)]).await;
+    let fresh = serde_json::json!({"calls": 1, "dirty_static": 0, "dirty_heap": 0});
+    for round in 0..20 {
+        let (tenant, key) = if round % 2 == 0 {
+            ("acme", KEY)
+        } else {
+            ("globex", Some("globex-key-1"))
+        };
+        let reply = gw
+            .call(
+                "GET",
+                &format!("/tenants/{tenant}/workflows/fresh"),
+                key,
+                "",
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        assert_eq!(reply.json(), fresh, "call {round} ({tenant})");
+    }
+    let url = format!("{}/tenants/acme/workflows/fresh", gw.url);
+    let mut side_by_side = tokio::task::JoinSet::new();
+    for _ in 0..32 {
+        let url = url.clone();
+        side_by_side.spawn(async move {
+            twoway_tests::gateway::http("GET", &url, &[("authorization", "Bearer acme-key-1")], "")
+                .await
+        });
+    }
+    while let Some(reply) = side_by_side.join_next().await {
+        let reply = reply.expect("call");
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        assert_eq!(reply.json(), fresh);
+    }
+}

@@ -5,7 +5,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use wasmtime::{
-    Cache, CacheConfig, Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig,
+    Cache, CacheConfig, Config, Enabled, Engine, InstanceAllocationStrategy,
+    PoolingAllocationConfig,
 };
 
 /// How often the epoch advances; CPU limits are counted in these ticks.
@@ -17,6 +18,9 @@ pub const MAX_PLUGIN_MEMORY: u64 = 1024 * 1024 * 1024;
 
 /// Plugin instances that can be live at once across all tenants.
 const MAX_INSTANCES: u32 = 1000;
+
+/// Bytes of a freed memory or table slot reset in place for the next call.
+const KEEP_RESIDENT: usize = 1024 * 1024;
 
 /// Builds the engine and starts its epoch ticker; compiled code is cached in
 /// `cache_dir` when only the gateway's user can write there.
@@ -44,7 +48,14 @@ pub fn build(cache_dir: &Path) -> wasmtime::Result<Engine> {
         .max_memory_size(MAX_PLUGIN_MEMORY as usize)
         // Every call frees an instance: batch what is decommitted so that
         // each call does not cost its own madvise and TLB shootdown.
-        .decommit_batch_size(32);
+        .decommit_batch_size(32)
+        // A freed slot's first MiB is reset in place (only the pages the
+        // call wrote, found with PAGEMAP_SCAN on Linux 6.7+) instead of
+        // decommitted: the next instance in the slot takes no page faults
+        // there. About 60 µs less per call (docs/performance.md).
+        .linear_memory_keep_resident(KEEP_RESIDENT)
+        .table_keep_resident(KEEP_RESIDENT)
+        .pagemap_scan(Enabled::Auto);
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
     let engine = Engine::new(&config)?;
     start_ticker(&engine)?;

@@ -163,8 +163,19 @@ pub fn classify(api: Api, status: u16, headers: &http::HeaderMap, body: &[u8]) -
 }
 
 /// A SOAP answer: a fault at any status, an envelope below 400; Err(()) when
-/// the body is neither (a JSON error may still be recognised).
+/// the body is neither (a JSON error may still be recognised). A success
+/// is told from its outline (one bounded pass, no tree); anything else is
+/// parsed into a tree to read the fault.
 fn soap(status: u16, body: &[u8]) -> Result<Outcome, ()> {
+    match xml::outline(body) {
+        Ok(outline) if status < 400 && is_envelope_without_fault(&outline) => Ok(Outcome::Success),
+        Ok(_) => soap_by_tree(status, body),
+        Err(e) => not_parsed(status, body, e),
+    }
+}
+
+/// [`soap`] by a parse into a tree, which also reads faults.
+fn soap_by_tree(status: u16, body: &[u8]) -> Result<Outcome, ()> {
     match xml::parse(body) {
         Ok(doc) => {
             if let Some(outcome) = recognise_xml(&doc) {
@@ -179,15 +190,37 @@ fn soap(status: u16, body: &[u8]) -> Result<Outcome, ()> {
                 Err(())
             }
         }
-        Err(e) if e.is_over_limits() => Ok(Outcome::Refused {
+        Err(e) => not_parsed(status, body, e),
+    }
+}
+
+/// A sound SOAP 1.1 Envelope with a Body whose first element is not a Fault.
+fn is_envelope_without_fault(outline: &xml::outline::Outline<'_>) -> bool {
+    let Some(root) = outline.root() else {
+        return false;
+    };
+    if !outline.sound() || !root.is(SOAP_ENV, "Envelope") {
+        return false;
+    }
+    let Some(body) = outline.children(root).find(|c| c.is(SOAP_ENV, "Body")) else {
+        return false;
+    };
+    !outline
+        .children(body)
+        .next()
+        .is_some_and(|first| first.is(SOAP_ENV, "Fault"))
+}
+
+/// What a SOAP answer the bounded parse refused with `e` means.
+fn not_parsed(status: u16, body: &[u8], e: XmlError) -> Result<Outcome, ()> {
+    match e {
+        e if e.is_over_limits() => Ok(Outcome::Refused {
             reason: e.to_string(),
         }),
         // Too big to inspect: large query results are envelopes, faults are small.
-        Err(XmlError::TooManyNodes) if status < 400 && root_is_envelope(body) => {
-            Ok(Outcome::Success)
-        }
-        Err(_) if status >= 400 => recognise_json(body).ok_or(()),
-        Err(_) => Err(()),
+        XmlError::TooManyNodes if status < 400 && root_is_envelope(body) => Ok(Outcome::Success),
+        _ if status >= 400 => recognise_json(body).ok_or(()),
+        _ => Err(()),
     }
 }
 

@@ -457,3 +457,63 @@ fn codes_and_fields_are_redacted_too() {
         assert!(text.contains("[redacted]"), "{text}");
     }
 }
+
+#[test]
+fn the_outline_says_what_the_tree_says() {
+    let mut bodies: Vec<String> = [
+        GET_USER_INFO_RESPONSE,
+        GET_USER_INFO_NO_HEADER,
+        LOGIN_RESPONSE,
+        INVALID_LOGIN,
+        INVALID_LOGIN_UNPREFIXED,
+        MUTUAL_AUTH_FAILED,
+        INVALID_SESSION,
+        REQUEST_LIMIT,
+        MALFORMED_QUERY,
+        PREMATURE_EOF,
+        JSFORCE_EMPTY_HEADER,
+        BULK_INVALID_SESSION,
+        CERTIFICATE_ERROR_PAGE,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let env = r#"xmlns:s="http://schemas.xmlsoap.org/soap/envelope/""#;
+    bodies.extend([
+        // Namespaces bound where the outline must resolve them.
+        format!(r#"<s:Envelope {env}><s:Body/></s:Envelope>"#),
+        r#"<Envelope xmlns="http://schemas.xmlsoap.org/soap/envelope/"><Body><Fault/></Body></Envelope>"#.into(),
+        r#"<Envelope xmlns="http://schemas.xmlsoap.org/soap/envelope/"><Body><r xmlns=""/></Body></Envelope>"#.into(),
+        r#"<s:Envelope xmlns:s="urn:other"><s:Body/></s:Envelope>"#.into(),
+        format!(r#"<s:Envelope {env}><s:Body xmlns:s="urn:other"><x/></s:Body></s:Envelope>"#),
+        format!(r#"<s:Envelope {env}><s:Header/><t:Body xmlns:t="http://schemas.xmlsoap.org/soap/envelope/"><t:Fault/></t:Body></s:Envelope>"#),
+        format!(r#"<s:Envelope {env}><s:Body><f:Fault xmlns:f="http://schemas.xmlsoap.org/soap/envelope/"><faultcode>x</faultcode></f:Fault></s:Body></s:Envelope>"#),
+        format!(r#"<s:Envelope {env}><s:Body><ok/><s:Fault/></s:Body></s:Envelope>"#),
+        format!(r#"<s:Envelope {env}><s:Header><s:Fault/></s:Header></s:Envelope>"#),
+        // Broken structure the outline must not vouch for.
+        format!(r#"<s:Envelope {env}><s:Body><a></b></s:Body></s:Envelope>"#),
+        format!(r#"<s:Envelope {env}><s:Body/></s:Envelope><s:Envelope {env}/>"#),
+        format!(r#"<s:Envelope {env}><s:Body><p:x/></s:Body></s:Envelope>"#),
+        format!(r#"<s:Envelope {env}><s:Body></s:Body>"#),
+        format!(r#"<s:Envelope {env}><s:Body></s:Envelope></s:Body>"#),
+        r#"<s:Envelope><s:Body/></s:Envelope>"#.into(),
+        format!("<s:Envelope {env}>{}</s:Envelope>", "<s:Body/>".repeat(100)),
+    ]);
+    // Every prefix of a success and a fault: truncated answers.
+    for sample in [GET_USER_INFO_RESPONSE, INVALID_SESSION] {
+        for end in 0..sample.len() {
+            if sample.is_char_boundary(end) {
+                bodies.push(sample[..end].to_string());
+            }
+        }
+    }
+    for body in &bodies {
+        for status in [200, 500] {
+            assert_eq!(
+                super::soap(status, body.as_bytes()),
+                soap_by_tree(status, body.as_bytes()),
+                "HTTP {status}: {body}"
+            );
+        }
+    }
+}

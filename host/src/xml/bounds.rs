@@ -19,6 +19,7 @@
 //! refused. It counts nodes the way roxmltree does and stops where roxmltree
 //! would stop ([`MAX_NODES`]), so the caps apply to what is parsed.
 
+use super::outline::Outline;
 use super::{MAX_NODES, XmlError};
 
 /// Most depth (the root is at depth 1). SOAP envelopes from Salesforce are
@@ -60,10 +61,17 @@ const NAME_IN_ERROR: usize = 64;
 /// Checks `text` against the caps; `Ok` means roxmltree's parse of it is
 /// linear. Malformed input may pass: roxmltree refuses it after.
 pub fn check(text: &str) -> Result<(), XmlError> {
-    Scanner::new(text).run()
+    Scanner::new(text, None).run()
 }
 
-struct Scanner<'a> {
+/// [`check`], and `outline` filled in by the same pass.
+pub(super) fn check_outlined<'a>(text: &'a str, outline: &mut Outline<'a>) -> Result<(), XmlError> {
+    Scanner::new(text, Some(outline)).run()?;
+    outline.finish();
+    Ok(())
+}
+
+struct Scanner<'a, 'o> {
     text: &'a str,
     bytes: &'a [u8],
     pos: usize,
@@ -78,6 +86,8 @@ struct Scanner<'a> {
     namespaces: usize,
     namespace_work: u64,
     namespace_budget: u64,
+    /// The caller's outline of the top elements, when it wants one.
+    outline: Option<&'o mut Outline<'a>>,
 }
 
 /// One start tag's element name and where it starts, for errors.
@@ -96,8 +106,8 @@ fn ends_name(b: u8) -> bool {
     is_space(b) || matches!(b, b'/' | b'>' | b'=' | b'"' | b'\'' | b'<')
 }
 
-impl<'a> Scanner<'a> {
-    fn new(text: &'a str) -> Self {
+impl<'a, 'o> Scanner<'a, 'o> {
+    fn new(text: &'a str, outline: Option<&'o mut Outline<'a>>) -> Self {
         let budget = (text.len() as u64)
             .saturating_mul(NAMESPACE_WORK_PER_BYTE)
             .clamp(NAMESPACE_WORK_MIN, NAMESPACE_WORK_MAX);
@@ -113,6 +123,7 @@ impl<'a> Scanner<'a> {
             namespaces: 0,
             namespace_work: 0,
             namespace_budget: budget,
+            outline,
         }
     }
 
@@ -219,6 +230,9 @@ impl<'a> Scanner<'a> {
         };
         self.in_scope -= declared;
         self.in_text = false;
+        if let Some(outline) = self.outline.as_deref_mut() {
+            outline.end(name);
+        }
         Ok(())
     }
 
@@ -261,7 +275,10 @@ impl<'a> Scanner<'a> {
                 }
                 Some(_) => {}
             }
-            if self.attribute(element)? {
+            if let Some((name, value)) = self.attribute(element)? {
+                if let Some(outline) = self.outline.as_deref_mut() {
+                    outline.declare(self.open.len() + 1, name, value);
+                }
                 declared += 1;
                 self.namespace_declared(element, declared)?;
             } else {
@@ -292,6 +309,9 @@ impl<'a> Scanner<'a> {
             }
         }
         self.node()?;
+        if let Some(outline) = self.outline.as_deref_mut() {
+            outline.start(self.open.len() + 1, name, at, self.pos, empty);
+        }
         if !empty {
             self.open.push(declared);
             self.in_scope += declared;
@@ -322,8 +342,8 @@ impl<'a> Scanner<'a> {
         (quoted(e.name), self.line(e.at))
     }
 
-    /// Reads `name="value"`; true when it declares a namespace.
-    fn attribute(&mut self, element: Element<'_>) -> Result<bool, XmlError> {
+    /// Reads `name="value"`; `Some((name, value))` when it declares a namespace.
+    fn attribute(&mut self, element: Element<'_>) -> Result<Option<(&'a str, &'a str)>, XmlError> {
         let name = self.name();
         if name.is_empty() {
             return Err(self.malformed("an attribute without a name"));
@@ -355,7 +375,8 @@ impl<'a> Scanner<'a> {
             });
         }
         self.pos = start + len + 1;
-        Ok(name == "xmlns" || name.starts_with("xmlns:"))
+        let declares = name == "xmlns" || name.starts_with("xmlns:");
+        Ok(declares.then(|| (name, &self.text[start..start + len])))
     }
 
     /// The 1-based line of byte `at` (only computed for errors).

@@ -1,13 +1,15 @@
 //! Bounded, DTD-free XML reading and text escaping, shared by everything
 //! that touches SOAP: untrusted XML is parsed only through [`parse`], which
 //! refuses, in one linear pass before parsing ([`bounds`]), every shape
-//! whose parse would cost more than linear time or memory.
+//! whose parse would cost more than linear time or memory, or outlined
+//! through [`outline`] (the same pass, no tree).
 
 use std::borrow::Cow;
 
 pub mod bounds;
 #[doc(hidden)]
 pub mod hostile;
+pub mod outline;
 
 pub use bounds::{
     MAX_ATTRIBUTE_VALUE, MAX_ATTRIBUTES, MAX_DEPTH, MAX_DOCUMENT_ATTRIBUTES,
@@ -118,13 +120,7 @@ impl XmlError {
 /// [`MAX_NODES`] and documents over the caps of [`bounds`]. Linear in the
 /// size of `bytes`; callers cap the byte size before they get here.
 pub fn parse(bytes: &[u8]) -> Result<roxmltree::Document<'_>, XmlError> {
-    let text = std::str::from_utf8(bytes).map_err(|_| XmlError::NotUtf8)?;
-    if text.trim().is_empty() {
-        return Err(XmlError::Empty);
-    }
-    if text.contains("<!DOCTYPE") {
-        return Err(XmlError::Doctype);
-    }
+    let text = checked_text(bytes)?;
     bounds::check(text)?;
     let options = roxmltree::ParsingOptions {
         allow_dtd: false,
@@ -136,6 +132,29 @@ pub fn parse(bytes: &[u8]) -> Result<roxmltree::Document<'_>, XmlError> {
         roxmltree::Error::DtdDetected => XmlError::Doctype,
         other => XmlError::Malformed(other.to_string()),
     })
+}
+
+/// The outline of `bytes` (its top levels, see [`outline::Outline`]) made
+/// by the bounds pass of [`parse`], without a tree: every document [`parse`]
+/// refuses for its bytes, a DTD or the caps is refused here with the same
+/// error. Linear in the size of `bytes`.
+pub fn outline(bytes: &[u8]) -> Result<outline::Outline<'_>, XmlError> {
+    let text = checked_text(bytes)?;
+    let mut outline = outline::Outline::default();
+    bounds::check_outlined(text, &mut outline)?;
+    Ok(outline)
+}
+
+/// `bytes` as text, refused when not UTF-8, empty or declaring a DTD.
+fn checked_text(bytes: &[u8]) -> Result<&str, XmlError> {
+    let text = std::str::from_utf8(bytes).map_err(|_| XmlError::NotUtf8)?;
+    if text.trim().is_empty() {
+        return Err(XmlError::Empty);
+    }
+    if text.contains("<!DOCTYPE") {
+        return Err(XmlError::Doctype);
+    }
+    Ok(text)
 }
 
 /// The first child element of `node` with local name `name`, in any namespace.

@@ -347,3 +347,63 @@ fn the_issue_envelopes_are_refused_and_the_worst_accepted_shapes_pass() {
         }
     }
 }
+
+#[test]
+fn outlines_the_top_levels_with_their_namespaces() {
+    let text = r#"<?xml version="1.0"?><se:Envelope xmlns:se="http://schemas.xmlsoap.org/soap/envelope/" xmlns="urn:a"><se:Header/><se:Body><op xmlns:x="urn:x"><x:deep><y/></x:deep></op><xml:z/></se:Body></se:Envelope>"#;
+    let outline = outline(text.as_bytes()).unwrap();
+    assert!(outline.sound());
+    let root = *outline.root().unwrap();
+    assert!(root.is(SOAP_ENV, "Envelope"));
+    assert_eq!(
+        &text[root.start..root.start_end],
+        &text[21..text.find("><se:H").unwrap() + 1]
+    );
+    let children: Vec<_> = outline
+        .children(&root)
+        .map(|e| (e.qname, e.empty))
+        .collect();
+    assert_eq!(children, [("se:Header", true), ("se:Body", false)]);
+    let body = *outline.children(&root).nth(1).unwrap();
+    let ops: Vec<_> = outline
+        .children(&body)
+        .map(|e| (e.local, e.namespace))
+        .collect();
+    assert_eq!(
+        ops,
+        [
+            ("op", Some("urn:a")),
+            ("z", Some("http://www.w3.org/XML/1998/namespace"))
+        ]
+    );
+}
+
+#[test]
+fn an_outline_vouches_only_for_sound_structure() {
+    let env = r#"xmlns:s="http://schemas.xmlsoap.org/soap/envelope/""#;
+    for unsound in [
+        format!(r#"<s:Envelope {env}><s:Body><a></b></s:Body></s:Envelope>"#),
+        format!(r#"<s:Envelope {env}><s:Body/></s:Envelope><again/>"#),
+        format!(r#"<s:Envelope {env}><p:Body/></s:Envelope>"#),
+        format!(r#"<s:Envelope {env}><s:Body>"#),
+        format!("<s:Envelope {env}>{}</s:Envelope>", "<s:Body/>".repeat(64)),
+    ] {
+        let outline = outline(unsound.as_bytes()).unwrap();
+        assert!(!outline.sound(), "{unsound}");
+    }
+    // Declarations go out of scope with their element.
+    let scoped = r#"<e xmlns:p="urn:p"><a xmlns:q="urn:q"/><q:b/></e>"#;
+    assert!(!outline(scoped.as_bytes()).unwrap().sound());
+    // The same refusals as parse, from the same pass.
+    assert_eq!(outline(b"  ").unwrap_err(), XmlError::Empty);
+    assert_eq!(outline(b"\xff<a/>").unwrap_err(), XmlError::NotUtf8);
+    let deep = format!(
+        "{}{}",
+        "<a>".repeat(MAX_DEPTH + 1),
+        "</a>".repeat(MAX_DEPTH + 1)
+    );
+    assert!(matches!(
+        outline(deep.as_bytes()),
+        Err(XmlError::TooDeep { .. })
+    ));
+}
