@@ -496,6 +496,9 @@ fn the_outline_says_what_the_tree_says() {
         format!(r#"<s:Envelope {env}><s:Body><p:x/></s:Body></s:Envelope>"#),
         format!(r#"<s:Envelope {env}><s:Body></s:Body>"#),
         format!(r#"<s:Envelope {env}><s:Body></s:Envelope></s:Body>"#),
+        format!(r#"<s:Envelope {env}><s:Body/></s:Envelope>trailing"#),
+        format!(r#"leading<s:Envelope {env}><s:Body/></s:Envelope>"#),
+        format!("<!-- c --> <s:Envelope {env}><s:Body/></s:Envelope>\n <?pi x?> "),
         r#"<s:Envelope><s:Body/></s:Envelope>"#.into(),
         format!("<s:Envelope {env}>{}</s:Envelope>", "<s:Body/>".repeat(100)),
     ]);

@@ -130,13 +130,20 @@ impl<'a, 'o> Scanner<'a, 'o> {
     fn run(mut self) -> Result<(), XmlError> {
         while self.pos < self.bytes.len() {
             let rest = &self.bytes[self.pos..];
-            let Some(lt) = rest.iter().position(|&b| b == b'<') else {
+            let lt = rest.iter().position(|&b| b == b'<');
+            let text = &rest[..lt.unwrap_or(rest.len())];
+            if !text.is_empty() {
                 self.text_node()?;
+                if self.open.is_empty()
+                    && !text.iter().all(|&b| is_space(b))
+                    && let Some(outline) = self.outline.as_deref_mut()
+                {
+                    outline.stray_text();
+                }
+            }
+            let Some(lt) = lt else {
                 break;
             };
-            if lt > 0 {
-                self.text_node()?;
-            }
             self.pos += lt;
             let rest = &self.bytes[self.pos..];
             if rest.starts_with(b"<!--") {

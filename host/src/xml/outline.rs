@@ -63,9 +63,12 @@ impl Default for Outline<'_> {
 }
 
 impl<'a> Outline<'a> {
-    /// True when the document has one root, every element is closed by an
-    /// end tag of its name, every outlined prefix is declared, and the top
-    /// levels fit the outline. Otherwise parse the document to learn more.
+    /// True when the document has one root and no text outside it, every
+    /// element is closed by an end tag of its name, every outlined prefix
+    /// is declared, and the top levels fit the outline. Otherwise parse the
+    /// document to learn more. Below the outlined levels only the structure
+    /// is vouched for: entities, characters, prefixes and duplicate
+    /// attributes there are the reader's to check.
     pub fn sound(&self) -> bool {
         self.sound
     }
@@ -173,6 +176,11 @@ impl<'a> Outline<'a> {
         {
             self.declarations.pop();
         }
+    }
+
+    /// Text that is not whitespace before or after the root element.
+    pub(super) fn stray_text(&mut self) {
+        self.sound = false;
     }
 
     /// The end of the document: every element must be closed.

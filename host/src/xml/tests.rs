@@ -386,6 +386,7 @@ fn an_outline_vouches_only_for_sound_structure() {
         format!(r#"<s:Envelope {env}><s:Body/></s:Envelope><again/>"#),
         format!(r#"<s:Envelope {env}><p:Body/></s:Envelope>"#),
         format!(r#"<s:Envelope {env}><s:Body>"#),
+        format!(r#"<s:Envelope {env}><s:Body/></s:Envelope> text"#),
         format!("<s:Envelope {env}>{}</s:Envelope>", "<s:Body/>".repeat(64)),
     ] {
         let outline = outline(unsound.as_bytes()).unwrap();
