@@ -34,6 +34,7 @@ pub fn xml_inject_classify(data: &[u8]) {
         let _ = xml::soap_body_element(&doc);
         let _ = xml::soap_header(&doc);
     }
+    check_outline(data);
     let session = Secret::new(SESSION_ID);
     let mut content_type = HeaderMap::new();
     content_type.insert(
@@ -58,6 +59,34 @@ pub fn xml_inject_classify(data: &[u8]) {
         }
     }
     let _ = salesforce::api_usage(&HeaderMap::new(), data);
+}
+
+/// The outline refuses what the parse refuses before its tree, with the
+/// same error, and a sound outline names the tree's top elements as the
+/// tree does (a tree may still refuse a sound outline's content).
+fn check_outline(data: &[u8]) {
+    let (outline, tree) = (xml::outline(data), xml::parse(data));
+    let outline = match (outline, &tree) {
+        (Err(e), Err(parsed)) => return assert_eq!(&e, parsed, "outline and parse refuse alike"),
+        (Err(e), Ok(_)) => panic!("the outline refused what parses: {e}"),
+        (Ok(outline), _) => outline,
+    };
+    let (Ok(doc), true) = (tree, outline.sound()) else {
+        return;
+    };
+    let name = |n: roxmltree::Node<'_, '_>| {
+        (
+            n.tag_name().name().to_string(),
+            n.tag_name().namespace().map(str::to_string),
+        )
+    };
+    let named =
+        |e: &xml::outline::Element<'_>| (e.local.to_string(), e.namespace.map(str::to_string));
+    let root = outline.root().expect("a sound outline has a root");
+    assert_eq!(named(root), name(doc.root_element()), "the root");
+    let tree_children: Vec<_> = xml::elements(doc.root_element()).map(name).collect();
+    let outline_children: Vec<_> = outline.children(root).map(named).collect();
+    assert_eq!(outline_children, tree_children, "the root's children");
 }
 
 /// An injected envelope parses again (unless the additions broke a cap)
