@@ -252,6 +252,17 @@ impl TestGateway {
         tokio::spawn(async move { http("GET", &url, &[("authorization", &auth)], "").await })
     }
 
+    /// `n` concurrent GETs of `path`, each on its own connection, in the
+    /// order they were started.
+    pub async fn burst(&self, path: &str, key: &str, n: usize) -> Vec<Reply> {
+        let tasks: Vec<_> = (0..n).map(|_| self.spawn_get(path, key)).collect();
+        let mut replies = Vec::with_capacity(n);
+        for task in tasks {
+            replies.push(task.await.expect("call"));
+        }
+        replies
+    }
+
     /// GET on the admin listener.
     pub async fn admin_get(&self, path: &str) -> Reply {
         http("GET", &format!("{}{path}", self.admin), &[], String::new()).await

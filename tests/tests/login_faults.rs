@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use twoway_tests::fake_login::{Behaviour, FakeLogin};
-use twoway_tests::gateway::{Reply, TestGateway, http};
+use twoway_tests::gateway::{Reply, TestGateway};
 use twoway_tests::plugins::GET_USER_INFO;
 use twoway_tests::{partner_fault, pki, start_sim};
 
@@ -101,7 +101,9 @@ async fn a_hanging_login_service_gets_one_connection_per_backoff_window() {
     assert_eq!(fake.connections().len(), 1);
 
     // A burst right after: refused from the backoff, no new connection.
-    let replies = burst(&gw, 8).await;
+    let replies = gw
+        .burst("/tenants/acme/workflows/user", "acme-key-1", 8)
+        .await;
     let elapsed = failed.elapsed();
     for reply in &replies {
         assert_unavailable(reply);
@@ -273,24 +275,6 @@ fn login_timeout_ms_is_checked() {
     )
     .expect("valid");
     assert!(default.tenants[0].login_timeout < default.plugins.limits.timeout);
-}
-
-/// `n` concurrent calls, each on its own connection.
-async fn burst(gw: &TestGateway, n: usize) -> Vec<Reply> {
-    let url = format!("{}/tenants/acme/workflows/user", gw.url);
-    let tasks: Vec<_> = (0..n)
-        .map(|_| {
-            let url = url.clone();
-            tokio::spawn(async move {
-                http("GET", &url, &[("authorization", "Bearer acme-key-1")], "").await
-            })
-        })
-        .collect();
-    let mut replies = Vec::new();
-    for task in tasks {
-        replies.push(task.await.expect("call"));
-    }
-    replies
 }
 
 #[tokio::test(flavor = "multi_thread")]

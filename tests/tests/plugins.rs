@@ -398,17 +398,10 @@ async fn every_call_starts_with_fresh_memory() {
         assert_eq!(reply.status, 200, "{}", reply.body);
         assert_eq!(reply.json(), fresh, "call {round} ({tenant})");
     }
-    let url = format!("{}/tenants/acme/workflows/fresh", gw.url);
-    let mut side_by_side = tokio::task::JoinSet::new();
-    for _ in 0..32 {
-        let url = url.clone();
-        side_by_side.spawn(async move {
-            twoway_tests::gateway::http("GET", &url, &[("authorization", "Bearer acme-key-1")], "")
-                .await
-        });
-    }
-    while let Some(reply) = side_by_side.join_next().await {
-        let reply = reply.expect("call");
+    for reply in gw
+        .burst("/tenants/acme/workflows/fresh", "acme-key-1", 32)
+        .await
+    {
         assert_eq!(reply.status, 200, "{}", reply.body);
         assert_eq!(reply.json(), fresh);
     }
