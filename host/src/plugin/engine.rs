@@ -52,7 +52,7 @@ pub fn build(cache_dir: &Path) -> wasmtime::Result<Engine> {
         // A freed slot's first MiB is reset in place (only the pages the
         // call wrote, found with PAGEMAP_SCAN on Linux 6.7+) instead of
         // decommitted: the next instance in the slot takes no page faults
-        // there. About 60 µs less per call (docs/performance.md).
+        // there. About 70 µs less per call (docs/performance.md).
         .linear_memory_keep_resident(KEEP_RESIDENT)
         .table_keep_resident(KEEP_RESIDENT)
         .pagemap_scan(Enabled::Auto);

@@ -169,14 +169,18 @@ pub fn classify(api: Api, status: u16, headers: &http::HeaderMap, body: &[u8]) -
 fn soap(status: u16, body: &[u8]) -> Result<Outcome, ()> {
     match xml::outline(body) {
         Ok(outline) if status < 400 && is_envelope_without_fault(&outline) => Ok(Outcome::Success),
-        Ok(_) => soap_by_tree(status, body),
+        Ok(outline) => soap_by_tree(status, body, outline.tree()),
         Err(e) => not_parsed(status, body, e),
     }
 }
 
-/// [`soap`] by a parse into a tree, which also reads faults.
-fn soap_by_tree(status: u16, body: &[u8]) -> Result<Outcome, ()> {
-    match xml::parse(body) {
+/// [`soap`] from `tree`, the body's parse, which also reads faults.
+fn soap_by_tree(
+    status: u16,
+    body: &[u8],
+    tree: Result<roxmltree::Document<'_>, XmlError>,
+) -> Result<Outcome, ()> {
+    match tree {
         Ok(doc) => {
             if let Some(outcome) = recognise_xml(&doc) {
                 return Ok(outcome);

@@ -122,6 +122,11 @@ impl XmlError {
 pub fn parse(bytes: &[u8]) -> Result<roxmltree::Document<'_>, XmlError> {
     let text = checked_text(bytes)?;
     bounds::check(text)?;
+    tree(text)
+}
+
+/// roxmltree's parse of `text`, which has passed the bounds pass.
+fn tree(text: &str) -> Result<roxmltree::Document<'_>, XmlError> {
     let options = roxmltree::ParsingOptions {
         allow_dtd: false,
         nodes_limit: MAX_NODES,
@@ -137,10 +142,11 @@ pub fn parse(bytes: &[u8]) -> Result<roxmltree::Document<'_>, XmlError> {
 /// The outline of `bytes` (its top levels, see [`outline::Outline`]) made
 /// by the bounds pass of [`parse`], without a tree: every document [`parse`]
 /// refuses for its bytes, a DTD or the caps is refused here with the same
-/// error. Linear in the size of `bytes`.
+/// error. Linear in the size of `bytes`; [`outline::Outline::tree`] then
+/// parses without repeating the pass.
 pub fn outline(bytes: &[u8]) -> Result<outline::Outline<'_>, XmlError> {
     let text = checked_text(bytes)?;
-    let mut outline = outline::Outline::default();
+    let mut outline = outline::Outline::new(text);
     bounds::check_outlined(text, &mut outline)?;
     Ok(outline)
 }

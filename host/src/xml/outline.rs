@@ -43,6 +43,8 @@ impl Element<'_> {
 /// The outline of one document; see [`super::outline`].
 #[derive(Debug)]
 pub struct Outline<'a> {
+    /// The document, which has passed the bounds pass.
+    text: &'a str,
     elements: Vec<Element<'a>>,
     /// `(depth, prefix, namespace)` in scope at the outlined levels.
     declarations: Vec<(usize, &'a str, &'a str)>,
@@ -51,18 +53,24 @@ pub struct Outline<'a> {
     sound: bool,
 }
 
-impl Default for Outline<'_> {
-    fn default() -> Self {
+impl<'a> Outline<'a> {
+    /// An empty outline of `text`, for the bounds pass to fill in.
+    pub(super) fn new(text: &'a str) -> Self {
         Self {
+            text,
             elements: Vec::new(),
             declarations: Vec::new(),
             open: Vec::new(),
             sound: true,
         }
     }
-}
 
-impl<'a> Outline<'a> {
+    /// The document parsed into a tree, as [`super::parse`] would give it
+    /// (the bounds pass is not repeated).
+    pub fn tree(&self) -> Result<roxmltree::Document<'a>, super::XmlError> {
+        super::tree(self.text)
+    }
+
     /// True when the document has one root and no text outside it, every
     /// element is closed by an end tag of its name, every outlined prefix
     /// is declared, and the top levels fit the outline. Otherwise parse the
