@@ -12,11 +12,10 @@ async fn a_cold_stampede_opens_one_upstream_connection() {
     let tenant = tenant_with(ACME, "max_concurrency = 1000\nmax_queued = 1000");
     let tenants = with_workflow(&tenant, "user", "get_user_info.wasm", "timeout_ms = 60000");
     let gw = TestGateway::start(&sim, &tenants, &[("get_user_info.wasm", GET_USER_INFO)]).await;
-    let callers: Vec<_> = (0..256)
-        .map(|_| gw.spawn_get("/tenants/acme/workflows/user", "acme-key-1"))
-        .collect();
-    for caller in callers {
-        let reply = caller.await.expect("caller");
+    for reply in gw
+        .burst("/tenants/acme/workflows/user", "acme-key-1", 256)
+        .await
+    {
         assert_eq!(reply.status, 200, "{}", reply.body);
     }
     let counters = admin_get(&sim, "/counters").await;
