@@ -76,6 +76,13 @@ pub enum Command {
         #[command(subcommand)]
         command: PluginCommand,
     },
+    /// Compiles the component on stdin into the code cache: `twoway serve`
+    /// runs this itself so that compiling never swells the gateway.
+    #[command(name = twoway::plugin::COMPILE_HELPER_SUBCOMMAND, hide = true)]
+    CompilePlugin {
+        #[arg(long)]
+        cache_dir: std::path::PathBuf,
+    },
 }
 
 impl Cli {
@@ -126,5 +133,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Call(args) => tenant::run_call(args).await,
         Command::Cert { command } => cert::run_cert(command).await,
         Command::Plugin { command } => plugin::run_plugin(command).await,
+        Command::CompilePlugin { cache_dir } => {
+            Ok(twoway::plugin::run_compile_helper(&cache_dir, std::io::stdin().lock())?)
+        }
     }
 }

@@ -220,6 +220,11 @@ async fn workflow_problems(config: &config::Config) -> anyhow::Result<Vec<String
 
 pub async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = config::load(&args.config)?;
+    // Plugins are compiled by this program in helper processes (see
+    // plugin::compile_in_helper).
+    if let Ok(program) = std::env::current_exe() {
+        plugin::compile_in_helper(program);
+    }
     let shared = gateway::prepare(config, Some(args.config.clone())).await?;
     let running = gateway::start(shared).await?;
     println!(

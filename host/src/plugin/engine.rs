@@ -1,7 +1,7 @@
 //! The one wasmtime Engine: component model, async, pooling allocator,
 //! epoch interruption ticked from one thread, and the compiled-artifact cache.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use wasmtime::{
@@ -22,23 +22,36 @@ const MAX_INSTANCES: u32 = 1000;
 /// Bytes of a freed memory or table slot reset in place for the next call.
 const KEEP_RESIDENT: usize = 1024 * 1024;
 
+/// The compiled-code cache an engine uses: its folder and its counters.
+#[derive(Clone)]
+pub struct CodeCache {
+    pub dir: PathBuf,
+    pub cache: Cache,
+}
+
 /// Builds the engine and starts its epoch ticker; compiled code is cached in
-/// `cache_dir` when only the gateway's user can write there.
-pub fn build(cache_dir: &Path) -> wasmtime::Result<Engine> {
+/// `cache_dir` when only the gateway's user can write there (then the cache
+/// is returned too).
+pub fn build(cache_dir: &Path) -> wasmtime::Result<(Engine, Option<CodeCache>)> {
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.epoch_interruption(true);
-    match super::cache::trusted_dir(cache_dir) {
+    let code_cache = match super::cache::trusted_dir(cache_dir) {
         Ok(dir) => {
-            let mut cache = CacheConfig::new();
-            cache.with_directory(dir);
-            config.cache(Some(Cache::new(cache)?));
+            let mut settings = CacheConfig::new();
+            settings.with_directory(&dir);
+            let cache = Cache::new(settings)?;
+            config.cache(Some(cache.clone()));
+            Some(CodeCache { dir, cache })
         }
-        Err(e) => tracing::error!(
-            error = %e,
-            "the compiled-code cache is off: every plugin is compiled at load"
-        ),
-    }
+        Err(e) => {
+            tracing::error!(
+                error = %e,
+                "the compiled-code cache is off: every plugin is compiled at load, in the gateway"
+            );
+            None
+        }
+    };
     let mut pooling = PoolingAllocationConfig::default();
     pooling
         .total_component_instances(MAX_INSTANCES)
@@ -59,7 +72,7 @@ pub fn build(cache_dir: &Path) -> wasmtime::Result<Engine> {
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
     let engine = Engine::new(&config)?;
     start_ticker(&engine)?;
-    Ok(engine)
+    Ok((engine, code_cache))
 }
 
 /// Advances the epoch every [`TICK`] until the engine is dropped.

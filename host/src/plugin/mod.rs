@@ -6,6 +6,7 @@ mod cache;
 mod engine;
 mod errors;
 mod generated;
+mod helper;
 mod inspect;
 mod output;
 mod registry;
@@ -13,7 +14,7 @@ mod state;
 mod watch;
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -24,6 +25,10 @@ use wasmtime_wasi::WasiCtxBuilder;
 
 pub use engine::MAX_PLUGIN_MEMORY;
 pub use errors::{PluginProblem, wit_error};
+pub use helper::{
+    HelperError, SUBCOMMAND as COMPILE_HELPER_SUBCOMMAND, compile_in_helper,
+    run as run_compile_helper,
+};
 pub use generated::UpstreamError as UpstreamErrorWit;
 pub use generated::{Header, InboundRequest, WorkflowError, WorkflowResponse};
 pub use inspect::Inspection;
@@ -101,6 +106,10 @@ pub struct Version {
 pub struct Runtime {
     engine: Engine,
     linker: Linker<PluginState>,
+    /// The compiled-code cache, when its folder can be trusted.
+    code_cache: Option<engine::CodeCache>,
+    /// The program that compiles into the cache (see [`compile_in_helper`]).
+    helper: Option<PathBuf>,
     /// Log lines dropped over the per-call cap, by (tenant, workflow);
     /// kept across reloads (a counter never goes back).
     log_lines_dropped: Mutex<HashMap<(String, String), u64>>,
@@ -109,7 +118,7 @@ pub struct Runtime {
 impl Runtime {
     /// An engine whose compiled code is cached in `cache_dir`.
     pub fn new(cache_dir: &Path) -> wasmtime::Result<Self> {
-        let engine = engine::build(cache_dir)?;
+        let (engine, code_cache) = engine::build(cache_dir)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         Workflow::add_to_linker::<_, wasmtime::component::HasSelf<PluginState>>(
@@ -119,8 +128,24 @@ impl Runtime {
         Ok(Self {
             engine,
             linker,
+            code_cache,
+            helper: helper::program(),
             log_lines_dropped: Mutex::default(),
         })
+    }
+
+    /// This runtime compiles in helper processes running `program`, or in
+    /// process with `None` (whatever [`compile_in_helper`] said).
+    pub fn with_compile_helper(mut self, program: Option<PathBuf>) -> Self {
+        self.helper = program;
+        self
+    }
+
+    /// `(hits, misses)` of the compiled-code cache: a miss is a compile in
+    /// this process. `None` when the cache is off.
+    pub fn cache_counts(&self) -> Option<(usize, usize)> {
+        let cache = &self.code_cache.as_ref()?.cache;
+        Some((cache.cache_hits(), cache.cache_misses()))
     }
 
     /// Compiles and links `bytes` (read from `path`, named in errors) as
@@ -135,8 +160,27 @@ impl Runtime {
         })
     }
 
-    /// Compiles a component (or finds it in the code cache).
+    /// Compiles a component (or finds it in the code cache), in a helper
+    /// process when there is one and the cache is on.
     fn compile(&self, path: &Path, bytes: &[u8]) -> Result<Component, LoadError> {
+        if let (Some(program), Some(cache)) = (&self.helper, &self.code_cache) {
+            match helper::compile(program, &cache.dir, bytes) {
+                // Found in the cache below, unless the helper could not
+                // write there (then compiled below).
+                Ok(()) => {}
+                Err(e @ HelperError::Start { .. }) => {
+                    tracing::warn!(path = %path.display(), error = %e, "compiling the plugin in the gateway instead");
+                }
+                // Never retried in process: a component that crashed the
+                // compiler would crash the gateway.
+                Err(e) => {
+                    return Err(LoadError::Compile {
+                        path: path.display().to_string(),
+                        reason: e.to_string(),
+                    });
+                }
+            }
+        }
         Component::new(&self.engine, bytes).map_err(|e| LoadError::Compile {
             path: path.display().to_string(),
             reason: format!("{e:#}"),

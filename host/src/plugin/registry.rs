@@ -11,7 +11,7 @@ use super::{LoadError, Runtime, Version};
 use crate::config::PluginLimits;
 
 /// Largest component file accepted.
-const MAX_COMPONENT_BYTES: u64 = 64 * 1024 * 1024;
+pub(super) const MAX_COMPONENT_BYTES: u64 = 64 * 1024 * 1024;
 
 /// One configured workflow and its live version.
 pub struct Slot {

@@ -28,6 +28,15 @@ fn from_header(value: &str) -> Option<(u64, u64)> {
 /// The SOAP header's `LimitInfoHeader/limitInfo` of type `API REQUESTS`;
 /// the scan stops at the Body.
 fn from_soap_header(body: &[u8]) -> Option<(u64, u64)> {
+    let window = &body[..body.len().min(scan::WINDOW)];
+    // Most answers carry no limit header: a byte search says so without
+    // decoding the text.
+    if !window
+        .windows(b"LimitInfoHeader".len())
+        .any(|w| w == b"LimitInfoHeader")
+    {
+        return None;
+    }
     let text = scan::window(body, scan::WINDOW);
     let (mut in_header, mut in_info) = (false, false);
     let (mut current, mut limit, mut kind) = (None, None, None);

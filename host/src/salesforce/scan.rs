@@ -97,8 +97,7 @@ pub(crate) fn tag_end(tag: &str) -> Option<usize> {
 /// of the `<i>` element after "Client certificate error:"), if `body` is
 /// that page. Any status and content type; only the first [`WINDOW`] bytes count.
 pub(crate) fn certificate_error(body: &[u8]) -> Option<String> {
-    let text = window(body, WINDOW);
-    let head = text.trim_start().as_bytes();
+    let head = body.trim_ascii_start();
     let starts = |p: &str| {
         head.get(..p.len())
             .is_some_and(|h| h.eq_ignore_ascii_case(p.as_bytes()))
@@ -106,6 +105,7 @@ pub(crate) fn certificate_error(body: &[u8]) -> Option<String> {
     if !(starts("<html") || starts("<!doctype html") || starts("<head")) {
         return None;
     }
+    let text = window(body, WINDOW);
     // Only an HTML page is lowercased (a copy of up to WINDOW bytes).
     let lower = text.to_ascii_lowercase();
     let marker = "client certificate error:";
