@@ -67,6 +67,12 @@ pub fn build(cache_dir: &Path) -> wasmtime::Result<(Engine, Option<CodeCache>)> 
         // decommitted: the next instance in the slot takes no page faults
         // there. About 70 µs less per call (docs/performance.md).
         .linear_memory_keep_resident(KEEP_RESIDENT)
+        // A freed slot (memory, table, fiber stack) is taken again before a
+        // never-used one: the slots ever touched, and so the memory they
+        // keep, stay at the most instances that were live at once, instead
+        // of creeping towards MAX_INSTANCES (fiber stacks are never
+        // decommitted).
+        .max_unused_warm_slots(0)
         .table_keep_resident(KEEP_RESIDENT)
         .pagemap_scan(Enabled::Auto);
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
