@@ -19,6 +19,9 @@ pub const MAX_PLUGIN_MEMORY: u64 = 1024 * 1024 * 1024;
 /// Plugin instances that can be live at once across all tenants.
 const MAX_INSTANCES: u32 = 1000;
 
+/// Set to `1`, plugins' compiled functions are named for `perf`.
+pub const PERF_MAP_ENV: &str = "TWOWAY_PERF_MAP";
+
 /// Bytes of a freed memory or table slot reset in place for the next call.
 const KEEP_RESIDENT: usize = 1024 * 1024;
 
@@ -36,6 +39,11 @@ pub fn build(cache_dir: &Path) -> wasmtime::Result<(Engine, Option<CodeCache>)> 
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.epoch_interruption(true);
+    // For profiling workflows with `perf` (docs/performance.md): compiled
+    // guest functions are named in /tmp/perf-PID.map.
+    if std::env::var_os(PERF_MAP_ENV).is_some_and(|v| v == "1") {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     let code_cache = match super::cache::trusted_dir(cache_dir) {
         Ok(dir) => {
             let mut settings = CacheConfig::new();
