@@ -133,8 +133,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Call(args) => tenant::run_call(args).await,
         Command::Cert { command } => cert::run_cert(command).await,
         Command::Plugin { command } => plugin::run_plugin(command).await,
-        Command::CompilePlugin { cache_dir } => {
-            Ok(twoway::plugin::run_compile_helper(&cache_dir, std::io::stdin().lock())?)
-        }
+        Command::CompilePlugin { cache_dir } => Ok(twoway::plugin::run_compile_helper(
+            &cache_dir,
+            std::io::stdin().lock(),
+        )?),
     }
 }

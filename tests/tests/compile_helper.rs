@@ -18,9 +18,7 @@ fn runtime(cache: &Path, helper: Option<PathBuf>) -> Runtime {
 }
 
 fn load(runtime: &Runtime, path: &Path, bytes: &[u8]) -> Result<(), LoadError> {
-    runtime
-        .load(path, bytes, version_id(bytes))
-        .map(|_| ())
+    runtime.load(path, bytes, version_id(bytes)).map(|_| ())
 }
 
 #[test]
@@ -55,11 +53,18 @@ fn a_component_the_helper_refuses_is_refused_with_its_reason() {
     let error = load(&runtime, path, b"\0asm but not really").unwrap_err();
     let text = error.to_string();
     assert!(matches!(error, LoadError::Compile { .. }), "{text}");
-    assert!(text.starts_with("broken.wasm is not a valid component: "), "{text}");
+    assert!(
+        text.starts_with("broken.wasm is not a valid component: "),
+        "{text}"
+    );
     // wasmtime's own words about the bytes, as an in-process compile gives.
     assert!(text.contains("WebAssembly"), "{text}");
     assert!(!text.contains("error: "), "{text}");
-    assert_eq!(runtime.cache_counts(), Some((0, 0)), "not compiled in the gateway");
+    assert_eq!(
+        runtime.cache_counts(),
+        Some((0, 0)),
+        "not compiled in the gateway"
+    );
 }
 
 #[cfg(unix)]
@@ -76,7 +81,11 @@ fn a_helper_that_crashes_is_not_followed_by_a_compile_in_the_gateway() {
     let text = load(&runtime, path, &bytes).unwrap_err().to_string();
     assert!(text.contains("signal"), "{text}");
     assert!(text.contains("may crash the compiler"), "{text}");
-    assert_eq!(runtime.cache_counts(), Some((0, 0)), "not compiled in the gateway");
+    assert_eq!(
+        runtime.cache_counts(),
+        Some((0, 0)),
+        "not compiled in the gateway"
+    );
 }
 
 #[test]

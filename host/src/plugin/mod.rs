@@ -25,12 +25,12 @@ use wasmtime_wasi::WasiCtxBuilder;
 
 pub use engine::MAX_PLUGIN_MEMORY;
 pub use errors::{PluginProblem, wit_error};
+pub use generated::UpstreamError as UpstreamErrorWit;
+pub use generated::{Header, InboundRequest, WorkflowError, WorkflowResponse};
 pub use helper::{
     HelperError, SUBCOMMAND as COMPILE_HELPER_SUBCOMMAND, compile_in_helper,
     run as run_compile_helper,
 };
-pub use generated::UpstreamError as UpstreamErrorWit;
-pub use generated::{Header, InboundRequest, WorkflowError, WorkflowResponse};
 pub use inspect::Inspection;
 pub use registry::SlotSpec;
 pub use registry::{Registry, Slot, SlotStatus, Slots, read_component};
