@@ -32,6 +32,11 @@ pub struct Cell {
     pub rss_reset: bool,
     /// This process's CPU seconds (load generator + simulator).
     pub bench_cpu: f64,
+    /// The proxy's CPU per good request in each round, in the order they
+    /// ran, µs (the cell shown is the median round; see [`median_round`]).
+    pub rounds_us: Vec<f64>,
+    /// Good answers over all rounds.
+    pub rounds_ok: u64,
 }
 
 impl Cell {
@@ -50,6 +55,33 @@ impl Cell {
     pub fn bench_us_per_request(&self) -> Option<f64> {
         (self.ok > 0).then(|| self.bench_cpu * 1e6 / self.ok as f64)
     }
+}
+
+/// One cell from several rounds of the same client and concurrency: the
+/// round with the median proxy CPU per request (the median requests/s for
+/// the direct client), with the errors of every round, the highest peak RSS,
+/// and each round's CPU per request.
+pub fn median_round(mut rounds: Vec<Cell>) -> Option<Cell> {
+    let rounds_us: Vec<f64> = rounds
+        .iter()
+        .filter_map(Cell::gateway_us_per_request)
+        .collect();
+    let key = |c: &Cell| c.gateway_us_per_request().unwrap_or_else(|| c.rps());
+    rounds.sort_by(|a, b| key(a).total_cmp(&key(b)));
+    let errors = rounds.iter().map(|c| c.errors).sum();
+    let rounds_ok = rounds.iter().map(|c| c.ok).sum();
+    let first_error = rounds.iter().find_map(|c| c.first_error.clone());
+    let peak_rss = rounds.iter().filter_map(|c| c.gateway_peak_rss).max();
+    let rss_reset = rounds.iter().all(|c| c.rss_reset);
+    let middle = rounds.len().checked_sub(1)? / 2;
+    let mut cell = rounds.swap_remove(middle);
+    cell.errors = errors;
+    cell.first_error = first_error;
+    cell.gateway_peak_rss = peak_rss;
+    cell.rss_reset = rss_reset;
+    cell.rounds_us = rounds_us;
+    cell.rounds_ok = rounds_ok;
+    Some(cell)
 }
 
 #[derive(Default)]
@@ -156,4 +188,40 @@ pub async fn run(
     let ProcSample { cpu_seconds, .. } = me_after;
     cell.bench_cpu = cpu_seconds - me_before.cpu_seconds;
     Ok(cell)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round(cpu_us: f64, errors: u64, peak_mb: u64) -> Cell {
+        Cell {
+            ok: 1000,
+            errors,
+            first_error: (errors > 0).then(|| format!("{errors} failed")),
+            window: Duration::from_secs(1),
+            gateway_cpu: Some(cpu_us * 1000.0 / 1e6),
+            gateway_peak_rss: Some(peak_mb << 20),
+            rss_reset: true,
+            ..Cell::default()
+        }
+    }
+
+    #[test]
+    fn the_median_round_is_shown_with_every_rounds_errors_and_the_highest_peak() {
+        let cell = median_round(vec![
+            round(300.0, 0, 60),
+            round(280.0, 2, 70),
+            round(320.0, 0, 50),
+        ])
+        .unwrap();
+        assert_eq!(cell.gateway_us_per_request().map(f64::round), Some(300.0));
+        assert_eq!(cell.errors, 2);
+        assert_eq!(cell.first_error.as_deref(), Some("2 failed"));
+        assert_eq!(cell.gateway_peak_rss, Some(70 << 20));
+        assert_eq!(cell.rounds_ok, 3000);
+        let rounded: Vec<f64> = cell.rounds_us.iter().map(|x| x.round()).collect();
+        assert_eq!(rounded, [300.0, 280.0, 320.0], "in the order they ran");
+        assert!(median_round(Vec::new()).is_none());
+    }
 }

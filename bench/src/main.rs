@@ -38,6 +38,10 @@ struct Cli {
     /// Measured seconds per load cell.
     #[arg(long, default_value_t = 5.0, global = true)]
     duration: f64,
+    /// Rounds of the load table: each client runs this many times in turn
+    /// at each concurrency, and its median round is shown.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..), global = true)]
+    rounds: u16,
     /// Warm-up seconds before each load cell.
     #[arg(long, default_value_t = 1.0, global = true)]
     warmup: f64,
@@ -274,8 +278,18 @@ async fn run_load(
         if let Some(target) = &nginx_target {
             runs.push((3, target, &nginx_pids));
         }
-        for (i, target, pids) in runs {
-            eprintln!("load: {} at concurrency {concurrency}", report::CLIENTS[i]);
+        // Rounds run the clients in turn, so that a slow spell of the
+        // machine touches each of them; each client's median round is shown.
+        let mut rounds: [Vec<load::Cell>; 4] = Default::default();
+        for (round, (i, target, pids)) in
+            (0..cli.rounds).flat_map(|round| runs.iter().map(move |run| (round, *run)))
+        {
+            eprintln!(
+                "load: {} at concurrency {concurrency}, round {} of {}",
+                report::CLIENTS[i],
+                round + 1,
+                cli.rounds
+            );
             let cell = load::run(target, concurrency, warmup, window, pids).await?;
             eprintln!(
                 "  {:.0} requests/s, p50 {} µs, p99 {} µs, {} errors{}",
@@ -297,7 +311,10 @@ async fn run_load(
                     _ => {}
                 }
             }
-            cells[i].push(cell);
+            rounds[i].push(cell);
+        }
+        for (i, rounds) in rounds.into_iter().enumerate() {
+            cells[i].extend(load::median_round(rounds));
         }
     }
     Ok(cells)

@@ -62,7 +62,7 @@ fn us(value: Option<f64>) -> String {
 /// `cells[client][i]`: client 0 direct, 1 passthrough, 2 get-user-info, 3 nginx.
 pub fn load_table(cells: &[Vec<Cell>; 4]) -> String {
     let mut out = String::new();
-    out.push_str("| client | concurrency | requests/s | vs direct | p50 | p99 | errors | proxy CPU/request | proxy peak RSS | client+sim CPU/request |\n");
+    out.push_str("| client | concurrency | requests/s | vs direct | p50 | p99 | errors | proxy CPU/request (rounds' range) | proxy peak RSS | client+sim CPU/request |\n");
     out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     for (i, concurrency_cells) in cells[0].iter().enumerate() {
         for (client, name) in CLIENTS.iter().enumerate() {
@@ -84,7 +84,7 @@ pub fn load_table(cells: &[Vec<Cell>; 4]) -> String {
                 ms(cell.p99_us),
                 cell.errors,
                 cell.gateway_us_per_request()
-                    .map(|us| format!("{us:.0} µs"))
+                    .map(|us| format!("{us:.0} µs{}", spread(&cell.rounds_us)))
                     .unwrap_or_else(|| "-".into()),
                 cell.gateway_peak_rss
                     .map(|b| format!("{:.0} MB", b as f64 / 1e6))
@@ -96,6 +96,16 @@ pub fn load_table(cells: &[Vec<Cell>; 4]) -> String {
         }
     }
     out
+}
+
+/// ` (min-max)` of the rounds' figures, when there were several.
+fn spread(rounds: &[f64]) -> String {
+    let min = rounds.iter().copied().reduce(f64::min);
+    let max = rounds.iter().copied().reduce(f64::max);
+    match (min, max) {
+        (Some(min), Some(max)) if rounds.len() > 1 => format!(" ({min:.0}-{max:.0})"),
+        _ => String::new(),
+    }
 }
 
 pub fn scenario_table(report: &scenarios::Report) -> String {
@@ -197,13 +207,12 @@ pub fn targets(cells: Option<&[Vec<Cell>; 4]>, scenarios: Option<&scenarios::Rep
         &mut out,
         "plugin cost (get-user-info's gateway CPU/request minus passthrough's) <= 30 µs (then 20)",
         c16.and_then(|(b, c)| {
-            let (b_us, c_us) = (b.gateway_us_per_request()?, c.gateway_us_per_request()?);
+            let (cost, rounds) = plugin_cost(b, c)?;
             let others: Vec<String> = [1, 256]
                 .iter()
                 .filter_map(|&n| {
                     let cells = cells?;
-                    let d = at(&cells[2], n)?.gateway_us_per_request()?
-                        - at(&cells[1], n)?.gateway_us_per_request()?;
+                    let (d, _) = plugin_cost(at(&cells[1], n)?, at(&cells[2], n)?)?;
                     Some(format!("{d:.0} µs at {n}"))
                 })
                 .collect();
@@ -213,11 +222,8 @@ pub fn targets(cells: Option<&[Vec<Cell>; 4]>, scenarios: Option<&scenarios::Rep
                 format!("; {}", others.join(", "))
             };
             Some((
-                format!(
-                    "{:.0} µs at concurrency 16 ({c_us:.0} - {b_us:.0}){extra}",
-                    c_us - b_us
-                ),
-                c_us - b_us <= 30.0,
+                format!("{cost:.0} µs at concurrency 16 ({rounds}){extra}"),
+                cost <= 30.0,
             ))
         }),
     );
@@ -283,7 +289,11 @@ pub fn targets(cells: Option<&[Vec<Cell>; 4]>, scenarios: Option<&scenarios::Rep
         "zero errors in the load table",
         cells.map(|c| {
             let errors: u64 = c.iter().flatten().map(|cell| cell.errors).sum();
-            let requests: u64 = c.iter().flatten().map(|cell| cell.ok).sum();
+            let requests: u64 = c
+                .iter()
+                .flatten()
+                .map(|cell| cell.rounds_ok.max(cell.ok))
+                .sum();
             (
                 format!("{errors} errors in {requests} good answers"),
                 errors == 0,
@@ -291,4 +301,58 @@ pub fn targets(cells: Option<&[Vec<Cell>; 4]>, scenarios: Option<&scenarios::Rep
         }),
     );
     out
+}
+
+/// Get-user-info's gateway CPU per request minus passthrough's: the median
+/// of the rounds' differences (each round ran both back to back), else the
+/// difference of the cells shown; with how it was taken.
+fn plugin_cost(pass: &Cell, user: &Cell) -> Option<(f64, String)> {
+    let (b, c) = (&pass.rounds_us, &user.rounds_us);
+    if b.len() >= 2 && b.len() == c.len() {
+        let mut d: Vec<f64> = c.iter().zip(b).map(|(c, b)| c - b).collect();
+        let shown = d
+            .iter()
+            .map(|x| format!("{x:.0}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        d.sort_by(f64::total_cmp);
+        let median = d[d.len() / 2];
+        return Some((median, format!("median of {} rounds: {shown}", d.len())));
+    }
+    let (b_us, c_us) = (
+        pass.gateway_us_per_request()?,
+        user.gateway_us_per_request()?,
+    );
+    Some((c_us - b_us, format!("{c_us:.0} - {b_us:.0}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rounds(us: &[f64]) -> Cell {
+        Cell {
+            ok: 1000,
+            window: std::time::Duration::from_secs(1),
+            gateway_cpu: Some(us[0] * 1000.0 / 1e6),
+            rounds_us: us.to_vec(),
+            ..Cell::default()
+        }
+    }
+
+    #[test]
+    fn the_plugin_cost_is_the_median_of_paired_round_differences() {
+        // Round 2 ran in a slow spell for both: paired, it does not skew.
+        let (cost, how) = plugin_cost(
+            &rounds(&[280.0, 400.0, 290.0]),
+            &rounds(&[370.0, 520.0, 375.0]),
+        )
+        .unwrap();
+        assert_eq!(cost, 90.0);
+        assert_eq!(how, "median of 3 rounds: 90, 120, 85");
+        // One round each: the difference of the cells.
+        let (cost, how) = plugin_cost(&rounds(&[280.0]), &rounds(&[370.0])).unwrap();
+        assert_eq!(cost.round(), 90.0);
+        assert_eq!(how, "370 - 280");
+    }
 }
