@@ -269,14 +269,13 @@ async fn run_load(
     let gw_pid = [gw.pid()];
     let mut cells: [Vec<load::Cell>; 4] = Default::default();
     for &concurrency in &cli.concurrency {
-        let nginx_pids = proxy.as_ref().map(|p| p.pids()).unwrap_or_default();
         let mut runs: Vec<(usize, &Target, &[u32])> = vec![
             (0, &direct.target, &[]),
             (1, &pass, &gw_pid),
             (2, &user, &gw_pid),
         ];
         if let Some(target) = &nginx_target {
-            runs.push((3, target, &nginx_pids));
+            runs.push((3, target, &[]));
         }
         // Rounds run the clients in turn, so that a slow spell of the
         // machine touches each of them; each client's median round is shown.
@@ -290,6 +289,16 @@ async fn run_load(
                 round + 1,
                 cli.rounds
             );
+            // nginx's workers are listed right before its cell: they are
+            // forked after the master starts, and a worker can be replaced.
+            let nginx_now: Vec<u32>;
+            let pids = match (&proxy, i) {
+                (Some(proxy), 3) => {
+                    nginx_now = proxy.pids();
+                    &nginx_now[..]
+                }
+                _ => pids,
+            };
             let cell = load::run(target, concurrency, warmup, window, pids).await?;
             eprintln!(
                 "  {:.0} requests/s, p50 {} µs, p99 {} µs, {} errors{}",

@@ -63,19 +63,25 @@ pub enum HelperError {
 /// code is in the cache at `cache_dir`. Only [`HelperError::Start`] leaves
 /// the component untried: the others are the component's verdict.
 pub(super) fn compile(program: &Path, cache_dir: &Path, bytes: &[u8]) -> Result<(), HelperError> {
-    let mut child = Command::new(program)
+    let mut command = Command::new(program);
+    command
         .arg(SUBCOMMAND)
         .arg("--cache-dir")
         .arg(cache_dir)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
-        .env("TWOWAY_LOG", "warn")
-        .spawn()
-        .map_err(|e| HelperError::Start {
-            program: program.display().to_string(),
-            reason: e.to_string(),
-        })?;
+        // Nothing of the gateway's environment (which may hold secrets) is
+        // needed to compile; the engine's settings must match the gateway's.
+        .env_clear()
+        .env("TWOWAY_LOG", "warn");
+    if let Some(value) = std::env::var_os(engine::PERF_MAP_ENV) {
+        command.env(engine::PERF_MAP_ENV, value);
+    }
+    let mut child = command.spawn().map_err(|e| HelperError::Start {
+        program: program.display().to_string(),
+        reason: e.to_string(),
+    })?;
     // A helper that dies early closes its stdin: the wait below says why.
     if let Some(mut stdin) = child.stdin.take() {
         let _ = stdin.write_all(bytes);
