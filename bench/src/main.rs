@@ -161,8 +161,8 @@ async fn main() -> anyhow::Result<()> {
     ));
     if let Some(cells) = &cells {
         out.push_str(&format!(
-            "Load: getUserInfo over loopback mutual TLS, {} s measured after {} s warm-up per cell.\n\n",
-            cli.duration, cli.warmup
+            "Load: getUserInfo over loopback mutual TLS, {} s measured after {} s warm-up per cell; each client ran {} rounds in turn at each concurrency, and its median round (by proxy CPU per request) is shown, with the rounds' range.\n\n",
+            cli.duration, cli.warmup, cli.rounds
         ));
         out.push_str(&report::load_table(cells));
         out.push('\n');

@@ -10,26 +10,36 @@ use twoway::plugin::{LoadError, Runtime, read_component, version_id};
 use twoway_tests::plugins::PASSTHROUGH;
 use twoway_tests::process::twoway_bin;
 
-/// A runtime with its own code cache, compiling through `helper`.
-fn runtime(cache: &Path, helper: Option<PathBuf>) -> Runtime {
-    Runtime::new(cache)
+/// Loads `bytes` (named `path`) in a runtime with a fresh code cache that
+/// compiles through the helper `helper(dir)` names (`None`: in process);
+/// the outcome and the cache's `(hits, misses)` after it.
+fn load(
+    path: &Path,
+    bytes: &[u8],
+    helper: impl FnOnce(&Path) -> Option<PathBuf>,
+) -> (Result<(), LoadError>, Option<(usize, usize)>) {
+    let dir = tempfile::tempdir().unwrap();
+    let runtime = Runtime::new(&dir.path().join("cache"))
         .expect("a runtime")
-        .with_compile_helper(helper)
+        .with_compile_helper(helper(dir.path()));
+    let outcome = runtime.load(path, bytes, version_id(bytes)).map(|_| ());
+    (outcome, runtime.cache_counts())
 }
 
-fn load(runtime: &Runtime, path: &Path, bytes: &[u8]) -> Result<(), LoadError> {
-    runtime.load(path, bytes, version_id(bytes)).map(|_| ())
+/// [`load`] of the passthrough component.
+fn load_passthrough(
+    helper: impl FnOnce(&Path) -> Option<PathBuf>,
+) -> (Result<(), LoadError>, Option<(usize, usize)>) {
+    let path = Path::new(PASSTHROUGH);
+    load(path, &read_component(path).unwrap(), helper)
 }
 
 #[test]
 fn the_helper_compiles_and_the_gateway_loads_from_the_cache() {
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = runtime(&dir.path().join("cache"), Some(twoway_bin()));
-    let path = Path::new(PASSTHROUGH);
-    let bytes = read_component(path).unwrap();
-    load(&runtime, path, &bytes).expect("the component loads");
+    let (outcome, counts) = load_passthrough(|_| Some(twoway_bin()));
+    outcome.expect("the component loads");
     assert_eq!(
-        runtime.cache_counts(),
+        counts,
         Some((1, 0)),
         "(hits, misses): the gateway found the helper's code and compiled nothing"
     );
@@ -37,20 +47,17 @@ fn the_helper_compiles_and_the_gateway_loads_from_the_cache() {
 
 #[test]
 fn without_a_helper_the_gateway_compiles_itself() {
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = runtime(&dir.path().join("cache"), None);
-    let path = Path::new(PASSTHROUGH);
-    let bytes = read_component(path).unwrap();
-    load(&runtime, path, &bytes).expect("the component loads");
-    assert_eq!(runtime.cache_counts(), Some((0, 1)));
+    let (outcome, counts) = load_passthrough(|_| None);
+    outcome.expect("the component loads");
+    assert_eq!(counts, Some((0, 1)));
 }
 
 #[test]
 fn a_component_the_helper_refuses_is_refused_with_its_reason() {
-    let dir = tempfile::tempdir().unwrap();
-    let runtime = runtime(&dir.path().join("cache"), Some(twoway_bin()));
-    let path = Path::new("broken.wasm");
-    let error = load(&runtime, path, b"\0asm but not really").unwrap_err();
+    let (outcome, counts) = load(Path::new("broken.wasm"), b"\0asm but not really", |_| {
+        Some(twoway_bin())
+    });
+    let error = outcome.unwrap_err();
     let text = error.to_string();
     assert!(matches!(error, LoadError::Compile { .. }), "{text}");
     assert!(
@@ -60,41 +67,28 @@ fn a_component_the_helper_refuses_is_refused_with_its_reason() {
     // wasmtime's own words about the bytes, as an in-process compile gives.
     assert!(text.contains("WebAssembly"), "{text}");
     assert!(!text.contains("error: "), "{text}");
-    assert_eq!(
-        runtime.cache_counts(),
-        Some((0, 0)),
-        "not compiled in the gateway"
-    );
+    assert_eq!(counts, Some((0, 0)), "not compiled in the gateway");
 }
 
 #[cfg(unix)]
 #[test]
 fn a_helper_that_crashes_is_not_followed_by_a_compile_in_the_gateway() {
     use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::tempdir().unwrap();
-    let crashing = dir.path().join("crashing-helper");
-    std::fs::write(&crashing, "#!/bin/sh\ncat >/dev/null\nkill -SEGV $$\n").unwrap();
-    std::fs::set_permissions(&crashing, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let runtime = runtime(&dir.path().join("cache"), Some(crashing));
-    let path = Path::new(PASSTHROUGH);
-    let bytes = read_component(path).unwrap();
-    let text = load(&runtime, path, &bytes).unwrap_err().to_string();
+    let (outcome, counts) = load_passthrough(|dir| {
+        let crashing = dir.join("crashing-helper");
+        std::fs::write(&crashing, "#!/bin/sh\ncat >/dev/null\nkill -SEGV $$\n").unwrap();
+        std::fs::set_permissions(&crashing, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Some(crashing)
+    });
+    let text = outcome.unwrap_err().to_string();
     assert!(text.contains("signal"), "{text}");
     assert!(text.contains("may crash the compiler"), "{text}");
-    assert_eq!(
-        runtime.cache_counts(),
-        Some((0, 0)),
-        "not compiled in the gateway"
-    );
+    assert_eq!(counts, Some((0, 0)), "not compiled in the gateway");
 }
 
 #[test]
 fn a_helper_that_cannot_start_leaves_the_compile_to_the_gateway() {
-    let dir = tempfile::tempdir().unwrap();
-    let missing = dir.path().join("no-such-program");
-    let runtime = runtime(&dir.path().join("cache"), Some(missing));
-    let path = Path::new(PASSTHROUGH);
-    let bytes = read_component(path).unwrap();
-    load(&runtime, path, &bytes).expect("the component loads");
-    assert_eq!(runtime.cache_counts(), Some((0, 1)));
+    let (outcome, counts) = load_passthrough(|dir| Some(dir.join("no-such-program")));
+    outcome.expect("the component loads");
+    assert_eq!(counts, Some((0, 1)));
 }
