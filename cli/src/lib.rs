@@ -133,9 +133,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Call(args) => tenant::run_call(args).await,
         Command::Cert { command } => cert::run_cert(command).await,
         Command::Plugin { command } => plugin::run_plugin(command).await,
-        Command::CompilePlugin { cache_dir } => Ok(twoway::plugin::run_compile_helper(
-            &cache_dir,
-            std::io::stdin().lock(),
-        )?),
+        Command::CompilePlugin { cache_dir } => {
+            use twoway::plugin::{COMPILE_HELPER_REFUSED_EXIT, HelperError, run_compile_helper};
+            match run_compile_helper(&cache_dir, std::io::stdin().lock()) {
+                Ok(()) => Ok(()),
+                // The component's verdict: its own exit code for the gateway.
+                Err(HelperError::Compile(reason)) => {
+                    eprintln!("error: {reason}");
+                    Err(exit::Reported(COMPILE_HELPER_REFUSED_EXIT).into())
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
     }
 }

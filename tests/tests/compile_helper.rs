@@ -2,7 +2,8 @@
 //! `twoway serve` does): the gateway then finds the code in its cache and
 //! compiles nothing itself; a component the helper refuses or crashes on is
 //! refused with the reason and never compiled in the gateway; a helper that
-//! cannot start leaves the gateway compiling in process.
+//! cannot start, or fails for reasons of its own, leaves the gateway
+//! compiling in process.
 
 use std::path::{Path, PathBuf};
 
@@ -83,6 +84,37 @@ fn a_helper_that_crashes_is_not_followed_by_a_compile_in_the_gateway() {
     let text = outcome.unwrap_err().to_string();
     assert!(text.contains("signal"), "{text}");
     assert!(text.contains("may crash the compiler"), "{text}");
+    assert_eq!(counts, Some((0, 0)), "not compiled in the gateway");
+}
+
+/// A helper script that reads the component, prints `stderr` and exits
+/// with `code`.
+#[cfg(unix)]
+fn script(dir: &Path, stderr: &str, code: i32) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join("helper.sh");
+    let body = format!("#!/bin/sh\ncat >/dev/null\necho '{stderr}' >&2\nexit {code}\n");
+    std::fs::write(&path, body).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+#[cfg(unix)]
+#[test]
+fn a_helper_that_fails_for_its_own_reasons_leaves_the_compile_to_the_gateway() {
+    let (outcome, counts) =
+        load_passthrough(|dir| Some(script(dir, "error: the code cache is not usable", 1)));
+    outcome.expect("the component loads");
+    assert_eq!(counts, Some((0, 1)), "compiled in the gateway");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_helper_that_panics_is_not_followed_by_a_compile_in_the_gateway() {
+    let (outcome, counts) = load_passthrough(|dir| Some(script(dir, "thread panicked", 101)));
+    let text = outcome.unwrap_err().to_string();
+    assert!(text.contains("may crash the compiler"), "{text}");
+    assert!(text.contains("thread panicked"), "{text}");
     assert_eq!(counts, Some((0, 0)), "not compiled in the gateway");
 }
 

@@ -20,6 +20,14 @@ use super::registry::MAX_COMPONENT_BYTES;
 /// The hidden subcommand the helper runs as.
 pub const SUBCOMMAND: &str = "__compile-plugin";
 
+/// The helper's exit code when the component itself is refused (sysexits'
+/// `EX_DATAERR`); its stderr then ends with `error: {reason}`.
+pub const REFUSED_EXIT: u8 = 65;
+
+/// The helper's exit code when it could not do its work (the cache, its
+/// input): the gateway compiles in process instead.
+const FAILED_EXIT: i32 = 1;
+
 /// Most bytes of the helper's stderr kept for an error message.
 const MAX_STDERR: usize = 2000;
 
@@ -42,11 +50,14 @@ pub(super) fn program() -> Option<PathBuf> {
 pub enum HelperError {
     #[error("cannot start the compile helper {program}: {reason}")]
     Start { program: String, reason: String },
+    /// The helper could not do its work (not about the component).
+    #[error("the compile helper failed: {0}")]
+    Failed(String),
     /// The helper ran and refused the component (its own words).
     #[error("{0}")]
     Refused(String),
-    /// The helper died without an exit code (a signal: the compiler crashed
-    /// or was killed).
+    /// The helper died of a signal or a panic (the compiler crashed or was
+    /// killed).
     #[error("the compile helper {status}: the component may crash the compiler{stderr}")]
     Crashed { status: String, stderr: String },
     #[error("the component is over the {MAX_COMPONENT_BYTES}-byte limit")]
@@ -60,8 +71,9 @@ pub enum HelperError {
 }
 
 /// The gateway's side: runs `program` on `bytes`; `Ok` once the compiled
-/// code is in the cache at `cache_dir`. Only [`HelperError::Start`] leaves
-/// the component untried: the others are the component's verdict.
+/// code is in the cache at `cache_dir`. [`HelperError::Start`] and
+/// [`HelperError::Failed`] leave the component untried; `Refused` and
+/// `Crashed` are its verdict.
 pub(super) fn compile(program: &Path, cache_dir: &Path, bytes: &[u8]) -> Result<(), HelperError> {
     let mut command = Command::new(program);
     command
@@ -96,10 +108,17 @@ pub(super) fn compile(program: &Path, cache_dir: &Path, bytes: &[u8]) -> Result<
     let stderr = String::from_utf8_lossy(&output.stderr);
     let tail = stderr.trim();
     let tail = &tail[tail.floor_char_boundary(tail.len().saturating_sub(MAX_STDERR))..];
+    let said = || {
+        tail.lines()
+            .rev()
+            .find_map(|line| line.strip_prefix("error: "))
+            .unwrap_or(tail)
+            .to_string()
+    };
     Err(match output.status.code() {
-        // The CLI writes `error: {reason}`.
-        Some(_) => HelperError::Refused(tail.strip_prefix("error: ").unwrap_or(tail).to_string()),
-        None => HelperError::Crashed {
+        Some(code) if code == i32::from(REFUSED_EXIT) => HelperError::Refused(said()),
+        Some(FAILED_EXIT) => HelperError::Failed(said()),
+        _ => HelperError::Crashed {
             status: output.status.to_string(),
             stderr: if tail.is_empty() {
                 String::new()
@@ -111,7 +130,8 @@ pub(super) fn compile(program: &Path, cache_dir: &Path, bytes: &[u8]) -> Result<
 }
 
 /// The helper's side: compiles the component read from `input` into the
-/// cache at `cache_dir` with the gateway's engine settings.
+/// cache at `cache_dir` with the gateway's engine settings. The caller exits
+/// with [`REFUSED_EXIT`] on [`HelperError::Compile`], else 1.
 pub fn run(cache_dir: &Path, input: impl Read) -> Result<(), HelperError> {
     let mut bytes = Vec::new();
     input

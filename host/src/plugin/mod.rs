@@ -28,8 +28,8 @@ pub use errors::{PluginProblem, wit_error};
 pub use generated::UpstreamError as UpstreamErrorWit;
 pub use generated::{Header, InboundRequest, WorkflowError, WorkflowResponse};
 pub use helper::{
-    HelperError, SUBCOMMAND as COMPILE_HELPER_SUBCOMMAND, compile_in_helper,
-    run as run_compile_helper,
+    HelperError, REFUSED_EXIT as COMPILE_HELPER_REFUSED_EXIT,
+    SUBCOMMAND as COMPILE_HELPER_SUBCOMMAND, compile_in_helper, run as run_compile_helper,
 };
 pub use inspect::Inspection;
 pub use registry::SlotSpec;
@@ -168,7 +168,7 @@ impl Runtime {
                 // Found in the cache below, unless the helper could not
                 // write there (then compiled below).
                 Ok(()) => {}
-                Err(e @ HelperError::Start { .. }) => {
+                Err(e @ (HelperError::Start { .. } | HelperError::Failed(_))) => {
                     tracing::warn!(path = %path.display(), error = %e, "compiling the plugin in the gateway instead");
                 }
                 // Never retried in process: a component that crashed the
