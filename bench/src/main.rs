@@ -269,18 +269,14 @@ async fn run_load(
     let gw_pid = [gw.pid()];
     let mut cells: [Vec<load::Cell>; 4] = Default::default();
     for &concurrency in &cli.concurrency {
-        let mut runs: Vec<(usize, &Target, &[u32])> = vec![
-            (0, &direct.target, &[]),
-            (1, &pass, &gw_pid),
-            (2, &user, &gw_pid),
-        ];
+        let mut runs: Vec<(usize, &Target)> = vec![(0, &direct.target), (1, &pass), (2, &user)];
         if let Some(target) = &nginx_target {
-            runs.push((3, target, &[]));
+            runs.push((3, target));
         }
         // Rounds run the clients in turn, so that a slow spell of the
         // machine touches each of them; each client's median round is shown.
         let mut rounds: [Vec<load::Cell>; 4] = Default::default();
-        for (round, (i, target, pids)) in
+        for (round, (i, target)) in
             (0..cli.rounds).flat_map(|round| runs.iter().map(move |run| (round, *run)))
         {
             eprintln!(
@@ -289,17 +285,15 @@ async fn run_load(
                 round + 1,
                 cli.rounds
             );
-            // nginx's workers are listed right before its cell: they are
-            // forked after the master starts, and a worker can be replaced.
-            let nginx_now: Vec<u32>;
-            let pids = match (&proxy, i) {
-                (Some(proxy), 3) => {
-                    nginx_now = proxy.pids();
-                    &nginx_now[..]
-                }
-                _ => pids,
+            // The processes measured; nginx's workers are listed right
+            // before its cell: they are forked after the master starts, and
+            // a worker can be replaced.
+            let pids = match (i, &proxy) {
+                (1 | 2, _) => gw_pid.to_vec(),
+                (3, Some(proxy)) => proxy.pids(),
+                _ => Vec::new(),
             };
-            let cell = load::run(target, concurrency, warmup, window, pids).await?;
+            let cell = load::run(target, concurrency, warmup, window, &pids).await?;
             eprintln!(
                 "  {:.0} requests/s, p50 {} µs, p99 {} µs, {} errors{}",
                 cell.rps(),
