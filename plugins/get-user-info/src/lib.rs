@@ -15,7 +15,7 @@ impl Guest for GetUserInfo {
             Level::Debug,
             &format!("getUserInfo for {}", info.get("userName").unwrap_or("?")),
         );
-        Ok(json_response(200, &info.to_json()))
+        Ok(json_response(200, &info))
     }
 }
 

@@ -15,7 +15,7 @@
 //! impl Guest for GetUserInfo {
 //!     fn handle(_request: InboundRequest) -> Result<WorkflowResponse, WorkflowError> {
 //!         let xml = soap::call(Api::SoapPartner, "<urn:getUserInfo/>")?;
-//!         Ok(json_response(200, &soap::result_fields(&xml)?.to_json()))
+//!         Ok(json_response(200, &soap::result_fields(&xml)?))
 //!     }
 //! }
 //!

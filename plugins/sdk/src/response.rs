@@ -1,12 +1,24 @@
 //! Building the [`WorkflowResponse`] a workflow answers its caller with.
 
-use serde_json::Value;
+use serde::Serialize;
 
 use crate::{Header, WorkflowResponse};
 
-/// A JSON answer (`content-type: application/json`).
-pub fn json_response(status: u16, body: &Value) -> WorkflowResponse {
-    text_response(status, "application/json", body.to_string())
+/// A JSON answer (`content-type: application/json`) of anything
+/// serializable: a [`serde_json::Value`] (`&json!({...})`), a
+/// `#[derive(Serialize)]` type, or [`crate::soap::Fields`] (serialized
+/// straight to bytes, no intermediate map).
+pub fn json_response<T: Serialize + ?Sized>(status: u16, body: &T) -> WorkflowResponse {
+    match serde_json::to_vec(body) {
+        Ok(body) => text_response(status, "application/json", body),
+        // Only a type whose Serialize fails gets here (a Value never does).
+        Err(e) => text_response(
+            500,
+            "application/json",
+            serde_json::json!({ "error": format!("the workflow's answer cannot be written as JSON: {e}") })
+                .to_string(),
+        ),
+    }
 }
 
 /// An answer with any content type and body.
@@ -27,5 +39,45 @@ pub fn header(name: &str, value: &str) -> Header {
     Header {
         name: name.to_ascii_lowercase(),
         value: value.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Serializer;
+
+    struct Unwritable;
+
+    impl Serialize for Unwritable {
+        fn serialize<S: Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+            Err(serde::ser::Error::custom("a date out of range"))
+        }
+    }
+
+    #[test]
+    fn json_of_a_value_or_any_serializable() {
+        let r = json_response(201, &serde_json::json!({"id": "001"}));
+        assert_eq!(
+            (r.status, r.body.as_slice()),
+            (201, &br#"{"id":"001"}"#[..])
+        );
+        assert_eq!(r.headers, vec![header("content-type", "application/json")]);
+        let r = json_response(200, &[1, 2]);
+        assert_eq!(r.body, b"[1,2]");
+    }
+
+    #[test]
+    fn an_answer_that_cannot_be_json_is_a_500_naming_why() {
+        let r = json_response(200, &Unwritable);
+        assert_eq!(r.status, 500);
+        let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert!(
+            body["error"]
+                .as_str()
+                .unwrap()
+                .contains("a date out of range"),
+            "{body}"
+        );
     }
 }
