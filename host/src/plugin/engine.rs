@@ -84,9 +84,51 @@ pub fn build(cache_dir: &Path) -> wasmtime::Result<(Engine, Option<CodeCache>)> 
         .table_keep_resident(KEEP_RESIDENT)
         .pagemap_scan(Enabled::Auto);
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
-    let engine = Engine::new(&config)?;
+    let engine = with_one_pool_shard(|| Engine::new(&config))?;
     start_ticker(&engine)?;
     Ok((engine, code_cache))
+}
+
+/// Runs `build` on a thread allowed one CPU, so that the engine's pools
+/// have one shard each.
+///
+/// wasmtime splits each pool (memories, tables, fiber stacks) into one
+/// shard per CPU the building thread may use, and every thread takes slots
+/// from its own shard first. A slot, once used, keeps its pages (see
+/// `max_unused_warm_slots`), so the slots a gateway keeps resident are the
+/// sum of each shard's peak: at 256 calls in flight on 2 CPUs, about 490
+/// slots where 256 were live at once. With one shard they are the peak of
+/// calls in flight; the shard's lock is taken twice a call, which costs
+/// nothing measurable at a gateway's call rates. Peak RSS at 256 callers
+/// fell from 75 / 90 MB to 63 / 70 MB (passthrough / get-user-info,
+/// docs/performance.md). If the CPU cannot be chosen the pools keep
+/// wasmtime's sharding; nothing else changes.
+fn with_one_pool_shard<T: Send>(build: impl FnOnce() -> T + Send) -> T {
+    std::thread::scope(|scope| {
+        let builder = scope.spawn(|| {
+            if let Err(e) = allow_one_cpu() {
+                tracing::debug!(error = %e, "plugin pools keep one shard per CPU");
+            }
+            build()
+        });
+        builder
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
+/// Restricts the calling thread to the first CPU it may run on.
+fn allow_one_cpu() -> nix::Result<()> {
+    use nix::sched::{CpuSet, sched_getaffinity, sched_setaffinity};
+    use nix::unistd::Pid;
+    let this_thread = Pid::from_raw(0);
+    let allowed = sched_getaffinity(this_thread)?;
+    let Some(cpu) = (0..CpuSet::count()).find(|&cpu| allowed.is_set(cpu).unwrap_or(false)) else {
+        return Ok(());
+    };
+    let mut one = CpuSet::new();
+    one.set(cpu)?;
+    sched_setaffinity(this_thread, &one)
 }
 
 /// Advances the epoch every [`TICK`] until the engine is dropped.
@@ -102,4 +144,23 @@ fn start_ticker(engine: &Engine) -> std::io::Result<()> {
             }
         })?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// wasmtime sizes its pool shards by `available_parallelism` on the
+    /// building thread.
+    #[test]
+    fn the_engine_is_built_on_a_thread_that_sees_one_cpu() {
+        let cpus = || {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap()
+        };
+        let before = cpus();
+        assert_eq!(with_one_pool_shard(cpus), 1);
+        assert_eq!(cpus(), before, "the calling thread keeps its CPUs");
+    }
 }
