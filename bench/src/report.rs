@@ -312,7 +312,13 @@ fn plugin_cost(pass: &Cell, user: &Cell) -> Option<(f64, String)> {
             .collect::<Vec<_>>()
             .join(", ");
         d.sort_by(f64::total_cmp);
-        let median = d[d.len() / 2];
+        let mid = d.len() / 2;
+        // An even count has two middles: their mean.
+        let median = if d.len() % 2 == 0 {
+            (d[mid - 1] + d[mid]) / 2.0
+        } else {
+            d[mid]
+        };
         return Some((median, format!("median of {} rounds: {shown}", d.len())));
     }
     let (b_us, c_us) = (
@@ -346,6 +352,9 @@ mod tests {
         .unwrap();
         assert_eq!(cost, 90.0);
         assert_eq!(how, "median of 3 rounds: 90, 120, 85");
+        // Two rounds: the mean of both differences.
+        let (cost, _) = plugin_cost(&rounds(&[280.0, 300.0]), &rounds(&[370.0, 360.0])).unwrap();
+        assert_eq!(cost, 75.0);
         // One round each: the difference of the cells.
         let (cost, how) = plugin_cost(&rounds(&[280.0]), &rounds(&[370.0])).unwrap();
         assert_eq!(cost.round(), 90.0);
