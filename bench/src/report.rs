@@ -314,7 +314,7 @@ fn plugin_cost(pass: &Cell, user: &Cell) -> Option<(f64, String)> {
         d.sort_by(f64::total_cmp);
         let mid = d.len() / 2;
         // An even count has two middles: their mean.
-        let median = if d.len() % 2 == 0 {
+        let median = if d.len().is_multiple_of(2) {
             (d[mid - 1] + d[mid]) / 2.0
         } else {
             d[mid]

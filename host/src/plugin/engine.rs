@@ -100,9 +100,9 @@ pub fn build(cache_dir: &Path) -> wasmtime::Result<(Engine, Option<CodeCache>)> 
 /// slots where 256 were live at once. With one shard they are the peak of
 /// calls in flight; the shard's lock is taken twice a call, which costs
 /// nothing measurable at a gateway's call rates. Peak RSS at 256 callers
-/// fell from 75 / 90 MB to 63 / 70 MB (passthrough / get-user-info,
-/// docs/performance.md). If the CPU cannot be chosen the pools keep
-/// wasmtime's sharding; nothing else changes.
+/// fell from 71 / 93 MB to 61 / 70 MB (passthrough / get-user-info,
+/// docs/performance.md). Where the CPU cannot be chosen (not Linux, or
+/// refused) the pools keep wasmtime's sharding; nothing else changes.
 fn with_one_pool_shard<T: Send>(build: impl FnOnce() -> T + Send) -> T {
     std::thread::scope(|scope| {
         let builder = scope.spawn(|| {
@@ -118,6 +118,7 @@ fn with_one_pool_shard<T: Send>(build: impl FnOnce() -> T + Send) -> T {
 }
 
 /// Restricts the calling thread to the first CPU it may run on.
+#[cfg(target_os = "linux")]
 fn allow_one_cpu() -> nix::Result<()> {
     use nix::sched::{CpuSet, sched_getaffinity, sched_setaffinity};
     use nix::unistd::Pid;
@@ -129,6 +130,11 @@ fn allow_one_cpu() -> nix::Result<()> {
     let mut one = CpuSet::new();
     one.set(cpu)?;
     sched_setaffinity(this_thread, &one)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn allow_one_cpu() -> Result<(), &'static str> {
+    Err("CPU affinity is only set on Linux")
 }
 
 /// Advances the epoch every [`TICK`] until the engine is dropped.
@@ -153,6 +159,7 @@ mod tests {
     /// wasmtime sizes its pool shards by `available_parallelism` on the
     /// building thread.
     #[test]
+    #[cfg(target_os = "linux")]
     fn the_engine_is_built_on_a_thread_that_sees_one_cpu() {
         let cpus = || {
             std::thread::available_parallelism()
