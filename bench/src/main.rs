@@ -4,7 +4,9 @@
 //! - `load`: getUserInfo (a) directly with twoway's pooled Transport, (b)
 //!   through the gateway with the passthrough plugin, (c) through the
 //!   gateway with the get-user-info plugin, at each concurrency: requests/s,
-//!   p50/p99, the gateway's CPU time per request and peak RSS.
+//!   p50/p99, the gateway's CPU time per request and peak RSS; next to
+//!   (d) nginx as a mutual-TLS reverse proxy and (e) the stack's floor, a
+//!   proxy of the same parts with nothing of twoway's own (`floor`).
 //! - `scenarios`: cold stampede, session expiry under load, hot reload
 //!   under load, upstream connection reuse, with the simulator's counts.
 //! - `all`: both, and the targets table.
@@ -13,6 +15,7 @@
 //! this process on a runtime of its own. The report is Markdown on stdout.
 
 mod env;
+mod floor;
 mod gateway;
 mod http;
 mod load;
@@ -78,7 +81,7 @@ fn key_value(text: &str) -> Result<(String, String), String> {
         .ok_or_else(|| format!("{text:?} is not KEY=VALUE"))
 }
 
-#[derive(Subcommand, Clone, Copy, PartialEq, Eq)]
+#[derive(Subcommand, Clone)]
 enum Command {
     /// The load table: direct vs gateway + passthrough vs gateway + get-user-info.
     Load,
@@ -86,11 +89,22 @@ enum Command {
     Scenarios,
     /// Load, then scenarios, then the targets.
     All,
+    /// The load table's floor proxy, run by `load` as a process of its own.
+    #[command(hide = true)]
+    FloorProxy(floor::FloorArgs),
 }
+
+/// The floor proxy's allocator is the gateway's (the load generator and
+/// the simulator use it too).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Command::FloorProxy(args) = cli.command {
+        return floor::serve(args).await;
+    }
     let twoway = match &cli.twoway {
         Some(path) => path.clone(),
         None => std::env::current_exe()?.with_file_name("twoway"),
@@ -128,7 +142,7 @@ async fn main() -> anyhow::Result<()> {
 
     let cells = match cli.command {
         Command::Load | Command::All => Some(run_load(&cli, &sim, &spec, &twoway, &admin).await?),
-        Command::Scenarios => None,
+        Command::Scenarios | Command::FloorProxy(_) => None,
     };
     let scenario_report = match cli.command {
         Command::Scenarios | Command::All => Some(
@@ -142,7 +156,7 @@ async fn main() -> anyhow::Result<()> {
             .run()
             .await?,
         ),
-        Command::Load => None,
+        Command::Load | Command::FloorProxy(_) => None,
     };
 
     let mut out = String::new();
@@ -166,16 +180,21 @@ async fn main() -> anyhow::Result<()> {
         ));
         out.push_str(&report::load_table(cells));
         out.push('\n');
-        if !cells[3].is_empty() {
-            out.push_str(&format!(
-                "Against nginx {} (a mutual-TLS reverse proxy, `worker_processes {}`, keep-alive pool {}, access log on; callers send their own SessionHeader): CPU time per request of each proxy, all its processes.\n\n",
+        let nginx = if cells[3].is_empty() {
+            "nginx did not run".to_string()
+        } else {
+            format!(
+                "nginx {} is a mutual-TLS reverse proxy, `worker_processes {}`, keep-alive pool {}, access log on",
                 nginx::version(),
                 gateway_workers(&cli.gateway_env),
                 cli.pool
-            ));
-            out.push_str(&report::nginx_table(cells));
-            out.push('\n');
-        }
+            )
+        };
+        out.push_str(&format!(
+            "The bars ({nginx}; the floor is a proxy of the gateway's own parts with nothing of twoway's: hyper's HTTP/1.1 server, twoway's pooled Transport, mimalloc, no log line; callers of both send their own SessionHeader): CPU time per request of each proxy, all its processes. Passthrough minus floor is what twoway's own work costs a request.\n\n"
+        ));
+        out.push_str(&report::bars_table(cells));
+        out.push('\n');
         if cells
             .iter()
             .flatten()
@@ -217,7 +236,7 @@ async fn run_load(
     spec: &GatewaySpec<'_>,
     twoway: &std::path::Path,
     admin: &Http,
-) -> anyhow::Result<[Vec<load::Cell>; 4]> {
+) -> anyhow::Result<report::Cells> {
     let warmup = Duration::from_secs_f64(cli.warmup);
     let window = Duration::from_secs_f64(cli.duration);
     let max = cli.concurrency.iter().copied().max().unwrap_or(1);
@@ -258,7 +277,7 @@ async fn run_load(
     };
     let nginx_target = match &proxy {
         Some(proxy) => Some(Target::Proxy {
-            http,
+            http: http.clone(),
             uri: proxy
                 .url(direct.uri.path_and_query().map_or("/", |p| p.as_str()))
                 .parse()?,
@@ -266,16 +285,35 @@ async fn run_load(
         }),
         None => None,
     };
+    let floor = floor::FloorProxy::start(
+        &floor::FloorArgs {
+            upstream: format!(
+                "https://{}",
+                direct.uri.authority().map_or("", |a| a.as_str())
+            ),
+            pki: sim.pki.clone(),
+            pool: cli.pool,
+        },
+        &cli.gateway_env,
+    )?;
+    let floor_target = Target::Proxy {
+        http,
+        uri: floor
+            .url(direct.uri.path_and_query().map_or("/", |p| p.as_str()))
+            .parse()?,
+        body: direct.body.clone(),
+    };
     let gw_pid = [gw.pid()];
-    let mut cells: [Vec<load::Cell>; 4] = Default::default();
+    let mut cells = report::Cells::default();
     for &concurrency in &cli.concurrency {
         let mut runs: Vec<(usize, &Target)> = vec![(0, &direct.target), (1, &pass), (2, &user)];
         if let Some(target) = &nginx_target {
             runs.push((3, target));
         }
+        runs.push((4, &floor_target));
         // Rounds run the clients in turn, so that a slow spell of the
         // machine touches each of them; each client's median round is shown.
-        let mut rounds: [Vec<load::Cell>; 4] = Default::default();
+        let mut rounds = report::Cells::default();
         for (round, (i, target)) in
             (0..cli.rounds).flat_map(|round| runs.iter().map(move |run| (round, *run)))
         {
@@ -291,6 +329,7 @@ async fn run_load(
             let pids = match (i, &proxy) {
                 (1 | 2, _) => gw_pid.to_vec(),
                 (3, Some(proxy)) => proxy.pids(),
+                (4, _) => vec![floor.pid()],
                 _ => Vec::new(),
             };
             let cell = load::run(target, concurrency, warmup, window, &pids).await?;

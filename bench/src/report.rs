@@ -6,13 +6,19 @@ use std::fmt::Write as _;
 use crate::load::Cell;
 use crate::scenarios;
 
-/// The four ways of calling getUserInfo, in table order.
-pub const CLIENTS: [&str; 4] = [
+/// The ways of calling getUserInfo, in table order.
+pub const CLIENTS: [&str; 5] = [
     "a. direct (Transport)",
     "b. gateway + passthrough",
     "c. gateway + get-user-info",
     "d. nginx (mTLS proxy)",
+    "e. floor (hyper + Transport)",
 ];
+
+/// The load table's cells: `cells[client][i]`, clients in [`CLIENTS`] order
+/// (0 direct, 1 passthrough, 2 get-user-info, 3 nginx, 4 floor), one per
+/// concurrency that client ran at.
+pub type Cells = [Vec<Cell>; 5];
 
 /// Facts about the machine, from nproc, /proc/cpuinfo, /proc/meminfo and /proc/loadavg.
 pub fn machine() -> String {
@@ -59,8 +65,8 @@ fn us(value: Option<f64>) -> String {
         .unwrap_or_else(|| "-".into())
 }
 
-/// `cells[client][i]`: client 0 direct, 1 passthrough, 2 get-user-info, 3 nginx.
-pub fn load_table(cells: &[Vec<Cell>; 4]) -> String {
+/// Every client at every concurrency, with the ratio to direct.
+pub fn load_table(cells: &Cells) -> String {
     let mut out = String::new();
     out.push_str("| client | concurrency | requests/s | vs direct | p50 | p99 | errors | proxy CPU/request (rounds' range) | proxy peak RSS | client+sim CPU/request |\n");
     out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
@@ -130,33 +136,39 @@ fn at(cells: &[Cell], concurrency: usize) -> Option<&Cell> {
     cells.iter().find(|c| c.concurrency == concurrency)
 }
 
-/// Per concurrency: nginx next to the gateway, CPU per request of each
-/// proxy (all its processes) and the ratio passthrough / nginx.
-pub fn nginx_table(cells: &[Vec<Cell>; 4]) -> String {
+/// Per concurrency: the gateway next to its bars, nginx and the floor (a
+/// proxy of the same parts with nothing of twoway's), in CPU per request of
+/// each proxy (all its processes); passthrough minus floor is twoway's own
+/// work.
+pub fn bars_table(cells: &Cells) -> String {
     let mut out = String::from(
-        "| concurrency | nginx requests/s | nginx p50 / p99 | nginx CPU/request | passthrough requests/s | passthrough CPU/request | passthrough / nginx CPU | get-user-info CPU/request | get-user-info / nginx CPU |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+        "| concurrency | nginx requests/s | nginx p50 / p99 | nginx CPU/request | floor CPU/request | floor / nginx | passthrough CPU/request | passthrough / nginx | passthrough - floor | get-user-info CPU/request | get-user-info / nginx |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
     let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
         (Some(a), Some(b)) if b > 0.0 => format!("{:.2}", a / b),
         _ => "-".into(),
     };
-    for nginx in &cells[3] {
-        let n = nginx.concurrency;
-        let pass = at(&cells[1], n);
-        let user = at(&cells[2], n);
-        let n_us = nginx.gateway_us_per_request();
-        let p_us = pass.and_then(Cell::gateway_us_per_request);
-        let u_us = user.and_then(Cell::gateway_us_per_request);
+    let cpu =
+        |client: usize, n: usize| at(&cells[client], n).and_then(Cell::gateway_us_per_request);
+    for pass in &cells[1] {
+        let n = pass.concurrency;
+        let nginx = at(&cells[3], n);
+        let (n_us, f_us, p_us, u_us) = (cpu(3, n), cpu(4, n), cpu(1, n), cpu(2, n));
         let _ = writeln!(
             out,
-            "| {n} | {:.0} | {} / {} | {} | {} | {} | {} | {} | {} |",
-            nginx.rps(),
-            ms(nginx.p50_us),
-            ms(nginx.p99_us),
+            "| {n} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            nginx.map_or("-".into(), |c| format!("{:.0}", c.rps())),
+            nginx.map_or("-".into(), |c| format!(
+                "{} / {}",
+                ms(c.p50_us),
+                ms(c.p99_us)
+            )),
             us(n_us),
-            pass.map_or("-".into(), |c| format!("{:.0}", c.rps())),
+            us(f_us),
+            ratio(f_us, n_us),
             us(p_us),
             ratio(p_us, n_us),
+            us(p_us.zip(f_us).map(|(p, f)| p - f)),
             us(u_us),
             ratio(u_us, n_us),
         );
@@ -165,7 +177,7 @@ pub fn nginx_table(cells: &[Vec<Cell>; 4]) -> String {
 }
 
 /// The targets of the benchmark issues, each with what was measured.
-pub fn targets(cells: Option<&[Vec<Cell>; 4]>, scenarios: Option<&scenarios::Report>) -> String {
+pub fn targets(cells: Option<&Cells>, scenarios: Option<&scenarios::Report>) -> String {
     let mut out = String::from("| target | measured | |\n|---|---|---|\n");
     let row = |out: &mut String, target: &str, measured: Option<(String, bool)>| {
         let (text, pass) = match measured {
@@ -189,9 +201,18 @@ pub fn targets(cells: Option<&[Vec<Cell>; 4]>, scenarios: Option<&scenarios::Rep
                     Some(format!("{r:.2} x at {k}"))
                 })
                 .collect();
+            let floor = at(&c[4], 16)
+                .and_then(Cell::gateway_us_per_request)
+                .map(|f| {
+                    format!(
+                        "; the floor (the same parts, nothing of twoway's) {f:.0} µs = {:.2} x",
+                        f / n
+                    )
+                })
+                .unwrap_or_default();
             Some((
                 format!(
-                    "{:.2} x ({b:.0} µs vs nginx {n:.0} µs){}",
+                    "{:.2} x ({b:.0} µs vs nginx {n:.0} µs){}{floor}",
                     b / n,
                     if others.is_empty() {
                         String::new()
@@ -340,6 +361,33 @@ mod tests {
             rounds_us: us.to_vec(),
             ..Cell::default()
         }
+    }
+
+    fn at_16(us: f64) -> Vec<Cell> {
+        vec![Cell {
+            concurrency: 16,
+            ..rounds(&[us])
+        }]
+    }
+
+    #[test]
+    fn the_bars_table_sets_the_gateway_against_nginx_and_the_floor() {
+        let mut cells = Cells::default();
+        (cells[1], cells[2], cells[3], cells[4]) =
+            (at_16(300.0), at_16(390.0), at_16(60.0), at_16(100.0));
+        let table = bars_table(&cells);
+        let row = table.lines().last().unwrap();
+        assert_eq!(
+            row,
+            "| 16 | 1000 | 0.00 ms / 0.00 ms | 60 µs | 100 µs | 1.67 | 300 µs | 5.00 | 200 µs | 390 µs | 6.50 |"
+        );
+        // Without nginx the floor and twoway's own work are still shown.
+        cells[3].clear();
+        let row = bars_table(&cells).lines().last().unwrap().to_string();
+        assert_eq!(
+            row,
+            "| 16 | - | - | - | 100 µs | - | 300 µs | - | 200 µs | 390 µs | - |"
+        );
     }
 
     #[test]

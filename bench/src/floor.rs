@@ -1,0 +1,171 @@
+//! The stack's floor: a reverse proxy built from the same parts as the
+//! gateway and nothing of its own (hyper's HTTP/1.1 server in, twoway's
+//! pooled mutual-TLS [`Transport`] out, mimalloc, tokio's default runtime),
+//! with no login, no plugin, no XML and no log line. It runs as its own
+//! process (`twoway-bench floor-proxy`, started by the load table), so its
+//! CPU time is its own; callers send their own SessionHeader, as to nginx.
+//! What the gateway spends over it is twoway's own work; what it spends over
+//! nginx is the stack's.
+
+use std::convert::Infallible;
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+
+use anyhow::Context;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use twoway::transport::{Transport, client_config};
+
+/// Largest request body the floor proxy reads (the gateway's default cap).
+const MAX_BODY: usize = 1 << 20;
+
+/// What `twoway-bench floor-proxy` is told.
+#[derive(clap::Args, Clone, Debug)]
+pub struct FloorArgs {
+    /// The API's base, e.g. https://localhost:PORT (the simulator's mutual-auth port).
+    #[arg(long)]
+    pub upstream: String,
+    /// The test PKI (fullcert.pem, root-ca.pem).
+    #[arg(long)]
+    pub pki: PathBuf,
+    /// Idle connections kept per upstream host.
+    #[arg(long)]
+    pub pool: usize,
+}
+
+/// Serves until killed; the first line on stdout is the address it listens on.
+pub async fn serve(args: FloorArgs) -> anyhow::Result<()> {
+    let identity = twoway::identity::load(&twoway::identity::IdentitySource::Pem {
+        path: args.pki.join("fullcert.pem"),
+    })?;
+    let tls = client_config(Some(&identity), &[args.pki.join("root-ca.pem")])?;
+    let settings = twoway::transport::Settings {
+        pool_max_idle_per_host: args.pool,
+        ..twoway::gateway::transport_settings(&twoway::config::Upstream::default())
+    };
+    let transport = Transport::new(tls, &settings);
+    let base: Arc<str> = args.upstream.trim_end_matches('/').into();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let mut stdout = std::io::stdout();
+    writeln!(stdout, "{}", listener.local_addr()?)?;
+    stdout.flush()?;
+    loop {
+        let (tcp, _) = listener.accept().await?;
+        let (transport, base) = (transport.clone(), base.clone());
+        let service = service_fn(move |request| {
+            let (transport, base) = (transport.clone(), base.clone());
+            async move { Ok::<_, Infallible>(forward(&transport, &base, request).await) }
+        });
+        tokio::spawn(
+            hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(tcp), service),
+        );
+    }
+}
+
+/// One request: its body read whole, sent on with its content type and
+/// SOAPAction, the answer's status, content type and body returned.
+async fn forward(
+    transport: &Transport,
+    base: &str,
+    request: http::Request<hyper::body::Incoming>,
+) -> http::Response<Full<Bytes>> {
+    let answer = |status: u16, text: String| {
+        let mut response = http::Response::new(Full::new(Bytes::from(text)));
+        *response.status_mut() =
+            http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::BAD_GATEWAY);
+        response
+    };
+    let (parts, body) = request.into_parts();
+    let body = match Limited::new(body, MAX_BODY).collect().await {
+        Ok(body) => body.to_bytes(),
+        Err(e) => return answer(400, format!("could not read the body: {e}")),
+    };
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut upstream = http::Request::builder()
+        .method(parts.method)
+        .uri(format!("{base}{path}"));
+    for name in [
+        http::header::CONTENT_TYPE,
+        http::HeaderName::from_static("soapaction"),
+    ] {
+        if let Some(value) = parts.headers.get(&name) {
+            upstream = upstream.header(name, value);
+        }
+    }
+    let upstream = match upstream.body(body) {
+        Ok(request) => request,
+        Err(e) => return answer(400, format!("invalid request: {e}")),
+    };
+    match transport.send(upstream).await {
+        Ok(reply) => {
+            let mut response = answer(reply.status, String::new());
+            *response.body_mut() = Full::new(reply.body);
+            if let Some(value) = reply.headers.get(http::header::CONTENT_TYPE) {
+                response
+                    .headers_mut()
+                    .insert(http::header::CONTENT_TYPE, value.clone());
+            }
+            response
+        }
+        Err(e) => answer(502, format!("upstream: {e}")),
+    }
+}
+
+/// A running floor proxy process, killed when dropped.
+pub struct FloorProxy {
+    child: Child,
+    pub addr: SocketAddr,
+}
+
+impl FloorProxy {
+    /// Starts `twoway-bench floor-proxy` (this program) with `env` (the
+    /// gateway's extra environment, e.g. its worker threads).
+    pub fn start(args: &FloorArgs, env: &[(String, String)]) -> anyhow::Result<Self> {
+        let mut child = Command::new(std::env::current_exe()?)
+            .arg("floor-proxy")
+            .arg("--upstream")
+            .arg(&args.upstream)
+            .arg("--pki")
+            .arg(&args.pki)
+            .arg("--pool")
+            .arg(args.pool.to_string())
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("starting the floor proxy (twoway-bench floor-proxy)")?;
+        let stdout = child.stdout.take().context("the floor proxy's stdout")?;
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        let addr = match line.trim().parse() {
+            Ok(addr) => addr,
+            Err(_) => {
+                let _ = child.kill();
+                anyhow::bail!("the floor proxy did not say where it listens (got {line:?})");
+            }
+        };
+        Ok(Self { child, addr })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// `http://ADDR{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+}
+
+impl Drop for FloorProxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
