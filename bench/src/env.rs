@@ -2,7 +2,7 @@
 //! its own tokio runtime (so the load generator's tasks do not queue behind
 //! it, nor it behind them), and a direct session for the direct client.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use twoway::salesforce::{self, Api};
@@ -88,18 +88,25 @@ pub struct DirectSession {
     pub body: Bytes,
 }
 
-/// The direct client: twoway's pooled Transport with the client identity,
-/// logged in once by SOAP login; requests go to the mutual-auth port.
-pub async fn direct_target(sim: &SimHost, pool: usize) -> anyhow::Result<DirectSession> {
+/// twoway's pooled mutual-TLS Transport with the test PKI's client
+/// identity (`fullcert.pem`), trusting its root, with the gateway's
+/// default upstream settings and `pool` idle connections per host.
+pub fn transport(pki: &Path, pool: usize) -> anyhow::Result<Transport> {
     let identity = twoway::identity::load(&twoway::identity::IdentitySource::Pem {
-        path: sim.pki.join("fullcert.pem"),
+        path: pki.join("fullcert.pem"),
     })?;
-    let tls = client_config(Some(&identity), &[sim.pki.join("root-ca.pem")])?;
+    let tls = client_config(Some(&identity), &[pki.join("root-ca.pem")])?;
     let settings = twoway::transport::Settings {
         pool_max_idle_per_host: pool,
         ..twoway::gateway::transport_settings(&twoway::config::Upstream::default())
     };
-    let transport = Transport::new(tls, &settings);
+    Ok(Transport::new(tls, &settings))
+}
+
+/// The direct client: twoway's pooled Transport with the client identity,
+/// logged in once by SOAP login; requests go to the mutual-auth port.
+pub async fn direct_target(sim: &SimHost, pool: usize) -> anyhow::Result<DirectSession> {
+    let transport = transport(&sim.pki, pool)?;
     let login = http::Request::post(format!(
         "{}{}",
         sim.endpoints.login_url(),

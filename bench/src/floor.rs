@@ -19,7 +19,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use twoway::transport::{Transport, client_config};
+use twoway::transport::Transport;
 
 /// Largest request body the floor proxy reads (the gateway's default cap).
 const MAX_BODY: usize = 1 << 20;
@@ -40,15 +40,7 @@ pub struct FloorArgs {
 
 /// Serves until killed; the first line on stdout is the address it listens on.
 pub async fn serve(args: FloorArgs) -> anyhow::Result<()> {
-    let identity = twoway::identity::load(&twoway::identity::IdentitySource::Pem {
-        path: args.pki.join("fullcert.pem"),
-    })?;
-    let tls = client_config(Some(&identity), &[args.pki.join("root-ca.pem")])?;
-    let settings = twoway::transport::Settings {
-        pool_max_idle_per_host: args.pool,
-        ..twoway::gateway::transport_settings(&twoway::config::Upstream::default())
-    };
-    let transport = Transport::new(tls, &settings);
+    let transport = crate::env::transport(&args.pki, args.pool)?;
     let base: Arc<str> = args.upstream.trim_end_matches('/').into();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let mut stdout = std::io::stdout();
