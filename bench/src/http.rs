@@ -79,8 +79,8 @@ pub enum Target {
         /// A fragment every good answer contains.
         expect: &'static str,
     },
-    /// A plain reverse proxy (nginx) over plain HTTP: the getUserInfo
-    /// envelope with the caller's own SessionHeader, no API key.
+    /// A plain reverse proxy (nginx, the floor) over plain HTTP: the
+    /// getUserInfo envelope with the caller's own SessionHeader, no API key.
     Proxy {
         http: Http,
         uri: http::Uri,

@@ -184,7 +184,7 @@ async fn main() -> anyhow::Result<()> {
             "nginx did not run".to_string()
         } else {
             format!(
-                "nginx {} is a mutual-TLS reverse proxy, `worker_processes {}`, keep-alive pool {}, access log on",
+                "{} is a mutual-TLS reverse proxy, `worker_processes {}`, keep-alive pool {}, access log on",
                 nginx::version(),
                 gateway_workers(&cli.gateway_env),
                 cli.pool

@@ -220,7 +220,7 @@ pub fn binary() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// `nginx/1.22.1`, from `nginx -v` (it prints to stderr), or "(version unknown)".
+/// `nginx/1.22.1`, from `nginx -v` (it prints to stderr), or "nginx (version unknown)".
 pub fn version() -> String {
     binary()
         .and_then(|b| Command::new(b).arg("-v").output().ok())
@@ -230,5 +230,5 @@ pub fn version() -> String {
                 .find(|w| w.starts_with("nginx/"))
                 .map(str::to_string)
         })
-        .unwrap_or_else(|| "(version unknown)".into())
+        .unwrap_or_else(|| "nginx (version unknown)".into())
 }
