@@ -66,8 +66,8 @@ async fn forward(
     base: &str,
     request: http::Request<hyper::body::Incoming>,
 ) -> http::Response<Full<Bytes>> {
-    let answer = |status: u16, text: String| {
-        let mut response = http::Response::new(Full::new(Bytes::from(text)));
+    let answer = |status: u16, body: Bytes| {
+        let mut response = http::Response::new(Full::new(body));
         *response.status_mut() =
             http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::BAD_GATEWAY);
         response
@@ -75,7 +75,7 @@ async fn forward(
     let (parts, body) = request.into_parts();
     let body = match Limited::new(body, MAX_BODY).collect().await {
         Ok(body) => body.to_bytes(),
-        Err(e) => return answer(400, format!("could not read the body: {e}")),
+        Err(e) => return answer(400, format!("could not read the body: {e}").into()),
     };
     let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let mut upstream = http::Request::builder()
@@ -91,12 +91,11 @@ async fn forward(
     }
     let upstream = match upstream.body(body) {
         Ok(request) => request,
-        Err(e) => return answer(400, format!("invalid request: {e}")),
+        Err(e) => return answer(400, format!("invalid request: {e}").into()),
     };
     match transport.send(upstream).await {
         Ok(reply) => {
-            let mut response = answer(reply.status, String::new());
-            *response.body_mut() = Full::new(reply.body);
+            let mut response = answer(reply.status, reply.body);
             if let Some(value) = reply.headers.get(http::header::CONTENT_TYPE) {
                 response
                     .headers_mut()
@@ -104,7 +103,7 @@ async fn forward(
             }
             response
         }
-        Err(e) => answer(502, format!("upstream: {e}")),
+        Err(e) => answer(502, format!("upstream: {e}").into()),
     }
 }
 

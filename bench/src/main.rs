@@ -275,12 +275,12 @@ async fn run_load(
             None
         }
     };
+    // nginx and the floor are asked for the API's own path.
+    let api_path = direct.uri.path_and_query().map_or("/", |p| p.as_str());
     let nginx_target = match &proxy {
         Some(proxy) => Some(Target::Proxy {
             http: http.clone(),
-            uri: proxy
-                .url(direct.uri.path_and_query().map_or("/", |p| p.as_str()))
-                .parse()?,
+            uri: proxy.url(api_path).parse()?,
             body: direct.body.clone(),
         }),
         None => None,
@@ -298,9 +298,7 @@ async fn run_load(
     )?;
     let floor_target = Target::Proxy {
         http,
-        uri: floor
-            .url(direct.uri.path_and_query().map_or("/", |p| p.as_str()))
-            .parse()?,
+        uri: floor.url(api_path).parse()?,
         body: direct.body.clone(),
     };
     let gw_pid = [gw.pid()];
