@@ -174,7 +174,8 @@ fn login(c: &mut Criterion) {
 /// on the inputs of issue 10 (refused) and the worst each cap accepts.
 fn xml(c: &mut Criterion) {
     use criterion::{BenchmarkId, Throughput};
-    use twoway::xml::{self, hostile};
+    use twoway::xml;
+    use twoway_testkit::hostile;
 
     let mib16 = 16 * 1024 * 1024;
     let cases: Vec<(&str, String, bool)> = vec![

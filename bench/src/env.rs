@@ -31,7 +31,7 @@ impl SimHost {
             .tempdir()?;
         let pki = pki_dir.path().to_path_buf();
         let p = pki.clone();
-        tokio::task::spawn_blocking(move || twoway::pki::init(&p, false)).await??;
+        tokio::task::spawn_blocking(move || twoway_testkit::pki::init(&p, false)).await??;
         let mut config = SimConfig::defaults(&pki)?;
         config.limits.api_requests_per_day = u64::MAX / 4;
         config.limits.logins_per_hour = 100_000;

@@ -7,7 +7,8 @@ use anyhow::Context;
 use clap::Subcommand;
 
 use super::exit::{self, Reported};
-use twoway::{config, gateway, pki, plugin};
+use twoway::{config, gateway, plugin};
+use twoway_testkit::pki;
 use twoway_sim as sim;
 
 #[derive(Debug, clap::Args)]

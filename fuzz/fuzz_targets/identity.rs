@@ -1,4 +1,4 @@
-//! Fuzz target `identity`: see [`twoway::fuzzing::identity`].
+//! Fuzz target `identity`: see [`twoway_testkit::fuzzing::identity`].
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| twoway::fuzzing::identity(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| twoway_testkit::fuzzing::identity(data));

@@ -1,4 +1,4 @@
-//! Fuzz target `login_response`: see [`twoway::fuzzing::login_response`].
+//! Fuzz target `login_response`: see [`twoway_testkit::fuzzing::login_response`].
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| twoway::fuzzing::login_response(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| twoway_testkit::fuzzing::login_response(data));

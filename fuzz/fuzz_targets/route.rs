@@ -1,4 +1,4 @@
-//! Fuzz target `route`: see [`twoway::fuzzing::route`].
+//! Fuzz target `route`: see [`twoway_testkit::fuzzing::route`].
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| twoway::fuzzing::route(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| twoway_testkit::fuzzing::route(data));

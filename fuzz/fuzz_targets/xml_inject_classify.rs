@@ -1,4 +1,4 @@
-//! Fuzz target `xml_inject_classify`: see [`twoway::fuzzing::xml_inject_classify`].
+//! Fuzz target `xml_inject_classify`: see [`twoway_testkit::fuzzing::xml_inject_classify`].
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| twoway::fuzzing::xml_inject_classify(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| twoway_testkit::fuzzing::xml_inject_classify(data));

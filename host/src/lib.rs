@@ -7,11 +7,8 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
-#[doc(hidden)]
-pub mod fuzzing;
 pub mod gateway;
 pub mod identity;
-pub mod pki;
 pub mod plugin;
 pub mod problem;
 pub mod salesforce;

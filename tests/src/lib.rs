@@ -10,7 +10,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use twoway::pki::Pki;
+use twoway_testkit::pki::Pki;
 use twoway_sim::{Sim, SimConfig};
 
 pub mod fake_login;
@@ -31,7 +31,7 @@ pub fn pki() -> &'static Pki {
     static PKI: OnceLock<(tempfile::TempDir, Pki)> = OnceLock::new();
     &PKI.get_or_init(|| {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let pki = twoway::pki::init(dir.path(), false).expect("test PKI");
+        let pki = twoway_testkit::pki::init(dir.path(), false).expect("test PKI");
         (dir, pki)
     })
     .1

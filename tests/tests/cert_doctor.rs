@@ -126,7 +126,7 @@ fn good_identities_pass_in_every_format() {
 
     // PKCS#12 with its password.
     let mut o = options(&pki.client_p12);
-    o.password = Some(Secret::new(twoway::pki::P12_PASSWORD));
+    o.password = Some(Secret::new(twoway_testkit::pki::P12_PASSWORD));
     let report = inspect(&o);
     all_ok(&report);
     assert_eq!(report.identity.format, "pkcs12");
@@ -780,7 +780,7 @@ async fn connect_tells_accepted_from_rejected() {
         connect
             .ca_hints
             .iter()
-            .any(|h| h.contains(twoway::pki::ROOT_CA_CN)),
+            .any(|h| h.contains(twoway_testkit::pki::ROOT_CA_CN)),
         "{:?}",
         connect.ca_hints
     );
@@ -804,7 +804,7 @@ async fn connect_tells_accepted_from_rejected() {
         &report,
         CheckId::ServerCaHints,
         Status::Ok,
-        twoway::pki::ROOT_CA_CN,
+        twoway_testkit::pki::ROOT_CA_CN,
     );
     expect(
         &report,

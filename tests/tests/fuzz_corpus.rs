@@ -1,6 +1,6 @@
 //! Replays the committed fuzz corpus (`fuzz/corpus/<target>/`) on stable
 //! Rust through the very bodies the cargo-fuzz targets run
-//! (`twoway::fuzzing`), so an input that once crashed the host stays fixed
+//! (`twoway_testkit::fuzzing`), so an input that once crashed the host stays fixed
 //! and the targets cannot drift from what is tested. `scripts/fuzz` grows
 //! the corpus; each input must run without a panic.
 
@@ -21,7 +21,7 @@ fn corpus(target: &str) -> Vec<PathBuf> {
 }
 
 fn replay(target: &str) {
-    let (_, body) = twoway::fuzzing::TARGETS
+    let (_, body) = twoway_testkit::fuzzing::TARGETS
         .iter()
         .find(|(name, _)| *name == target)
         .unwrap_or_else(|| panic!("no fuzz target {target}"));
@@ -47,7 +47,7 @@ fn replay(target: &str) {
 
 #[test]
 fn every_target_has_a_corpus() {
-    for (name, _) in twoway::fuzzing::TARGETS {
+    for (name, _) in twoway_testkit::fuzzing::TARGETS {
         assert!(!corpus(name).is_empty(), "fuzz/corpus/{name}");
         let target = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../fuzz/fuzz_targets")

@@ -7,7 +7,7 @@
 //! (`salesforce::classify` unit tests): the simulator only writes regular XML.
 
 use tokio::task::JoinSet;
-use twoway::xml::hostile;
+use twoway_testkit::hostile;
 use twoway_tests::gateway::{ACME, TestGateway, http};
 use twoway_tests::plugins::*;
 use twoway_tests::{admin_get, start_sim};

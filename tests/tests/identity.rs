@@ -82,7 +82,7 @@ fn assert_clean(e: &IdentityError, path: &Path) {
     assert_eq!(e.path(), path, "{text}");
     assert!(text.contains("; "), "no hint: {text}");
     assert!(!text.contains('\n'), "one line: {text}");
-    for secret in [SECRET_PASSWORD, WRONG_PASSWORD, twoway::pki::P12_PASSWORD] {
+    for secret in [SECRET_PASSWORD, WRONG_PASSWORD, twoway_testkit::pki::P12_PASSWORD] {
         assert!(!text.contains(secret) && !debug.contains(secret), "{text}");
     }
     for line in key_lines() {
@@ -107,7 +107,7 @@ fn pem_files_and_pkcs12_give_the_same_leaf() {
         &pki.client_key,
         Some(&pki.client_chain),
     ));
-    let from_p12 = load(&p12(&pki.client_p12, Some(twoway::pki::P12_PASSWORD)));
+    let from_p12 = load(&p12(&pki.client_p12, Some(twoway_testkit::pki::P12_PASSWORD)));
     for id in [&from_pem, &from_files, &from_p12] {
         assert_eq!(id.leaf, from_pem.leaf);
         assert_eq!(id.chain, from_pem.chain);
@@ -122,12 +122,12 @@ fn pem_files_and_pkcs12_give_the_same_leaf() {
         leaf.subject,
         format!(
             "CN={}, O={}",
-            twoway::pki::CLIENT_CN,
-            twoway::pki::CLIENT_ORG
+            twoway_testkit::pki::CLIENT_CN,
+            twoway_testkit::pki::CLIENT_ORG
         )
     );
     assert!(
-        leaf.issuer.contains(twoway::pki::INTERMEDIATE_CA_CN),
+        leaf.issuer.contains(twoway_testkit::pki::INTERMEDIATE_CA_CN),
         "{}",
         leaf.issuer
     );
@@ -236,7 +236,7 @@ fn the_root_and_strangers_are_dropped_with_warnings() {
     assert!(!id.chain.contains(&cert_der(&pki.root_ca)));
     assert!(
         id.warnings.iter().any(|w| w.contains("root CA")
-            && w.contains(twoway::pki::ROOT_CA_CN)
+            && w.contains(twoway_testkit::pki::ROOT_CA_CN)
             && w.contains("dropped")),
         "{:?}",
         id.warnings
@@ -262,8 +262,8 @@ fn the_root_and_strangers_are_dropped_with_warnings() {
         .iter()
         .find(|w| w.contains("not in the chain"))
         .unwrap_or_else(|| panic!("{:?}", id.warnings));
-    assert!(warning.contains(twoway::pki::UNTRUSTED_CA_CN), "{warning}");
-    assert!(warning.contains(twoway::pki::CLIENT_B_CN), "{warning}");
+    assert!(warning.contains(twoway_testkit::pki::UNTRUSTED_CA_CN), "{warning}");
+    assert!(warning.contains(twoway_testkit::pki::CLIENT_B_CN), "{warning}");
 
     // Other blocks are ignored with a warning; a lone leaf is flagged.
     let csr = "-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n-----END CERTIFICATE REQUEST-----\n";
@@ -341,11 +341,11 @@ fn each_error_names_the_file_and_leaks_nothing() {
     // A key that does not match: the message says which certificate.
     let e = load_err(&pem(&pki.mismatched_fullcert));
     assert!(matches!(e, IdentityError::KeyMismatch { .. }), "{e}");
-    assert!(e.to_string().contains(twoway::pki::CLIENT_CN), "{e}");
+    assert!(e.to_string().contains(twoway_testkit::pki::CLIENT_CN), "{e}");
     assert_clean(&e, &pki.mismatched_fullcert);
     let e = load_err(&files(&pki.client, &pki.client_b_key, None));
     assert!(matches!(e, IdentityError::KeyMismatch { .. }), "{e}");
-    assert!(e.to_string().contains(twoway::pki::CLIENT_CN), "{e}");
+    assert!(e.to_string().contains(twoway_testkit::pki::CLIENT_CN), "{e}");
     assert_clean(&e, &pki.client_b_key);
 
     // Encrypted keys: PKCS#8 and the legacy Proc-Type header, made by openssl.
@@ -498,7 +498,7 @@ async fn loaded_identities_complete_a_mutual_tls_call() {
     let sources = [
         pem(&pki.fullcert),
         files(&pki.client, &pki.client_key, Some(&pki.client_chain)),
-        p12(&pki.client_p12, Some(twoway::pki::P12_PASSWORD)),
+        p12(&pki.client_p12, Some(twoway_testkit::pki::P12_PASSWORD)),
     ];
     for source in &sources {
         let id = load(source);

@@ -1,4 +1,4 @@
-//! The test PKI (`twoway::pki`): file layout, chains, key matching, PKCS#12,
+//! The test PKI (`twoway_testkit::pki`): file layout, chains, key matching, PKCS#12,
 //! the negative material as a real verifier sees it, and init/open behaviour.
 
 use std::collections::BTreeSet;
@@ -13,7 +13,7 @@ use rustls::sign::CertifiedKey;
 use rustls::{CertificateError, Error as TlsError, InconsistentKeys, RootCertStore};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use twoway::pki::{self, Pki, PkiError};
+use twoway_testkit::pki::{self, Pki, PkiError};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 fn provider() -> Arc<CryptoProvider> {

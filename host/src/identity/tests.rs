@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use super::*;
-use crate::pki::{self, Pki};
+use twoway_testkit::pki::{self, Pki};
 
 fn test_pki() -> &'static Pki {
     static PKI: OnceLock<(tempfile::TempDir, Pki)> = OnceLock::new();

@@ -389,7 +389,7 @@ fn every_code_is_snake_case() {
 
 #[test]
 fn answers_over_the_xml_caps_are_refused_as_upstream_faults() {
-    use crate::xml::hostile;
+    use twoway_testkit::hostile;
     for body in [
         hostile::namespace_heavy_envelope(),
         hostile::attribute_heavy_envelope(),

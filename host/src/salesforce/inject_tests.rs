@@ -191,7 +191,7 @@ fn strips_secrets_from_responses() {
 
 #[test]
 fn bodies_over_the_xml_caps_are_refused_with_the_cap() {
-    use crate::xml::hostile;
+    use twoway_testkit::hostile;
     for (body, needle) in [
         (
             hostile::namespace_heavy_envelope(),

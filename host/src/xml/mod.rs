@@ -7,8 +7,6 @@
 use std::borrow::Cow;
 
 pub mod bounds;
-#[doc(hidden)]
-pub mod hostile;
 pub mod outline;
 
 pub use bounds::{

@@ -2,6 +2,7 @@
 //! variant) and just under (accepted), and markup hidden where it is not markup.
 
 use super::*;
+use twoway_testkit::hostile;
 
 #[test]
 fn refuses_doctype_and_entities() {

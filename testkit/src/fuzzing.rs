@@ -2,15 +2,15 @@
 //! with the stable replay of their corpus (`tests/tests/fuzz_corpus.rs`) so
 //! the two cannot drift. Each takes the raw input, runs it through the
 //! host's parsers of untrusted bytes, and panics only when an invariant
-//! breaks. Not an API: hidden from the docs.
+//! breaks.
 
 use std::path::Path;
 
 use http::HeaderMap;
 
-use crate::salesforce::{self, Api};
-use crate::secret::Secret;
-use crate::xml;
+use twoway::salesforce::{self, Api};
+use twoway::secret::Secret;
+use twoway::xml;
 
 /// The session id the XML target injects; its answers must never show it.
 pub const SESSION_ID: &str = "00DFUZZ000000000!AQ0FuzzSessionSecretValue";
@@ -134,11 +134,11 @@ pub fn identity(data: &[u8]) {
     // Fixed, so a replay judges as the fuzzer did; inside the validity of
     // the seed certificates (`twoway pki init` of November 2026).
     let now = time::macros::datetime!(2027-06-01 0:00 UTC);
-    if let Err(e) = crate::identity::from_pem_bytes(data, origin, now) {
+    if let Err(e) = twoway::identity::from_pem_bytes(data, origin, now) {
         let _ = e.to_string();
     }
     for password in [None, Some(Secret::new(crate::pki::P12_PASSWORD))] {
-        if let Err(e) = crate::identity::from_pkcs12_bytes(data, password.as_ref(), origin, now) {
+        if let Err(e) = twoway::identity::from_pkcs12_bytes(data, password.as_ref(), origin, now) {
             let _ = e.to_string();
         }
     }
@@ -151,7 +151,7 @@ pub fn config(data: &[u8]) {
         return;
     };
     let base = Path::new("/nonexistent/twoway-fuzz");
-    if let Err(problems) = crate::config::from_toml(text, base, &|_| None) {
+    if let Err(problems) = twoway::config::from_toml(text, base, &|_| None) {
         assert!(!problems.is_empty(), "a refused config says why");
     }
 }
@@ -161,7 +161,7 @@ pub fn route(data: &[u8]) {
     let Ok(path) = std::str::from_utf8(data) else {
         return;
     };
-    if let Some((tenant, workflow, rest)) = crate::gateway::parse_route(path) {
+    if let Some((tenant, workflow, rest)) = twoway::gateway::parse_route(path) {
         assert!(!tenant.is_empty() && !workflow.is_empty());
         assert!(!tenant.contains('/') && !workflow.contains('/'));
         assert!(path.ends_with(rest));

@@ -1,14 +1,13 @@
 //! Documents built to be expensive to parse, shared by the unit tests, the
 //! end-to-end tests and the `xml` micro benchmarks: the two envelopes of
-//! issue 10 (refused) and the worst shapes each cap still accepts. Not an
-//! API: hidden from the docs.
+//! issue 10 (refused) and the worst shapes each cap still accepts.
 
-use super::bounds::{
+use twoway::xml::bounds::{
     MAX_ATTRIBUTES, MAX_DEPTH, MAX_DOCUMENT_ATTRIBUTES, MAX_DOCUMENT_NAMESPACES, MAX_NAME,
     MAX_NAMESPACE_DECLARATIONS, MAX_NAMESPACES_IN_SCOPE, NAMESPACE_WORK_MAX, NAMESPACE_WORK_MIN,
     NAMESPACE_WORK_PER_BYTE,
 };
-use super::{MAX_NODES, SOAP_ENV};
+use twoway::xml::{MAX_NODES, SOAP_ENV};
 
 const PARTNER: &str = "urn:partner.soap.sforce.com";
 

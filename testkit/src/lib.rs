@@ -1,0 +1,10 @@
+//! Test material for twoway, outside the gateway crate: the test PKI behind
+//! `twoway pki` ([`pki`]), documents built to be expensive to parse
+//! ([`hostile`]) and the bodies of the fuzz targets ([`fuzzing`]). The CLI,
+//! the end-to-end tests, the benchmarks and `fuzz/` use it; the gateway
+//! only in its unit tests.
+#![forbid(unsafe_code)]
+
+pub mod fuzzing;
+pub mod hostile;
+pub mod pki;
