@@ -34,6 +34,9 @@ pub fn denied(d: Denied) -> Reply {
 pub fn handle(call: &Call<'_>) -> Reply {
     let rest = call.path.trim_start_matches("/services/async/");
     let (version, resource) = rest.split_once('/').unwrap_or((rest, ""));
+    if super::versions::served(version).is_none() {
+        return error("InvalidVersion", "Invalid api version specified on URL");
+    }
     let session_header = call.header("x-sfdc-session");
     let (session, _usage) = match call.authorize(session_header) {
         Ok(ok) => ok,

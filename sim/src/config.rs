@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::SimError;
+use super::schema::{Object, ObjectDecl, Schema};
 
 /// The built-in configuration, used when `twoway sim` runs without `--config`.
 /// It is also the documented example: `examples/sim.toml`.
@@ -24,7 +25,7 @@ struct RawConfig {
     #[serde(default)]
     limits: Limits,
     #[serde(default)]
-    object: Vec<ObjectSchema>,
+    object: Vec<ObjectDecl>,
     #[serde(default)]
     org: Vec<RawOrg>,
 }
@@ -94,22 +95,6 @@ impl Default for Limits {
     }
 }
 
-/// The fields an sObject type has; anything else is INVALID_FIELD.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ObjectSchema {
-    pub name: String,
-    /// Three-character key prefix of record ids (`001` for Account).
-    pub key_prefix: String,
-    pub fields: Vec<String>,
-    /// Fields that create requires (REQUIRED_FIELD_MISSING).
-    #[serde(default)]
-    pub required: Vec<String>,
-    /// Fields usable as an upsert external id.
-    #[serde(default)]
-    pub external_ids: Vec<String>,
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawOrg {
@@ -161,13 +146,43 @@ struct RawConnectedApp {
     allow_password_flow: bool,
 }
 
-/// A record the org starts with.
+/// A record the org starts with. A field's value may be `"@name"`: the id of
+/// the seed record whose `ref` is `name` (a Contact's AccountId).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SeedRecord {
     #[serde(rename = "type")]
     pub object: String,
+    /// A name other seed records refer to this one by.
+    #[serde(default, rename = "ref")]
+    pub ref_name: Option<String>,
+    #[serde(deserialize_with = "scalars")]
     pub fields: BTreeMap<String, String>,
+}
+
+/// A table of strings, numbers and booleans, each as text.
+fn scalars<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Scalar {
+        Text(String),
+        Int(i64),
+        Float(f64),
+        Bool(bool),
+    }
+    let raw = BTreeMap::<String, Scalar>::deserialize(d)?;
+    Ok(raw
+        .into_iter()
+        .map(|(k, v)| {
+            let text = match v {
+                Scalar::Text(s) => s,
+                Scalar::Int(i) => i.to_string(),
+                Scalar::Float(f) => f.to_string(),
+                Scalar::Bool(b) => b.to_string(),
+            };
+            (k, text)
+        })
+        .collect())
 }
 
 /// A connected app, resolved.
@@ -221,7 +236,8 @@ pub struct SimConfig {
     pub listen: Listen,
     pub limits: Limits,
     pub tls: TlsFiles,
-    pub objects: Vec<ObjectSchema>,
+    /// The standard objects and those `[[object]]` declares.
+    pub schema: Schema,
     pub orgs: Vec<Org>,
 }
 
@@ -258,8 +274,11 @@ impl SimConfig {
             Some(dir) => dir.to_path_buf(),
             None => base.join(&raw.pki_dir),
         };
-        let mut problems = check_objects(&raw.object);
-        problems.extend(check_orgs(&raw.object, &raw.org));
+        let (schema, mut problems) = match Schema::build(&raw.object) {
+            Ok(schema) => (schema, Vec::new()),
+            Err(problems) => (Schema::build(&[]).expect("the standard objects"), problems),
+        };
+        problems.extend(check_orgs(&schema, &raw.org));
         if !problems.is_empty() {
             return Err(problems.join("; "));
         }
@@ -307,45 +326,19 @@ impl SimConfig {
             },
             pki_dir,
             limits: raw.limits,
-            objects: raw.object,
+            schema,
             orgs,
         })
     }
 
     /// The schema of an sObject type, by case-insensitive name.
-    pub fn object(&self, name: &str) -> Option<&ObjectSchema> {
-        self.objects
-            .iter()
-            .find(|o| o.name.eq_ignore_ascii_case(name))
+    pub fn object(&self, name: &str) -> Option<&Object> {
+        self.schema.object(name)
     }
-}
-
-/// Problems of the `[[object]]` schemas.
-fn check_objects(objects: &[ObjectSchema]) -> Vec<String> {
-    let mut problems = Vec::new();
-    for (i, object) in objects.iter().enumerate() {
-        if object.key_prefix.len() != 3 {
-            problems.push(format!(
-                "object[{i}].key_prefix = {:?}: a key prefix is 3 characters",
-                object.key_prefix
-            ));
-        }
-        for (key, names) in [
-            ("required", &object.required),
-            ("external_ids", &object.external_ids),
-        ] {
-            for name in names.iter().filter(|n| !object.fields.contains(n)) {
-                problems.push(format!(
-                    "object[{i}].{key}: {name:?} is not one of its fields"
-                ));
-            }
-        }
-    }
-    problems
 }
 
 /// Problems of the `[[org]]` tables: ids, users, connected apps, seed records.
-fn check_orgs(objects: &[ObjectSchema], orgs: &[RawOrg]) -> Vec<String> {
+fn check_orgs(schema: &Schema, orgs: &[RawOrg]) -> Vec<String> {
     let mut problems = Vec::new();
     let mut usernames = std::collections::BTreeSet::new();
     for (i, org) in orgs.iter().enumerate() {
@@ -376,16 +369,31 @@ fn check_orgs(objects: &[ObjectSchema], orgs: &[RawOrg]) -> Vec<String> {
             }
         }
         for (r, record) in org.record.iter().enumerate() {
-            let Some(object) = objects.iter().find(|o| o.name == record.object) else {
+            let Some(object) = schema.object(&record.object) else {
                 problems.push(format!(
-                    "org[{i}].record[{r}].type = {:?}: no [[object]] of that name",
+                    "org[{i}].record[{r}].type = {:?}: no standard object or [[object]] of that name",
                     record.object
                 ));
                 continue;
             };
-            for field in record.fields.keys().filter(|f| !object.fields.contains(f)) {
+            for (field, value) in &record.fields {
+                let Some(name) = value.strip_prefix('@') else {
+                    continue;
+                };
+                if !org
+                    .record
+                    .iter()
+                    .any(|other| other.ref_name.as_deref() == Some(name))
+                {
+                    problems.push(format!(
+                        "org[{i}].record[{r}].fields.{field} = {value:?}: no record of this org has ref = {name:?}"
+                    ));
+                }
+            }
+            let writable = |f: &&String| object.field(f).is_some_and(|f| f.createable);
+            for field in record.fields.keys().filter(|f| !writable(f)) {
                 problems.push(format!(
-                    "org[{i}].record[{r}].fields.{field}: not a field of {}",
+                    "org[{i}].record[{r}].fields.{field}: not a writable field of {}",
                     object.name
                 ));
             }

@@ -5,18 +5,23 @@
 //! Routing and the checks every API shares live here; wire formats live in
 //! [`soap`], [`rest`], [`oauth`] and [`bulk`]; sockets and TLS in [`server`].
 #![forbid(unsafe_code)]
+#![recursion_limit = "256"]
 
 mod admin;
 mod bulk;
 pub mod config;
+pub mod dates;
+mod identity;
 mod ids;
 mod oauth;
 mod reply;
 mod rest;
+pub mod schema;
 mod server;
 mod soap;
 pub mod soql;
 pub mod state;
+pub mod versions;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -146,20 +151,6 @@ impl Call<'_> {
             .map(|(_, v)| v.into_owned())
     }
 
-    /// The same call aimed at another path and query (composite subrequests).
-    fn with_target(&self, path: &str, query: &str) -> Self {
-        Call {
-            ctx: self.ctx,
-            port: self.port,
-            cert: self.cert,
-            method: self.method.clone(),
-            path: path.to_string(),
-            query: query.to_string(),
-            headers: self.headers,
-            body: Bytes::new(),
-        }
-    }
-
     /// The checks every API call passes: a live session; on the mutual-auth
     /// port a certificate registered for the session's org; on the standard
     /// port a user who is not enforced to use mutual auth; then one API
@@ -213,6 +204,12 @@ pub fn dispatch(call: &Call<'_>) -> Reply {
     }
     if path == "/services/oauth2/token" && login_allowed {
         return oauth::handle(call);
+    }
+    if path.starts_with("/id/") {
+        return identity::id(call);
+    }
+    if path == "/services/oauth2/userinfo" {
+        return identity::userinfo(call);
     }
     if call.port != Port::Login {
         if path == "/services/data" || path.starts_with("/services/data/") {

@@ -23,6 +23,11 @@ impl Reply {
         Self::new(status, "application/json;charset=UTF-8", value.to_string())
     }
 
+    /// A plain-text answer.
+    pub fn text(status: u16, body: &str) -> Self {
+        Self::new(status, "text/plain;charset=UTF-8", body.to_string())
+    }
+
     /// An empty answer (REST 204).
     pub fn empty(status: u16) -> Self {
         Self::new(status, "", String::new())

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use super::reply::Reply;
-use super::state::{DataError, LoginError, QueryPage, Record, Session};
-use super::{Call, Denied, Port, soql};
+use super::state::{Cell, DataError, LoginError, QueryOptions, QueryPage, Row, Session};
+use super::{Call, Denied, Port};
 use twoway::xml::{self, XSI, child_text, elements, escape};
 
 /// Which SOAP API a path addresses.
@@ -139,6 +139,14 @@ pub fn handle(call: &Call<'_>, api: Api, version: &str) -> Reply {
     if op.tag_name().namespace() != Some(api.ns()) {
         return no_operation(op);
     }
+    if super::versions::served(version).is_none() {
+        return fault(
+            api,
+            "UNSUPPORTED_API_VERSION",
+            "UnexpectedErrorFault",
+            "Invalid Api version specified on URL",
+        );
+    }
     if name == "login" {
         let allowed = match call.port {
             Port::Login | Port::Standard => true,
@@ -169,7 +177,8 @@ pub fn handle(call: &Call<'_>, api: Api, version: &str) -> Reply {
             "<getUserInfoResponse><result>{}</result></getUserInfoResponse>",
             user_info(call, &session)
         )),
-        "query" | "queryAll" => query(call, api, &session, op),
+        "query" => query(call, api, &session, op, false),
+        "queryAll" => query(call, api, &session, op, true),
         "queryMore" => query_more(call, api, &session, op),
         "create" => Ok(save(call, &session, op, "create")),
         "update" => Ok(save(call, &session, op, "update")),
@@ -268,17 +277,17 @@ fn query(
     api: Api,
     session: &Session,
     op: roxmltree::Node<'_, '_>,
+    all_rows: bool,
 ) -> Result<String, DataError> {
     let text = child_text(op, "queryString").unwrap_or("");
-    let query = soql::parse(text).map_err(|e| DataError {
-        code: "MALFORMED_QUERY",
-        message: e.0,
-        fields: Vec::new(),
-        http_status: 400,
-    })?;
-    let page = call.ctx.state.query(&session.org_id, &query)?;
+    let options = QueryOptions {
+        all_rows,
+        batch_size: None,
+    };
+    let page = call.ctx.state.query(&session.org_id, text, options)?;
+    let name = if all_rows { "queryAll" } else { "query" };
     Ok(format!(
-        "<queryResponse>{}</queryResponse>",
+        "<{name}Response>{}</{name}Response>",
         query_result(api, &page)
     ))
 }
@@ -290,12 +299,7 @@ fn query_more(
     op: roxmltree::Node<'_, '_>,
 ) -> Result<String, DataError> {
     let locator = child_text(op, "queryLocator").unwrap_or("");
-    let bad = || DataError {
-        code: "INVALID_QUERY_LOCATOR",
-        message: "invalid query locator".into(),
-        fields: Vec::new(),
-        http_status: 400,
-    };
+    let bad = || DataError::new("INVALID_QUERY_LOCATOR", 400, "invalid query locator");
     let (cursor, offset) = locator.rsplit_once('-').ok_or_else(bad)?;
     let offset = offset.parse().map_err(|_| bad())?;
     let page = call.ctx.state.page(&session.org_id, cursor, offset)?;
@@ -316,34 +320,57 @@ fn query_result(api: Api, page: &QueryPage) -> String {
         Some(locator) => out.push_str(&format!("<queryLocator>{locator}</queryLocator>")),
         None => out.push_str(r#"<queryLocator xsi:nil="true"/>"#),
     }
-    for record in &page.records {
-        out.push_str(&record_xml(api, record, &page.fields));
+    for row in &page.rows {
+        out.push_str(&row_xml(api, "records", row));
     }
     out.push_str(&format!("<size>{}</size></result>", page.total));
     out
 }
 
-fn record_xml(api: Api, record: &Record, fields: &[String]) -> String {
+/// A result row as the element `open_tag` (`records`; nested rows, parents
+/// and children, are in the sObject namespace: `sf:Account`, `sf:records`).
+fn row_xml(api: Api, open_tag: &str, row: &Row) -> String {
     let mut out = match api {
         // The partner sObject always has its own Id element (nil when the query
         // did not select Id); a selected Id then appears again among the fields.
-        Api::Partner if fields.iter().any(|f| f == "Id") => format!(
-            r#"<records xsi:type="sf:sObject"><sf:type>{}</sf:type><sf:Id>{}</sf:Id>"#,
-            record.object, record.id
-        ),
-        Api::Partner => format!(
-            r#"<records xsi:type="sf:sObject"><sf:type>{}</sf:type><sf:Id xsi:nil="true"/>"#,
-            record.object
-        ),
-        Api::Enterprise => format!(r#"<records xsi:type="sf:{}">"#, record.object),
+        Api::Partner => {
+            let id = match (&row.id, row.has_id()) {
+                (Some(id), true) => format!("<sf:Id>{id}</sf:Id>"),
+                _ => r#"<sf:Id xsi:nil="true"/>"#.to_string(),
+            };
+            format!(
+                r#"<{open_tag} xsi:type="sf:sObject"><sf:type>{}</sf:type>{id}"#,
+                row.object
+            )
+        }
+        Api::Enterprise => format!(r#"<{open_tag} xsi:type="sf:{}">"#, row.object),
     };
-    for field in fields {
-        match record.get(field) {
-            Some(v) => out.push_str(&format!("<sf:{field}>{}</sf:{field}>", escape(v))),
-            None => out.push_str(&format!(r#"<sf:{field} xsi:nil="true"/>"#)),
+    for (name, cell) in &row.cells {
+        match cell {
+            Cell::Value(Some(v), _) => {
+                out.push_str(&format!("<sf:{name}>{}</sf:{name}>", escape(v)))
+            }
+            Cell::Value(None, _) | Cell::Parent(None) | Cell::Children(None) => {
+                out.push_str(&format!(r#"<sf:{name} xsi:nil="true"/>"#))
+            }
+            Cell::Parent(Some(parent)) => {
+                out.push_str(&row_xml(api, &format!("sf:{name}"), parent))
+            }
+            Cell::Children(Some(children)) => {
+                out.push_str(&format!(
+                    r#"<sf:{name} xsi:type="QueryResult"><sf:done>true</sf:done><sf:queryLocator xsi:nil="true"/>"#
+                ));
+                for child in &children.rows {
+                    out.push_str(&row_xml(api, "sf:records", child));
+                }
+                out.push_str(&format!(
+                    "<sf:size>{}</sf:size></sf:{name}>",
+                    children.total
+                ));
+            }
         }
     }
-    out.push_str("</records>");
+    out.push_str(&format!("</{open_tag}>"));
     out
 }
 
@@ -371,21 +398,26 @@ fn sobject(node: roxmltree::Node<'_, '_>) -> (String, BTreeMap<String, String>) 
 fn save(call: &Call<'_>, session: &Session, op: roxmltree::Node<'_, '_>, kind: &str) -> String {
     let state = &call.ctx.state;
     let org = &session.org_id;
+    let user = &session.user.id;
     let external = child_text(op, "externalIDFieldName").unwrap_or("");
     let mut results = String::new();
     for node in elements(op).filter(|c| c.tag_name().name() == "sObjects") {
         let (object, mut fields) = sobject(node);
         let id = fields.remove("Id");
         let outcome = match kind {
-            "create" => state.create(org, &object, &fields).map(|id| (id, None)),
+            "create" => state
+                .create(org, user, &object, &fields)
+                .map(|id| (id, None)),
             "update" => match &id {
-                Some(id) => state.update(org, id, &fields).map(|_| (id.clone(), None)),
+                Some(id) => state
+                    .update(org, user, id, &fields)
+                    .map(|_| (id.clone(), None)),
                 None => Err(missing_id()),
             },
             _ => {
                 let value = fields.get(external).cloned().unwrap_or_default();
                 state
-                    .upsert(org, &object, external, &value, &fields)
+                    .upsert(org, user, &object, external, &value, &fields)
                     .map(|(id, created)| (id, Some(created)))
             }
         };
@@ -414,20 +446,25 @@ fn delete(call: &Call<'_>, session: &Session, op: roxmltree::Node<'_, '_>) -> St
     let mut results = String::new();
     for id in elements(op).filter(|c| c.tag_name().name() == "ids") {
         let id = id.text().unwrap_or("");
-        match call.ctx.state.delete(&session.org_id, id) {
+        match call.ctx.state.delete(&session.org_id, &session.user.id, id) {
             Ok(()) => results.push_str(&format!(
                 "<result><id>{}</id><success>true</success></result>",
                 escape(id)
             )),
-            Err(_) => results.push_str(&format!(
-                r#"<result>{}<id xsi:nil="true"/><success>false</success></result>"#,
-                save_error(&DataError {
-                    code: "ENTITY_IS_DELETED",
-                    message: "entity is deleted".into(),
-                    fields: Vec::new(),
-                    http_status: 404,
-                })
-            )),
+            Err(e) => {
+                let e = match e.code {
+                    "NOT_FOUND" => DataError::new(
+                        "INVALID_CROSS_REFERENCE_KEY",
+                        400,
+                        "invalid cross reference id",
+                    ),
+                    _ => e,
+                };
+                results.push_str(&format!(
+                    r#"<result>{}<id xsi:nil="true"/><success>false</success></result>"#,
+                    save_error(&e)
+                ))
+            }
         }
     }
     format!("<deleteResponse>{results}</deleteResponse>")

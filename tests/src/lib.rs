@@ -13,6 +13,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use twoway_testkit::pki::Pki;
 use twoway_sim::{Sim, SimConfig};
 
+pub mod clients;
 pub mod fake_login;
 pub mod files;
 pub mod fleet;

@@ -83,12 +83,12 @@ name = "Twin"
 "#;
     let report = problems(text);
     for expected in [
-        r#"object[0].key_prefix = "0001": a key prefix is 3 characters"#,
+        "object[0].key_prefix: Account is a standard object, its key prefix is 001",
         r#"object[0].required: "Ghost" is not one of its fields"#,
         r#"org[0].id = "bad": an org id is 15 letters and digits starting with 00D"#,
         r#"org[0].connected_app[0].run_as = "nobody@x.example": no user of this org"#,
-        r#"org[0].record[0].type = "Widget": no [[object]] of that name"#,
-        "org[0].record[1].fields.Color: not a field of Account",
+        r#"org[0].record[0].type = "Widget": no standard object or [[object]] of that name"#,
+        "org[0].record[1].fields.Color: not a writable field of Account",
         r#"org[1].user[0].username = "A@X.example": already used"#,
     ] {
         assert!(

@@ -12,6 +12,7 @@ use twoway_tests::{
 
 const NOT_FOUND: &str =
     r#"[{"message":"The requested resource does not exist","errorCode":"NOT_FOUND"}]"#;
+const DELETED: &str = r#"[{"message":"entity is deleted","errorCode":"ENTITY_IS_DELETED"}]"#;
 const INVALID_SESSION: &str =
     r#"[{"message":"Session expired or invalid","errorCode":"INVALID_SESSION_ID"}]"#;
 
@@ -70,9 +71,30 @@ async fn the_version_list_needs_no_session_and_counts_nothing() {
         assert_eq!(usage(&response), None);
         let versions = response.json();
         let list = versions.as_array().expect("an array");
-        assert!(list.contains(
-            &json!({ "label": "Winter '25", "url": "/services/data/v62.0", "version": "62.0" })
-        ));
+        // Every version Salesforce serves, oldest first: 31.0 up to the newest,
+        // including simple-salesforce's default (59.0) and jsforce's (50.0).
+        assert_eq!(
+            list[0],
+            json!({ "label": "Summer '14", "url": "/services/data/v31.0", "version": "31.0" })
+        );
+        for (version, label) in [
+            ("50.0", "Winter '21"),
+            ("59.0", "Winter '24"),
+            ("62.0", "Winter '25"),
+        ] {
+            assert!(
+                list.contains(&json!({ "label": label, "url": format!("/services/data/v{version}"), "version": version })),
+                "{version} in {list:?}"
+            );
+        }
+        let numbers: Vec<f64> = list
+            .iter()
+            .map(|v| v["version"].as_str().unwrap().parse().unwrap())
+            .collect();
+        assert!(
+            numbers.windows(2).all(|w| w[1] == w[0] + 1.0),
+            "{numbers:?}"
+        );
         assert!(
             list.iter()
                 .all(|v| v["url"] == format!("/services/data/v{}", v["version"].as_str().unwrap()))
@@ -86,7 +108,7 @@ async fn the_version_list_needs_no_session_and_counts_nothing() {
         .rest(
             "GET",
             &format!(
-                "{}/services/data/v1.0/sobjects",
+                "{}/services/data/v30.0/sobjects",
                 sim.endpoints().mutual_url()
             ),
             &rest.token,
@@ -173,7 +195,7 @@ async fn query_with_where_and_limit_and_its_errors() {
     assert_json(
         &malformed,
         400,
-        r#"[{"message":"unexpected token: 'FROM'","errorCode":"MALFORMED_QUERY"}]"#,
+        r#"[{"message":"\nSELECT FROM Account\n       ^\nERROR at Row:1:Column:8\nunexpected token: 'FROM'","errorCode":"MALFORMED_QUERY"}]"#,
     );
     let no_q = rest.call("GET", "/query", None).await;
     assert_json(
@@ -215,14 +237,38 @@ async fn sobject_create_read_update_delete() {
     let read = rest
         .call("GET", &format!("/sobjects/Account/{id}"), None)
         .await;
-    assert_json(
-        &read,
-        200,
-        &json!({
-            "attributes": { "type": "Account", "url": format!("/services/data/v62.0/sobjects/Account/{id}") },
-            "Id": id, "Industry": "Retail", "Name": "Looney Widgets",
-        })
-        .to_string(),
+    // Every field of the object, null when unset, after `attributes`.
+    assert_eq!(read.status, 200, "{}", read.body);
+    let record = read.json();
+    assert_eq!(
+        record["attributes"],
+        json!({ "type": "Account", "url": format!("/services/data/v62.0/sobjects/Account/{id}") })
+    );
+    assert_eq!(
+        record
+            .as_object()
+            .unwrap()
+            .keys()
+            .next()
+            .map(String::as_str),
+        Some("attributes")
+    );
+    assert_eq!(record["Id"], id);
+    assert_eq!(record["Industry"], "Retail");
+    assert_eq!(record["Name"], "Looney Widgets");
+    assert_eq!(record["Phone"], Value::Null);
+    assert_eq!(record["IsDeleted"], false);
+    assert!(
+        record["OwnerId"]
+            .as_str()
+            .is_some_and(|o| o.starts_with("005")),
+        "{record}"
+    );
+    assert!(
+        record["CreatedDate"]
+            .as_str()
+            .is_some_and(|d| d.ends_with("+0000")),
+        "{record}"
     );
     // The 15-character form of the id names the same record.
     let short = rest
@@ -253,11 +299,12 @@ async fn sobject_create_read_update_delete() {
     let gone = rest
         .call("GET", &format!("/sobjects/Account/{id}"), None)
         .await;
-    assert_json(&gone, 404, NOT_FOUND);
+    // A deleted record is kept (queryAll sees it) and answers ENTITY_IS_DELETED.
+    assert_json(&gone, 404, DELETED);
     let again = rest
         .call("DELETE", &format!("/sobjects/Account/{id}"), None)
         .await;
-    assert_json(&again, 404, NOT_FOUND);
+    assert_json(&again, 404, DELETED);
     // A record of another type under this id is not found either.
     let wrong_type = rest
         .call("GET", &format!("/sobjects/Contact/{id}"), None)
@@ -391,7 +438,12 @@ async fn composite_resolves_references_in_order() {
     let account_id = results[0]["body"]["id"].as_str().unwrap();
     assert_eq!(
         results[0],
-        json!({ "body": { "id": account_id, "errors": [], "success": true }, "httpHeaders": {}, "httpStatusCode": 201, "referenceId": "refAccount" })
+        json!({
+            "body": { "id": account_id, "errors": [], "success": true },
+            "httpHeaders": { "Location": format!("/services/data/v62.0/sobjects/Account/{account_id}") },
+            "httpStatusCode": 201,
+            "referenceId": "refAccount",
+        })
     );
     assert_eq!(results[1]["httpStatusCode"], 201);
     assert_eq!(results[1]["referenceId"], "refContact");
@@ -541,10 +593,17 @@ async fn every_api_response_reports_usage() {
     }
     // The resource list of a version.
     let root = rest.call("GET", "/", None).await;
-    assert_eq!(
-        root.json(),
-        json!({ "sobjects": "/services/data/v62.0/sobjects", "query": "/services/data/v62.0/query", "composite": "/services/data/v62.0/composite" })
-    );
+    let root = root.json();
+    for name in [
+        "sobjects",
+        "query",
+        "queryAll",
+        "search",
+        "composite",
+        "limits",
+    ] {
+        assert_eq!(root[name], format!("/services/data/v62.0/{name}"), "{root}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -259,29 +259,45 @@ async fn query_more_pages_through_a_small_batch_size() {
 async fn bad_queries_get_typed_faults() {
     let sim = start_sim().await;
     let api = Api::new(&sim).await;
+    // Messages are Salesforce's (the query, a caret, row and column),
+    // XML-escaped as Salesforce writes them (&apos;).
+    let rendered = |query: &str, column: usize, message: &str| {
+        format!(
+            "\n{query}\n{}^\nERROR at Row:1:Column:{column}\n{message}",
+            " ".repeat(column - 1)
+        )
+        .replace('\'', "&apos;")
+    };
     assert_fault(
         &api.query("SELECT FROM Account").await,
         &partner_fault(
             "MALFORMED_QUERY",
             "MalformedQueryFault",
-            "unexpected token: &apos;FROM&apos;",
+            &rendered("SELECT FROM Account", 8, "unexpected token: 'FROM'"),
         ),
     );
     assert_fault(
-        &api.query("SELECT Id FROM Account ORDER BY Name").await,
+        &api.query("SELECT Id FROM Account ORDER Name").await,
         &partner_fault(
             "MALFORMED_QUERY",
             "MalformedQueryFault",
-            "unexpected token: &apos;ORDER&apos;",
+            &rendered(
+                "SELECT Id FROM Account ORDER Name",
+                30,
+                "unexpected token: 'Name'",
+            ),
         ),
     );
-    // Messages are XML-escaped, as Salesforce writes them (&apos;).
     assert_fault(
         &api.query("SELECT Bogus FROM Account").await,
         &partner_fault(
             "INVALID_FIELD",
             "InvalidFieldFault",
-            "No such column &apos;Bogus&apos; on entity &apos;Account&apos;. If you are attempting to use a custom field, be sure to append the &apos;__c&apos; after the custom field name.",
+            &rendered(
+                "SELECT Bogus FROM Account",
+                8,
+                "No such column 'Bogus' on entity 'Account'. If you are attempting to use a custom field, be sure to append the '__c' after the custom field name. Please reference your WSDL or the describe call for the appropriate names.",
+            ),
         ),
     );
     assert_fault(
@@ -289,7 +305,11 @@ async fn bad_queries_get_typed_faults() {
         &partner_fault(
             "INVALID_TYPE",
             "InvalidSObjectFault",
-            "sObject type &apos;Bogus&apos; is not supported. If you are attempting to use a custom object, be sure to append the &apos;__c&apos; after the entity name.",
+            &rendered(
+                "SELECT Id FROM Bogus",
+                16,
+                "sObject type 'Bogus' is not supported. If you are attempting to use a custom object, be sure to append the '__c' after the entity name. Please reference your WSDL or the describe call for the appropriate names.",
+            ),
         ),
     );
     // An operation the API does not have.

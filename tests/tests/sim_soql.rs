@@ -214,7 +214,7 @@ async fn escaped_literals_match_quotes_and_literal_wildcards() {
         "{bad}"
     );
     let bad = api
-        .malformed("SELECT Id FROM Contact WHERE LastName > 'O'")
+        .malformed("SELECT Id FROM Contact WHERE LastName >> 'O'")
         .await;
     assert_eq!(bad["errorCode"], "MALFORMED_QUERY");
 }

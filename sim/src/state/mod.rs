@@ -4,7 +4,11 @@
 //! records and queries in [`records`], Bulk jobs in [`bulk`].
 
 mod bulk;
+mod eval;
+mod plan;
+mod query;
 mod records;
+mod search;
 mod sessions;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -16,8 +20,10 @@ use super::config::{Org, SimConfig, User};
 use super::ids;
 
 pub use bulk::Job;
-use records::Cursor;
-pub use records::{DataError, QueryPage, Record};
+use query::Cursor;
+pub use query::{Cell, Children, QueryOptions, QueryPage, Row, query_error};
+pub use records::{DataError, Record, external_id_field, same_id};
+pub use search::{SearchScope, SearchSpec};
 pub use sessions::{LoginError, Session};
 
 /// Counters that tests and benchmarks read through the admin port.
@@ -37,11 +43,47 @@ struct Inner {
     records: HashMap<String, Vec<Record>>,
     next_id: u64,
     cursors: HashMap<String, Cursor>,
+    cursor_order: VecDeque<String>,
     recent_logins: HashMap<String, VecDeque<Instant>>,
     failures: HashMap<String, u32>,
     logins_by_user: BTreeMap<String, u64>,
     api_usage: HashMap<String, u64>,
     jobs: HashMap<String, Job>,
+}
+
+/// A configured user as a User record.
+fn user_record(config: &SimConfig, org: &Org, user: &User) -> Record {
+    let (first, last) = match user.full_name.rsplit_once(' ') {
+        Some((first, last)) => (Some(first.to_string()), last.to_string()),
+        None => (None, user.full_name.clone()),
+    };
+    let alias: String = user
+        .username
+        .chars()
+        .take_while(|c| *c != '@')
+        .take(8)
+        .collect();
+    let mut fields: BTreeMap<String, String> = [
+        ("Username", user.username.clone()),
+        ("LastName", last),
+        ("Email", user.email.clone()),
+        ("Alias", alias),
+        ("IsActive", "true".into()),
+        ("ProfileId", ids::profile_id(&org.id)),
+        ("TimeZoneSidKey", "America/Chicago".into()),
+        ("LocaleSidKey", "en_US".into()),
+        ("LanguageLocaleKey", "en_US".into()),
+        ("EmailEncodingKey", "UTF-8".into()),
+        ("UserType", "Standard".into()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    if let Some(first) = first {
+        fields.insert("FirstName".into(), first);
+    }
+    let schema = config.object("User").expect("a standard object");
+    records::seeded(schema, user.id.clone(), fields, &user.id, 0)
 }
 
 /// The simulator's state, shared by all connections.
@@ -54,21 +96,48 @@ pub struct State {
 impl State {
     /// A fresh world holding the config's seed records.
     pub fn new(config: SimConfig) -> Self {
+        let users: usize = config.orgs.iter().map(|o| o.users.len()).sum();
         let mut inner = Inner {
-            next_id: 1,
+            next_id: users as u64 + 1,
             ..Default::default()
         };
         for org in &config.orgs {
-            let mut records = Vec::new();
+            let mut records: Vec<Record> = org
+                .users
+                .iter()
+                .map(|u| user_record(&config, org, u))
+                .collect();
+            let owner = org
+                .users
+                .first()
+                .map(|u| u.id.clone())
+                .unwrap_or_else(|| ids::user_id(&org.id, 0));
+            let mut refs = HashMap::new();
+            let mut seeds = Vec::new();
             for seed in &org.records {
                 let schema = config.object(&seed.object).expect("checked by config");
-                let id = ids::record_id(&schema.key_prefix, &org.id, inner.next_id);
+                let n = inner.next_id;
                 inner.next_id += 1;
-                records.push(Record {
-                    object: schema.name.clone(),
-                    id,
-                    fields: seed.fields.clone(),
-                });
+                let id = ids::record_id(&schema.key_prefix, &org.id, n);
+                if let Some(name) = &seed.ref_name {
+                    refs.insert(name.clone(), id.clone());
+                }
+                seeds.push((schema, id, n, &seed.fields));
+            }
+            for (schema, id, n, fields) in seeds {
+                let fields = fields
+                    .iter()
+                    .map(|(k, v)| {
+                        let canonical = schema.field(k).map_or(k.clone(), |f| f.name.clone());
+                        let value = v
+                            .strip_prefix('@')
+                            .and_then(|r| refs.get(r))
+                            .cloned()
+                            .unwrap_or_else(|| v.clone());
+                        (canonical, value)
+                    })
+                    .collect();
+                records.push(records::seeded(schema, id, fields, &owner, n));
             }
             inner.records.insert(org.id.clone(), records);
         }

@@ -1,0 +1,133 @@
+//! Real Salesforce clients as test peers: jsforce (Node.js) and
+//! simple-salesforce (Python), installed by `scripts/install-test-clients`.
+//! A test runs one of their scripts (files under tests/clients/) against a
+//! URL and gets back the JSON the script printed.
+//!
+//! Every script reads the same environment: `SF_LOGIN_URL` (the login
+//! service, `https://host:port`), `SF_USERNAME`, `SF_PASSWORD` (with the
+//! security token appended), and optionally `SF_INSTANCE_URL` (where API
+//! calls go instead of the login's serverUrl, e.g. the mutual-auth port),
+//! `SF_CLIENT_CERT` (a PEM holding the key and certificate chain to present)
+//! and `SF_VERSION` (the API version; the client's default otherwise). The
+//! test root CA is trusted through `NODE_EXTRA_CA_CERTS` / `REQUESTS_CA_BUNDLE`.
+//!
+//! When a client is not installed its tests print how to install it and
+//! return, unless `TWOWAY_REQUIRE_CLIENTS=1` (set by scripts/test): then
+//! they fail.
+
+use std::path::PathBuf;
+use std::process::Stdio;
+
+use serde_json::Value;
+
+use super::pki;
+
+/// Which client library a script drives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// jsforce 3, under Node.js (tests/clients/js).
+    Jsforce,
+    /// simple-salesforce 1.12, under Python (tests/clients/python).
+    SimpleSalesforce,
+}
+
+/// An installed client: the interpreter and the folder of its scripts.
+#[derive(Debug, Clone)]
+pub struct Peer {
+    pub kind: Kind,
+    program: PathBuf,
+    scripts: PathBuf,
+}
+
+const INSTALL: &str =
+    "scripts/install-test-clients (it installs Node.js, npm and python3 when missing)";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+impl Peer {
+    /// jsforce, or None (with a note) when it is not installed and not required.
+    pub fn jsforce() -> Option<Self> {
+        let scripts = root().join("tests/clients/js");
+        let installed = scripts.join("node_modules/jsforce/package.json").is_file();
+        Self::found(Kind::Jsforce, PathBuf::from("node"), scripts, installed)
+    }
+
+    /// simple-salesforce, or None (with a note) when it is not installed and not required.
+    pub fn simple_salesforce() -> Option<Self> {
+        let python = root().join("target/test-clients/venv/bin/python");
+        let installed = python.is_file();
+        let scripts = root().join("tests/clients/python");
+        Self::found(Kind::SimpleSalesforce, python, scripts, installed)
+    }
+
+    fn found(kind: Kind, program: PathBuf, scripts: PathBuf, installed: bool) -> Option<Self> {
+        if installed {
+            return Some(Self {
+                kind,
+                program,
+                scripts,
+            });
+        }
+        if std::env::var("TWOWAY_REQUIRE_CLIENTS").is_ok_and(|v| v == "1") {
+            panic!("{kind:?} is not installed and TWOWAY_REQUIRE_CLIENTS=1: run {INSTALL}");
+        }
+        eprintln!(
+            "note: {kind:?} checks skipped, the client is not installed; run {INSTALL} (or set TWOWAY_REQUIRE_CLIENTS=1 to make this a failure)"
+        );
+        None
+    }
+
+    /// Runs `script` (a file in the client's folder) with `env` added and
+    /// returns the JSON it printed; panics with its stderr when it fails.
+    pub async fn run(&self, script: &str, env: &[(&str, &str)]) -> Value {
+        self.try_run(script, env)
+            .await
+            .unwrap_or_else(|e| panic!("{:?} {script}: {e}", self.kind))
+    }
+
+    /// Like [`Peer::run`], but a failing script is an error holding its
+    /// exit status and stderr.
+    pub async fn try_run(&self, script: &str, env: &[(&str, &str)]) -> Result<Value, String> {
+        let path = self.scripts.join(script);
+        let ca = pki().root_ca.display().to_string();
+        let mut command = tokio::process::Command::new(&self.program);
+        command
+            .arg(&path)
+            .current_dir(&self.scripts)
+            .stdin(Stdio::null())
+            .kill_on_drop(true);
+        // Loopback only: no proxy from the caller's environment.
+        for proxy in [
+            "HTTPS_PROXY",
+            "https_proxy",
+            "HTTP_PROXY",
+            "http_proxy",
+            "ALL_PROXY",
+        ] {
+            command.env_remove(proxy);
+        }
+        match self.kind {
+            Kind::Jsforce => command.env("NODE_EXTRA_CA_CERTS", &ca),
+            Kind::SimpleSalesforce => command
+                .env("REQUESTS_CA_BUNDLE", &ca)
+                .env("PYTHONDONTWRITEBYTECODE", "1"),
+        };
+        command.envs(env.iter().copied());
+        let out = command
+            .output()
+            .await
+            .map_err(|e| format!("cannot run {}: {e}", self.program.display()))?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if !out.status.success() {
+            return Err(format!(
+                "{}\nstderr:\n{stderr}\nstdout:\n{stdout}",
+                out.status
+            ));
+        }
+        serde_json::from_str(&stdout)
+            .map_err(|e| format!("output is not JSON ({e}):\n{stdout}\nstderr:\n{stderr}"))
+    }
+}

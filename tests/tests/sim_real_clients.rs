@@ -1,0 +1,123 @@
+//! Real Salesforce clients against `twoway sim` directly, with the
+//! libraries' own calls: jsforce 3 and simple-salesforce 1.12 (installed by
+//! scripts/install-test-clients; see twoway_tests::clients) log in with SOAP
+//! at their default API versions, query, create, read, update and delete,
+//! on the standard port and, presenting the client certificate, on the
+//! mutual-auth port.
+
+use serde_json::{Value, json};
+use twoway_sim::Sim;
+use twoway_tests::clients::Peer;
+use twoway_tests::{
+    ACME_ACCOUNTS, ACME_PASSWORD, ACME_USER, ANALYST_PASSWORD, ANALYST_USER, pki, start_sim,
+};
+
+/// The environment of a client script: who logs in, and where API calls go
+/// (with the client certificate when that is the mutual-auth port).
+fn env(sim: &Sim, mutual: bool) -> Vec<(&'static str, String)> {
+    let e = sim.endpoints();
+    let mut env = vec![("SF_LOGIN_URL", e.login_url())];
+    if mutual {
+        env.push(("SF_USERNAME", ACME_USER.into()));
+        env.push(("SF_PASSWORD", ACME_PASSWORD.into()));
+        env.push(("SF_INSTANCE_URL", e.mutual_url()));
+        env.push(("SF_CLIENT_CERT", pki().fullcert.display().to_string()));
+    } else {
+        env.push(("SF_USERNAME", ANALYST_USER.into()));
+        env.push(("SF_PASSWORD", ANALYST_PASSWORD.into()));
+    }
+    env
+}
+
+/// Where API calls go: the mutual-auth port or the standard one.
+fn instance(sim: &Sim, mutual: bool) -> String {
+    if mutual {
+        sim.endpoints().mutual_url()
+    } else {
+        sim.endpoints().standard_url()
+    }
+}
+
+fn borrowed<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    env.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+/// What both clients report of the same CRUD round, checked alike.
+fn assert_crud(out: &Value, name: &str) {
+    assert_eq!(out["accounts"]["totalSize"], 3, "{out}");
+    assert_eq!(out["accounts"]["done"], true);
+    assert_eq!(out["accounts"]["names"], json!(ACME_ACCOUNTS));
+    let id = out["created"]["id"].as_str().expect("created id");
+    assert!(id.starts_with("001") && id.len() == 18, "{id}");
+    assert_eq!(out["created"]["success"], true);
+    assert_eq!(out["read"]["Id"], id);
+    assert_eq!(out["read"]["Name"], name);
+    assert_eq!(out["read"]["Industry"], "Testing");
+    assert_eq!(out["reread"]["Industry"], "Updated");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn jsforce_logs_in_queries_and_saves() {
+    let Some(js) = Peer::jsforce() else { return };
+    let sim = start_sim().await;
+    for mutual in [false, true] {
+        let env = env(&sim, mutual);
+        let out = js.run("sim-crud.js", &borrowed(&env)).await;
+        // jsforce's default version, served as Salesforce serves it.
+        assert_eq!(out["version"], "50.0");
+        let instance = instance(&sim, mutual);
+        assert_eq!(out["instanceUrl"], instance);
+        let user = if mutual { ACME_USER } else { ANALYST_USER };
+        let (org, user_id) = (&out["userInfo"]["organizationId"], &out["userInfo"]["id"]);
+        assert_eq!(org.as_str().map(str::len), Some(18), "{out}");
+        assert!(
+            user_id.as_str().is_some_and(|id| id.starts_with("005")),
+            "{out}"
+        );
+        assert!(out["userInfo"]["url"].as_str().unwrap().ends_with(&format!(
+            "/id/{}/{}",
+            org.as_str().unwrap(),
+            user_id.as_str().unwrap()
+        )));
+        assert_crud(&out, "jsforce Test Account");
+        assert_eq!(out["updated"]["success"], true);
+        assert_eq!(out["deleted"]["success"], true);
+        // A deleted record is ENTITY_IS_DELETED, as jsforce names Salesforce's errorCode.
+        assert_eq!(
+            out["gone"]["errorCode"], "ENTITY_IS_DELETED",
+            "{out} ({user})"
+        );
+        assert_eq!(out["gone"]["name"], "ENTITY_IS_DELETED");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn simple_salesforce_logs_in_queries_and_saves() {
+    let Some(py) = Peer::simple_salesforce() else {
+        return;
+    };
+    let sim = start_sim().await;
+    for mutual in [false, true] {
+        let env = env(&sim, mutual);
+        let out = py.run("sim_crud.py", &borrowed(&env)).await;
+        // simple-salesforce's default version, served as Salesforce serves it.
+        assert_eq!(out["version"], "59.0");
+        let instance = instance(&sim, mutual);
+        assert_eq!(
+            out["instance"].as_str(),
+            instance.strip_prefix("https://"),
+            "{out}"
+        );
+        assert_crud(&out, "simple-salesforce Test Account");
+        // update and delete return the HTTP status (204).
+        assert_eq!(out["updated"], 204);
+        assert_eq!(out["deleted"], 204);
+        // A deleted record raises SalesforceResourceNotFound with the error array.
+        assert_eq!(out["gone"]["type"], "SalesforceResourceNotFound", "{out}");
+        assert_eq!(out["gone"]["status"], 404);
+        assert_eq!(
+            out["gone"]["content"],
+            json!([{ "errorCode": "ENTITY_IS_DELETED", "message": "entity is deleted" }])
+        );
+    }
+}
