@@ -10,8 +10,8 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-use twoway_testkit::pki::Pki;
 use twoway_sim::{Sim, SimConfig};
+use twoway_testkit::pki::Pki;
 
 pub mod clients;
 pub mod fake_login;

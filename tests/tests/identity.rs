@@ -82,7 +82,11 @@ fn assert_clean(e: &IdentityError, path: &Path) {
     assert_eq!(e.path(), path, "{text}");
     assert!(text.contains("; "), "no hint: {text}");
     assert!(!text.contains('\n'), "one line: {text}");
-    for secret in [SECRET_PASSWORD, WRONG_PASSWORD, twoway_testkit::pki::P12_PASSWORD] {
+    for secret in [
+        SECRET_PASSWORD,
+        WRONG_PASSWORD,
+        twoway_testkit::pki::P12_PASSWORD,
+    ] {
         assert!(!text.contains(secret) && !debug.contains(secret), "{text}");
     }
     for line in key_lines() {
@@ -107,7 +111,10 @@ fn pem_files_and_pkcs12_give_the_same_leaf() {
         &pki.client_key,
         Some(&pki.client_chain),
     ));
-    let from_p12 = load(&p12(&pki.client_p12, Some(twoway_testkit::pki::P12_PASSWORD)));
+    let from_p12 = load(&p12(
+        &pki.client_p12,
+        Some(twoway_testkit::pki::P12_PASSWORD),
+    ));
     for id in [&from_pem, &from_files, &from_p12] {
         assert_eq!(id.leaf, from_pem.leaf);
         assert_eq!(id.chain, from_pem.chain);
@@ -127,7 +134,8 @@ fn pem_files_and_pkcs12_give_the_same_leaf() {
         )
     );
     assert!(
-        leaf.issuer.contains(twoway_testkit::pki::INTERMEDIATE_CA_CN),
+        leaf.issuer
+            .contains(twoway_testkit::pki::INTERMEDIATE_CA_CN),
         "{}",
         leaf.issuer
     );
@@ -262,8 +270,14 @@ fn the_root_and_strangers_are_dropped_with_warnings() {
         .iter()
         .find(|w| w.contains("not in the chain"))
         .unwrap_or_else(|| panic!("{:?}", id.warnings));
-    assert!(warning.contains(twoway_testkit::pki::UNTRUSTED_CA_CN), "{warning}");
-    assert!(warning.contains(twoway_testkit::pki::CLIENT_B_CN), "{warning}");
+    assert!(
+        warning.contains(twoway_testkit::pki::UNTRUSTED_CA_CN),
+        "{warning}"
+    );
+    assert!(
+        warning.contains(twoway_testkit::pki::CLIENT_B_CN),
+        "{warning}"
+    );
 
     // Other blocks are ignored with a warning; a lone leaf is flagged.
     let csr = "-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n-----END CERTIFICATE REQUEST-----\n";
@@ -341,11 +355,17 @@ fn each_error_names_the_file_and_leaks_nothing() {
     // A key that does not match: the message says which certificate.
     let e = load_err(&pem(&pki.mismatched_fullcert));
     assert!(matches!(e, IdentityError::KeyMismatch { .. }), "{e}");
-    assert!(e.to_string().contains(twoway_testkit::pki::CLIENT_CN), "{e}");
+    assert!(
+        e.to_string().contains(twoway_testkit::pki::CLIENT_CN),
+        "{e}"
+    );
     assert_clean(&e, &pki.mismatched_fullcert);
     let e = load_err(&files(&pki.client, &pki.client_b_key, None));
     assert!(matches!(e, IdentityError::KeyMismatch { .. }), "{e}");
-    assert!(e.to_string().contains(twoway_testkit::pki::CLIENT_CN), "{e}");
+    assert!(
+        e.to_string().contains(twoway_testkit::pki::CLIENT_CN),
+        "{e}"
+    );
     assert_clean(&e, &pki.client_b_key);
 
     // Encrypted keys: PKCS#8 and the legacy Proc-Type header, made by openssl.

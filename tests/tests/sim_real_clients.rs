@@ -121,3 +121,148 @@ async fn simple_salesforce_logs_in_queries_and_saves() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn jsforce_describes_identifies_searches_and_queries() {
+    let Some(js) = Peer::jsforce() else { return };
+    let sim = start_sim().await;
+    let env = env(&sim, true);
+    let out = js.run("sim-describe.js", &borrowed(&env)).await;
+    let names = out["global"]["names"].as_array().expect("names");
+    for name in [
+        "Account",
+        "Contact",
+        "Lead",
+        "Opportunity",
+        "Case",
+        "User",
+        "Invoice__c",
+    ] {
+        assert!(names.contains(&json!(name)), "{name} in {names:?}");
+    }
+    assert_eq!(out["global"]["maxBatchSize"], 200);
+    assert_eq!(out["account"]["name"], "Account");
+    assert_eq!(out["account"]["keyPrefix"], "001");
+    let fields = out["account"]["fields"].as_array().unwrap();
+    assert!(fields.contains(&json!({ "name": "Name", "type": "string", "externalId": false })));
+    assert!(
+        fields.contains(&json!({ "name": "External_Id__c", "type": "string", "externalId": true }))
+    );
+    assert!(
+        fields.contains(&json!({ "name": "ParentId", "type": "reference", "externalId": false }))
+    );
+    let children = out["account"]["children"].as_array().unwrap();
+    for child in ["Contacts", "Opportunities", "Cases", "Invoices__r"] {
+        assert!(children.contains(&json!(child)), "{child} in {children:?}");
+    }
+    // identity() follows the identity URL the SOAP login implies.
+    assert_eq!(out["identity"]["username"], ACME_USER);
+    assert_eq!(out["identity"]["display_name"], "Acme Integration");
+    assert!(
+        out["identity"]["user_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("005")
+    );
+    assert_eq!(
+        out["identity"]["organization_id"].as_str().map(str::len),
+        Some(18)
+    );
+    let requests = &out["dailyApiRequests"];
+    assert_eq!(requests["Max"], 15000);
+    assert!(
+        requests["Remaining"].as_u64().unwrap() < 15000,
+        "{requests}"
+    );
+    // SOSL finds the word in any text field, per RETURNING object.
+    assert_eq!(
+        out["search"],
+        json!([
+            { "type": "Account", "Name": "Coyote Engineering" },
+            { "type": "Contact", "LastName": "Coyote" },
+        ])
+    );
+    // Parent paths, IN and ORDER BY DESC; a missing parent is null.
+    assert_eq!(
+        out["contacts"],
+        json!([{ "LastName": "Coyote", "Account": "Coyote Engineering", "Owner": "Acme Integration" }])
+    );
+    // queryAll (scanAll) sees the deleted record; query does not.
+    assert_eq!(
+        out["queryAll"],
+        json!([{ "Id": out["deletedId"], "IsDeleted": true }])
+    );
+    assert_eq!(out["live"], 0);
+    assert_eq!(out["malformed"]["errorCode"], "MALFORMED_QUERY");
+    assert!(
+        out["malformed"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("ERROR at Row:1:Column:29\nunexpected token: <EOF>"),
+        "{out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn simple_salesforce_describes_searches_and_upserts() {
+    let Some(py) = Peer::simple_salesforce() else {
+        return;
+    };
+    let sim = start_sim().await;
+    let env = env(&sim, false);
+    let out = py.run("sim_describe.py", &borrowed(&env)).await;
+    let names = out["names"].as_array().expect("names");
+    assert!(names.contains(&json!("Invoice__c")) && names.contains(&json!("Opportunity")));
+    assert_eq!(out["account"]["keyPrefix"], "001");
+    assert_eq!(
+        out["account"]["fields"]["Name"],
+        json!({ "type": "string", "externalId": false, "nillable": false })
+    );
+    assert_eq!(
+        out["account"]["fields"]["AnnualRevenue"],
+        json!({ "type": "currency", "externalId": false, "nillable": true })
+    );
+    assert!(
+        out["account"]["children"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("Contacts"))
+    );
+    assert_eq!(out["dailyApiRequests"]["Max"], 15000);
+    assert_eq!(
+        out["search"],
+        json!([
+            { "type": "Account", "Name": "Coyote Engineering", "LastName": null },
+            { "type": "Contact", "Name": null, "LastName": "Coyote" },
+        ])
+    );
+    assert_eq!(out["quick"], json!(["Account"]));
+    assert_eq!(
+        out["byExternal"],
+        json!({ "Name": "Coyote Engineering", "External_Id__c": "acme-3" })
+    );
+    // upsert returns the HTTP status: created, then updated.
+    assert_eq!(out["upserted"], json!([201, 200]));
+    assert_eq!(out["nine"], "Acme Nine, renamed");
+    assert_eq!(
+        out["queryAll"],
+        json!([{ "Id": out["deletedId"], "IsDeleted": true }])
+    );
+    assert_eq!(out["live"], 0);
+    assert_eq!(
+        out["grouped"],
+        // ORDER BY puts nulls first unless told otherwise.
+        json!([
+            { "Industry": null, "n": 1 },
+            { "Industry": "Engineering", "n": 1 },
+            { "Industry": "Manufacturing", "n": 1 },
+            { "Industry": "Transportation", "n": 1 },
+        ])
+    );
+    assert_eq!(out["missing"]["type"], "SalesforceResourceNotFound");
+    assert_eq!(out["malformed"]["type"], "SalesforceMalformedRequest");
+    assert_eq!(
+        out["malformed"]["content"][0]["errorCode"],
+        "MALFORMED_QUERY"
+    );
+}

@@ -96,7 +96,8 @@ impl State {
             if found.is_empty() {
                 continue;
             }
-            let text = format!("SELECT {inner} FROM {}", schema.name);
+            let (fields, clauses) = split_clauses(&inner);
+            let text = format!("SELECT {fields} FROM {} {clauses}", schema.name);
             let mut query = soql::parse(&text).map_err(|e| query_error(e, &text))?;
             let ids = Expr::In {
                 left: Operand::Field(Path {
@@ -142,5 +143,52 @@ impl State {
             }
         }
         Ok(rows)
+    }
+}
+
+/// `Id, Name WHERE x = 'a' ORDER BY Name` → (`Id, Name`, `WHERE x = 'a' ORDER BY Name`):
+/// a RETURNING list's fields and its clauses, split at the first clause
+/// keyword outside a string literal.
+fn split_clauses(inner: &str) -> (&str, &str) {
+    let mut quoted = false;
+    let mut escaped = false;
+    let mut previous = ' ';
+    for (i, c) in inner.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '\'' => quoted = !quoted,
+            _ if !quoted && previous.is_whitespace() => {
+                let rest = &inner[i..];
+                let word: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphabetic())
+                    .collect();
+                if ["WHERE", "ORDER", "LIMIT", "OFFSET"]
+                    .iter()
+                    .any(|k| k.eq_ignore_ascii_case(&word))
+                {
+                    return (inner[..i].trim(), rest);
+                }
+            }
+            _ => {}
+        }
+        previous = c;
+    }
+    (inner.trim(), "")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_clauses;
+
+    #[test]
+    fn splits_fields_from_clauses() {
+        assert_eq!(split_clauses("Id, Name"), ("Id, Name", ""));
+        assert_eq!(
+            split_clauses("Id, Name WHERE Name = ' where ' ORDER BY Name LIMIT 5"),
+            ("Id, Name", "WHERE Name = ' where ' ORDER BY Name LIMIT 5")
+        );
+        assert_eq!(split_clauses("Id limit 2"), ("Id", "limit 2"));
     }
 }
