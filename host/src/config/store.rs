@@ -85,7 +85,7 @@ pub(super) fn check(
     if kind != "redis" {
         problem(
             "kind",
-            format!("{kind:?} is not a store: use \"memory\" or \"redis\""),
+            "is not a store: use \"memory\" or \"redis\" (the value is not shown: it may be a secret pasted in the wrong place)".to_string(),
         );
         return Store::Memory;
     }

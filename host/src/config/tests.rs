@@ -131,6 +131,14 @@ fn a_secret_pasted_inline_is_never_echoed() {
         TENANT.replace("username = \"u\"", &format!("username = \"{CANARY}")),
         format!("[server]\nmax_body_kb = \"{CANARY}\"\n{TENANT}"),
         TENANT.replace("kind = \"soap-login\"", &format!("kind = {CANARY}")),
+        // An unknown variant or a value of the wrong shape, with escaped
+        // quotes, backticks, newlines and non-ASCII around the canary.
+        TENANT.replace("kind = \"soap-login\"", &format!(r#"kind = "pa\"ss-{CANARY}""#)),
+        TENANT.replace("kind = \"soap-login\"", &format!("kind = \"a`\\n{CANARY}-é\"")),
+        with_tenant_keys(&format!(r#"api_version = "6\"2-{CANARY}""#)),
+        with_tenant_keys(&format!(r#"login_url = "http://u:{CANARY}@h""#)),
+        format!("[server]\nlisten = \"{CANARY}:1\"\n{TENANT}"),
+        format!("[store]\nkind = \"{CANARY}\"\n{TENANT}"),
     ];
     for text in texts {
         let found = problems(&text);
@@ -139,4 +147,15 @@ fn a_secret_pasted_inline_is_never_echoed() {
             assert!(!p.contains(CANARY), "{p}");
         }
     }
+}
+
+#[test]
+fn the_default_cache_folder_is_never_a_shared_temp_folder() {
+    let none = |_: &str| None;
+    assert_eq!(super::default_cache_dir(&none), Path::new(""));
+    let home = |name: &str| (name == "HOME").then(|| "/home/gw".to_string());
+    assert_eq!(
+        super::default_cache_dir(&home),
+        Path::new("/home/gw/.cache/twoway")
+    );
 }

@@ -74,34 +74,70 @@ fn is_key(text: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ' '))
 }
 
-/// `message` with its value literals replaced: serde quotes values in
-/// double quotes (`invalid type: string "x"`) and variants in backticks
-/// (`unknown variant `x``). Backticked names of keys and expected forms
-/// (`unknown field `password``, `expected one of `a`, `b``) stay.
+/// `message` with its value literals replaced, whatever they hold. serde
+/// writes a string value in Rust's debug quoting (`invalid type: string
+/// "pa\"ss"`: escaped quotes, backslashes, newlines), so a double-quoted
+/// literal runs to the first unescaped quote. It writes a variant raw
+/// between backticks (`unknown variant `x`, expected ...`), so that literal
+/// runs to the last "`, expected" / "`, there are no variants", backticks
+/// and newlines inside it included; and other values raw between backticks
+/// too (`invalid type: integer `5``). Backticked text stays only where it
+/// names a key (`unknown field `password``) or an expected form (after
+/// "expected"). A literal with no end redacts the rest of the message.
 fn redact(message: &str) -> String {
+    const VARIANT: &str = "variant `";
+    const VARIANT_ENDS: [&str; 2] = ["`, expected ", "`, there are no variants"];
     let mut out = String::with_capacity(message.len());
     let mut rest = message;
     while let Some(start) = rest.find(['"', '`']) {
-        let quote = rest[start..].chars().next().unwrap_or('"');
-        let Some(len) = rest[start + 1..].find(quote) else {
-            break;
-        };
-        let literal = &rest[start + 1..start + 1 + len];
         out.push_str(&rest[..start]);
-        let keep = quote == '`' && !rest[..start].trim_end().ends_with("variant");
-        if keep {
-            out.push('`');
-            out.push_str(literal);
-            out.push('`');
+        let after = &rest[start + 1..];
+        let end = if rest[..=start].ends_with(VARIANT) {
+            VARIANT_ENDS.iter().filter_map(|e| after.rfind(e)).max()
+        } else if rest.as_bytes()[start] == b'"' {
+            quoted_end(after)
+        } else if !names_a_key_or_form(&out) {
+            after.find('`')
         } else {
-            out.push(quote);
-            out.push_str(REDACTED);
-            out.push(quote);
-        }
-        rest = &rest[start + 2 + len..];
+            let len = after.find('`').unwrap_or(after.len());
+            out.push('`');
+            out.push_str(&after[..len]);
+            out.push('`');
+            rest = after.get(len + 1..).unwrap_or("");
+            continue;
+        };
+        let quote = &rest[start..=start];
+        out.push_str(quote);
+        out.push_str(REDACTED);
+        out.push_str(quote);
+        rest = match end {
+            Some(len) => &after[len + 1..],
+            None => "",
+        };
     }
     out.push_str(rest);
     out
+}
+
+/// Whether a backticked literal after `before` names a key or an expected
+/// form rather than a value.
+fn names_a_key_or_form(before: &str) -> bool {
+    before.ends_with("field ") || before.contains("expected")
+}
+
+/// Where a debug-quoted string that starts at `text` ends: the byte index
+/// of its closing, unescaped `"`.
+fn quoted_end(text: &str) -> Option<usize> {
+    let mut escaped = false;
+    for (i, b) in text.bytes().enumerate() {
+        match b {
+            _ if escaped => escaped = false,
+            b'\\' => escaped = true,
+            b'"' => return Some(i),
+            _ => {}
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -145,6 +181,50 @@ mod tests {
         let p = problem(&format!("[server]\n{CANARY}\n"));
         assert!(!p.contains(CANARY), "{p}");
         assert!(p.contains("(line 2, column "), "{p}");
+    }
+
+    #[test]
+    fn a_value_is_redacted_whole_whatever_its_quoting() {
+        // The literal forms a pasted secret can take, each around the canary.
+        let literals = [
+            format!(r#""pa\"ss-{CANARY}""#),
+            format!(r#""pa\\"#),
+            format!(r#""a`b`{CANARY}`""#),
+            format!(r#""line\n{CANARY}\r\t""#),
+            format!(r#""pässwörd-{CANARY}-ü→€""#),
+            format!("'pa\"ss`{CANARY}'"),
+            format!("\"\"\"\nx\"`\n{CANARY}\n\"\"\""),
+        ];
+        for literal in &literals {
+            let p = problem(&format!("[server]\nmax_body_kb = {literal}\n"));
+            assert!(!p.contains(CANARY), "{literal}: {p}");
+            assert!(!p.contains("ss-") && !p.contains("CANARY"), "{literal}: {p}");
+        }
+        // A numeric secret where a string belongs.
+        let p = problem("[[tenant]]\nname = \"a\"\napi_keys_env = 987654321012\n");
+        assert!(!p.contains("987654321012"), "{p}");
+    }
+
+    #[test]
+    fn an_unknown_variant_is_redacted_to_its_end() {
+        assert_eq!(
+            redact("unknown variant `pa`ss, expected `x`\nCANARY`, expected `a` or `b`"),
+            "unknown variant `<redacted>`, expected `a` or `b`"
+        );
+        assert_eq!(
+            redact("unknown variant `pa`ss-CANARY`, there are no variants"),
+            "unknown variant `<redacted>`, there are no variants"
+        );
+        assert_eq!(
+            redact("invalid type: string \"pa\\\"ss-CANARY\", expected u64"),
+            "invalid type: string \"<redacted>\", expected u64"
+        );
+        assert_eq!(
+            redact("invalid type: integer `1234`, expected a string"),
+            "invalid type: integer `<redacted>`, expected a string"
+        );
+        // No closing quote: the rest goes.
+        assert_eq!(redact("string \"CANARY\\\" tail"), "string \"<redacted>\"");
     }
 
     #[test]

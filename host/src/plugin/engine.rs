@@ -44,13 +44,22 @@ pub fn build(cache_dir: &Path) -> wasmtime::Result<(Engine, Option<CodeCache>)> 
     if std::env::var_os(PERF_MAP_ENV).is_some_and(|v| v == "1") {
         config.profiler(wasmtime::ProfilingStrategy::PerfMap);
     }
-    let code_cache = match super::cache::trusted_dir(cache_dir) {
-        Ok(dir) => {
-            let mut settings = CacheConfig::new();
-            settings.with_directory(&dir);
-            let cache = Cache::new(settings)?;
-            config.cache(Some(cache.clone()));
-            Some(CodeCache { dir, cache })
+    let trusted = super::cache::trusted_dir(cache_dir).and_then(|dir| {
+        // Exactly the checked path; wasmtime resolves it again, and must
+        // land on the same folder.
+        let mut settings = CacheConfig::new();
+        settings.with_directory(&dir);
+        let cache = Cache::new(settings).map_err(|e| super::cache::CacheError::Create {
+            path: dir.display().to_string(),
+            reason: format!("{e:#}"),
+        })?;
+        super::cache::same_dir(&dir, cache.directory())?;
+        Ok(CodeCache { dir, cache })
+    });
+    let code_cache = match trusted {
+        Ok(code_cache) => {
+            config.cache(Some(code_cache.cache.clone()));
+            Some(code_cache)
         }
         Err(e) => {
             tracing::error!(

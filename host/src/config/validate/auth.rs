@@ -95,10 +95,10 @@ impl Checker<'_> {
                     audience,
                 })
             }
-            other => {
+            _ => {
                 self.problem(
                     &format!("{key}.kind"),
-                    format!("{other:?} is not one of soap-login, oauth-client-credentials, oauth-jwt-bearer, oauth-password"),
+                    "is not one of soap-login, oauth-client-credentials, oauth-jwt-bearer, oauth-password (the value is not shown: it may be a secret pasted in the wrong place)".to_string(),
                 );
                 None
             }

@@ -74,7 +74,7 @@ impl Checker<'_> {
         text.parse().unwrap_or_else(|_| {
             self.problem(
                 key,
-                format!("{text:?} is not an address like \"127.0.0.1:8080\""),
+                "is not an address like \"127.0.0.1:8080\" (the value is not shown: it may be a secret pasted in the wrong place)".to_string(),
             );
             default.parse().expect("default address")
         })
@@ -281,11 +281,12 @@ impl Checker<'_> {
 
 /// Compiled plugin code goes to the user's cache folder, never beside the
 /// plugins: whoever may drop a plugin file must not be able to plant
-/// native code.
+/// native code. With neither `XDG_CACHE_HOME` nor `HOME` the path is empty:
+/// the cache is off (`plugin::cache` refuses it), never a shared temp folder.
 pub fn default_cache_dir(env: EnvLookup<'_>) -> PathBuf {
     let non_empty = |name: &str| env(name).filter(|v| !v.is_empty()).map(PathBuf::from);
     non_empty("XDG_CACHE_HOME")
         .or_else(|| non_empty("HOME").map(|home| home.join(".cache")))
-        .unwrap_or_else(std::env::temp_dir)
-        .join("twoway")
+        .map(|dir| dir.join("twoway"))
+        .unwrap_or_default()
 }

@@ -24,7 +24,7 @@ impl Checker<'_> {
             _ => {
                 self.problem(
                     &format!("{key}.login_url"),
-                    format!("{login_url:?} is not an https:// URL"),
+                    "is not an https:// URL with a host (the value is not shown: it may hold credentials)".to_string(),
                 );
                 None
             }
@@ -33,7 +33,7 @@ impl Checker<'_> {
         if !is_api_version(&api_version) {
             self.problem(
                 &format!("{key}.api_version"),
-                format!("{api_version:?} is not a version like \"62.0\""),
+                "is not a version like \"62.0\" (the value is not shown: it may be a secret pasted in the wrong place)".to_string(),
             );
         }
         let api_keys = self.api_keys(key, t.api_keys_env.as_deref(), t.api_keys_file.as_deref());
