@@ -12,7 +12,7 @@ use super::exit::CliError;
 use super::request::{self, RequestArgs};
 use super::tenant::{TenantArgs, find_tenant, upstream_of};
 use twoway::config;
-use twoway::gateway::Problem;
+use twoway::gateway::IntoResponse;
 use twoway::plugin::{self, CallContext, Header, InboundRequest, Runtime, version_id};
 
 #[derive(Debug, Subcommand)]
@@ -286,19 +286,14 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         ),
         Err(e) => {
             // What a caller of the gateway would get: the same problem document.
-            let problem = e.problem();
-            let status = problem.code.status();
+            let problem = e.problem().at(Some(&tenant.name), Some(&workflow.name));
+            let status = problem.status;
             let status_line = format!(
                 "HTTP {status} {} (workflow {}, version {id})",
-                problem.code.code(),
+                problem.code,
                 workflow.name
             );
-            let mut document = Problem::new(problem.code, problem.detail)
-                .at(Some(&tenant.name), Some(&workflow.name));
-            if let Some(seconds) = problem.retry_after {
-                document = document.retry_after(seconds);
-            }
-            let response = document.into_response("twoway-plugin-run");
+            let response = problem.into_response("twoway-plugin-run");
             let (parts, body) = response.into_parts();
             let body = http_body_util::BodyExt::collect(body).await?.to_bytes();
             request::print_answer(

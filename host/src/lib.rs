@@ -10,10 +10,9 @@ pub mod config;
 pub mod gateway;
 pub mod identity;
 pub mod plugin;
-pub mod problem;
-pub mod salesforce;
-pub mod secret;
 pub mod session;
 pub mod transport;
 pub mod upstream;
-pub mod xml;
+
+/// The wire formats, the error vocabulary and `Secret` (crate `twoway-wire`).
+pub use twoway_wire::{problem, salesforce, secret, xml};

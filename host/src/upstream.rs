@@ -16,10 +16,10 @@ use std::time::{Instant, SystemTime};
 use bytes::Bytes;
 
 use crate::identity::{self, ClientIdentity};
-use crate::problem::ProblemCode;
-use crate::salesforce::{self, Api, Outcome, Prepared};
+use crate::problem::UpstreamCode;
+use crate::salesforce::{self, Api, Outcome, Prepared, Verdict};
 use crate::session::{Manager, Session, SessionError, Status, UsageReport};
-use crate::transport::{self, Transport, TransportError};
+use crate::transport::{self, Exchange, Transport, TransportError};
 
 mod budget;
 mod observe;
@@ -51,11 +51,17 @@ pub struct Answer {
     pub status: u16,
     pub headers: http::HeaderMap,
     pub body: Bytes,
-    /// What the answer was, by the API's formats (`success`, a fault, ...).
-    pub outcome: Outcome,
+    /// What the answer was, by the API's formats (a success, a fault, ...).
+    pub verdict: Verdict,
 }
 
-/// Why no answer can be given.
+/// How long callers are asked to wait after REQUEST_LIMIT_EXCEEDED.
+/// Salesforce says nothing (the limit is a rolling 24-hour window), so
+/// callers are asked to come back in a minute rather than hammer the org.
+pub const API_LIMIT_RETRY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Why no answer can be given: the complete verdict on a call that has no
+/// answer for the caller, each case one [`UpstreamCode`].
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {
     #[error("invalid request: {0}")]
@@ -71,6 +77,10 @@ pub enum UpstreamError {
     /// The answer broke the caps on the work an XML document may cause.
     #[error("the API's answer was refused unread: {reason}")]
     AnswerRefused { reason: String },
+    /// The API answered REQUEST_LIMIT_EXCEEDED: the org's API requests of
+    /// the last 24 hours are spent.
+    #[error("REQUEST_LIMIT_EXCEEDED: {message}")]
+    ApiLimitExceeded { message: String },
     #[error(transparent)]
     Transport(#[from] TransportError),
     /// The tenant's API budget (`api_budget_per_day` / `api_reserve`) is spent.
@@ -87,38 +97,26 @@ impl UpstreamError {
         match self {
             Self::Session(e) => e.retry_after(),
             Self::ApiBudget(refusal) => Some(refusal.retry_after),
+            Self::ApiLimitExceeded { .. } => Some(API_LIMIT_RETRY),
             _ => None,
         }
     }
 
-    /// The problem callers see (docs/architecture.md, the error contract).
-    pub fn problem_code(&self) -> ProblemCode {
+    /// The problem callers see (docs/architecture.md, the error contract):
+    /// the one place an upstream error gets its code.
+    pub fn problem_code(&self) -> UpstreamCode {
         match self {
-            Self::InvalidRequest(_) => ProblemCode::InvalidRequest,
-            Self::Session(e) => session_problem(e),
-            Self::ClientCertificateRejected { .. } => ProblemCode::ClientCertificateRejected,
-            Self::MutualAuthenticationFailed { .. } => ProblemCode::MutualAuthenticationFailed,
-            Self::SessionRejected(_) => ProblemCode::SessionUnavailable,
-            Self::AnswerRefused { .. } => ProblemCode::UpstreamFault,
-            Self::Transport(TransportError::TooLarge { .. }) => ProblemCode::UpstreamTooLarge,
-            Self::Transport(TransportError::Timeout { .. }) => ProblemCode::UpstreamTimeout,
-            Self::Transport(_) => ProblemCode::UpstreamUnavailable,
-            Self::ApiBudget(_) => ProblemCode::ApiLimitExceeded,
+            Self::InvalidRequest(_) => UpstreamCode::InvalidRequest,
+            Self::Session(e) => e.problem_code(),
+            Self::ClientCertificateRejected { .. } => UpstreamCode::ClientCertificateRejected,
+            Self::MutualAuthenticationFailed { .. } => UpstreamCode::MutualAuthenticationFailed,
+            Self::SessionRejected(_) => UpstreamCode::SessionUnavailable,
+            Self::AnswerRefused { .. } => UpstreamCode::UpstreamRefused,
+            Self::ApiLimitExceeded { .. } | Self::ApiBudget(_) => UpstreamCode::ApiLimitExceeded,
+            Self::Transport(TransportError::TooLarge { .. }) => UpstreamCode::UpstreamTooLarge,
+            Self::Transport(TransportError::Timeout { .. }) => UpstreamCode::UpstreamTimeout,
+            Self::Transport(_) => UpstreamCode::UpstreamUnavailable,
         }
-    }
-
-    /// The problem code's name (`problem_code().code()`).
-    pub fn code(&self) -> &'static str {
-        self.problem_code().code()
-    }
-}
-
-/// The problem a failed login gives callers.
-pub fn session_problem(e: &SessionError) -> ProblemCode {
-    match e {
-        SessionError::InvalidLogin { .. } => ProblemCode::InvalidLogin,
-        SessionError::RateLimited { .. } => ProblemCode::LoginRateLimited,
-        SessionError::Unavailable { .. } => ProblemCode::SessionUnavailable,
     }
 }
 
@@ -143,7 +141,10 @@ pub struct TenantUpstream {
     identity: Option<Arc<ClientIdentity>>,
     /// Digest of the extra roots' contents the pool was built with.
     roots: [u8; 32],
+    /// The pool (handshakes, its identity for metrics).
     transport: Transport,
+    /// What requests go through: the pool, or a scripted exchange in tests.
+    exchange: Arc<dyn Exchange>,
     sessions: Manager,
     /// Shared with the successors a reload makes.
     usage: Arc<ApiUsage>,
@@ -213,11 +214,11 @@ impl TenantUpstream {
         let started = Instant::now();
         let result = self.send_once(out).await;
         if let Some(observer) = &self.observer {
-            let code = match &result {
-                Ok(answer) => answer.outcome.code(),
-                Err(e) => e.code(),
+            let ended = match &result {
+                Ok(answer) => Ok(&answer.verdict),
+                Err(e) => Err(e.problem_code()),
             };
-            observer.upstream_call(&self.settings.tenant, out.api, code, started.elapsed());
+            observer.upstream_call(&self.settings.tenant, out.api, ended, started.elapsed());
         }
         result
     }
@@ -282,7 +283,7 @@ impl TenantUpstream {
             .body(body)
             .map_err(|e| UpstreamError::InvalidRequest(e.to_string()))?;
         *request.headers_mut() = headers;
-        let reply = self.transport.send(request).await?;
+        let reply = self.exchange.exchange(request).await?;
         let (usage, outcome, reply) = read(out.api, reply).await?;
         if let Some((used, limit)) = usage {
             let report = UsageReport {
@@ -294,6 +295,16 @@ impl TenantUpstream {
             self.sessions.share_usage(report);
         }
         match outcome {
+            Outcome::Answer(verdict) => {
+                let mut headers = reply.headers;
+                salesforce::strip_secrets(&mut headers);
+                Ok(Attempt::Done(Answer {
+                    status: reply.status,
+                    headers,
+                    body: reply.body,
+                    verdict,
+                }))
+            }
             Outcome::InvalidSession { message } => Ok(Attempt::SessionRejected(message)),
             Outcome::CertificateRejected { reason } => {
                 Err(UpstreamError::ClientCertificateRejected { reason })
@@ -308,17 +319,10 @@ impl TenantUpstream {
                     },
                 })
             }
-            Outcome::Refused { reason } => Err(UpstreamError::AnswerRefused { reason }),
-            outcome => {
-                let mut headers = reply.headers;
-                salesforce::strip_secrets(&mut headers);
-                Ok(Attempt::Done(Answer {
-                    status: reply.status,
-                    headers,
-                    body: reply.body,
-                    outcome,
-                }))
+            Outcome::RequestLimitExceeded { message } => {
+                Err(UpstreamError::ApiLimitExceeded { message })
             }
+            Outcome::Refused { reason } => Err(UpstreamError::AnswerRefused { reason }),
         }
     }
 }
@@ -369,3 +373,6 @@ enum Attempt {
     Done(Answer),
     SessionRejected(String),
 }
+
+#[cfg(test)]
+mod tests;

@@ -51,7 +51,10 @@ pub fn xml_inject_classify(data: &[u8]) {
         for status in [200, 401, 500] {
             let outcome = salesforce::classify(api, status, &content_type, data);
             let text = outcome.to_string();
-            let _ = (outcome.code(), outcome.hint(), outcome.is_success());
+            let _ = (outcome.hint(), outcome.is_success());
+            if let twoway::salesforce::Outcome::Answer(verdict) = &outcome {
+                let _ = (verdict.label(), verdict.fault());
+            }
             assert!(
                 !text.contains(SESSION_ID),
                 "an outcome shows the session: {text}"
@@ -111,7 +114,7 @@ fn check_injected(body: &[u8]) {
 /// failure never shows a session id.
 pub fn login_response(data: &[u8]) {
     let shown = |e: salesforce::LoginFailure| {
-        let text = format!("{e} {e:?} {}", e.code());
+        let text = format!("{e} {e:?} {}", e.problem_code());
         assert!(
             !text.contains(SESSION_ID),
             "a login failure shows a session: {text}"

@@ -84,6 +84,7 @@ async fn errors_a_workflow_builds_keep_their_codes() {
         ),
         ("api-limit-exceeded", 429, "api_limit_exceeded", Some("30")),
         ("upstream-fault", 502, "upstream_fault", None),
+        ("refused", 502, "upstream_refused", None),
         ("timeout", 504, "upstream_timeout", None),
         ("too-large", 502, "upstream_too_large", None),
         ("unavailable", 502, "upstream_unavailable", None),

@@ -22,7 +22,7 @@ fn check_shows_the_world_and_refuses_what_the_gateway_would() {
     assert_eq!(run.code, 0, "{}", run.output());
     assert!(
         run.stdout
-            .contains("ok, a workflow for twoway:gateway@0.2.0"),
+            .contains("ok, a workflow for twoway:gateway@0.3.0"),
         "{}",
         run.output()
     );
@@ -43,7 +43,7 @@ fn check_shows_the_world_and_refuses_what_the_gateway_would() {
     };
     assert!(names("exports") == ["handle"], "{report}");
     assert!(
-        names("imports").contains(&"twoway:gateway/upstream@0.2.0".to_string()),
+        names("imports").contains(&"twoway:gateway/upstream@0.3.0".to_string()),
         "{report}"
     );
 

@@ -4,7 +4,7 @@
 //! page, MUTUAL_AUTHENTICATION_FAILED and INVALID_SESSION_ID (SOAP, REST, Bulk).
 
 use twoway::salesforce::{
-    self, Api, Instance, LoginFailure, Outcome, api_usage, classify, inject, resolve,
+    self, Api, Instance, LoginFailure, Outcome, Verdict, api_usage, classify, inject, resolve,
 };
 use twoway::secret::Secret;
 use twoway_tests::{
@@ -84,7 +84,7 @@ async fn soap_login_inject_and_classify() {
     let ok = send(&identity, "POST", &on_mutual, &headers, body.clone()).await;
     assert_eq!(
         classify_response(Api::SoapPartner, &ok),
-        Outcome::Success,
+        Outcome::Answer(Verdict::Success),
         "{}",
         ok.body
     );
@@ -125,7 +125,10 @@ async fn soap_login_inject_and_classify() {
     let (headers, body) = get_user_info(&Secret::new(format!("{ACME_ORG}!not-a-session")));
     let invalid = send(&identity, "POST", &on_mutual, &headers, body).await;
     let outcome = classify_response(Api::SoapPartner, &invalid);
-    assert_eq!(outcome.code(), "invalid_session", "{outcome:?}");
+    assert!(
+        matches!(outcome, Outcome::InvalidSession { .. }),
+        "{outcome:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -149,7 +152,7 @@ async fn rest_and_bulk_sessions() {
     let ok = send(&identity, "GET", &query, &headers, Vec::new()).await;
     assert_eq!(
         classify_response(Api::Rest, &ok),
-        Outcome::Success,
+        Outcome::Answer(Verdict::Success),
         "{}",
         ok.body
     );
@@ -181,9 +184,10 @@ async fn rest_and_bulk_sessions() {
     let mut headers = http::HeaderMap::new();
     inject(Api::Rest, &login.session_id, &mut headers, b"").unwrap();
     let refused = send(&Client::anonymous(), "GET", &standard, &headers, Vec::new()).await;
-    assert_eq!(
-        classify_response(Api::Rest, &refused).code(),
-        "mutual_authentication_failed"
+    let outcome = classify_response(Api::Rest, &refused);
+    assert!(
+        matches!(outcome, Outcome::MutualAuthFailed { .. }),
+        "{outcome:?}"
     );
 
     let job = resolve(Api::Bulk, "job", &login.instance, port).unwrap();
@@ -249,7 +253,7 @@ async fn oauth_replies_and_login_faults() {
     .await;
     assert_eq!(
         classify_response(Api::SoapPartner, &ok),
-        Outcome::Success,
+        Outcome::Answer(Verdict::Success),
         "{}",
         ok.body
     );

@@ -151,7 +151,7 @@ async fn an_enforced_user_without_mutual_auth_gets_a_clear_error() {
         .send(&get_user_info())
         .await
         .expect_err("must fail");
-    assert_eq!(error.code(), "mutual_authentication_failed");
+    assert_eq!(error.problem_code().code(), "mutual_authentication_failed");
     assert!(
         error.to_string().contains("set mutual_auth = true"),
         "{error}"
@@ -228,7 +228,7 @@ async fn wrong_credentials_stop_logins_instead_of_locking_the_user_out() {
             .send(&rest_query())
             .await
             .expect_err("bad password");
-        assert_eq!(error.code(), "invalid_login", "{error}");
+        assert_eq!(error.problem_code().code(), "invalid_login", "{error}");
         assert!(error.to_string().contains("INVALID_LOGIN"), "{error}");
     }
     let counters = admin_get(&sim, "/counters").await;
@@ -337,7 +337,7 @@ async fn a_rejected_certificate_is_reported_with_its_reason() {
         .send(&get_user_info())
         .await
         .expect_err("Globex's certificate for Acme");
-    assert_eq!(error.code(), "client_certificate_rejected");
+    assert_eq!(error.problem_code().code(), "client_certificate_rejected");
     assert!(
         matches!(&error, UpstreamError::ClientCertificateRejected { reason } if reason.contains("not registered")),
         "{error}"

@@ -20,7 +20,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
-use crate::salesforce::Api;
+use crate::problem::UpstreamCode;
+use crate::salesforce::{Api, Verdict};
 
 /// Seconds: from 5 ms to 30 s (workflows and upstream calls).
 const CALL_BUCKETS: [f64; 12] = [
@@ -56,8 +57,9 @@ pub struct TenantLabels {
     pub tenant: String,
 }
 
-/// One upstream call: its API (`soap-partner`, `rest`, ...) and outcome
-/// code (`success`, `invalid_session`, `upstream_timeout`, ...).
+/// One upstream call: its API (`soap-partner`, `rest`, ...) and how it
+/// ended: the answer's verdict (`success`, `fault`, `unexpected_body`) or
+/// the problem code of a call without an answer (`upstream_timeout`, ...).
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct UpstreamLabels {
     pub tenant: String,
@@ -420,11 +422,20 @@ impl Metrics {
 }
 
 impl crate::upstream::Observer for Metrics {
-    fn upstream_call(&self, tenant: &str, api: Api, code: &'static str, elapsed: Duration) {
+    fn upstream_call(
+        &self,
+        tenant: &str,
+        api: Api,
+        ended: Result<&Verdict, UpstreamCode>,
+        elapsed: Duration,
+    ) {
         let labels = UpstreamLabels {
             tenant: tenant.to_string(),
             api: api.name(),
-            code,
+            code: match ended {
+                Ok(verdict) => verdict.label(),
+                Err(code) => code.code(),
+            },
         };
         self.upstream_latency
             .with_series(&labels, |h| h.observe(elapsed.as_secs_f64()));

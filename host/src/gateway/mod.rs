@@ -27,7 +27,7 @@ use crate::session::SessionStore;
 use crate::upstream::SetupError;
 
 pub use metrics::Metrics;
-pub use problem::{Problem, ProblemCode};
+pub use problem::{IntoResponse, Problem, ProblemCode};
 pub use reload::{prepare, reload};
 pub use routing::parse_route;
 pub use server::{Running, start};

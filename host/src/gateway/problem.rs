@@ -1,61 +1,21 @@
-//! Errors as callers see them: `application/problem+json` (RFC 9457) with
-//! a stable snake_case `code`, the tenant, workflow and request id.
+//! Problems as HTTP answers: `application/problem+json` (RFC 9457) with a
+//! stable snake_case `code`, the tenant, workflow and request id, and
+//! `Retry-After` when waiting helps.
 
 use bytes::Bytes;
 use http_body_util::Full;
-use serde::Serialize;
 
-pub use crate::problem::ProblemCode;
+pub use crate::problem::{Problem, ProblemCode};
 
-/// One problem answer.
-#[derive(Debug, Clone, Serialize)]
-pub struct Problem {
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub title: &'static str,
-    pub status: u16,
-    pub detail: String,
-    pub code: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tenant: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub workflow: Option<String>,
-    pub request_id: String,
-    #[serde(skip)]
-    pub retry_after: Option<u64>,
+/// A problem as the HTTP response callers get.
+pub trait IntoResponse {
+    /// The response, naming `request_id`.
+    fn into_response(self, request_id: &str) -> http::Response<Full<Bytes>>;
 }
 
-impl Problem {
-    /// A problem with `code`; status and title follow from the code.
-    pub fn new(code: ProblemCode, detail: impl Into<String>) -> Self {
-        Self {
-            kind: format!("https://twoway.dev/problems/{}", code.code()),
-            title: code.title(),
-            status: code.status(),
-            detail: detail.into(),
-            code: code.code(),
-            tenant: None,
-            workflow: None,
-            request_id: String::new(),
-            retry_after: None,
-        }
-    }
-
-    /// Names the tenant and workflow it happened in.
-    pub fn at(mut self, tenant: Option<&str>, workflow: Option<&str>) -> Self {
-        self.tenant = tenant.map(str::to_string);
-        self.workflow = workflow.map(str::to_string);
-        self
-    }
-
-    /// Asks the caller to retry after `seconds`.
-    pub fn retry_after(mut self, seconds: u64) -> Self {
-        self.retry_after = Some(seconds.max(1));
-        self
-    }
-
+impl IntoResponse for Problem {
     /// The HTTP response.
-    pub fn into_response(self, request_id: &str) -> http::Response<Full<Bytes>> {
+    fn into_response(self, request_id: &str) -> http::Response<Full<Bytes>> {
         let mut problem = self;
         problem.request_id = request_id.to_string();
         let body = serde_json::to_vec(&problem).unwrap_or_default();

@@ -12,8 +12,8 @@ use http_body_util::{BodyExt, Full, Limited};
 use super::Shared;
 use super::auth::{self, Caller};
 use super::metrics::{RequestLabels, TenantLabels, WorkflowLabels};
-use super::problem::{Problem, ProblemCode};
-use crate::plugin::{CallContext, Header, InboundRequest, PluginError, PluginProblem};
+use super::problem::{IntoResponse, Problem, ProblemCode};
+use crate::plugin::{CallContext, Header, InboundRequest};
 
 /// Headers a workflow never sees.
 const HIDDEN_HEADERS: &[&str] = &["authorization", "cookie", "proxy-authorization"];
@@ -229,7 +229,8 @@ async fn run(
                     )
                 })
         }
-        Err(e) => problem_for(e)
+        Err(e) => e
+            .problem()
             .at(Some(tenant_name), Some(workflow))
             .into_response(request_id),
     };
@@ -281,21 +282,6 @@ async fn read_body(
                 deadline.as_millis()
             ),
         )),
-    }
-}
-
-/// The problem for a failed plugin call: every failure names its code
-/// (`PluginError::problem`, an exhaustive mapping; no fallback).
-fn problem_for(e: PluginError) -> Problem {
-    let PluginProblem {
-        code,
-        detail,
-        retry_after,
-    } = e.problem();
-    let problem = Problem::new(code, detail);
-    match retry_after {
-        Some(seconds) => problem.retry_after(seconds),
-        None => problem,
     }
 }
 

@@ -1,42 +1,27 @@
 //! The plugin side of the error contract: the host's `UpstreamError` as the
-//! WIT's typed `upstream-error`, and every way a call fails (trap, limits,
-//! the workflow's own `workflow-error`) as one [`ProblemCode`].
+//! WIT's typed `upstream-error`, the host's verdict as the WIT's `verdict`,
+//! and every way a call fails (trap, limits, the workflow's own
+//! `workflow-error`) as one [`Problem`].
 //!
-//! A workflow that passes on the `upstream-error` it got yields exactly the
-//! code the host would have given it: [`wit_error`] and [`upstream_problem`]
-//! agree (tested below).
+//! An upstream error gets its code once (`UpstreamError::problem_code`);
+//! the WIT case is chosen by that code ([`wit_case`]) and read back by
+//! [`wit_code`], its inverse (tested over every [`UpstreamCode`]). So a
+//! workflow that passes on the `upstream-error` it got yields exactly the
+//! code the host would have given.
 
 use std::time::Duration;
 
 use super::PluginError;
-use super::generated::{Fault, RetryLater, UpstreamError as Wit, WorkflowError};
-use crate::problem::ProblemCode;
-use crate::session::SessionError;
-use crate::transport::TransportError;
+use super::generated::{
+    Fault, RetryLater, UpstreamError as Wit, Verdict as WitVerdict, WorkflowError,
+};
+use crate::problem::{Problem, ProblemCode, UpstreamCode};
+use crate::salesforce::Verdict;
 use crate::upstream::UpstreamError;
-
-/// What a failed call tells the caller: a code, a detail, maybe a wait.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PluginProblem {
-    pub code: ProblemCode,
-    pub detail: String,
-    /// Seconds the caller should wait (`Retry-After`).
-    pub retry_after: Option<u64>,
-}
-
-impl PluginProblem {
-    fn new(code: ProblemCode, detail: impl Into<String>) -> Self {
-        Self {
-            code,
-            detail: detail.into(),
-            retry_after: None,
-        }
-    }
-}
 
 impl PluginError {
     /// The problem callers see (docs/architecture.md, the error contract).
-    pub fn problem(&self) -> PluginProblem {
+    pub fn problem(&self) -> Problem {
         let code = match self {
             Self::Trap(_) => ProblemCode::PluginTrap,
             Self::Timeout(_) => ProblemCode::PluginTimeout,
@@ -44,60 +29,93 @@ impl PluginError {
             Self::OutputTooLarge { .. } => ProblemCode::PluginOutputTooLarge,
             Self::Workflow(e) => return workflow_problem(e),
         };
-        PluginProblem::new(code, self.to_string())
-    }
-
-    /// The problem code callers see.
-    pub fn problem_code(&self) -> ProblemCode {
-        self.problem().code
+        Problem::new(code, self.to_string())
     }
 }
 
 /// A workflow's own error: one case, one code.
-fn workflow_problem(e: &WorkflowError) -> PluginProblem {
+fn workflow_problem(e: &WorkflowError) -> Problem {
     match e {
-        WorkflowError::BadRequest(detail) => PluginProblem::new(ProblemCode::BadRequest, detail),
-        WorkflowError::NotFound(detail) => PluginProblem::new(ProblemCode::NotFound, detail),
-        WorkflowError::UpstreamFault(fault) => {
-            PluginProblem::new(ProblemCode::UpstreamFault, fault_detail(fault))
-        }
+        WorkflowError::BadRequest(detail) => Problem::new(ProblemCode::BadRequest, detail),
+        WorkflowError::NotFound(detail) => Problem::new(ProblemCode::NotFound, detail),
         WorkflowError::Upstream(e) => upstream_problem(e),
-        WorkflowError::Internal(detail) => PluginProblem::new(ProblemCode::WorkflowError, detail),
+        WorkflowError::Internal(detail) => Problem::new(ProblemCode::WorkflowError, detail),
     }
 }
 
 /// An `upstream-error` (as the host built it, or as the workflow built it).
-pub fn upstream_problem(e: &Wit) -> PluginProblem {
-    let later = |code, r: &RetryLater| PluginProblem {
-        code,
-        detail: r.reason.clone(),
-        retry_after: Some(u64::from(r.retry_after.max(1))),
-    };
+pub fn upstream_problem(e: &Wit) -> Problem {
+    let problem = Problem::new(wit_code(e), wit_detail(e));
     match e {
-        Wit::InvalidRequest(s) => PluginProblem::new(ProblemCode::InvalidRequest, s),
-        Wit::InvalidLogin(s) => PluginProblem::new(ProblemCode::InvalidLogin, s),
-        Wit::LoginRateLimited(r) => later(ProblemCode::LoginRateLimited, r),
-        Wit::SessionUnavailable(r) => later(ProblemCode::SessionUnavailable, r),
-        Wit::MutualAuthFailed(s) => PluginProblem::new(ProblemCode::MutualAuthenticationFailed, s),
-        Wit::CertificateRejected(reason) => PluginProblem::new(
-            ProblemCode::ClientCertificateRejected,
-            format!("the API refused the client certificate: {reason}"),
-        ),
-        Wit::ApiLimitExceeded(r) => later(ProblemCode::ApiLimitExceeded, r),
-        Wit::UpstreamFault(fault) => {
-            PluginProblem::new(ProblemCode::UpstreamFault, fault_detail(fault))
+        Wit::LoginRateLimited(r) | Wit::SessionUnavailable(r) | Wit::ApiLimitExceeded(r) => {
+            problem.retry_after(u64::from(r.retry_after))
         }
-        Wit::Timeout(s) => PluginProblem::new(ProblemCode::UpstreamTimeout, s),
-        Wit::TooLarge(limit) => PluginProblem::new(
-            ProblemCode::UpstreamTooLarge,
-            format!("the API's answer was over the {limit}-byte limit"),
-        ),
-        Wit::Unavailable(s) => PluginProblem::new(ProblemCode::UpstreamUnavailable, s),
+        _ => problem,
     }
 }
 
-fn fault_detail(fault: &Fault) -> String {
-    format!("{}: {}", fault.code, fault.message)
+/// The code of a WIT `upstream-error` case: the inverse of [`wit_case`].
+pub fn wit_code(e: &Wit) -> UpstreamCode {
+    match e {
+        Wit::InvalidRequest(_) => UpstreamCode::InvalidRequest,
+        Wit::InvalidLogin(_) => UpstreamCode::InvalidLogin,
+        Wit::LoginRateLimited(_) => UpstreamCode::LoginRateLimited,
+        Wit::SessionUnavailable(_) => UpstreamCode::SessionUnavailable,
+        Wit::MutualAuthFailed(_) => UpstreamCode::MutualAuthenticationFailed,
+        Wit::CertificateRejected(_) => UpstreamCode::ClientCertificateRejected,
+        Wit::ApiLimitExceeded(_) => UpstreamCode::ApiLimitExceeded,
+        Wit::UpstreamFault(_) => UpstreamCode::UpstreamFault,
+        Wit::Refused(_) => UpstreamCode::UpstreamRefused,
+        Wit::Timeout(_) => UpstreamCode::UpstreamTimeout,
+        Wit::TooLarge(_) => UpstreamCode::UpstreamTooLarge,
+        Wit::Unavailable(_) => UpstreamCode::UpstreamUnavailable,
+    }
+}
+
+/// What a WIT `upstream-error` says, for people.
+fn wit_detail(e: &Wit) -> String {
+    match e {
+        Wit::InvalidRequest(s)
+        | Wit::InvalidLogin(s)
+        | Wit::MutualAuthFailed(s)
+        | Wit::CertificateRejected(s)
+        | Wit::Refused(s)
+        | Wit::Timeout(s)
+        | Wit::TooLarge(s)
+        | Wit::Unavailable(s) => s.clone(),
+        Wit::LoginRateLimited(r) | Wit::SessionUnavailable(r) | Wit::ApiLimitExceeded(r) => {
+            r.reason.clone()
+        }
+        Wit::UpstreamFault(fault) => format!("{}: {}", fault.code, fault.message),
+    }
+}
+
+/// The WIT case of `code`, saying `detail`, asking to wait `retry_after`
+/// seconds where the case carries a wait. The one mapping from an upstream
+/// code to the WIT.
+pub fn wit_case(code: UpstreamCode, detail: String, retry_after: u32) -> Wit {
+    let later = |reason| RetryLater {
+        reason,
+        retry_after: retry_after.max(1),
+    };
+    match code {
+        UpstreamCode::InvalidRequest => Wit::InvalidRequest(detail),
+        UpstreamCode::InvalidLogin => Wit::InvalidLogin(detail),
+        UpstreamCode::LoginRateLimited => Wit::LoginRateLimited(later(detail)),
+        UpstreamCode::SessionUnavailable => Wit::SessionUnavailable(later(detail)),
+        UpstreamCode::MutualAuthenticationFailed => Wit::MutualAuthFailed(detail),
+        UpstreamCode::ClientCertificateRejected => Wit::CertificateRejected(detail),
+        UpstreamCode::ApiLimitExceeded => Wit::ApiLimitExceeded(later(detail)),
+        // Salesforce's own code for a fault of no known kind.
+        UpstreamCode::UpstreamFault => Wit::UpstreamFault(Fault {
+            code: "UNKNOWN_EXCEPTION".into(),
+            message: detail,
+        }),
+        UpstreamCode::UpstreamRefused => Wit::Refused(detail),
+        UpstreamCode::UpstreamTimeout => Wit::Timeout(detail),
+        UpstreamCode::UpstreamTooLarge => Wit::TooLarge(detail),
+        UpstreamCode::UpstreamUnavailable => Wit::Unavailable(detail),
+    }
 }
 
 /// Whole seconds, rounded up, at least 1.
@@ -107,52 +125,21 @@ fn seconds(wait: Option<Duration>) -> u32 {
     u32::try_from(secs).unwrap_or(u32::MAX).max(1)
 }
 
-/// How long a workflow is asked to wait after REQUEST_LIMIT_EXCEEDED.
-/// Salesforce says nothing (the limit is a rolling 24-hour window), so
-/// callers are asked to come back in a minute rather than hammer the org.
-pub const API_LIMIT_RETRY_SECS: u32 = 60;
-
-/// REQUEST_LIMIT_EXCEEDED (an answer the API gave, classified by
-/// `salesforce::classify`) as the WIT's `api-limit-exceeded`.
-pub fn api_limit_exceeded(message: &str) -> Wit {
-    Wit::ApiLimitExceeded(RetryLater {
-        reason: format!("REQUEST_LIMIT_EXCEEDED: {message}"),
-        retry_after: API_LIMIT_RETRY_SECS,
-    })
+impl From<UpstreamError> for Wit {
+    fn from(e: UpstreamError) -> Self {
+        wit_case(e.problem_code(), e.to_string(), seconds(e.retry_after()))
+    }
 }
 
-/// The host's error as the WIT's `upstream-error`; its problem code is the
-/// host error's (`UpstreamError::problem_code`).
-pub fn wit_error(e: UpstreamError) -> Wit {
-    let retry = seconds(e.retry_after());
-    let later = |reason: String| RetryLater {
-        reason,
-        retry_after: retry,
-    };
-    match e {
-        UpstreamError::InvalidRequest(reason) => Wit::InvalidRequest(reason),
-        UpstreamError::Session(e @ SessionError::InvalidLogin { .. }) => {
-            Wit::InvalidLogin(e.to_string())
+impl From<Verdict> for WitVerdict {
+    fn from(verdict: Verdict) -> Self {
+        if let Some((code, message)) = verdict.fault() {
+            return WitVerdict::Fault(Fault { code, message });
         }
-        UpstreamError::Session(e @ SessionError::RateLimited { .. }) => {
-            Wit::LoginRateLimited(later(e.to_string()))
+        match verdict {
+            Verdict::UnexpectedBody { snippet, .. } => WitVerdict::Unexpected(snippet),
+            _ => WitVerdict::Success,
         }
-        UpstreamError::Session(e @ SessionError::Unavailable { .. }) => {
-            Wit::SessionUnavailable(later(e.to_string()))
-        }
-        e @ UpstreamError::SessionRejected(_) => Wit::SessionUnavailable(later(e.to_string())),
-        e @ UpstreamError::AnswerRefused { .. } => Wit::UpstreamFault(Fault {
-            code: "ANSWER_REFUSED".into(),
-            message: e.to_string(),
-        }),
-        UpstreamError::ClientCertificateRejected { reason } => Wit::CertificateRejected(reason),
-        e @ UpstreamError::MutualAuthenticationFailed { .. } => {
-            Wit::MutualAuthFailed(e.to_string())
-        }
-        UpstreamError::Transport(TransportError::TooLarge { limit }) => Wit::TooLarge(limit as u64),
-        UpstreamError::Transport(e @ TransportError::Timeout { .. }) => Wit::Timeout(e.to_string()),
-        UpstreamError::Transport(e) => Wit::Unavailable(e.to_string()),
-        e @ UpstreamError::ApiBudget(_) => Wit::ApiLimitExceeded(later(e.to_string())),
     }
 }
 
@@ -160,92 +147,48 @@ pub fn wit_error(e: UpstreamError) -> Wit {
 mod tests {
     use super::*;
 
-    fn host_errors() -> Vec<UpstreamError> {
-        let wait = Duration::from_millis(2500);
-        vec![
-            UpstreamError::InvalidRequest("bad path".into()),
-            UpstreamError::Session(SessionError::InvalidLogin {
-                code: "INVALID_LOGIN".into(),
-                message: "no".into(),
-            }),
-            UpstreamError::Session(SessionError::RateLimited {
-                reason: "budget".into(),
-                retry_after: wait,
-            }),
-            UpstreamError::Session(SessionError::Unavailable {
-                reason: "down".into(),
-                retry_after: wait,
-            }),
-            UpstreamError::SessionRejected("again".into()),
-            UpstreamError::AnswerRefused {
-                reason: "too deep".into(),
-            },
-            UpstreamError::ClientCertificateRejected {
-                reason: "expired".into(),
-            },
-            UpstreamError::MutualAuthenticationFailed {
-                message: "no cert".into(),
-                hint: "use the mutual-auth port",
-            },
-            UpstreamError::Transport(TransportError::TooLarge { limit: 10 }),
-            UpstreamError::Transport(TransportError::Timeout {
-                phase: "connect",
-                target: "x".into(),
-                after: wait,
-            }),
-            UpstreamError::Transport(TransportError::Http("reset".into())),
-            UpstreamError::ApiBudget(crate::upstream::Refusal {
-                used: 100,
-                limit: 15000,
-                threshold: 100,
-                retry_after: wait,
-            }),
-        ]
+    #[test]
+    fn every_upstream_code_has_one_wit_case_and_back() {
+        for &code in UpstreamCode::ALL {
+            let case = wit_case(code, "why".into(), 3);
+            assert_eq!(wit_code(&case), code);
+            let problem = upstream_problem(&case);
+            assert_eq!(problem.code, ProblemCode::Upstream(code));
+            assert_eq!(problem.status, code.status());
+        }
     }
 
     #[test]
-    fn a_passed_on_upstream_error_keeps_the_host_code() {
-        for e in host_errors() {
-            let code = e.problem_code();
-            let retry = e.retry_after().map(|_| 3);
-            let problem = upstream_problem(&wit_error(e));
-            assert_eq!(problem.code, code);
-            if retry.is_some() {
-                assert_eq!(problem.retry_after, retry, "{code}: 2.5 s rounds up to 3");
-            }
-        }
+    fn a_passed_on_host_error_keeps_its_code_detail_and_wait() {
+        let e = UpstreamError::ApiBudget(crate::upstream::Refusal {
+            used: 100,
+            limit: 15000,
+            threshold: 100,
+            retry_after: Duration::from_millis(2500),
+        });
+        let (code, detail) = (e.problem_code(), e.to_string());
+        let problem = workflow_problem(&WorkflowError::Upstream(Wit::from(e)));
+        assert_eq!(problem.code, ProblemCode::Upstream(code));
+        assert_eq!(problem.detail, detail);
+        assert_eq!(problem.retry_after, Some(3), "2.5 s rounds up to 3");
+        let limit = Wit::from(UpstreamError::ApiLimitExceeded {
+            message: "TotalRequests Limit exceeded.".into(),
+        });
+        assert!(
+            matches!(&limit, Wit::ApiLimitExceeded(r) if r.retry_after == 60 && r.reason.contains("REQUEST_LIMIT_EXCEEDED")),
+            "{limit:?}"
+        );
     }
 
     #[test]
     fn workflow_errors_map_one_to_one() {
         let cases = [
-            (
-                WorkflowError::BadRequest("x".into()),
-                ProblemCode::BadRequest,
-            ),
+            (WorkflowError::BadRequest("x".into()), ProblemCode::BadRequest),
             (WorkflowError::NotFound("x".into()), ProblemCode::NotFound),
-            (
-                WorkflowError::Internal("x".into()),
-                ProblemCode::WorkflowError,
-            ),
-            (
-                WorkflowError::UpstreamFault(Fault {
-                    code: "INVALID_FIELD".into(),
-                    message: "m".into(),
-                }),
-                ProblemCode::UpstreamFault,
-            ),
-            (
-                WorkflowError::Upstream(Wit::ApiLimitExceeded(RetryLater {
-                    reason: "spent".into(),
-                    retry_after: 0,
-                })),
-                ProblemCode::ApiLimitExceeded,
-            ),
+            (WorkflowError::Internal("x".into()), ProblemCode::WorkflowError),
         ];
         for (e, code) in cases {
-            let problem = PluginError::Workflow(e).problem();
-            assert_eq!(problem.code, code);
+            assert_eq!(PluginError::Workflow(e).problem().code, code);
         }
         let limited = workflow_problem(&WorkflowError::Upstream(Wit::ApiLimitExceeded(
             RetryLater {
@@ -254,5 +197,28 @@ mod tests {
             },
         )));
         assert_eq!(limited.retry_after, Some(1), "at least one second");
+    }
+
+    #[test]
+    fn verdicts_cross_the_boundary_as_faults_or_unexpected() {
+        let fault = WitVerdict::from(Verdict::BulkError {
+            code: "InvalidBatch".into(),
+            message: "bad".into(),
+        });
+        assert!(
+            matches!(&fault, WitVerdict::Fault(f) if f.code == "InvalidBatch" && f.message == "bad")
+        );
+        let page = WitVerdict::from(Verdict::UnexpectedBody {
+            status: 503,
+            content_type: "text/html".into(),
+            snippet: "<html>down</html>".into(),
+        });
+        assert!(
+            matches!(&page, WitVerdict::Unexpected(s) if s == "<html>down</html>")
+        );
+        assert!(matches!(
+            WitVerdict::from(Verdict::Success),
+            WitVerdict::Success
+        ));
     }
 }

@@ -12,6 +12,6 @@ pub use self::twoway::gateway::context::Host as ContextHost;
 pub use self::twoway::gateway::types::Host as TypesHost;
 pub use self::twoway::gateway::types::{
     Api, Fault, Header, Level, OutboundRequest, RetryLater, SessionInfo, UpstreamError,
-    UpstreamResponse,
+    UpstreamResponse, Verdict,
 };
 pub use self::twoway::gateway::upstream::Host as UpstreamHost;

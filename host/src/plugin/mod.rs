@@ -24,7 +24,7 @@ use wasmtime::{Engine, Store, UpdateDeadline};
 use wasmtime_wasi::WasiCtxBuilder;
 
 pub use engine::MAX_PLUGIN_MEMORY;
-pub use errors::{PluginProblem, wit_error};
+pub use errors::{upstream_problem, wit_case, wit_code};
 pub use generated::UpstreamError as UpstreamErrorWit;
 pub use generated::{Header, InboundRequest, WorkflowError, WorkflowResponse};
 pub use helper::{
@@ -75,7 +75,7 @@ pub enum LoadError {
 }
 
 /// The version of the WIT package `twoway:gateway` the host implements.
-pub const WIT_VERSION: &str = "0.2.0";
+pub const WIT_VERSION: &str = "0.3.0";
 
 /// The `twoway:gateway` version a component imports, when it is not ours.
 fn foreign_wit_version(engine: &Engine, component: &Component) -> Option<String> {

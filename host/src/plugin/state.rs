@@ -10,7 +10,6 @@ use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::errors::wit_error;
 use super::generated::{
     Api, ContextHost, Header, Level, OutboundRequest, SessionInfo, TypesHost, UpstreamError,
     UpstreamHost, UpstreamResponse,
@@ -99,11 +98,7 @@ impl UpstreamHost for PluginState {
         };
         let upstream = self.call.upstream.clone();
         match upstream.send(&out).await {
-            Ok(answer) => {
-                if let salesforce::Outcome::RequestLimitExceeded { message } = &answer.outcome {
-                    return Ok(Err(super::errors::api_limit_exceeded(message)));
-                }
-                Ok(Ok(UpstreamResponse {
+            Ok(answer) => Ok(Ok(UpstreamResponse {
                     status: answer.status,
                     headers: answer
                         .headers
@@ -115,12 +110,12 @@ impl UpstreamHost for PluginState {
                             })
                         })
                         .collect(),
-                    body: answer.body.to_vec(),
-                }))
-            }
+                body: answer.body.to_vec(),
+                verdict: answer.verdict.into(),
+            })),
             Err(e) => {
-                tracing::debug!(tenant = %self.call.tenant, workflow = %self.call.workflow, code = e.code(), error = %e, "upstream error");
-                Ok(Err(wit_error(e)))
+                tracing::debug!(tenant = %self.call.tenant, workflow = %self.call.workflow, code = %e.problem_code(), error = %e, "upstream error");
+                Ok(Err(e.into()))
             }
         }
     }
@@ -136,7 +131,7 @@ impl ContextHost for PluginState {
                 user_id: session.user_id.clone(),
                 api_version: upstream.settings().session.api_version.clone(),
             })),
-            Err(e) => Ok(Err(wit_error(upstream::UpstreamError::Session(e)))),
+            Err(e) => Ok(Err(upstream::UpstreamError::Session(e).into())),
         }
     }
 

@@ -181,7 +181,7 @@ async fn run(inner: Arc<Inner>, tx: watch::Sender<Published>) {
 /// One login, bounded by `login_timeout_ms`.
 async fn login(inner: &Inner) -> Result<strategy::Grant, LoginFailure> {
     let tenant = &inner.settings;
-    let attempt = strategy::login(tenant, &inner.transport);
+    let attempt = strategy::login(tenant, inner.exchange.as_ref());
     match tokio::time::timeout(tenant.login_timeout, attempt).await {
         Ok(result) => result,
         Err(_) => Err(LoginFailure::Unexpected {
@@ -237,7 +237,7 @@ fn on_failure(inner: &Inner, state: &mut LoginState, failure: LoginFailure) -> S
         .last_error
         .write()
         .unwrap_or_else(|e| e.into_inner()) = Some(error.to_string());
-    tracing::warn!(tenant = %inner.settings.tenant, code = error.code(), error = %error, "login failed");
+    tracing::warn!(tenant = %inner.settings.tenant, code = %error.problem_code(), error = %error, "login failed");
     error
 }
 
@@ -352,7 +352,7 @@ mod tests {
                 detail: "SSO_SERVICE_DOWN: try later".into(),
             },
         );
-        assert_eq!(error.code(), "session_unavailable");
+        assert_eq!(error.problem_code().code(), "session_unavailable");
         assert!(error.to_string().contains("HTTP 503"), "{error}");
         let (until, _) = state.not_before.clone().expect("backing off");
         assert!(until > Instant::now() + BACKOFF_BASE / 4);
@@ -382,7 +382,7 @@ mod tests {
                 message: "m".into(),
             },
         );
-        assert_eq!(refused.code(), "invalid_login");
+        assert_eq!(refused.problem_code().code(), "invalid_login");
         assert_eq!(refused.retry_after(), None);
         assert_eq!(state.phase(), Phase::Stopped);
     }
@@ -399,7 +399,7 @@ mod tests {
             },
             wait,
         );
-        assert_eq!(error.code(), "session_unavailable");
+        assert_eq!(error.problem_code().code(), "session_unavailable");
         assert_eq!(error.retry_after(), Some(wait));
         assert_eq!(state.consecutive_failures, 0, "no attempt was made here");
         let (until, _) = state.not_before.clone().expect("waiting");
@@ -417,6 +417,6 @@ mod tests {
         drop(tx);
         assert!(!running(&rx));
         let error = rt.block_on(Joined::Wait(rx).wait()).unwrap_err();
-        assert_eq!(error.code(), "session_unavailable");
+        assert_eq!(error.problem_code().code(), "session_unavailable");
     }
 }

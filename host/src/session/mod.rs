@@ -21,9 +21,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::problem::UpstreamCode;
 use crate::salesforce::Instance;
 use crate::secret::Secret;
-use crate::transport::Transport;
+use crate::transport::Exchange;
 
 use flight::LoginState;
 
@@ -67,12 +68,12 @@ pub enum SessionError {
 }
 
 impl SessionError {
-    /// The problem code callers see.
-    pub fn code(&self) -> &'static str {
+    /// The problem callers see.
+    pub fn problem_code(&self) -> UpstreamCode {
         match self {
-            Self::InvalidLogin { .. } => "invalid_login",
-            Self::RateLimited { .. } => "login_rate_limited",
-            Self::Unavailable { .. } => "session_unavailable",
+            Self::InvalidLogin { .. } => UpstreamCode::InvalidLogin,
+            Self::RateLimited { .. } => UpstreamCode::LoginRateLimited,
+            Self::Unavailable { .. } => UpstreamCode::SessionUnavailable,
         }
     }
 
@@ -120,7 +121,7 @@ pub struct Manager {
 /// What a manager shares with its login task.
 struct Inner {
     settings: SessionSettings,
-    transport: Transport,
+    exchange: Arc<dyn Exchange>,
     core: Arc<Core>,
 }
 
@@ -156,19 +157,19 @@ impl Inner {
 }
 
 impl Manager {
-    /// A manager that logs in through `transport` with the tenant's
+    /// A manager that logs in through `exchange` with the tenant's
     /// strategy and keeps the session in `store`. It starts a new epoch: no
     /// session of an earlier manager counts for it, and a late login of an
     /// earlier manager cannot replace its session in the store.
     pub fn new(
         settings: SessionSettings,
-        transport: Transport,
+        exchange: Arc<dyn Exchange>,
         store: Arc<dyn SessionStore>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 settings,
-                transport,
+                exchange,
                 core: Arc::new(Core {
                     store,
                     epoch: EPOCHS.fetch_add(1, Ordering::Relaxed) + 1,
@@ -182,18 +183,18 @@ impl Manager {
     }
 
     /// The manager for `settings` after a reload, logging in through
-    /// `transport`. When the settings log in as the same session (equal
+    /// `exchange`. When the settings log in as the same session (equal
     /// [`SessionSettings::fingerprint`]) it shares this manager's epoch,
     /// session, running login, backoff and counters; otherwise it is a new
     /// manager (new epoch) on the same store.
-    pub fn successor(&self, settings: SessionSettings, transport: Transport) -> Self {
+    pub fn successor(&self, settings: SessionSettings, exchange: Arc<dyn Exchange>) -> Self {
         if settings.fingerprint() != self.inner.settings.fingerprint() {
-            return Self::new(settings, transport, self.inner.core.store.clone());
+            return Self::new(settings, exchange, self.inner.core.store.clone());
         }
         Self {
             inner: Arc::new(Inner {
                 settings,
-                transport,
+                exchange,
                 core: self.inner.core.clone(),
             }),
         }

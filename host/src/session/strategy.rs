@@ -9,7 +9,7 @@ use super::SessionSettings;
 use crate::config::Auth;
 use crate::salesforce::{self, Instance, LoginFailure};
 use crate::secret::Secret;
-use crate::transport::Transport;
+use crate::transport::Exchange;
 
 /// What a successful login yields.
 pub struct Grant {
@@ -20,7 +20,7 @@ pub struct Grant {
 }
 
 /// Logs in once with the tenant's strategy.
-pub async fn login(tenant: &SessionSettings, transport: &Transport) -> Result<Grant, LoginFailure> {
+pub async fn login(tenant: &SessionSettings, transport: &dyn Exchange) -> Result<Grant, LoginFailure> {
     match &tenant.auth {
         Auth::SoapLogin {
             username,
@@ -102,7 +102,7 @@ fn url(tenant: &SessionSettings, path: &str) -> String {
 }
 
 async fn post(
-    transport: &Transport,
+    transport: &dyn Exchange,
     url: &str,
     headers: &[(&str, &str)],
     body: Secret,
@@ -118,7 +118,7 @@ async fn post(
             detail: format!("cannot build the login request for {url}: {e}"),
         })?;
     transport
-        .send(request)
+        .exchange(request)
         .await
         .map_err(|e| LoginFailure::Unexpected {
             status: 0,
@@ -128,7 +128,7 @@ async fn post(
 
 async fn soap_login(
     tenant: &SessionSettings,
-    transport: &Transport,
+    transport: &dyn Exchange,
     username: &str,
     password: &Secret,
 ) -> Result<Grant, LoginFailure> {
@@ -150,7 +150,7 @@ async fn soap_login(
 
 async fn oauth(
     tenant: &SessionSettings,
-    transport: &Transport,
+    transport: &dyn Exchange,
     form: Secret,
 ) -> Result<Grant, LoginFailure> {
     let url = url(tenant, "/services/oauth2/token");

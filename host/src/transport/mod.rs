@@ -10,7 +10,9 @@ mod proxy;
 mod tls;
 mod warmup;
 
+use std::future::Future;
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -77,6 +79,25 @@ pub struct Reply {
     pub status: u16,
     pub headers: http::HeaderMap,
     pub body: Bytes,
+}
+
+/// A future an [`Exchange`] answers with.
+pub type Pending<'a> = Pin<Box<dyn Future<Output = Result<Reply, TransportError>> + Send + 'a>>;
+
+/// One request out, its whole answer back: the seam under the session and
+/// upstream layers (logins and API calls go through it). [`Transport`] is
+/// the pooled mutual-TLS client; a unit test scripts one instead, so that
+/// re-login and retry, budgets, classification and redaction are tested
+/// without sockets.
+pub trait Exchange: Send + Sync {
+    /// Sends `request` and reads the whole answer.
+    fn exchange(&self, request: http::Request<Bytes>) -> Pending<'_>;
+}
+
+impl Exchange for Transport {
+    fn exchange(&self, request: http::Request<Bytes>) -> Pending<'_> {
+        Box::pin(self.send(request))
+    }
 }
 
 /// One tenant's pooled client.

@@ -4,14 +4,20 @@
 
 use std::time::Duration;
 
-use crate::salesforce::Api;
+use crate::problem::UpstreamCode;
+use crate::salesforce::{Api, Verdict};
 
 /// Receives what a [`super::TenantUpstream`] observes.
 pub trait Observer: Send + Sync {
     /// One call to the API (a re-login and retry included) took `elapsed`
-    /// and ended with `code`: the answer's outcome (`success`,
-    /// `rest_error`, ...) or the error's problem code (`upstream_timeout`, ...).
-    fn upstream_call(&self, tenant: &str, api: Api, code: &'static str, elapsed: Duration);
+    /// and ended with an answer and its verdict, or an error's code.
+    fn upstream_call(
+        &self,
+        tenant: &str,
+        api: Api,
+        ended: Result<&Verdict, UpstreamCode>,
+        elapsed: Duration,
+    );
 
     /// A call waited `elapsed` for a login that succeeded or not (each
     /// login is reported once, by the first call that saw it end).

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use super::{ApiBudget, ApiUsage, SetupError, TenantUpstream};
 use crate::identity::{self, ClientIdentity, IdentitySource};
 use crate::session::{Manager, SessionSettings, SessionStore};
-use crate::transport::{self, Transport, TransportError};
+use crate::transport::{self, Exchange, Transport, TransportError};
 
 /// What one tenant's upstream needs, built from the config by the gateway
 /// (or by `twoway login` / `twoway call`).
@@ -123,8 +123,10 @@ impl TenantUpstream {
     ) -> Result<Self, SetupError> {
         let pool = Pool::load(&settings)?;
         let transport = pool.transport(&settings)?;
+        let exchange: Arc<dyn Exchange> = Arc::new(transport.clone());
         Ok(Self {
-            sessions: Manager::new(settings.session.clone(), transport.clone(), store),
+            sessions: Manager::new(settings.session.clone(), exchange.clone(), store),
+            exchange,
             identity: pool.identity,
             roots: pool.roots,
             settings,
@@ -151,25 +153,46 @@ impl TenantUpstream {
         if same_pool && settings == self.settings {
             return Ok(self.clone());
         }
-        let (transport, identity) = if same_pool {
-            (self.transport.clone(), self.identity.clone())
+        let (transport, exchange, identity) = if same_pool {
+            (
+                self.transport.clone(),
+                self.exchange.clone(),
+                self.identity.clone(),
+            )
         } else {
-            (pool.transport(&settings)?, pool.identity)
+            let transport = pool.transport(&settings)?;
+            let exchange: Arc<dyn Exchange> = Arc::new(transport.clone());
+            (transport, exchange, pool.identity)
         };
         let sessions = self
             .sessions
-            .successor(settings.session.clone(), transport.clone());
+            .successor(settings.session.clone(), exchange.clone());
         let logins_seen = AtomicU64::new(sessions.logins() + sessions.login_failures());
         Ok(Arc::new(Self {
             settings,
             identity,
             roots: pool.roots,
             transport,
+            exchange,
             sessions,
             usage: self.usage.clone(),
             observer: self.observer.clone(),
             logins_seen,
         }))
+    }
+
+    /// [`TenantUpstream::with_store`] sending logins and API calls through
+    /// `exchange` instead of its pool (unit tests script the API with it).
+    #[cfg(test)]
+    pub(crate) fn with_exchange(
+        settings: Settings,
+        store: Arc<dyn SessionStore>,
+        exchange: Arc<dyn Exchange>,
+    ) -> Result<Self, SetupError> {
+        let mut upstream = Self::with_store(settings, store.clone())?;
+        upstream.sessions = Manager::new(upstream.settings.session.clone(), exchange.clone(), store);
+        upstream.exchange = exchange;
+        Ok(upstream)
     }
 
     /// The settings this upstream was built with.

@@ -55,12 +55,26 @@ mod tests {
         let host = FakeHost::install();
         host.on(Api::SoapPartner, "POST", "").xml(
             500,
+            r#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><soapenv:Fault><faultcode>sf:INVALID_TYPE</faultcode><faultstring>INVALID_TYPE: sObject type 'Foo' is not supported.</faultstring></soapenv:Fault></soapenv:Body></soapenv:Envelope>"#,
+        );
+        let e = GetUserInfo::handle(request("GET", "/", "")).unwrap_err();
+        assert!(
+            matches!(&e, WorkflowError::Upstream(UpstreamError::UpstreamFault(f)) if f.code == "INVALID_TYPE" && f.message == "sObject type 'Foo' is not supported."),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn the_api_limit_is_the_gateways_api_limit_exceeded_as_in_production() {
+        let host = FakeHost::install();
+        host.on(Api::SoapPartner, "POST", "").xml(
+            500,
             r#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><soapenv:Fault><faultcode>sf:REQUEST_LIMIT_EXCEEDED</faultcode><faultstring>REQUEST_LIMIT_EXCEEDED: TotalRequests Limit exceeded.</faultstring></soapenv:Fault></soapenv:Body></soapenv:Envelope>"#,
         );
         let e = GetUserInfo::handle(request("GET", "/", "")).unwrap_err();
         assert!(
-            matches!(&e, WorkflowError::UpstreamFault(f) if f.code == "REQUEST_LIMIT_EXCEEDED"),
-            "{e:?}"
+            matches!(&e, WorkflowError::Upstream(UpstreamError::ApiLimitExceeded(r)) if r.retry_after == 60),
+            "429 api_limit_exceeded, as the gateway answers it: {e:?}"
         );
     }
 }

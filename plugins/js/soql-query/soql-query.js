@@ -9,8 +9,8 @@
 // Built by scripts/build-js-plugins (componentize-js) into
 // target/plugins-js/soql_query_js.wasm against the WIT world in ../../../wit.
 
-import { send } from "twoway:gateway/upstream@0.2.0";
-import { config, log } from "twoway:gateway/context@0.2.0";
+import { send } from "twoway:gateway/upstream@0.3.0";
+import { config, log } from "twoway:gateway/context@0.3.0";
 
 // Module state lives for one call only: every call runs in a fresh instance
 // made from the snapshot taken at build time, where this is 0. The answer's
@@ -30,7 +30,9 @@ class WorkflowError extends Error {
 }
 
 const badRequest = (text) => new WorkflowError("bad-request", text);
-const upstreamFault = (code, message) => new WorkflowError("upstream-fault", { code, message });
+/** A fault the workflow does not handle: passed on as `upstream-fault` (502). */
+const upstreamFault = (code, message) =>
+  new WorkflowError("upstream", { tag: "upstream-fault", val: { code, message } });
 
 /** Sends one REST GET and answers the parsed JSON; errors as workflow-errors. */
 function restGet(path) {
@@ -48,24 +50,21 @@ function restGet(path) {
     if (e && e.payload) throw new WorkflowError("upstream", e.payload);
     throw e;
   }
+  // The host has judged the answer: a fault as Salesforce named it, or a
+  // body in no format the API speaks.
+  const verdict = response.verdict;
+  if (verdict.tag === "fault") {
+    throw upstreamFault(verdict.val.code, verdict.val.message);
+  }
   const text = decoder.decode(response.body);
-  let body = null;
+  if (verdict.tag === "unexpected" || response.status >= 300) {
+    throw upstreamFault(`HTTP_${response.status}`, verdict.val ?? text.slice(0, 200));
+  }
   try {
-    body = text.trim() === "" ? null : JSON.parse(text);
+    return text.trim() === "" ? null : JSON.parse(text);
   } catch (e) {
-    if (response.status < 300) {
-      throw upstreamFault("INVALID_JSON", `the API answered with JSON that cannot be read: ${e.message}`);
-    }
+    throw upstreamFault("INVALID_JSON", `the API answered with JSON that cannot be read: ${e.message}`);
   }
-  if (response.status >= 300) {
-    // Salesforce's error array: [{"errorCode", "message", "fields"}].
-    if (Array.isArray(body) && body.length > 0) {
-      const messages = body.map((err) => err.message ?? "").join("; ");
-      throw upstreamFault(String(body[0].errorCode ?? `HTTP_${response.status}`), messages);
-    }
-    throw upstreamFault(`HTTP_${response.status}`, text.slice(0, 200));
-  }
-  return body;
 }
 
 /** The SOQL query from the JSON body or the query string. */

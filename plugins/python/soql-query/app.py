@@ -34,8 +34,8 @@ def bad_request(text):
 
 
 def upstream_fault(code, message):
-    """The API's fault, as a 502 `upstream_fault` problem (raise it)."""
-    return Err(t.WorkflowError_UpstreamFault(t.Fault(code=code, message=message)))
+    """A fault the workflow does not handle, as a 502 `upstream_fault` problem (raise it)."""
+    return Err(t.WorkflowError_Upstream(t.UpstreamError_UpstreamFault(t.Fault(code=code, message=message))))
 
 
 def rest_get(path):
@@ -53,21 +53,20 @@ def rest_get(path):
     except Err as e:
         # An upstream-error (timeout, no session, ...): passed on, it keeps its own code.
         raise Err(t.WorkflowError_Upstream(e.value))
+    # The host has judged the answer: a fault as Salesforce named it, or a
+    # body in no format the API speaks.
+    verdict = response.verdict
+    if isinstance(verdict, t.Verdict_Fault):
+        raise upstream_fault(verdict.value.code, verdict.value.message)
     text = bytes(response.body).decode("utf-8", "replace")
-    body = None
-    try:
-        body = json.loads(text) if text.strip() else None
-    except ValueError as e:
-        if response.status < 300:
-            raise upstream_fault("INVALID_JSON", f"the API answered with JSON that cannot be read: {e}")
+    if isinstance(verdict, t.Verdict_Unexpected):
+        raise upstream_fault(f"HTTP_{response.status}", verdict.value)
     if response.status >= 300:
-        # Salesforce's error array: [{"errorCode", "message", "fields"}].
-        if isinstance(body, list) and body and isinstance(body[0], dict):
-            code = str(body[0].get("errorCode", f"HTTP_{response.status}"))
-            messages = "; ".join(str(err.get("message", "")) for err in body if isinstance(err, dict))
-            raise upstream_fault(code, messages)
         raise upstream_fault(f"HTTP_{response.status}", text[:200])
-    return body
+    try:
+        return json.loads(text) if text.strip() else None
+    except ValueError as e:
+        raise upstream_fault("INVALID_JSON", f"the API answered with JSON that cannot be read: {e}")
 
 
 def query_of(request):

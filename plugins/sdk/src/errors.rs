@@ -1,6 +1,6 @@
 //! Building [`WorkflowError`]s: the gateway writes each as an
 //! `application/problem+json` answer (bad-request 400, not-found 404,
-//! upstream-fault 502, internal 500; upstream errors as the host decides).
+//! internal 500; upstream errors, faults included, as the host decides).
 //!
 //! `?` on a [`UpstreamError`] (from [`send`](crate::send)) gives
 //! `WorkflowError::Upstream`.
@@ -22,12 +22,15 @@ pub fn internal(message: impl Into<String>) -> WorkflowError {
     WorkflowError::Internal(message.into())
 }
 
-/// The API answered with a fault (HTTP 502): Salesforce's code and message.
+/// The API answered with a fault the workflow does not handle (HTTP 502
+/// `upstream_fault`): Salesforce's code and message.
 pub fn upstream_fault(code: impl Into<String>, message: impl Into<String>) -> WorkflowError {
-    WorkflowError::UpstreamFault(Fault {
-        code: code.into(),
-        message: message.into(),
-    })
+    WorkflowError::Upstream(crate::upstream_error::upstream_fault(code, message))
+}
+
+/// A fault the API answered with (an answer's `verdict`), passed on.
+pub fn fault(fault: Fault) -> WorkflowError {
+    WorkflowError::Upstream(UpstreamError::UpstreamFault(fault))
 }
 
 impl From<UpstreamError> for WorkflowError {

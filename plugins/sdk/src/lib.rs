@@ -2,7 +2,7 @@
 //!
 //! A workflow is a WebAssembly component that exports
 //! `handle(inbound-request) -> result<workflow-response, workflow-error>`
-//! (world `workflow` of `twoway:gateway@0.2.0`; the crate carries its own
+//! (world `workflow` of `twoway:gateway@0.3.0`; the crate carries its own
 //! copy of the WIT in `wit/`, identical to the repository's `wit/`, so a
 //! plugin builds outside this repository).
 //! Implement [`Guest`] and register it with [`export!`]:
@@ -60,7 +60,7 @@ pub mod upstream_error;
 pub use bindings::Guest;
 pub use bindings::twoway::gateway::types::{
     Api, Fault, Header, InboundRequest, Level, OutboundRequest, RetryLater, SessionInfo,
-    UpstreamError, UpstreamResponse, WorkflowError, WorkflowResponse,
+    UpstreamError, UpstreamResponse, Verdict, WorkflowError, WorkflowResponse,
 };
 // The host's imports: in a component, the generated bindings; on the native
 // target, the fake host of `testing` (same names and signatures).
@@ -89,7 +89,7 @@ pub fn config_or(key: &str, default: &str) -> String {
 pub mod prelude {
     pub use crate::{
         Api, Fault, Guest, Header, InboundRequest, Level, OutboundRequest, RequestExt, SessionInfo,
-        UpstreamError, UpstreamResponse, WorkflowError, WorkflowResponse, bad_request, config,
+        UpstreamError, UpstreamResponse, Verdict, WorkflowError, WorkflowResponse, bad_request, config,
         config_or, internal, json_response, log, not_found, rest, send, session, soap, soql,
         text_response, upstream_fault,
     };

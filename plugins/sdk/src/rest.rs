@@ -1,6 +1,6 @@
 //! REST helpers: JSON requests relative to the REST base
 //! (`/services/data/v{ver}/`), error arrays turned into
-//! [`WorkflowError::UpstreamFault`], and path building (SOQL query paths,
+//! upstream faults, and path building (SOQL query paths,
 //! percent-encoded segments, `nextRecordsUrl` made relative).
 //!
 //! Write no `Authorization` header: the host adds the session.
@@ -26,8 +26,9 @@ pub struct RestResponse {
 ///
 /// A status of 300 or more is an error: Salesforce's error array
 /// `[{"errorCode","message","fields"}]` becomes an upstream fault with the
-/// first error's code and every message (fields named); another body
-/// becomes an upstream fault with code `HTTP_{status}`.
+/// first error's code and every message (fields named), as the host's
+/// verdict names them; another body becomes an upstream fault with code
+/// `HTTP_{status}`.
 pub fn request(
     api: Api,
     method: &str,
@@ -45,14 +46,18 @@ pub fn request(
         headers,
         body: body.map(|b| b.to_string().into_bytes()).unwrap_or_default(),
     })?;
+    crate::soap::failure(response.status, &response.verdict)?;
+    if response.status >= 300 {
+        return Err(upstream_fault(
+            format!("HTTP_{}", response.status),
+            snippet(&String::from_utf8_lossy(&response.body)),
+        ));
+    }
     let parsed = if response.body.iter().all(u8::is_ascii_whitespace) {
         Ok(Value::Null)
     } else {
         serde_json::from_slice::<Value>(&response.body)
     };
-    if response.status >= 300 {
-        return Err(error(response.status, parsed.ok(), &response.body));
-    }
     match parsed {
         Ok(body) => Ok(RestResponse {
             status: response.status,
@@ -65,18 +70,10 @@ pub fn request(
     }
 }
 
-/// The fault for an error answer.
-fn error(status: u16, body: Option<Value>, raw: &[u8]) -> WorkflowError {
-    let errors = body
-        .as_ref()
-        .and_then(Value::as_array)
-        .filter(|list| !list.is_empty());
-    let Some(errors) = errors else {
-        return upstream_fault(
-            format!("HTTP_{status}"),
-            snippet(&String::from_utf8_lossy(raw)),
-        );
-    };
+/// The fault for the errors of a save result in a 2xx answer
+/// (`{"success": false, "errors": [...]}`): the first code, every message
+/// with its fields.
+fn save_errors(errors: &[Value]) -> WorkflowError {
     let code = errors[0]["errorCode"]
         .as_str()
         .unwrap_or("UNKNOWN_EXCEPTION");
@@ -145,7 +142,7 @@ pub fn create(sobject: &str, fields: &Value) -> Result<String, WorkflowError> {
     let errors = answer["errors"].as_array().filter(|e| !e.is_empty());
     match (answer["id"].as_str(), errors) {
         (_, Some(errors)) if answer["success"] == Value::Bool(false) => {
-            Err(error(400, Some(Value::Array(errors.clone())), b""))
+            Err(save_errors(errors))
         }
         (Some(id), _) if !id.is_empty() && answer["success"] != Value::Bool(false) => {
             Ok(id.to_string())
@@ -206,6 +203,7 @@ pub fn relative_path(url: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::UpstreamError;
     use serde_json::json;
 
     #[test]
@@ -227,15 +225,24 @@ mod tests {
     }
 
     #[test]
-    fn reads_error_arrays() {
-        let body = json!([{"errorCode": "REQUIRED_FIELD_MISSING", "message": "Required fields are missing: [Name]", "fields": ["Name"]}]);
-        let e = error(400, Some(body), b"");
-        assert!(
-            matches!(e, WorkflowError::UpstreamFault(f) if f.code == "REQUIRED_FIELD_MISSING" && f.message == "Required fields are missing: [Name] (fields: Name)")
+    fn error_answers_are_the_hosts_verdicts() {
+        use crate::testing::{FakeHost, response};
+        let host = FakeHost::install();
+        host.on(Api::Rest, "GET", "sobjects/Account/1").json(
+            400,
+            &json!([{"errorCode": "REQUIRED_FIELD_MISSING", "message": "Required fields are missing: [Name]", "fields": ["Name"]}]),
         );
-        let e = error(503, None, b"<html>down</html>");
+        host.on(Api::Rest, "GET", "down")
+            .reply(response(503, "text/html", "<html>down</html>"));
+        let e = get("sobjects/Account/1").unwrap_err();
         assert!(
-            matches!(e, WorkflowError::UpstreamFault(f) if f.code == "HTTP_503" && f.message == "<html>down</html>")
+            matches!(&e, WorkflowError::Upstream(UpstreamError::UpstreamFault(f)) if f.code == "REQUIRED_FIELD_MISSING" && f.message == "Required fields are missing: [Name] (fields: Name)"),
+            "{e:?}"
+        );
+        let e = get("down").unwrap_err();
+        assert!(
+            matches!(&e, WorkflowError::Upstream(UpstreamError::UpstreamFault(f)) if f.code == "HTTP_503" && f.message == "<html>down</html>"),
+            "{e:?}"
         );
     }
 }

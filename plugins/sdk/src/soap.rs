@@ -1,6 +1,6 @@
 //! SOAP helpers: envelopes for the partner, enterprise and metadata APIs,
 //! XML escaping, one-call request/response with faults turned into
-//! [`WorkflowError::UpstreamFault`], and namespace-agnostic readers for
+//! upstream faults, and namespace-agnostic readers for
 //! `<result>` elements and save results.
 //!
 //! Write no SessionHeader: the host adds the session to every envelope.
@@ -10,7 +10,7 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
 use crate::response::header;
-use crate::{Api, OutboundRequest, WorkflowError, send, upstream_fault};
+use crate::{Api, OutboundRequest, Verdict, WorkflowError, send, upstream_fault};
 
 const SOAP_ENV: &str = "http://schemas.xmlsoap.org/soap/envelope/";
 const XSI: &str = "http://www.w3.org/2001/XMLSchema-instance";
@@ -82,11 +82,11 @@ pub fn call(api: Api, body: &str) -> Result<String, WorkflowError> {
 /// Posts a complete envelope to the base of `api` (`text/xml`,
 /// `SOAPAction: ""`) and returns the response document's text.
 ///
-/// A SOAP fault (HTTP 500) becomes `WorkflowError::UpstreamFault` with the
-/// `exceptionCode` (else the faultcode without its prefix) and the
-/// `exceptionMessage` (else the faultstring); any other answer that is not a
-/// 2xx becomes an upstream fault with code `HTTP_{status}` and the start of
-/// the body.
+/// A SOAP fault becomes an upstream fault with the `exceptionCode` (else
+/// the faultcode without its prefix) and the `exceptionMessage` (else the
+/// faultstring), as the host's verdict names them; any other answer that is
+/// not a 2xx becomes an upstream fault with code `HTTP_{status}` and the
+/// start of the body.
 pub fn post(api: Api, envelope: &str) -> Result<String, WorkflowError> {
     let response = send(&OutboundRequest {
         api,
@@ -99,16 +99,24 @@ pub fn post(api: Api, envelope: &str) -> Result<String, WorkflowError> {
         body: envelope.as_bytes().to_vec(),
     })?;
     let status = response.status;
+    failure(status, &response.verdict)?;
     // The body moves into the String when it is UTF-8 (it is, from Salesforce).
-    let text = String::from_utf8(response.body)
-        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-    if !(200..300).contains(&status) {
-        return Err(match fault(&text) {
-            Some(fault) => WorkflowError::UpstreamFault(fault),
-            None => upstream_fault(format!("HTTP_{status}"), snippet(&text)),
-        });
+    Ok(String::from_utf8(response.body)
+        .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned()))
+}
+
+/// The error for an answer the host judged a fault, or that is not a 2xx:
+/// the fault as the host read it, else code `HTTP_{status}` with the start
+/// of the body.
+pub(crate) fn failure(status: u16, verdict: &Verdict) -> Result<(), WorkflowError> {
+    match verdict {
+        Verdict::Fault(f) => Err(crate::errors::fault(f.clone())),
+        Verdict::Unexpected(snippet) => Err(upstream_fault(format!("HTTP_{status}"), snippet)),
+        Verdict::Success if !(200..300).contains(&status) => {
+            Err(upstream_fault(format!("HTTP_{status}"), ""))
+        }
+        Verdict::Success => Ok(()),
     }
-    Ok(text)
 }
 
 /// The first 200 characters of `text`, for error messages.
@@ -138,31 +146,6 @@ pub fn body_element<'a, 'input>(doc: &'a Document<'input>) -> Option<Node<'a, 'i
         .children()
         .find(|n| n.is_element() && n.tag_name().name() == "Body")?;
     body.children().find(Node::is_element)
-}
-
-/// The fault in a SOAP answer, if it is one.
-pub fn fault(xml: &str) -> Option<crate::Fault> {
-    let doc = Document::parse(xml).ok()?;
-    let fault = body_element(&doc).filter(|n| n.tag_name().name() == "Fault")?;
-    let find = |name: &str| {
-        fault
-            .descendants()
-            .find(|n| n.is_element() && n.tag_name().name() == name)
-            .and_then(|n| n.text())
-            .map(str::to_string)
-    };
-    let faultcode = find("faultcode").unwrap_or_default();
-    let code = find("exceptionCode").unwrap_or_else(|| {
-        faultcode
-            .rsplit(':')
-            .next()
-            .unwrap_or(&faultcode)
-            .to_string()
-    });
-    let message = find("exceptionMessage")
-        .or_else(|| find("faultstring"))
-        .unwrap_or_default();
-    Some(crate::Fault { code, message })
 }
 
 /// The children of one `<result>` element, in document order: local name
@@ -342,6 +325,7 @@ pub fn save_results(xml: &str) -> Result<Vec<SaveResult>, WorkflowError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::UpstreamError;
 
     const USER_INFO: &str = r#"<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns="urn:partner.soap.sforce.com" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Header><LimitInfoHeader><limitInfo><current>1</current></limitInfo></LimitInfoHeader></soapenv:Header><soapenv:Body><getUserInfoResponse><result><organizationId>00D5g000004AcmeAAA</organizationId><roleId xsi:nil="true"/><userName>a&amp;b</userName></result></getUserInfoResponse></soapenv:Body></soapenv:Envelope>"#;
 
@@ -378,7 +362,6 @@ mod tests {
         let json = r#"{"organizationId":"00D5g000004AcmeAAA","roleId":null,"userName":"a&b"}"#;
         assert_eq!(f.to_json().to_string(), json);
         assert_eq!(serde_json::to_string(&f).unwrap(), json);
-        assert!(fault(USER_INFO).is_none());
     }
 
     #[test]
@@ -407,19 +390,20 @@ mod tests {
     }
 
     #[test]
-    fn reads_faults() {
+    fn faults_are_the_hosts_verdicts() {
+        use crate::testing::FakeHost;
+        let host = FakeHost::install();
         let xml = r#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:sf="urn:fault.partner.soap.sforce.com"><soapenv:Body><soapenv:Fault><faultcode>sf:INVALID_FIELD</faultcode><faultstring>INVALID_FIELD: bad</faultstring><detail><sf:InvalidFieldFault><sf:exceptionCode>INVALID_FIELD</sf:exceptionCode><sf:exceptionMessage>bad</sf:exceptionMessage></sf:InvalidFieldFault></detail></soapenv:Fault></soapenv:Body></soapenv:Envelope>"#;
-        let f = fault(xml).unwrap();
-        assert_eq!(
-            (f.code.as_str(), f.message.as_str()),
-            ("INVALID_FIELD", "bad")
-        );
         let client = r#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><soapenv:Fault><faultcode>soapenv:Client</faultcode><faultstring>Premature end of file.</faultstring></soapenv:Fault></soapenv:Body></soapenv:Envelope>"#;
-        let f = fault(client).unwrap();
-        assert_eq!(
-            (f.code.as_str(), f.message.as_str()),
-            ("Client", "Premature end of file.")
-        );
+        host.on(Api::SoapPartner, "POST", "").once().xml(500, xml);
+        host.on(Api::SoapPartner, "POST", "").once().xml(500, client);
+        for expected in [("INVALID_FIELD", "bad"), ("Client", "Premature end of file.")] {
+            let e = call(Api::SoapPartner, "<urn:getUserInfo/>").unwrap_err();
+            assert!(
+                matches!(&e, WorkflowError::Upstream(UpstreamError::UpstreamFault(f)) if (f.code.as_str(), f.message.as_str()) == expected),
+                "{e:?}"
+            );
+        }
     }
 
     #[test]
@@ -429,7 +413,7 @@ mod tests {
         assert_eq!(r.next().unwrap().into_id().unwrap(), "00Q000000000001AAA");
         let e = r.next().unwrap().into_id().unwrap_err();
         assert!(
-            matches!(e, WorkflowError::UpstreamFault(f) if f.code == "REQUIRED_FIELD_MISSING" && f.message.contains("LastName"))
+            matches!(e, WorkflowError::Upstream(UpstreamError::UpstreamFault(f)) if f.code == "REQUIRED_FIELD_MISSING" && f.message.contains("LastName"))
         );
     }
 
@@ -437,6 +421,5 @@ mod tests {
     fn refuses_doctype() {
         let xml = r#"<!DOCTYPE x [<!ENTITY a "aaaa">]><x>&a;</x>"#;
         assert!(parse(xml).is_err());
-        assert!(fault(xml).is_none());
     }
 }

@@ -50,7 +50,7 @@ pub fn api_limit_exceeded(message: impl Into<String>, retry_after: u32) -> Upstr
     UpstreamError::ApiLimitExceeded(later(message, retry_after))
 }
 
-/// The host could not use the API's answer (`upstream_fault`).
+/// A fault the workflow does not handle (`upstream_fault`).
 pub fn upstream_fault(code: impl Into<String>, message: impl Into<String>) -> UpstreamError {
     UpstreamError::UpstreamFault(Fault {
         code: code.into(),
@@ -70,5 +70,11 @@ pub fn unavailable(message: impl Into<String>) -> UpstreamError {
 
 /// The answer was larger than the host's cap of `bytes`.
 pub fn too_large(bytes: u64) -> UpstreamError {
-    UpstreamError::TooLarge(bytes)
+    UpstreamError::TooLarge(format!("the API's answer was over the {bytes}-byte limit"))
+}
+
+/// The answer broke the host's caps on XML (nesting, attributes, names) and
+/// was refused unread (`upstream_refused`).
+pub fn refused(reason: impl Into<String>) -> UpstreamError {
+    UpstreamError::Refused(reason.into())
 }

@@ -22,13 +22,14 @@ fn installed(import: &str) -> Rc<Shared> {
 }
 
 /// Sends one request to the API; here, the fake host records it and
-/// answers it with the first matching scripted rule. A request no rule
+/// answers it with the first matching scripted rule, judged by the
+/// gateway's classifier (see [`verdict`](super::verdict)). A request no rule
 /// answers panics, naming the request and how to script an answer.
 pub fn send(request: &OutboundRequest) -> Result<UpstreamResponse, UpstreamError> {
     let host = installed("send");
     host.state.borrow_mut().requests.push(request.clone());
     match host.answer(request) {
-        Some(answer) => answer,
+        Some(answer) => answer.and_then(|response| super::verdict::judged(request.api, response)),
         None => panic!("{}", host.unanswered(request)),
     }
 }

@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use crate::response::header;
-use crate::{InboundRequest, SessionInfo, UpstreamResponse};
+use crate::{InboundRequest, SessionInfo, UpstreamResponse, Verdict};
 
 /// The session facts a fake host reports until told otherwise.
 pub fn session_info() -> SessionInfo {
@@ -17,12 +17,14 @@ pub fn session_info() -> SessionInfo {
     }
 }
 
-/// An upstream answer with one `content-type` header.
+/// An upstream answer with one `content-type` header; the fake host sets
+/// its `verdict` when it answers with it (the gateway's classifier judges it).
 pub fn response(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> UpstreamResponse {
     UpstreamResponse {
         status,
         headers: vec![header("content-type", content_type)],
         body: body.into(),
+        verdict: Verdict::Success,
     }
 }
 

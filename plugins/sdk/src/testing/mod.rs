@@ -40,13 +40,18 @@
 //! ```
 //!
 //! Rules are tried in the order they were added; the first that matches
-//! and is not used up answers. A request no rule answers panics with the
+//! and is not used up answers. A scripted answer is judged by the gateway's
+//! own classifier before the workflow sees it: its `verdict` is the one
+//! production would give, and an answer the gateway acts on itself becomes
+//! the gateway's error (a REQUEST_LIMIT_EXCEEDED fault is
+//! `api-limit-exceeded`, as in production). A request no rule answers panics with the
 //! request and how to script an answer, so the test fails and says why.
 //! Each log line is also printed to stderr (shown for failing tests).
 
 pub mod fail;
 pub(crate) mod imports;
 mod messages;
+mod verdict;
 #[cfg(test)]
 mod tests;
 

@@ -25,6 +25,7 @@ fn own_upstream(case: &str) -> Option<UpstreamError> {
         "api-limit-exceeded" => fail::api_limit_exceeded("built by the workflow", 30),
         "upstream-fault" => fail::upstream_fault("UNKNOWN_EXCEPTION", "built by the workflow"),
         "timeout" => fail::timeout("built by the workflow"),
+        "refused" => fail::refused("built by the workflow"),
         "too-large" => fail::too_large(1024),
         "unavailable" => fail::unavailable("built by the workflow"),
         _ => return None,

@@ -3,6 +3,27 @@
 use super::*;
 use crate::salesforce::samples::*;
 
+/// The variant's name, so that the assertions below read as before.
+trait Kind {
+    fn code(&self) -> &'static str;
+}
+
+impl Kind for Outcome {
+    fn code(&self) -> &'static str {
+        match self {
+            Outcome::Answer(Verdict::Success) => "success",
+            Outcome::InvalidSession { .. } => "invalid_session",
+            Outcome::MutualAuthFailed { .. } => "mutual_authentication_failed",
+            Outcome::CertificateRejected { .. } => "client_certificate_rejected",
+            Outcome::RequestLimitExceeded { .. } => "request_limit_exceeded",
+            Outcome::Answer(Verdict::Fault(_)) | Outcome::Refused { .. } => "upstream_fault",
+            Outcome::Answer(Verdict::RestErrors(_)) => "rest_error",
+            Outcome::Answer(Verdict::BulkError { .. }) => "bulk_error",
+            Outcome::Answer(Verdict::UnexpectedBody { .. }) => "unexpected_body",
+        }
+    }
+}
+
 fn headers(content_type: &str) -> http::HeaderMap {
     let mut h = http::HeaderMap::new();
     h.insert(http::header::CONTENT_TYPE, content_type.parse().unwrap());
@@ -36,7 +57,7 @@ fn rest(status: u16, body: &str) -> Outcome {
 
 #[test]
 fn soap_success() {
-    assert_eq!(soap(200, GET_USER_INFO_RESPONSE), Outcome::Success);
+    assert_eq!(soap(200, GET_USER_INFO_RESPONSE), Outcome::Answer(Verdict::Success));
     assert_eq!(soap(200, LOGIN_RESPONSE).code(), "success");
 }
 
@@ -131,11 +152,11 @@ fn unprefixed_faultcode_in_the_enterprise_namespace() {
     );
     assert_eq!(
         outcome,
-        Outcome::Fault(Fault {
+        Outcome::Answer(Verdict::Fault(Fault {
             faultcode: "INVALID_LOGIN".into(),
             exception_code: None,
             message: "Invalid username, password, security token; or user locked out.".into(),
-        })
+        }))
     );
     let unprefixed_session = INVALID_SESSION.replace(
         "sf:INVALID_SESSION_ID</faultcode>",
@@ -148,20 +169,20 @@ fn unprefixed_faultcode_in_the_enterprise_namespace() {
 fn other_faults_keep_code_and_message() {
     assert_eq!(
         soap(500, INVALID_LOGIN),
-        Outcome::Fault(Fault {
+        Outcome::Answer(Verdict::Fault(Fault {
             faultcode: "INVALID_LOGIN".into(),
             exception_code: Some("INVALID_LOGIN".into()),
             message: "Invalid username, password, security token; or user locked out.".into(),
-        })
+        }))
     );
-    let Outcome::Fault(f) = soap(500, MALFORMED_QUERY) else {
+    let Outcome::Answer(Verdict::Fault(f)) = soap(500, MALFORMED_QUERY) else {
         panic!()
     };
     assert_eq!(
         (f.exception_code.as_deref(), f.message.as_str()),
         (Some("MALFORMED_QUERY"), "unexpected token: FORM")
     );
-    let Outcome::Fault(f) = soap(500, PREMATURE_EOF) else {
+    let Outcome::Answer(Verdict::Fault(f)) = soap(500, PREMATURE_EOF) else {
         panic!()
     };
     assert_eq!(
@@ -228,17 +249,17 @@ fn rest_error_arrays() {
     );
     assert_eq!(
         r,
-        Outcome::RestErrors(vec![RestError {
+        Outcome::Answer(Verdict::RestErrors(vec![RestError {
             error_code: "INVALID_FIELD".into(),
             message: "The Id field should not be specified in the sobject data.".into(),
             fields: vec![],
-        }])
+        }]))
     );
     let r = rest(
         400,
         r#"[{"message":"Required fields are missing: [Name]","errorCode":"REQUIRED_FIELD_MISSING","fields":["Name"]}]"#,
     );
-    let Outcome::RestErrors(errors) = r else {
+    let Outcome::Answer(Verdict::RestErrors(errors)) = r else {
         panic!()
     };
     assert_eq!(errors[0].fields, ["Name"]);
@@ -257,13 +278,13 @@ fn rest_error_arrays() {
         .code(),
         "rest_error"
     );
-    assert_eq!(rest(204, ""), Outcome::Success);
+    assert_eq!(rest(204, ""), Outcome::Answer(Verdict::Success));
     assert_eq!(
         rest(
             201,
             r#"{"id":"001D000000IqhSLIAZ","errors":[],"success":true}"#
         ),
-        Outcome::Success
+        Outcome::Answer(Verdict::Success)
     );
 }
 
@@ -272,10 +293,10 @@ fn other_bulk_errors() {
     let body = &bulk_error("InvalidJob", "Unable to find the job");
     assert_eq!(
         classify(Api::Bulk, 400, &headers("text/xml"), body.as_bytes()),
-        Outcome::BulkError {
+        Outcome::Answer(Verdict::BulkError {
             code: "InvalidJob".into(),
             message: "Unable to find the job".into()
-        }
+        })
     );
 }
 
@@ -290,11 +311,11 @@ fn unexpected_bodies() {
     );
     assert_eq!(
         outcome,
-        Outcome::UnexpectedBody {
+        Outcome::Answer(Verdict::UnexpectedBody {
             status: 503,
             content_type: "text/html".into(),
             snippet: html.into()
-        }
+        })
     );
     assert_eq!(
         soap(200, "<html><body>proxy login</body></html>").code(),
@@ -315,17 +336,17 @@ fn unexpected_bodies() {
 #[test]
 fn snippets_never_show_a_session_id() {
     let body = format!("<html>Your session {LOGIN_SESSION_ID}x was rejected</html>");
-    let Outcome::UnexpectedBody { snippet, .. } = soap(502, &body) else {
+    let Outcome::Answer(Verdict::UnexpectedBody { snippet, .. }) = soap(502, &body) else {
         panic!()
     };
     assert!(!snippet.contains("AQQAQ"), "{snippet}");
     let long = "z".repeat(10_000);
-    let Outcome::UnexpectedBody { snippet, .. } = rest(500, &long) else {
+    let Outcome::Answer(Verdict::UnexpectedBody { snippet, .. }) = rest(500, &long) else {
         panic!()
     };
     assert!(snippet.chars().count() <= 201);
     let leaky = r#"[{"message":"bad token 00Dx0000000BV7z!AR8AQAxo9UfVkh8","errorCode":"INVALID_AUTH_HEADER"}]"#;
-    let Outcome::RestErrors(errors) = rest(401, leaky) else {
+    let Outcome::Answer(Verdict::RestErrors(errors)) = rest(401, leaky) else {
         panic!()
     };
     assert_eq!(errors[0].message, "bad token [redacted]");
@@ -341,7 +362,7 @@ fn hostile_bodies_are_cheap_and_never_panic() {
         r#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><queryResponse>{}</queryResponse></soapenv:Body></soapenv:Envelope>"#,
         "<r/>".repeat(300_000)
     );
-    assert_eq!(soap(200, &big_ok), Outcome::Success);
+    assert_eq!(soap(200, &big_ok), Outcome::Answer(Verdict::Success));
     for body in [
         &b"\xff\xfe<"[..],
         b"<",
@@ -360,17 +381,17 @@ fn hostile_bodies_are_cheap_and_never_panic() {
 #[test]
 fn every_code_is_snake_case() {
     let outcomes = [
-        Outcome::Success,
+        Outcome::Answer(Verdict::Success),
         soap(500, INVALID_SESSION),
         soap(500, MUTUAL_AUTH_FAILED),
         soap(400, CERTIFICATE_ERROR_PAGE),
         soap(500, REQUEST_LIMIT),
         soap(500, INVALID_LOGIN),
         rest(400, r#"[{"message":"m","errorCode":"X"}]"#),
-        Outcome::BulkError {
+        Outcome::Answer(Verdict::BulkError {
             code: "InvalidJob".into(),
             message: String::new(),
-        },
+        }),
         soap(502, "bad gateway"),
     ];
     let mut codes: Vec<_> = outcomes.iter().map(Outcome::code).collect();
@@ -419,7 +440,7 @@ fn answers_over_the_xml_caps_are_refused_as_upstream_faults() {
     assert_eq!(bulk.code(), "upstream_fault");
     // A large regular answer is still a success.
     let big = hostile::query_response(20 * 1024 * 1024);
-    assert_eq!(soap(200, &big), Outcome::Success);
+    assert_eq!(soap(200, &big), Outcome::Answer(Verdict::Success));
 }
 
 #[test]
@@ -519,4 +540,34 @@ fn the_outline_says_what_the_tree_says() {
             );
         }
     }
+}
+
+#[test]
+fn faults_read_as_a_workflow_sees_them() {
+    let errors = rest(
+        400,
+        r#"[{"errorCode":"REQUIRED_FIELD_MISSING","message":"Required fields are missing: [Name]","fields":["Name"]},{"errorCode":"INVALID_FIELD","message":"bad"}]"#,
+    );
+    let Outcome::Answer(verdict) = errors else {
+        panic!("an answer: {errors:?}")
+    };
+    assert_eq!(verdict.label(), "fault");
+    assert_eq!(
+        verdict.fault(),
+        Some((
+            "REQUIRED_FIELD_MISSING".into(),
+            "Required fields are missing: [Name] (fields: Name); bad".into()
+        ))
+    );
+    let Outcome::Answer(fault) = soap(500, PREMATURE_EOF) else {
+        panic!("a fault is an answer")
+    };
+    assert!(
+        matches!(fault.fault(), Some((code, _)) if !code.contains(':')),
+        "{fault:?}"
+    );
+    let Outcome::Answer(html) = rest(503, "<html>down</html>") else {
+        panic!("an HTML page is an answer")
+    };
+    assert_eq!((html.label(), html.fault()), ("unexpected_body", None));
 }

@@ -1,10 +1,11 @@
 //! SOAP partner login: the request envelope, the LoginResult, and which
 //! login faults stop logins (credentials), back off (rate) or are transient.
 
+use crate::problem::UpstreamCode;
 use crate::secret::Secret;
 use crate::xml::{self, child_text};
 
-use super::classify::{Outcome, classify};
+use super::classify::{Outcome, Verdict, classify};
 use super::{Api, Instance, scan};
 
 /// The outcome of a login that did not produce a session.
@@ -22,12 +23,12 @@ pub enum LoginFailure {
 }
 
 impl LoginFailure {
-    /// The problem+json code callers get (the error contract in docs/architecture.md).
-    pub fn code(&self) -> &'static str {
+    /// The problem callers get (the error contract in docs/architecture.md).
+    pub fn problem_code(&self) -> UpstreamCode {
         match self {
-            LoginFailure::Rejected { .. } => "invalid_login",
-            LoginFailure::RateLimited { .. } => "login_rate_limited",
-            LoginFailure::Unexpected { .. } => "session_unavailable",
+            LoginFailure::Rejected { .. } => UpstreamCode::InvalidLogin,
+            LoginFailure::RateLimited { .. } => UpstreamCode::LoginRateLimited,
+            LoginFailure::Unexpected { .. } => UpstreamCode::SessionUnavailable,
         }
     }
 }
@@ -129,7 +130,7 @@ pub fn parse_login_response(
 fn failure(status: u16, body: &[u8]) -> LoginFailure {
     let headers = http::HeaderMap::new();
     match classify(Api::SoapPartner, status, &headers, body) {
-        Outcome::Fault(fault) => {
+        Outcome::Answer(Verdict::Fault(fault)) => {
             let code = fault.exception_code.unwrap_or(fault.faultcode);
             if code == "LOGIN_RATE_EXCEEDED" {
                 LoginFailure::RateLimited {
@@ -159,7 +160,7 @@ fn failure(status: u16, body: &[u8]) -> LoginFailure {
                  Salesforce's login service does not speak mutual TLS: use the standard port in login_url"
             ),
         },
-        Outcome::Success => LoginFailure::Unexpected {
+        Outcome::Answer(Verdict::Success) => LoginFailure::Unexpected {
             status,
             detail: format!(
                 "a SOAP reply that is not a loginResponse: {}",
@@ -237,7 +238,7 @@ mod tests {
         );
         let old =
             parse_login_response(500, INVALID_LOGIN_UNPREFIXED.as_bytes(), "62.0").unwrap_err();
-        assert_eq!(old.code(), "invalid_login");
+        assert_eq!(old.problem_code().code(), "invalid_login");
     }
 
     #[test]
@@ -271,6 +272,7 @@ mod tests {
             assert_eq!(
                 parse_login_response(500, fault(code, "m").as_bytes(), "62.0")
                     .unwrap_err()
+                    .problem_code()
                     .code(),
                 "invalid_login"
             );
@@ -287,6 +289,7 @@ mod tests {
         assert_eq!(
             parse_login_response(500, server.as_bytes(), "62.0")
                 .unwrap_err()
+                .problem_code()
                 .code(),
             "session_unavailable"
         );

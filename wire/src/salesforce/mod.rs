@@ -14,7 +14,7 @@ mod samples;
 mod scan;
 
 pub use api::{Api, Instance, resolve};
-pub use classify::{Fault, Outcome, RestError, classify};
+pub use classify::{Fault, Outcome, RestError, Verdict, classify};
 pub use inject::{Prepared, inject, prepare, strip_secrets};
 pub use limits::api_usage;
 pub use login::{LoginFailure, LoginResult, login_envelope, login_path, parse_login_response};

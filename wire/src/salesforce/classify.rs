@@ -16,11 +16,12 @@ const MAX_ERROR_BODY: usize = 1 << 20;
 /// Most REST errors kept from one array.
 const MAX_ERRORS: usize = 100;
 
-/// The meaning of one upstream response.
+/// The meaning of one upstream response: an answer the caller gets (with
+/// the host's [`Verdict`]), or one the host acts on itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    /// 2xx/3xx with the body the API speaks (a SOAP envelope without a fault).
-    Success,
+    /// An answer for the caller: a success or a fault the caller handles.
+    Answer(Verdict),
     /// INVALID_SESSION_ID (SOAP fault, REST 401) or Bulk InvalidSessionId: log in again.
     InvalidSession { message: String },
     /// MUTUAL_AUTHENTICATION_FAILED (SOAP, REST) or Bulk MutualAuthenticationFailed.
@@ -29,16 +30,25 @@ pub enum Outcome {
     CertificateRejected { reason: String },
     /// REQUEST_LIMIT_EXCEEDED (SOAP, REST 403) or Bulk ExceededQuota.
     RequestLimitExceeded { message: String },
+    /// An XML answer refused unparsed because it breaks the caps on the
+    /// work a document may cause (see [`crate::xml::bounds`]); the reason
+    /// names the cap, the element and its line.
+    Refused { reason: String },
+}
+
+/// The host's verdict on an answer the caller gets (classify once:
+/// workflows and the front door read it, never the body, to learn what the
+/// answer was).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// 2xx/3xx with the body the API speaks (a SOAP envelope without a fault).
+    Success,
     /// Any other SOAP fault.
     Fault(Fault),
     /// A REST error array.
     RestErrors(Vec<RestError>),
     /// Any other Bulk 1.0 error.
     BulkError { code: String, message: String },
-    /// An XML answer refused unparsed because it breaks the caps on the
-    /// work a document may cause (see [`crate::xml::bounds`]); the reason
-    /// names the cap, the element and its line.
-    Refused { reason: String },
     /// A body in no format the API speaks (HTML for XML, a non-XML 500, ...).
     UnexpectedBody {
         status: u16,
@@ -64,22 +74,44 @@ pub struct RestError {
     pub fields: Vec<String>,
 }
 
-impl Outcome {
-    /// A stable snake_case code for logs, metrics and problem+json.
-    pub fn code(&self) -> &'static str {
+impl Verdict {
+    /// The label of the upstream-calls metric for an answered call.
+    pub fn label(&self) -> &'static str {
         match self {
-            Outcome::Success => "success",
-            Outcome::InvalidSession { .. } => "invalid_session",
-            Outcome::MutualAuthFailed { .. } => "mutual_authentication_failed",
-            Outcome::CertificateRejected { .. } => "client_certificate_rejected",
-            Outcome::RequestLimitExceeded { .. } => "request_limit_exceeded",
-            Outcome::Fault(_) | Outcome::Refused { .. } => "upstream_fault",
-            Outcome::RestErrors(_) => "rest_error",
-            Outcome::BulkError { .. } => "bulk_error",
-            Outcome::UnexpectedBody { .. } => "unexpected_body",
+            Verdict::Success => "success",
+            Verdict::Fault(_) | Verdict::RestErrors(_) | Verdict::BulkError { .. } => "fault",
+            Verdict::UnexpectedBody { .. } => "unexpected_body",
         }
     }
 
+    /// A fault's code and message, as a workflow sees them: a SOAP fault's
+    /// exceptionCode (else its faultcode) and message; a REST error array's
+    /// first code and every message with its fields; a Bulk error's.
+    /// `None` for a success or an unexpected body.
+    pub fn fault(&self) -> Option<(String, String)> {
+        match self {
+            Verdict::Fault(f) => Some((
+                f.exception_code.clone().unwrap_or_else(|| f.faultcode.clone()),
+                f.message.clone(),
+            )),
+            Verdict::RestErrors(errors) => {
+                let code = errors.first().map_or("UNKNOWN_EXCEPTION", |e| &e.error_code);
+                let messages: Vec<String> = errors
+                    .iter()
+                    .map(|e| match e.fields.as_slice() {
+                        [] => e.message.clone(),
+                        fields => format!("{} (fields: {})", e.message, fields.join(", ")),
+                    })
+                    .collect();
+                Some((code.to_string(), messages.join("; ")))
+            }
+            Verdict::BulkError { code, message } => Some((code.clone(), message.clone())),
+            Verdict::Success | Verdict::UnexpectedBody { .. } => None,
+        }
+    }
+}
+
+impl Outcome {
     /// What an operator should check, for the outcomes that are about configuration.
     pub fn hint(&self) -> Option<&'static str> {
         match self {
@@ -99,16 +131,16 @@ impl Outcome {
         }
     }
 
-    /// True for [`Outcome::Success`].
+    /// True for a success.
     pub fn is_success(&self) -> bool {
-        matches!(self, Outcome::Success)
+        matches!(self, Outcome::Answer(Verdict::Success))
     }
 }
 
 impl fmt::Display for Outcome {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Outcome::Success => f.write_str("success"),
+            Outcome::Answer(Verdict::Success) => f.write_str("success"),
             Outcome::InvalidSession { message } => write!(f, "INVALID_SESSION_ID: {message}"),
             Outcome::MutualAuthFailed { message } => {
                 write!(f, "MUTUAL_AUTHENTICATION_FAILED: {message}")
@@ -119,24 +151,24 @@ impl fmt::Display for Outcome {
             Outcome::RequestLimitExceeded { message } => {
                 write!(f, "REQUEST_LIMIT_EXCEEDED: {message}")
             }
-            Outcome::Fault(fault) => {
+            Outcome::Answer(Verdict::Fault(fault)) => {
                 let code = fault.exception_code.as_deref().unwrap_or(&fault.faultcode);
                 write!(f, "{code}: {}", fault.message)
             }
-            Outcome::RestErrors(errors) => {
+            Outcome::Answer(Verdict::RestErrors(errors)) => {
                 let parts: Vec<String> = errors
                     .iter()
                     .map(|e| format!("{}: {}", e.error_code, e.message))
                     .collect();
                 f.write_str(&parts.join("; "))
             }
-            Outcome::BulkError { code, message } => write!(f, "{code}: {message}"),
+            Outcome::Answer(Verdict::BulkError { code, message }) => write!(f, "{code}: {message}"),
             Outcome::Refused { reason } => write!(f, "the answer was refused unread: {reason}"),
-            Outcome::UnexpectedBody {
+            Outcome::Answer(Verdict::UnexpectedBody {
                 status,
                 content_type,
                 snippet,
-            } => write!(
+            }) => write!(
                 f,
                 "unexpected HTTP {status} body ({content_type}): {snippet}"
             ),
@@ -155,7 +187,7 @@ pub fn classify(api: Api, status: u16, headers: &http::HeaderMap, body: &[u8]) -
             Err(()) => None,
         }
     } else if status < 400 {
-        return Outcome::Success;
+        return Outcome::Answer(Verdict::Success);
     } else {
         recognise(body)
     };
@@ -168,7 +200,7 @@ pub fn classify(api: Api, status: u16, headers: &http::HeaderMap, body: &[u8]) -
 /// parsed into a tree to read the fault.
 fn soap(status: u16, body: &[u8]) -> Result<Outcome, ()> {
     match xml::outline(body) {
-        Ok(outline) if status < 400 && is_envelope_without_fault(&outline) => Ok(Outcome::Success),
+        Ok(outline) if status < 400 && is_envelope_without_fault(&outline) => Ok(Outcome::Answer(Verdict::Success)),
         Ok(outline) => soap_by_tree(status, body, outline.tree()),
         Err(e) => not_parsed(status, body, e),
     }
@@ -189,7 +221,7 @@ fn soap_by_tree(
             let envelope = root.has_tag_name((SOAP_ENV, "Envelope"))
                 && xml::elements(root).any(|c| c.has_tag_name((SOAP_ENV, "Body")));
             if status < 400 && envelope {
-                Ok(Outcome::Success)
+                Ok(Outcome::Answer(Verdict::Success))
             } else {
                 Err(())
             }
@@ -222,7 +254,7 @@ fn not_parsed(status: u16, body: &[u8], e: XmlError) -> Result<Outcome, ()> {
             reason: e.to_string(),
         }),
         // Too big to inspect: large query results are envelopes, faults are small.
-        XmlError::TooManyNodes if status < 400 && root_is_envelope(body) => Ok(Outcome::Success),
+        XmlError::TooManyNodes if status < 400 && root_is_envelope(body) => Ok(Outcome::Answer(Verdict::Success)),
         _ if status >= 400 => recognise_json(body).ok_or(()),
         _ => Err(()),
     }
@@ -257,7 +289,7 @@ fn recognise(body: &[u8]) -> Option<Outcome> {
 fn recognise_xml(doc: &roxmltree::Document<'_>) -> Option<Outcome> {
     if let Some(fault) = soap_fault(doc) {
         let code = fault.exception_code.as_deref().unwrap_or(&fault.faultcode);
-        return Some(special(code, &fault.message).unwrap_or(Outcome::Fault(fault)));
+        return Some(special(code, &fault.message).unwrap_or(Outcome::Answer(Verdict::Fault(fault))));
     }
     let root = doc.root_element();
     if root.tag_name().name() != "error" {
@@ -341,15 +373,15 @@ fn recognise_json(body: &[u8]) -> Option<Outcome> {
     let special = errors
         .iter()
         .find_map(|e| special(&e.error_code, &e.message));
-    Some(special.unwrap_or(Outcome::RestErrors(errors)))
+    Some(special.unwrap_or(Outcome::Answer(Verdict::RestErrors(errors))))
 }
 
 fn bulk(code: &str, message: &str) -> Outcome {
     let message = scan::message(message);
-    special(code, &message).unwrap_or_else(|| Outcome::BulkError {
+    special(code, &message).unwrap_or_else(|| Outcome::Answer(Verdict::BulkError {
         code: scan::short(code, 100),
         message,
-    })
+    }))
 }
 
 /// The outcomes the host acts on, from a SOAP, REST or Bulk error code.
@@ -372,11 +404,11 @@ fn unexpected(status: u16, headers: &http::HeaderMap, body: &[u8]) -> Outcome {
         .get(http::header::CONTENT_TYPE)
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
         .unwrap_or_default();
-    Outcome::UnexpectedBody {
+    Outcome::Answer(Verdict::UnexpectedBody {
         status,
         content_type: scan::short(&content_type, 100),
         snippet: scan::snippet(body),
-    }
+    })
 }
 
 #[cfg(test)]

@@ -172,7 +172,7 @@ mod tests {
             r#"{"error":"invalid_client","error_description":"invalid client credentials"}"#,
             r#"{"error":"unsupported_grant_type","error_description":"grant type not supported"}"#,
         ] {
-            assert_eq!(parse(body).code(), "invalid_login", "{body}");
+            assert_eq!(parse(body).problem_code().code(), "invalid_login", "{body}");
         }
         assert_eq!(
             parse(r#"{"error":"invalid_grant","error_description":"login rate exceeded"}"#),
@@ -186,7 +186,7 @@ mod tests {
             br#"{"error":"temporarily_unavailable","error_description":"x"}"#,
             "62.0",
         );
-        assert_eq!(transient.unwrap_err().code(), "session_unavailable");
+        assert_eq!(transient.unwrap_err().problem_code().code(), "session_unavailable");
         for status in [500, 502, 503] {
             let err = parse_oauth_response(
                 status,
@@ -194,14 +194,14 @@ mod tests {
                 "62.0",
             )
             .unwrap_err();
-            assert_eq!(err.code(), "session_unavailable", "HTTP {status}");
+            assert_eq!(err.problem_code().code(), "session_unavailable", "HTTP {status}");
         }
         let too_many = parse_oauth_response(
             429,
             br#"{"error":"invalid_request","error_description":"slow down"}"#,
             "62.0",
         );
-        assert_eq!(too_many.unwrap_err().code(), "login_rate_limited");
+        assert_eq!(too_many.unwrap_err().problem_code().code(), "login_rate_limited");
     }
 
     #[test]

@@ -1,0 +1,229 @@
+//! Unit tests of [`TenantUpstream::send`] over a scripted [`Exchange`]: no
+//! sockets, the real session layer, classifier and budget. Re-login and one
+//! retry, the verdicts, REQUEST_LIMIT_EXCEEDED, the API budget and what is
+//! stripped from answers.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::*;
+use crate::config::Auth;
+use crate::secret::Secret;
+use crate::session::{MemoryStore, SessionSettings};
+use crate::transport::{Pending, Reply};
+
+const INSTANCE: &str = "https://na1.example.com/services/Soap/u/62.0/00D000000000001";
+
+/// A login answer giving session `id`.
+fn login(id: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns="urn:partner.soap.sforce.com"><soapenv:Body><loginResponse><result><passwordExpired>false</passwordExpired><serverUrl>{INSTANCE}</serverUrl><sessionId>{id}</sessionId><userId>005000000000001AAA</userId><userInfo><sessionSecondsValid>7200</sessionSecondsValid></userInfo></result></loginResponse></soapenv:Body></soapenv:Envelope>"#
+    )
+}
+
+/// A SOAP fault with `code` and `message`.
+fn fault(code: &str, message: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:sf="urn:fault.partner.soap.sforce.com"><soapenv:Body><soapenv:Fault><faultcode>sf:{code}</faultcode><faultstring>{code}: {message}</faultstring><detail><sf:UnexpectedErrorFault><sf:exceptionCode>{code}</sf:exceptionCode><sf:exceptionMessage>{message}</sf:exceptionMessage></sf:UnexpectedErrorFault></detail></soapenv:Fault></soapenv:Body></soapenv:Envelope>"#
+    )
+}
+
+/// getUserInfo's answer, reporting `used` of 15000 API requests.
+fn user_info(used: u64) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns="urn:partner.soap.sforce.com"><soapenv:Header><LimitInfoHeader><limitInfo><current>{used}</current><limit>15000</limit><type>API REQUESTS</type></limitInfo></LimitInfoHeader></soapenv:Header><soapenv:Body><getUserInfoResponse><result><userName>integration@acme.example</userName></result></getUserInfoResponse></soapenv:Body></soapenv:Envelope>"#
+    )
+}
+
+/// Answers the scripted replies in order and keeps every request.
+#[derive(Default)]
+struct Script {
+    replies: Mutex<VecDeque<(u16, String)>>,
+    seen: Mutex<Vec<(String, String)>>,
+}
+
+impl Script {
+    fn new(replies: &[(u16, &str)]) -> Arc<Self> {
+        Arc::new(Self {
+            replies: Mutex::new(replies.iter().map(|(s, b)| (*s, b.to_string())).collect()),
+            seen: Mutex::default(),
+        })
+    }
+
+    /// (URL, body) of every request sent, in order.
+    fn seen(&self) -> Vec<(String, String)> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+impl Exchange for Script {
+    fn exchange(&self, request: http::Request<Bytes>) -> Pending<'_> {
+        let (parts, body) = request.into_parts();
+        self.seen.lock().unwrap().push((
+            parts.uri.to_string(),
+            String::from_utf8_lossy(&body).into_owned(),
+        ));
+        let next = self.replies.lock().unwrap().pop_front();
+        Box::pin(async move {
+            let (status, body) = next.expect("the script has an answer for every request");
+            let mut headers = http::HeaderMap::new();
+            headers.insert(http::header::CONTENT_TYPE, "text/xml".parse().unwrap());
+            headers.insert(http::header::SET_COOKIE, "sid=secret".parse().unwrap());
+            Ok(Reply {
+                status,
+                headers,
+                body: Bytes::from(body),
+            })
+        })
+    }
+}
+
+fn upstream(script: Arc<Script>, budget: ApiBudget) -> TenantUpstream {
+    let settings = Settings {
+        tenant: "acme".into(),
+        identity: None,
+        extra_roots: Vec::new(),
+        mutual_auth: true,
+        mutual_auth_port: 8443,
+        transport: transport::Settings {
+            connect_timeout: Duration::from_secs(5),
+            handshake_timeout: Duration::from_secs(5),
+            response_timeout: Duration::from_secs(5),
+            max_response_bytes: 1 << 20,
+            pool_idle_timeout: Duration::from_secs(60),
+            pool_max_idle_per_host: 4,
+        },
+        proxy: None,
+        session: SessionSettings {
+            tenant: "acme".into(),
+            login_url: "https://login.example.com".parse().unwrap(),
+            api_version: "62.0".into(),
+            auth: Auth::SoapLogin {
+                username: "integration@acme.example".into(),
+                password: Secret::new("pw"),
+                security_token: None,
+            },
+            session_seconds: 7200,
+            login_timeout: Duration::from_secs(5),
+            login_budget_per_hour: 100,
+        },
+        api_budget: budget,
+    };
+    TenantUpstream::with_exchange(settings, Arc::new(MemoryStore::default()), script)
+        .expect("an upstream without an identity builds")
+}
+
+fn get_user_info() -> Outbound {
+    Outbound {
+        api: Api::SoapPartner,
+        method: http::Method::POST,
+        path: String::new(),
+        headers: http::HeaderMap::new(),
+        body: Bytes::from_static(
+            br#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:urn="urn:partner.soap.sforce.com"><soapenv:Body><urn:getUserInfo/></soapenv:Body></soapenv:Envelope>"#,
+        ),
+    }
+}
+
+#[tokio::test]
+async fn a_rejected_session_logs_in_again_and_the_call_is_retried_once() {
+    let rejected = fault(
+        "INVALID_SESSION_ID",
+        "Invalid Session ID found in SessionHeader: Illegal Session",
+    );
+    let script = Script::new(&[
+        (200, &login("00D000000000001!first")),
+        (500, &rejected),
+        (200, &login("00D000000000001!second")),
+        (200, &user_info(6)),
+    ]);
+    let upstream = upstream(script.clone(), ApiBudget::default());
+    let answer = upstream.send(&get_user_info()).await.expect("an answer");
+    assert_eq!((answer.status, answer.verdict), (200, Verdict::Success));
+    let seen = script.seen();
+    assert_eq!(seen.len(), 4, "login, call, login, call: {seen:?}");
+    assert!(seen[0].0.starts_with("https://login.example.com/services/Soap/u/62.0"));
+    assert_eq!(seen[1].0, "https://na1.example.com:8443/services/Soap/u/62.0/00D000000000001");
+    assert!(seen[1].1.contains("00D000000000001!first"));
+    assert!(seen[3].1.contains("00D000000000001!second"));
+    assert_eq!(upstream.sessions().logins(), 2);
+}
+
+#[tokio::test]
+async fn a_fresh_session_rejected_too_is_session_unavailable_after_one_retry() {
+    let rejected = fault("INVALID_SESSION_ID", "Session expired or invalid");
+    let script = Script::new(&[
+        (200, &login("00D000000000001!first")),
+        (500, &rejected),
+        (200, &login("00D000000000001!second")),
+        (500, &rejected),
+    ]);
+    let upstream = upstream(script.clone(), ApiBudget::default());
+    let e = upstream.send(&get_user_info()).await.unwrap_err();
+    assert_eq!(e.problem_code(), UpstreamCode::SessionUnavailable, "{e}");
+    assert_eq!(script.seen().len(), 4, "no third attempt");
+}
+
+#[tokio::test]
+async fn faults_are_answers_with_their_verdict_and_no_secret_header() {
+    let script = Script::new(&[
+        (200, &login("00D000000000001!first")),
+        (500, &fault("INVALID_FIELD", "No such column 'Foo'")),
+    ]);
+    let upstream = upstream(script, ApiBudget::default());
+    let answer = upstream.send(&get_user_info()).await.expect("a fault is an answer");
+    assert_eq!(answer.status, 500);
+    assert_eq!(
+        answer.verdict.fault(),
+        Some(("INVALID_FIELD".into(), "No such column 'Foo'".into()))
+    );
+    assert!(
+        answer.headers.get(http::header::SET_COOKIE).is_none(),
+        "cookies never reach a workflow"
+    );
+}
+
+#[tokio::test]
+async fn request_limit_exceeded_is_api_limit_exceeded_with_a_minute_wait() {
+    let script = Script::new(&[
+        (200, &login("00D000000000001!first")),
+        (500, &fault("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")),
+    ]);
+    let upstream = upstream(script, ApiBudget::default());
+    let e = upstream.send(&get_user_info()).await.unwrap_err();
+    assert_eq!(e.problem_code(), UpstreamCode::ApiLimitExceeded);
+    assert_eq!(e.retry_after(), Some(API_LIMIT_RETRY));
+}
+
+#[tokio::test]
+async fn a_spent_budget_refuses_before_anything_is_sent() {
+    let script = Script::new(&[
+        (200, &login("00D000000000001!first")),
+        (200, &user_info(6)),
+    ]);
+    let budget = ApiBudget {
+        per_day: Some(5),
+        reserve: None,
+    };
+    let upstream = upstream(script.clone(), budget);
+    upstream.send(&get_user_info()).await.expect("the first call goes");
+    let e = upstream.send(&get_user_info()).await.unwrap_err();
+    assert!(matches!(e, UpstreamError::ApiBudget(_)), "{e}");
+    assert_eq!(e.problem_code(), UpstreamCode::ApiLimitExceeded);
+    assert_eq!(script.seen().len(), 2, "nothing sent after the budget is spent");
+}
+
+#[tokio::test]
+async fn a_hostile_answer_is_refused_unread() {
+    let deep = format!(
+        r#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>{}</soapenv:Body></soapenv:Envelope>"#,
+        "<a>".repeat(10_000)
+    );
+    let script = Script::new(&[(200, &login("00D000000000001!first")), (200, &deep)]);
+    let upstream = upstream(script, ApiBudget::default());
+    let e = upstream.send(&get_user_info()).await.unwrap_err();
+    assert_eq!(e.problem_code(), UpstreamCode::UpstreamRefused, "{e}");
+}
