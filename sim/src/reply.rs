@@ -23,6 +23,11 @@ impl Reply {
         Self::new(status, "application/json;charset=UTF-8", value.to_string())
     }
 
+    /// A CSV answer (Bulk results).
+    pub fn csv(status: u16, body: String) -> Self {
+        Self::new(status, "text/csv; charset=UTF-8", body)
+    }
+
     /// A plain-text answer.
     pub fn text(status: u16, body: &str) -> Self {
         Self::new(status, "text/plain;charset=UTF-8", body.to_string())

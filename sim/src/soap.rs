@@ -283,6 +283,7 @@ fn query(
     let options = QueryOptions {
         all_rows,
         batch_size: None,
+        ..Default::default()
     };
     let page = call.ctx.state.query(&session.org_id, text, options)?;
     let name = if all_rows { "queryAll" } else { "query" };

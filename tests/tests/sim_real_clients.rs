@@ -3,7 +3,9 @@
 //! scripts/install-test-clients; see twoway_tests::clients) log in with SOAP
 //! at their default API versions, query, create, read, update and delete,
 //! on the standard port and, presenting the client certificate, on the
-//! mutual-auth port.
+//! mutual-auth port; describe, identity, limits, SOSL, queryAll, external
+//! ids and aggregates; Bulk API 1.0 and 2.0 through each library's own
+//! bulk client.
 
 use serde_json::{Value, json};
 use twoway_sim::Sim;
@@ -264,5 +266,88 @@ async fn simple_salesforce_describes_searches_and_upserts() {
     assert_eq!(
         out["malformed"]["content"][0]["errorCode"],
         "MALFORMED_QUERY"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn simple_salesforce_bulk_and_bulk2() {
+    let Some(py) = Peer::simple_salesforce() else {
+        return;
+    };
+    let sim = start_sim().await;
+    let env = env(&sim, true);
+    let out = py.run("sim_bulk.py", &borrowed(&env)).await;
+    assert_eq!(out["inserted"][0]["success"], true);
+    assert_eq!(out["inserted"][0]["created"], true);
+    assert_eq!(out["inserted"][1]["success"], false);
+    assert_eq!(
+        out["inserted"][1]["errors"][0]["statusCode"],
+        "REQUIRED_FIELD_MISSING"
+    );
+    assert_eq!(
+        out["queried"],
+        json!([{ "Name": "Bulk One", "Industry": "Energy", "type": "Account" }])
+    );
+    assert_eq!(out["upserted"][0]["created"], true);
+    assert_eq!(out["deleted"][0]["success"], true);
+    assert_eq!(
+        out["after"],
+        json!([{ "Name": "Bulk One", "IsDeleted": true }])
+    );
+    assert_eq!(
+        out["v2"],
+        json!([{ "numberRecordsFailed": 1, "numberRecordsProcessed": 3, "numberRecordsTotal": 3 }])
+    );
+    assert_eq!(out["failed"][0]["Company"], "Bulk2 Co");
+    assert!(
+        out["failed"][0]["sf__Error"]
+            .as_str()
+            .unwrap()
+            .starts_with("REQUIRED_FIELD_MISSING")
+    );
+    // max_records=1: one record per page, by Sforce-Locator.
+    assert_eq!(
+        out["pages"],
+        json!([
+            [{ "LastName": "Three", "Company": "Bulk2 Co" }],
+            [{ "LastName": "Two", "Company": "Bulk2 Co" }],
+        ])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn jsforce_bulk_and_bulk2() {
+    let Some(js) = Peer::jsforce() else { return };
+    let sim = start_sim().await;
+    let env = env(&sim, true);
+    let out = js.run("sim-bulk.js", &borrowed(&env)).await;
+    assert_eq!(
+        out["v1"][0],
+        json!({ "success": true, "hasId": true, "errors": [] })
+    );
+    assert_eq!(out["v1"][1]["success"], true);
+    assert_eq!(out["v1"][2]["success"], false);
+    assert!(
+        out["v1"][2]["errors"][0]
+            .as_str()
+            .unwrap()
+            .contains("REQUIRED_FIELD_MISSING"),
+        "{out}"
+    );
+    assert_eq!(
+        out["v2"]["successful"],
+        json!([
+            { "created": "true", "LastName": "Porky", "hasId": true },
+            { "created": "true", "LastName": "Pig, Petunia", "hasId": true },
+        ])
+    );
+    assert_eq!(out["v2"]["failed"][0]["Email"], "nobody@pig.example");
+    assert_eq!(out["v2"]["unprocessed"], 0);
+    assert_eq!(
+        out["query"],
+        json!([
+            { "LastName": "Pig, Petunia", "Email": "petunia@pig.example" },
+            { "LastName": "Porky", "Email": "porky@pig.example" },
+        ])
     );
 }

@@ -1,9 +1,10 @@
 //! REST endpoints under `/services/data/`: the version list and resource
 //! list, query and queryAll with paging, sObjects (in [`sobjects`]),
 //! composite (in [`composite`]), search and limits (in [`org`]) and Bulk
-//! 2.0 (in `bulk2`), with error arrays and `Sforce-Limit-Info` as
+//! 2.0 (in [`bulk2`]), with error arrays and `Sforce-Limit-Info` as
 //! Salesforce sends them.
 
+mod bulk2;
 mod composite;
 pub mod json;
 mod org;
@@ -157,6 +158,7 @@ pub fn route(api: &Rest<'_, '_>, method: &str, resource: &str, query: &str, body
         }
         (_, ["sobjects", rest @ ..]) => sobjects::route(api, method, rest, query, body),
         (_, ["composite", rest @ ..]) => composite::route(api, method, rest, query, body),
+        (_, ["jobs", rest @ ..]) => bulk2::route(api, method, rest, query, body),
         ("GET", ["limits"]) => org::limits(api),
         ("GET", ["search"]) => org::search(api, query),
         ("GET", ["parameterizedSearch"]) => org::parameterized_search(api, query),
@@ -196,6 +198,7 @@ fn run_query(api: &Rest<'_, '_>, text: &str, all: bool) -> Reply {
     let options = QueryOptions {
         all_rows: all,
         batch_size,
+        ..Default::default()
     };
     match api.state().query(api.org(), text, options) {
         Ok(page) => Reply::json(200, &json::page(api.version, &page, all)),

@@ -349,6 +349,7 @@ fn replication(api: &Rest<'_, '_>, object: &Object, kind: &str, query: &str) -> 
     let options = super::super::state::QueryOptions {
         all_rows: true,
         batch_size: Some(2000),
+        ..Default::default()
     };
     let page = match api.state().query(api.org(), &text, options) {
         Ok(page) => page,

@@ -41,6 +41,11 @@ impl Field {
         self
     }
 
+    fn labelled(mut self, label: &str) -> Self {
+        self.label = label.to_string();
+        self
+    }
+
     fn mandatory(mut self) -> Self {
         self.nillable = false;
         self
@@ -199,7 +204,9 @@ pub fn objects() -> Vec<Object> {
             "Accounts",
             true,
             vec![
-                field("Name", T::String).mandatory(),
+                field("Name", T::String)
+                    .mandatory()
+                    .labelled("Account Name"),
                 field("AccountNumber", T::String).len(40),
                 field("Type", T::Picklist).values(&[
                     "Prospect",
@@ -220,7 +227,7 @@ pub fn objects() -> Vec<Object> {
                 field("BillingPostalCode", T::String).len(20),
                 field("BillingCountry", T::String).len(80),
                 field("AnnualRevenue", T::Currency),
-                field("NumberOfEmployees", T::Int),
+                field("NumberOfEmployees", T::Int).labelled("Employees"),
                 field("Description", T::Textarea),
                 field("ParentId", T::Reference).refers("Account", "Parent", Some("ChildAccounts")),
             ],

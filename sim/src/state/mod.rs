@@ -19,7 +19,7 @@ use std::time::Instant;
 use super::config::{Org, SimConfig, User};
 use super::ids;
 
-pub use bulk::Job;
+pub use bulk::{Batch, Job, JobKind, MAX_RECORDS, NewJob, Outcome};
 use query::Cursor;
 pub use query::{Cell, Children, QueryOptions, QueryPage, Row, query_error};
 pub use records::{DataError, Record, external_id_field, same_id};
@@ -48,7 +48,7 @@ struct Inner {
     failures: HashMap<String, u32>,
     logins_by_user: BTreeMap<String, u64>,
     api_usage: HashMap<String, u64>,
-    jobs: HashMap<String, Job>,
+    jobs: HashMap<String, Vec<Job>>,
 }
 
 /// A configured user as a User record.

@@ -57,6 +57,8 @@ impl Row {
 pub struct QueryOptions {
     pub all_rows: bool,
     pub batch_size: Option<usize>,
+    /// Every row in one page, no cursor (Bulk results).
+    pub whole: bool,
 }
 
 /// One page of query results.
@@ -124,7 +126,7 @@ impl State {
             .map(|b| b.clamp(200, 2000))
             .unwrap_or(self.config.limits.query_batch_size)
             .max(1);
-        if rows.len() <= batch {
+        if rows.len() <= batch || options.whole {
             return Ok(QueryPage {
                 object,
                 rows,

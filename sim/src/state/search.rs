@@ -134,6 +134,7 @@ impl State {
                 QueryOptions {
                     all_rows: false,
                     batch_size: Some(2000),
+                    ..Default::default()
                 },
             )?;
             rows.extend(page.rows);
