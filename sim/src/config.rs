@@ -79,6 +79,8 @@ pub struct Limits {
     pub max_body_kb: usize,
     /// Accept login on the mutual-auth port (a My Domain login URL on 8443).
     pub allow_login_on_mutual_port: bool,
+    /// Milliseconds every answer of the login port waits (a slow login service).
+    pub login_delay_ms: u64,
 }
 
 impl Default for Limits {
@@ -91,6 +93,7 @@ impl Default for Limits {
             query_batch_size: 2000,
             max_body_kb: 1024,
             allow_login_on_mutual_port: false,
+            login_delay_ms: 0,
         }
     }
 }

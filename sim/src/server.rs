@@ -299,6 +299,10 @@ async fn handle(
     req: Request<Incoming>,
 ) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
+    let delay = ctx.state.config.limits.login_delay_ms;
+    if port == Port::Login && delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
     let limit = ctx.state.config.limits.max_body_kb * 1024;
     let path = parts.uri.path().to_string();
     let reply = match Limited::new(body, limit).collect().await {

@@ -405,6 +405,36 @@ impl Client {
     }
 }
 
+/// The Acme integration user logged in, talking REST to the simulator's
+/// mutual-auth port with the client certificate.
+pub struct AcmeRest {
+    pub client: Client,
+    /// `https://host:port` of the mutual-auth port.
+    pub host: String,
+    pub token: String,
+}
+
+impl AcmeRest {
+    pub async fn new(sim: &Sim) -> Self {
+        Self {
+            client: Client::with_identity(&pki().fullcert),
+            host: sim.endpoints().mutual_url(),
+            token: soap_login(&sim.endpoints().login_url(), ACME_USER, ACME_PASSWORD).await,
+        }
+    }
+
+    /// A request to `/services/data/v62.0{resource}`.
+    pub async fn call(
+        &self,
+        method: &str,
+        resource: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Response {
+        let url = format!("{}/services/data/v62.0{resource}", self.host);
+        self.client.rest(method, &url, &self.token, body).await
+    }
+}
+
 /// Logs `username` in with the seed's SOAP login on `login_url`; returns the session id.
 pub async fn soap_login(login_url: &str, username: &str, password: &str) -> String {
     let response = Client::anonymous()

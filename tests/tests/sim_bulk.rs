@@ -494,3 +494,79 @@ async fn bulk2_query_pages_by_locator() {
     assert_eq!(listed["done"], true);
     assert_eq!(listed["records"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_and_huge_batches_get_bulk_errors() {
+    let sim = start_sim().await;
+    let bulk = Bulk::new(&sim).await;
+    let job = bulk.xml_job("insert", "Account", "CSV", "").await;
+    // A row with more cells than the header.
+    let ragged = bulk
+        .v1(
+            "POST",
+            &format!("job/{job}/batch"),
+            "text/csv",
+            "Name\nA,extra\n",
+        )
+        .await;
+    assert_eq!(ragged.status, 400);
+    assert_eq!(
+        xml_text(&ragged.body, "exceptionCode").as_deref(),
+        Some("InvalidBatch")
+    );
+    assert!(
+        xml_text(&ragged.body, "exceptionMessage")
+            .unwrap()
+            .contains("record 1"),
+        "{}",
+        ragged.body
+    );
+    // More than 10,000 records: the batch fails whole, nothing is saved.
+    let mut csv = String::from("Name\n");
+    for n in 0..10_001 {
+        csv.push_str(&format!("Huge {n}\n"));
+    }
+    let huge = bulk
+        .v1("POST", &format!("job/{job}/batch"), "text/csv", &csv)
+        .await;
+    assert_eq!(huge.status, 201, "{}", huge.body);
+    assert_eq!(xml_text(&huge.body, "state").as_deref(), Some("Failed"));
+    assert_eq!(
+        xml_text(&huge.body, "stateMessage").as_deref(),
+        Some("The number of records in a batch exceeded 10000")
+    );
+    assert_eq!(
+        xml_text(&huge.body, "numberRecordsProcessed").as_deref(),
+        Some("0")
+    );
+    // A JSON job refuses XML, and an XML job refuses a body that is not XML.
+    let xml_job = bulk.xml_job("insert", "Account", "XML", "").await;
+    let not_xml = bulk
+        .v1(
+            "POST",
+            &format!("job/{xml_job}/batch"),
+            "application/xml",
+            "Name\nA\n",
+        )
+        .await;
+    assert_eq!(
+        xml_text(&not_xml.body, "exceptionCode").as_deref(),
+        Some("InvalidBatch")
+    );
+    // Bulk 2.0: a CSV without a header row.
+    let created = bulk
+        .v2(
+            "POST",
+            "ingest",
+            "application/json",
+            r#"{"object":"Account","operation":"insert"}"#,
+        )
+        .await
+        .json();
+    let id = created["id"].as_str().unwrap();
+    let empty = bulk
+        .v2("PUT", &format!("ingest/{id}/batches"), "text/csv", "")
+        .await;
+    assert_eq!(empty.status, 400);
+    assert_eq!(empty.json()[0]["errorCode"], "INVALIDREQUEST");
+}

@@ -5,29 +5,14 @@
 //! result shapes.
 
 use serde_json::{Value, json};
-use twoway_sim::Sim;
-use twoway_tests::{ACME_PASSWORD, ACME_USER, Client, Response, pki, soap_login, start_sim};
+use twoway_tests::{AcmeRest as Rest, start_sim};
 
-struct Rest {
-    client: Client,
-    base: String,
-    token: String,
+/// Account names, as the tests check what was saved.
+trait Names {
+    async fn names(&self, prefix: &str) -> Vec<String>;
 }
 
-impl Rest {
-    async fn new(sim: &Sim) -> Self {
-        Self {
-            client: Client::with_identity(&pki().fullcert),
-            base: format!("{}/services/data/v62.0", sim.endpoints().mutual_url()),
-            token: soap_login(&sim.endpoints().login_url(), ACME_USER, ACME_PASSWORD).await,
-        }
-    }
-
-    async fn call(&self, method: &str, resource: &str, body: Option<&Value>) -> Response {
-        let url = format!("{}{resource}", self.base);
-        self.client.rest(method, &url, &self.token, body).await
-    }
-
+impl Names for Rest {
     /// The names of the Accounts whose Name starts with `prefix`, sorted.
     async fn names(&self, prefix: &str) -> Vec<String> {
         let q: String = form_urlencoded::byte_serialize(

@@ -1,7 +1,8 @@
 //! SOAP login on the simulator: the partner and enterprise loginResponse
 //! shapes, INVALID_LOGIN, LOGIN_MUST_USE_SECURITY_TOKEN, lockout and unlock,
 //! LOGIN_RATE_EXCEEDED, where login is served (login and standard ports, not
-//! the mutual-auth port unless configured) and API calls on the login port.
+//! the mutual-auth port unless configured), API calls on the login port,
+//! and a slow login service (`login_delay_ms`).
 
 use twoway_tests::{
     ACME_ORG, ACME_PASSWORD, ACME_USER, ANALYST_PASSWORD, ANALYST_USER, Client, Response,
@@ -186,6 +187,19 @@ async fn login_parses_by_namespace_whatever_the_prefixes() {
         xml_text(&response.body, "sessionId")
             .unwrap()
             .starts_with(ACME_ORG)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_login_service_answers_after_its_delay() {
+    let sim = start_sim_with(|c| c.limits.login_delay_ms = 400).await;
+    let started = std::time::Instant::now();
+    let response = login_at(&sim.endpoints().login_url(), ANALYST_USER, ANALYST_PASSWORD).await;
+    assert_eq!(response.status, 200, "{}", response.body);
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(400),
+        "{:?}",
+        started.elapsed()
     );
 }
 

@@ -5,33 +5,16 @@
 //! `Sforce-Query-Options: batchSize`, and SOSL search.
 
 use serde_json::{Value, json};
-use twoway_sim::Sim;
 use twoway_tests::{
-    ACME_ORG, ACME_PASSWORD, ACME_USER, ANALYST_PASSWORD, ANALYST_USER, Client, Response, pki,
-    soap_login, start_sim, start_sim_with,
+    ACME_ORG, ANALYST_PASSWORD, ANALYST_USER, AcmeRest as Rest, Client, start_sim, start_sim_with,
 };
 
-/// A logged-in Acme integration user talking REST on the mutual-auth port.
-struct Rest {
-    client: Client,
-    host: String,
-    token: String,
+/// Success bodies of the Acme integration user's REST calls.
+trait OkBody {
+    async fn ok(&self, method: &str, resource: &str, body: Option<&Value>) -> Value;
 }
 
-impl Rest {
-    async fn new(sim: &Sim) -> Self {
-        Self {
-            client: Client::with_identity(&pki().fullcert),
-            host: sim.endpoints().mutual_url(),
-            token: soap_login(&sim.endpoints().login_url(), ACME_USER, ACME_PASSWORD).await,
-        }
-    }
-
-    async fn call(&self, method: &str, resource: &str, body: Option<&Value>) -> Response {
-        let url = format!("{}/services/data/v62.0{resource}", self.host);
-        self.client.rest(method, &url, &self.token, body).await
-    }
-
+impl OkBody for Rest {
     async fn ok(&self, method: &str, resource: &str, body: Option<&Value>) -> Value {
         let response = self.call(method, resource, body).await;
         assert!(
