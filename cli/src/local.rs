@@ -228,30 +228,84 @@ pub async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let shared = gateway::prepare(config, Some(args.config.clone())).await?;
     let running = gateway::start(shared).await?;
+    let mut signals = StopSignals::new();
     println!(
         "twoway gateway listening on {} (admin on http://{})",
         running.addr, running.admin_addr
     );
-    wait_for_stop().await;
-    eprintln!("twoway: stopping; finishing in-flight requests");
-    running.shutdown().await;
-    Ok(())
-}
-
-/// Resolves on ctrl-c or SIGTERM.
-async fn wait_for_stop() {
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(_) => return std::future::pending().await,
-            };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
+    tokio::spawn(notify_ready(running.shared.clone()));
+    signals.next().await;
+    notify(&[sd_notify::NotifyState::Stopping]);
+    tracing::info!("stopping: draining (a second SIGTERM or ctrl-c stops at once)");
+    match running.drain(signals.next()).await {
+        gateway::Drained::Interrupted => {
+            tracing::warn!("second signal: stopped at once, in-flight requests cut");
+            // Nothing waits for blocked plugin calls: the process ends now.
+            std::process::exit(1);
+        }
+        gateway::Drained::TimedOut | gateway::Drained::Clean => {
+            tracing::info!("stopped");
+            Ok(())
         }
     }
-    #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Tells systemd (`Type=notify`, `$NOTIFY_SOCKET`) that the gateway is
+/// ready once `/readyz` would say so: listening, every plugin loaded.
+async fn notify_ready(shared: std::sync::Arc<gateway::Shared>) {
+    while !shared.registry.ready() {
+        if shared.drain.draining() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    notify(&[
+        sd_notify::NotifyState::Ready,
+        sd_notify::NotifyState::Status("serving"),
+    ]);
+}
+
+/// Sends `states` to systemd when it started us with `$NOTIFY_SOCKET`.
+fn notify(states: &[sd_notify::NotifyState]) {
+    if let Err(e) = sd_notify::notify(states) {
+        tracing::warn!(error = %e, "cannot notify systemd ($NOTIFY_SOCKET)");
+    }
+}
+
+/// SIGTERM and ctrl-c (SIGINT), as often as they come: held from the
+/// start, so a signal between two waits is not lost.
+struct StopSignals {
+    #[cfg(unix)]
+    signals: Option<(tokio::signal::unix::Signal, tokio::signal::unix::Signal)>,
+}
+
+impl StopSignals {
+    fn new() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let signals = signal(SignalKind::terminate())
+                .and_then(|term| Ok((term, signal(SignalKind::interrupt())?)))
+                .inspect_err(
+                    |e| tracing::warn!(error = %e, "cannot handle SIGTERM; ctrl-c still stops"),
+                )
+                .ok();
+            Self { signals }
+        }
+        #[cfg(not(unix))]
+        Self {}
+    }
+
+    /// The next SIGTERM or ctrl-c.
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        if let Some((term, int)) = self.signals.as_mut() {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            return;
+        }
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

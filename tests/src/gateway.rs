@@ -145,6 +145,31 @@ impl TestGateway {
         tenants: &str,
         plugins: &[(&str, &str)],
     ) -> Self {
+        let mut gateway = Self::configure(sim, server_extra, tenants, plugins);
+        gateway.serve().await;
+        gateway
+    }
+
+    /// Serves a [`TestGateway::configure`]d gateway in this process.
+    pub async fn serve(&mut self) {
+        let config = twoway::config::load(&self.config_path()).unwrap_or_else(|e| panic!("{e}"));
+        let shared = gateway::prepare(config, Some(self.config_path()))
+            .await
+            .expect("gateway prepares");
+        let running = gateway::start(shared).await.expect("gateway starts");
+        self.url = format!("http://{}", running.addr);
+        self.admin = format!("http://{}", running.admin_addr);
+        self.running = Some(running);
+    }
+
+    /// The directory and config of [`TestGateway::start_with`], not served
+    /// (for a `twoway serve` process: see [`TestGateway::serve_process`]).
+    pub fn configure(
+        sim: &Sim,
+        server_extra: &str,
+        tenants: &str,
+        plugins: &[(&str, &str)],
+    ) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir_all(dir.path().join("plugins")).expect("plugins dir");
         for (name, value) in SECRETS {
@@ -153,7 +178,7 @@ impl TestGateway {
         for (name, source) in plugins {
             std::fs::copy(source, dir.path().join("plugins").join(name)).expect("copy plugin");
         }
-        let mut gateway = Self {
+        let gateway = Self {
             running: None,
             url: String::new(),
             admin: String::new(),
@@ -162,15 +187,28 @@ impl TestGateway {
             dir,
         };
         gateway.write_config(server_extra, tenants);
-        let config = twoway::config::load(&gateway.config_path()).unwrap_or_else(|e| panic!("{e}"));
-        let shared = gateway::prepare(config, Some(gateway.config_path()))
-            .await
-            .expect("gateway prepares");
-        let running = gateway::start(shared).await.expect("gateway starts");
-        gateway.url = format!("http://{}", running.addr);
-        gateway.admin = format!("http://{}", running.admin_addr);
-        gateway.running = Some(running);
         gateway
+    }
+
+    /// Runs `twoway serve` on this gateway's config in a process of its
+    /// own (`env` added), and points `url` and `admin` at it.
+    pub fn serve_process(&mut self, env: &[(&str, &str)]) -> crate::process::Process {
+        let config = self.config_path();
+        let config = config.to_str().expect("UTF-8 path");
+        let process = crate::process::Process::start_with_env(
+            &["serve", "--config", config],
+            self.dir.path(),
+            env,
+        );
+        // "twoway gateway listening on ADDR (admin on http://ADMIN)"
+        let line = process.first_line.trim();
+        let (addr, admin) = line
+            .strip_prefix("twoway gateway listening on ")
+            .and_then(|rest| rest.split_once(" (admin on "))
+            .unwrap_or_else(|| panic!("unexpected first line: {line}"));
+        self.url = format!("http://{addr}");
+        self.admin = admin.trim_end_matches(')').to_string();
+        process
     }
 
     /// A gateway serving `tenant` with the workflow `user` (the

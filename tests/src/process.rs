@@ -68,6 +68,11 @@ impl Process {
     /// Its logs are dropped unless `TWOWAY_TEST_CHILD_LOGS` is set (then they
     /// go to the test's stderr).
     pub fn start(args: &[&str], dir: &Path) -> Self {
+        Self::start_with_env(args, dir, &[])
+    }
+
+    /// [`Process::start`] with `env` added.
+    pub fn start_with_env(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Self {
         let logs = match std::env::var_os("TWOWAY_TEST_CHILD_LOGS") {
             Some(_) => Stdio::inherit(),
             None => Stdio::null(),
@@ -76,6 +81,7 @@ impl Process {
             .args(args)
             .current_dir(dir)
             .env_remove("TWOWAY_CONFIG")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(logs)
             .spawn()
@@ -95,6 +101,21 @@ impl Process {
         let endpoints = serde_json::from_str(&sim.first_line)
             .unwrap_or_else(|e| panic!("endpoints JSON {:?}: {e}", sim.first_line));
         (sim, endpoints)
+    }
+}
+
+impl Process {
+    /// Sends `signal` (SIGTERM, SIGINT, SIGHUP...) to the process.
+    pub fn signal(&self, signal: nix::sys::signal::Signal) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        nix::sys::signal::kill(pid, signal).expect("send the signal");
+    }
+
+    /// The exit code once the process has ended (`None` while it runs; -1
+    /// when a signal ended it).
+    pub fn exited(&mut self) -> Option<i32> {
+        let status = self.child.try_wait().expect("the child's status")?;
+        Some(status.code().unwrap_or(-1))
     }
 }
 

@@ -219,7 +219,10 @@ async fn names_and_types_follow_prometheus_and_counters_survive_a_reload() {
         after > handshakes,
         "the new pool's handshakes add: {after} > {handshakes}"
     );
-    assert_eq!(value(&m, "twoway_config_reloads", &[]), Some(1.0));
+    assert_eq!(
+        value(&m, "twoway_config_reloads", &[("result", "success")]),
+        Some(1.0)
+    );
     assert_eq!(
         value(&m, "twoway_upstream_request_duration_seconds", &soap_ok),
         Some(3.0)

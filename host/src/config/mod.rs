@@ -60,6 +60,11 @@ pub struct Config {
     pub tenants: Vec<Tenant>,
     /// `[store]`: in process, or shared by a fleet through Redis.
     pub store: Store,
+    /// Every file the config names besides itself and `[store]` (`*_file`
+    /// secrets, client identities, `extra_roots`, CAs, the server's
+    /// certificate), as written (links not followed): `twoway serve`
+    /// watches them and reloads when one changes.
+    pub files: Vec<PathBuf>,
 }
 
 impl Config {
@@ -77,7 +82,11 @@ pub struct Server {
     pub tls: Option<ServerTls>,
     pub max_body_bytes: usize,
     pub header_timeout: Duration,
-    pub shutdown_grace: Duration,
+    /// On SIGTERM: how long the listeners keep accepting while `/readyz`
+    /// answers 503, so load balancers take the instance out first.
+    pub drain_grace: Duration,
+    /// Then: how long in-flight requests may still take.
+    pub shutdown_timeout: Duration,
     /// Deadline for reading a whole request body (`body_timeout_ms`).
     pub body_timeout: Duration,
     /// Most open connections per listener (callers' and admin).

@@ -28,7 +28,10 @@ pub struct RawServer {
     pub tls: Option<RawServerTls>,
     pub max_body_kb: Option<usize>,
     pub header_timeout_ms: Option<u64>,
-    pub shutdown_grace_ms: Option<u64>,
+    pub drain_grace_ms: Option<u64>,
+    /// `shutdown_grace_ms` is its former name, still accepted.
+    #[serde(alias = "shutdown_grace_ms")]
+    pub shutdown_timeout_ms: Option<u64>,
     pub body_timeout_ms: Option<u64>,
     pub max_connections: Option<usize>,
     pub admin_token_env: Option<String>,

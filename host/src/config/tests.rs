@@ -159,3 +159,51 @@ fn the_default_cache_folder_is_never_a_shared_temp_folder() {
         Path::new("/home/gw/.cache/twoway")
     );
 }
+
+#[test]
+fn drain_and_shutdown_times_have_defaults_and_the_former_name_still_works() {
+    let env = |name: &str| (name == "PW").then(|| "pw".to_string());
+    let server = |keys: &str| {
+        from_toml(
+            &format!("[server]\n{keys}\n{TENANT}"),
+            Path::new("/nonexistent"),
+            &env,
+        )
+        .map(|c| (c.server.drain_grace, c.server.shutdown_timeout))
+    };
+    let ms = std::time::Duration::from_millis;
+    assert_eq!(server(""), Ok((ms(5_000), ms(30_000))));
+    assert_eq!(
+        server("drain_grace_ms = 250\nshutdown_timeout_ms = 900"),
+        Ok((ms(250), ms(900)))
+    );
+    assert_eq!(server("shutdown_grace_ms = 700"), Ok((ms(5_000), ms(700))));
+    let both = server("shutdown_grace_ms = 1\nshutdown_timeout_ms = 2").unwrap_err();
+    assert!(both[0].contains("shutdown_timeout_ms"), "{both:?}");
+}
+
+#[test]
+fn the_files_a_config_names_are_listed_for_the_watcher() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["pw.txt", "keys.txt", "id.pem", "roots.pem"] {
+        std::fs::write(dir.path().join(name), "x").unwrap();
+    }
+    let text = r#"
+[[tenant]]
+name = "acme"
+api_keys_file = "keys.txt"
+client_identity = { pem = "id.pem" }
+extra_roots = ["roots.pem"]
+[tenant.auth]
+kind = "soap-login"
+username = "u"
+password_file = "pw.txt"
+"#;
+    let config = from_toml(text, dir.path(), &|_| None).unwrap_or_else(|e| panic!("{e:?}"));
+    let mut expected: Vec<_> = ["id.pem", "keys.txt", "pw.txt", "roots.pem"]
+        .iter()
+        .map(|n| dir.path().join(n))
+        .collect();
+    expected.sort();
+    assert_eq!(config.files, expected);
+}

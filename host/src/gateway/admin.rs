@@ -30,8 +30,12 @@ pub async fn serve(
     permits: Arc<Semaphore>,
     mut stop: watch::Receiver<bool>,
 ) {
+    let stop = async move {
+        let _ = stop.wait_for(|s| *s).await;
+    };
+    tokio::pin!(stop);
     while let Some((tcp, _, permit)) =
-        super::server::accept(&listener, &permits, &shared, "admin", &mut stop).await
+        super::server::accept(&listener, &permits, &shared, "admin", stop.as_mut()).await
     {
         let shared = shared.clone();
         tokio::spawn(async move {
@@ -93,10 +97,11 @@ async fn route(
     match (method.as_str(), path) {
         ("GET", "/healthz") => json_response(200, json!({ "status": "ok" })),
         ("GET", "/readyz") => {
-            let ready = shared.registry.ready() && !shared.shutting_down.load(Ordering::Relaxed);
+            let (loaded, draining) = (shared.registry.ready(), shared.drain.draining());
+            let ready = loaded && !draining;
             json_response(
                 if ready { 200 } else { 503 },
-                json!({ "ready": ready, "plugins_loaded": shared.registry.ready(), "shutting_down": shared.shutting_down.load(Ordering::Relaxed) }),
+                json!({ "ready": ready, "plugins_loaded": loaded, "shutting_down": draining }),
             )
         }
         ("GET", "/metrics") => {
@@ -122,14 +127,20 @@ async fn route(
             sessions.sort_by(|a, b| a.tenant.cmp(&b.tenant));
             json_response(200, json!({ "sessions": sessions }))
         }
-        ("GET", "/admin/config") => json_response(
-            200,
-            json!({
-                "reloads": shared.reloads.load(Ordering::Relaxed),
-                "last_reload_error": shared.last_reload_error.read().unwrap_or_else(|e| e.into_inner()).clone(),
-                "tenants": shared.current().tenants.keys().collect::<Vec<_>>(),
-            }),
-        ),
+        ("GET", "/admin/config") => {
+            let m = &shared.metrics;
+            json_response(
+                200,
+                json!({
+                    "reloads": shared.reloads.load(Ordering::Relaxed),
+                    "last_reload_successful": m.config_last_reload_successful.get() == 1,
+                    "last_success_unix": m.config_last_reload_success.get(),
+                    "last_reload_error": shared.last_reload_error.read().unwrap_or_else(|e| e.into_inner()).clone(),
+                    "watched_files": shared.files.read().unwrap_or_else(|e| e.into_inner()).clone(),
+                    "tenants": shared.current().tenants.keys().collect::<Vec<_>>(),
+                }),
+            )
+        }
         ("POST", "/admin/reload") => match super::reload(shared).await {
             Ok(()) => json_response(200, json!({ "reloaded": true })),
             Err(e) => json_response(400, json!({ "reloaded": false, "error": e.to_string() })),

@@ -74,6 +74,12 @@ pub struct LoginLabels {
     pub outcome: &'static str,
 }
 
+/// A config reload: `result` is `success` or `failure`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReloadLabels {
+    pub result: &'static str,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ListenerLabels {
     /// `inbound` or `admin`.
@@ -186,7 +192,8 @@ pub struct Metrics {
     pub logins: Tracked<TenantLabels, Counter>,
     pub login_failures: Tracked<TenantLabels, Counter>,
     pub upstream_handshakes: Tracked<TenantLabels, Counter>,
-    pub config_reloads: Counter,
+    /// Counted by [`super::reload`], success or failure.
+    pub config_reloads: Family<ReloadLabels, Counter>,
     pub store_fallback_logins: Counter,
     // Histograms (seconds).
     pub latency: Tracked<WorkflowLabels, Histogram>,
@@ -204,6 +211,10 @@ pub struct Metrics {
     pub connections: Family<ListenerLabels, Gauge>,
     /// 1 while the shared session store (Redis) is unreachable.
     pub store_degraded: Gauge,
+    /// 1 when the last reload was accepted (or none was tried), 0 after a refused one.
+    pub config_last_reload_successful: Gauge,
+    /// Unix time of the last accepted configuration (the start counts).
+    pub config_last_reload_success: Gauge,
     /// The last values read of the counters mirrored from elsewhere.
     pub(super) mirror: super::mirror::Mirror,
 }
@@ -235,7 +246,7 @@ impl Default for Metrics {
             logins: Tracked::new(),
             login_failures: Tracked::new(),
             upstream_handshakes: Tracked::new(),
-            config_reloads: Counter::default(),
+            config_reloads: Family::default(),
             store_fallback_logins: Counter::default(),
             latency: Tracked::histogram(call_buckets),
             upstream_latency: Tracked::histogram(call_buckets),
@@ -250,8 +261,14 @@ impl Default for Metrics {
             in_flight: Gauge::default(),
             connections: Family::default(),
             store_degraded: Gauge::default(),
+            config_last_reload_successful: Gauge::default(),
+            config_last_reload_success: Gauge::default(),
             mirror: Default::default(),
         };
+        // Both results exist from the start, at 0 (rate() sees the first one).
+        for result in ["success", "failure"] {
+            let _ = m.config_reloads.get_or_create(&ReloadLabels { result });
+        }
         let mut registry = Registry::with_prefix("twoway");
         let r = &mut registry;
         add(
@@ -317,8 +334,20 @@ impl Default for Metrics {
         add(
             r,
             "config_reloads",
-            "Configurations reloaded (accepted ones)",
+            "Configuration reloads by result (success: swapped in; failure: refused, the previous one keeps serving)",
             m.config_reloads.clone(),
+        );
+        add(
+            r,
+            "config_last_reload_successful",
+            "1 when the last configuration reload was accepted, 0 when it was refused",
+            m.config_last_reload_successful.clone(),
+        );
+        add(
+            r,
+            "config_last_reload_success_timestamp_seconds",
+            "When the configuration now serving was loaded (Unix seconds)",
+            m.config_last_reload_success.clone(),
         );
         add(
             r,
@@ -391,6 +420,29 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// The configuration now serving was loaded (at start or by a reload).
+    pub fn config_accepted(&self) {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        self.config_last_reload_success
+            .set(i64::try_from(now).unwrap_or(i64::MAX));
+        self.config_last_reload_successful.set(1);
+    }
+
+    /// Counts one reload, accepted or refused.
+    pub fn config_reloaded(&self, accepted: bool) {
+        let result = if accepted { "success" } else { "failure" };
+        self.config_reloads
+            .get_or_create(&ReloadLabels { result })
+            .inc();
+        if accepted {
+            self.config_accepted();
+        } else {
+            self.config_last_reload_successful.set(0);
+        }
+    }
+
     /// The OpenMetrics text exposition (ends with `# EOF`).
     pub fn encode(&self) -> String {
         let mut out = String::new();

@@ -130,12 +130,6 @@ pub fn refresh(shared: &Shared) {
         &m.store_fallback_logins,
         store.fallback_logins,
     );
-    mirror_one(
-        mirror,
-        "config_reloads",
-        &m.config_reloads,
-        shared.reloads.load(std::sync::atomic::Ordering::Relaxed),
-    );
     let generation = shared.current();
     let slots = shared.registry.current();
     let mut workflows = HashSet::new();

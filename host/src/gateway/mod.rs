@@ -5,6 +5,7 @@
 
 mod admin;
 mod auth;
+mod drain;
 mod limit;
 mod metrics;
 mod mirror;
@@ -18,7 +19,7 @@ mod watch;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, RwLock};
 
 use crate::config::Config;
@@ -26,6 +27,7 @@ use crate::plugin::{Registry, Slots};
 use crate::session::SessionStore;
 use crate::upstream::SetupError;
 
+pub use drain::{Drain, Drained, Phase};
 pub use metrics::Metrics;
 pub use problem::{IntoResponse, Problem, ProblemCode};
 pub use reload::{prepare, reload};
@@ -64,7 +66,8 @@ pub struct Shared {
     /// Lives as long as the process: reloads never reset a counter.
     pub metrics: Arc<Metrics>,
     pub config_path: Option<PathBuf>,
-    pub shutting_down: AtomicBool,
+    /// The shutdown phase every callers' listener obeys.
+    pub drain: Drain,
     /// Sessions and login budgets of every tenant.
     pub store: Arc<dyn SessionStore>,
     pub reloads: AtomicU64,
@@ -72,6 +75,8 @@ pub struct Shared {
     /// Held by the reload running now.
     reloading: tokio::sync::Mutex<()>,
     plugin_watch: watch::PluginDirWatch,
+    /// The files the last config read names (`Config::files`), watched.
+    files: RwLock<Vec<PathBuf>>,
 }
 
 impl Shared {

@@ -9,7 +9,7 @@
 //! its sessions and pools untouched.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use super::watch::PluginDirWatch;
@@ -69,6 +69,7 @@ pub async fn prepare(
         .await
         .map_err(|e| GatewayError::Runtime(format!("[store]: {e}")))?;
     let metrics = Arc::new(Metrics::default());
+    metrics.config_accepted();
     let observer: Arc<dyn crate::upstream::Observer> = metrics.clone();
     let tenants = tenants::build(&config, None, &store, &observer)?;
     let cache_dir = config.plugins.cache_dir.clone();
@@ -81,6 +82,7 @@ pub async fn prepare(
     registry.install(plugins.clone());
     let plugin_watch = PluginDirWatch::default();
     plugin_watch.follow(&config.plugins.dir, &registry);
+    let files = RwLock::new(config.files.clone());
     Ok(Arc::new(Shared {
         generation: RwLock::new(Arc::new(Generation {
             config: Arc::new(config),
@@ -90,12 +92,13 @@ pub async fn prepare(
         registry,
         metrics,
         config_path,
-        shutting_down: AtomicBool::new(false),
+        drain: Default::default(),
         store,
         reloads: AtomicU64::new(0),
         last_reload_error: RwLock::new(None),
         reloading: tokio::sync::Mutex::new(()),
         plugin_watch,
+        files,
     }))
 }
 
@@ -109,6 +112,9 @@ pub async fn reload(shared: &Arc<Shared>) -> Result<(), GatewayError> {
     let _one = shared.reloading.lock().await;
     let result = async {
         let config = crate::config::load(&path)?;
+        // Watched from now on, even if the reload fails further on: a
+        // fix of one of them is picked up.
+        *shared.files.write().unwrap_or_else(|e| e.into_inner()) = config.files.clone();
         let previous = shared.current();
         let observer: Arc<dyn crate::upstream::Observer> = shared.metrics.clone();
         let tenants = tenants::build(&config, Some(&previous), &shared.store, &observer)?;
@@ -132,6 +138,7 @@ pub async fn reload(shared: &Arc<Shared>) -> Result<(), GatewayError> {
             }
             shared.plugin_watch.follow(&dir, &shared.registry);
             shared.reloads.fetch_add(1, Ordering::Relaxed);
+            shared.metrics.config_reloaded(true);
             *shared
                 .last_reload_error
                 .write()
@@ -140,6 +147,7 @@ pub async fn reload(shared: &Arc<Shared>) -> Result<(), GatewayError> {
             Ok(())
         }
         Err(e) => {
+            shared.metrics.config_reloaded(false);
             *shared
                 .last_reload_error
                 .write()

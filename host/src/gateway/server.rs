@@ -1,17 +1,16 @@
 //! The gateway's sockets: the callers' listener (HTTP, or HTTPS with optional
 //! client certificates), the admin listener, per-connection limits (header
 //! size and count, header read and idle timeout), a cap on open connections
-//! per listener, and graceful shutdown.
+//! per listener, and the drain ([`super::drain`]) every callers' listener obeys.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use prometheus_client::metrics::gauge::Gauge;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -19,10 +18,12 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
 use super::auth::Caller;
+use super::drain::Drained;
 use super::metrics::ListenerLabels;
 use super::routing::handle;
 use super::{GatewayError, Shared, admin};
 use crate::config::ServerTls;
+use hyper_util::server::graceful::Watcher;
 
 /// Most request headers accepted (more → 431).
 pub(super) const MAX_HEADERS: usize = 100;
@@ -34,20 +35,43 @@ pub struct Running {
     pub addr: SocketAddr,
     pub admin_addr: SocketAddr,
     pub shared: Arc<Shared>,
-    stop: watch::Sender<bool>,
+    /// Ends the admin listener, which serves until the very end.
+    stop_admin: watch::Sender<bool>,
     inbound: tokio::task::JoinHandle<()>,
     admin: tokio::task::JoinHandle<()>,
     _reloader: super::ConfigWatcher,
 }
 
 impl Running {
-    /// Stops accepting, lets in-flight requests finish (up to the grace
-    /// deadline), then returns.
+    /// The shutdown a load balancer can see ([`super::drain`]): `/readyz`
+    /// 503 at once, still accepting for `drain_grace_ms`, then in-flight
+    /// requests finish within `shutdown_timeout_ms`. `interrupt` (a second
+    /// signal) ends it at once.
+    pub async fn drain(self, interrupt: impl Future<Output = ()>) -> Drained {
+        let server = self.shared.current().config.server.clone();
+        self.stop(server.drain_grace, server.shutdown_timeout, interrupt)
+            .await
+    }
+
+    /// Stops accepting now (no drain grace) and lets in-flight requests
+    /// finish within `shutdown_timeout_ms`.
     pub async fn shutdown(self) {
-        self.shared.shutting_down.store(true, Ordering::Relaxed);
-        let _ = self.stop.send(true);
-        let _ = self.inbound.await;
+        let timeout = self.shared.current().config.server.shutdown_timeout;
+        self.stop(Duration::ZERO, timeout, std::future::pending())
+            .await;
+    }
+
+    async fn stop(
+        self,
+        grace: Duration,
+        timeout: Duration,
+        interrupt: impl Future<Output = ()>,
+    ) -> Drained {
+        let ended = self.shared.drain.run(grace, timeout, interrupt).await;
+        let _ = self.stop_admin.send(true);
+        self.inbound.abort();
         self.admin.abort();
+        ended
     }
 }
 
@@ -71,22 +95,20 @@ pub async fn start(shared: Arc<Shared>) -> Result<Running, GatewayError> {
     let admin_addr = admin_listener
         .local_addr()
         .map_err(|e| GatewayError::Tls(e.to_string()))?;
-    let (stop, stopped) = watch::channel(false);
+    let (stop_admin, admin_stopped) = watch::channel(false);
     let inbound = tokio::spawn(serve_inbound(
         listener,
         tls,
         shared.clone(),
         config.server.header_timeout,
-        config.server.shutdown_grace,
         Arc::new(Semaphore::new(config.server.max_connections)),
-        stopped.clone(),
     ));
     let admin = tokio::spawn(admin::serve(
         admin_listener,
         shared.clone(),
         config.server.header_timeout,
         Arc::new(Semaphore::new(config.server.max_connections)),
-        stopped,
+        admin_stopped,
     ));
     tracing::info!(%addr, %admin_addr, tls = config.server.tls.is_some(), "gateway listening");
     Ok(Running {
@@ -94,7 +116,7 @@ pub async fn start(shared: Arc<Shared>) -> Result<Running, GatewayError> {
         addr,
         admin_addr,
         shared,
-        stop,
+        stop_admin,
         inbound,
         admin,
     })
@@ -156,7 +178,7 @@ impl Drop for ConnectionPermit {
 }
 
 /// The next connection, once the listener is under its connection cap;
-/// `None` when the gateway stops.
+/// `None` once `stop` resolves.
 ///
 /// Over the cap the accept loop waits for a connection to close rather than
 /// accepting and closing new sockets at once: a burst of callers then waits
@@ -171,16 +193,16 @@ pub(super) async fn accept(
     permits: &Arc<Semaphore>,
     shared: &Shared,
     listener_name: &'static str,
-    stop: &mut watch::Receiver<bool>,
+    mut stop: Pin<&mut impl Future<Output = ()>>,
 ) -> Option<(TcpStream, SocketAddr, ConnectionPermit)> {
     let permit = tokio::select! {
         permit = permits.clone().acquire_owned() => permit.ok()?,
-        _ = stop.wait_for(|s| *s) => return None,
+        _ = stop.as_mut() => return None,
     };
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
-            _ = stop.wait_for(|s| *s) => return None,
+            _ = stop.as_mut() => return None,
         };
         match accepted {
             Ok((tcp, peer)) => {
@@ -207,19 +229,23 @@ pub(super) async fn accept(
     }
 }
 
+/// The callers' listener: accepts until the drain stops it; each
+/// connection is watched by the drain, each answer marked by it.
 async fn serve_inbound(
     listener: TcpListener,
     tls: Option<tokio_rustls::TlsAcceptor>,
     shared: Arc<Shared>,
     header_timeout: Duration,
-    grace: Duration,
     permits: Arc<Semaphore>,
-    mut stop: watch::Receiver<bool>,
 ) {
-    let graceful = GracefulShutdown::new();
+    let stop = shared.drain.stopped();
+    tokio::pin!(stop);
     while let Some((tcp, peer, permit)) =
-        accept(&listener, &permits, &shared, "inbound", &mut stop).await
+        accept(&listener, &permits, &shared, "inbound", stop.as_mut()).await
     {
+        let Some(watcher) = shared.drain.watcher() else {
+            break;
+        };
         let mut http = hyper::server::conn::http1::Builder::new();
         // hyper 1.x runs the header read timer from the start of every
         // request head, including the first one and the wait for the next
@@ -230,55 +256,47 @@ async fn serve_inbound(
             .max_headers(MAX_HEADERS)
             .max_buf_size(MAX_HEAD_BYTES);
         let shared = shared.clone();
-        match &tls {
-            None => {
-                let caller = Arc::new(Caller::default());
-                let service = service_fn(move |req| {
-                    let (shared, caller) = (shared.clone(), caller.clone());
-                    async move { Ok::<_, Infallible>(handle(shared, caller, req).await) }
-                });
-                let conn = graceful.watch(http.serve_connection(TokioIo::new(tcp), service));
-                tokio::spawn(async move {
-                    let _permit = permit;
-                    if let Err(e) = conn.await {
-                        tracing::debug!(%peer, error = %e, "connection ended");
-                    }
-                });
+        let tls = tls.clone();
+        // The TLS handshake runs in the connection's task so a slow client
+        // cannot hold up the accept loop.
+        tokio::spawn(async move {
+            let _permit = permit;
+            let Some(acceptor) = tls else {
+                return serve(tcp, Caller::default(), shared, http, watcher, peer).await;
+            };
+            match tokio::time::timeout(header_timeout, acceptor.accept(tcp)).await {
+                Ok(Ok(stream)) => {
+                    let caller = Caller::from_chain(stream.get_ref().1.peer_certificates());
+                    serve(stream, caller, shared, http, watcher, peer).await;
+                }
+                _ => tracing::debug!(%peer, "inbound TLS handshake failed"),
             }
-            Some(acceptor) => {
-                // The handshake runs in its own task so a slow client cannot
-                // hold up the accept loop.
-                let acceptor = acceptor.clone();
-                let watcher = graceful.watcher();
-                tokio::spawn(async move {
-                    let _permit = permit;
-                    let stream =
-                        match tokio::time::timeout(header_timeout, acceptor.accept(tcp)).await {
-                            Ok(Ok(stream)) => stream,
-                            _ => return tracing::debug!(%peer, "inbound TLS handshake failed"),
-                        };
-                    let caller =
-                        Arc::new(Caller::from_chain(stream.get_ref().1.peer_certificates()));
-                    let service = service_fn(move |req| {
-                        let (shared, caller) = (shared.clone(), caller.clone());
-                        async move { Ok::<_, Infallible>(handle(shared, caller, req).await) }
-                    });
-                    let conn = watcher.watch(http.serve_connection(TokioIo::new(stream), service));
-                    if let Err(e) = conn.await {
-                        tracing::debug!(%peer, error = %e, "connection ended");
-                    }
-                });
-            }
-        }
+        });
     }
-    drop(listener);
-    if tokio::time::timeout(grace, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!(
-            ?grace,
-            "in-flight requests still running at the shutdown deadline"
-        );
+}
+
+/// Serves one callers' connection until it ends or the drain closes it.
+async fn serve<I>(
+    io: I,
+    caller: Caller,
+    shared: Arc<Shared>,
+    http: hyper::server::conn::http1::Builder,
+    watcher: Watcher,
+    peer: SocketAddr,
+) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let caller = Arc::new(caller);
+    let service = service_fn(move |req| {
+        let (shared, caller) = (shared.clone(), caller.clone());
+        async move {
+            let mut response = handle(shared.clone(), caller, req).await;
+            shared.drain.mark(&mut response);
+            Ok::<_, Infallible>(response)
+        }
+    });
+    let conn = watcher.watch(http.serve_connection(TokioIo::new(io), service));
+    if let Err(e) = conn.await {
+        tracing::debug!(%peer, error = %e, "connection ended");
     }
 }

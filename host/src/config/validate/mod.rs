@@ -45,6 +45,7 @@ pub fn from_toml(text: &str, base: &Path, env: EnvLookup<'_>) -> Result<Config, 
         base,
         env,
         problems: Vec::new(),
+        files: BTreeSet::new(),
     };
     let config = c.config(raw);
     if c.problems.is_empty() {
@@ -58,6 +59,8 @@ struct Checker<'a> {
     base: &'a Path,
     env: EnvLookup<'a>,
     problems: Vec<String>,
+    /// Every file the config names (read or checked), for [`Config::files`].
+    files: BTreeSet<PathBuf>,
 }
 
 impl Checker<'_> {
@@ -104,6 +107,7 @@ impl Checker<'_> {
     }
 
     fn existing_file(&mut self, key: &str, path: PathBuf) -> PathBuf {
+        self.files.insert(path.clone());
         if !path.is_file() {
             self.problem(key, format!("file {} does not exist", path.display()));
         }
@@ -137,9 +141,15 @@ impl Checker<'_> {
                 10_000,
                 1..=MAX_TIMEOUT_MS,
             )),
-            shutdown_grace: Duration::from_millis(self.bounded(
-                "server.shutdown_grace_ms",
-                raw.server.shutdown_grace_ms,
+            drain_grace: Duration::from_millis(self.bounded(
+                "server.drain_grace_ms",
+                raw.server.drain_grace_ms,
+                5_000,
+                0..=MAX_TIMEOUT_MS,
+            )),
+            shutdown_timeout: Duration::from_millis(self.bounded(
+                "server.shutdown_timeout_ms",
+                raw.server.shutdown_timeout_ms,
                 30_000,
                 0..=MAX_TIMEOUT_MS,
             )),
@@ -275,6 +285,7 @@ impl Checker<'_> {
             upstream,
             tenants,
             store,
+            files: std::mem::take(&mut self.files).into_iter().collect(),
         }
     }
 }

@@ -74,6 +74,7 @@ impl Checker<'_> {
             },
             (None, Some(path)) => {
                 let path = self.path(path);
+                self.files.insert(path.clone());
                 match std::fs::metadata(&path) {
                     Ok(m) if m.len() > MAX_SECRET_FILE => {
                         self.problem(

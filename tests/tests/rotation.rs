@@ -1,0 +1,206 @@
+//! Rotation without a signal: the client identity and a `*_file` secret
+//! live in a Kubernetes-style Secret mount (`fullcert.pem` ->
+//! `..data/fullcert.pem`, `..data` -> `..2026_01`), and a rotation swaps
+//! `..data` atomically. The gateway sees it by itself: a new identity gives
+//! a new pool and keeps the session, a new API key file takes effect; a
+//! broken new file keeps the old one serving and says so in
+//! `/admin/config` and the metrics; fixing it is picked up too.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use twoway_tests::gateway::{ACME, TestGateway, with_workflow};
+use twoway_tests::plugins::GET_USER_INFO;
+use twoway_tests::{admin_get, pki, start_sim_with};
+
+/// Only keeps a broken gateway from hanging the test.
+const DEADLINE: Duration = Duration::from_secs(60);
+const PATH: &str = "/tenants/acme/workflows/user";
+
+/// Writes `files` into `mount/..{version}` and points `mount/..data` at it
+/// with an atomic rename, as the kubelet does; `mount/{name}` links to
+/// `..data/{name}`.
+fn publish(mount: &Path, version: &str, files: &[(&str, &[u8])]) {
+    let dir = mount.join(format!("..{version}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (name, content) in files {
+        std::fs::write(dir.join(name), content).unwrap();
+        let link = mount.join(name);
+        if link.symlink_metadata().is_err() {
+            std::os::unix::fs::symlink(Path::new("..data").join(name), &link).unwrap();
+        }
+    }
+    let tmp = mount.join("..data_tmp");
+    std::os::unix::fs::symlink(format!("..{version}"), &tmp).unwrap();
+    std::fs::rename(&tmp, mount.join("..data")).unwrap();
+}
+
+async fn config(gw: &TestGateway) -> serde_json::Value {
+    gw.admin_get("/admin/config").await.json()
+}
+
+/// The acme session's certificate fingerprint in `/admin/sessions`.
+async fn certificate(gw: &TestGateway) -> String {
+    let sessions = gw.admin_get("/admin/sessions").await.json();
+    sessions["sessions"][0]["certificate_sha256"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{sessions}"))
+        .to_string()
+}
+
+/// Polls `/admin/config` until `ok` holds.
+async fn until_config(gw: &TestGateway, what: &str, ok: impl Fn(&serde_json::Value) -> bool) {
+    let started = Instant::now();
+    loop {
+        let now = config(gw).await;
+        if ok(&now) {
+            return;
+        }
+        assert!(
+            started.elapsed() < DEADLINE,
+            "never: {what}; /admin/config: {now}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn metric(metrics: &str, series: &str) -> Option<f64> {
+    metrics
+        .lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_symlink_swap_of_a_secret_mount_is_picked_up_and_a_broken_one_refused() {
+    // Acme registers its RSA and its ECDSA certificates: a rotation moves
+    // from one to the other.
+    let sim = start_sim_with(|c| {
+        let acme = c.orgs.iter_mut().find(|o| o.name == "Acme").unwrap();
+        acme.certificate_files.push(pki().client_ec.clone());
+    })
+    .await;
+    let tenant = ACME
+        .replace(
+            "client_identity = { pem = \"{pki}/fullcert.pem\" }",
+            "client_identity = { pem = \"secrets/fullcert.pem\" }",
+        )
+        .replace(
+            "api_keys_file = \"acme-keys.txt\"",
+            "api_keys_file = \"secrets/api-keys\"",
+        );
+    let mut gw = TestGateway::configure(
+        &sim,
+        "",
+        &with_workflow(&tenant, "user", "get_user_info.wasm", ""),
+        &[("get_user_info.wasm", GET_USER_INFO)],
+    );
+    let mount = gw.dir.path().join("secrets");
+    let first = std::fs::read(&pki().fullcert).unwrap();
+    let second = std::fs::read(&pki().fullcert_ec).unwrap();
+    publish(
+        &mount,
+        "2026_01",
+        &[("fullcert.pem", &first), ("api-keys", b"key-one")],
+    );
+    gw.serve().await;
+
+    let call = async |key: &str| gw.call("GET", PATH, Some(key), "").await;
+    assert_eq!(call("key-one").await.status, 200);
+    let logins = admin_get(&sim, "/counters").await["logins"].clone();
+    let old_certificate = certificate(&gw).await;
+    let watched = config(&gw).await["watched_files"].clone();
+    assert!(
+        watched.to_string().contains("secrets/fullcert.pem")
+            && watched.to_string().contains("secrets/api-keys"),
+        "{watched}"
+    );
+
+    // The rotation: a new certificate and a new API key, in one swap.
+    publish(
+        &mount,
+        "2026_02",
+        &[("fullcert.pem", &second), ("api-keys", b"key-two")],
+    );
+    until_config(&gw, "the rotation is reloaded", |c| c["reloads"] == 1).await;
+    assert_ne!(certificate(&gw).await, old_certificate, "a new identity");
+    let reply = call("key-two").await;
+    assert_eq!(
+        reply.status, 200,
+        "served with the new identity and key: {}",
+        reply.body
+    );
+    call("key-one").await.assert_problem(401, "unauthorized");
+    assert_eq!(
+        admin_get(&sim, "/counters").await["logins"],
+        logins,
+        "the session was kept"
+    );
+    let rotated = certificate(&gw).await;
+
+    // A broken certificate: refused, the previous one keeps serving.
+    publish(
+        &mount,
+        "2026_03",
+        &[
+            ("fullcert.pem", b"not a certificate"),
+            ("api-keys", b"key-two"),
+        ],
+    );
+    until_config(&gw, "the broken file is refused", |c| {
+        !c["last_reload_error"].is_null()
+    })
+    .await;
+    let now = config(&gw).await;
+    assert_eq!(now["last_reload_successful"], false, "{now}");
+    assert!(
+        now["last_reload_error"]
+            .as_str()
+            .unwrap()
+            .contains("fullcert.pem"),
+        "the error names the file: {now}"
+    );
+    assert_eq!(certificate(&gw).await, rotated);
+    assert_eq!(call("key-two").await.status, 200, "still served");
+    let metrics = gw.admin_get("/metrics").await.body;
+    assert_eq!(
+        metric(&metrics, "twoway_config_reloads_total{result=\"failure\"} "),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        metric(&metrics, "twoway_config_reloads_total{result=\"success\"} "),
+        Some(1.0),
+        "{metrics}"
+    );
+    assert_eq!(
+        metric(&metrics, "twoway_config_last_reload_successful "),
+        Some(0.0),
+        "{metrics}"
+    );
+
+    // Fixed: picked up as well.
+    publish(
+        &mount,
+        "2026_04",
+        &[("fullcert.pem", &first), ("api-keys", b"key-two")],
+    );
+    until_config(&gw, "the fix is reloaded", |c| c["reloads"] == 2).await;
+    let now = config(&gw).await;
+    assert!(now["last_reload_error"].is_null(), "{now}");
+    assert_eq!(now["last_reload_successful"], true, "{now}");
+    assert_eq!(certificate(&gw).await, old_certificate);
+    assert_eq!(call("key-two").await.status, 200);
+    let metrics = gw.admin_get("/metrics").await.body;
+    assert_eq!(
+        metric(&metrics, "twoway_config_last_reload_successful "),
+        Some(1.0),
+        "{metrics}"
+    );
+    let last = metric(
+        &metrics,
+        "twoway_config_last_reload_success_timestamp_seconds ",
+    )
+    .expect("the last success's time");
+    assert_eq!(Some(last), now["last_success_unix"].as_f64());
+    gw.shutdown().await;
+}
