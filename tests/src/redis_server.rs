@@ -129,6 +129,12 @@ impl RedisServer {
         .ok()
     }
 
+    /// A plain connection to this server, as anyone with access to it has
+    /// (for tests that write to Redis behind the gateways' backs).
+    pub async fn connect(&self) -> ::redis::aio::MultiplexedConnection {
+        self.connection().await.expect("connect to redis")
+    }
+
     /// A client for this server (RESP3 when `resp3`, for push messages).
     fn client(&self, resp3: bool) -> Option<::redis::Client> {
         let url = if resp3 {

@@ -133,8 +133,14 @@ fn a_secret_pasted_inline_is_never_echoed() {
         TENANT.replace("kind = \"soap-login\"", &format!("kind = {CANARY}")),
         // An unknown variant or a value of the wrong shape, with escaped
         // quotes, backticks, newlines and non-ASCII around the canary.
-        TENANT.replace("kind = \"soap-login\"", &format!(r#"kind = "pa\"ss-{CANARY}""#)),
-        TENANT.replace("kind = \"soap-login\"", &format!("kind = \"a`\\n{CANARY}-é\"")),
+        TENANT.replace(
+            "kind = \"soap-login\"",
+            &format!(r#"kind = "pa\"ss-{CANARY}""#),
+        ),
+        TENANT.replace(
+            "kind = \"soap-login\"",
+            &format!("kind = \"a`\\n{CANARY}-é\""),
+        ),
         with_tenant_keys(&format!(r#"api_version = "6\"2-{CANARY}""#)),
         with_tenant_keys(&format!(r#"login_url = "http://u:{CANARY}@h""#)),
         format!("[server]\nlisten = \"{CANARY}:1\"\n{TENANT}"),

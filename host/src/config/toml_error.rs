@@ -198,7 +198,10 @@ mod tests {
         for literal in &literals {
             let p = problem(&format!("[server]\nmax_body_kb = {literal}\n"));
             assert!(!p.contains(CANARY), "{literal}: {p}");
-            assert!(!p.contains("ss-") && !p.contains("CANARY"), "{literal}: {p}");
+            assert!(
+                !p.contains("ss-") && !p.contains("CANARY"),
+                "{literal}: {p}"
+            );
         }
         // A numeric secret where a string belongs.
         let p = problem("[[tenant]]\nname = \"a\"\napi_keys_env = 987654321012\n");

@@ -24,6 +24,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 pub use proxy::{NoProxy, Proxy, ProxyCredentials};
 pub use tls::client_config;
+pub(crate) use tls::system_roots;
 
 use connector::TlsConnector;
 

@@ -11,7 +11,7 @@ use super::TransportError;
 use crate::identity::ClientIdentity;
 
 /// The operating system's trusted roots, read once per process.
-fn system_roots() -> &'static [CertificateDer<'static>] {
+pub(crate) fn system_roots() -> &'static [CertificateDer<'static>] {
     static ROOTS: OnceLock<Vec<CertificateDer<'static>>> = OnceLock::new();
     ROOTS.get_or_init(|| {
         let found = rustls_native_certs::load_native_certs();

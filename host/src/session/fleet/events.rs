@@ -6,7 +6,11 @@
 //! {base}` (the API rejected generation `gen`, now deleted) and `fail 0
 //! {base}` (a login failed: its lock is free, a stop or backoff is set);
 //! `usage {used} {limit} {at} {base}` is the org's API usage ([`super::usage`]).
-//! Messages carry key names and numbers only, never a session.
+//! Messages carry key names and numbers only, never a session. Each is
+//! signed by the instance that sends it for the channel and expires
+//! [`EVENT_TTL`] after ([`super::seal`]); one that does not verify, or is
+//! larger than [`MAX_MESSAGE`], is ignored (and the connection ends when
+//! it is far larger, [`super::wire`]).
 //!
 //! Each instance runs one subscriber task (RESP3 push messages on a
 //! dedicated connection). On `new` or `drop` it drops its cached session of
@@ -17,16 +21,25 @@
 //! back, cached sessions are checked once against Redis (messages may have
 //! been missed).
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use ::redis::{AsyncConnectionConfig, Client, ProtocolVersion, PushInfo, PushKind, Value};
+use ::redis::{Client, PushKind, Value};
 use tokio::sync::{Notify, mpsc};
 use tokio::task::AbortHandle;
 
-use super::{PROBE, RedisStore, StoreError, lock};
+use super::seal::{Binding, MAX_VALUE};
+use super::{PROBE, RedisStore, StoreError, lock, unix_ms};
 use crate::session::SessionStore;
+
+/// The largest message the fleet publishes (key bases are short: a
+/// prefix of at most 64 characters, a tenant name, a 32-digit id).
+pub(super) const MAX_MESSAGE: usize = 2048;
+/// How long a message is good for after it is sent.
+pub(super) const EVENT_TTL: Duration = Duration::from_secs(10);
+/// At most one log line a minute about refused messages.
+const REFUSED_LOG_EVERY_MS: u64 = 60_000;
 
 /// What the subscriber task shares with the store.
 pub(super) struct Events {
@@ -35,6 +48,8 @@ pub(super) struct Events {
     pub(super) wake: Notify,
     listening: AtomicBool,
     task: Mutex<Option<AbortHandle>>,
+    /// When a refused message was last logged (unix ms).
+    refused_logged: AtomicU64,
 }
 
 impl Events {
@@ -44,6 +59,7 @@ impl Events {
             wake: Notify::new(),
             listening: AtomicBool::new(false),
             task: Mutex::new(None),
+            refused_logged: AtomicU64::new(0),
         }
     }
 
@@ -88,8 +104,50 @@ impl RedisStore {
         }
     }
 
-    /// Acts on one message.
-    fn on_event(&self, payload: &str) {
+    /// `text` signed as a message on the channel, good for [`EVENT_TTL`].
+    pub(super) fn message(&self, text: &str) -> String {
+        let channel = self.channel();
+        let expires = unix_ms(SystemTime::now() + EVENT_TTL);
+        self.sealer.sign(Binding::key(&channel), expires, text)
+    }
+
+    /// The text of a message, when it verifies.
+    fn verified_message<'p>(&self, payload: &'p [u8]) -> Result<&'p str, StoreError> {
+        if payload.len() > MAX_MESSAGE {
+            return Err(StoreError::Refused(format!(
+                "a message of {} bytes, larger than any the fleet publishes",
+                payload.len()
+            )));
+        }
+        let text = std::str::from_utf8(payload)
+            .map_err(|_| StoreError::Refused("a message that is not text".into()))?;
+        let channel = self.channel();
+        let now = unix_ms(SystemTime::now());
+        Ok(self
+            .sealer
+            .verify(Binding::key(&channel), text, now, EVENT_TTL)?
+            .text)
+    }
+
+    /// Acts on one message; ignores one that does not verify.
+    fn on_event(&self, payload: &[u8]) {
+        let payload = match self.verified_message(payload) {
+            Ok(text) => text,
+            Err(error) => {
+                let now = unix_ms(SystemTime::now());
+                let last = self.events.refused_logged.load(Ordering::Relaxed);
+                if now.saturating_sub(last) >= REFUSED_LOG_EVERY_MS
+                    && self
+                        .events
+                        .refused_logged
+                        .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                        .is_ok()
+                {
+                    tracing::error!(%error, "ignored a message on the fleet's events channel that does not verify (written without this encryption_key: tampered, or an instance with another key); at most one such line a minute");
+                }
+                return;
+            }
+        };
         if let Some((report, base)) = super::usage::parse(payload) {
             self.on_usage(report, base);
             return;
@@ -123,17 +181,14 @@ impl RedisStore {
             .map(|(t, r)| (t.clone(), r.base.clone(), r.local, r.fleet))
             .collect();
         for (tenant, base, local, fleet) in cached {
-            let mut conn = self.conn.clone();
-            let current: Option<u64> = self
-                .bounded(async {
-                    ::redis::cmd("HGET")
-                        .arg(format!("{base}:session"))
-                        .arg("gen")
-                        .query_async(&mut conn)
-                        .await
-                        .map_err(StoreError::from)
-                })
-                .await?;
+            let current = match self.fleet_generation(&base).await {
+                Ok(current) => current,
+                Err(error @ StoreError::Refused(_)) => {
+                    tracing::error!(%tenant, %error, "the fleet's session in Redis does not verify; kept the one kept here");
+                    continue;
+                }
+                Err(error) => return Err(error),
+            };
             if current.is_some_and(|g| g != fleet) && self.local.invalidate(&tenant, local) {
                 tracing::info!(%tenant, generation = local, "the fleet's session changed while this instance was not listening; dropped the one kept here");
             }
@@ -141,35 +196,28 @@ impl RedisStore {
         self.events.wake.notify_waiters();
         Ok(())
     }
-}
 
-/// A RESP3 connection subscribed to `channel`, its messages sent to `tx`.
-async fn subscribe(
-    client: &Client,
-    channel: &str,
-    bound: Duration,
-    tx: mpsc::UnboundedSender<PushInfo>,
-) -> Result<::redis::aio::MultiplexedConnection, StoreError> {
-    let info = client.get_connection_info().clone();
-    let settings = info
-        .redis_settings()
-        .clone()
-        .set_protocol(ProtocolVersion::RESP3);
-    let client = Client::open(info.set_redis_settings(settings))?;
-    let config = AsyncConnectionConfig::new()
-        .set_connection_timeout(Some(bound))
-        .set_response_timeout(Some(bound))
-        .set_push_sender(tx);
-    let attempt = async {
-        let mut conn = client
-            .get_multiplexed_async_connection_with_config(&config)
+    /// The generation of the fleet's session under `base` (none: `None`),
+    /// once its sealed blob opens for that generation.
+    async fn fleet_generation(&self, base: &str) -> Result<Option<u64>, StoreError> {
+        let key = format!("{base}:session");
+        let mut conn = self.conn.clone();
+        let mut call = self.session.prepare_invoke();
+        call.key(&key).arg(MAX_VALUE);
+        let answer: Vec<String> = self
+            .bounded(async { call.invoke_async(&mut conn).await.map_err(StoreError::from) })
             .await?;
-        conn.subscribe(channel).await?;
-        Ok::<_, ::redis::RedisError>(conn)
-    };
-    match tokio::time::timeout(bound, attempt).await {
-        Ok(result) => Ok(result?),
-        Err(_) => Err(StoreError::Timeout(bound)),
+        match answer.as_slice() {
+            [] => Ok(None),
+            [generation, blob] => {
+                let generation = super::login::generation(generation)?;
+                self.open_session(&key, generation, blob)?;
+                Ok(Some(generation))
+            }
+            _ => Err(StoreError::Refused(
+                "the fleet's session is larger than any the fleet writes".into(),
+            )),
+        }
     }
 }
 
@@ -180,9 +228,10 @@ async fn subscriber(store: Weak<RedisStore>) {
     loop {
         let Some(s) = store.upgrade() else { return };
         let (client, channel, bound) = (s.events.client.clone(), s.channel(), s.bound);
+        let ca = s.ca.clone();
         drop(s);
         let (tx, mut rx) = mpsc::unbounded_channel();
-        match subscribe(&client, &channel, bound, tx).await {
+        match super::wire::subscribe(&client, ca.as_deref(), &channel, bound, tx).await {
             Ok(conn) => {
                 logged = false;
                 let Some(s) = store.upgrade() else { return };
@@ -196,7 +245,7 @@ async fn subscriber(store: Weak<RedisStore>) {
                     match push.kind {
                         PushKind::Message => {
                             if let Some(Value::BulkString(bytes)) = push.data.get(1) {
-                                s.on_event(&String::from_utf8_lossy(bytes));
+                                s.on_event(bytes);
                             }
                         }
                         PushKind::Disconnection => break,

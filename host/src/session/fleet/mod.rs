@@ -14,15 +14,20 @@
 //!
 //! When Redis cannot be reached, the instance falls back to its own state
 //! (one login at a time, `login_budget_per_hour / instances` logins) with a
-//! loud log line, and shares again as soon as Redis answers.
+//! loud log line, and shares again as soon as Redis answers. Whoever can
+//! write to Redis without the encryption key is treated the same way: every
+//! value and message is authenticated ([`seal`]), and one that does not
+//! verify, is too large or is out of time makes that login step fall back
+//! (a message is ignored).
 
 mod events;
 mod login;
 mod scripts;
 mod seal;
 mod usage;
+mod wire;
 
-pub use seal::parse_key;
+pub use seal::{Binding, MAX_VALUE, SKEW, Sealer, Verified, parse_key};
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -36,7 +41,6 @@ use serde::{Deserialize, Serialize};
 use super::store::{BeforeLogin, BoxFuture, StoreHealth};
 use super::{MemoryStore, Session, SessionError, SessionSettings, SessionStore, UsageReport};
 use crate::config;
-use seal::Sealer;
 
 /// How often a waiting instance looks for the session another one logs in.
 const POLL: Duration = Duration::from_millis(25);
@@ -48,6 +52,9 @@ const PROBE: Duration = Duration::from_millis(250);
 /// How long a stop after refused credentials is kept (a changed config
 /// uses other keys at once).
 const STOP_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How much longer a value's own expiry runs than its Redis TTL, so that
+/// Redis drops it before any instance would find it expired.
+const GRACE: Duration = Duration::from_secs(2);
 
 /// What went wrong talking to the shared store.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +67,10 @@ pub enum StoreError {
     Seal(String),
     #[error("a stored session is unreadable: {0}")]
     Corrupt(String),
+    /// A value or message that does not verify: written without the
+    /// encryption key (tampered), under another key, or out of time.
+    #[error("a value in Redis is refused: {0}")]
+    Refused(String),
 }
 
 impl From<RedisError> for StoreError {
@@ -94,14 +105,23 @@ struct Stored {
 struct FleetRef {
     base: String,
     local: u64,
+    /// The fleet generation of the session; for a session this instance
+    /// logged in on its own, the time it did (unix ms): fleet generations
+    /// are reserved no lower than the time, so those at or below it are
+    /// older than this session.
     fleet: u64,
+    /// Logged in here alone (its usage reports are not shared).
+    alone: bool,
 }
 
 /// The Redis-backed store of one instance.
 pub struct RedisStore {
     conn: ConnectionManager,
     prefix: String,
-    sealer: Sealer,
+    sealer: Arc<Sealer>,
+    /// With `rediss://`: the CA the server must chain to (the events'
+    /// own connection uses it too).
+    ca: Option<Vec<u8>>,
     instances: u32,
     /// Bound on each Redis round trip, reconnects included.
     bound: Duration,
@@ -110,8 +130,8 @@ pub struct RedisStore {
     fleet: Mutex<HashMap<String, FleetRef>>,
     /// Tenant → (key base, generation) the API rejected here.
     rejected: Mutex<HashMap<String, (String, u64)>>,
-    /// Key base → the lock token of this instance's running login.
-    tokens: Mutex<HashMap<String, String>>,
+    /// Key base → this instance's running login (its lock and generation).
+    tokens: Mutex<HashMap<String, login::Held>>,
     degraded: Arc<AtomicBool>,
     fallbacks: AtomicU64,
     owner: String,
@@ -119,6 +139,7 @@ pub struct RedisStore {
     acquire: Script,
     publish: Script,
     fail: Script,
+    session: Script,
     events: events::Events,
     usage: usage::Usage,
 }
@@ -168,7 +189,8 @@ impl RedisStore {
         Ok(Self {
             conn,
             prefix: cfg.prefix.clone(),
-            sealer: Sealer::new(&key)?,
+            sealer: Arc::new(Sealer::new(&key)?),
+            ca: cfg.ca.clone(),
             instances: cfg.instances.max(1),
             bound: cfg.connect_timeout + cfg.command_timeout * 2,
             local: MemoryStore::default(),
@@ -182,6 +204,7 @@ impl RedisStore {
             acquire: Script::new(scripts::ACQUIRE),
             publish: Script::new(scripts::PUBLISH),
             fail: Script::new(scripts::FAIL),
+            session: Script::new(scripts::SESSION),
             events,
             usage: usage::Usage::default(),
         })

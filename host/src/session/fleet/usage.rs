@@ -4,7 +4,9 @@
 //! write in flight per tenant; reports that arrive meanwhile are coalesced
 //! into the newest); the others keep the newest report in memory, so an
 //! instance that has not called the API for a while still counts what its
-//! peers spent (`api_budget_per_day`, `api_reserve`).
+//! peers spent (`api_budget_per_day`, `api_reserve`). A report is signed
+//! like every message ([`super::events`]), and one dated beyond now plus
+//! [`SKEW`] is ignored: a report from the future would stay the newest.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -13,6 +15,7 @@ use std::time::{Duration, SystemTime};
 use ::redis::Script;
 use ::redis::aio::ConnectionManager;
 
+use super::seal::{SKEW, Sealer, ms};
 use super::{RedisStore, lock, scripts, unix_ms};
 use crate::session::{SessionSettings, UsageReport};
 
@@ -68,6 +71,7 @@ impl RedisStore {
         }
         let Some(base) = lock(&self.fleet)
             .get(&settings.tenant)
+            .filter(|r| !r.alone)
             .map(|r| r.base.clone())
         else {
             return;
@@ -90,14 +94,22 @@ impl RedisStore {
                 outbox.clone(),
                 settings.tenant.clone(),
                 self.conn.clone(),
+                self.sealer.clone(),
                 self.channel(),
                 self.bound,
             ));
         }
     }
 
-    /// A report another instance published for key base `base`.
+    /// A report another instance published for key base `base` (its
+    /// message verified); one from the future is ignored.
     pub(super) fn on_usage(&self, report: UsageReport, base: &str) {
+        if report.at > SystemTime::now() + SKEW {
+            tracing::warn!(
+                "ignored an API usage report dated in the future (is this instance's clock behind the others'?)"
+            );
+            return;
+        }
         let tenants: Vec<String> = lock(&self.fleet)
             .iter()
             .filter(|(_, r)| r.base == base)
@@ -123,6 +135,7 @@ async fn send(
     outbox: Arc<Outbox>,
     tenant: String,
     mut conn: ConnectionManager,
+    sealer: Arc<Sealer>,
     channel: String,
     bound: Duration,
 ) {
@@ -140,13 +153,20 @@ async fn send(
                 }
             }
         };
+        let at = unix_ms(report.at);
+        let now = SystemTime::now();
+        let message = sealer.sign(
+            super::Binding::key(&channel),
+            unix_ms(now + super::events::EVENT_TTL),
+            &format!("usage {} {} {at} {base}", report.used, report.limit),
+        );
         let mut call = outbox.script.prepare_invoke();
         call.key(format!("{base}:usage"))
-            .arg(report.used)
-            .arg(report.limit)
-            .arg(unix_ms(report.at))
+            .arg(at)
+            .arg(unix_ms(now))
+            .arg(ms(SKEW))
             .arg(&channel)
-            .arg(&base);
+            .arg(message);
         let sent = tokio::time::timeout(bound, call.invoke_async::<i64>(&mut conn)).await;
         if !matches!(sent, Ok(Ok(_))) {
             tracing::debug!(%tenant, "could not share the API usage through Redis");
