@@ -3,7 +3,9 @@
 //! everything twoway does can be tried without an org or a bought certificate.
 //!
 //! Routing and the checks every API shares live here; wire formats live in
-//! [`soap`], [`rest`], [`oauth`] and [`bulk`]; sockets and TLS in [`server`].
+//! [`soap`], [`rest`] (with Bulk 2.0), [`oauth`], [`identity`] and [`bulk`]
+//! (1.0); the data model in [`schema`], SOQL in [`soql`], records, queries
+//! and jobs in [`state`]; sockets and TLS in [`server`].
 #![forbid(unsafe_code)]
 #![recursion_limit = "256"]
 

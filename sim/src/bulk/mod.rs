@@ -3,6 +3,7 @@
 //! errors as `exceptionCode` / `exceptionMessage` in the job's format.
 
 mod format;
+mod info;
 
 pub use format::{parse_csv, rows_csv};
 
@@ -17,7 +18,7 @@ pub const NS: &str = "http://www.force.com/2009/06/asyncapi/dataload";
 
 /// The format a job, or a request without one, speaks.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Format {
+pub(super) enum Format {
     Xml,
     Json,
 }
@@ -30,7 +31,7 @@ impl Format {
         }
     }
 
-    fn of_job(job: &Job) -> Self {
+    pub(super) fn of_job(job: &Job) -> Self {
         if job.content_type == "JSON" {
             Self::Json
         } else {
@@ -104,12 +105,12 @@ pub fn handle(call: &Call<'_>) -> Reply {
     };
     match (call.method.as_str(), segments.as_slice()) {
         ("POST", ["job"]) => bulk.create(),
-        ("GET", ["job", id]) => bulk.with_job(id, |job| bulk.job_reply(200, &job)),
+        ("GET", ["job", id]) => bulk.with_job(id, |job| info::job(200, &job)),
         ("POST", ["job", id]) => bulk.with_job(id, |job| bulk.change_state(&job)),
         ("POST", ["job", id, "batch"]) => bulk.with_job(id, |job| bulk.add_batch(&job)),
-        ("GET", ["job", id, "batch"]) => bulk.with_job(id, |job| bulk.batch_list(&job)),
+        ("GET", ["job", id, "batch"]) => bulk.with_job(id, |job| info::batch_list(&job)),
         ("GET", ["job", id, "batch", batch]) => {
-            bulk.with_batch(id, batch, |job, b| bulk.batch_reply(200, &job, b))
+            bulk.with_batch(id, batch, |job, b| info::batch(200, &job, b))
         }
         ("GET", ["job", id, "batch", batch, "result"]) => {
             bulk.with_batch(id, batch, |job, b| bulk.results(&job, b))
@@ -212,7 +213,7 @@ impl Bulk<'_, '_> {
             .state
             .create_job(self.org(), &self.session.user.id, new)
         {
-            Ok(job) => self.job_reply(201, &job),
+            Ok(job) => info::job(201, &job),
             Err(e) => error(format, "InvalidJob", &e.message),
         }
     }
@@ -246,7 +247,7 @@ impl Bulk<'_, '_> {
             .state
             .update_job(self.org(), &job.id, |j| j.state = wanted)
         {
-            Some(job) => self.job_reply(200, &job),
+            Some(job) => info::job(200, &job),
             None => error(format, "InvalidJob", "Unable to find the job"),
         }
     }
@@ -276,171 +277,8 @@ impl Bulk<'_, '_> {
             }
         };
         match batch {
-            Some(batch) => self.batch_reply(201, job, &batch),
+            Some(batch) => info::batch(201, job, &batch),
             None => error(format, "InvalidJob", "Unable to find the job"),
-        }
-    }
-
-    fn job_reply(&self, status: u16, job: &Job) -> Reply {
-        let count = |state: &str| job.batches.iter().filter(|b| b.state == state).count();
-        let (completed, failed) = (count("Completed"), count("Failed"));
-        let info = [
-            ("id", job.id.clone()),
-            ("operation", job.operation.clone()),
-            ("object", job.object.clone()),
-            ("createdById", job.created_by.clone()),
-            ("createdDate", job.created.clone()),
-            ("systemModstamp", job.modified.clone()),
-            ("state", job.state.clone()),
-            (
-                "externalIdFieldName",
-                job.external_id.clone().unwrap_or_default(),
-            ),
-            ("concurrencyMode", "Parallel".into()),
-            ("contentType", job.content_type.clone()),
-            ("numberBatchesQueued", "0".into()),
-            ("numberBatchesInProgress", "0".into()),
-            ("numberBatchesCompleted", completed.to_string()),
-            ("numberBatchesFailed", failed.to_string()),
-            ("numberBatchesTotal", job.batches.len().to_string()),
-            (
-                "numberRecordsProcessed",
-                job.records_processed().to_string(),
-            ),
-            ("numberRetries", "0".into()),
-            ("apiVersion", job.api_version.clone()),
-            ("numberRecordsFailed", job.records_failed().to_string()),
-            ("totalProcessingTime", "0".into()),
-            ("apiActiveProcessingTime", "0".into()),
-            ("apexProcessingTime", "0".into()),
-        ];
-        let numeric = |k: &str| k.starts_with("number") || k.ends_with("Time") || k == "apiVersion";
-        match Format::of_job(job) {
-            Format::Json => {
-                let map: serde_json::Map<String, Value> = info
-                    .iter()
-                    .map(|(k, v)| {
-                        let value = match (*k, v.as_str()) {
-                            ("externalIdFieldName", "") => Value::Null,
-                            (k, v) if numeric(k) => v
-                                .parse::<f64>()
-                                .map(|n| {
-                                    if k == "apiVersion" {
-                                        json!(n)
-                                    } else {
-                                        json!(n as u64)
-                                    }
-                                })
-                                .unwrap_or(Value::Null),
-                            (_, v) => json!(v),
-                        };
-                        (k.to_string(), value)
-                    })
-                    .collect();
-                Reply::json(status, &Value::Object(map))
-            }
-            Format::Xml => {
-                let body: String = info
-                    .iter()
-                    .filter(|(k, v)| !(*k == "externalIdFieldName" && v.is_empty()))
-                    .map(|(k, v)| format!("<{k}>{}</{k}>", escape(v)))
-                    .collect();
-                Reply::xml(
-                    status,
-                    format!(
-                        r#"<?xml version="1.0" encoding="UTF-8"?><jobInfo xmlns="{NS}">{body}</jobInfo>"#
-                    ),
-                )
-            }
-        }
-    }
-
-    fn batch_fields(job: &Job, batch: &Batch) -> Vec<(&'static str, String)> {
-        let processed = batch.outcomes.len() + batch.rows.len();
-        let failed = batch.outcomes.iter().filter(|o| o.is_err()).count();
-        let mut fields = vec![
-            ("id", batch.id.clone()),
-            ("jobId", job.id.clone()),
-            ("state", batch.state.clone()),
-        ];
-        if let Some(message) = &batch.state_message {
-            fields.push(("stateMessage", message.clone()));
-        }
-        fields.extend([
-            ("createdDate", batch.created.clone()),
-            ("systemModstamp", batch.created.clone()),
-            ("numberRecordsProcessed", processed.to_string()),
-            ("numberRecordsFailed", failed.to_string()),
-            ("totalProcessingTime", "0".into()),
-            ("apiActiveProcessingTime", "0".into()),
-            ("apexProcessingTime", "0".into()),
-        ]);
-        fields
-    }
-
-    fn batch_json(job: &Job, batch: &Batch) -> Value {
-        let map: serde_json::Map<String, Value> = Self::batch_fields(job, batch)
-            .into_iter()
-            .map(|(k, v)| {
-                let value = if k.starts_with("number") || k.ends_with("Time") {
-                    json!(v.parse::<u64>().unwrap_or(0))
-                } else {
-                    json!(v)
-                };
-                (k.to_string(), value)
-            })
-            .collect();
-        Value::Object(map)
-    }
-
-    fn batch_xml(job: &Job, batch: &Batch) -> String {
-        let body: String = Self::batch_fields(job, batch)
-            .iter()
-            .map(|(k, v)| format!("<{k}>{}</{k}>", escape(v)))
-            .collect();
-        format!("<batchInfo>{body}</batchInfo>")
-    }
-
-    fn batch_reply(&self, status: u16, job: &Job, batch: &Batch) -> Reply {
-        match Format::of_job(job) {
-            Format::Json => Reply::json(status, &Self::batch_json(job, batch)),
-            Format::Xml => Reply::xml(
-                status,
-                format!(
-                    r#"<?xml version="1.0" encoding="UTF-8"?>{}"#,
-                    Self::batch_xml(job, batch).replacen(
-                        "<batchInfo>",
-                        &format!(r#"<batchInfo xmlns="{NS}">"#),
-                        1
-                    )
-                ),
-            ),
-        }
-    }
-
-    fn batch_list(&self, job: &Job) -> Reply {
-        match Format::of_job(job) {
-            Format::Json => {
-                let list: Vec<Value> = job
-                    .batches
-                    .iter()
-                    .map(|b| Self::batch_json(job, b))
-                    .collect();
-                Reply::json(200, &json!({ "batchInfo": list }))
-            }
-            Format::Xml => {
-                let list: String = job
-                    .batches
-                    .iter()
-                    .map(|b| Self::batch_xml(job, b))
-                    .collect();
-                Reply::xml(
-                    200,
-                    format!(
-                        r#"<?xml version="1.0" encoding="UTF-8"?><batchInfoList xmlns="{NS}">{list}</batchInfoList>"#
-                    ),
-                )
-            }
         }
     }
 

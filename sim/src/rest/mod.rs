@@ -5,6 +5,7 @@
 //! Salesforce sends them.
 
 mod bulk2;
+mod collections;
 mod composite;
 pub mod json;
 mod org;

@@ -8,8 +8,10 @@ mod eval;
 mod plan;
 mod query;
 mod records;
+mod resolve;
 mod search;
 mod sessions;
+mod values;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Mutex;
