@@ -5,6 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+#[path = "src/guest_cargo.rs"]
+mod guest_cargo;
+
 fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("CARGO_MANIFEST_DIR"));
     let root = manifest.parent().expect("workspace root").to_path_buf();
@@ -40,14 +43,7 @@ fn main() {
             "--workspace",
         ])
         .env("CARGO_TARGET_DIR", plugins.join("target"));
-    // The outer build's flags are for the host, not for wasm guests.
-    for var in [
-        "RUSTFLAGS",
-        "CARGO_ENCODED_RUSTFLAGS",
-        "CARGO_BUILD_RUSTFLAGS",
-        "CARGO_BUILD_TARGET",
-        "RUSTC_WORKSPACE_WRAPPER",
-    ] {
+    for var in guest_cargo::HOST_ONLY_ENV {
         build.env_remove(var);
     }
     let status = build.status().expect("run cargo for the plugins");

@@ -13,24 +13,13 @@ use twoway::plugin::{CallContext, InboundRequest, Runtime};
 use twoway::salesforce::{self, Api};
 use twoway::secret::Secret;
 use twoway::upstream::TenantUpstream;
+use twoway_testkit::samples::{LOGIN_RESPONSE, MUTUAL_AUTH_FAILED};
 
 mod common;
 use common::config;
 
-/// The simulator's MUTUAL_AUTHENTICATION_FAILED fault (standard port, enforced user), HTTP 500.
-const MUTUAL_AUTH_FAILED: &str = r#"<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:sf="urn:fault.partner.soap.sforce.com" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><soapenv:Fault><faultcode>sf:MUTUAL_AUTHENTICATION_FAILED</faultcode><faultstring>MUTUAL_AUTHENTICATION_FAILED: This session could not be mutually authenticated for use with the API</faultstring><detail><sf:UnexpectedErrorFault xsi:type="sf:UnexpectedErrorFault"><sf:exceptionCode>MUTUAL_AUTHENTICATION_FAILED</sf:exceptionCode><sf:exceptionMessage>This session could not be mutually authenticated for use with the API</sf:exceptionMessage></sf:UnexpectedErrorFault></detail></soapenv:Fault></soapenv:Body></soapenv:Envelope>"#;
-
 /// A getUserInfo answer as the simulator writes it (LimitInfoHeader, full userInfo), HTTP 200.
 const GET_USER_INFO_RESPONSE: &str = r#"<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns="urn:partner.soap.sforce.com" xmlns:sf="urn:sobject.partner.soap.sforce.com" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Header><LimitInfoHeader><limitInfo><current>6</current><limit>15000</limit><type>API REQUESTS</type></limitInfo></LimitInfoHeader></soapenv:Header><soapenv:Body><getUserInfoResponse><result><accessibilityMode>false</accessibilityMode><currencySymbol>$</currencySymbol><orgDefaultCurrencyIsoCode>USD</orgDefaultCurrencyIsoCode><organizationId>00D5g000004AcmeEAC</organizationId><organizationMultiCurrency>false</organizationMultiCurrency><organizationName>Acme</organizationName><profileId>00e5g000000AcmeAAA</profileId><roleId xsi:nil="true"/><sessionSecondsValid>7200</sessionSecondsValid><userEmail>integration@acme.example</userEmail><userFullName>Acme Integration</userFullName><userId>0055g000001AcmeAAC</userId><userLanguage>en_US</userLanguage><userLocale>en_US</userLocale><userName>integration@acme.example</userName><userTimeZone>America/Los_Angeles</userTimeZone><userType>Standard</userType><userUiSkin>Theme3</userUiSkin></result></getUserInfoResponse></soapenv:Body></soapenv:Envelope>"#;
-
-/// The superpat.com login response (wire/src/salesforce/samples.rs).
-const LOGIN_RESPONSE: &str = r#"<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns="urn:partner.soap.sforce.com" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><loginResponse><result>
-<metadataServerUrl>https://na30.salesforce.com/services/Soap/m/41.0/00D36000000bLGT</metadataServerUrl>
-<passwordExpired>false</passwordExpired><sandbox>false</sandbox>
-<serverUrl>https://na30.salesforce.com/services/Soap/u/41.0/00D36000000bLGT</serverUrl>
-<sessionId>00D36000000bLGT!AQQAQMlp30Zpiy6_...</sessionId><userId>00536000006Z51jAAC</userId>
-<userInfo><accessibilityMode>false</accessibilityMode><chatterExternal>false</chatterExternal><currencySymbol>$</currencySymbol><orgAttachmentFileSizeLimit>5242880</orgAttachmentFileSizeLimit><orgDefaultCurrencyIsoCode>USD</orgDefaultCurrencyIsoCode><orgDefaultCurrencyLocale>en_US</orgDefaultCurrencyLocale><orgDisallowHtmlAttachments>false</orgDisallowHtmlAttachments><orgHasPersonAccounts>true</orgHasPersonAccounts><organizationId>00D...18ch</organizationId><organizationMultiCurrency>false</organizationMultiCurrency><organizationName>example</organizationName><profileId>00e...</profileId><roleId xsi:nil="true"/><sessionSecondsValid>7200</sessionSecondsValid><userDefaultCurrencyIsoCode xsi:nil="true"/><userEmail>user@salesforce.com</userEmail><userFullName>Vince Chase</userFullName><userId>005...</userId><userLanguage>en_US</userLanguage><userLocale>en_US</userLocale><userName>user@x</userName><userTimeZone>America/Chicago</userTimeZone><userType>Standard</userType><userUiSkin>Theme3</userUiSkin></userInfo>
-</result></loginResponse></soapenv:Body></soapenv:Envelope>"#;
 
 /// The getUserInfo request a plugin writes: no session.
 const GET_USER_INFO_REQUEST: &str = r#"<?xml version="1.0" encoding="utf-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:urn="urn:partner.soap.sforce.com"><soapenv:Body><urn:getUserInfo/></soapenv:Body></soapenv:Envelope>"#;

@@ -9,6 +9,7 @@ use twoway::salesforce::{self, Api};
 use twoway::secret::Secret;
 use twoway::transport::{Transport, client_config};
 use twoway_sim::{Endpoints, Sim, SimConfig};
+use twoway_testkit::tenants::{ACME_PASSWORD, ACME_TOKEN, ACME_USER};
 
 /// The simulator's own runtime and the simulator on it.
 pub struct SimHost {
@@ -65,9 +66,6 @@ impl Drop for SimHost {
     }
 }
 
-/// The acme integration user and its password followed by its security token.
-const USER: &str = "integration@acme.example";
-const PASSWORD: &str = "acme-passwordACMETOKEN";
 const API_VERSION: &str = "62.0";
 
 /// The getUserInfo envelope; with `session` it carries the SessionHeader.
@@ -115,8 +113,8 @@ pub async fn direct_target(sim: &SimHost, pool: usize) -> anyhow::Result<DirectS
     .header("content-type", "text/xml; charset=UTF-8")
     .header("soapaction", "login")
     .body(Bytes::from(salesforce::login_envelope(
-        USER,
-        &Secret::new(PASSWORD),
+        ACME_USER,
+        &Secret::new(format!("{ACME_PASSWORD}{ACME_TOKEN}")),
     )))?;
     let reply = transport.send(login).await?;
     let login = salesforce::parse_login_response(reply.status, &reply.body, API_VERSION)

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
+use twoway_testkit::tenants::{ACME, ACME_API_KEY, SECRETS, tenant_with, with_workflow};
+
 use crate::http::Http;
 
 /// What the gateway's config says, besides the tenant it always has.
@@ -44,9 +46,8 @@ pub struct Gateway {
     pub admin: SocketAddr,
 }
 
-/// The tenant every benchmark gateway serves: SOAP login, mutual TLS with
-/// the test PKI's fullcert.pem, and three workflows.
-const CONFIG: &str = r#"[server]
+/// Everything but the tenant.
+const SERVER: &str = r#"[server]
 listen = "127.0.0.1:0"
 admin_listen = "127.0.0.1:0"
 
@@ -58,37 +59,20 @@ cache_dir = "{cache}"
 pool_max_idle_per_host = {pool}
 
 {store}
-[[tenant]]
-name = "acme"
-api_keys_file = "acme-keys.txt"
-login_url = "{login_url}"
-mutual_auth = true
-mutual_auth_port = {mutual_port}
-# The default (25) would answer 503 at 256 concurrent callers and in the stampede.
-max_concurrency = 4096
-client_identity = { pem = "{pki}/fullcert.pem" }
-extra_roots = ["{pki}/root-ca.pem"]
-[tenant.auth]
-kind = "soap-login"
-username = "integration@acme.example"
-password_file = "acme-password.txt"
-security_token_file = "acme-token.txt"
-
-[[tenant.workflow]]
-name = "pass"
-plugin = "passthrough.wasm"
-
-[[tenant.workflow]]
-name = "user"
-plugin = "get_user_info.wasm"
-
-[[tenant.workflow]]
-name = "v"
-plugin = "version.wasm"
 "#;
 
+/// The tenant every benchmark gateway serves: the test tenant acme (SOAP
+/// login, mutual TLS with the test PKI's fullcert.pem) with three workflows.
+fn tenant() -> String {
+    // The default (25) would answer 503 at 256 concurrent callers and in the stampede.
+    let acme = tenant_with(ACME, "max_concurrency = 4096");
+    let acme = with_workflow(&acme, "pass", "passthrough.wasm", "");
+    let acme = with_workflow(&acme, "user", "get_user_info.wasm", "");
+    with_workflow(&acme, "v", "version.wasm", "")
+}
+
 /// The API key callers send.
-pub const API_KEY: &str = "acme-key-1";
+pub const API_KEY: &str = ACME_API_KEY;
 
 impl Gateway {
     /// Writes a config into a fresh directory and starts `twoway` on it;
@@ -120,14 +104,10 @@ impl Gateway {
                 format!("{} (build the plugins: cd plugins && cargo build --release --target wasm32-wasip2)", from.display())
             })?;
         }
-        for (name, value) in [
-            ("acme-keys.txt", API_KEY),
-            ("acme-password.txt", "acme-password"),
-            ("acme-token.txt", "ACMETOKEN"),
-        ] {
+        for (name, value) in SECRETS {
             std::fs::write(conf.join(name), value)?;
         }
-        let config = CONFIG
+        let config = (SERVER.to_string() + &tenant())
             .replace("{store}", store)
             .replace("{cache}", &spec.cache.display().to_string())
             .replace("{pool}", &spec.pool.to_string())

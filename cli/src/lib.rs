@@ -18,7 +18,7 @@ pub use cert::{CertBundleArgs, CertCheckArgs, CertCommand};
 pub use exit::{Reported, exit_code, finish};
 pub use local::{ConfigCommand, PkiCommand, ServeArgs, SimArgs};
 pub use plugin::{PluginCommand, RunArgs};
-pub use tenant::{ApiArg, CallArgs, LoginArgs, TenantArgs};
+pub use tenant::{CallArgs, LoginArgs, TenantArgs};
 
 /// twoway: a gateway for Salesforce-style APIs that demand mutual TLS.
 ///

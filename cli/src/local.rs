@@ -8,8 +8,8 @@ use clap::Subcommand;
 
 use super::exit::{self, Reported};
 use twoway::{config, gateway, plugin};
-use twoway_testkit::pki;
 use twoway_sim as sim;
+use twoway_testkit::pki;
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {

@@ -5,6 +5,8 @@
 
 use std::path::PathBuf;
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+
 use super::exit::CliError;
 use super::request::{self, RequestArgs};
 use twoway::config;
@@ -35,8 +37,8 @@ pub struct CallArgs {
     #[command(flatten)]
     pub tenant: TenantArgs,
     /// Which API: the host adds its base path and the session.
-    #[arg(long, value_enum)]
-    pub api: ApiArg,
+    #[arg(long, value_parser = api_parser())]
+    pub api: Api,
     /// Path relative to the API's base (e.g. `query?q=SELECT+Id+FROM+Account` for rest).
     #[arg(long, default_value = "")]
     pub path: String,
@@ -44,28 +46,9 @@ pub struct CallArgs {
     pub request: RequestArgs,
 }
 
-/// `--api` values.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum ApiArg {
-    SoapPartner,
-    SoapEnterprise,
-    SoapMetadata,
-    Rest,
-    Bulk,
-    ApexRest,
-}
-
-impl From<ApiArg> for Api {
-    fn from(a: ApiArg) -> Self {
-        match a {
-            ApiArg::SoapPartner => Api::SoapPartner,
-            ApiArg::SoapEnterprise => Api::SoapEnterprise,
-            ApiArg::SoapMetadata => Api::SoapMetadata,
-            ApiArg::Rest => Api::Rest,
-            ApiArg::Bulk => Api::Bulk,
-            ApiArg::ApexRest => Api::ApexRest,
-        }
-    }
+/// `--api` values: the names of [`Api::ALL`].
+fn api_parser() -> impl TypedValueParser<Value = Api> {
+    PossibleValuesParser::new(Api::ALL.map(Api::name)).try_map(|s| s.parse::<Api>())
 }
 
 fn tenant_upstream(args: &TenantArgs) -> anyhow::Result<TenantUpstream> {
@@ -190,7 +173,7 @@ fn soap_headers() -> http::HeaderMap {
 
 /// The request `args` describe (body, headers, method), or a usage error.
 fn outbound(args: &CallArgs) -> Result<Outbound, CliError> {
-    let api: Api = args.api.into();
+    let api = args.api;
     let body = args.request.body()?;
     let mut headers = match api {
         Api::SoapPartner | Api::SoapEnterprise | Api::SoapMetadata => soap_headers(),

@@ -9,7 +9,6 @@ use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use base64::Engine as _;
 use time::OffsetDateTime;
 
 use crate::{self as doctor, DoctorError, Options, Report, Status};
@@ -48,17 +47,6 @@ pub struct BundleOutcome {
     pub result: Result<Written, DoctorError>,
 }
 
-fn pem_block(label: &str, der: &[u8]) -> String {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let mut out = format!("-----BEGIN {label}-----\n");
-    for line in b64.as_bytes().chunks(64) {
-        out.push_str(&String::from_utf8_lossy(line));
-        out.push('\n');
-    }
-    out.push_str(&format!("-----END {label}-----\n"));
-    out
-}
-
 /// Checks the inputs and, when they have no errors, writes the bundle.
 pub fn bundle(options: &BundleOptions) -> BundleOutcome {
     let mut doctor_options = Options::new(&options.cert);
@@ -85,14 +73,14 @@ pub fn bundle(options: &BundleOptions) -> BundleOutcome {
             path: options.output.clone(),
         });
     }
-    let mut text = pem_block(ordered.key_format.label(), ordered.key.secret_der());
+    let mut text = twoway::pem::encode(ordered.key_format.label(), ordered.key.secret_der());
     let mut blocks = vec![format!(
         "{} (from {})",
         ordered.key_format.label(),
         ordered.key_found_as
     )];
     for (i, cert) in ordered.chain.iter().enumerate() {
-        text.push_str(&pem_block("CERTIFICATE", &cert.der));
+        text.push_str(&twoway::pem::encode("CERTIFICATE", &cert.der));
         let role = if i == 0 { "leaf" } else { "intermediate" };
         blocks.push(format!("CERTIFICATE '{}' ({role})", cert.subject));
     }

@@ -12,8 +12,8 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use super::pkcs12;
 use super::report::Status;
 use twoway::identity::chain::CertInfo;
-use twoway::identity::pem::{self, BlockKind};
 use twoway::identity::{IdentityError, source};
+use twoway::pem::{self, BlockKind};
 use twoway::secret::Secret;
 
 /// How the IDENTITY file is encoded.

@@ -2,9 +2,10 @@
 //! (combined PEM, certificate in PEM or DER plus `--key`/`--chain`, or
 //! PKCS#12), runs every check even when an earlier one failed, optionally
 //! tries a real handshake (`--connect`), and reports each finding with a
-//! one-line fix. Built on the loader's pieces ([`twoway::identity::pem`],
-//! [`twoway::identity::chain`], [`twoway::identity::key`], [`twoway::identity::source`]); unlike
-//! [`twoway::identity::load`] it never stops at the first problem.
+//! one-line fix. Built on the loader's pieces ([`twoway::pem`],
+//! [`twoway::identity::chain`], [`twoway::identity::key`],
+//! [`twoway::identity::source`]); unlike [`twoway::identity::load`] it
+//! never stops at the first problem.
 //!
 //! Trust for "is the chain complete" and for the server's certificate is
 //! the system roots plus `--cacert`. Nothing here prints key bytes or a
@@ -38,7 +39,7 @@ pub use report::{
 
 use gather::{Gathered, Inputs};
 use twoway::identity::chain::{self, CertInfo, ChainOrder};
-use twoway::identity::pem::KeyFormat;
+use twoway::pem::KeyFormat;
 use twoway::secret::Secret;
 
 /// What to check.

@@ -96,6 +96,14 @@ impl CheckId {
         CheckId::CertificateAccepted,
     ];
 
+    /// True for the checks of `--connect`; the others read only the files.
+    pub fn needs_connect(self) -> bool {
+        matches!(
+            self,
+            CheckId::TlsHandshake | CheckId::ServerCaHints | CheckId::CertificateAccepted
+        )
+    }
+
     /// The id as it appears in JSON ("key_matches_leaf").
     pub fn as_str(self) -> &'static str {
         match self {

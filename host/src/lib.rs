@@ -9,6 +9,7 @@
 pub mod config;
 pub mod gateway;
 pub mod identity;
+pub mod pem;
 pub mod plugin;
 pub mod session;
 pub mod transport;

@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use twoway::pem;
 
 use super::SimError;
 use super::schema::{Object, ObjectDecl, Schema};
@@ -412,10 +413,10 @@ pub fn read_cert_der(path: &Path) -> Result<Vec<u8>, SimError> {
         problem,
     };
     let bytes = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
-    let blocks = pem::parse_many(&bytes).map_err(|e| bad(format!("not PEM: {e}")))?;
-    blocks
+    let certs = pem::certificates(&bytes).map_err(|e| bad(format!("not PEM: {e}")))?;
+    certs
         .into_iter()
-        .find(|b| b.tag() == "CERTIFICATE")
-        .map(|b| b.into_contents())
+        .next()
+        .map(|c| c.to_vec())
         .ok_or_else(|| bad("no CERTIFICATE block".into()))
 }

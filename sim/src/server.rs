@@ -15,7 +15,6 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::{ServerConfig, WebPkiClientVerifier};
@@ -23,6 +22,7 @@ use rustls::{CertificateError, DigitallySignedStruct, DistinguishedName, Signatu
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
+use twoway::pem;
 
 use super::config::{SimConfig, read_cert_der};
 use super::reply::Reply;
@@ -60,12 +60,13 @@ impl Sim {
     pub async fn start(config: SimConfig) -> Result<Self, SimError> {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let chain = read_chain(&config.tls.server_cert)?;
-        let key = PrivateKeyDer::from_pem_file(&config.tls.server_key).map_err(|e| {
-            SimError::Certificate {
-                path: config.tls.server_key.clone(),
-                problem: format!("no usable private key: {e}"),
-            }
-        })?;
+        let key_bad = |e: &dyn std::fmt::Display| SimError::Certificate {
+            path: config.tls.server_key.clone(),
+            problem: format!("no usable private key: {e}"),
+        };
+        let key = std::fs::read(&config.tls.server_key)
+            .map_err(|e| key_bad(&e))
+            .and_then(|bytes| pem::private_key(&bytes).map_err(|e| key_bad(&e)))?;
         let mut roots = rustls::RootCertStore::empty();
         for cert in read_chain(&config.tls.client_ca)? {
             roots.add(cert).map_err(|e| SimError::Certificate {
@@ -176,14 +177,12 @@ fn read_chain(path: &std::path::Path) -> Result<Vec<CertificateDer<'static>>, Si
         path: path.to_path_buf(),
         problem,
     };
-    let chain = CertificateDer::pem_file_iter(path)
-        .map_err(|e| {
-            bad(format!(
-                "{e} (run `twoway pki init` to make the simulator's certificates)"
-            ))
-        })?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| bad(e.to_string()))?;
+    let bytes = std::fs::read(path).map_err(|e| {
+        bad(format!(
+            "{e} (run `twoway pki init` to make the simulator's certificates)"
+        ))
+    })?;
+    let chain = pem::certificates(&bytes).map_err(|e| bad(e.to_string()))?;
     if chain.is_empty() {
         return Err(bad("no CERTIFICATE block".into()));
     }

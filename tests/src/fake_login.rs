@@ -9,8 +9,6 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper_util::rt::TokioIo;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::io::AsyncReadExt;
 
 use crate::pki;
@@ -121,11 +119,8 @@ impl FakeLogin {
 
 /// The test PKI's server certificate (trusted through its root CA).
 pub fn server_tls() -> Arc<rustls::ServerConfig> {
-    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&pki().server)
-        .expect("server.pem")
-        .map(|c| c.expect("certificate"))
-        .collect();
-    let key = PrivateKeyDer::from_pem_file(&pki().server_key).expect("server.key");
+    let chain = crate::files::certificates(&pki().server);
+    let key = crate::files::private_key(&pki().server_key);
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

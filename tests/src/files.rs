@@ -1,8 +1,28 @@
-//! Files for the tests that read and make certificate material: the PEM
-//! blocks of a file, the `openssl` command line, and paths as text.
+//! Files for the tests that read and make certificate material: the
+//! certificates and key of a PEM file (read by `twoway::pem`), its blocks
+//! as text (to write broken copies), the `openssl` command line, and paths
+//! as text.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+
+fn read(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap_or_else(|e| panic!("PEM file {}: {e}", path.display()))
+}
+
+/// Every certificate of the PEM file at `path`, in order.
+pub fn certificates(path: &Path) -> Vec<CertificateDer<'static>> {
+    twoway::pem::certificates(&read(path))
+        .unwrap_or_else(|e| panic!("PEM file {}: {e}", path.display()))
+}
+
+/// The first private key of the PEM file at `path`.
+pub fn private_key(path: &Path) -> PrivateKeyDer<'static> {
+    twoway::pem::private_key(&read(path))
+        .unwrap_or_else(|e| panic!("PEM file {}: {e}", path.display()))
+}
 
 /// One PEM block of a file.
 #[derive(Clone, Debug)]

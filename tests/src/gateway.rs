@@ -13,60 +13,7 @@ use twoway_sim::Sim;
 
 use crate::pki;
 
-/// Tenant `acme`: SOAP login, mutual TLS with fullcert.pem, API key `acme-key-1`.
-pub const ACME: &str = r#"
-[[tenant]]
-name = "acme"
-api_keys_file = "acme-keys.txt"
-login_url = "{login_url}"
-mutual_auth = true
-mutual_auth_port = {mutual_port}
-client_identity = { pem = "{pki}/fullcert.pem" }
-extra_roots = ["{pki}/root-ca.pem"]
-[tenant.auth]
-kind = "soap-login"
-username = "integration@acme.example"
-password_file = "acme-sf-pw.txt"
-security_token_file = "acme-sf-token.txt"
-"#;
-
-/// Tenant `globex`: OAuth client credentials, mutual TLS with fullcert-b.pem,
-/// API key `globex-key-1`.
-pub const GLOBEX: &str = r#"
-[[tenant]]
-name = "globex"
-api_keys_file = "globex-keys.txt"
-login_url = "{login_url}"
-mutual_auth = true
-mutual_auth_port = {mutual_port}
-client_identity = { pem = "{pki}/fullcert-b.pem" }
-extra_roots = ["{pki}/root-ca.pem"]
-[tenant.auth]
-kind = "oauth-client-credentials"
-client_id = "globex-connected-app"
-client_secret_file = "globex-oauth.txt"
-"#;
-
-/// The secret files every test config can use, and their contents.
-pub const SECRETS: &[(&str, &str)] = &[
-    ("acme-keys.txt", "acme-key-1"),
-    ("acme-sf-pw.txt", "acme-password"),
-    ("acme-sf-token.txt", "ACMETOKEN"),
-    ("globex-keys.txt", "globex-key-1"),
-    ("globex-oauth.txt", "globex-client-secret"),
-];
-
-/// `tenant` with a workflow `name` running the plugin file `file`, and
-/// `extra` lines (e.g. `timeout_ms = 4000`) in the workflow's table.
-pub fn with_workflow(tenant: &str, name: &str, file: &str, extra: &str) -> String {
-    format!("{tenant}[[tenant.workflow]]\nname = \"{name}\"\nplugin = \"{file}\"\n{extra}\n")
-}
-
-/// `tenant` with `keys` (TOML lines of the tenant's table) added before its
-/// `[tenant.auth]` table.
-pub fn tenant_with(tenant: &str, keys: &str) -> String {
-    tenant.replace("[tenant.auth]", &format!("{keys}\n[tenant.auth]"))
-}
+pub use twoway_testkit::tenants::{ACME, GLOBEX, SECRETS, tenant_with, with_workflow};
 
 /// The `[server.tls]` table: the test PKI's server certificate, callers
 /// verified against the CA bundle at `client_ca` (placeholders allowed).

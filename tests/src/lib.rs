@@ -8,7 +8,6 @@ use std::sync::{Arc, OnceLock};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
-use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use twoway_sim::{Sim, SimConfig};
 use twoway_testkit::pki::Pki;
@@ -18,6 +17,7 @@ pub mod fake_login;
 pub mod files;
 pub mod fleet;
 pub mod gateway;
+pub mod guest_cargo;
 pub mod process;
 pub mod redis_server;
 
@@ -217,25 +217,13 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 
 fn tls_builder() -> rustls::ConfigBuilder<rustls::ClientConfig, rustls::client::WantsClientCert> {
     let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(&pki().root_ca).expect("root CA") {
-        roots.add(cert.expect("root CA PEM")).expect("root CA");
+    for cert in files::certificates(&pki().root_ca) {
+        roots.add(cert).expect("root CA");
     }
     rustls::ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
         .expect("protocol versions")
         .with_root_certificates(roots)
-}
-
-/// Every certificate in a PEM file, in order.
-fn pem_certs(path: &Path) -> Vec<CertificateDer<'static>> {
-    CertificateDer::pem_file_iter(path)
-        .expect("certificate file")
-        .map(|c| c.expect("certificate"))
-        .collect()
-}
-
-fn pem_key(path: &Path) -> PrivateKeyDer<'static> {
-    PrivateKeyDer::from_pem_file(path).expect("private key")
 }
 
 impl Client {
@@ -252,7 +240,8 @@ impl Client {
     /// Like [`Client::with_identity`], but a key that does not match its
     /// certificate is an error (rustls checks) rather than a panic.
     pub fn try_with_identity(fullcert: &Path) -> Result<Self, rustls::Error> {
-        let config = tls_builder().with_client_auth_cert(pem_certs(fullcert), pem_key(fullcert))?;
+        let config = tls_builder()
+            .with_client_auth_cert(files::certificates(fullcert), files::private_key(fullcert))?;
         Ok(Self::from_config(config))
     }
 
@@ -263,7 +252,8 @@ impl Client {
     }
 
     fn try_from_parts(certs: &Path, key: &Path) -> Result<Self, rustls::Error> {
-        let config = tls_builder().with_client_auth_cert(pem_certs(certs), pem_key(key))?;
+        let config = tls_builder()
+            .with_client_auth_cert(files::certificates(certs), files::private_key(key))?;
         Ok(Self::from_config(config))
     }
 
@@ -272,9 +262,12 @@ impl Client {
     pub fn with_unchecked_identity(fullcert: &Path) -> Self {
         let key = provider()
             .key_provider
-            .load_private_key(pem_key(fullcert))
+            .load_private_key(files::private_key(fullcert))
             .expect("signing key");
-        Self::with_certified_key(rustls::sign::CertifiedKey::new(pem_certs(fullcert), key))
+        Self::with_certified_key(rustls::sign::CertifiedKey::new(
+            files::certificates(fullcert),
+            key,
+        ))
     }
 
     /// A client presenting `certified` through a certificate resolver, as

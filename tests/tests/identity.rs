@@ -8,10 +8,11 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject;
 use twoway::identity::{self, ClientIdentity, IdentityError, IdentitySource};
 use twoway::secret::Secret;
-use twoway_tests::files::{openssl, path_str, pem_blocks, private_key_lines, write_parts};
+use twoway_tests::files::{
+    certificates, openssl, path_str, pem_blocks, private_key_lines, write_parts,
+};
 use twoway_tests::{
     ACME_PASSWORD, ACME_USER, Client, get_user_info_envelope, pki, soap_login, start_sim,
 };
@@ -99,7 +100,7 @@ fn assert_clean(e: &IdentityError, path: &Path) {
 }
 
 fn cert_der(path: &Path) -> CertificateDer<'static> {
-    CertificateDer::from_pem_file(path).expect("certificate")
+    certificates(path).remove(0)
 }
 
 #[test]

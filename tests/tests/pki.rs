@@ -11,9 +11,9 @@ use rustls::crypto::CryptoProvider;
 use rustls::server::WebPkiClientVerifier;
 use rustls::sign::CertifiedKey;
 use rustls::{CertificateError, Error as TlsError, InconsistentKeys, RootCertStore};
-use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use twoway_testkit::pki::{self, Pki, PkiError};
+use twoway_tests::files::{certificates as certs, private_key as key};
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 fn provider() -> Arc<CryptoProvider> {
@@ -29,10 +29,10 @@ fn fresh() -> (tempfile::TempDir, Pki) {
 /// The PEM blocks of a file as (tag, DER).
 fn blocks(path: &Path) -> Vec<(String, Vec<u8>)> {
     let text = std::fs::read(path).expect("read pem");
-    pem::parse_many(text)
+    twoway::pem::parse(&text)
         .expect("parse pem")
         .into_iter()
-        .map(|p| (p.tag().to_owned(), p.into_contents()))
+        .map(|b| (b.label.clone(), b.der().to_vec()))
         .collect()
 }
 
@@ -44,17 +44,6 @@ fn cert(path: &Path) -> CertificateDer<'static> {
     let certs = certs(path);
     assert_eq!(certs.len(), 1, "{} holds one certificate", path.display());
     certs.into_iter().next().expect("one cert")
-}
-
-fn certs(path: &Path) -> Vec<CertificateDer<'static>> {
-    CertificateDer::pem_file_iter(path)
-        .expect("open pem")
-        .collect::<Result<_, _>>()
-        .expect("certificates")
-}
-
-fn key(path: &Path) -> PrivateKeyDer<'static> {
-    PrivateKeyDer::from_pem_file(path).expect("private key")
 }
 
 fn parse(der: &[u8]) -> X509Certificate<'_> {

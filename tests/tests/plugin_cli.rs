@@ -227,13 +227,7 @@ fn cargo(args: &[&str], dir: &Path) -> std::process::Output {
         .arg("--offline")
         .current_dir(dir)
         .env("CARGO_TARGET_DIR", plugins.join("target"));
-    for var in [
-        "RUSTFLAGS",
-        "CARGO_ENCODED_RUSTFLAGS",
-        "CARGO_BUILD_RUSTFLAGS",
-        "CARGO_BUILD_TARGET",
-        "RUSTC_WORKSPACE_WRAPPER",
-    ] {
+    for var in twoway_tests::guest_cargo::HOST_ONLY_ENV {
         command.env_remove(var);
     }
     command.output().expect("cargo runs")

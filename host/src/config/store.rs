@@ -169,8 +169,6 @@ pub(super) fn check(
 
 /// The PEM CA certificates of `ca_file`, checked; only with `rediss://`.
 fn read_ca(path: &Path, base: &Path, tls: bool) -> Result<Vec<u8>, String> {
-    use rustls_pki_types::CertificateDer;
-    use rustls_pki_types::pem::PemObject;
     if !tls {
         return Err(
             "only applies to a rediss:// url (TLS); use rediss:// or remove ca_file".into(),
@@ -178,8 +176,7 @@ fn read_ca(path: &Path, base: &Path, tls: bool) -> Result<Vec<u8>, String> {
     }
     let path = base.join(path);
     let pem = std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let certs: Result<Vec<_>, _> = CertificateDer::pem_slice_iter(&pem).collect();
-    match certs {
+    match crate::pem::certificates(&pem) {
         Ok(certs) if !certs.is_empty() => Ok(pem),
         _ => Err(format!(
             "{} holds no PEM certificate (-----BEGIN CERTIFICATE-----): give the CA that issued the Redis server's certificate",

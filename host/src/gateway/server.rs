@@ -12,8 +12,6 @@ use std::time::Duration;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use prometheus_client::metrics::gauge::Gauge;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
@@ -23,6 +21,7 @@ use super::metrics::ListenerLabels;
 use super::routing::handle;
 use super::{GatewayError, Shared, admin};
 use crate::config::ServerTls;
+use crate::pem;
 use hyper_util::server::graceful::Watcher;
 
 /// Most request headers accepted (more → 431).
@@ -124,12 +123,13 @@ pub async fn start(shared: Arc<Shared>) -> Result<Running, GatewayError> {
 
 fn acceptor(tls: &ServerTls) -> Result<tokio_rustls::TlsAcceptor, GatewayError> {
     let bad = |what: &str, e: &dyn std::fmt::Display| GatewayError::Tls(format!("{what}: {e}"));
-    let chain = CertificateDer::pem_file_iter(&tls.cert)
-        .map_err(|e| bad(&tls.cert.display().to_string(), &e))?
-        .collect::<Result<Vec<_>, _>>()
+    let read = |path: &std::path::Path| {
+        std::fs::read(path).map_err(|e| bad(&path.display().to_string(), &e))
+    };
+    let chain = pem::certificates(&read(&tls.cert)?)
         .map_err(|e| bad(&tls.cert.display().to_string(), &e))?;
-    let key = PrivateKeyDer::from_pem_file(&tls.key)
-        .map_err(|e| bad(&tls.key.display().to_string(), &e))?;
+    let key =
+        pem::private_key(&read(&tls.key)?).map_err(|e| bad(&tls.key.display().to_string(), &e))?;
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
@@ -138,10 +138,10 @@ fn acceptor(tls: &ServerTls) -> Result<tokio_rustls::TlsAcceptor, GatewayError> 
         Some(ca) => {
             let mut roots = rustls::RootCertStore::empty();
             for cert in
-                CertificateDer::pem_file_iter(ca).map_err(|e| bad(&ca.display().to_string(), &e))?
+                pem::certificates(&read(ca)?).map_err(|e| bad(&ca.display().to_string(), &e))?
             {
                 roots
-                    .add(cert.map_err(|e| bad(&ca.display().to_string(), &e))?)
+                    .add(cert)
                     .map_err(|e| bad(&ca.display().to_string(), &e))?;
             }
             // Callers may come with an API key and no certificate; tenants

@@ -119,8 +119,6 @@ pub fn build(
 fn callers_verifier(
     tenant: &Tenant,
 ) -> Result<Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>, GatewayError> {
-    use rustls::pki_types::CertificateDer;
-    use rustls::pki_types::pem::PemObject;
     let Some(ca) = tenant.callers.as_ref().and_then(|c| c.ca.as_ref()) else {
         return Ok(None);
     };
@@ -132,8 +130,9 @@ fn callers_verifier(
         ))
     };
     let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(ca).map_err(|e| bad(&e))? {
-        roots.add(cert.map_err(|e| bad(&e))?).map_err(|e| bad(&e))?;
+    let bytes = std::fs::read(ca).map_err(|e| bad(&e))?;
+    for cert in crate::pem::certificates(&bytes).map_err(|e| bad(&e))? {
+        roots.add(cert).map_err(|e| bad(&e))?;
     }
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let verifier =

@@ -6,7 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use super::source::{self, Material};
-use super::{IdentityError, IdentitySource, pem};
+use super::{IdentityError, IdentitySource};
+use crate::pem;
 use crate::secret::Secret;
 
 /// Which file errors of each kind name, and what was found there.

@@ -8,17 +8,17 @@
 //! validity window. The chain is put in order (leaf, then each issuer);
 //! a root is dropped from what is sent and unrelated certificates too, each
 //! with a warning. Inputs are untrusted: files are capped at
-//! [`MAX_FILE_BYTES`], PEM at [`pem::MAX_BLOCKS`] blocks, and no error
+//! [`MAX_FILE_BYTES`], PEM at [`crate::pem::MAX_BLOCKS`] blocks, and no error
 //! message holds key bytes or a password.
 //!
-//! The pieces ([`pem`], [`chain`], [`key`], [`source`]) are public for
-//! `twoway cert check`, which reports the same findings block by block.
+//! The pieces ([`chain`], [`key`], [`source`], and the PEM reader
+//! [`crate::pem`]) are public for `twoway cert check`, which reports the
+//! same findings block by block.
 
 pub mod chain;
 mod collect;
 mod error;
 pub mod key;
-pub mod pem;
 pub mod source;
 
 use std::fmt;

@@ -11,7 +11,7 @@ use p12_keystore::error::Error as P12Error;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 use super::IdentityError;
-use super::pem::{self, BlockKind, PemBlock};
+use crate::pem::{self, BlockKind, PemBlock};
 use crate::secret::Secret;
 
 /// Identity files larger than this are refused unread.

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use super::*;
+use crate::pem;
 use twoway_testkit::pki::{self, Pki};
 
 fn test_pki() -> &'static Pki {

@@ -5,7 +5,6 @@ use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use rustls::pki_types::CertificateDer;
-use rustls::pki_types::pem::PemObject;
 
 use super::TransportError;
 use crate::identity::ClientIdentity;
@@ -38,10 +37,8 @@ pub fn client_config(
             path: path.clone(),
             reason,
         };
-        let certs = CertificateDer::pem_file_iter(path)
-            .map_err(|e| bad(e.to_string()))?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| bad(e.to_string()))?;
+        let bytes = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+        let certs = crate::pem::certificates(&bytes).map_err(|e| bad(e.to_string()))?;
         if certs.is_empty() {
             return Err(bad("no CERTIFICATE block".into()));
         }

@@ -331,17 +331,12 @@ fn issue(
     Ok(cert.der().clone())
 }
 
-fn pem_block(tag: &str, der: &[u8]) -> String {
-    let config = pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF);
-    pem::encode_config(&pem::Pem::new(tag, der), config)
-}
-
 fn cert_pem(der: &CertificateDer<'_>) -> String {
-    pem_block("CERTIFICATE", der)
+    twoway::pem::encode("CERTIFICATE", der)
 }
 
 fn pkcs8_pem(key: &KeyPair) -> String {
-    pem_block("PRIVATE KEY", key.serialized_der())
+    twoway::pem::encode("PRIVATE KEY", key.serialized_der())
 }
 
 /// The RSA key as PKCS#1 `RSA PRIVATE KEY`: the RSAPrivateKey that PKCS#8
@@ -356,7 +351,10 @@ fn pkcs1_pem(key: &KeyPair, file: &'static str) -> Result<String, PkiError> {
             info.algorithm.oid
         )));
     }
-    Ok(pem_block("RSA PRIVATE KEY", info.private_key.as_bytes()))
+    Ok(twoway::pem::encode(
+        "RSA PRIVATE KEY",
+        info.private_key.as_bytes(),
+    ))
 }
 
 /// The EC key as SEC1 `EC PRIVATE KEY` (RFC 5915, with the curve named).
@@ -371,7 +369,7 @@ fn sec1_pem(key: &KeyPair, file: &'static str) -> Result<String, PkiError> {
         .private_key()
         .as_der()
         .map_err(|_| encode_err("SEC1 encoding"))?;
-    Ok(pem_block("EC PRIVATE KEY", der.as_ref()))
+    Ok(twoway::pem::encode("EC PRIVATE KEY", der.as_ref()))
 }
 
 /// PKCS#12 of the client key, its certificate and the issuing CA.

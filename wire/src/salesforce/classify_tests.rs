@@ -1,7 +1,7 @@
 //! Tests of [`super::classify`] on verbatim captures and simulator output.
 
 use super::*;
-use crate::salesforce::samples::*;
+use twoway_testkit::samples::*;
 
 /// The variant's name, so that the assertions below read as before.
 trait Kind {

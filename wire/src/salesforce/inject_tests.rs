@@ -1,7 +1,7 @@
 //! Tests of [`super::inject`] on the seed's getUserInfo and client shapes.
 
 use super::*;
-use crate::salesforce::samples::*;
+use twoway_testkit::samples::*;
 
 const SID: &str = "00D5g000004Acme!AQ0AQ.secret_part";
 

@@ -74,7 +74,7 @@ fn from_soap_header(body: &[u8]) -> Option<(u64, u64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::salesforce::samples::GET_USER_INFO_RESPONSE;
+    use twoway_testkit::samples::GET_USER_INFO_RESPONSE;
 
     fn header(value: &str) -> http::HeaderMap {
         let mut h = http::HeaderMap::new();

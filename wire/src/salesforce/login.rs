@@ -177,7 +177,7 @@ fn failure(status: u16, body: &[u8]) -> LoginFailure {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::salesforce::samples::*;
+    use twoway_testkit::samples::*;
 
     #[test]
     fn parses_the_captured_login_response() {

@@ -9,8 +9,6 @@ mod inject;
 mod limits;
 mod login;
 mod oauth;
-#[cfg(test)]
-mod samples;
 mod scan;
 
 pub use api::{Api, Instance, resolve};

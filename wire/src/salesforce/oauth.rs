@@ -115,7 +115,7 @@ fn id_parts(id: &str) -> Option<(&str, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::salesforce::samples::OAUTH_TOKEN;
+    use twoway_testkit::samples::OAUTH_TOKEN;
 
     #[test]
     fn parses_the_documented_reply() {

@@ -261,7 +261,7 @@ pub(crate) fn snippet(body: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::salesforce::samples::CERTIFICATE_ERROR_PAGE;
+    use twoway_testkit::samples::CERTIFICATE_ERROR_PAGE;
 
     #[test]
     fn finds_the_certificate_error_reason() {

@@ -1,6 +1,6 @@
-//! Verbatim samples for the unit tests: captured Salesforce answers (where
-//! they come from: docs/architecture.md, "Salesforce wire formats") and the
-//! simulator's templates (sim/src).
+//! Verbatim samples for the unit tests and micro benchmarks: captured
+//! Salesforce answers (where they come from: docs/architecture.md,
+//! "Salesforce wire formats") and the simulator's templates (sim/src).
 
 /// The superpat.com / trino login response (a captured partner login).
 pub const LOGIN_RESPONSE: &str = r#"<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns="urn:partner.soap.sforce.com" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><loginResponse><result>

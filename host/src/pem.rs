@@ -1,6 +1,8 @@
-//! PEM reading for identity files: every `-----BEGIN X-----` block of a
-//! buffer, in file order, typed (certificate, private key in one of three
-//! formats, encrypted key, anything else) and decoded.
+//! The one PEM reader (identities, CA bundles, server certificates, the
+//! doctor): every `-----BEGIN X-----` block of a buffer, in file order,
+//! typed (certificate, private key in one of three formats, encrypted key,
+//! anything else) and decoded; [`certificates`] and [`private_key`] for
+//! callers that want only those. [`encode`] writes a block.
 //!
 //! Strict where the input is a PEM block (matching END, valid base64, no
 //! truncation) and lenient outside blocks: text between blocks, such as
@@ -305,6 +307,41 @@ fn finish(block: Open, end_line: usize) -> Result<PemBlock, PemError> {
     })
 }
 
+/// The certificates of `input`, in file order; other blocks are skipped.
+pub fn certificates(input: &[u8]) -> Result<Vec<CertificateDer<'static>>, PemError> {
+    Ok(parse(input)?
+        .iter()
+        .filter_map(PemBlock::certificate)
+        .collect())
+}
+
+/// The first unencrypted private key of `input`.
+pub fn private_key(input: &[u8]) -> Result<PrivateKeyDer<'static>, PemError> {
+    let blocks = parse(input)?;
+    blocks
+        .iter()
+        .find_map(PemBlock::private_key)
+        .ok_or_else(|| PemError {
+            line: 0,
+            reason: format!(
+                "no unencrypted private key (PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY) among {}",
+                summarize(&blocks)
+            ),
+        })
+}
+
+/// `der` as a PEM block labelled `label`: base64 in lines of 64, `\n` line ends.
+pub fn encode(label: &str, der: &[u8]) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(line));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
 /// "2 × CERTIFICATE, 1 × RSA PRIVATE KEY": the labels of `blocks` counted in
 /// order of first appearance ("no PEM blocks" when empty).
 pub fn summarize(blocks: &[PemBlock]) -> String {
@@ -421,6 +458,32 @@ mod tests {
             assert!(e.to_string().contains(reason), "{text}: {e}");
         }
         assert!(parse(b"no pem here\n\x30\x82").unwrap().is_empty());
+    }
+
+    #[test]
+    fn certificates_and_the_first_key() {
+        let text = block("EC PARAMETERS", B64)
+            + &block("CERTIFICATE", B64)
+            + &block("EC PRIVATE KEY", B64)
+            + &block("PRIVATE KEY", B64)
+            + &block("X509 CERTIFICATE", B64);
+        assert_eq!(certificates(text.as_bytes()).unwrap().len(), 2);
+        let key = private_key(text.as_bytes()).unwrap();
+        assert!(matches!(key, PrivateKeyDer::Sec1(_)), "{key:?}");
+        let e = private_key(block("CERTIFICATE", B64).as_bytes()).unwrap_err();
+        assert!(e.to_string().contains("among 1 × CERTIFICATE"), "{e}");
+        let e = certificates(b"-----BEGIN CERTIFICATE-----\nMIIB\n").unwrap_err();
+        assert!(e.to_string().contains("no END line"), "{e}");
+        assert!(certificates(b"nothing").unwrap().is_empty());
+    }
+
+    #[test]
+    fn encodes_what_it_reads() {
+        let der: Vec<u8> = (0..=255).collect();
+        let text = encode("CERTIFICATE", &der);
+        assert!(text.lines().all(|l| l.len() <= 64), "{text}");
+        let blocks = parse(text.as_bytes()).unwrap();
+        assert_eq!((blocks.len(), blocks[0].der()), (1, &der[..]));
     }
 
     #[test]
