@@ -31,7 +31,8 @@ fn check(files: &[&Path]) -> (bool, String) {
 
 fn installed() -> bool {
     let root = root();
-    root.join("target/deploy-check/venv/bin/kubernetes-validate").exists()
+    root.join("target/deploy-check/venv/bin/kubernetes-validate")
+        .exists()
         && root.join("deploy/check/node_modules/yaml").exists()
 }
 
@@ -89,7 +90,11 @@ fn the_manifests_validate_against_the_kubernetes_schemas_and_a_broken_one_does_n
             "interval",
         ),
         (
-            broken("pdb.yaml", "kind: PodDisruptionBudget", "kind: PodDisruptionBudjet"),
+            broken(
+                "pdb.yaml",
+                "kind: PodDisruptionBudget",
+                "kind: PodDisruptionBudjet",
+            ),
             "PodDisruptionBudjet",
         ),
     ] {
@@ -102,7 +107,9 @@ fn the_manifests_validate_against_the_kubernetes_schemas_and_a_broken_one_does_n
 /// The `twoway.toml: |` block of the ConfigMap, unindented.
 fn configmap_toml() -> String {
     let text = std::fs::read_to_string(root().join("deploy/kubernetes/configmap.yaml")).unwrap();
-    let (_, block) = text.split_once("  twoway.toml: |\n").expect("the twoway.toml key");
+    let (_, block) = text
+        .split_once("  twoway.toml: |\n")
+        .expect("the twoway.toml key");
     block
         .lines()
         .take_while(|l| l.is_empty() || l.starts_with("    "))
@@ -124,7 +131,10 @@ fn the_configmaps_config_is_valid_with_the_secrets_the_secret_names() {
         .skip(1)
         .map(|rest| rest.split('"').next().unwrap())
     {
-        assert!(secret.contains(&format!("  {name}:")), "secret.yaml has no {name}");
+        assert!(
+            secret.contains(&format!("  {name}:")),
+            "secret.yaml has no {name}"
+        );
         std::fs::write(secrets.join(name), "0123456789abcdef0123456789abcdef").unwrap();
     }
     let toml = toml
@@ -144,6 +154,9 @@ fn the_systemd_unit_waits_for_ready() {
         "ExecStart=/usr/local/bin/twoway serve ",
         "KillSignal=SIGTERM",
     ] {
-        assert!(unit.lines().any(|l| l.starts_with(line)), "no {line} in the unit");
+        assert!(
+            unit.lines().any(|l| l.starts_with(line)),
+            "no {line} in the unit"
+        );
     }
 }
