@@ -93,14 +93,14 @@ fn js_next_to_rust(c: &mut Criterion) {
         let started = Instant::now();
         let runtime = Runtime::new(&cache).expect("plugin runtime");
         runtime
-            .load(&path, &bytes, id.clone())
+            .load(&path, &bytes, id.clone(), twoway::plugin::World::Workflow)
             .unwrap_or_else(|e| panic!("{e}"));
         let cold = started.elapsed();
         // A second runtime on the same cache: what a restart pays.
         let started = Instant::now();
         let runtime = Runtime::new(&cache).expect("plugin runtime");
         let version = runtime
-            .load(&path, &bytes, id)
+            .load(&path, &bytes, id, twoway::plugin::World::Workflow)
             .unwrap_or_else(|e| panic!("{e}"));
         let warm = started.elapsed();
         let call = CallContext {

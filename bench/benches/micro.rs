@@ -39,7 +39,7 @@ fn plugin(c: &mut Criterion) {
         )
     });
     let version = runtime
-        .load(&path, &bytes, twoway::plugin::version_id(&bytes))
+        .load(&path, &bytes, twoway::plugin::version_id(&bytes), twoway::plugin::World::Workflow)
         .expect("version-a loads");
     let config = config(dir.path());
     let limits = config.plugins.limits;

@@ -202,8 +202,9 @@ async fn check(file: &Path, json: bool) -> anyhow::Result<()> {
         return Ok(());
     }
     println!(
-        "{}: ok, a workflow for twoway:gateway@{} ({} bytes, version {})",
+        "{}: ok, a {} for twoway:gateway@{} ({} bytes, version {})",
         file.display(),
+        inspection.world,
         twoway::plugin::WIT_VERSION,
         inspection.size,
         inspection.version
@@ -257,7 +258,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
         let path = workflow.plugin.clone();
         let id = id.clone();
         tokio::task::spawn_blocking(move || {
-            let version = runtime.load(&path, &bytes, id);
+            let version = runtime.load(&path, &bytes, id, twoway::plugin::World::Workflow);
             (runtime, version)
         })
         .await?

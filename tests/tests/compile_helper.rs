@@ -23,7 +23,9 @@ fn load(
     let runtime = Runtime::new(&dir.path().join("cache"))
         .expect("a runtime")
         .with_compile_helper(helper(dir.path()));
-    let outcome = runtime.load(path, bytes, version_id(bytes)).map(|_| ());
+    let outcome = runtime
+        .load(path, bytes, version_id(bytes), twoway::plugin::World::Workflow)
+        .map(|_| ());
     (outcome, runtime.cache_counts())
 }
 

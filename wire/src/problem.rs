@@ -32,6 +32,8 @@ pub enum ProblemCode {
     Overloaded,
     /// The workflow's component has not loaded.
     PluginUnavailable,
+    /// The tenant's policy refused the request or its answer (front door).
+    PolicyRefused,
     /// Getting an answer from the API failed, or the answer was a fault.
     Upstream(UpstreamCode),
     /// The workflow crashed (or answered an invalid response).
@@ -167,6 +169,7 @@ impl ProblemCode {
         Self::RequestTimeout,
         Self::Overloaded,
         Self::PluginUnavailable,
+        Self::PolicyRefused,
         Self::Upstream(UpstreamCode::ClientCertificateRejected),
         Self::Upstream(UpstreamCode::MutualAuthenticationFailed),
         Self::Upstream(UpstreamCode::InvalidLogin),
@@ -198,6 +201,7 @@ impl ProblemCode {
             Self::RequestTimeout => "request_timeout",
             Self::Overloaded => "overloaded",
             Self::PluginUnavailable => "plugin_unavailable",
+            Self::PolicyRefused => "policy_refused",
             Self::Upstream(code) => code.code(),
             Self::PluginTrap => "plugin_trap",
             Self::PluginTimeout => "plugin_timeout",
@@ -212,6 +216,7 @@ impl ProblemCode {
         match self {
             Self::UnknownRoute | Self::NotFound | Self::UnknownWorkflow => 404,
             Self::Unauthorized => 401,
+            Self::PolicyRefused => 403,
             Self::BadRequest => 400,
             Self::PayloadTooLarge => 413,
             Self::RequestTimeout => 408,
@@ -237,6 +242,7 @@ impl ProblemCode {
             Self::RequestTimeout => "Request body not received in time",
             Self::Overloaded => "Tenant at its concurrency limit",
             Self::PluginUnavailable => "Workflow not loaded",
+            Self::PolicyRefused => "Refused by the tenant's policy",
             Self::Upstream(code) => code.title(),
             Self::PluginTrap => "The workflow crashed",
             Self::PluginTimeout => "The workflow ran out of time",

@@ -15,7 +15,7 @@ use std::sync::{Arc, RwLock};
 use super::watch::PluginDirWatch;
 use super::{GatewayError, Generation, Metrics, Shared, tenants};
 use crate::config::Config;
-use crate::plugin::{Registry, Runtime, SlotSpec, Slots};
+use crate::plugin::{Registry, Runtime, SlotSpec, Slots, World};
 use crate::session::SessionStore;
 
 /// The plugin directory as an absolute path, so watcher events match slots.
@@ -33,6 +33,7 @@ fn slot_specs(config: &Config) -> Vec<SlotSpec> {
         .flat_map(|t| {
             let dir = dir.clone();
             t.workflows.iter().map(move |w| SlotSpec {
+                world: World::Workflow,
                 tenant: t.name.clone(),
                 workflow: w.name.clone(),
                 path: dir.join(

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::{LoadError, Runtime, version_id};
+use super::{LoadError, Runtime, World, version_id};
 
 /// A component that loaded, described.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -14,16 +14,25 @@ pub struct Inspection {
     pub version: String,
     /// Interfaces and functions it imports (WASI and `twoway:gateway/*`).
     pub imports: Vec<String>,
-    /// What it exports (`twoway:gateway/workflow@...` among them).
+    /// What it exports (`handle` for a workflow, `on-request` and
+    /// `on-response` for a policy).
     pub exports: Vec<String>,
+    /// The world it is a component of: `workflow` or `policy`.
+    pub world: &'static str,
 }
 
 impl Runtime {
-    /// Compiles and links `bytes` as a load does, then lists the
-    /// component's imports and exports.
+    /// Compiles and links `bytes` as a load does (as a workflow, else as a
+    /// policy), then lists the component's imports and exports.
     pub fn inspect(&self, path: &Path, bytes: &[u8]) -> Result<Inspection, LoadError> {
         let component = self.compile(path, bytes)?;
-        self.link(path, &component)?;
+        let world = match self.link(path, &component, World::Workflow) {
+            Ok(_) => World::Workflow,
+            Err(as_workflow) => match self.link(path, &component, World::Policy) {
+                Ok(_) => World::Policy,
+                Err(_) => return Err(as_workflow),
+            },
+        };
         let ty = component.component_type();
         let names = |items: &mut dyn Iterator<Item = String>| {
             let mut names: Vec<String> = items.collect();
@@ -35,6 +44,7 @@ impl Runtime {
             version: version_id(bytes),
             imports: names(&mut ty.imports(&self.engine).map(|(n, _)| n.to_string())),
             exports: names(&mut ty.exports(&self.engine).map(|(n, _)| n.to_string())),
+            world: world.name(),
         })
     }
 }

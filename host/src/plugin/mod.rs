@@ -1,6 +1,7 @@
-//! The WebAssembly plugin runtime: one engine, components compiled and
-//! linked once into an `InstancePre`, a fresh Store per call under memory,
-//! CPU, wall-time and output limits, and the registry that hot-swaps versions.
+//! The WebAssembly plugin runtime: one engine, components (workflows and
+//! front-door policies) compiled and linked once into an `InstancePre`, a
+//! fresh Store per call under memory, CPU, wall-time and output limits, and
+//! the registry that hot-swaps versions.
 
 mod cache;
 mod engine;
@@ -26,19 +27,22 @@ use wasmtime_wasi::WasiCtxBuilder;
 pub use engine::MAX_PLUGIN_MEMORY;
 pub use errors::{upstream_problem, wit_case, wit_code};
 pub use generated::UpstreamError as UpstreamErrorWit;
-pub use generated::{Header, InboundRequest, WorkflowError, WorkflowResponse};
+pub use generated::{
+    Api, FrontRequest, FrontResponse, Header, InboundRequest, RequestDecision, ResponseDecision,
+    WorkflowError, WorkflowResponse,
+};
 pub use helper::{
     HelperError, REFUSED_EXIT as COMPILE_HELPER_REFUSED_EXIT,
     SUBCOMMAND as COMPILE_HELPER_SUBCOMMAND, compile_in_helper, run as run_compile_helper,
 };
 pub use inspect::Inspection;
-pub use registry::SlotSpec;
+pub use registry::{POLICY_SLOT, SlotSpec};
 pub use registry::{Registry, Slot, SlotStatus, Slots, read_component};
 pub use state::CallContext;
 pub use watch::Watcher;
 
 use crate::config::PluginLimits;
-use generated::{Workflow, WorkflowPre};
+use generated::{PolicyPre, Workflow, WorkflowPre};
 use output::{GuestOutput, LogBudget};
 use state::{MemoryLimiter, PluginState};
 
@@ -94,12 +98,38 @@ fn foreign_wit_version(engine: &Engine, component: &Component) -> Option<String>
         })
 }
 
+/// The WIT world a component is written against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum World {
+    /// `twoway:gateway/workflow`: a route's handler (`handle`).
+    Workflow,
+    /// `twoway:gateway/policy`: a tenant's front-door policy
+    /// (`on-request`, `on-response`).
+    Policy,
+}
+
+impl World {
+    /// The world's name in the WIT.
+    pub fn name(self) -> &'static str {
+        match self {
+            World::Workflow => "workflow",
+            World::Policy => "policy",
+        }
+    }
+}
+
 /// One compiled, linked version of a plugin.
 pub struct Version {
     /// Content hash (SHA-256, first 16 hex digits): `x-twoway-plugin-version`.
     pub id: String,
     pub loaded_at: std::time::SystemTime,
-    pre: WorkflowPre<PluginState>,
+    pre: Linked,
+}
+
+/// A version linked against its world, ready to instantiate.
+enum Linked {
+    Workflow(WorkflowPre<PluginState>),
+    Policy(PolicyPre<PluginState>),
 }
 
 /// The engine and the linker with the host's imports.
@@ -125,6 +155,9 @@ impl Runtime {
             &mut linker,
             |s| s,
         )?;
+        // A policy imports `context` and `types` (above) and the types-only
+        // `policy-types`.
+        generated::add_policy_types_to_linker(&mut linker)?;
         Ok(Self {
             engine,
             linker,
@@ -149,10 +182,16 @@ impl Runtime {
     }
 
     /// Compiles and links `bytes` (read from `path`, named in errors) as
-    /// the version `id` (see [`version_id`]).
-    pub fn load(&self, path: &Path, bytes: &[u8], id: String) -> Result<Version, LoadError> {
+    /// the version `id` (see [`version_id`]) of a component of `world`.
+    pub fn load(
+        &self,
+        path: &Path,
+        bytes: &[u8],
+        id: String,
+        world: World,
+    ) -> Result<Version, LoadError> {
         let component = self.compile(path, bytes)?;
-        let pre = self.link(path, &component)?;
+        let pre = self.link(path, &component, world)?;
         Ok(Version {
             id,
             loaded_at: std::time::SystemTime::now(),
@@ -187,37 +226,34 @@ impl Runtime {
         })
     }
 
-    /// Links a component against the host's imports, once per version.
-    fn link(
-        &self,
-        path: &Path,
-        component: &Component,
-    ) -> Result<WorkflowPre<PluginState>, LoadError> {
+    /// Links a component against the host's imports and the exports of
+    /// `world`, once per version.
+    fn link(&self, path: &Path, component: &Component, world: World) -> Result<Linked, LoadError> {
         let shown = path.display().to_string();
         if let Some(found) = foreign_wit_version(&self.engine, component) {
             return Err(LoadError::WitVersion { path: shown, found });
         }
-        self.linker
-            .instantiate_pre(component)
-            .and_then(WorkflowPre::new)
-            .map_err(|e| LoadError::Link {
-                path: shown,
-                reason: format!("{e:#}"),
-            })
+        let pre = self.linker.instantiate_pre(component);
+        let linked = match world {
+            World::Workflow => pre.and_then(WorkflowPre::new).map(Linked::Workflow),
+            World::Policy => pre.and_then(PolicyPre::new).map(Linked::Policy),
+        };
+        linked.map_err(|e| LoadError::Link {
+            path: shown,
+            reason: format!("{e:#} (it must be a component of the world twoway:gateway/{})", world.name()),
+        })
     }
 
-    /// Runs `request` through `version` in a fresh instance.
-    pub async fn call(
+    /// A fresh Store for one call: deny-all WASI (no preopened directories,
+    /// no environment, no arguments, no sockets, no name lookups), the
+    /// memory limit, and CPU time counted in epoch ticks.
+    fn store(
         &self,
-        version: &Version,
-        call: CallContext,
+        call: &CallContext,
         limits: PluginLimits,
-        request: InboundRequest,
-    ) -> Result<WorkflowResponse, PluginError> {
+    ) -> (Store<PluginState>, GuestOutput, GuestOutput) {
         let stdout = GuestOutput::default();
         let stderr = GuestOutput::default();
-        // Deny-all WASI: no preopened directories, no environment, no
-        // arguments, no sockets, no name lookups.
         let wasi = WasiCtxBuilder::new()
             .stdout(stdout.clone())
             .stderr(stderr.clone())
@@ -251,53 +287,155 @@ impl Runtime {
             }
             Ok(UpdateDeadline::Yield(1))
         });
-        let started = Instant::now();
-        let run = async {
-            let instance = version.pre.instantiate_async(&mut store).await?;
-            instance.call_handle(&mut store, &request).await
-        };
-        let outcome = tokio::time::timeout(limits.timeout, run).await;
+        (store, stdout, stderr)
+    }
+
+    /// What one call in `store` came to: the guest's output logged, and a
+    /// timeout, the CPU or memory limit or a trap as the [`PluginError`].
+    fn finish<T>(
+        &self,
+        call: &CallContext,
+        limits: PluginLimits,
+        store: &mut Store<PluginState>,
+        (stdout, stderr): (GuestOutput, GuestOutput),
+        outcome: Result<wasmtime::Result<T>, tokio::time::error::Elapsed>,
+    ) -> Result<T, PluginError> {
         let budget = &mut store.data_mut().log;
-        log_guest_output(&call, "stdout", &stdout, budget);
-        log_guest_output(&call, "stderr", &stderr, budget);
+        log_guest_output(call, "stdout", &stdout, budget);
+        log_guest_output(call, "stderr", &stderr, budget);
         if budget.dropped() {
-            self.count_dropped_logs(&call, budget);
+            self.count_dropped_logs(call, budget);
         }
         let state = store.data();
-        let result = match outcome {
+        match outcome {
             Err(_) => Err(PluginError::Timeout(limits.timeout)),
             Ok(Err(_)) if state.cpu_exceeded => Err(PluginError::Timeout(limits.timeout)),
             Ok(Err(_)) if state.limiter.exceeded => {
                 Err(PluginError::MemoryExceeded(limits.memory_bytes))
             }
             Ok(Err(trap)) => Err(PluginError::Trap(trap_message(&trap))),
-            Ok(Ok(Err(e))) => Err(PluginError::Workflow(e)),
-            Ok(Ok(Ok(response))) => {
-                let size = response.body.len()
-                    + response
-                        .headers
-                        .iter()
-                        .map(|h| h.name.len() + h.value.len())
-                        .sum::<usize>();
-                if size > limits.max_output_bytes {
-                    Err(PluginError::OutputTooLarge {
-                        size,
-                        limit: limits.max_output_bytes,
-                    })
-                } else if response.headers.len() > state::MAX_HEADERS {
-                    Err(PluginError::Trap(format!(
-                        "returned {} headers; at most {}",
-                        response.headers.len(),
-                        state::MAX_HEADERS
-                    )))
-                } else {
-                    Ok(response)
-                }
-            }
+            Ok(Ok(value)) => Ok(value),
+        }
+    }
+
+    /// Runs the policy `version` on a front-door request, in a fresh instance.
+    pub async fn on_request(
+        &self,
+        version: &Version,
+        call: CallContext,
+        limits: PluginLimits,
+        request: &FrontRequest,
+    ) -> Result<RequestDecision, PluginError> {
+        let Linked::Policy(pre) = &version.pre else {
+            return Err(not_a(World::Policy));
         };
+        let (mut store, stdout, stderr) = self.store(&call, limits);
+        let run = async {
+            let instance = pre.instantiate_async(&mut store).await?;
+            instance.call_on_request(&mut store, request).await
+        };
+        let outcome = tokio::time::timeout(limits.timeout, run).await;
+        let decision = self.finish(&call, limits, &mut store, (stdout, stderr), outcome)?;
+        if let RequestDecision::Change(changed) = &decision {
+            capped(
+                changed.body.len(),
+                &changed.headers,
+                limits.max_output_bytes,
+            )?;
+        }
+        Ok(decision)
+    }
+
+    /// Runs the policy `version` on the answer to `request`, in a fresh instance.
+    pub async fn on_response(
+        &self,
+        version: &Version,
+        call: CallContext,
+        limits: PluginLimits,
+        request: &FrontRequest,
+        response: &FrontResponse,
+    ) -> Result<ResponseDecision, PluginError> {
+        let Linked::Policy(pre) = &version.pre else {
+            return Err(not_a(World::Policy));
+        };
+        let (mut store, stdout, stderr) = self.store(&call, limits);
+        let run = async {
+            let instance = pre.instantiate_async(&mut store).await?;
+            instance.call_on_response(&mut store, request, response).await
+        };
+        let outcome = tokio::time::timeout(limits.timeout, run).await;
+        let decision = self.finish(&call, limits, &mut store, (stdout, stderr), outcome)?;
+        if let ResponseDecision::Change(changed) = &decision {
+            capped(
+                changed.body.len(),
+                &changed.headers,
+                limits.max_output_bytes,
+            )?;
+        }
+        Ok(decision)
+    }
+
+    /// Runs `request` through the workflow `version` in a fresh instance.
+    pub async fn call(
+        &self,
+        version: &Version,
+        call: CallContext,
+        limits: PluginLimits,
+        request: InboundRequest,
+    ) -> Result<WorkflowResponse, PluginError> {
+        let Linked::Workflow(pre) = &version.pre else {
+            return Err(not_a(World::Workflow));
+        };
+        let (mut store, stdout, stderr) = self.store(&call, limits);
+        let started = Instant::now();
+        let run = async {
+            let instance = pre.instantiate_async(&mut store).await?;
+            instance.call_handle(&mut store, &request).await
+        };
+        let outcome = tokio::time::timeout(limits.timeout, run).await;
+        let result = self
+            .finish(&call, limits, &mut store, (stdout, stderr), outcome)
+            .and_then(|answer| answer.map_err(PluginError::Workflow))
+            .and_then(|response| {
+                capped(
+                    response.body.len(),
+                    &response.headers,
+                    limits.max_output_bytes,
+                )?;
+                Ok(response)
+            });
         tracing::debug!(tenant = %call.tenant, workflow = %call.workflow, version = %call.version, elapsed = ?started.elapsed(), ok = result.is_ok(), "plugin call");
         result
     }
+}
+
+/// A guest's answer within its output cap and header count.
+fn capped(body: usize, headers: &[Header], limit: usize) -> Result<(), PluginError> {
+    let size = body
+        + headers
+            .iter()
+            .map(|h| h.name.len() + h.value.len())
+            .sum::<usize>();
+    if size > limit {
+        return Err(PluginError::OutputTooLarge { size, limit });
+    }
+    if headers.len() > state::MAX_HEADERS {
+        return Err(PluginError::Trap(format!(
+            "returned {} headers; at most {}",
+            headers.len(),
+            state::MAX_HEADERS
+        )));
+    }
+    Ok(())
+}
+
+/// A version of the other world was asked to do this one's job (the
+/// registry loads each slot's file for its own world, so this is a bug).
+fn not_a(world: World) -> PluginError {
+    PluginError::Trap(format!(
+        "the component is not of the world twoway:gateway/{}",
+        world.name()
+    ))
 }
 
 impl Runtime {

@@ -1,14 +1,19 @@
-//! Which plugin version serves each (tenant, workflow): an `Arc<Version>`
-//! swapped atomically on reload, so in-flight calls finish on the version they
-//! started with. A component that fails to load leaves the old one serving.
+//! Which plugin version serves each (tenant, workflow) and each tenant's
+//! front-door policy: an `Arc<Version>` swapped atomically on reload, so
+//! in-flight calls finish on the version they started with. A component that
+//! fails to load leaves the old one serving.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use super::{LoadError, Runtime, Version};
+use super::{LoadError, Runtime, Version, World};
 use crate::config::PluginLimits;
+
+/// The slot name of a tenant's front-door policy (no workflow name starts
+/// with `@`).
+pub const POLICY_SLOT: &str = "@policy";
 
 /// Largest component file accepted.
 pub(super) const MAX_COMPONENT_BYTES: u64 = 64 * 1024 * 1024;
@@ -16,7 +21,10 @@ pub(super) const MAX_COMPONENT_BYTES: u64 = 64 * 1024 * 1024;
 /// One configured workflow and its live version.
 pub struct Slot {
     pub tenant: String,
+    /// The workflow's name, or [`POLICY_SLOT`].
     pub workflow: String,
+    /// What the component must be.
+    pub world: World,
     pub path: PathBuf,
     pub config: Arc<BTreeMap<String, String>>,
     pub limits: PluginLimits,
@@ -73,7 +81,9 @@ pub struct SlotStatus {
 #[derive(Debug, Clone)]
 pub struct SlotSpec {
     pub tenant: String,
+    /// The workflow's name, or [`POLICY_SLOT`].
     pub workflow: String,
+    pub world: World,
     pub path: PathBuf,
     pub config: BTreeMap<String, String>,
     pub limits: PluginLimits,
@@ -127,11 +137,12 @@ impl Registry {
             let previous = old
                 .map
                 .get(&key)
-                .filter(|s| s.path == spec.path)
+                .filter(|s| s.path == spec.path && s.world == spec.world)
                 .and_then(|s| s.live());
             let slot = Arc::new(Slot {
                 tenant: spec.tenant,
                 workflow: spec.workflow,
+                world: spec.world,
                 path: spec.path,
                 config: Arc::new(spec.config),
                 limits: spec.limits,
@@ -159,6 +170,11 @@ impl Registry {
     /// The slot of (tenant, workflow).
     pub fn get(&self, tenant: &str, workflow: &str) -> Option<Arc<Slot>> {
         self.current().get(tenant, workflow)
+    }
+
+    /// The slot of `tenant`'s front-door policy, when it has one.
+    pub fn policy(&self, tenant: &str) -> Option<Arc<Slot>> {
+        self.current().get(tenant, POLICY_SLOT)
     }
 
     /// True when every slot has a live version.
@@ -191,7 +207,7 @@ impl Registry {
             // the earlier failure no longer describes the slot.
             return slot.clear_error();
         }
-        match self.runtime.load(&slot.path, &bytes, id) {
+        match self.runtime.load(&slot.path, &bytes, id, slot.world) {
             Ok(version) => {
                 tracing::info!(tenant = %slot.tenant, workflow = %slot.workflow, version = %version.id, previous = ?id_now, "plugin version live");
                 *slot.live.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(version));

@@ -11,7 +11,8 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::generated::{
-    Api, ContextHost, Header, Level, OutboundRequest, SessionInfo, TypesHost, UpstreamError,
+    Api, ContextHost, Header, Level, OutboundRequest, PolicyTypesHost, SessionInfo, TypesHost,
+    UpstreamError,
     UpstreamHost, UpstreamResponse,
 };
 use crate::salesforce;
@@ -86,6 +87,8 @@ impl WasiView for PluginState {
 }
 
 impl TypesHost for PluginState {}
+
+impl PolicyTypesHost for PluginState {}
 
 impl UpstreamHost for PluginState {
     async fn send(

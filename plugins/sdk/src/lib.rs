@@ -48,6 +48,7 @@ pub mod bindings {
 }
 
 pub mod errors;
+pub mod policy;
 pub mod request;
 pub mod response;
 pub mod rest;
