@@ -266,7 +266,8 @@ impl TestGateway {
     }
 }
 
-/// One plain-HTTP request on a fresh connection.
+/// One plain-HTTP request on a fresh connection (`Host` from the URL unless
+/// `headers` name one).
 pub async fn http(
     method: &str,
     url: &str,
@@ -284,8 +285,10 @@ pub async fn http(
     tokio::spawn(conn);
     let mut request = http::Request::builder()
         .method(method)
-        .uri(uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"))
-        .header("host", authority);
+        .uri(uri.path_and_query().map(|p| p.as_str()).unwrap_or("/"));
+    if !headers.iter().any(|(n, _)| n.eq_ignore_ascii_case("host")) {
+        request = request.header("host", authority);
+    }
     for (name, value) in headers {
         request = request.header(*name, *value);
     }

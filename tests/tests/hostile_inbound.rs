@@ -210,7 +210,7 @@ async fn idle_connections_are_closed_on_both_listeners() {
     );
     // Sends one request, then stays idle on keep-alive.
     let mut kept = TcpStream::connect(admin).await.unwrap();
-    kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .await
         .unwrap();
     let answer = read_until_closed(&mut kept).await;

@@ -93,6 +93,11 @@ pub struct Server {
     pub max_connections: usize,
     /// Bearer token for `/admin/*` (`admin_token_env` / `admin_token_file`).
     pub admin_token: Option<Secret>,
+    /// The token covers `/metrics` too (`admin_token_metrics`).
+    pub admin_token_metrics: bool,
+    /// Host names the admin port answers to besides its own addresses and
+    /// (on loopback) `localhost` (`admin_hosts`), lowercase.
+    pub admin_hosts: Vec<String>,
 }
 
 /// `[server.tls]`: HTTPS for callers, optionally with client certificates.

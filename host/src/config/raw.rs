@@ -36,6 +36,9 @@ pub struct RawServer {
     pub max_connections: Option<usize>,
     pub admin_token_env: Option<String>,
     pub admin_token_file: Option<PathBuf>,
+    pub admin_token_metrics: Option<bool>,
+    #[serde(default)]
+    pub admin_hosts: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]

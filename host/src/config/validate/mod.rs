@@ -167,12 +167,39 @@ impl Checker<'_> {
                 1..=100_000,
             ),
             admin_token: None,
+            admin_token_metrics: raw.server.admin_token_metrics.unwrap_or(false),
+            admin_hosts: raw
+                .server
+                .admin_hosts
+                .iter()
+                .map(|h| h.trim().to_ascii_lowercase())
+                .collect(),
         };
         server.admin_token = self.admin_token(
             server.admin_listen,
             raw.server.admin_token_env.as_deref(),
             raw.server.admin_token_file.as_deref(),
         );
+        if server.admin_token_metrics && server.admin_token.is_none() {
+            self.problem(
+                "server.admin_token_metrics",
+                "needs a token: set admin_token_env or admin_token_file",
+            );
+        }
+        for (i, host) in server.admin_hosts.iter().enumerate() {
+            let name = host.trim_end_matches('.');
+            if name.is_empty()
+                || name.len() > 253
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.'))
+            {
+                self.problem(
+                    &format!("server.admin_hosts[{i}]"),
+                    "a DNS name (letters, digits, '-' and '.'), without a port",
+                );
+            }
+        }
         let dir = self.path(
             raw.plugins
                 .dir
