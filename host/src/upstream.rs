@@ -22,10 +22,12 @@ use crate::session::{Manager, Session, SessionError, Status, UsageReport};
 use crate::transport::{self, Exchange, Transport, TransportError};
 
 mod budget;
+mod forward;
 mod observe;
 mod setup;
 
 pub use budget::{ApiUsage, Limits as ApiBudget, Refusal, UsageView};
+pub use forward::{Forward, SessionFacts};
 pub use observe::Observer;
 pub use setup::Settings;
 

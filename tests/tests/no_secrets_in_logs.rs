@@ -6,9 +6,9 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use twoway_tests::gateway::{ACME, GLOBEX, SECRETS, TestGateway, with_workflow};
+use twoway_tests::gateway::{ACME, GLOBEX, SECRETS, TestGateway, tenant_with, with_workflow};
 use twoway_tests::plugins::*;
-use twoway_tests::{admin_post, pki, start_sim};
+use twoway_tests::{admin_post, login_envelope, pki, start_sim, xml_text};
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -38,7 +38,8 @@ async fn no_secret_reaches_the_logs() {
     let sim = start_sim().await;
     let mut tenants = String::new();
     for tenant in [ACME, GLOBEX] {
-        let tenant = with_workflow(tenant, "user", "get_user_info.wasm", "");
+        let tenant = tenant_with(tenant, "front_door = true");
+        let tenant = with_workflow(&tenant, "user", "get_user_info.wasm", "");
         tenants.push_str(&with_workflow(&tenant, "lead", "lead_intake.wasm", ""));
     }
     let plugins = [
@@ -83,6 +84,25 @@ async fn no_secret_reaches_the_logs() {
     std::fs::write(gw.dir.path().join("acme-sf-pw.txt"), "acme-password").unwrap();
     gw.reload().await;
     assert_eq!(status("GET", "acme/workflows/user", acme, "").await, 200);
+    // The front door: a login with a key, calls with the token it gave, a
+    // refused login and token.
+    let login = login_envelope("acme", acme);
+    let login = gw.call("POST", "/services/Soap/u/62.0", None, &login).await;
+    assert_eq!(login.status, 200, "{}", login.body);
+    let token = xml_text(&login.body, "sessionId").expect("a token");
+    let query = "/services/data/v62.0/query?q=SELECT+Id+FROM+Account";
+    assert_eq!(gw.call("GET", query, Some(&token), "").await.status, 200);
+    admin_post(&sim, "/sessions/expire").await;
+    assert_eq!(gw.call("GET", query, Some(&token), "").await.status, 200);
+    let wrong = login_envelope("acme", "not-the-acme-password");
+    assert_eq!(
+        gw.call("POST", "/services/Soap/u/62.0", None, &wrong)
+            .await
+            .status,
+        500
+    );
+    let forged = format!("{}0", &token[..token.len() - 1]);
+    assert_eq!(gw.call("GET", query, Some(&forged), "").await.status, 401);
     reload_errors_never_quote_the_file(&gw).await;
     gw.shutdown().await;
 
@@ -105,6 +125,8 @@ async fn no_secret_reaches_the_logs() {
     secrets.push("acme-passwordACMETOKEN".into());
     secrets.extend(key_lines);
     secrets.push(CANARY.into());
+    secrets.push(token);
+    secrets.push(forged);
     for session_prefix in ["00D5g000004Acme!", "00D5g000004Glbx!"] {
         secrets.push(session_prefix.to_string());
     }

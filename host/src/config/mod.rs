@@ -2,6 +2,7 @@
 //! then checked into a [`Config`] with every problem listed at once, each
 //! with its key path. Secrets come only from `*_env` and `*_file` keys.
 
+pub mod front_door;
 pub mod names;
 pub mod raw;
 pub mod store;
@@ -18,6 +19,7 @@ use std::time::Duration;
 use crate::identity::IdentitySource;
 use crate::secret::Secret;
 
+pub use front_door::FrontDoor;
 pub use store::{RedisStore, Store};
 pub use toml_error::describe as describe_toml_error;
 pub use validate::{default_cache_dir, from_toml};
@@ -65,6 +67,8 @@ pub struct Config {
     /// certificate), as written (links not followed): `twoway serve`
     /// watches them and reloads when one changes.
     pub files: Vec<PathBuf>,
+    /// `[front_door]`: Salesforce's own surface for existing clients.
+    pub front_door: FrontDoor,
 }
 
 impl Config {
@@ -182,6 +186,8 @@ pub struct Tenant {
     pub proxy: Option<crate::transport::Proxy>,
     pub auth: Auth,
     pub workflows: Vec<Workflow>,
+    /// Serves Salesforce's own surface to this tenant's callers (`front_door`).
+    pub front_door: bool,
 }
 
 /// The caller certificates a tenant accepts. The certificate must chain to

@@ -18,6 +18,7 @@ pub struct RawConfig {
     #[serde(default, rename = "tenant")]
     pub tenants: Vec<RawTenant>,
     pub store: Option<super::store::RawStore>,
+    pub front_door: Option<super::front_door::RawFrontDoor>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -99,6 +100,8 @@ pub struct RawTenant {
     pub auth: RawAuth,
     #[serde(default, rename = "workflow")]
     pub workflows: Vec<RawWorkflow>,
+    #[serde(default)]
+    pub front_door: bool,
 }
 
 #[derive(Debug, Deserialize)]

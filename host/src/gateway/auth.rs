@@ -80,11 +80,21 @@ impl ApiKeys {
     /// True when `presented` is one of the keys. Every key is compared, in
     /// constant time, whatever matched before.
     pub fn matches(&self, presented: &str) -> bool {
-        let presented = digest(presented.as_bytes());
-        self.0.iter().fold(false, |found, key| {
-            found | aws_lc_rs::constant_time::verify_slices_are_equal(key, &presented).is_ok()
+        self.contains(&digest(presented.as_bytes()))
+    }
+
+    /// True when `key` (a key's SHA-256) is one of the keys; every key is
+    /// compared in constant time.
+    pub fn contains(&self, key: &[u8; 32]) -> bool {
+        self.0.iter().fold(false, |found, k| {
+            found | aws_lc_rs::constant_time::verify_slices_are_equal(k, key).is_ok()
         })
     }
+}
+
+/// SHA-256 of an API key, as [`ApiKeys::contains`] takes it.
+pub fn key_digest(key: &str) -> [u8; 32] {
+    digest(key.as_bytes())
 }
 
 fn digest(bytes: &[u8]) -> [u8; 32] {
@@ -136,7 +146,13 @@ pub fn authorize(
             return Err("the API key is not one of this tenant's");
         }
     }
-    if let Some(policy) = &config.callers {
+    certificate_allowed(tenant, caller)
+}
+
+/// The caller's certificate against the tenant's `callers` policy (none:
+/// any caller). The error says why, for the log only.
+pub fn certificate_allowed(tenant: &TenantRuntime, caller: &Caller) -> Result<(), &'static str> {
+    if let Some(policy) = &tenant.config.callers {
         let from_tenant_ca = match &tenant.callers_ca {
             Some(verifier) => caller
                 .chain

@@ -6,6 +6,7 @@
 mod admin;
 mod auth;
 mod drain;
+mod front_door;
 mod limit;
 mod metrics;
 mod mirror;
@@ -77,6 +78,8 @@ pub struct Shared {
     plugin_watch: watch::PluginDirWatch,
     /// The files the last config read names (`Config::files`), watched.
     files: RwLock<Vec<PathBuf>>,
+    /// The front door's tokens and origin (docs/front-door.md).
+    pub front_door: front_door::State,
 }
 
 impl Shared {

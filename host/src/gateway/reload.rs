@@ -100,6 +100,7 @@ pub async fn prepare(
         reloading: tokio::sync::Mutex::new(()),
         plugin_watch,
         files,
+        front_door: Default::default(),
     }))
 }
 

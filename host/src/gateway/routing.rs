@@ -29,6 +29,9 @@ pub async fn handle(
     shared.metrics.in_flight.inc();
     let _in_flight = InFlight(&shared.metrics.in_flight);
     let path = request.uri().path().to_string();
+    if let Some(path) = super::front_door::claims(&path) {
+        return super::front_door::handle(&shared, &caller, path, request, &request_id).await;
+    }
     let route = parse_route(&path);
     let (mut response, labels) = match route {
         None => (
@@ -149,8 +152,8 @@ async fn run(
     let (parts, body) = request.into_parts();
     let body = match read_body(body, server.max_body_bytes, server.body_timeout).await {
         Ok(body) => body,
-        Err(problem) => {
-            let mut response = problem
+        Err((code, detail)) => {
+            let mut response = Problem::new(code, detail)
                 .at(Some(tenant_name), Some(workflow))
                 .into_response(request_id);
             // The rest of the body is not read: the connection cannot be reused.
@@ -254,28 +257,29 @@ fn is_hop_by_hop(name: &str) -> bool {
     )
 }
 
-/// The whole body, at most `max` bytes, within `deadline`.
-async fn read_body(
+/// The whole body, at most `max` bytes, within `deadline`; else the code
+/// and what happened.
+pub(super) async fn read_body(
     body: hyper::body::Incoming,
     max: usize,
     deadline: Duration,
-) -> Result<Bytes, Problem> {
+) -> Result<Bytes, (ProblemCode, String)> {
     match tokio::time::timeout(deadline, Limited::new(body, max).collect()).await {
         Ok(Ok(body)) => Ok(body.to_bytes()),
         Ok(Err(e))
             if e.downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some() =>
         {
-            Err(Problem::new(
+            Err((
                 ProblemCode::PayloadTooLarge,
                 format!("the body is over the {max}-byte limit ([server] max_body_kb)"),
             ))
         }
-        Ok(Err(e)) => Err(Problem::new(
+        Ok(Err(e)) => Err((
             ProblemCode::BadRequest,
             format!("could not read the request body: {e}"),
         )),
-        Err(_) => Err(Problem::new(
+        Err(_) => Err((
             ProblemCode::RequestTimeout,
             format!(
                 "the request body did not arrive within {} ms ([server] body_timeout_ms)",

@@ -94,6 +94,7 @@ pub async fn start(shared: Arc<Shared>) -> Result<Running, GatewayError> {
     let admin_addr = admin_listener
         .local_addr()
         .map_err(|e| GatewayError::Tls(e.to_string()))?;
+    shared.front_door.listening(addr, tls.is_some());
     let (stop_admin, admin_stopped) = watch::channel(false);
     let inbound = tokio::spawn(serve_inbound(
         listener,

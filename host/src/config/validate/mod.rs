@@ -306,6 +306,8 @@ impl Checker<'_> {
             );
         }
         let store = super::store::check(raw.store, self.base, self.env, &mut self.problems);
+        let front_door = super::front_door::check(raw.front_door, &mut self.problems);
+        super::front_door::check_tenants(&tenants, &mut self.problems);
         Config {
             server,
             plugins,
@@ -313,6 +315,7 @@ impl Checker<'_> {
             tenants,
             store,
             files: std::mem::take(&mut self.files).into_iter().collect(),
+            front_door,
         }
     }
 }

@@ -197,6 +197,7 @@ impl Checker<'_> {
             proxy,
             auth: auth?,
             workflows,
+            front_door: t.front_door,
         })
     }
 

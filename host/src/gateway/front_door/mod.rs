@@ -1,0 +1,119 @@
+//! The front door: Salesforce's own surface at the root of the callers'
+//! listener, so existing clients (curl, jsforce, the sf CLI,
+//! simple-salesforce, WSC, Data Loader) work through the gateway with only
+//! their URL and credential changed. Logins are terminated here
+//! ([`login`]), every API call is proxied with the tenant's session
+//! ([`proxy`]), and the gateway's own errors go back in the client's
+//! format ([`errors`]). docs/front-door.md tells the whole story.
+
+mod credential;
+mod errors;
+mod login;
+mod proxy;
+mod route;
+mod tokens;
+
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body_util::Full;
+
+use super::auth::Caller;
+use super::{Generation, Shared};
+use crate::problem::ProblemCode;
+use errors::FrontDoorError;
+use route::Route;
+
+pub use route::normalise as claims;
+pub use tokens::{MemoryTokens, TokenStore};
+
+/// What the front door keeps across reloads.
+pub struct State {
+    /// Issued tokens.
+    pub tokens: Arc<dyn TokenStore>,
+    /// The callers' listener's own origin, when `public_url` is not set.
+    listening: OnceLock<String>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        Self {
+            tokens: Arc::new(MemoryTokens::default()),
+            listening: OnceLock::new(),
+        }
+    }
+}
+
+impl State {
+    /// Records where the callers' listener listens.
+    pub fn listening(&self, addr: std::net::SocketAddr, tls: bool) {
+        let scheme = if tls { "https" } else { "http" };
+        let _ = self.listening.set(format!("{scheme}://{addr}"));
+    }
+
+    /// The origin handed to clients.
+    fn origin(&self, generation: &Generation) -> String {
+        generation
+            .config
+            .front_door
+            .public_url
+            .clone()
+            .or_else(|| self.listening.get().cloned())
+            .unwrap_or_default()
+    }
+}
+
+/// What one request came to: the answer, and the tenant when one was chosen.
+struct Served {
+    response: http::Response<Full<Bytes>>,
+    tenant: Option<String>,
+}
+
+/// Answers one front-door request (`path` from [`claims`]); never fails.
+pub async fn handle(
+    shared: &Shared,
+    caller: &Caller,
+    path: String,
+    request: http::Request<hyper::body::Incoming>,
+    request_id: &str,
+) -> http::Response<Full<Bytes>> {
+    let started = Instant::now();
+    let route = route::route(&path);
+    let method = request.method().clone();
+    let served = proxy::serve(shared, caller, &route, &path, request, request_id).await;
+    let status = served.response.status().as_u16();
+    tracing::info!(
+        tenant = served.tenant.as_deref().unwrap_or("-"),
+        api = route.api_name(),
+        %method,
+        status,
+        request_id = %request_id,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "front door request"
+    );
+    served.response
+}
+
+/// The answer for `error` on `route`.
+fn refuse(route: &Route, login: bool, error: FrontDoorError, request_id: &str) -> Served {
+    Served {
+        response: errors::response(route.family(), login, &error, request_id),
+        tenant: None,
+    }
+}
+
+/// What an upstream failure looks like at the front door.
+fn upstream_error(e: &crate::upstream::UpstreamError) -> FrontDoorError {
+    FrontDoorError {
+        code: e.problem_code(),
+        detail: e.to_string(),
+        retry_after: e.retry_after().map(|d| d.as_secs()),
+    }
+}
+
+/// A refusal of the caller's credential (the reason goes to the log only).
+fn refused(reason: &str, request_id: &str) -> FrontDoorError {
+    tracing::info!(%request_id, reason, "front door caller refused");
+    FrontDoorError::new(ProblemCode::Unauthorized, "refused")
+}

@@ -1,0 +1,257 @@
+//! Which of Salesforce's APIs a front-door path belongs to: the family its
+//! errors are written in, the [`Api`] whose carrier the session goes in, and
+//! whether the answer names the instance (identity, userinfo). Paths are
+//! taken as clients write them (`//services`, trailing slashes) but never
+//! with a `.` or `..` segment.
+
+use crate::salesforce::Api;
+
+/// The format a client reads errors in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// A SOAP fault; `Api` says which WSDL (its fault namespace).
+    Soap(Api),
+    /// Salesforce's REST error array (REST, Bulk 2.0, Apex REST, identity).
+    Rest,
+    /// The Bulk 1.0 `asyncapi` error.
+    Bulk,
+    /// OAuth's `{error, error_description}`.
+    OAuth,
+}
+
+/// What a front-door path is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    /// `/services/Soap/{u,c,m}/{version}[/...]`: a `login` (u and c) or a call.
+    Soap { api: Api, version: String },
+    /// `/services/oauth2/token`.
+    OAuthToken,
+    /// Proxied as is; `rewrite` when the answer names the instance.
+    Proxy {
+        api: Api,
+        family: Family,
+        rewrite: bool,
+    },
+    /// A path under Salesforce's surface that the front door does not serve.
+    NotFound(Family),
+}
+
+impl Route {
+    /// The format errors on this route are written in.
+    pub fn family(&self) -> Family {
+        match self {
+            Route::Soap { api, .. } => Family::Soap(*api),
+            Route::OAuthToken => Family::OAuth,
+            Route::Proxy { family, .. } | Route::NotFound(family) => *family,
+        }
+    }
+
+    /// A short name for logs and metrics.
+    pub fn api_name(&self) -> &'static str {
+        match self {
+            Route::Soap { api, .. } | Route::Proxy { api, .. } => api.name(),
+            Route::OAuthToken => "oauth-token",
+            Route::NotFound(_) => "none",
+        }
+    }
+}
+
+/// The path with its leading slashes collapsed to one (`//services` as
+/// Data Loader and the sf CLI write it), when it is Salesforce's surface.
+pub fn normalise(path: &str) -> Option<String> {
+    let path = format!("/{}", path.trim_start_matches('/'));
+    (path == "/services" || path.starts_with("/services/") || path.starts_with("/id/"))
+        .then_some(path)
+}
+
+/// The route of a normalised path.
+pub fn route(path: &str) -> Route {
+    let family = if path.starts_with("/services/Soap/") {
+        Family::Soap(Api::SoapPartner)
+    } else if path.starts_with("/services/async/") {
+        Family::Bulk
+    } else if path.starts_with("/services/oauth2/") {
+        Family::OAuth
+    } else {
+        Family::Rest
+    };
+    if !plain(path) {
+        return Route::NotFound(family);
+    }
+    let trimmed = path.trim_end_matches('/');
+    let under = |prefix: &str| trimmed == prefix || path.starts_with(&format!("{prefix}/"));
+    let proxy = |api, family, rewrite| Route::Proxy {
+        api,
+        family,
+        rewrite,
+    };
+    if trimmed == "/services/oauth2/token" {
+        return Route::OAuthToken;
+    }
+    if trimmed == "/services/oauth2/userinfo" {
+        return proxy(Api::Rest, Family::Rest, true);
+    }
+    if let Some(rest) = path.strip_prefix("/services/Soap/") {
+        let mut parts = rest.split('/');
+        let api = match parts.next() {
+            Some("u") => Api::SoapPartner,
+            Some("c") => Api::SoapEnterprise,
+            Some("m") => Api::SoapMetadata,
+            _ => return Route::NotFound(family),
+        };
+        let version = parts.next().unwrap_or("");
+        if !is_version(version) {
+            return Route::NotFound(Family::Soap(api));
+        }
+        return Route::Soap {
+            api,
+            version: version.to_string(),
+        };
+    }
+    if under("/services/data") {
+        return proxy(Api::Rest, Family::Rest, false);
+    }
+    if under("/services/apexrest") {
+        return proxy(Api::ApexRest, Family::Rest, false);
+    }
+    if path.starts_with("/services/async/") {
+        return proxy(Api::Bulk, Family::Bulk, false);
+    }
+    if let Some(rest) = path.strip_prefix("/id/") {
+        let ids: Vec<_> = rest.trim_end_matches('/').split('/').collect();
+        if ids.len() == 2 && ids.iter().all(|id| is_id(id)) {
+            return proxy(Api::Rest, Family::Rest, true);
+        }
+    }
+    Route::NotFound(family)
+}
+
+/// `62.0`-like.
+fn is_version(v: &str) -> bool {
+    !v.is_empty() && v.len() <= 8 && v.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+}
+
+/// A 15- or 18-character Salesforce id.
+fn is_id(id: &str) -> bool {
+    matches!(id.len(), 15 | 18) && id.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+/// No `.` or `..` segment (percent-encoded once or twice, or hidden behind
+/// an encoded `/`), no backslash or control character, at most 8 KiB: the
+/// path cannot leave the API it names. An encoded `/` inside a segment (an
+/// external id) is kept.
+fn plain(path: &str) -> bool {
+    path.len() <= 8192
+        && !path.contains('\\')
+        && !path.chars().any(char::is_control)
+        && path.split('/').all(|segment| {
+            let decoded = percent_encoding::percent_decode_str(segment).decode_utf8_lossy();
+            let decoded = percent_encoding::percent_decode_str(&decoded).decode_utf8_lossy();
+            !decoded.chars().any(char::is_control)
+                && decoded
+                    .split(['/', '\\'])
+                    .all(|part| !matches!(part, "." | ".."))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn salesforce_paths_are_claimed_with_leading_slashes_collapsed() {
+        assert_eq!(
+            normalise("//services/Soap/u/64.0/").as_deref(),
+            Some("/services/Soap/u/64.0/")
+        );
+        assert_eq!(
+            normalise("/id/00D000000000001/005000000000001").as_deref(),
+            Some("/id/00D000000000001/005000000000001")
+        );
+        assert_eq!(normalise("/tenants/acme/workflows/x"), None);
+        assert_eq!(normalise("/servicesX"), None);
+        assert_eq!(normalise("/"), None);
+    }
+
+    #[test]
+    fn every_api_has_its_route() {
+        let soap = |api, v: &str| Route::Soap {
+            api,
+            version: v.into(),
+        };
+        assert_eq!(
+            route("/services/Soap/u/62.0"),
+            soap(Api::SoapPartner, "62.0")
+        );
+        assert_eq!(
+            route("/services/Soap/c/62.0/00D000000000001"),
+            soap(Api::SoapEnterprise, "62.0")
+        );
+        assert_eq!(
+            route("/services/Soap/m/62.0/00D000000000001"),
+            soap(Api::SoapMetadata, "62.0")
+        );
+        assert_eq!(route("/services/oauth2/token/"), Route::OAuthToken);
+        let rest = |rewrite| Route::Proxy {
+            api: Api::Rest,
+            family: Family::Rest,
+            rewrite,
+        };
+        assert_eq!(route("/services/data"), rest(false));
+        assert_eq!(route("/services/data/v62.0/query/"), rest(false));
+        assert_eq!(route("/services/data/v62.0/jobs/ingest//"), rest(false));
+        assert_eq!(
+            route("/services/data/v62.0/sobjects/Account/Ext__c/new%2F1"),
+            rest(false)
+        );
+        assert_eq!(route("/services/oauth2/userinfo"), rest(true));
+        assert_eq!(
+            route("/id/00D000000000001AAA/005000000000001AAA"),
+            rest(true)
+        );
+        assert_eq!(
+            route("/services/async/62.0/job/750x/batch/751x/result/"),
+            Route::Proxy {
+                api: Api::Bulk,
+                family: Family::Bulk,
+                rewrite: false
+            }
+        );
+        assert_eq!(
+            route("/services/apexrest/my/thing"),
+            Route::Proxy {
+                api: Api::ApexRest,
+                family: Family::Rest,
+                rewrite: false
+            }
+        );
+    }
+
+    #[test]
+    fn what_is_not_served_is_not_found_in_its_family() {
+        assert_eq!(
+            route("/services/Soap/x/62.0"),
+            Route::NotFound(Family::Soap(Api::SoapPartner))
+        );
+        assert_eq!(
+            route("/services/Soap/u/abc"),
+            Route::NotFound(Family::Soap(Api::SoapPartner))
+        );
+        assert_eq!(
+            route("/services/oauth2/authorize"),
+            Route::NotFound(Family::OAuth)
+        );
+        assert_eq!(route("/services/async"), Route::NotFound(Family::Rest));
+        assert_eq!(route("/services/nothing"), Route::NotFound(Family::Rest));
+        assert_eq!(route("/id/x/y"), Route::NotFound(Family::Rest));
+        for escape in [
+            "/services/data/../../secur/frontdoor.jsp",
+            "/services/data/v62.0/%2e%2e/x",
+            "/services/data/v62.0/%252e%252e/x",
+            "/services/data/v62.0/a%2f..%2fb",
+            "/services/async/62.0/job\\x",
+        ] {
+            assert!(matches!(route(escape), Route::NotFound(_)), "{escape}");
+        }
+    }
+}
