@@ -10,7 +10,7 @@ use bytes::Bytes;
 use http::Uri;
 
 use super::{Answer, Outbound, TenantUpstream, UpstreamError};
-use crate::salesforce::{self, Api, Outcome, Prepared};
+use crate::salesforce::{self, Api, Outcome, Prepared, Verdict};
 use crate::session::{Session, UsageReport};
 
 /// A client's request for the instance.
@@ -66,11 +66,11 @@ impl TenantUpstream {
         let started = Instant::now();
         let result = self.forward_once(req).await;
         if let Some(observer) = &self.observer {
-            let code = match &result {
-                Ok(answer) => answer.outcome.code(),
-                Err(e) => e.code(),
+            let ended = match &result {
+                Ok(answer) => Ok(&answer.verdict),
+                Err(e) => Err(e.problem_code()),
             };
-            observer.upstream_call(&self.settings.tenant, req.api, code, started.elapsed());
+            observer.upstream_call(&self.settings.tenant, req.api, ended, started.elapsed());
         }
         result
     }
@@ -147,7 +147,7 @@ impl TenantUpstream {
             .body(body)
             .map_err(|e| UpstreamError::InvalidRequest(e.to_string()))?;
         *request.headers_mut() = headers;
-        let reply = self.transport.send(request).await?;
+        let reply = self.exchange.exchange(request).await?;
         let is_html = reply
             .headers
             .get(http::header::CONTENT_TYPE)
@@ -157,7 +157,7 @@ impl TenantUpstream {
         // answer, or an HTML page where the API speaks XML or JSON, is read.
         let (usage, outcome, reply) = if reply.status < 400 && !is_html {
             let usage = salesforce::api_usage(&reply.headers, &reply.body);
-            (usage, Outcome::Success, reply)
+            (usage, Outcome::Answer(Verdict::Success), reply)
         } else {
             super::read(req.api, reply).await?
         };
@@ -171,20 +171,30 @@ impl TenantUpstream {
             self.sessions.share_usage(report);
         }
         match outcome {
-            Outcome::InvalidSession { .. } => Ok(None),
-            Outcome::CertificateRejected { reason } => {
-                Err(UpstreamError::ClientCertificateRejected { reason })
-            }
-            outcome => {
+            Outcome::Answer(verdict) => {
                 let mut headers = reply.headers;
                 salesforce::strip_secrets(&mut headers);
                 Ok(Some(Answer {
                     status: reply.status,
                     headers,
                     body: reply.body,
-                    outcome,
+                    verdict,
                 }))
             }
+            Outcome::InvalidSession { .. } => Ok(None),
+            Outcome::CertificateRejected { reason } => {
+                Err(UpstreamError::ClientCertificateRejected { reason })
+            }
+            Outcome::MutualAuthFailed { message } => {
+                Err(UpstreamError::MutualAuthenticationFailed {
+                    message,
+                    hint: "check the tenant's mutual_auth, mutual_auth_port and client_identity",
+                })
+            }
+            Outcome::RequestLimitExceeded { message } => {
+                Err(UpstreamError::ApiLimitExceeded { message })
+            }
+            Outcome::Refused { reason } => Err(UpstreamError::AnswerRefused { reason }),
         }
     }
 }

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 
 use super::route::Family;
-use crate::problem::ProblemCode;
+use crate::problem::{ProblemCode, UpstreamCode};
 use crate::salesforce::Api;
 use crate::xml;
 
@@ -87,7 +87,7 @@ fn salesforce_code(code: ProblemCode) -> SalesforceCode {
                 "invalid_grant",
             )
         },
-        ProblemCode::BadRequest | ProblemCode::InvalidRequest => sf(
+        ProblemCode::BadRequest => sf(
             "UNKNOWN_EXCEPTION",
             "INVALID_REQUEST",
             "ClientInputError",
@@ -105,29 +105,37 @@ fn salesforce_code(code: ProblemCode) -> SalesforceCode {
             "Timeout",
             "invalid_request",
         ),
-        ProblemCode::ApiLimitExceeded => sf(
-            "REQUEST_LIMIT_EXCEEDED",
-            "REQUEST_LIMIT_EXCEEDED",
-            "ExceededQuota",
-            "temporarily_unavailable",
-        ),
-        ProblemCode::UpstreamTimeout => sf(
-            "REQUEST_RUNNING_TOO_LONG",
-            "REQUEST_RUNNING_TOO_LONG",
-            "Timeout",
-            "temporarily_unavailable",
-        ),
-        // The gateway's own side: nothing the client can change.
-        ProblemCode::Overloaded
-        | ProblemCode::PluginUnavailable
-        | ProblemCode::ClientCertificateRejected
-        | ProblemCode::MutualAuthenticationFailed
-        | ProblemCode::InvalidLogin
-        | ProblemCode::LoginRateLimited
-        | ProblemCode::SessionUnavailable
-        | ProblemCode::UpstreamUnavailable
-        | ProblemCode::UpstreamTooLarge
-        | ProblemCode::UpstreamFault => unavailable,
+        ProblemCode::Overloaded | ProblemCode::PluginUnavailable => unavailable,
+        ProblemCode::Upstream(code) => match code {
+            UpstreamCode::ApiLimitExceeded => sf(
+                "REQUEST_LIMIT_EXCEEDED",
+                "REQUEST_LIMIT_EXCEEDED",
+                "ExceededQuota",
+                "temporarily_unavailable",
+            ),
+            UpstreamCode::UpstreamTimeout => sf(
+                "REQUEST_RUNNING_TOO_LONG",
+                "REQUEST_RUNNING_TOO_LONG",
+                "Timeout",
+                "temporarily_unavailable",
+            ),
+            UpstreamCode::InvalidRequest => sf(
+                "UNKNOWN_EXCEPTION",
+                "INVALID_REQUEST",
+                "ClientInputError",
+                "invalid_request",
+            ),
+            // The gateway's own side: nothing the client can change.
+            UpstreamCode::ClientCertificateRejected
+            | UpstreamCode::MutualAuthenticationFailed
+            | UpstreamCode::InvalidLogin
+            | UpstreamCode::LoginRateLimited
+            | UpstreamCode::SessionUnavailable
+            | UpstreamCode::UpstreamUnavailable
+            | UpstreamCode::UpstreamTooLarge
+            | UpstreamCode::UpstreamRefused
+            | UpstreamCode::UpstreamFault => unavailable,
+        },
         ProblemCode::PluginTrap
         | ProblemCode::PluginTimeout
         | ProblemCode::PluginMemoryExceeded
@@ -173,7 +181,9 @@ pub fn response(
         Family::Rest => {
             let status = match error.code {
                 ProblemCode::Unauthorized => 401,
-                ProblemCode::BadRequest | ProblemCode::InvalidRequest => 400,
+                ProblemCode::BadRequest | ProblemCode::Upstream(UpstreamCode::InvalidRequest) => {
+                    400
+                }
                 code => code.status(),
             };
             let body = serde_json::json!([{ "message": message, "errorCode": sf.rest }]);
@@ -198,7 +208,9 @@ pub fn response(
         Family::OAuth => {
             let (status, description) = match error.code {
                 ProblemCode::Unauthorized => (400, "authentication failure"),
-                ProblemCode::BadRequest | ProblemCode::InvalidRequest => (400, message),
+                ProblemCode::BadRequest | ProblemCode::Upstream(UpstreamCode::InvalidRequest) => {
+                    (400, message)
+                }
                 code => (code.status(), message),
             };
             let body = serde_json::json!({ "error": sf.oauth, "error_description": description });
@@ -323,7 +335,8 @@ mod tests {
                 }
             }
         }
-        let (status, body) = answer(Family::Rest, false, ProblemCode::ApiLimitExceeded).await;
+        let (status, body) =
+            answer(Family::Rest, false, UpstreamCode::ApiLimitExceeded.into()).await;
         assert_eq!(status, 429);
         assert!(body.contains("REQUEST_LIMIT_EXCEEDED"));
         let (status, body) = answer(Family::Rest, false, ProblemCode::UnknownRoute).await;

@@ -106,7 +106,7 @@ fn refuse(route: &Route, login: bool, error: FrontDoorError, request_id: &str) -
 /// What an upstream failure looks like at the front door.
 fn upstream_error(e: &crate::upstream::UpstreamError) -> FrontDoorError {
     FrontDoorError {
-        code: e.problem_code(),
+        code: e.problem_code().into(),
         detail: e.to_string(),
         retry_after: e.retry_after().map(|d| d.as_secs()),
     }
