@@ -106,6 +106,13 @@ fn salesforce_code(code: ProblemCode) -> SalesforceCode {
             "invalid_request",
         ),
         ProblemCode::Overloaded | ProblemCode::PluginUnavailable => unavailable,
+        // A tenant's policy refused the request: Salesforce's own refusal.
+        ProblemCode::PolicyRefused => sf(
+            "INSUFFICIENT_ACCESS",
+            "INSUFFICIENT_ACCESS",
+            "InvalidOperation",
+            "invalid_request",
+        ),
         ProblemCode::Upstream(code) => match code {
             UpstreamCode::ApiLimitExceeded => sf(
                 "REQUEST_LIMIT_EXCEEDED",
