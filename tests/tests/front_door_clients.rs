@@ -1,0 +1,51 @@
+//! Real clients through the front door, with nothing changed but their URL
+//! and credential: jsforce 3 (the script of tests/clients/ that runs
+//! against the simulator directly) logs in to
+//! the gateway with the tenant's name and API key, and queries, creates,
+//! reads, updates and deletes through it to `twoway sim` over mutual TLS.
+
+use serde_json::{Value, json};
+use twoway_tests::clients::Peer;
+use twoway_tests::gateway::{ACME, TestGateway, server_tls, tenant_with};
+use twoway_tests::{ACME_ACCOUNTS, start_sim};
+
+/// A gateway serving acme at the front door over HTTPS, and its origin.
+async fn gateway(sim: &twoway_sim::Sim) -> (TestGateway, String) {
+    let tenant = tenant_with(ACME, "front_door = true");
+    let gw = TestGateway::start_with(sim, &server_tls("{pki}/root-ca.pem"), &tenant, &[]).await;
+    let origin = format!("https://{}", gw.addr());
+    (gw, origin)
+}
+
+/// What every client script reads: the gateway as the login URL, the
+/// tenant as the user and one of its API keys as the password.
+fn env(origin: &str) -> Vec<(&'static str, &str)> {
+    vec![
+        ("SF_LOGIN_URL", origin),
+        ("SF_USERNAME", "acme"),
+        ("SF_PASSWORD", "acme-key-1"),
+    ]
+}
+
+fn assert_crud(out: &Value, name: &str) {
+    assert_eq!(out["accounts"]["totalSize"], 3, "{out}");
+    assert_eq!(out["accounts"]["names"], json!(ACME_ACCOUNTS));
+    let id = out["created"]["id"].as_str().expect("created id");
+    assert!(id.starts_with("001"), "{id}");
+    assert_eq!(out["read"]["Name"], name);
+    assert_eq!(out["read"]["Industry"], "Testing");
+    assert_eq!(out["reread"]["Industry"], "Updated");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn jsforce_works_through_the_gateway_unchanged() {
+    let Some(js) = Peer::jsforce() else { return };
+    let sim = start_sim().await;
+    let (_gw, origin) = gateway(&sim).await;
+    let out = js.run("sim-crud.js", &env(&origin)).await;
+    // The instance URL jsforce derived from serverUrl is the gateway.
+    assert_eq!(out["instanceUrl"], origin.as_str(), "{out}");
+    assert_crud(&out, "jsforce Test Account");
+    assert_eq!(out["deleted"]["success"], true);
+    assert_eq!(out["gone"]["errorCode"], "ENTITY_IS_DELETED", "{out}");
+}
