@@ -39,7 +39,12 @@ fn plugin(c: &mut Criterion) {
         )
     });
     let version = runtime
-        .load(&path, &bytes, twoway::plugin::version_id(&bytes), twoway::plugin::World::Workflow)
+        .load(
+            &path,
+            &bytes,
+            twoway::plugin::version_id(&bytes),
+            twoway::plugin::World::Workflow,
+        )
         .expect("version-a loads");
     let config = config(dir.path());
     let limits = config.plugins.limits;

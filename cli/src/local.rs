@@ -209,8 +209,14 @@ async fn workflow_problems(config: &config::Config) -> anyhow::Result<Vec<String
         Ok(workflows
             .into_iter()
             .filter_map(|(tenant, workflow, path)| {
-                let loaded = plugin::read_component(&path)
-                    .and_then(|bytes| runtime.load(&path, &bytes, plugin::version_id(&bytes), plugin::World::Workflow));
+                let loaded = plugin::read_component(&path).and_then(|bytes| {
+                    runtime.load(
+                        &path,
+                        &bytes,
+                        plugin::version_id(&bytes),
+                        plugin::World::Workflow,
+                    )
+                });
                 let e = loaded.err()?;
                 Some(format!("tenant[{tenant}].workflow[{workflow}].plugin: {e}"))
             })

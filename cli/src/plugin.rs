@@ -291,8 +291,7 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
             let status = problem.status;
             let status_line = format!(
                 "HTTP {status} {} (workflow {}, version {id})",
-                problem.code,
-                workflow.name
+                problem.code, workflow.name
             );
             let response = problem.into_response("twoway-plugin-run");
             let (parts, body) = response.into_parts();

@@ -24,7 +24,12 @@ fn load(
         .expect("a runtime")
         .with_compile_helper(helper(dir.path()));
     let outcome = runtime
-        .load(path, bytes, version_id(bytes), twoway::plugin::World::Workflow)
+        .load(
+            path,
+            bytes,
+            version_id(bytes),
+            twoway::plugin::World::Workflow,
+        )
         .map(|_| ());
     (outcome, runtime.cache_counts())
 }

@@ -12,8 +12,7 @@ use std::time::Duration;
 
 use twoway::config::{Auth, PluginLimits};
 use twoway::plugin::{
-    FrontRequest, FrontResponse, Header, RequestDecision, ResponseDecision, Runtime, Version,
-    World,
+    FrontRequest, FrontResponse, Header, RequestDecision, ResponseDecision, Runtime, Version, World,
 };
 use twoway::secret::Secret;
 use twoway::upstream::TenantUpstream;
@@ -114,8 +113,18 @@ async fn read_only_lets_reads_through_and_refuses_every_kind_of_write() {
     let (_dir, runtime) = runtime();
     let policy = load(&runtime, READ_ONLY, World::Policy).expect("read-only loads as a policy");
     let reads = [
-        request(Api::SoapPartner, "POST", "/services/Soap/u/62.0", &envelope("query")),
-        request(Api::SoapPartner, "POST", "/services/Soap/u/62.0", &envelope("getUserInfo")),
+        request(
+            Api::SoapPartner,
+            "POST",
+            "/services/Soap/u/62.0",
+            &envelope("query"),
+        ),
+        request(
+            Api::SoapPartner,
+            "POST",
+            "/services/Soap/u/62.0",
+            &envelope("getUserInfo"),
+        ),
         request(Api::Rest, "GET", "/services/data/v62.0/query", ""),
         request(Api::Rest, "POST", "/services/data/v62.0/jobs/query", "{}"),
         request(
@@ -133,10 +142,42 @@ async fn read_only_lets_reads_through_and_refuses_every_kind_of_write() {
         assert_eq!(decision, RequestDecision::Pass, "{} {}", r.method, r.path);
     }
     let writes = [
-        (request(Api::SoapPartner, "POST", "/services/Soap/u/62.0", &envelope("create")), "create"),
-        (request(Api::SoapEnterprise, "POST", "/services/Soap/c/62.0", &envelope("delete")), "delete"),
-        (request(Api::Rest, "PATCH", "/services/data/v62.0/sobjects/Account/001", "{}"), "PATCH"),
-        (request(Api::Rest, "POST", "/services/data/v62.0/composite/sobjects", "{}"), "POST"),
+        (
+            request(
+                Api::SoapPartner,
+                "POST",
+                "/services/Soap/u/62.0",
+                &envelope("create"),
+            ),
+            "create",
+        ),
+        (
+            request(
+                Api::SoapEnterprise,
+                "POST",
+                "/services/Soap/c/62.0",
+                &envelope("delete"),
+            ),
+            "delete",
+        ),
+        (
+            request(
+                Api::Rest,
+                "PATCH",
+                "/services/data/v62.0/sobjects/Account/001",
+                "{}",
+            ),
+            "PATCH",
+        ),
+        (
+            request(
+                Api::Rest,
+                "POST",
+                "/services/data/v62.0/composite/sobjects",
+                "{}",
+            ),
+            "POST",
+        ),
         (
             request(
                 Api::Bulk,
@@ -146,7 +187,15 @@ async fn read_only_lets_reads_through_and_refuses_every_kind_of_write() {
             ),
             "Bulk",
         ),
-        (request(Api::SoapMetadata, "POST", "/services/Soap/m/62.0", &envelope("deploy")), "Metadata"),
+        (
+            request(
+                Api::SoapMetadata,
+                "POST",
+                "/services/Soap/m/62.0",
+                &envelope("deploy"),
+            ),
+            "Metadata",
+        ),
     ];
     for (r, named) in writes {
         let decision = runtime
@@ -161,9 +210,19 @@ async fn read_only_lets_reads_through_and_refuses_every_kind_of_write() {
         );
     }
     // `allow` adds operations.
-    let convert = request(Api::SoapPartner, "POST", "/services/Soap/u/62.0", &envelope("convertLead"));
+    let convert = request(
+        Api::SoapPartner,
+        "POST",
+        "/services/Soap/u/62.0",
+        &envelope("convertLead"),
+    );
     let decision = runtime
-        .on_request(&policy, call(&[("allow", "convertLead")]), limits(), &convert)
+        .on_request(
+            &policy,
+            call(&[("allow", "convertLead")]),
+            limits(),
+            &convert,
+        )
         .await
         .unwrap();
     assert_eq!(decision, RequestDecision::Pass);
@@ -215,7 +274,10 @@ async fn mask_fields_masks_configured_fields_in_json_and_soap_answers() {
         panic!("the SOAP answer is changed: {decision:?}")
     };
     let text = String::from_utf8(masked.body).unwrap();
-    assert!(text.contains("<sf:Phone>****</sf:Phone>") && text.contains("<sf:Name>Wile</sf:Name>"), "{text}");
+    assert!(
+        text.contains("<sf:Phone>****</sf:Phone>") && text.contains("<sf:Name>Wile</sf:Name>"),
+        "{text}"
+    );
 
     // Nothing to mask: the answer passes as it is.
     let plain = FrontResponse {
@@ -248,14 +310,25 @@ async fn the_javascript_audit_policy_passes_everything() {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/plugins-js/audit.wasm");
     if !path.is_file() {
         if std::env::var("TWOWAY_REQUIRE_JS").is_ok_and(|v| v == "1") {
-            panic!("{} is missing and TWOWAY_REQUIRE_JS=1: build it with scripts/build-js-plugins", path.display());
+            panic!(
+                "{} is missing and TWOWAY_REQUIRE_JS=1: build it with scripts/build-js-plugins",
+                path.display()
+            );
         }
-        eprintln!("note: skipped, {} is not built (scripts/build-js-plugins)", path.display());
+        eprintln!(
+            "note: skipped, {} is not built (scripts/build-js-plugins)",
+            path.display()
+        );
         return;
     }
     let (_dir, runtime) = runtime();
     let policy = load(&runtime, &path.display().to_string(), World::Policy).expect("audit loads");
-    let create = request(Api::SoapPartner, "POST", "/services/Soap/u/62.0", &envelope("create"));
+    let create = request(
+        Api::SoapPartner,
+        "POST",
+        "/services/Soap/u/62.0",
+        &envelope("create"),
+    );
     let decision = runtime
         .on_request(&policy, call(&[]), limits(), &create)
         .await

@@ -183,9 +183,15 @@ mod tests {
     #[test]
     fn workflow_errors_map_one_to_one() {
         let cases = [
-            (WorkflowError::BadRequest("x".into()), ProblemCode::BadRequest),
+            (
+                WorkflowError::BadRequest("x".into()),
+                ProblemCode::BadRequest,
+            ),
             (WorkflowError::NotFound("x".into()), ProblemCode::NotFound),
-            (WorkflowError::Internal("x".into()), ProblemCode::WorkflowError),
+            (
+                WorkflowError::Internal("x".into()),
+                ProblemCode::WorkflowError,
+            ),
         ];
         for (e, code) in cases {
             assert_eq!(PluginError::Workflow(e).problem().code, code);
@@ -213,9 +219,7 @@ mod tests {
             content_type: "text/html".into(),
             snippet: "<html>down</html>".into(),
         });
-        assert!(
-            matches!(&page, WitVerdict::Unexpected(s) if s == "<html>down</html>")
-        );
+        assert!(matches!(&page, WitVerdict::Unexpected(s) if s == "<html>down</html>"));
         assert!(matches!(
             WitVerdict::from(Verdict::Success),
             WitVerdict::Success

@@ -26,10 +26,10 @@ mod policy_world {
     });
 }
 
+pub use self::policy_world::PolicyPre;
 pub use self::policy_world::twoway::gateway::policy_types::{
     FrontRequest, FrontResponse, Host as PolicyTypesHost, RequestDecision, ResponseDecision,
 };
-pub use self::policy_world::PolicyPre;
 
 /// Defines the types-only interface `policy-types` in `linker` (the policy
 /// world's other imports are the workflow world's).

@@ -240,7 +240,10 @@ impl Runtime {
         };
         linked.map_err(|e| LoadError::Link {
             path: shown,
-            reason: format!("{e:#} (it must be a component of the world twoway:gateway/{})", world.name()),
+            reason: format!(
+                "{e:#} (it must be a component of the world twoway:gateway/{})",
+                world.name()
+            ),
         })
     }
 
@@ -361,7 +364,9 @@ impl Runtime {
         let (mut store, stdout, stderr) = self.store(&call, limits);
         let run = async {
             let instance = pre.instantiate_async(&mut store).await?;
-            instance.call_on_response(&mut store, request, response).await
+            instance
+                .call_on_response(&mut store, request, response)
+                .await
         };
         let outcome = tokio::time::timeout(limits.timeout, run).await;
         let decision = self.finish(&call, limits, &mut store, (stdout, stderr), outcome)?;

@@ -12,8 +12,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::generated::{
     Api, ContextHost, Header, Level, OutboundRequest, PolicyTypesHost, SessionInfo, TypesHost,
-    UpstreamError,
-    UpstreamHost, UpstreamResponse,
+    UpstreamError, UpstreamHost, UpstreamResponse,
 };
 use crate::salesforce;
 use crate::upstream::{self, Outbound, TenantUpstream};
@@ -102,17 +101,17 @@ impl UpstreamHost for PluginState {
         let upstream = self.call.upstream.clone();
         match upstream.send(&out).await {
             Ok(answer) => Ok(Ok(UpstreamResponse {
-                    status: answer.status,
-                    headers: answer
-                        .headers
-                        .iter()
-                        .filter_map(|(name, value)| {
-                            value.to_str().ok().map(|v| Header {
-                                name: name.as_str().to_string(),
-                                value: v.to_string(),
-                            })
+                status: answer.status,
+                headers: answer
+                    .headers
+                    .iter()
+                    .filter_map(|(name, value)| {
+                        value.to_str().ok().map(|v| Header {
+                            name: name.as_str().to_string(),
+                            value: v.to_string(),
                         })
-                        .collect(),
+                    })
+                    .collect(),
                 body: answer.body.to_vec(),
                 verdict: answer.verdict.into(),
             })),

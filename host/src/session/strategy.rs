@@ -20,7 +20,10 @@ pub struct Grant {
 }
 
 /// Logs in once with the tenant's strategy.
-pub async fn login(tenant: &SessionSettings, transport: &dyn Exchange) -> Result<Grant, LoginFailure> {
+pub async fn login(
+    tenant: &SessionSettings,
+    transport: &dyn Exchange,
+) -> Result<Grant, LoginFailure> {
     match &tenant.auth {
         Auth::SoapLogin {
             username,

@@ -190,7 +190,8 @@ impl TenantUpstream {
         exchange: Arc<dyn Exchange>,
     ) -> Result<Self, SetupError> {
         let mut upstream = Self::with_store(settings, store.clone())?;
-        upstream.sessions = Manager::new(upstream.settings.session.clone(), exchange.clone(), store);
+        upstream.sessions =
+            Manager::new(upstream.settings.session.clone(), exchange.clone(), store);
         upstream.exchange = exchange;
         Ok(upstream)
     }

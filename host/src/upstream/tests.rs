@@ -145,8 +145,15 @@ async fn a_rejected_session_logs_in_again_and_the_call_is_retried_once() {
     assert_eq!((answer.status, answer.verdict), (200, Verdict::Success));
     let seen = script.seen();
     assert_eq!(seen.len(), 4, "login, call, login, call: {seen:?}");
-    assert!(seen[0].0.starts_with("https://login.example.com/services/Soap/u/62.0"));
-    assert_eq!(seen[1].0, "https://na1.example.com:8443/services/Soap/u/62.0/00D000000000001");
+    assert!(
+        seen[0]
+            .0
+            .starts_with("https://login.example.com/services/Soap/u/62.0")
+    );
+    assert_eq!(
+        seen[1].0,
+        "https://na1.example.com:8443/services/Soap/u/62.0/00D000000000001"
+    );
     assert!(seen[1].1.contains("00D000000000001!first"));
     assert!(seen[3].1.contains("00D000000000001!second"));
     assert_eq!(upstream.sessions().logins(), 2);
@@ -174,7 +181,10 @@ async fn faults_are_answers_with_their_verdict_and_no_secret_header() {
         (500, &fault("INVALID_FIELD", "No such column 'Foo'")),
     ]);
     let upstream = upstream(script, ApiBudget::default());
-    let answer = upstream.send(&get_user_info()).await.expect("a fault is an answer");
+    let answer = upstream
+        .send(&get_user_info())
+        .await
+        .expect("a fault is an answer");
     assert_eq!(answer.status, 500);
     assert_eq!(
         answer.verdict.fault(),
@@ -190,7 +200,10 @@ async fn faults_are_answers_with_their_verdict_and_no_secret_header() {
 async fn request_limit_exceeded_is_api_limit_exceeded_with_a_minute_wait() {
     let script = Script::new(&[
         (200, &login("00D000000000001!first")),
-        (500, &fault("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")),
+        (
+            500,
+            &fault("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded."),
+        ),
     ]);
     let upstream = upstream(script, ApiBudget::default());
     let e = upstream.send(&get_user_info()).await.unwrap_err();
@@ -200,20 +213,24 @@ async fn request_limit_exceeded_is_api_limit_exceeded_with_a_minute_wait() {
 
 #[tokio::test]
 async fn a_spent_budget_refuses_before_anything_is_sent() {
-    let script = Script::new(&[
-        (200, &login("00D000000000001!first")),
-        (200, &user_info(6)),
-    ]);
+    let script = Script::new(&[(200, &login("00D000000000001!first")), (200, &user_info(6))]);
     let budget = ApiBudget {
         per_day: Some(5),
         reserve: None,
     };
     let upstream = upstream(script.clone(), budget);
-    upstream.send(&get_user_info()).await.expect("the first call goes");
+    upstream
+        .send(&get_user_info())
+        .await
+        .expect("the first call goes");
     let e = upstream.send(&get_user_info()).await.unwrap_err();
     assert!(matches!(e, UpstreamError::ApiBudget(_)), "{e}");
     assert_eq!(e.problem_code(), UpstreamCode::ApiLimitExceeded);
-    assert_eq!(script.seen().len(), 2, "nothing sent after the budget is spent");
+    assert_eq!(
+        script.seen().len(),
+        2,
+        "nothing sent after the budget is spent"
+    );
 }
 
 #[tokio::test]

@@ -90,9 +90,9 @@ pub fn config_or(key: &str, default: &str) -> String {
 pub mod prelude {
     pub use crate::{
         Api, Fault, Guest, Header, InboundRequest, Level, OutboundRequest, RequestExt, SessionInfo,
-        UpstreamError, UpstreamResponse, Verdict, WorkflowError, WorkflowResponse, bad_request, config,
-        config_or, internal, json_response, log, not_found, rest, send, session, soap, soql,
-        text_response, upstream_fault,
+        UpstreamError, UpstreamResponse, Verdict, WorkflowError, WorkflowResponse, bad_request,
+        config, config_or, internal, json_response, log, not_found, rest, send, session, soap,
+        soql, text_response, upstream_fault,
     };
     pub use serde_json::{Value, json};
 }

@@ -141,9 +141,7 @@ pub fn create(sobject: &str, fields: &Value) -> Result<String, WorkflowError> {
     let answer = post_json(&path, fields)?;
     let errors = answer["errors"].as_array().filter(|e| !e.is_empty());
     match (answer["id"].as_str(), errors) {
-        (_, Some(errors)) if answer["success"] == Value::Bool(false) => {
-            Err(save_errors(errors))
-        }
+        (_, Some(errors)) if answer["success"] == Value::Bool(false) => Err(save_errors(errors)),
         (Some(id), _) if !id.is_empty() && answer["success"] != Value::Bool(false) => {
             Ok(id.to_string())
         }

@@ -396,8 +396,13 @@ mod tests {
         let xml = r#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:sf="urn:fault.partner.soap.sforce.com"><soapenv:Body><soapenv:Fault><faultcode>sf:INVALID_FIELD</faultcode><faultstring>INVALID_FIELD: bad</faultstring><detail><sf:InvalidFieldFault><sf:exceptionCode>INVALID_FIELD</sf:exceptionCode><sf:exceptionMessage>bad</sf:exceptionMessage></sf:InvalidFieldFault></detail></soapenv:Fault></soapenv:Body></soapenv:Envelope>"#;
         let client = r#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><soapenv:Fault><faultcode>soapenv:Client</faultcode><faultstring>Premature end of file.</faultstring></soapenv:Fault></soapenv:Body></soapenv:Envelope>"#;
         host.on(Api::SoapPartner, "POST", "").once().xml(500, xml);
-        host.on(Api::SoapPartner, "POST", "").once().xml(500, client);
-        for expected in [("INVALID_FIELD", "bad"), ("Client", "Premature end of file.")] {
+        host.on(Api::SoapPartner, "POST", "")
+            .once()
+            .xml(500, client);
+        for expected in [
+            ("INVALID_FIELD", "bad"),
+            ("Client", "Premature end of file."),
+        ] {
             let e = call(Api::SoapPartner, "<urn:getUserInfo/>").unwrap_err();
             assert!(
                 matches!(&e, WorkflowError::Upstream(UpstreamError::UpstreamFault(f)) if (f.code.as_str(), f.message.as_str()) == expected),

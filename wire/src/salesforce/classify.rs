@@ -91,11 +91,15 @@ impl Verdict {
     pub fn fault(&self) -> Option<(String, String)> {
         match self {
             Verdict::Fault(f) => Some((
-                f.exception_code.clone().unwrap_or_else(|| f.faultcode.clone()),
+                f.exception_code
+                    .clone()
+                    .unwrap_or_else(|| f.faultcode.clone()),
                 f.message.clone(),
             )),
             Verdict::RestErrors(errors) => {
-                let code = errors.first().map_or("UNKNOWN_EXCEPTION", |e| &e.error_code);
+                let code = errors
+                    .first()
+                    .map_or("UNKNOWN_EXCEPTION", |e| &e.error_code);
                 let messages: Vec<String> = errors
                     .iter()
                     .map(|e| match e.fields.as_slice() {
@@ -200,7 +204,9 @@ pub fn classify(api: Api, status: u16, headers: &http::HeaderMap, body: &[u8]) -
 /// parsed into a tree to read the fault.
 fn soap(status: u16, body: &[u8]) -> Result<Outcome, ()> {
     match xml::outline(body) {
-        Ok(outline) if status < 400 && is_envelope_without_fault(&outline) => Ok(Outcome::Answer(Verdict::Success)),
+        Ok(outline) if status < 400 && is_envelope_without_fault(&outline) => {
+            Ok(Outcome::Answer(Verdict::Success))
+        }
         Ok(outline) => soap_by_tree(status, body, outline.tree()),
         Err(e) => not_parsed(status, body, e),
     }
@@ -254,7 +260,9 @@ fn not_parsed(status: u16, body: &[u8], e: XmlError) -> Result<Outcome, ()> {
             reason: e.to_string(),
         }),
         // Too big to inspect: large query results are envelopes, faults are small.
-        XmlError::TooManyNodes if status < 400 && root_is_envelope(body) => Ok(Outcome::Answer(Verdict::Success)),
+        XmlError::TooManyNodes if status < 400 && root_is_envelope(body) => {
+            Ok(Outcome::Answer(Verdict::Success))
+        }
         _ if status >= 400 => recognise_json(body).ok_or(()),
         _ => Err(()),
     }
@@ -289,7 +297,9 @@ fn recognise(body: &[u8]) -> Option<Outcome> {
 fn recognise_xml(doc: &roxmltree::Document<'_>) -> Option<Outcome> {
     if let Some(fault) = soap_fault(doc) {
         let code = fault.exception_code.as_deref().unwrap_or(&fault.faultcode);
-        return Some(special(code, &fault.message).unwrap_or(Outcome::Answer(Verdict::Fault(fault))));
+        return Some(
+            special(code, &fault.message).unwrap_or(Outcome::Answer(Verdict::Fault(fault))),
+        );
     }
     let root = doc.root_element();
     if root.tag_name().name() != "error" {
@@ -378,10 +388,12 @@ fn recognise_json(body: &[u8]) -> Option<Outcome> {
 
 fn bulk(code: &str, message: &str) -> Outcome {
     let message = scan::message(message);
-    special(code, &message).unwrap_or_else(|| Outcome::Answer(Verdict::BulkError {
-        code: scan::short(code, 100),
-        message,
-    }))
+    special(code, &message).unwrap_or_else(|| {
+        Outcome::Answer(Verdict::BulkError {
+            code: scan::short(code, 100),
+            message,
+        })
+    })
 }
 
 /// The outcomes the host acts on, from a SOAP, REST or Bulk error code.

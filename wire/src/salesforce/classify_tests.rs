@@ -57,7 +57,10 @@ fn rest(status: u16, body: &str) -> Outcome {
 
 #[test]
 fn soap_success() {
-    assert_eq!(soap(200, GET_USER_INFO_RESPONSE), Outcome::Answer(Verdict::Success));
+    assert_eq!(
+        soap(200, GET_USER_INFO_RESPONSE),
+        Outcome::Answer(Verdict::Success)
+    );
     assert_eq!(soap(200, LOGIN_RESPONSE).code(), "success");
 }
 

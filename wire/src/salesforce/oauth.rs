@@ -186,7 +186,10 @@ mod tests {
             br#"{"error":"temporarily_unavailable","error_description":"x"}"#,
             "62.0",
         );
-        assert_eq!(transient.unwrap_err().problem_code().code(), "session_unavailable");
+        assert_eq!(
+            transient.unwrap_err().problem_code().code(),
+            "session_unavailable"
+        );
         for status in [500, 502, 503] {
             let err = parse_oauth_response(
                 status,
@@ -194,14 +197,21 @@ mod tests {
                 "62.0",
             )
             .unwrap_err();
-            assert_eq!(err.problem_code().code(), "session_unavailable", "HTTP {status}");
+            assert_eq!(
+                err.problem_code().code(),
+                "session_unavailable",
+                "HTTP {status}"
+            );
         }
         let too_many = parse_oauth_response(
             429,
             br#"{"error":"invalid_request","error_description":"slow down"}"#,
             "62.0",
         );
-        assert_eq!(too_many.unwrap_err().problem_code().code(), "login_rate_limited");
+        assert_eq!(
+            too_many.unwrap_err().problem_code().code(),
+            "login_rate_limited"
+        );
     }
 
     #[test]

@@ -79,7 +79,12 @@ fn mask_xml(body: &[u8], fields: &[String]) -> Option<Vec<u8>> {
     let doc = roxmltree::Document::parse(text).ok()?;
     let mut spans: Vec<std::ops::Range<usize>> = doc
         .descendants()
-        .filter(|n| n.is_element() && fields.iter().any(|f| f.eq_ignore_ascii_case(n.tag_name().name())))
+        .filter(|n| {
+            n.is_element()
+                && fields
+                    .iter()
+                    .any(|f| f.eq_ignore_ascii_case(n.tag_name().name()))
+        })
         .filter_map(|n| n.first_child().filter(|c| c.is_text()).map(|c| c.range()))
         .collect();
     if spans.is_empty() {

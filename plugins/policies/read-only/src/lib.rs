@@ -36,7 +36,9 @@ impl Policy for ReadOnly {
             None => RequestDecision::Pass,
             Some(reason) => {
                 log(Level::Info, &format!("refused: {reason}"));
-                RequestDecision::Refuse(format!("this tenant is read-only at the gateway: {reason}"))
+                RequestDecision::Refuse(format!(
+                    "this tenant is read-only at the gateway: {reason}"
+                ))
             }
         }
     }
@@ -61,17 +63,21 @@ fn refusal(request: &FrontRequest) -> Option<String> {
             // A job is created with its operation; batches and closing a
             // job only follow a job that was allowed.
             let body = String::from_utf8_lossy(&request.body);
-            let creates_job = request.method == "POST" && request.path.trim_end_matches('/').ends_with("/job");
-            let reads = ["query", "queryAll"]
-                .iter()
-                .any(|op| body.contains(&format!("<operation>{op}</operation>")) || body.contains(&format!("\"operation\":\"{op}\"")) || body.contains(&format!("\"operation\" : \"{op}\"")));
+            let creates_job =
+                request.method == "POST" && request.path.trim_end_matches('/').ends_with("/job");
+            let reads = ["query", "queryAll"].iter().any(|op| {
+                body.contains(&format!("<operation>{op}</operation>"))
+                    || body.contains(&format!("\"operation\":\"{op}\""))
+                    || body.contains(&format!("\"operation\" : \"{op}\""))
+            });
             (creates_job && !reads).then(|| "a Bulk API job that is not a query".into())
         }
         Api::Rest | Api::ApexRest => {
             let reads = matches!(request.method.as_str(), "GET" | "HEAD" | "OPTIONS");
             // Bulk 2.0 query jobs and parameterized search are POSTs that read.
             let path = request.path.trim_end_matches('/');
-            let query_job = request.method == "POST" && (path.ends_with("/jobs/query") || path.ends_with("/parameterizedSearch"));
+            let query_job = request.method == "POST"
+                && (path.ends_with("/jobs/query") || path.ends_with("/parameterizedSearch"));
             (!reads && !query_job).then(|| format!("{} {}", request.method, request.path))
         }
     }

@@ -51,9 +51,9 @@
 pub mod fail;
 pub(crate) mod imports;
 mod messages;
-mod verdict;
 #[cfg(test)]
 mod tests;
+mod verdict;
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;

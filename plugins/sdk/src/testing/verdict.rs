@@ -44,9 +44,9 @@ pub(crate) fn judged(
         Outcome::InvalidSession { message } => Err(fail::session_unavailable(format!(
             "the API rejected a fresh session too: {message}"
         ))),
-        Outcome::MutualAuthFailed { message } => Err(fail::mutual_authentication_failed(
-            format!("MUTUAL_AUTHENTICATION_FAILED: {message}"),
-        )),
+        Outcome::MutualAuthFailed { message } => Err(fail::mutual_authentication_failed(format!(
+            "MUTUAL_AUTHENTICATION_FAILED: {message}"
+        ))),
         Outcome::CertificateRejected { reason } => Err(fail::certificate_rejected(format!(
             "the API refused the client certificate: {reason}"
         ))),
