@@ -188,15 +188,31 @@ pub async fn run_config(command: ConfigCommand) -> anyhow::Result<()> {
     Err(Reported(exit::CONFIG).into())
 }
 
-/// Loads every workflow's component as `serve` would; one line per failure.
+/// Loads every workflow's and policy's component as `serve` would; one
+/// line per failure.
 async fn workflow_problems(config: &config::Config) -> anyhow::Result<Vec<String>> {
-    let workflows: Vec<(String, String, PathBuf)> = config
+    let workflows: Vec<(String, String, PathBuf, plugin::World)> = config
         .tenants
         .iter()
         .flat_map(|t| {
-            t.workflows
-                .iter()
-                .map(|w| (t.name.clone(), w.name.clone(), w.plugin.clone()))
+            let workflows = t.workflows.iter().map(|w| {
+                let key = format!("workflow[{}]", w.name);
+                (
+                    t.name.clone(),
+                    key,
+                    w.plugin.clone(),
+                    plugin::World::Workflow,
+                )
+            });
+            let policy = (t.policy.iter()).map(|p| {
+                (
+                    t.name.clone(),
+                    "policy".to_string(),
+                    p.plugin.clone(),
+                    plugin::World::Policy,
+                )
+            });
+            workflows.chain(policy).collect::<Vec<_>>()
         })
         .collect();
     if workflows.is_empty() {
@@ -208,17 +224,12 @@ async fn workflow_problems(config: &config::Config) -> anyhow::Result<Vec<String
             .map_err(|e| anyhow::anyhow!("starting the plugin runtime: {e:#}"))?;
         Ok(workflows
             .into_iter()
-            .filter_map(|(tenant, workflow, path)| {
+            .filter_map(|(tenant, key, path, world)| {
                 let loaded = plugin::read_component(&path).and_then(|bytes| {
-                    runtime.load(
-                        &path,
-                        &bytes,
-                        plugin::version_id(&bytes),
-                        plugin::World::Workflow,
-                    )
+                    runtime.load(&path, &bytes, plugin::version_id(&bytes), world)
                 });
                 let e = loaded.err()?;
-                Some(format!("tenant[{tenant}].workflow[{workflow}].plugin: {e}"))
+                Some(format!("tenant[{tenant}].{key}.plugin: {e}"))
             })
             .collect())
     })

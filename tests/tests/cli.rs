@@ -513,6 +513,7 @@ fn the_example_config_has_every_key_and_passes_config_check() {
     for (file, built) in [
         ("get_user_info.wasm", plugins::GET_USER_INFO),
         ("soql_query.wasm", plugins::SOQL_QUERY),
+        ("read_only.wasm", plugins::READ_ONLY),
     ] {
         std::fs::copy(built, d.join("plugins").join(file)).unwrap();
     }

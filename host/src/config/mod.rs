@@ -188,6 +188,9 @@ pub struct Tenant {
     pub workflows: Vec<Workflow>,
     /// Serves Salesforce's own surface to this tenant's callers (`front_door`).
     pub front_door: bool,
+    /// `[tenant.policy]`: the front-door policy component (its `name` is
+    /// `policy`), run on every front-door request and answer.
+    pub policy: Option<Workflow>,
 }
 
 /// The caller certificates a tenant accepts. The certificate must chain to

@@ -102,6 +102,20 @@ pub struct RawTenant {
     pub workflows: Vec<RawWorkflow>,
     #[serde(default)]
     pub front_door: bool,
+    /// `[tenant.policy]`: the front-door policy component.
+    pub policy: Option<RawPolicy>,
+}
+
+/// `[tenant.policy]`: a workflow's keys without the name.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPolicy {
+    pub plugin: PathBuf,
+    #[serde(default)]
+    pub config: BTreeMap<String, String>,
+    pub memory_mb: Option<u64>,
+    pub timeout_ms: Option<u64>,
+    pub max_output_kb: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]

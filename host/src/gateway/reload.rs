@@ -15,7 +15,7 @@ use std::sync::{Arc, RwLock};
 use super::watch::PluginDirWatch;
 use super::{GatewayError, Generation, Metrics, Shared, tenants};
 use crate::config::Config;
-use crate::plugin::{Registry, Runtime, SlotSpec, Slots, World};
+use crate::plugin::{POLICY_SLOT, Registry, Runtime, SlotSpec, Slots, World};
 use crate::session::SessionStore;
 
 /// The plugin directory as an absolute path, so watcher events match slots.
@@ -24,7 +24,7 @@ pub(super) fn absolute(dir: &Path) -> PathBuf {
         .unwrap_or_else(|_| std::path::absolute(dir).unwrap_or_else(|_| dir.to_path_buf()))
 }
 
-/// Workflow slots for the registry, from the config.
+/// Workflow and policy slots for the registry, from the config.
 fn slot_specs(config: &Config) -> Vec<SlotSpec> {
     let dir = absolute(&config.plugins.dir);
     config
@@ -32,18 +32,25 @@ fn slot_specs(config: &Config) -> Vec<SlotSpec> {
         .iter()
         .flat_map(|t| {
             let dir = dir.clone();
-            t.workflows.iter().map(move |w| SlotSpec {
-                world: World::Workflow,
-                tenant: t.name.clone(),
-                workflow: w.name.clone(),
-                path: dir.join(
-                    w.plugin
-                        .strip_prefix(&config.plugins.dir)
-                        .unwrap_or(&w.plugin),
-                ),
-                config: w.config.clone(),
-                limits: w.limits,
-            })
+            let workflows = t
+                .workflows
+                .iter()
+                .map(|w| (World::Workflow, w.name.clone(), w));
+            let policy = (t.policy.iter()).map(|p| (World::Policy, POLICY_SLOT.to_string(), p));
+            workflows
+                .chain(policy)
+                .map(move |(world, name, w)| SlotSpec {
+                    world,
+                    tenant: t.name.clone(),
+                    workflow: name,
+                    path: dir.join(
+                        w.plugin
+                            .strip_prefix(&config.plugins.dir)
+                            .unwrap_or(&w.plugin),
+                    ),
+                    config: w.config.clone(),
+                    limits: w.limits,
+                })
         })
         .collect()
 }

@@ -88,6 +88,28 @@ impl Checker<'_> {
                 limits,
             });
         }
+        let policy = t.policy.map(|p| {
+            let pkey = format!("{key}.policy");
+            if !t.front_door {
+                self.problem(
+                    &pkey,
+                    "a policy runs at the front door: set front_door = true for this tenant",
+                );
+            }
+            let limits = self.plugin_limits(
+                &pkey,
+                p.memory_mb,
+                p.timeout_ms,
+                (&format!("{pkey}.max_output_kb"), p.max_output_kb),
+                plugins.limits,
+            );
+            Workflow {
+                name: "policy".into(),
+                plugin: plugins.dir.join(&p.plugin),
+                config: p.config,
+                limits,
+            }
+        });
         let callers = t.callers.map(|c| crate::config::CallerPolicy {
             ca: c
                 .ca
@@ -198,6 +220,7 @@ impl Checker<'_> {
             auth: auth?,
             workflows,
             front_door: t.front_door,
+            policy,
         })
     }
 

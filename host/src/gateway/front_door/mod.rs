@@ -9,6 +9,7 @@
 mod credential;
 mod errors;
 mod login;
+mod policy;
 mod proxy;
 mod route;
 mod tokens;

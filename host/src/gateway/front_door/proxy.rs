@@ -166,6 +166,25 @@ pub(super) async fn serve(
         headers,
         body,
     };
+    let fail = |error: FrontDoorError| {
+        answer(super::errors::response(
+            route.family(),
+            false,
+            &error,
+            request_id,
+        ))
+    };
+    let policy = match super::policy::Policy::of(shared, &tenant) {
+        Ok(policy) => policy,
+        Err(error) => return fail(error),
+    };
+    let forward = match &policy {
+        Some(policy) => match policy.on_request(shared, forward).await {
+            Ok(forward) => forward,
+            Err(error) => return fail(error),
+        },
+        None => forward,
+    };
     let upstream = &tenant.upstream;
     let reply = match upstream.forward(&forward).await {
         Ok(reply) => reply,
@@ -178,6 +197,13 @@ pub(super) async fn serve(
                 request_id,
             ));
         }
+    };
+    let reply = match &policy {
+        Some(policy) => match policy.on_response(shared, &forward, reply).await {
+            Ok(reply) => reply,
+            Err(error) => return fail(error),
+        },
+        None => reply,
     };
     let mut body = reply.body;
     if rewrite && let Ok(facts) = upstream.session_facts().await {
