@@ -1,6 +1,6 @@
 //! Real clients through the front door, with nothing changed but their URL
-//! and credential: jsforce 3 (the script of tests/clients/ that runs
-//! against the simulator directly) logs in to
+//! and credential: jsforce 3 and simple-salesforce 1.12 (the scripts of
+//! tests/clients/ that run against the simulator directly) log in to
 //! the gateway with the tenant's name and API key, and queries, creates,
 //! reads, updates and deletes through it to `twoway sim` over mutual TLS.
 
@@ -48,4 +48,21 @@ async fn jsforce_works_through_the_gateway_unchanged() {
     assert_crud(&out, "jsforce Test Account");
     assert_eq!(out["deleted"]["success"], true);
     assert_eq!(out["gone"]["errorCode"], "ENTITY_IS_DELETED", "{out}");
+}
+#[tokio::test(flavor = "multi_thread")]
+async fn simple_salesforce_works_through_the_gateway_unchanged() {
+    let Some(py) = Peer::simple_salesforce() else {
+        return;
+    };
+    let sim = start_sim().await;
+    let (_gw, origin) = gateway(&sim).await;
+    let out = py.run("sim_crud.py", &env(&origin)).await;
+    assert_eq!(
+        out["instance"].as_str(),
+        origin.strip_prefix("https://"),
+        "{out}"
+    );
+    assert_crud(&out, "simple-salesforce Test Account");
+    assert_eq!(out["deleted"], 204);
+    assert_eq!(out["gone"]["type"], "SalesforceResourceNotFound", "{out}");
 }
