@@ -2,7 +2,8 @@
 //! and credential: jsforce 3 and simple-salesforce 1.12 (the scripts of
 //! tests/clients/ that run against the simulator directly) log in to
 //! the gateway with the tenant's name and API key, and queries, creates,
-//! reads, updates and deletes through it to `twoway sim` over mutual TLS.
+//! reads, updates and deletes, describes, and runs Bulk 1.0 and 2.0 jobs
+//! through it to `twoway sim` over mutual TLS.
 
 use serde_json::{Value, json};
 use twoway_tests::clients::Peer;
@@ -65,4 +66,49 @@ async fn simple_salesforce_works_through_the_gateway_unchanged() {
     assert_crud(&out, "simple-salesforce Test Account");
     assert_eq!(out["deleted"], 204);
     assert_eq!(out["gone"]["type"], "SalesforceResourceNotFound", "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn describe_and_bulk_through_the_gateway_with_both_clients() {
+    let (Some(js), Some(py)) = (Peer::jsforce(), Peer::simple_salesforce()) else {
+        return;
+    };
+    let sim = start_sim().await;
+    let (_gw, origin) = gateway(&sim).await;
+    let env = env(&origin);
+
+    // Describe Global and sObject Describe (REST).
+    let out = js.run("sim-describe.js", &env).await;
+    let names = out["global"]["names"].as_array().expect("names");
+    assert!(names.contains(&json!("Invoice__c")), "{out}");
+    assert_eq!(out["account"]["name"], "Account", "{out}");
+    let out = py.run("sim_describe.py", &env).await;
+    assert_eq!(out["account"]["keyPrefix"], "001", "{out}");
+
+    // Bulk 1.0 (X-SFDC-Session) through simple-salesforce.
+    let out = py.run("sim_bulk.py", &env).await;
+    assert_eq!(out["inserted"][0]["success"], true, "{out}");
+    assert_eq!(
+        out["inserted"][1]["errors"][0]["statusCode"], "REQUIRED_FIELD_MISSING",
+        "{out}"
+    );
+    assert_eq!(out["deleted"][0]["success"], true, "{out}");
+
+    // Bulk 1.0 and 2.0 through jsforce.
+    let out = js.run("sim-bulk.js", &env).await;
+    assert_eq!(out["v1"][0]["success"], true, "{out}");
+    assert_eq!(out["v1"][2]["success"], false, "{out}");
+    assert_eq!(
+        out["v2"]["successful"].as_array().map(Vec::len),
+        Some(2),
+        "Bulk 2.0 ingest: {out}"
+    );
+    assert_eq!(
+        out["query"],
+        json!([
+            { "LastName": "Pig, Petunia", "Email": "petunia@pig.example" },
+            { "LastName": "Porky", "Email": "porky@pig.example" },
+        ]),
+        "Bulk 2.0 query with its locator paging: {out}"
+    );
 }
