@@ -213,14 +213,36 @@ impl TenantUpstream {
     /// again (once for all concurrent failures) and retries once. Refused
     /// before anything is sent when the tenant's API budget is spent.
     pub async fn send(&self, out: &Outbound) -> Result<Answer, UpstreamError> {
+        self.reported(out.api, async {
+            let prepared = prepare(out).await?;
+            let mutual_port = self
+                .settings
+                .mutual_auth
+                .then_some(self.settings.mutual_auth_port);
+            let request = |session: &Session| {
+                let uri = salesforce::resolve(out.api, &out.path, &session.instance, mutual_port)
+                    .map_err(|e| UpstreamError::InvalidRequest(e.to_string()))?;
+                build(&out.method, uri, &out.headers, &prepared, session)
+            };
+            self.attempts(out.api, Reading::Whole, request).await
+        })
+        .await
+    }
+
+    /// `call` with its duration and outcome told to the observer.
+    async fn reported(
+        &self,
+        api: Api,
+        call: impl Future<Output = Result<Answer, UpstreamError>>,
+    ) -> Result<Answer, UpstreamError> {
         let started = Instant::now();
-        let result = self.send_once(out).await;
+        let result = call.await;
         if let Some(observer) = &self.observer {
             let ended = match &result {
                 Ok(answer) => Ok(&answer.verdict),
                 Err(e) => Err(e.problem_code()),
             };
-            observer.upstream_call(&self.settings.tenant, out.api, ended, started.elapsed());
+            observer.upstream_call(&self.settings.tenant, api, ended, started.elapsed());
         }
         result
     }
@@ -240,53 +262,51 @@ impl TenantUpstream {
         result
     }
 
-    async fn send_once(&self, out: &Outbound) -> Result<Answer, UpstreamError> {
-        let prepared = prepare(out).await?;
+    /// The calls that carry one request, whichever path wrote it: the API
+    /// budget checked before anything is sent, the tenant's session, the
+    /// request made for it by `request`, one re-login and one retry when
+    /// the API rejected the session (it did not run the call), the usage
+    /// each answer reports, and what the answer means.
+    async fn attempts(
+        &self,
+        api: Api,
+        reading: Reading,
+        request: impl Fn(&Session) -> Result<http::Request<Bytes>, UpstreamError>,
+    ) -> Result<Answer, UpstreamError> {
         self.adopt_fleet_usage();
         self.usage
             .admit(&self.settings.api_budget, Instant::now())
             .map_err(UpstreamError::ApiBudget)?;
         let first = self.session().await?;
-        match self.attempt(out, &prepared, &first).await? {
+        if let Attempt::Done(answer) = self.attempt(api, reading, request(&first)?).await? {
+            return Ok(answer);
+        }
+        self.sessions.invalidate(&first);
+        let second = self.session().await?;
+        match self.attempt(api, reading, request(&second)?).await? {
             Attempt::Done(answer) => Ok(answer),
-            Attempt::SessionRejected(_) => {
-                self.sessions.invalidate(&first);
-                let second = self.session().await?;
-                match self.attempt(out, &prepared, &second).await? {
-                    Attempt::Done(answer) => Ok(answer),
-                    Attempt::SessionRejected(message) => {
-                        self.sessions.invalidate(&second);
-                        Err(UpstreamError::SessionRejected(message))
-                    }
-                }
+            Attempt::SessionRejected(message) => {
+                self.sessions.invalidate(&second);
+                Err(UpstreamError::SessionRejected(message))
             }
         }
     }
 
+    /// One request sent and its answer judged.
     async fn attempt(
         &self,
-        out: &Outbound,
-        prepared: &Prepared,
-        session: &Session,
+        api: Api,
+        reading: Reading,
+        request: http::Request<Bytes>,
     ) -> Result<Attempt, UpstreamError> {
-        let mutual_port = self
-            .settings
-            .mutual_auth
-            .then_some(self.settings.mutual_auth_port);
-        let uri = salesforce::resolve(out.api, &out.path, &session.instance, mutual_port)
-            .map_err(|e| UpstreamError::InvalidRequest(e.to_string()))?;
-        let mut headers = out.headers.clone();
-        let body = prepared
-            .apply(&session.id, &mut headers)
-            .map_err(|e| UpstreamError::InvalidRequest(e.to_string()))?;
-        let mut request = http::Request::builder()
-            .method(out.method.clone())
-            .uri(uri)
-            .body(body)
-            .map_err(|e| UpstreamError::InvalidRequest(e.to_string()))?;
-        *request.headers_mut() = headers;
         let reply = self.exchange.exchange(request).await?;
-        let (usage, outcome, reply) = read(out.api, reply).await?;
+        let (usage, outcome, reply) = match reading {
+            Reading::SuccessUnread if reply.status < 400 && !is_html(&reply.headers) => {
+                let usage = salesforce::api_usage(&reply.headers, &reply.body);
+                (usage, Outcome::Answer(Verdict::Success), reply)
+            }
+            _ => read(api, reply).await?,
+        };
         if let Some((used, limit)) = usage {
             let report = UsageReport {
                 used,
@@ -327,6 +347,45 @@ impl TenantUpstream {
             Outcome::Refused { reason } => Err(UpstreamError::AnswerRefused { reason }),
         }
     }
+}
+
+/// How much of an answer is read before it goes back.
+#[derive(Debug, Clone, Copy)]
+enum Reading {
+    /// Every answer is classified (workflows get its verdict).
+    Whole,
+    /// A success goes back unread (but for its usage); only an error
+    /// answer, or an HTML page where the API speaks XML or JSON, is read.
+    SuccessUnread,
+}
+
+/// True when the answer says it is an HTML page.
+fn is_html(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"))
+}
+
+/// The request for `uri` with `session` in `prepared`'s body or headers.
+fn build(
+    method: &http::Method,
+    uri: http::Uri,
+    headers: &http::HeaderMap,
+    prepared: &Prepared,
+    session: &Session,
+) -> Result<http::Request<Bytes>, UpstreamError> {
+    let mut headers = headers.clone();
+    let body = prepared
+        .apply(&session.id, &mut headers)
+        .map_err(|e| UpstreamError::InvalidRequest(e.to_string()))?;
+    let mut request = http::Request::builder()
+        .method(method.clone())
+        .uri(uri)
+        .body(body)
+        .map_err(|e| UpstreamError::InvalidRequest(e.to_string()))?;
+    *request.headers_mut() = headers;
+    Ok(request)
 }
 
 /// Runs `work` on this worker for a body of up to [`INLINE_BODY_LIMIT`]
