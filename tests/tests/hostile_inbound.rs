@@ -525,3 +525,69 @@ client_secret_env = "TWOWAY_TEST_UNSET_SECRET"
     );
     assert!(!problems.contains("sans[2]"), "{problems}");
 }
+
+/// Sends `request` as it is and reads the answer until the gateway closes.
+async fn raw(addr: std::net::SocketAddr, request: &str) -> String {
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    read_until_closed(&mut tcp).await
+}
+
+#[track_caller]
+fn assert_problem(answer: &str, status: &str, code: &str) {
+    assert!(
+        answer.starts_with(&format!("HTTP/1.1 {status} ")),
+        "{answer}"
+    );
+    assert!(
+        answer.contains("content-type: application/problem+json"),
+        "{answer}"
+    );
+    assert!(answer.contains(&format!("\"code\":\"{code}\"")), "{answer}");
+    assert!(answer.contains("x-request-id: "), "{answer}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refusals_on_the_head_alone_are_problems() {
+    let sim = start_sim().await;
+    let gw = TestGateway::with_user_workflow(&sim, "", ACME).await;
+    let addr = gw.addr();
+    // What hyper refuses itself (it used to answer with an empty body).
+    let many: String = (0..101).map(|i| format!("x-h{i}: v\r\n")).collect();
+    let answer = raw(addr, &format!("GET / HTTP/1.1\r\nHost: x\r\n{many}\r\n")).await;
+    assert_problem(&answer, "431", "head_too_large");
+    let long = format!("x-long: {}\r\n", "a".repeat(70 * 1024));
+    let answer = raw(addr, &format!("GET / HTTP/1.1\r\nHost: x\r\n{long}\r\n")).await;
+    assert_problem(&answer, "431", "head_too_large");
+    let answer = raw(addr, "GET / HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n").await;
+    assert_problem(&answer, "400", "bad_request");
+    // Two Authorization headers: refused, not "the first one wins", on
+    // workflow routes and at the front door alike.
+    for path in [
+        "/tenants/acme/workflows/user",
+        "/services/data/v62.0/sobjects",
+    ] {
+        let answer = raw(
+            addr,
+            &format!("GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer acme-key-1\r\nAuthorization: Bearer other\r\n\r\n"),
+        )
+        .await;
+        assert_problem(&answer, "400", "bad_request");
+        assert!(answer.contains("Authorization more than once"), "{answer}");
+        assert!(!answer.contains("acme-key-1"), "{answer}");
+    }
+    // A Content-Length over the cap is refused before any of the body is
+    // sent (else this would wait for it and end in 408 after 30 s).
+    let answer = raw(
+        addr,
+        "POST /tenants/acme/workflows/user HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer acme-key-1\r\nContent-Length: 10000000000\r\n\r\n",
+    )
+    .await;
+    assert_problem(&answer, "413", "payload_too_large");
+    assert!(answer.contains("was not read"), "{answer}");
+    // And the gateway still serves.
+    let served = gw
+        .call("GET", "/tenants/acme/workflows/user", ACME_KEY, "")
+        .await;
+    assert_eq!(served.status, 200, "{}", served.body);
+}

@@ -24,8 +24,12 @@ pub enum ProblemCode {
     Unauthorized,
     /// The caller's request is wrong (the gateway's or the workflow's verdict).
     BadRequest,
-    /// The body is over `[server].max_body_kb`.
+    /// The body is over `[server].max_body_kb` (or says so in `Content-Length`).
     PayloadTooLarge,
+    /// The request target is longer than the request head may be.
+    UriTooLong,
+    /// The request head has too many headers or is too large.
+    HeadTooLarge,
     /// The body did not arrive within `[server].body_timeout_ms`.
     RequestTimeout,
     /// The tenant is at its concurrency limit (with `Retry-After`).
@@ -166,6 +170,8 @@ impl ProblemCode {
         Self::Unauthorized,
         Self::BadRequest,
         Self::PayloadTooLarge,
+        Self::UriTooLong,
+        Self::HeadTooLarge,
         Self::RequestTimeout,
         Self::Overloaded,
         Self::PluginUnavailable,
@@ -198,6 +204,8 @@ impl ProblemCode {
             Self::Unauthorized => "unauthorized",
             Self::BadRequest => "bad_request",
             Self::PayloadTooLarge => "payload_too_large",
+            Self::UriTooLong => "uri_too_long",
+            Self::HeadTooLarge => "head_too_large",
             Self::RequestTimeout => "request_timeout",
             Self::Overloaded => "overloaded",
             Self::PluginUnavailable => "plugin_unavailable",
@@ -219,6 +227,8 @@ impl ProblemCode {
             Self::PolicyRefused => 403,
             Self::BadRequest => 400,
             Self::PayloadTooLarge => 413,
+            Self::UriTooLong => 414,
+            Self::HeadTooLarge => 431,
             Self::RequestTimeout => 408,
             Self::Overloaded | Self::PluginUnavailable => 503,
             Self::Upstream(code) => code.status(),
@@ -239,6 +249,8 @@ impl ProblemCode {
             Self::Unauthorized => "Unauthorized",
             Self::BadRequest => "Bad request",
             Self::PayloadTooLarge => "Payload too large",
+            Self::UriTooLong => "Request target too long",
+            Self::HeadTooLarge => "Request head too large",
             Self::RequestTimeout => "Request body not received in time",
             Self::Overloaded => "Tenant at its concurrency limit",
             Self::PluginUnavailable => "Workflow not loaded",

@@ -58,6 +58,7 @@ pub async fn serve(
                 .timer(TokioTimer::new())
                 .header_read_timeout(header_timeout)
                 .max_headers(super::server::MAX_HEADERS)
+                .max_header_size(super::server::MAX_HEAD_BYTES)
                 .max_buf_size(super::server::MAX_HEAD_BYTES)
                 .serve_connection(TokioIo::new(tcp), service)
                 .await;

@@ -6,6 +6,7 @@
 mod admin;
 mod auth;
 mod drain;
+mod early;
 mod front_door;
 mod limit;
 mod metrics;

@@ -29,11 +29,25 @@ pub async fn handle(
     shared.metrics.in_flight.inc();
     let _in_flight = InFlight(&shared.metrics.in_flight);
     let path = request.uri().path().to_string();
-    if let Some(path) = super::front_door::claims(&path) {
-        return super::front_door::handle(&shared, &caller, path, request, &request_id).await;
-    }
+    let max_body = shared.current().config.server.max_body_bytes;
     let route = parse_route(&path);
-    let (mut response, labels) = match route {
+    let (mut response, labels) = if let Some(problem) =
+        super::early::refusal(request.headers(), max_body)
+    {
+        tracing::info!(%path, request_id = %request_id, code = %problem.code, "request refused on its head");
+        let mut response = problem.into_response(&request_id);
+        // The body is not read: the connection cannot be reused.
+        response.headers_mut().insert(
+            http::header::CONNECTION,
+            http::HeaderValue::from_static("close"),
+        );
+        (response, None)
+    } else if let Some(path) = super::front_door::claims(&path) {
+        let response =
+            super::front_door::handle(&shared, &caller, path, request, &request_id).await;
+        (response, None)
+    } else {
+        match route {
         None => (
             Problem::new(ProblemCode::UnknownRoute, format!("{path} is not a route; workflows are at /tenants/{{tenant}}/workflows/{{workflow}}"))
                 .into_response(&request_id),
@@ -43,6 +57,7 @@ pub async fn handle(
             let (tenant, workflow, rest) = (tenant.to_string(), workflow.to_string(), rest.to_string());
             let response = run(&shared, &caller, &tenant, &workflow, &rest, request, &request_id).await;
             (response, Some((tenant, workflow)))
+        }
         }
     };
     response.headers_mut().insert(

@@ -255,6 +255,7 @@ async fn serve_inbound(
         http.timer(TokioTimer::new())
             .header_read_timeout(header_timeout)
             .max_headers(MAX_HEADERS)
+            .max_header_size(MAX_HEAD_BYTES)
             .max_buf_size(MAX_HEAD_BYTES);
         let shared = shared.clone();
         let tls = tls.clone();
@@ -296,7 +297,8 @@ async fn serve<I>(
             Ok::<_, Infallible>(response)
         }
     });
-    let conn = watcher.watch(http.serve_connection(TokioIo::new(io), service));
+    let io = TokioIo::new(super::early::ProblemIo::new(io));
+    let conn = watcher.watch(http.serve_connection(io, service));
     if let Err(e) = conn.await {
         tracing::debug!(%peer, error = %e, "connection ended");
     }

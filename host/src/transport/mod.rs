@@ -174,6 +174,11 @@ impl Transport {
             pass.connected();
             drop(pass);
             let (parts, body) = response.into_parts();
+            // An answer that announces more than the cap is refused on its
+            // head, not read until the cap or the timeout.
+            if hyper::body::Body::size_hint(&body).lower() > limit as u64 {
+                return Err(TransportError::TooLarge { limit });
+            }
             let body = Limited::new(body, limit).collect().await.map_err(|e| {
                 if e.downcast_ref::<http_body_util::LengthLimitError>()
                     .is_some()

@@ -93,7 +93,7 @@ fn salesforce_code(code: ProblemCode) -> SalesforceCode {
             "ClientInputError",
             "invalid_request",
         ),
-        ProblemCode::PayloadTooLarge => sf(
+        ProblemCode::PayloadTooLarge | ProblemCode::UriTooLong | ProblemCode::HeadTooLarge => sf(
             "EXCEEDED_MAX_SIZE_REQUEST",
             "EXCEEDED_MAX_SIZE_REQUEST",
             "ClientInputError",
