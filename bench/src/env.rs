@@ -94,9 +94,9 @@ pub fn transport(pki: &Path, pool: usize) -> anyhow::Result<Transport> {
         path: pki.join("fullcert.pem"),
     })?;
     let tls = client_config(Some(&identity), &[pki.join("root-ca.pem")])?;
-    let settings = twoway::transport::Settings {
+    let settings = twoway::config::Upstream {
         pool_max_idle_per_host: pool,
-        ..twoway::gateway::transport_settings(&twoway::config::Upstream::default())
+        ..Default::default()
     };
     Ok(Transport::new(tls, &settings))
 }

@@ -9,6 +9,8 @@
 pub mod config;
 pub mod gateway;
 pub mod identity;
+#[cfg(test)]
+mod layers;
 pub mod pem;
 pub mod plugin;
 pub mod session;

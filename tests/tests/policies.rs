@@ -43,7 +43,7 @@ fn call(config: &[(&str, &str)]) -> twoway::plugin::CallContext {
         extra_roots: Vec::new(),
         mutual_auth: false,
         mutual_auth_port: 8443,
-        transport: twoway::transport::Settings {
+        transport: twoway::config::Upstream {
             connect_timeout: Duration::from_secs(1),
             handshake_timeout: Duration::from_secs(1),
             response_timeout: Duration::from_secs(1),

@@ -4,6 +4,7 @@
 
 pub mod front_door;
 pub mod names;
+pub mod proxy;
 pub mod raw;
 pub mod store;
 #[cfg(test)]
@@ -16,10 +17,10 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::identity::IdentitySource;
 use crate::secret::Secret;
 
 pub use front_door::FrontDoor;
+pub use proxy::{NoProxy, Proxy, ProxyCredentials};
 pub use store::{RedisStore, Store};
 pub use toml_error::describe as describe_toml_error;
 pub use validate::{default_cache_dir, from_toml};
@@ -120,6 +121,11 @@ pub struct Plugins {
     pub limits: PluginLimits,
 }
 
+/// The largest memory any plugin may be given; the config refuses a
+/// `memory_mb` above it (the plugin engine reserves a pooling slot of this
+/// size).
+pub const MAX_PLUGIN_MEMORY: u64 = 1024 * 1024 * 1024;
+
 /// Limits of one plugin call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PluginLimits {
@@ -128,8 +134,9 @@ pub struct PluginLimits {
     pub max_output_bytes: usize,
 }
 
-/// `[upstream]`: how the host talks to the API.
-#[derive(Debug, Clone, Copy)]
+/// `[upstream]`: how one pool talks to the API: timeouts, the body cap and
+/// pooling (what `transport::Transport` takes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Upstream {
     pub connect_timeout: Duration,
     pub handshake_timeout: Duration,
@@ -183,7 +190,7 @@ pub struct Tenant {
     pub callers: Option<CallerPolicy>,
     /// The outbound HTTP proxy: the tenant's `proxy` table, else
     /// `HTTPS_PROXY` / `NO_PROXY`; `None` when direct (`proxy = false`).
-    pub proxy: Option<crate::transport::Proxy>,
+    pub proxy: Option<Proxy>,
     pub auth: Auth,
     pub workflows: Vec<Workflow>,
     /// Serves Salesforce's own surface to this tenant's callers (`front_door`).
@@ -289,4 +296,32 @@ pub struct Workflow {
     /// Non-secret strings the plugin reads through `context.config`.
     pub config: BTreeMap<String, String>,
     pub limits: PluginLimits,
+}
+
+/// Where a client identity comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdentitySource {
+    /// One PEM file holding key, certificate and chain, blocks in any order (the seed's fullcert.pem).
+    Pem { path: PathBuf },
+    /// Separate files; chain optional.
+    Files {
+        cert: PathBuf,
+        key: PathBuf,
+        chain: Option<PathBuf>,
+    },
+    /// PKCS#12 (.p12/.pfx).
+    Pkcs12 {
+        path: PathBuf,
+        password: Option<Secret>,
+    },
+}
+
+impl IdentitySource {
+    /// The file that names the identity: the PEM bundle, the certificate, or the PKCS#12 file.
+    pub fn path(&self) -> &Path {
+        match self {
+            Self::Pem { path } | Self::Pkcs12 { path, .. } => path,
+            Self::Files { cert, .. } => cert,
+        }
+    }
 }

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use base64::Engine as _;
 use serde::Deserialize;
 
 use super::EnvLookup;
@@ -116,7 +117,7 @@ pub(super) fn check(
         }
     }
     if let Ok(key) = &key
-        && crate::session::fleet::parse_key(key.expose()).is_none()
+        && parse_key(key.expose()).is_none()
     {
         problem(
             "encryption_key",
@@ -165,6 +166,23 @@ pub(super) fn check(
         }),
         _ => Store::Memory,
     }
+}
+
+/// The 32-byte key from `encryption_key_env`/`_file`: 64 hex digits or
+/// base64 (padded or not).
+pub fn parse_key(text: &str) -> Option<[u8; 32]> {
+    let text = text.trim();
+    let bytes = if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        (0..32)
+            .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok())
+            .collect::<Option<Vec<u8>>>()?
+    } else {
+        base64::engine::general_purpose::STANDARD
+            .decode(text)
+            .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(text))
+            .ok()?
+    };
+    bytes.try_into().ok()
 }
 
 /// The PEM CA certificates of `ca_file`, checked; only with `rediss://`.
@@ -216,6 +234,17 @@ fn read_secret(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_parse_from_hex_or_base64_only_at_32_bytes() {
+        let hex = "00".repeat(31) + "ff";
+        assert_eq!(parse_key(&hex).unwrap()[31], 0xff);
+        let b64 = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+        assert_eq!(parse_key(&b64), Some([7u8; 32]));
+        assert_eq!(parse_key("00ff"), None);
+        assert_eq!(parse_key(&"00".repeat(33)), None);
+        assert_eq!(parse_key("not a key"), None);
+    }
 
     fn check_text(store: &str) -> Result<Store, Vec<String>> {
         let env = |name: &str| match name {

@@ -35,7 +35,7 @@ pub use problem::{IntoResponse, Problem, ProblemCode};
 pub use reload::{prepare, reload};
 pub use routing::parse_route;
 pub use server::{Running, start};
-pub use tenants::{TenantRuntime, session_settings, transport_settings, upstream_settings};
+pub use tenants::{TenantRuntime, session_settings, upstream_settings};
 pub use watch::{ConfigWatcher, watch_config};
 
 /// Why the gateway could not start or reload.

@@ -10,7 +10,6 @@ use std::sync::Arc;
 use super::{GatewayError, Generation, auth, limit};
 use crate::config::{Config, Tenant, Upstream};
 use crate::session::{SessionSettings, SessionStore};
-use crate::transport;
 use crate::upstream::{self, TenantUpstream};
 
 /// One tenant as the gateway serves it.
@@ -23,18 +22,6 @@ pub struct TenantRuntime {
     pub api_keys: auth::ApiKeys,
     /// Verifies callers against the tenant's own CA (`callers.ca`).
     pub callers_ca: Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>,
-}
-
-/// What the transport layer needs of `[upstream]`.
-pub fn transport_settings(upstream: &Upstream) -> transport::Settings {
-    transport::Settings {
-        connect_timeout: upstream.connect_timeout,
-        handshake_timeout: upstream.handshake_timeout,
-        response_timeout: upstream.response_timeout,
-        max_response_bytes: upstream.max_response_bytes,
-        pool_idle_timeout: upstream.pool_idle_timeout,
-        pool_max_idle_per_host: upstream.pool_max_idle_per_host,
-    }
 }
 
 /// What the session layer needs of a tenant.
@@ -58,7 +45,7 @@ pub fn upstream_settings(tenant: &Tenant, upstream: &Upstream) -> upstream::Sett
         extra_roots: tenant.extra_roots.clone(),
         mutual_auth: tenant.mutual_auth,
         mutual_auth_port: tenant.mutual_auth_port,
-        transport: transport_settings(upstream),
+        transport: *upstream,
         proxy: tenant.proxy.clone(),
         session: session_settings(tenant),
         api_budget: upstream::ApiBudget {

@@ -36,35 +36,8 @@ use chain::CertInfo;
 use collect::Roles;
 use source::Material;
 
+pub use crate::config::IdentitySource;
 use crate::secret::Secret;
-
-/// Where a client identity comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum IdentitySource {
-    /// One PEM file holding key, certificate and chain, blocks in any order (the seed's fullcert.pem).
-    Pem { path: PathBuf },
-    /// Separate files; chain optional.
-    Files {
-        cert: PathBuf,
-        key: PathBuf,
-        chain: Option<PathBuf>,
-    },
-    /// PKCS#12 (.p12/.pfx).
-    Pkcs12 {
-        path: PathBuf,
-        password: Option<Secret>,
-    },
-}
-
-impl IdentitySource {
-    /// The file that names the identity: the PEM bundle, the certificate, or the PKCS#12 file.
-    pub fn path(&self) -> &Path {
-        match self {
-            IdentitySource::Pem { path } | IdentitySource::Pkcs12 { path, .. } => path,
-            IdentitySource::Files { cert, .. } => cert,
-        }
-    }
-}
 
 /// A loaded, checked client identity.
 pub struct ClientIdentity {

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::config::MAX_PLUGIN_MEMORY;
 use wasmtime::{
     Cache, CacheConfig, Config, Enabled, Engine, InstanceAllocationStrategy,
     PoolingAllocationConfig,
@@ -11,10 +12,6 @@ use wasmtime::{
 
 /// How often the epoch advances; CPU limits are counted in these ticks.
 pub const TICK: Duration = Duration::from_millis(5);
-
-/// The largest memory any plugin may be given; the config refuses a
-/// `memory_mb` above it (a pooling slot is reserved at this size).
-pub const MAX_PLUGIN_MEMORY: u64 = 1024 * 1024 * 1024;
 
 /// Plugin instances that can be live at once across all tenants.
 const MAX_INSTANCES: u32 = 1000;

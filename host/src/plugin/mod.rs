@@ -24,7 +24,6 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, Store, UpdateDeadline};
 use wasmtime_wasi::WasiCtxBuilder;
 
-pub use engine::MAX_PLUGIN_MEMORY;
 pub use errors::{upstream_problem, wit_case, wit_code};
 pub use generated::UpstreamError as UpstreamErrorWit;
 pub use generated::{

@@ -19,24 +19,46 @@ pub struct Grant {
     pub lifetime: Duration,
 }
 
-/// Logs in once with the tenant's strategy.
-pub async fn login(
-    tenant: &SessionSettings,
-    transport: &dyn Exchange,
-) -> Result<Grant, LoginFailure> {
-    match &tenant.auth {
+/// The one reading of [`Auth`]: the values that make a login, and the
+/// request that sends them.
+pub(super) struct Plan<'a> {
+    /// Every value of the auth settings, secrets included, in a fixed order
+    /// (an optional one as `some`, value or `none`): what
+    /// [`SessionSettings::fingerprint`] hashes.
+    pub values: Vec<&'a str>,
+    request: Request<'a>,
+}
+
+/// What a login sends.
+enum Request<'a> {
+    /// Partner SOAP `login()`; the password carries the security token.
+    Soap { username: &'a str, password: Secret },
+    /// An OAuth token request with this form.
+    OAuth(Secret),
+    /// An OAuth token request with an assertion signed when it is sent.
+    JwtBearer {
+        client_id: &'a str,
+        username: &'a str,
+        audience: &'a str,
+        private_key: &'a Secret,
+    },
+}
+
+/// How `auth` logs in.
+pub(super) fn plan(auth: &Auth) -> Plan<'_> {
+    let mut values = Vec::new();
+    let request = match auth {
         Auth::SoapLogin {
             username,
             password,
             security_token,
         } => {
-            soap_login(
-                tenant,
-                transport,
+            values.extend([username.as_str(), password.expose()]);
+            optional(&mut values, security_token.as_ref());
+            Request::Soap {
                 username,
-                &with_token(password, security_token.as_ref()),
-            )
-            .await
+                password: with_token(password, security_token.as_ref()),
+            }
         }
         Auth::OAuthPassword {
             client_id,
@@ -45,32 +67,74 @@ pub async fn login(
             password,
             security_token,
         } => {
+            values.extend([
+                client_id.as_str(),
+                client_secret.expose(),
+                username,
+                password.expose(),
+            ]);
+            optional(&mut values, security_token.as_ref());
             let password = with_token(password, security_token.as_ref());
-            let form = form(&[
+            Request::OAuth(form(&[
                 ("grant_type", "password"),
                 ("client_id", client_id),
                 ("client_secret", client_secret.expose()),
                 ("username", username),
                 ("password", password.expose()),
-            ]);
-            oauth(tenant, transport, form).await
+            ]))
         }
         Auth::OAuthClientCredentials {
             client_id,
             client_secret,
         } => {
-            let form = form(&[
+            values.extend([client_id.as_str(), client_secret.expose()]);
+            Request::OAuth(form(&[
                 ("grant_type", "client_credentials"),
                 ("client_id", client_id),
                 ("client_secret", client_secret.expose()),
-            ]);
-            oauth(tenant, transport, form).await
+            ]))
         }
         Auth::OAuthJwtBearer {
             client_id,
             username,
             private_key,
             audience,
+        } => {
+            values.extend([client_id.as_str(), username, private_key.expose(), audience]);
+            Request::JwtBearer {
+                client_id,
+                username,
+                audience,
+                private_key,
+            }
+        }
+    };
+    Plan { values, request }
+}
+
+/// An optional value: absent and empty differ.
+fn optional<'a>(values: &mut Vec<&'a str>, value: Option<&'a Secret>) {
+    match value {
+        Some(value) => values.extend(["some", value.expose()]),
+        None => values.push("none"),
+    }
+}
+
+/// Logs in once with the tenant's strategy.
+pub async fn login(
+    tenant: &SessionSettings,
+    transport: &dyn Exchange,
+) -> Result<Grant, LoginFailure> {
+    match plan(&tenant.auth).request {
+        Request::Soap { username, password } => {
+            soap_login(tenant, transport, username, &password).await
+        }
+        Request::OAuth(form) => oauth(tenant, transport, form).await,
+        Request::JwtBearer {
+            client_id,
+            username,
+            audience,
+            private_key,
         } => {
             let assertion = jwt_assertion(client_id, username, audience, private_key)?;
             let form = form(&[

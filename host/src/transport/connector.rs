@@ -16,7 +16,8 @@ use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
-use super::{Proxy, TransportError};
+use super::TransportError;
+use crate::config::Proxy;
 
 /// Opens TLS connections for hyper's pool.
 #[derive(Clone)]

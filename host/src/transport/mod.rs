@@ -22,23 +22,11 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
-pub use proxy::{NoProxy, Proxy, ProxyCredentials};
 pub use tls::client_config;
 pub(crate) use tls::system_roots;
 
+use crate::config::{Proxy, Upstream};
 use connector::TlsConnector;
-
-/// How one pool talks to the API: timeouts, the body cap and pooling. The
-/// gateway builds it from `[upstream]`; the transport never reads the config.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Settings {
-    pub connect_timeout: Duration,
-    pub handshake_timeout: Duration,
-    pub response_timeout: Duration,
-    pub max_response_bytes: usize,
-    pub pool_idle_timeout: Duration,
-    pub pool_max_idle_per_host: usize,
-}
 
 /// Why a request got no answer.
 #[derive(Debug, thiserror::Error)]
@@ -105,14 +93,14 @@ impl Exchange for Transport {
 #[derive(Clone)]
 pub struct Transport {
     client: Client<TlsConnector, Full<Bytes>>,
-    settings: Settings,
+    settings: Upstream,
     handshakes: Arc<AtomicU64>,
     warmup: Arc<warmup::Warmup>,
 }
 
 impl Transport {
     /// A pooled client that uses `tls` for every connection.
-    pub fn new(tls: Arc<rustls::ClientConfig>, settings: &Settings) -> Self {
+    pub fn new(tls: Arc<rustls::ClientConfig>, settings: &Upstream) -> Self {
         Self::with_proxy(tls, settings, None)
     }
 
@@ -120,7 +108,7 @@ impl Transport {
     /// then TLS end to end) unless its `no_proxy` list says otherwise.
     pub fn with_proxy(
         tls: Arc<rustls::ClientConfig>,
-        settings: &Settings,
+        settings: &Upstream,
         proxy: Option<Proxy>,
     ) -> Self {
         let handshakes = Arc::new(AtomicU64::new(0));

@@ -11,7 +11,8 @@ use std::sync::atomic::AtomicU64;
 use sha2::{Digest, Sha256};
 
 use super::{ApiBudget, ApiUsage, SetupError, TenantUpstream};
-use crate::identity::{self, ClientIdentity, IdentitySource};
+use crate::config::{IdentitySource, Proxy, Upstream};
+use crate::identity::{self, ClientIdentity};
 use crate::session::{Manager, SessionSettings, SessionStore};
 use crate::transport::{self, Exchange, Transport, TransportError};
 
@@ -28,9 +29,10 @@ pub struct Settings {
     /// API calls go to `mutual_auth_port` of the instance when set.
     pub mutual_auth: bool,
     pub mutual_auth_port: u16,
-    pub transport: transport::Settings,
+    /// `[upstream]`: timeouts, the body cap and pooling.
+    pub transport: Upstream,
     /// The outbound proxy (logins and API calls both go through it).
-    pub proxy: Option<transport::Proxy>,
+    pub proxy: Option<Proxy>,
     pub session: SessionSettings,
     /// `api_budget_per_day` and `api_reserve`.
     pub api_budget: ApiBudget,

@@ -88,7 +88,7 @@ fn upstream(script: Arc<Script>, budget: ApiBudget) -> TenantUpstream {
         extra_roots: Vec::new(),
         mutual_auth: true,
         mutual_auth_port: 8443,
-        transport: transport::Settings {
+        transport: crate::config::Upstream {
             connect_timeout: Duration::from_secs(5),
             handshake_timeout: Duration::from_secs(5),
             response_timeout: Duration::from_secs(5),

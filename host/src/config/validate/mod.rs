@@ -12,7 +12,7 @@ use super::raw::{RawAuth, RawConfig, RawIdentity, RawTenant};
 use super::{
     Auth, Config, EnvLookup, PluginLimits, Plugins, Server, ServerTls, Tenant, Upstream, Workflow,
 };
-use crate::identity::IdentitySource;
+use crate::config::IdentitySource;
 use crate::secret::Secret;
 
 mod auth;

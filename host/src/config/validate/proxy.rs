@@ -8,7 +8,7 @@ use serde::de::{Deserializer, MapAccess, Visitor, value::MapAccessDeserializer};
 
 use super::Checker;
 use crate::config::raw::{RawProxy, RawProxyTable};
-use crate::transport::{NoProxy, Proxy, ProxyCredentials};
+use crate::config::{NoProxy, Proxy, ProxyCredentials};
 
 impl<'de> Deserialize<'de> for RawProxy {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

@@ -234,7 +234,7 @@ impl Checker<'_> {
         (output_key, output_kb): (&str, Option<usize>),
         defaults: PluginLimits,
     ) -> PluginLimits {
-        let max_memory_mb = crate::plugin::MAX_PLUGIN_MEMORY / (1024 * 1024);
+        let max_memory_mb = crate::config::MAX_PLUGIN_MEMORY / (1024 * 1024);
         PluginLimits {
             memory_bytes: self.bounded(
                 &format!("{key}.memory_mb"),

@@ -27,7 +27,7 @@ mod seal;
 mod usage;
 mod wire;
 
-pub use seal::{Binding, MAX_VALUE, SKEW, Sealer, Verified, parse_key};
+pub use seal::{Binding, MAX_VALUE, SKEW, Sealer, Verified};
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -40,7 +40,7 @@ use serde::{Deserialize, Serialize};
 
 use super::store::{BeforeLogin, BoxFuture, StoreHealth};
 use super::{MemoryStore, Session, SessionError, SessionSettings, SessionStore, UsageReport};
-use crate::config;
+use crate::config::{self, store::parse_key};
 
 /// How often a waiting instance looks for the session another one logs in.
 const POLL: Duration = Duration::from_millis(25);

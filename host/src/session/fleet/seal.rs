@@ -27,23 +27,6 @@ use super::StoreError;
 pub const MAX_VALUE: usize = 8 * 1024;
 /// How far another instance's clock may be ahead of this one's.
 pub const SKEW: Duration = Duration::from_secs(10);
-/// The 32-byte key from `encryption_key_env`/`_file`: 64 hex digits or
-/// base64 (padded or not).
-pub fn parse_key(text: &str) -> Option<[u8; 32]> {
-    let text = text.trim();
-    let bytes = if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
-        (0..32)
-            .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok())
-            .collect::<Option<Vec<u8>>>()?
-    } else {
-        base64::engine::general_purpose::STANDARD
-            .decode(text)
-            .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(text))
-            .ok()?
-    };
-    bytes.try_into().ok()
-}
-
 /// Where a value is stored and what it belongs to: besides its bytes and
 /// expiry, what it is authenticated with.
 #[derive(Clone, Copy, Debug)]
@@ -237,17 +220,6 @@ pub fn ms(d: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn keys_parse_from_hex_or_base64_only_at_32_bytes() {
-        let hex = "00".repeat(31) + "ff";
-        assert_eq!(parse_key(&hex).unwrap()[31], 0xff);
-        let b64 = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
-        assert_eq!(parse_key(&b64), Some([7u8; 32]));
-        assert_eq!(parse_key("00ff"), None);
-        assert_eq!(parse_key(&"00".repeat(33)), None);
-        assert_eq!(parse_key("not a key"), None);
-    }
 
     const NOW: u64 = 1_800_000_000_000;
     const HOUR: Duration = Duration::from_secs(3600);

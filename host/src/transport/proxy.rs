@@ -1,13 +1,16 @@
-//! The HTTP CONNECT client: asks a proxy for a tunnel to the target and
-//! reads its answer (bounded), naming the proxy in every error, never the
-//! password.
+//! The HTTP CONNECT client: asks a proxy (`config::Proxy`) for a tunnel to
+//! the target and reads its answer (bounded), naming the proxy in every
+//! error, never the password. The tenant's TLS (mutual when configured)
+//! runs end to end inside the tunnel: the proxy sees only the target's name.
+//! Proxy credentials go in a Basic `Proxy-Authorization` header on the
+//! CONNECT and nowhere else.
 
 use base64::Engine;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use super::Proxy;
-use crate::transport::TransportError;
+use super::TransportError;
+use crate::config::Proxy;
 
 /// Longest CONNECT answer head read from a proxy.
 const MAX_REPLY_HEAD: usize = 16 * 1024;

@@ -1,12 +1,9 @@
-//! Outbound HTTP proxies: which proxy a tenant uses (its own `proxy` table,
-//! or `HTTPS_PROXY` / `NO_PROXY` from the environment, [`url`]), which
-//! targets bypass it ([`no_proxy`]), and the HTTP CONNECT tunnel opened
-//! through it ([`connect`]). The tenant's TLS (mutual when configured) runs
-//! end to end inside the tunnel: the proxy sees only the target's name.
-//! Proxy credentials go in a Basic `Proxy-Authorization` header on the
-//! CONNECT and nowhere else; errors name the proxy, never the password.
+//! Outbound HTTP proxies as configured: which proxy a tenant uses (its own
+//! `proxy` table, or `HTTPS_PROXY` / `NO_PROXY` from the environment,
+//! [`url`]) and which targets bypass it ([`no_proxy`]). The transport opens
+//! the CONNECT tunnel through it (`transport/proxy.rs`). Errors name the
+//! proxy, never the password.
 
-mod connect;
 mod no_proxy;
 mod url;
 
