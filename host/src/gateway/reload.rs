@@ -73,9 +73,10 @@ pub async fn prepare(
     config: Config,
     config_path: Option<PathBuf>,
 ) -> Result<Arc<Shared>, GatewayError> {
-    let store: Arc<dyn SessionStore> = crate::session::fleet::open(&config.store)
+    let opened = crate::session::fleet::open(&config.store)
         .await
         .map_err(|e| GatewayError::Runtime(format!("[store]: {e}")))?;
+    let store: Arc<dyn SessionStore> = opened.sessions;
     let metrics = Arc::new(Metrics::default());
     metrics.config_accepted();
     let observer: Arc<dyn crate::upstream::Observer> = metrics.clone();
@@ -107,7 +108,7 @@ pub async fn prepare(
         reloading: tokio::sync::Mutex::new(()),
         plugin_watch,
         files,
-        front_door: Default::default(),
+        front_door: super::front_door::State::new(opened.shelf),
     }))
 }
 

@@ -9,7 +9,8 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use super::tokens::{self, TokenStore};
+use super::errors::FrontDoorError;
+use super::tokens::{self, TokenError, TokenStore};
 use crate::gateway::auth::{self, Caller};
 use crate::gateway::{Generation, TenantRuntime};
 
@@ -52,20 +53,56 @@ pub fn presented(
         .filter(|s| !s.is_empty())
 }
 
+/// Why a presented credential names no tenant.
+#[derive(Debug)]
+pub enum Refusal {
+    /// Not a credential of a front-door tenant (the reason is for the log).
+    Credential(&'static str),
+    /// The token store could not tell (Redis down), or a token's record
+    /// does not verify.
+    Store(TokenError),
+}
+
+impl From<&'static str> for Refusal {
+    fn from(reason: &'static str) -> Self {
+        Self::Credential(reason)
+    }
+}
+
+impl Refusal {
+    /// The error the client gets; the reason goes to the log.
+    pub fn to_front_door(&self, request_id: &str) -> FrontDoorError {
+        match self {
+            Self::Credential(reason) => super::refused(reason, request_id),
+            Self::Store(e @ TokenError::Refused(_)) => {
+                tracing::warn!(%request_id, error = %e, "front door caller refused: a token record in Redis was written without the encryption key or changed");
+                e.to_front_door()
+            }
+            Self::Store(e) => {
+                tracing::error!(%request_id, error = %e, "front door cannot check a gateway token");
+                e.to_front_door()
+            }
+        }
+    }
+}
+
 /// The tenant `presented` (a token or an API key) belongs to, if it opted
 /// in, still holds the key and accepts the caller's certificate.
-pub fn tenant_of(
+pub async fn tenant_of(
     generation: &Generation,
     store: &dyn TokenStore,
     presented: &str,
     caller: &Caller,
-) -> Result<Arc<TenantRuntime>, &'static str> {
+) -> Result<Arc<TenantRuntime>, Refusal> {
     let tenant = if tokens::is_token(presented) {
+        let longest = generation.config.front_door.token_ttl;
         let grant = store
-            .get(&tokens::digest(presented))
+            .get(tokens::digest(presented), longest)
+            .await
+            .map_err(Refusal::Store)?
             .ok_or("an unknown or expired gateway token")?;
         if grant.expires_at <= SystemTime::now() {
-            return Err("an expired gateway token");
+            return Err("an expired gateway token".into());
         }
         let tenant = generation
             .tenants
@@ -73,7 +110,7 @@ pub fn tenant_of(
             .filter(|t| t.config.front_door)
             .ok_or("a token of a tenant that left the config or the front door")?;
         if !tenant.api_keys.contains(&grant.key) {
-            return Err("a token obtained with an API key that left the config");
+            return Err("a token obtained with an API key that left the config".into());
         }
         tenant.clone()
     } else {
@@ -86,7 +123,9 @@ pub fn tenant_of(
             .next()
             .ok_or("not a gateway token nor a front-door tenant's API key")?;
         if matching.next().is_some() {
-            return Err("an API key that several front-door tenants share; give each its own");
+            return Err(
+                "an API key that several front-door tenants share; give each its own".into(),
+            );
         }
         tenant.clone()
     };

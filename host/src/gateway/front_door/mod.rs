@@ -8,6 +8,7 @@
 
 mod credential;
 mod errors;
+mod fleet_tokens;
 mod login;
 mod policy;
 mod proxy;
@@ -37,16 +38,20 @@ pub struct State {
     listening: OnceLock<String>,
 }
 
-impl Default for State {
-    fn default() -> Self {
+impl State {
+    /// Tokens in the fleet's Redis when there is one (`shelf`), else in
+    /// this process's memory.
+    pub fn new(shelf: Option<crate::session::fleet::Shelf>) -> Self {
+        let tokens: Arc<dyn TokenStore> = match shelf {
+            Some(shelf) => Arc::new(fleet_tokens::FleetTokens::new(shelf)),
+            None => Arc::new(MemoryTokens::default()),
+        };
         Self {
-            tokens: Arc::new(MemoryTokens::default()),
+            tokens,
             listening: OnceLock::new(),
         }
     }
-}
 
-impl State {
     /// Records where the callers' listener listens.
     pub fn listening(&self, addr: std::net::SocketAddr, tls: bool) {
         let scheme = if tls { "https" } else { "http" };

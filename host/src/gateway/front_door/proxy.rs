@@ -122,14 +122,10 @@ pub(super) async fn serve(
             request_id,
         );
     };
-    let tenant = match credential::tenant_of(
-        &generation,
-        shared.front_door.tokens.as_ref(),
-        &presented,
-        caller,
-    ) {
+    let tokens = shared.front_door.tokens.as_ref();
+    let tenant = match credential::tenant_of(&generation, tokens, &presented, caller).await {
         Ok(tenant) => tenant,
-        Err(reason) => return refuse(route, false, refused(reason, request_id), request_id),
+        Err(refusal) => return refuse(route, false, refusal.to_front_door(request_id), request_id),
     };
     let name = tenant.config.name.clone();
     let answer = |response| Served {
@@ -340,7 +336,8 @@ async fn issue(
         config.token_ttl,
         config.max_tokens,
     )
-    .map_err(|e| FrontDoorError::new(ProblemCode::Overloaded, e.to_string()))?;
+    .await
+    .map_err(|e| e.to_front_door())?;
     Ok((token, facts))
 }
 

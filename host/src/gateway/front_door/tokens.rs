@@ -3,8 +3,10 @@
 //! (`00D` + 12 characters + `!` + 64 hex digits: the sf CLI's check, and no
 //! dots, so jsforce never takes one for a JWT), kept only as SHA-256
 //! digests with the tenant and the digest of the API key that obtained
-//! them, and accepted until they expire. A token whose key left the config
-//! stops working at once (checked on every use, [`super::credential`]).
+//! them, at most `max_tokens` per tenant, in memory or in the fleet store
+//! ([`super::fleet_tokens`]), and accepted until they expire. A token whose
+//! key left the config stops working at once (checked on every use, by
+//! every instance, [`super::credential`]).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -12,7 +14,10 @@ use std::time::{Duration, SystemTime};
 
 use sha2::{Digest, Sha256};
 
+use super::errors::FrontDoorError;
+use crate::problem::{ProblemCode, UpstreamCode};
 use crate::secret::Secret;
+use crate::session::BoxFuture;
 
 /// Every token starts so: it tells a token from an API key.
 pub const PREFIX: &str = "00DGATEWAYTOKEN!";
@@ -26,27 +31,60 @@ pub struct Grant {
     pub expires_at: SystemTime,
 }
 
-/// Why no token was issued.
+/// Why no token was issued, or a token could not be checked.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
     #[error(
-        "the gateway holds {0} live tokens ([front_door] max_tokens); retry when some expire or raise the limit"
+        "tenant {tenant:?} holds {held} live gateway tokens ([front_door] max_tokens); retry when some expire or raise the limit"
     )]
-    Full(usize),
+    Full { tenant: String, held: usize },
+    /// The fleet store could not be asked (Redis down or slow).
+    #[error(
+        "the gateway's token store (Redis) cannot be used now: {0}; retry shortly, and check [store] and the Redis server"
+    )]
+    Unavailable(String),
+    /// A token's record does not verify (written without the encryption
+    /// key, edited, moved, or out of time).
+    #[error("a gateway token's record in the fleet store is refused: {0}")]
+    Refused(String),
 }
 
-/// Where issued tokens live (in memory; a fleet store keeps them shared).
+impl TokenError {
+    /// The error the client gets, in its API's format.
+    pub fn to_front_door(&self) -> FrontDoorError {
+        match self {
+            Self::Full { .. } => FrontDoorError::new(ProblemCode::Overloaded, self.to_string()),
+            Self::Unavailable(_) => FrontDoorError {
+                code: ProblemCode::Upstream(UpstreamCode::SessionUnavailable),
+                detail: self.to_string(),
+                retry_after: Some(1),
+            },
+            Self::Refused(_) => FrontDoorError::new(ProblemCode::Unauthorized, "refused"),
+        }
+    }
+}
+
+/// Where issued tokens live: this process's memory ([`MemoryTokens`]) or
+/// the fleet's Redis ([`super::fleet_tokens::FleetTokens`]).
 pub trait TokenStore: Send + Sync {
-    /// Keeps `grant` under `digest`, unless `max` live tokens are kept.
-    fn insert(&self, digest: [u8; 32], grant: Grant, max: usize) -> Result<(), TokenError>;
-    /// The live grant of `digest`.
-    fn get(&self, digest: &[u8; 32]) -> Option<Grant>;
-    /// Forgets `digest`.
-    fn remove(&self, digest: &[u8; 32]);
+    /// Keeps `grant` under `digest`, unless its tenant holds `max` live tokens.
+    fn insert<'a>(
+        &'a self,
+        digest: [u8; 32],
+        grant: &'a Grant,
+        max: usize,
+    ) -> BoxFuture<'a, Result<(), TokenError>>;
+    /// The live grant of `digest`; `longest` is the most a token lives
+    /// (a record expiring further ahead is refused).
+    fn get<'a>(
+        &'a self,
+        digest: [u8; 32],
+        longest: Duration,
+    ) -> BoxFuture<'a, Result<Option<Grant>, TokenError>>;
 }
 
 /// A fresh token for `grant`, kept in `store` (only its digest).
-pub fn issue(
+pub async fn issue(
     store: &dyn TokenStore,
     tenant: &str,
     key: [u8; 32],
@@ -61,7 +99,7 @@ pub fn issue(
         key,
         expires_at: SystemTime::now() + ttl,
     };
-    store.insert(digest(&token), grant.clone(), max)?;
+    store.insert(digest(&token), &grant, max).await?;
     Ok((Secret::new(token), grant))
 }
 
@@ -78,38 +116,93 @@ pub fn digest(text: &str) -> [u8; 32] {
 /// Tokens of this process.
 #[derive(Default)]
 pub struct MemoryTokens {
-    grants: Mutex<HashMap<[u8; 32], Grant>>,
+    inner: Mutex<Held>,
+}
+
+#[derive(Default)]
+struct Held {
+    grants: HashMap<[u8; 32], Grant>,
+    /// Tenant → how many of `grants` are its.
+    counts: HashMap<String, usize>,
+}
+
+impl Held {
+    fn count(&self, tenant: &str) -> usize {
+        self.counts.get(tenant).copied().unwrap_or(0)
+    }
+
+    fn forget(&mut self, digest: &[u8; 32]) {
+        if let Some(grant) = self.grants.remove(digest)
+            && let Some(n) = self.counts.get_mut(&grant.tenant)
+        {
+            *n -= 1;
+            if *n == 0 {
+                self.counts.remove(&grant.tenant);
+            }
+        }
+    }
+
+    fn prune(&mut self, now: SystemTime) {
+        let expired: Vec<[u8; 32]> = self
+            .grants
+            .iter()
+            .filter(|(_, g)| g.expires_at <= now)
+            .map(|(d, _)| *d)
+            .collect();
+        for digest in &expired {
+            self.forget(digest);
+        }
+    }
+}
+
+impl MemoryTokens {
+    fn held(&self) -> std::sync::MutexGuard<'_, Held> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 impl TokenStore for MemoryTokens {
-    fn insert(&self, digest: [u8; 32], grant: Grant, max: usize) -> Result<(), TokenError> {
-        let mut grants = self.grants.lock().unwrap_or_else(|e| e.into_inner());
-        if grants.len() >= max {
-            let now = SystemTime::now();
-            grants.retain(|_, g| g.expires_at > now);
-        }
-        if grants.len() >= max {
-            return Err(TokenError::Full(grants.len()));
-        }
-        grants.insert(digest, grant);
-        Ok(())
+    fn insert<'a>(
+        &'a self,
+        digest: [u8; 32],
+        grant: &'a Grant,
+        max: usize,
+    ) -> BoxFuture<'a, Result<(), TokenError>> {
+        let result = (|| {
+            let mut held = self.held();
+            if held.count(&grant.tenant) >= max {
+                held.prune(SystemTime::now());
+            }
+            let count = held.count(&grant.tenant);
+            if count >= max {
+                return Err(TokenError::Full {
+                    tenant: grant.tenant.clone(),
+                    held: count,
+                });
+            }
+            held.forget(&digest);
+            held.grants.insert(digest, grant.clone());
+            *held.counts.entry(grant.tenant.clone()).or_default() += 1;
+            Ok(())
+        })();
+        Box::pin(std::future::ready(result))
     }
 
-    fn get(&self, digest: &[u8; 32]) -> Option<Grant> {
-        let mut grants = self.grants.lock().unwrap_or_else(|e| e.into_inner());
-        match grants.get(digest) {
+    fn get<'a>(
+        &'a self,
+        digest: [u8; 32],
+        _longest: Duration,
+    ) -> BoxFuture<'a, Result<Option<Grant>, TokenError>> {
+        let mut held = self.held();
+        let grant = match held.grants.get(&digest) {
             Some(g) if g.expires_at > SystemTime::now() => Some(g.clone()),
             Some(_) => {
-                grants.remove(digest);
+                held.forget(&digest);
                 None
             }
             None => None,
-        }
-    }
-
-    fn remove(&self, digest: &[u8; 32]) {
-        let mut grants = self.grants.lock().unwrap_or_else(|e| e.into_inner());
-        grants.remove(digest);
+        };
+        Box::pin(std::future::ready(Ok(grant)))
     }
 }
 
@@ -117,10 +210,12 @@ impl TokenStore for MemoryTokens {
 mod tests {
     use super::*;
 
-    #[test]
-    fn tokens_have_a_session_shape_and_are_kept_as_digests() {
+    const MINUTE: Duration = Duration::from_secs(60);
+
+    #[tokio::test]
+    async fn tokens_have_a_session_shape_and_are_kept_as_digests() {
         let store = MemoryTokens::default();
-        let (token, grant) = issue(&store, "acme", [7; 32], Duration::from_secs(60), 10).unwrap();
+        let (token, grant) = issue(&store, "acme", [7; 32], MINUTE, 10).await.unwrap();
         let text = token.expose();
         assert!(is_token(text));
         // The sf CLI's check: 00D\w{12,15}! then [.\w]*; no dots (not a JWT).
@@ -128,20 +223,32 @@ mod tests {
         assert!(org.starts_with("00D") && (15..=18).contains(&org.len()));
         assert!(org.chars().all(|c| c.is_ascii_alphanumeric()));
         assert!(rest.len() == 64 && rest.chars().all(|c| c.is_ascii_hexdigit()));
-        assert_eq!(store.get(&digest(text)), Some(grant));
-        assert_eq!(store.get(&digest(&text.replace('!', "?"))), None);
+        let get = |d| store.get(d, MINUTE);
+        assert_eq!(get(digest(text)).await.unwrap(), Some(grant));
+        assert_eq!(get(digest(&text.replace('!', "?"))).await.unwrap(), None);
     }
 
-    #[test]
-    fn expired_tokens_are_gone_and_the_store_is_bounded() {
+    #[tokio::test]
+    async fn expired_tokens_are_gone_and_each_tenant_is_bounded() {
         let store = MemoryTokens::default();
-        let (token, _) = issue(&store, "acme", [1; 32], Duration::ZERO, 2).unwrap();
-        assert_eq!(store.get(&digest(token.expose())), None);
-        issue(&store, "acme", [1; 32], Duration::from_secs(60), 2).unwrap();
-        issue(&store, "acme", [1; 32], Duration::from_secs(60), 2).unwrap();
-        assert!(issue(&store, "acme", [1; 32], Duration::from_secs(60), 2).is_err());
-        let (token, _) = issue(&store, "acme", [1; 32], Duration::from_secs(60), 5).unwrap();
-        store.remove(&digest(token.expose()));
-        assert_eq!(store.get(&digest(token.expose())), None);
+        let (token, _) = issue(&store, "acme", [1; 32], Duration::ZERO, 2)
+            .await
+            .unwrap();
+        let get = |t: &Secret| store.get(digest(t.expose()), MINUTE);
+        assert_eq!(get(&token).await.unwrap(), None);
+        issue(&store, "acme", [1; 32], MINUTE, 2).await.unwrap();
+        issue(&store, "acme", [1; 32], MINUTE, 2).await.unwrap();
+        let full = issue(&store, "acme", [1; 32], MINUTE, 2).await.unwrap_err();
+        assert!(matches!(full, TokenError::Full { held: 2, .. }), "{full}");
+        // Another tenant has its own count.
+        issue(&store, "globex", [2; 32], MINUTE, 2).await.unwrap();
+        // Expired tokens make room.
+        let store = MemoryTokens::default();
+        issue(&store, "acme", [1; 32], Duration::ZERO, 1)
+            .await
+            .unwrap();
+        let (token, _) = issue(&store, "acme", [1; 32], MINUTE, 1).await.unwrap();
+        let found = store.get(digest(token.expose()), MINUTE).await.unwrap();
+        assert_eq!(found.map(|g| g.tenant).as_deref(), Some("acme"));
     }
 }

@@ -148,7 +148,8 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn unix_ms(t: SystemTime) -> u64 {
+/// `t` in unix milliseconds (0 before the epoch).
+pub fn unix_ms(t: SystemTime) -> u64 {
     t.duration_since(SystemTime::UNIX_EPOCH)
         .map(|d| d.as_millis().try_into().unwrap_or(u64::MAX))
         .unwrap_or(0)
@@ -365,19 +366,63 @@ impl SessionStore for RedisStore {
     }
 }
 
+/// What another part of the gateway needs to keep values of its own in the
+/// fleet's Redis (the front door's tokens): the store's connection, its
+/// [`Sealer`], its key prefix and the bound on each round trip.
+#[derive(Clone)]
+pub struct Shelf {
+    pub conn: ConnectionManager,
+    pub sealer: Arc<Sealer>,
+    pub prefix: String,
+    pub bound: Duration,
+}
+
+impl Shelf {
+    /// `fut` (a round trip to Redis), failing with [`StoreError::Timeout`]
+    /// past the store's bound.
+    pub async fn bounded<T>(
+        &self,
+        fut: impl Future<Output = Result<T, RedisError>>,
+    ) -> Result<T, StoreError> {
+        match tokio::time::timeout(self.bound, fut).await {
+            Ok(result) => result.map_err(StoreError::from),
+            Err(_) => Err(StoreError::Timeout(self.bound)),
+        }
+    }
+}
+
+/// What [`open`] gives: the session store, and with Redis the shelf the
+/// rest of the gateway shares it through.
+pub struct Opened {
+    pub sessions: Arc<dyn SessionStore>,
+    pub shelf: Option<Shelf>,
+}
+
 /// The store `[store]` asks for: in memory, or Redis (checked with a ping;
 /// an unreachable Redis is logged and this instance starts on its own
 /// state). `[store]` is read at start only; a reload keeps the store.
-pub async fn open(cfg: &config::Store) -> Result<Arc<dyn SessionStore>, StoreError> {
+pub async fn open(cfg: &config::Store) -> Result<Opened, StoreError> {
     match cfg {
-        config::Store::Memory => Ok(Arc::new(MemoryStore::default())),
+        config::Store::Memory => Ok(Opened {
+            sessions: Arc::new(MemoryStore::default()),
+            shelf: None,
+        }),
         config::Store::Redis(redis) => {
             let store = Arc::new(RedisStore::new(redis)?);
             if store.ping().await.is_ok() {
                 tracing::info!(prefix = %redis.prefix, "sessions are shared through Redis");
             }
             store.listen();
-            Ok(store)
+            let shelf = Shelf {
+                conn: store.conn.clone(),
+                sealer: store.sealer.clone(),
+                prefix: store.prefix.clone(),
+                bound: store.bound,
+            };
+            Ok(Opened {
+                sessions: store,
+                shelf: Some(shelf),
+            })
         }
     }
 }
