@@ -9,7 +9,7 @@ pub const ACME_USER: &str = "integration@acme.example";
 pub const ACME_PASSWORD: &str = "acme-password";
 pub const ACME_TOKEN: &str = "ACMETOKEN";
 /// The API key acme's callers send.
-pub const ACME_API_KEY: &str = "acme-key-1";
+pub const ACME_API_KEY: &str = "acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d";
 
 /// Tenant `acme`: SOAP login as [`ACME_USER`], mutual TLS with
 /// fullcert.pem, API key [`ACME_API_KEY`].
@@ -30,7 +30,7 @@ security_token_file = "acme-sf-token.txt"
 "#;
 
 /// Tenant `globex`: OAuth client credentials, mutual TLS with fullcert-b.pem,
-/// API key `globex-key-1`.
+/// API key `globex-key-1-3c7e0a5f9b2d6e1a4c8f0b7d`.
 pub const GLOBEX: &str = r#"
 [[tenant]]
 name = "globex"
@@ -51,7 +51,7 @@ pub const SECRETS: &[(&str, &str)] = &[
     ("acme-keys.txt", ACME_API_KEY),
     ("acme-sf-pw.txt", ACME_PASSWORD),
     ("acme-sf-token.txt", ACME_TOKEN),
-    ("globex-keys.txt", "globex-key-1"),
+    ("globex-keys.txt", "globex-key-1-3c7e0a5f9b2d6e1a4c8f0b7d"),
     ("globex-oauth.txt", "globex-client-secret"),
 ];
 

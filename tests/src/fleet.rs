@@ -9,7 +9,7 @@ use crate::gateway::TestGateway;
 use crate::plugins::GET_USER_INFO;
 
 /// Acme's API key.
-pub const KEY: Option<&str> = Some("acme-key-1");
+pub const KEY: Option<&str> = Some("acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d");
 /// Acme's `user` workflow.
 pub const PATH: &str = "/tenants/acme/workflows/user";
 
@@ -24,7 +24,7 @@ pub const SECRETS: [&str; 6] = [
     "!AQ",
     "acme-password",
     "ACMETOKEN",
-    "acme-key-1",
+    "acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d",
     crate::redis_server::ENCRYPTION_KEY,
     "00D5g000004Acme",
 ];

@@ -256,6 +256,36 @@ fn config_check_names_the_key_and_never_quotes_a_pasted_secret() {
     }
 }
 
+#[test]
+fn config_check_refuses_weak_or_missing_api_keys_without_showing_them() {
+    const WEAK: &str = "CANARY-weak-key";
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("twoway.toml");
+    std::fs::write(
+        &file,
+        "[[tenant]]\nname = \"acme\"\napi_keys_file = \"keys.txt\"\n[tenant.auth]\nkind = \"oauth-client-credentials\"\nclient_id = \"c\"\nclient_secret_file = \"keys.txt\"\n",
+    )
+    .unwrap();
+    for (keys, expected) in [
+        (
+            format!("0123456789abcdef0123456789abcdef,{WEAK}"),
+            "tenant[acme].api_keys_file: API key 2 of 2 is too weak",
+        ),
+        (
+            String::new(),
+            "tenant[acme].api_keys_file: holds no API key",
+        ),
+    ] {
+        std::fs::write(dir.path().join("keys.txt"), keys).unwrap();
+        let (ok, out, err) = twoway(&["config", "check", file.to_str().unwrap()], dir.path());
+        assert!(!ok, "{out}{err}");
+        let all = format!("{out}{err}");
+        assert!(all.contains(expected), "{expected}: {all}");
+        assert!(all.contains("at least 32 characters"), "{all}");
+        assert!(!all.contains(WEAK), "config check shows the key: {all}");
+    }
+}
+
 /// A test PKI, a simulator and a twoway.toml with tenant `acme` (and
 /// `wrongpw`, whose password is refused, and `down`, whose login service
 /// is a closed port) in a temporary directory.
@@ -503,7 +533,7 @@ fn the_example_config_has_every_key_and_passes_config_check() {
     for (name, value) in [
         ("admin-token", "0123456789abcdef0123456789abcdef"),
         ("acme-sf-token", "ACMETOKEN"),
-        ("globex-api-keys", "globex-key-1"),
+        ("globex-api-keys", "globex-key-1-3c7e0a5f9b2d6e1a4c8f0b7d"),
         ("globex-p12-password", "changeit"),
     ] {
         std::fs::write(d.join("secrets").join(name), value).unwrap();
@@ -519,7 +549,10 @@ fn the_example_config_has_every_key_and_passes_config_check() {
     }
     let jwt_key = std::fs::read_to_string(d.join("certs/client.key")).unwrap();
     let env = [
-        ("ACME_API_KEYS", "acme-key-1,acme-key-2"),
+        (
+            "ACME_API_KEYS",
+            "acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d,acme-key-2-8e1b5d9f3a7c0e4b2d6f1a8c",
+        ),
         ("ACME_SF_PASSWORD", "acme-password"),
         ("ACME_PROXY_PASSWORD", "proxy-password"),
         ("GLOBEX_JWT_KEY", jwt_key.as_str()),

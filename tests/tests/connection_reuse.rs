@@ -13,7 +13,11 @@ async fn a_cold_stampede_opens_one_upstream_connection() {
     let tenants = with_workflow(&tenant, "user", "get_user_info.wasm", "timeout_ms = 60000");
     let gw = TestGateway::start(&sim, &tenants, &[("get_user_info.wasm", GET_USER_INFO)]).await;
     for reply in gw
-        .burst("/tenants/acme/workflows/user", "acme-key-1", 256)
+        .burst(
+            "/tenants/acme/workflows/user",
+            "acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d",
+            256,
+        )
         .await
     {
         assert_eq!(reply.status, 200, "{}", reply.body);

@@ -8,7 +8,7 @@ use twoway_tests::gateway::{ACME, TestGateway};
 use twoway_tests::plugins::CONTACT_DEDUPE;
 use twoway_tests::{ACME_ORG, start_sim};
 
-const KEY: Option<&str> = Some("acme-key-1");
+const KEY: Option<&str> = Some("acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d");
 const PATH: &str = "/tenants/acme/workflows/contact-dedupe";
 
 fn tenants() -> String {

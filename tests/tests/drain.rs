@@ -68,7 +68,7 @@ impl Slow {
         let addr = gw.url.trim_start_matches("http://");
         let mut tcp = tokio::net::TcpStream::connect(addr).await.expect("connect");
         let head = format!(
-            "POST {PATH} HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer acme-key-1\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{{"
+            "POST {PATH} HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{{"
         );
         tcp.write_all(head.as_bytes()).await.expect("send the head");
         Self(tcp)
@@ -97,7 +97,10 @@ async fn caller(gw_url: String, admin: String) -> Seen {
     let mut seen = Seen::default();
     loop {
         let request = http::Request::get(format!("{gw_url}{PATH}"))
-            .header("authorization", "Bearer acme-key-1")
+            .header(
+                "authorization",
+                "Bearer acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d",
+            )
             .body(Full::new(Bytes::new()))
             .expect("request");
         match client.request(request).await {
@@ -145,7 +148,10 @@ async fn no_request_fails_across_a_drain() {
         .map(|_| tokio::spawn(caller(gw.url.clone(), gw.admin.clone())))
         .collect();
     until("callers got answers", async || {
-        gw.call("GET", PATH, Some("acme-key-1"), "").await.status == 200
+        gw.call("GET", PATH, Some("acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d"), "")
+            .await
+            .status
+            == 200
     })
     .await;
     let before = Slow::start(&gw).await;
@@ -161,7 +167,9 @@ async fn no_request_fails_across_a_drain() {
     assert_eq!(body["shutting_down"], true, "{body}");
 
     // Still accepting: a new connection is served, and asked to close.
-    let late = gw.call("GET", PATH, Some("acme-key-1"), "").await;
+    let late = gw
+        .call("GET", PATH, Some("acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d"), "")
+        .await;
     assert_eq!(late.status, 200, "{}", late.body);
     assert_eq!(late.header("connection"), Some("close"));
     let during = Slow::start(&gw).await;

@@ -8,7 +8,7 @@ use twoway_tests::gateway::{ACME, Reply, TestGateway};
 use twoway_tests::plugins::ERROR_CASES;
 use twoway_tests::start_sim;
 
-const ACME_KEY: Option<&str> = Some("acme-key-1");
+const ACME_KEY: Option<&str> = Some("acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d");
 
 fn tenants(tenant: &str) -> String {
     format!("{tenant}[[tenant.workflow]]\nname = \"errors\"\nplugin = \"error_cases.wasm\"\n")

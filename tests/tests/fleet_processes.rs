@@ -98,7 +98,16 @@ async fn three_serve_processes_on_one_redis_make_one_login() {
         .map(|i| {
             let url = urls[i % 3].clone();
             tokio::spawn(async move {
-                http("GET", &url, &[("authorization", "Bearer acme-key-1")], "").await
+                http(
+                    "GET",
+                    &url,
+                    &[(
+                        "authorization",
+                        "Bearer acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d",
+                    )],
+                    "",
+                )
+                .await
             })
         })
         .collect();

@@ -41,7 +41,7 @@ async fn gateway(sim: &twoway_sim::Sim) -> (TestGateway, String) {
 
 /// A SOAP login to the gateway as tenant acme with its first key.
 async fn acme_login(client: &Client, origin: &str) -> Response {
-    let envelope = login_envelope("acme", "acme-key-1");
+    let envelope = login_envelope("acme", "acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d");
     client
         .soap(&format!("{origin}/services/Soap/u/62.0"), &envelope)
         .await
@@ -111,7 +111,10 @@ async fn soap_login_then_soap_and_rest_through_the_gateway() {
         .send(
             "GET",
             &format!("{origin}/services/data/v62.0/query?q=SELECT+Id+FROM+Account"),
-            &[("x-sfdc-session", "Bearer Bearer acme-key-1")],
+            &[(
+                "x-sfdc-session",
+                "Bearer Bearer acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d",
+            )],
             "",
         )
         .await;
@@ -130,12 +133,12 @@ async fn oauth_grants_answer_with_the_gateway_as_instance() {
             ("client_id", "x"),
             ("client_secret", "y"),
             ("username", "acme"),
-            ("password", "acme-key-1"),
+            ("password", "acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d"),
         ],
         vec![
             ("grant_type", "client_credentials"),
             ("client_id", "acme"),
-            ("client_secret", "acme-key-1"),
+            ("client_secret", "acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d"),
         ],
     ] {
         let answer = client.form(&token_url, &fields).await;
@@ -187,7 +190,10 @@ async fn gateway_errors_come_in_each_clients_format_and_reach_nothing() {
     let before = api_requests(&sim).await;
 
     // A wrong login: Salesforce's INVALID_LOGIN fault.
-    for (user, key) in [("acme", "acme-key-2"), ("nobody", "acme-key-1")] {
+    for (user, key) in [
+        ("acme", "acme-key-2-8e1b5d9f3a7c0e4b2d6f1a8c"),
+        ("nobody", "acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d"),
+    ] {
         let login = client
             .soap(
                 &format!("{origin}/services/Soap/u/62.0"),
@@ -259,7 +265,7 @@ async fn gateway_errors_come_in_each_clients_format_and_reach_nothing() {
         .rest(
             "GET",
             &format!("{origin}/services/nothing/here"),
-            "acme-key-1",
+            "acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d",
             None,
         )
         .await;
@@ -269,7 +275,7 @@ async fn gateway_errors_come_in_each_clients_format_and_reach_nothing() {
         .rest(
             "GET",
             &format!("{origin}/services/data/v62.0/%2e%2e/%2e%2e/secur/frontdoor.jsp"),
-            "acme-key-1",
+            "acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d",
             None,
         )
         .await;
@@ -292,7 +298,11 @@ async fn a_removed_key_revokes_its_tokens() {
     let url = format!("{origin}/services/data/v62.0/query?q=SELECT+Id+FROM+Account");
     assert_eq!(client.rest("GET", &url, &token, None).await.status, 200);
 
-    std::fs::write(gw.dir.path().join("acme-keys.txt"), "acme-key-2").unwrap();
+    std::fs::write(
+        gw.dir.path().join("acme-keys.txt"),
+        "acme-key-2-8e1b5d9f3a7c0e4b2d6f1a8c",
+    )
+    .unwrap();
     let reloaded = gw.reload().await;
     assert_eq!(reloaded.status, 200, "{}", reloaded.body);
     let after = client.rest("GET", &url, &token, None).await;
@@ -348,7 +358,10 @@ async fn the_seed_session_with_curl_through_the_gateway() {
     let (status, login) = run(
         format!("{origin}/services/Soap/u/41.0"),
         soap("login"),
-        Some(login_envelope("acme", "acme-key-1")),
+        Some(login_envelope(
+            "acme",
+            "acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d",
+        )),
     )
     .await
     .unwrap();

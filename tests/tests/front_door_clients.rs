@@ -24,7 +24,7 @@ fn env(origin: &str) -> Vec<(&'static str, &str)> {
     vec![
         ("SF_LOGIN_URL", origin),
         ("SF_USERNAME", "acme"),
-        ("SF_PASSWORD", "acme-key-1"),
+        ("SF_PASSWORD", "acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d"),
     ]
 }
 

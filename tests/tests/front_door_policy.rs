@@ -40,7 +40,7 @@ async fn token(client: &Client, origin: &str) -> String {
     let login = client
         .soap(
             &format!("{origin}/services/Soap/u/62.0"),
-            &login_envelope("acme", "acme-key-1"),
+            &login_envelope("acme", "acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d"),
         )
         .await;
     assert_eq!(login.status, 200, "{}", login.body);

@@ -10,8 +10,8 @@ use twoway_tests::gateway::{
 use twoway_tests::plugins::*;
 use twoway_tests::{admin_post, pki, start_sim, start_sim_with};
 
-const ACME_KEY: Option<&str> = Some("acme-key-1");
-const GLOBEX_KEY: Option<&str> = Some("globex-key-1");
+const ACME_KEY: Option<&str> = Some("acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d");
+const GLOBEX_KEY: Option<&str> = Some("globex-key-1-3c7e0a5f9b2d6e1a4c8f0b7d");
 
 /// A gateway serving Acme and Globex, each with the workflow `user`.
 async fn two_tenants(sim: &twoway_sim::Sim) -> TestGateway {
@@ -42,7 +42,10 @@ async fn tenants_are_kept_apart() {
         ("/tenants/globex/workflows/user", ACME_KEY),
         ("/tenants/acme/workflows/user", GLOBEX_KEY),
         ("/tenants/acme/workflows/user", None),
-        ("/tenants/acme/workflows/user", Some("acme-key-2")),
+        (
+            "/tenants/acme/workflows/user",
+            Some("acme-key-2-8e1b5d9f3a7c0e4b2d6f1a8c"),
+        ),
     ] {
         let reply = gw.call("GET", path, key, "").await;
         assert_eq!(reply.status, 401, "{path} with {key:?}");
@@ -92,7 +95,10 @@ async fn routing_and_request_problems() {
         "GET",
         &format!("{}/tenants/acme/workflows/user", gw.url),
         &[
-            ("authorization", "Bearer acme-key-1"),
+            (
+                "authorization",
+                "Bearer acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d",
+            ),
             ("x-request-id", "trace-me-42"),
         ],
         "",
@@ -187,7 +193,10 @@ async fn a_saturated_tenant_answers_503_with_retry_after() {
     let tenant = tenant_with(ACME, "max_concurrency = 1\nmax_queued = 0");
     let tenants = with_workflow(&tenant, "spin", "spin_forever.wasm", "timeout_ms = 4000");
     let gw = TestGateway::start(&sim, &tenants, &[("spin_forever.wasm", SPIN_FOREVER)]).await;
-    let busy = gw.spawn_get("/tenants/acme/workflows/spin", "acme-key-1");
+    let busy = gw.spawn_get(
+        "/tenants/acme/workflows/spin",
+        "acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d",
+    );
     // Wait until the first request holds the one slot.
     gw.wait_for_metric("twoway_tenant_slots_in_use{tenant=\"acme\"} 1")
         .await;
@@ -290,7 +299,10 @@ async fn a_rotated_certificate_is_used_without_failing_a_request() {
             let reply = http(
                 "GET",
                 &format!("{url}/tenants/acme/workflows/user"),
-                &[("authorization", "Bearer acme-key-1")],
+                &[(
+                    "authorization",
+                    "Bearer acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d",
+                )],
                 "",
             )
             .await;
@@ -332,7 +344,12 @@ async fn graceful_shutdown_answers_every_accepted_request() {
     let gw = TestGateway::start(&sim, &tenants, &[("spin_forever.wasm", SPIN_FOREVER)]).await;
     let url = gw.url.clone();
     let requests: Vec<_> = (0..10)
-        .map(|_| gw.spawn_get("/tenants/acme/workflows/slow", "acme-key-1"))
+        .map(|_| {
+            gw.spawn_get(
+                "/tenants/acme/workflows/slow",
+                "acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d",
+            )
+        })
         .collect();
     // Shut down once the gateway has accepted all ten (they are in flight).
     gw.wait_for_metric("twoway_requests_in_flight 10").await;
@@ -394,7 +411,7 @@ async fn admin_endpoints_report_state_and_never_secrets() {
             "00D5g000004Acme!",
             "acme-password",
             "ACMETOKEN",
-            "acme-key-1",
+            "acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d",
             "globex-client-secret",
         ] {
             assert!(!text.contains(secret), "{secret} leaked: {text}");

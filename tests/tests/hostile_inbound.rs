@@ -16,7 +16,7 @@ use twoway_tests::gateway::{
 use twoway_tests::plugins::*;
 use twoway_tests::{Client, start_sim};
 
-const ACME_KEY: Option<&str> = Some("acme-key-1");
+const ACME_KEY: Option<&str> = Some("acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d");
 
 /// Reads until the server closes the connection (the bound only keeps a
 /// broken gateway from hanging the test).
@@ -37,7 +37,16 @@ async fn a_burst_of_60_on_a_cold_tenant_completes() {
     let calls = (0..60).map(|_| {
         let url = format!("{}/tenants/acme/workflows/user", gw.url);
         tokio::spawn(async move {
-            http("GET", &url, &[("authorization", "Bearer acme-key-1")], "").await
+            http(
+                "GET",
+                &url,
+                &[(
+                    "authorization",
+                    "Bearer acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d",
+                )],
+                "",
+            )
+            .await
         })
     });
     let replies = futures_join(calls.collect()).await;
@@ -81,10 +90,10 @@ async fn a_full_queue_or_a_late_slot_is_overloaded_with_retry_after() {
         |tenant: &str, key: &str| gw.spawn_get(&format!("/tenants/{tenant}/workflows/spin"), key);
 
     // Acme: one running, one waiting; a third finds the queue full.
-    let running = spawn_call("acme", "acme-key-1");
+    let running = spawn_call("acme", "acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d");
     gw.wait_for_metric("twoway_tenant_slots_in_use{tenant=\"acme\"} 1")
         .await;
-    let waiting = spawn_call("acme", "acme-key-1");
+    let waiting = spawn_call("acme", "acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d");
     gw.wait_for_metric("twoway_tenant_queued_requests{tenant=\"acme\"} 1")
         .await;
     let refused = gw
@@ -99,14 +108,14 @@ async fn a_full_queue_or_a_late_slot_is_overloaded_with_retry_after() {
     assert_eq!(waiting.await.unwrap().json()["code"], "plugin_timeout");
 
     // Globex: the queue has room, but no slot frees up within 300 ms.
-    let running = spawn_call("globex", "globex-key-1");
+    let running = spawn_call("globex", "globex-key-1-3c7e0a5f9b2d6e1a4c8f0b7d");
     gw.wait_for_metric("twoway_tenant_slots_in_use{tenant=\"globex\"} 1")
         .await;
     let late = gw
         .call(
             "GET",
             "/tenants/globex/workflows/spin",
-            Some("globex-key-1"),
+            Some("globex-key-1-3c7e0a5f9b2d6e1a4c8f0b7d"),
             "",
         )
         .await;
@@ -126,7 +135,7 @@ async fn a_full_queue_or_a_late_slot_is_overloaded_with_retry_after() {
 async fn stalled_body(addr: std::net::SocketAddr) -> TcpStream {
     let mut tcp = TcpStream::connect(addr).await.unwrap();
     tcp.write_all(
-        b"POST /tenants/acme/workflows/user HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer acme-key-1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{",
+        b"POST /tenants/acme/workflows/user HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{",
     )
     .await
     .unwrap();
@@ -178,7 +187,16 @@ async fn a_listener_serves_at_most_max_connections() {
         .await;
     let url = format!("{}/tenants/acme/workflows/user", gw.url);
     let third = tokio::spawn(async move {
-        http("GET", &url, &[("authorization", "Bearer acme-key-1")], "").await
+        http(
+            "GET",
+            &url,
+            &[(
+                "authorization",
+                "Bearer acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d",
+            )],
+            "",
+        )
+        .await
     });
     // Nothing to poll for "not served": give it a moment to be wrongly served.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -333,7 +351,12 @@ async fn an_unknown_tenant_and_a_wrong_key_look_the_same() {
     };
     // Same tenant name in the URL, so the echoed `tenant` is the same too.
     let gw_nobody = TestGateway::with_user_workflow(&sim, "", GLOBEX).await;
-    for key in [Some("acme-key-1"), Some("wrong-key"), None, Some("")] {
+    for key in [
+        Some("acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d"),
+        Some("wrong-key"),
+        None,
+        Some(""),
+    ] {
         let unknown = gw_nobody
             .call("GET", "/tenants/acme/workflows/user", key, "")
             .await;
@@ -341,7 +364,7 @@ async fn an_unknown_tenant_and_a_wrong_key_look_the_same() {
             .call(
                 "GET",
                 "/tenants/acme/workflows/user",
-                Some("acme-key-2"),
+                Some("acme-key-2-8e1b5d9f3a7c0e4b2d6f1a8c"),
                 "",
             )
             .await;
@@ -569,18 +592,21 @@ async fn refusals_on_the_head_alone_are_problems() {
     ] {
         let answer = raw(
             addr,
-            &format!("GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer acme-key-1\r\nAuthorization: Bearer other\r\n\r\n"),
+            &format!("GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d\r\nAuthorization: Bearer other\r\n\r\n"),
         )
         .await;
         assert_problem(&answer, "400", "bad_request");
         assert!(answer.contains("Authorization more than once"), "{answer}");
-        assert!(!answer.contains("acme-key-1"), "{answer}");
+        assert!(
+            !answer.contains("acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d"),
+            "{answer}"
+        );
     }
     // A Content-Length over the cap is refused before any of the body is
     // sent (else this would wait for it and end in 408 after 30 s).
     let answer = raw(
         addr,
-        "POST /tenants/acme/workflows/user HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer acme-key-1\r\nContent-Length: 10000000000\r\n\r\n",
+        "POST /tenants/acme/workflows/user HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d\r\nContent-Length: 10000000000\r\n\r\n",
     )
     .await;
     assert_problem(&answer, "413", "payload_too_large");

@@ -12,7 +12,7 @@ use twoway_tests::gateway::{ACME, TestGateway, http};
 use twoway_tests::plugins::*;
 use twoway_tests::{admin_get, start_sim};
 
-const KEY: &str = "Bearer acme-key-1";
+const KEY: &str = "Bearer acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d";
 
 /// The getUserInfo request a workflow writes: no SessionHeader.
 const GET_USER_INFO_REQUEST: &str = r#"<?xml version="1.0" encoding="utf-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:urn="urn:partner.soap.sforce.com"><soapenv:Body><urn:getUserInfo/></soapenv:Body></soapenv:Envelope>"#;

@@ -188,7 +188,10 @@ async fn the_image_serves_read_only_as_a_non_root_user_with_the_examples_only() 
     let reply = http(
         "GET",
         &format!("http://127.0.0.1:{port}/tenants/acme/workflows/user"),
-        &[("authorization", "Bearer acme-key-1")],
+        &[(
+            "authorization",
+            "Bearer acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d",
+        )],
         "",
     )
     .await;

@@ -17,7 +17,7 @@ use twoway_tests::gateway::{Reply, TestGateway};
 use twoway_tests::plugins::GET_USER_INFO;
 use twoway_tests::{partner_fault, pki, start_sim};
 
-const KEY: Option<&str> = Some("acme-key-1");
+const KEY: Option<&str> = Some("acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d");
 /// The shortest first backoff window: 1 s with jitter in [0.5, 1].
 const FIRST_WINDOW: Duration = Duration::from_millis(500);
 /// How long a test polls for something that must happen.
@@ -102,7 +102,11 @@ async fn a_hanging_login_service_gets_one_connection_per_backoff_window() {
 
     // A burst right after: refused from the backoff, no new connection.
     let replies = gw
-        .burst("/tenants/acme/workflows/user", "acme-key-1", 8)
+        .burst(
+            "/tenants/acme/workflows/user",
+            "acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d",
+            8,
+        )
         .await;
     let elapsed = failed.elapsed();
     for reply in &replies {

@@ -11,8 +11,8 @@ use twoway_tests::gateway::{ACME, GLOBEX, Reply, TestGateway, http};
 use twoway_tests::plugins::GET_USER_INFO;
 use twoway_tests::{ACME_ORG, ANALYST_PASSWORD, ANALYST_USER, admin_get, start_sim};
 
-const ACME_KEY: Option<&str> = Some("acme-key-1");
-const GLOBEX_KEY: Option<&str> = Some("globex-key-1");
+const ACME_KEY: Option<&str> = Some("acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d");
+const GLOBEX_KEY: Option<&str> = Some("globex-key-1-3c7e0a5f9b2d6e1a4c8f0b7d");
 
 type Exposition = openmetrics_parser::MetricsExposition<OpenMetricsType, OpenMetricsValue>;
 type Family = MetricFamily<OpenMetricsType, OpenMetricsValue>;

@@ -47,7 +47,7 @@ async fn no_secret_reaches_the_logs() {
         ("lead_intake.wasm", LEAD_INTAKE),
     ];
     let gw = TestGateway::start(&sim, &tenants, &plugins).await;
-    let acme = "acme-key-1";
+    let acme = "acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d";
     // The status of a call of `/tenants/{path}` with `key`.
     let status =
         |method: &'static str, path: &'static str, key: &'static str, body: &'static str| {
@@ -59,7 +59,13 @@ async fn no_secret_reaches_the_logs() {
         };
     assert_eq!(status("GET", "acme/workflows/user", acme, "").await, 200);
     assert_eq!(
-        status("GET", "globex/workflows/user", "globex-key-1", "").await,
+        status(
+            "GET",
+            "globex/workflows/user",
+            "globex-key-1-3c7e0a5f9b2d6e1a4c8f0b7d",
+            ""
+        )
+        .await,
         200
     );
     let lead = r#"{"first_name":"Bugs","last_name":"Bunny","company":"Warner","email":"bugs@warner.example"}"#;

@@ -11,7 +11,7 @@ use twoway_tests::gateway::{ACME, TestGateway, replace_file};
 use twoway_tests::plugins::{VERSION_A, WIT_0_1_0};
 use twoway_tests::start_sim;
 
-const KEY: Option<&str> = Some("acme-key-1");
+const KEY: Option<&str> = Some("acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d");
 
 fn workflow(file: &str) -> String {
     format!("{ACME}[[tenant.workflow]]\nname = \"w\"\nplugin = \"{file}\"\n")

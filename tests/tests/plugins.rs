@@ -9,7 +9,7 @@ use twoway_tests::gateway::{ACME, TestGateway, replace_file, with_workflow};
 use twoway_tests::plugins::*;
 use twoway_tests::{ACME_ACCOUNTS, start_sim, start_sim_with};
 
-const KEY: Option<&str> = Some("acme-key-1");
+const KEY: Option<&str> = Some("acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d");
 
 fn workflows(list: &[(&str, &str, &str)]) -> String {
     list.iter()
@@ -313,7 +313,10 @@ async fn hot_reload_under_load_loses_no_request() {
             let reply = twoway_tests::gateway::http(
                 "GET",
                 &format!("{url}/tenants/acme/workflows/v"),
-                &[("authorization", "Bearer acme-key-1")],
+                &[(
+                    "authorization",
+                    "Bearer acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d",
+                )],
                 "",
             )
             .await;
@@ -385,7 +388,7 @@ async fn every_call_starts_with_fresh_memory() {
         let (tenant, key) = if round % 2 == 0 {
             ("acme", KEY)
         } else {
-            ("globex", Some("globex-key-1"))
+            ("globex", Some("globex-key-1-3c7e0a5f9b2d6e1a4c8f0b7d"))
         };
         let reply = gw
             .call(
@@ -399,7 +402,11 @@ async fn every_call_starts_with_fresh_memory() {
         assert_eq!(reply.json(), fresh, "call {round} ({tenant})");
     }
     for reply in gw
-        .burst("/tenants/acme/workflows/fresh", "acme-key-1", 32)
+        .burst(
+            "/tenants/acme/workflows/fresh",
+            "acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d",
+            32,
+        )
         .await
     {
         assert_eq!(reply.status, 200, "{}", reply.body);

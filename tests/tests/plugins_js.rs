@@ -18,7 +18,7 @@ use twoway_tests::gateway::{ACME, Reply, TestGateway};
 use twoway_tests::plugins::SOQL_QUERY;
 use twoway_tests::{start_sim, start_sim_with};
 
-const KEY: Option<&str> = Some("acme-key-1");
+const KEY: Option<&str> = Some("acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d");
 
 /// A language other than Rust: where its built component is and how to build it.
 struct Lang {

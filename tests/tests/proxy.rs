@@ -12,7 +12,7 @@ use twoway_tests::gateway::{ACME, Reply, TestGateway, tenant_with, with_workflow
 use twoway_tests::plugins::GET_USER_INFO;
 use twoway_tests::{free_port, start_sim};
 
-const ACME_KEY: Option<&str> = Some("acme-key-1");
+const ACME_KEY: Option<&str> = Some("acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d");
 
 /// A tinyproxy in the foreground with its own config and log in a temp dir.
 struct Tinyproxy {

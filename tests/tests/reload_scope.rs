@@ -17,7 +17,7 @@ use twoway_tests::plugins::{GET_USER_INFO, VERSION_A, VERSION_B};
 use twoway_tests::{ANALYST_PASSWORD, ANALYST_USER, Client, admin_get, pki, start_sim};
 use twoway_tests::{login_envelope, start_sim_with, xml_text};
 
-const ACME_KEY: Option<&str> = Some("acme-key-1");
+const ACME_KEY: Option<&str> = Some("acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d");
 /// How long a test polls for something that must happen.
 const DEADLINE: Duration = Duration::from_secs(60);
 
@@ -136,7 +136,11 @@ async fn callers_workflows_and_limits_swap_without_a_login_or_a_handshake() {
     assert!(handshakes >= 1);
 
     // A rotated API key, new limits, a workflow's config and a new workflow.
-    std::fs::write(gw.dir.path().join("acme-keys.txt"), "acme-key-2").unwrap();
+    std::fs::write(
+        gw.dir.path().join("acme-keys.txt"),
+        "acme-key-2-8e1b5d9f3a7c0e4b2d6f1a8c",
+    )
+    .unwrap();
     let tenant = with_keys(ACME, "max_concurrency = 3\nmax_queued = 7");
     let user = workflow("user", "get_user_info.wasm", "config = { note = \"x\" }");
     let v = workflow("v", "version_a.wasm", "");
@@ -145,7 +149,7 @@ async fn callers_workflows_and_limits_swap_without_a_login_or_a_handshake() {
     assert_eq!(reloaded.status, 200, "{}", reloaded.body);
 
     assert_eq!(call(&gw, "user", ACME_KEY).await.status, 401, "old key");
-    let new_key = Some("acme-key-2");
+    let new_key = Some("acme-key-2-8e1b5d9f3a7c0e4b2d6f1a8c");
     let reply = call(&gw, "user", new_key).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(call(&gw, "v", new_key).await.body, "a");
@@ -253,7 +257,7 @@ async fn a_failed_reload_leaves_no_trace() {
         .call(
             "GET",
             "/tenants/globex/workflows/user",
-            Some("globex-key-1"),
+            Some("globex-key-1-3c7e0a5f9b2d6e1a4c8f0b7d"),
             "",
         )
         .await;
@@ -326,7 +330,7 @@ async fn a_login_of_a_replaced_config_never_reaches_the_new_one() {
     )
     .await;
     let early = {
-        let (url, key) = (gw.url.clone(), "Bearer acme-key-1");
+        let (url, key) = (gw.url.clone(), "Bearer acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d");
         tokio::spawn(async move {
             http(
                 "GET",

@@ -100,12 +100,15 @@ async fn a_symlink_swap_of_a_secret_mount_is_picked_up_and_a_broken_one_refused(
     publish(
         &mount,
         "2026_01",
-        &[("fullcert.pem", &first), ("api-keys", b"key-one")],
+        &[
+            ("fullcert.pem", &first),
+            ("api-keys", b"rotation-key-one-6f2a9d4c1e8b7a30"),
+        ],
     );
     gw.serve().await;
 
     let call = async |key: &str| gw.call("GET", PATH, Some(key), "").await;
-    assert_eq!(call("key-one").await.status, 200);
+    assert_eq!(call("rotation-key-one-6f2a9d4c1e8b7a30").await.status, 200);
     let logins = admin_get(&sim, "/counters").await["logins"].clone();
     let old_certificate = certificate(&gw).await;
     let watched = config(&gw).await["watched_files"].clone();
@@ -119,17 +122,22 @@ async fn a_symlink_swap_of_a_secret_mount_is_picked_up_and_a_broken_one_refused(
     publish(
         &mount,
         "2026_02",
-        &[("fullcert.pem", &second), ("api-keys", b"key-two")],
+        &[
+            ("fullcert.pem", &second),
+            ("api-keys", b"rotation-key-two-3e8c1f5a9b2d7e04"),
+        ],
     );
     until_config(&gw, "the rotation is reloaded", |c| c["reloads"] == 1).await;
     assert_ne!(certificate(&gw).await, old_certificate, "a new identity");
-    let reply = call("key-two").await;
+    let reply = call("rotation-key-two-3e8c1f5a9b2d7e04").await;
     assert_eq!(
         reply.status, 200,
         "served with the new identity and key: {}",
         reply.body
     );
-    call("key-one").await.assert_problem(401, "unauthorized");
+    call("rotation-key-one-6f2a9d4c1e8b7a30")
+        .await
+        .assert_problem(401, "unauthorized");
     assert_eq!(
         admin_get(&sim, "/counters").await["logins"],
         logins,
@@ -143,7 +151,7 @@ async fn a_symlink_swap_of_a_secret_mount_is_picked_up_and_a_broken_one_refused(
         "2026_03",
         &[
             ("fullcert.pem", b"not a certificate"),
-            ("api-keys", b"key-two"),
+            ("api-keys", b"rotation-key-two-3e8c1f5a9b2d7e04"),
         ],
     );
     until_config(&gw, "the broken file is refused", |c| {
@@ -160,7 +168,11 @@ async fn a_symlink_swap_of_a_secret_mount_is_picked_up_and_a_broken_one_refused(
         "the error names the file: {now}"
     );
     assert_eq!(certificate(&gw).await, rotated);
-    assert_eq!(call("key-two").await.status, 200, "still served");
+    assert_eq!(
+        call("rotation-key-two-3e8c1f5a9b2d7e04").await.status,
+        200,
+        "still served"
+    );
     let metrics = gw.admin_get("/metrics").await.body;
     assert_eq!(
         metric(&metrics, "twoway_config_reloads_total{result=\"failure\"} "),
@@ -182,14 +194,17 @@ async fn a_symlink_swap_of_a_secret_mount_is_picked_up_and_a_broken_one_refused(
     publish(
         &mount,
         "2026_04",
-        &[("fullcert.pem", &first), ("api-keys", b"key-two")],
+        &[
+            ("fullcert.pem", &first),
+            ("api-keys", b"rotation-key-two-3e8c1f5a9b2d7e04"),
+        ],
     );
     until_config(&gw, "the fix is reloaded", |c| c["reloads"] == 2).await;
     let now = config(&gw).await;
     assert!(now["last_reload_error"].is_null(), "{now}");
     assert_eq!(now["last_reload_successful"], true, "{now}");
     assert_eq!(certificate(&gw).await, old_certificate);
-    assert_eq!(call("key-two").await.status, 200);
+    assert_eq!(call("rotation-key-two-3e8c1f5a9b2d7e04").await.status, 200);
     let metrics = gw.admin_get("/metrics").await.body;
     assert_eq!(
         metric(&metrics, "twoway_config_last_reload_successful "),

@@ -194,6 +194,11 @@ fn the_files_a_config_names_are_listed_for_the_watcher() {
     for name in ["pw.txt", "keys.txt", "id.pem", "roots.pem"] {
         std::fs::write(dir.path().join(name), "x").unwrap();
     }
+    std::fs::write(
+        dir.path().join("keys.txt"),
+        "9f3c1a7e5b2d8c4f0a6e1b3d7c9f2a4e",
+    )
+    .unwrap();
     let text = r#"
 [[tenant]]
 name = "acme"
@@ -212,4 +217,60 @@ password_file = "pw.txt"
         .collect();
     expected.sort();
     assert_eq!(config.files, expected);
+}
+
+#[test]
+fn empty_or_weak_api_keys_are_refused_without_showing_them() {
+    let strong = "9f3c1a7e5b2d8c4f0a6e1b3d7c9f2a4e";
+    let weak = "short-key-7";
+    let repeated = "abababababababababababababababab";
+    let check = |keys: &str| {
+        let env = move |name: &str| match name {
+            "PW" => Some("pw".to_string()),
+            "KEYS" => Some(keys.to_string()),
+            _ => None,
+        };
+        let text = with_tenant_keys("api_keys_env = \"KEYS\"");
+        match from_toml(&text, Path::new("/nonexistent"), &env) {
+            Ok(config) => Ok(config.tenants[0].api_keys.len()),
+            Err(problems) => Err(problems),
+        }
+    };
+    assert_eq!(check(strong), Ok(1));
+    assert_eq!(check(&format!("{strong},\n{strong}x")), Ok(2));
+    for (keys, why) in [
+        (
+            format!("{strong},{weak}"),
+            "API key 2 of 2 is too weak: it has 11 characters",
+        ),
+        (
+            repeated.to_string(),
+            "API key 1 of 1 is too weak: it repeats a few characters",
+        ),
+        (" , \n ".to_string(), "holds no API key"),
+    ] {
+        let problems = check(&keys).unwrap_err();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        let problem = &problems[0];
+        assert!(
+            problem.starts_with("tenant[acme].api_keys_env"),
+            "{problem}"
+        );
+        assert!(problem.contains(why), "{problem}");
+        assert!(problem.contains("at least 32 characters"), "{problem}");
+        for secret in [strong, weak, repeated] {
+            assert!(!problem.contains(secret), "{problem}");
+        }
+    }
+    // An empty file is no key either.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("keys.txt"), "\n").unwrap();
+    let text = with_tenant_keys("api_keys_file = \"keys.txt\"");
+    let env = |name: &str| (name == "PW").then(|| "pw".to_string());
+    let problems = from_toml(&text, dir.path(), &env).unwrap_err();
+    assert!(
+        problems[0].starts_with("tenant[acme].api_keys_file")
+            && problems[0].contains("holds no API key"),
+        "{problems:?}"
+    );
 }

@@ -3,6 +3,25 @@
 
 use super::*;
 
+/// Shortest API key accepted.
+pub const MIN_API_KEY_CHARS: usize = 32;
+/// Fewest different characters an API key must have.
+pub const MIN_API_KEY_DISTINCT: usize = 8;
+/// The rule, as messages and docs/config.md say it.
+const MIN_API_KEY_RULE: &str =
+    "at least 32 characters, at least 8 of them different (e.g. `openssl rand -hex 32`)";
+
+/// Why an API key is too weak to guard a tenant, without showing it.
+pub fn weak_key(key: &str) -> Option<String> {
+    let chars = key.chars().count();
+    if chars < MIN_API_KEY_CHARS {
+        return Some(format!("it has {chars} characters"));
+    }
+    let distinct = key.chars().collect::<std::collections::BTreeSet<_>>().len();
+    (distinct < MIN_API_KEY_DISTINCT)
+        .then(|| format!("it repeats a few characters ({distinct} different ones)"))
+}
+
 impl Checker<'_> {
     /// `[server] admin_token_env` / `_file`: required when the admin listener
     /// is not on loopback, since anyone who reaches it could reload the config.
@@ -31,22 +50,41 @@ impl Checker<'_> {
         token
     }
 
+    /// `api_keys_env` / `_file`: at least one key, each one strong (see
+    /// [`weak_key`]). Keys are named by their place in the list, never shown.
     pub(super) fn api_keys(
         &mut self,
         key: &str,
         env: Option<&str>,
         file: Option<&Path>,
     ) -> Vec<Secret> {
-        let text = self.secret(&format!("{key}.api_keys"), env, file, false);
-        text.map(|s| {
-            s.expose()
-                .split([',', '\n'])
-                .map(str::trim)
-                .filter(|k| !k.is_empty())
-                .map(Secret::new)
-                .collect()
-        })
-        .unwrap_or_default()
+        let Some(text) = self.secret(&format!("{key}.api_keys"), env, file, false) else {
+            return Vec::new();
+        };
+        let keys: Vec<&str> = text
+            .expose()
+            .split([',', '\n'])
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .collect();
+        let source = if env.is_some() { "env" } else { "file" };
+        let at = format!("{key}.api_keys_{source}");
+        if keys.is_empty() {
+            self.problem(
+                &at,
+                format!("holds no API key, which would leave the tenant open to certificate-only callers: give at least one key ({MIN_API_KEY_RULE}), or remove api_keys_{source}"),
+            );
+        }
+        let count = keys.len();
+        for (i, k) in keys.iter().enumerate() {
+            if let Some(why) = weak_key(k) {
+                self.problem(
+                    &at,
+                    format!("API key {} of {count} is too weak: {why}; API keys must have {MIN_API_KEY_RULE}", i + 1),
+                );
+            }
+        }
+        keys.into_iter().map(Secret::new).collect()
     }
 
     /// A secret from `<name>_env` or `<name>_file`; `required` reports its absence.
