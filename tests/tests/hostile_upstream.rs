@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use twoway::transport::{Settings, Transport, TransportError, client_config};
+use twoway::config::Upstream;
+use twoway::transport::{Transport, TransportError, client_config};
 use twoway_tests::fake_login::server_tls;
 use twoway_tests::pki;
 
@@ -48,11 +49,11 @@ async fn announcing(length: u64) -> String {
 async fn an_answer_announcing_more_than_the_cap_is_refused_on_its_head() {
     let url = announcing(1_000_000_000).await;
     let tls = client_config(None, &[pki().dir.join("root-ca.pem")]).unwrap();
-    let settings = Settings {
+    let settings = Upstream {
         max_response_bytes: 1024 * 1024,
         // Without the check on the head this would be the error.
         response_timeout: Duration::from_secs(20),
-        ..twoway::gateway::transport_settings(&twoway::config::Upstream::default())
+        ..Upstream::default()
     };
     let transport = Transport::new(tls, &settings);
     let request = http::Request::get(url.as_str()).body(Bytes::new()).unwrap();
