@@ -97,7 +97,7 @@ async fn a_token_from_one_instance_works_on_the_other_and_redis_never_holds_it()
     let client = Client::anonymous();
 
     // Issued by A (SOAP login), accepted by B; issued by B (OAuth), by A.
-    let soap = login(&client, &gws[0], "acme-key-1").await;
+    let soap = login(&client, &gws[0], "acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d").await;
     let answer = query(&client, &gws[1], &soap).await;
     assert_eq!(answer.status, 200, "{}", answer.body);
     let oauth = client
@@ -106,7 +106,7 @@ async fn a_token_from_one_instance_works_on_the_other_and_redis_never_holds_it()
             &[
                 ("grant_type", "password"),
                 ("username", "acme"),
-                ("password", "acme-key-1"),
+                ("password", "acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d"),
             ],
         )
         .await;
@@ -152,13 +152,17 @@ async fn a_removed_key_revokes_its_tokens_on_every_instance() {
     let sim = start_sim().await;
     let gws = fleet(&sim, &redis, "").await;
     let client = Client::anonymous();
-    let token = login(&client, &gws[0], "acme-key-1").await;
+    let token = login(&client, &gws[0], "acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d").await;
     for gw in &gws {
         assert_eq!(query(&client, gw, &token).await.status, 200);
     }
 
     for gw in &gws {
-        std::fs::write(gw.dir.path().join("acme-keys.txt"), "acme-key-2").unwrap();
+        std::fs::write(
+            gw.dir.path().join("acme-keys.txt"),
+            "acme-key-2-8e1b5d9f3a7c0e4b2d6f1a8c",
+        )
+        .unwrap();
         let reloaded = gw.reload().await;
         assert_eq!(reloaded.status, 200, "{}", reloaded.body);
     }
@@ -166,7 +170,7 @@ async fn a_removed_key_revokes_its_tokens_on_every_instance() {
         assert_invalid_session(&query(&client, gw, &token).await);
     }
     // The new key's tokens work fleet-wide.
-    let fresh = login(&client, &gws[1], "acme-key-2").await;
+    let fresh = login(&client, &gws[1], "acme-key-2-8e1b5d9f3a7c0e4b2d6f1a8c").await;
     assert_eq!(query(&client, &gws[0], &fresh).await.status, 200);
 }
 
@@ -188,7 +192,7 @@ async fn records_written_or_changed_without_the_key_refuse_their_token() {
             .expect("SET");
     };
 
-    let first = login(&client, &gws[0], "acme-key-1").await;
+    let first = login(&client, &gws[0], "acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d").await;
     let first_key = record_key(&redis).await;
     let first_value = redis
         .dump()
@@ -214,7 +218,7 @@ async fn records_written_or_changed_without_the_key_refuse_their_token() {
     assert_eq!(query(&client, &gws[1], &first).await.status, 200);
 
     // A record moved under another token's name does not open there.
-    let second = login(&client, &gws[1], "acme-key-1").await;
+    let second = login(&client, &gws[1], "acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d").await;
     assert_eq!(query(&client, &gws[0], &second).await.status, 200);
     let keys: Vec<String> = redis
         .dump()
@@ -255,9 +259,9 @@ async fn each_tenant_holds_at_most_max_tokens_across_the_fleet() {
     let sim = start_sim().await;
     let gws = fleet(&sim, &redis, "[front_door]\nmax_tokens = 2\n").await;
     let client = Client::anonymous();
-    login(&client, &gws[0], "acme-key-1").await;
-    login(&client, &gws[1], "acme-key-1").await;
-    let third = try_login(&client, &gws[0], "acme-key-1").await;
+    login(&client, &gws[0], "acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d").await;
+    login(&client, &gws[1], "acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d").await;
+    let third = try_login(&client, &gws[0], "acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d").await;
     assert_unavailable_fault(&third);
     assert!(third.body.contains("max_tokens"), "{}", third.body);
 }
@@ -268,7 +272,7 @@ async fn redis_down_is_server_unavailable_never_an_acceptance() {
     let sim = start_sim().await;
     let gws = fleet(&sim, &redis, "").await;
     let client = Client::anonymous();
-    let token = login(&client, &gws[0], "acme-key-1").await;
+    let token = login(&client, &gws[0], "acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d").await;
     assert_eq!(query(&client, &gws[1], &token).await.status, 200);
 
     redis.kill();
@@ -282,9 +286,16 @@ async fn redis_down_is_server_unavailable_never_an_acceptance() {
             answer.headers
         );
     }
-    assert_unavailable_fault(&try_login(&client, &gws[1], "acme-key-1").await);
+    assert_unavailable_fault(
+        &try_login(&client, &gws[1], "acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d").await,
+    );
     // An API key presented directly needs no token store.
-    assert_eq!(query(&client, &gws[0], "acme-key-1").await.status, 200);
+    assert_eq!(
+        query(&client, &gws[0], "acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d")
+            .await
+            .status,
+        200
+    );
 
     // Redis back: the token works again.
     redis.restart().await;
