@@ -91,15 +91,20 @@ fn session_code(e: &SessionError) -> u8 {
 }
 
 /// Turns a command's result into the process's exit code, printing the
-/// error (`error: ...` on stderr; with `json`, also `{"error", "exit_code"}`
-/// on stdout).
-pub fn finish(result: anyhow::Result<()>, json: bool) -> ExitCode {
+/// error (`error: ...` on stderr, or a JSON log line with `log_json`
+/// (`--log-format json`); with `json`, also `{"error", "exit_code"}` on
+/// stdout).
+pub fn finish(result: anyhow::Result<()>, json: bool, log_json: bool) -> ExitCode {
     let Err(e) = result else {
         return ExitCode::from(OK);
     };
     let code = exit_code(&e);
     if e.downcast_ref::<Reported>().is_none() {
-        eprintln!("error: {e:#}");
+        if log_json {
+            tracing::error!(error = format!("{e:#}"), exit_code = code, "failed");
+        } else {
+            eprintln!("error: {e:#}");
+        }
         if json {
             println!(
                 "{}",

@@ -8,6 +8,7 @@ mod allocator;
 mod cert;
 pub mod exit;
 mod local;
+mod logging;
 mod plugin;
 mod request;
 mod tenant;
@@ -28,13 +29,28 @@ pub use tenant::{CallArgs, LoginArgs, TenantArgs};
 /// failure, 2 usage, 3 config, 4 network or TLS, 5 the API refused (login
 /// refused, a fault, an HTTP error); `cert` commands: 0 ok, 1 warnings, 2 errors.
 #[derive(Debug, Parser)]
-#[command(name = "twoway", version, about, long_about)]
+#[command(name = "twoway", version = version_line(), about, long_about)]
 pub struct Cli {
     /// Log format on stderr.
     #[arg(long, global = true, value_enum, default_value = "text")]
     pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The git commit this program was built from (`build.rs`), or `unknown`.
+pub const COMMIT: &str = env!("TWOWAY_COMMIT");
+
+/// `twoway --version`: the version, the commit and the plugin contract.
+pub fn version_line() -> &'static str {
+    static LINE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    LINE.get_or_init(|| {
+        format!(
+            "{} (commit {COMMIT}, plugins: WIT twoway:gateway@{})",
+            twoway::version::VERSION,
+            twoway::version::WIT
+        )
+    })
 }
 
 /// `--log-format` values.
@@ -102,32 +118,23 @@ impl Cli {
 }
 
 /// The whole `twoway` program: parse the command line, set up logging on
-/// stderr (the level from `TWOWAY_LOG`, else `RUST_LOG`, else `info`; colour
-/// only on a terminal), run, and map the outcome to an exit code.
+/// stderr ([`logging`]), run, and map the outcome to an exit code.
 pub async fn main() -> std::process::ExitCode {
-    use std::io::IsTerminal as _;
+    twoway::version::set_commit(COMMIT);
     let cli = Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_env("TWOWAY_LOG")
-        .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
-        .unwrap_or_else(|_| "info".into());
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr);
-    match cli.log_format {
-        LogFormat::Json => logs.json().init(),
-        LogFormat::Text => logs.init(),
-    }
+    logging::init(cli.log_format);
     let json = cli.json_output();
-    finish(run(cli).await, json)
+    let log_json = cli.log_format == LogFormat::Json;
+    finish(run(cli).await, json, log_json)
 }
 
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let log_format = cli.log_format;
     match cli.command {
         Command::Pki { command } => local::run_pki(command),
         Command::Sim(args) => local::run_sim(args).await,
-        Command::Serve(args) => local::run_serve(args).await,
+        Command::Serve(args) => local::run_serve(args, log_format).await,
         Command::Config { command } => local::run_config(command).await,
         Command::Login(args) => tenant::run_login(args).await,
         Command::Call(args) => tenant::run_call(args).await,

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Subcommand;
 
+use super::LogFormat;
 use super::exit::{self, Reported};
 use twoway::{config, gateway, plugin};
 use twoway_sim as sim;
@@ -236,7 +237,10 @@ async fn workflow_problems(config: &config::Config) -> anyhow::Result<Vec<String
     .await?
 }
 
-pub async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
+/// Serves until SIGTERM or ctrl-c, then drains. Its one line on stdout
+/// says where it listens (for scripts): text, or with `--log-format json`
+/// a JSON object `{"listening", "admin"}`, like every line it writes.
+pub async fn run_serve(args: ServeArgs, log_format: LogFormat) -> anyhow::Result<()> {
     let config = config::load(&args.config)?;
     // Plugins are compiled by this program in helper processes (see
     // plugin::compile_in_helper).
@@ -246,10 +250,19 @@ pub async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     let shared = gateway::prepare(config, Some(args.config.clone())).await?;
     let running = gateway::start(shared).await?;
     let mut signals = StopSignals::new();
-    println!(
-        "twoway gateway listening on {} (admin on http://{})",
-        running.addr, running.admin_addr
-    );
+    match log_format {
+        LogFormat::Text => println!(
+            "twoway gateway listening on {} (admin on http://{})",
+            running.addr, running.admin_addr
+        ),
+        LogFormat::Json => println!(
+            "{}",
+            serde_json::json!({
+                "listening": running.addr.to_string(),
+                "admin": format!("http://{}", running.admin_addr),
+            })
+        ),
+    }
     tokio::spawn(notify_ready(running.shared.clone()));
     signals.next().await;
     notify(&[sd_notify::NotifyState::Stopping]);

@@ -16,6 +16,7 @@ pub mod plugin;
 pub mod session;
 pub mod transport;
 pub mod upstream;
+pub mod version;
 
 /// The wire formats, the error vocabulary and `Secret` (crate `twoway-wire`).
 pub use twoway_wire::{problem, salesforce, secret, xml};

@@ -67,6 +67,27 @@ impl Reply {
     }
 }
 
+/// The callers' address and the admin URL from `twoway serve`'s first line:
+/// "twoway gateway listening on ADDR (admin on http://ADMIN)", or with
+/// `--log-format json` `{"listening": ADDR, "admin": "http://ADMIN"}`.
+pub fn listening(line: &str) -> (String, String) {
+    let line = line.trim();
+    if let Ok(json) = serde_json::from_str::<serde_json::Value>(line) {
+        let field = |name: &str| {
+            json[name]
+                .as_str()
+                .unwrap_or_else(|| panic!("no {name} in {line}"))
+                .to_string()
+        };
+        return (field("listening"), field("admin"));
+    }
+    let (addr, admin) = line
+        .strip_prefix("twoway gateway listening on ")
+        .and_then(|rest| rest.split_once(" (admin on "))
+        .unwrap_or_else(|| panic!("unexpected first line: {line}"));
+    (addr.to_string(), admin.trim_end_matches(')').to_string())
+}
+
 /// A running gateway in its own directory.
 pub struct TestGateway {
     pub running: Option<Running>,
@@ -147,14 +168,23 @@ impl TestGateway {
             self.dir.path(),
             env,
         );
-        // "twoway gateway listening on ADDR (admin on http://ADMIN)"
-        let line = process.first_line.trim();
-        let (addr, admin) = line
-            .strip_prefix("twoway gateway listening on ")
-            .and_then(|rest| rest.split_once(" (admin on "))
-            .unwrap_or_else(|| panic!("unexpected first line: {line}"));
+        let (addr, admin) = listening(&process.first_line);
         self.url = format!("http://{addr}");
-        self.admin = admin.trim_end_matches(')').to_string();
+        self.admin = admin;
+        process
+    }
+
+    /// [`TestGateway::serve_process`] with `args` after `serve --config FILE`
+    /// (e.g. `--log-format json`, a global option), and stderr captured.
+    pub fn serve_process_logged(&mut self, args: &[&str]) -> crate::process::Logged {
+        let config = self.config_path();
+        let config = config.to_str().expect("UTF-8 path");
+        let mut all = vec!["serve", "--config", config];
+        all.extend_from_slice(args);
+        let process = crate::process::Logged::start(&all, self.dir.path());
+        let (addr, admin) = listening(&process.first_line);
+        self.url = format!("http://{addr}");
+        self.admin = admin;
         process
     }
 

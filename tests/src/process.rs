@@ -125,3 +125,97 @@ impl Drop for Process {
         let _ = self.child.wait();
     }
 }
+
+/// A running `twoway` child whose every line is kept: stdout's first line
+/// (read at start), then both streams read by threads; killed on drop.
+pub struct Logged {
+    child: Child,
+    pub first_line: String,
+    stdout: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    stderr: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    readers: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Logged {
+    /// Starts `twoway ARGS` in `dir` and waits for its first line on stdout.
+    pub fn start(args: &[&str], dir: &Path) -> Self {
+        let mut child = Command::new(twoway_bin())
+            .args(args)
+            .current_dir(dir)
+            .env_remove("TWOWAY_CONFIG")
+            .env_remove("TWOWAY_LOG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("twoway {args:?}: {e}"));
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stdout = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let keep = |from: Box<dyn std::io::Read + Send>,
+                    into: &std::sync::Arc<std::sync::Mutex<Vec<String>>>| {
+            let into = into.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(from).lines().map_while(Result::ok) {
+                    into.lock().expect("lines").push(line);
+                }
+            })
+        };
+        let err_reader = keep(Box::new(child.stderr.take().expect("stderr")), &stderr);
+        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut first_line = String::new();
+        out.read_line(&mut first_line).expect("first line");
+        assert!(
+            !first_line.is_empty(),
+            "twoway {args:?} printed nothing:\n{}",
+            stderr.lock().expect("lines").join("\n")
+        );
+        stdout
+            .lock()
+            .expect("lines")
+            .push(first_line.trim_end().to_string());
+        let out_reader = keep(Box::new(out), &stdout);
+        Self {
+            child,
+            first_line,
+            stdout,
+            stderr,
+            readers: vec![err_reader, out_reader],
+        }
+    }
+
+    /// The stderr lines so far.
+    pub fn stderr_lines(&self) -> Vec<String> {
+        self.stderr.lock().expect("lines").clone()
+    }
+
+    /// Sends `signal` to the process.
+    pub fn signal(&self, signal: nix::sys::signal::Signal) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        nix::sys::signal::kill(pid, signal).expect("send the signal");
+    }
+
+    /// Waits (at most `deadline`) for the process to end; its exit code and
+    /// every line of stdout and stderr.
+    pub fn wait(mut self, deadline: std::time::Duration) -> (i32, Vec<String>, Vec<String>) {
+        let started = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("the child's status") {
+                break status;
+            }
+            assert!(started.elapsed() < deadline, "twoway never exited");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        for reader in std::mem::take(&mut self.readers) {
+            let _ = reader.join();
+        }
+        let out = self.stdout.lock().expect("lines").clone();
+        let err = self.stderr.lock().expect("lines").clone();
+        (status.code().unwrap_or(-1), out, err)
+    }
+}
+
+impl Drop for Logged {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

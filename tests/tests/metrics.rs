@@ -295,3 +295,54 @@ async fn the_api_budget_refuses_calls_before_salesforce_does() {
     assert_eq!(value(&m, "twoway_requests", &limited), Some(1.0));
     gw.shutdown().await;
 }
+
+/// `twoway_build_info` names the running build (version, the commit the
+/// program says it was built from, the WIT version) and the standard
+/// `process_*` metrics describe the `twoway serve` process itself.
+#[tokio::test(flavor = "multi_thread")]
+async fn build_info_and_process_metrics_describe_the_running_program() {
+    let sim = start_sim().await;
+    let tenants = format!("{ACME}{}", workflow("user"));
+    let mut gw =
+        TestGateway::configure(&sim, "", &tenants, &[("get_user_info.wasm", GET_USER_INFO)]);
+    let _serving = gw.serve_process(&[]);
+    let m = scrape(&gw).await;
+    family(&m, "twoway_build_info", OpenMetricsType::Gauge);
+    let build = [
+        ("version", env!("CARGO_PKG_VERSION")),
+        ("commit", twoway_cli::COMMIT),
+        ("wit", twoway::plugin::WIT_VERSION),
+    ];
+    assert_eq!(value(&m, "twoway_build_info", &build), Some(1.0));
+    let commit = twoway_cli::COMMIT;
+    assert!(
+        commit == "unknown"
+            || (commit.len() == 12 && commit.bytes().all(|b| b.is_ascii_hexdigit())),
+        "{commit}"
+    );
+
+    family(&m, "process_cpu_seconds", OpenMetricsType::Counter);
+    let cpu = value(&m, "process_cpu_seconds", &[]).expect("cpu seconds");
+    assert!(cpu > 0.0, "{cpu}");
+    let gauge = |name: &str| {
+        family(&m, name, OpenMetricsType::Gauge);
+        value(&m, name, &[]).unwrap_or_else(|| panic!("no {name}"))
+    };
+    let resident = gauge("process_resident_memory_bytes");
+    assert!(resident > 1e6 && resident < 4e9, "{resident}");
+    assert!(gauge("process_virtual_memory_bytes") >= resident);
+    let open = gauge("process_open_fds");
+    // Two listeners, the watcher, stdio at least.
+    assert!(open >= 5.0, "{open}");
+    assert!(gauge("process_max_fds") >= open);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let start = gauge("process_start_time_seconds");
+    // The process started after this test did, and not in the future.
+    assert!(
+        start <= now + 1.0 && start > now - 600.0,
+        "{start} vs {now}"
+    );
+}

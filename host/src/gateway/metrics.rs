@@ -184,6 +184,8 @@ impl<S: Clone + Hash + Eq + Scoped> Tracked<S, Histogram> {
 /// Every metric the gateway exports, for the life of the process.
 pub struct Metrics {
     registry: Registry,
+    /// `process_*` (no `twoway_` prefix): [`super::process`].
+    process: Registry,
     // Counters (`*_total`).
     pub requests: Tracked<RequestLabels, Counter>,
     pub plugin_reloads: Tracked<WorkflowLabels, Counter>,
@@ -239,6 +241,7 @@ impl Default for Metrics {
     fn default() -> Self {
         let m = Self {
             registry: Registry::default(),
+            process: Registry::default(),
             requests: Tracked::new(),
             plugin_reloads: Tracked::new(),
             plugin_failures: Tracked::new(),
@@ -415,7 +418,14 @@ impl Default for Metrics {
             "Logins this instance decided without the shared session store",
             m.store_fallback_logins.clone(),
         );
-        Self { registry, ..m }
+        registry.register_collector(Box::new(super::process::BuildInfo));
+        let mut process = Registry::default();
+        process.register_collector(Box::new(super::process::Process));
+        Self {
+            registry,
+            process,
+            ..m
+        }
     }
 }
 
@@ -443,10 +453,14 @@ impl Metrics {
         }
     }
 
-    /// The OpenMetrics text exposition (ends with `# EOF`).
+    /// The OpenMetrics text exposition (ends with `# EOF`): the gateway's
+    /// `twoway_*` metrics, then the process's `process_*` ones.
     pub fn encode(&self) -> String {
+        use prometheus_client::encoding::text;
         let mut out = String::new();
-        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        let _ = text::encode_registry(&mut out, &self.registry)
+            .and_then(|()| text::encode_registry(&mut out, &self.process))
+            .and_then(|()| text::encode_eof(&mut out));
         out
     }
 
@@ -481,6 +495,7 @@ impl crate::upstream::Observer for Metrics {
         ended: Result<&Verdict, UpstreamCode>,
         elapsed: Duration,
     ) {
+        super::access::upstream_call(elapsed);
         let labels = UpstreamLabels {
             tenant: tenant.to_string(),
             api: api.name(),

@@ -3,6 +3,7 @@
 //! registry, the inbound and admin listeners, and reload without restart
 //! ([`reload`], [`watch`]). docs/architecture.md tells the whole story.
 
+mod access;
 mod admin;
 mod auth;
 mod drain;
@@ -12,6 +13,7 @@ mod limit;
 mod metrics;
 mod mirror;
 mod problem;
+mod process;
 mod reload;
 mod routing;
 mod server;

@@ -26,8 +26,11 @@ impl IntoResponse for Problem {
         if let Some(seconds) = problem.retry_after {
             response = response.header(http::header::RETRY_AFTER, seconds.to_string());
         }
-        response
+        let mut response = response
             .body(Full::new(Bytes::from(body)))
-            .unwrap_or_else(|_| http::Response::new(Full::new(Bytes::new())))
+            .unwrap_or_else(|_| http::Response::new(Full::new(Bytes::new())));
+        // For the access log (gateway::access).
+        response.extensions_mut().insert(problem.code);
+        response
     }
 }

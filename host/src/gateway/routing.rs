@@ -3,70 +3,99 @@
 //! size and time), then take one of the tenant's slots (waiting in its queue
 //! if need be) only to run the plugin, and answer or write the problem.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 
-use super::Shared;
 use super::auth::{self, Caller};
 use super::metrics::{RequestLabels, TenantLabels, WorkflowLabels};
 use super::problem::{IntoResponse, Problem, ProblemCode};
+use super::{Shared, access};
 use crate::plugin::{CallContext, Header, InboundRequest};
 
 /// Headers a workflow never sees.
 const HIDDEN_HEADERS: &[&str] = &["authorization", "cookie", "proxy-authorization"];
 
-/// Handles one request; never fails (errors become problems).
+/// Handles one request from `peer`; never fails (errors become problems).
+/// Every request, whatever its route, gets an access log line ([`access`]).
 pub async fn handle(
     shared: Arc<Shared>,
     caller: Arc<Caller>,
+    peer: SocketAddr,
     request: http::Request<hyper::body::Incoming>,
 ) -> http::Response<Full<Bytes>> {
     let request_id = request_id(request.headers());
     let started = Instant::now();
     shared.metrics.in_flight.inc();
     let _in_flight = InFlight(&shared.metrics.in_flight);
+    let method = request.method().clone();
     let path = request.uri().path().to_string();
+    let trace_id = access::caller_trace_id(request.headers());
+    let (route, workflow) = match parse_route(&path) {
+        _ if super::front_door::claims(&path).is_some() => (access::Route::FrontDoor, None),
+        Some((tenant, workflow, _)) => (access::Route::Workflow, Some((tenant, workflow))),
+        None => (access::Route::Unknown, None),
+    };
+    let answer = answer(&shared, &caller, &path, request, &request_id, started);
+    let (response, tally) = access::tallied(answer).await;
+    let entry = access::Entry {
+        method: &method,
+        route,
+        workflow,
+        request_id: &request_id,
+        peer,
+        trace_id,
+        started,
+    };
+    access::log(&entry, &tally, &response);
+    response
+}
+
+/// The answer to one request.
+async fn answer(
+    shared: &Arc<Shared>,
+    caller: &Caller,
+    path: &str,
+    request: http::Request<hyper::body::Incoming>,
+    request_id: &str,
+    started: Instant,
+) -> http::Response<Full<Bytes>> {
     let max_body = shared.current().config.server.max_body_bytes;
-    let route = parse_route(&path);
-    let (mut response, labels) = if let Some(problem) =
-        super::early::refusal(request.headers(), max_body)
-    {
+    if let Some(problem) = super::early::refusal(request.headers(), max_body) {
         tracing::info!(%path, request_id = %request_id, code = %problem.code, "request refused on its head");
-        let mut response = problem.into_response(&request_id);
+        let mut response = problem.into_response(request_id);
         // The body is not read: the connection cannot be reused.
         response.headers_mut().insert(
             http::header::CONNECTION,
             http::HeaderValue::from_static("close"),
         );
-        (response, None)
-    } else if let Some(path) = super::front_door::claims(&path) {
-        let response =
-            super::front_door::handle(&shared, &caller, path, request, &request_id).await;
-        (response, None)
-    } else {
-        match route {
+        return response;
+    }
+    if let Some(path) = super::front_door::claims(path) {
+        return super::front_door::handle(shared, caller, path, request, request_id).await;
+    }
+    let route = parse_route(path);
+    let (mut response, labels) = match route {
         None => (
             Problem::new(ProblemCode::UnknownRoute, format!("{path} is not a route; workflows are at /tenants/{{tenant}}/workflows/{{workflow}}"))
-                .into_response(&request_id),
+                .into_response(request_id),
             None,
         ),
         Some((tenant, workflow, rest)) => {
             let (tenant, workflow, rest) = (tenant.to_string(), workflow.to_string(), rest.to_string());
-            let response = run(&shared, &caller, &tenant, &workflow, &rest, request, &request_id).await;
+            let response = run(shared, caller, &tenant, &workflow, &rest, request, request_id).await;
             (response, Some((tenant, workflow)))
-        }
         }
     };
     response.headers_mut().insert(
         "x-request-id",
-        http::HeaderValue::from_str(&request_id).unwrap_or(http::HeaderValue::from_static("-")),
+        http::HeaderValue::from_str(request_id).unwrap_or(http::HeaderValue::from_static("-")),
     );
     if let Some((tenant, workflow)) = labels {
         let status = response.status().as_u16();
-        tracing::info!(%tenant, %workflow, status, request_id = %request_id, elapsed_ms = started.elapsed().as_millis() as u64, "request");
         // Only configured workflows get series: unknown names are not labels.
         if shared.registry.get(&tenant, &workflow).is_some() {
             let labels = RequestLabels {
@@ -280,7 +309,11 @@ pub(super) async fn read_body(
     deadline: Duration,
 ) -> Result<Bytes, (ProblemCode, String)> {
     match tokio::time::timeout(deadline, Limited::new(body, max).collect()).await {
-        Ok(Ok(body)) => Ok(body.to_bytes()),
+        Ok(Ok(body)) => {
+            let body = body.to_bytes();
+            access::body_read(body.len());
+            Ok(body)
+        }
         Ok(Err(e))
             if e.downcast_ref::<http_body_util::LengthLimitError>()
                 .is_some() =>

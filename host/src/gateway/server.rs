@@ -292,7 +292,7 @@ async fn serve<I>(
     let service = service_fn(move |req| {
         let (shared, caller) = (shared.clone(), caller.clone());
         async move {
-            let mut response = handle(shared.clone(), caller, req).await;
+            let mut response = handle(shared.clone(), caller, peer, req).await;
             shared.drain.mark(&mut response);
             Ok::<_, Infallible>(response)
         }

@@ -231,9 +231,12 @@ pub fn response(
     if let Some(seconds) = error.retry_after {
         response = response.header(http::header::RETRY_AFTER, seconds.max(1).to_string());
     }
-    response
+    let mut response = response
         .body(Full::new(Bytes::from(body)))
-        .unwrap_or_else(|_| http::Response::new(Full::new(Bytes::new())))
+        .unwrap_or_else(|_| http::Response::new(Full::new(Bytes::new())));
+    // For the access log (gateway::access).
+    response.extensions_mut().insert(error.code);
+    response
 }
 
 /// The fault namespace of a SOAP API.

@@ -16,7 +16,6 @@ mod route;
 mod tokens;
 
 use std::sync::{Arc, OnceLock};
-use std::time::Instant;
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -84,20 +83,9 @@ pub async fn handle(
     request: http::Request<hyper::body::Incoming>,
     request_id: &str,
 ) -> http::Response<Full<Bytes>> {
-    let started = Instant::now();
     let route = route::route(&path);
-    let method = request.method().clone();
     let served = proxy::serve(shared, caller, &route, &path, request, request_id).await;
-    let status = served.response.status().as_u16();
-    tracing::info!(
-        tenant = served.tenant.as_deref().unwrap_or("-"),
-        api = route.api_name(),
-        %method,
-        status,
-        request_id = %request_id,
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "front door request"
-    );
+    super::access::front_door(served.tenant.as_deref(), route.api_name());
     served.response
 }
 

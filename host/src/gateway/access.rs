@@ -1,0 +1,210 @@
+//! The access log: one `request` line for every request on the callers'
+//! listener (workflows, the front door and unknown routes alike), written
+//! when the answer is ready, with what the request came to. Its upstream
+//! calls and their time and its body's bytes are counted where the work
+//! happens, into the request's [`Tally`] (a task-local: the workflow and
+//! its calls to the API run in the request's task). Nothing secret is
+//! logged: no header, no body, no session.
+
+use std::cell::{Cell, RefCell};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Body as _;
+
+use super::problem::ProblemCode;
+
+tokio::task_local! {
+    static TALLY: Tally;
+}
+
+/// What one request came to, counted as it goes.
+#[derive(Default)]
+pub struct Tally {
+    upstream_calls: Cell<u32>,
+    upstream_time: Cell<Duration>,
+    bytes_in: Cell<u64>,
+    /// Set by the front door once it knows them.
+    tenant: RefCell<Option<String>>,
+    api: Cell<Option<&'static str>>,
+}
+
+impl Tally {
+    /// The counts so far, leaving this one empty.
+    fn take(&self) -> Tally {
+        Tally {
+            upstream_calls: Cell::new(self.upstream_calls.take()),
+            upstream_time: Cell::new(self.upstream_time.take()),
+            bytes_in: Cell::new(self.bytes_in.take()),
+            tenant: RefCell::new(self.tenant.take()),
+            api: Cell::new(self.api.take()),
+        }
+    }
+}
+
+/// Runs `request` with a fresh [`Tally`], and returns both.
+pub async fn tallied<F: Future>(request: F) -> (F::Output, Tally) {
+    TALLY
+        .scope(Tally::default(), async move {
+            let output = request.await;
+            (output, TALLY.with(Tally::take))
+        })
+        .await
+}
+
+/// The current request made one call to the API (a re-login and retry
+/// included) that took `elapsed`.
+pub fn upstream_call(elapsed: Duration) {
+    let _ = TALLY.try_with(|t| {
+        t.upstream_calls.set(t.upstream_calls.get() + 1);
+        t.upstream_time.set(t.upstream_time.get() + elapsed);
+    });
+}
+
+/// The current request's body was `bytes` long.
+pub fn body_read(bytes: usize) {
+    let _ = TALLY.try_with(|t| t.bytes_in.set(bytes as u64));
+}
+
+/// The front door chose `tenant` (when it got that far) for `api`.
+pub fn front_door(tenant: Option<&str>, api: &'static str) {
+    let _ = TALLY.try_with(|t| {
+        *t.tenant.borrow_mut() = tenant.map(str::to_string);
+        t.api.set(Some(api));
+    });
+}
+
+/// Which kind of route a request took.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    /// `/tenants/{tenant}/workflows/{workflow}[/...]`.
+    Workflow,
+    /// Salesforce's own surface (`/services/...`, `/id/...`).
+    FrontDoor,
+    /// Anything else (404).
+    Unknown,
+}
+
+impl Route {
+    pub fn name(self) -> &'static str {
+        match self {
+            Route::Workflow => "/tenants/{tenant}/workflows/{workflow}",
+            Route::FrontDoor => "front-door",
+            Route::Unknown => "unknown",
+        }
+    }
+}
+
+/// One request, as the access log line tells it.
+pub struct Entry<'a> {
+    pub method: &'a http::Method,
+    pub route: Route,
+    /// The workflow route's tenant and workflow, as the caller named them.
+    pub workflow: Option<(&'a str, &'a str)>,
+    pub request_id: &'a str,
+    pub peer: SocketAddr,
+    pub trace_id: Option<String>,
+    pub started: Instant,
+}
+
+/// The problem code of an answer the gateway wrote itself (set by
+/// `IntoResponse` and the front door's error answers).
+pub fn problem_code(response: &http::Response<Full<Bytes>>) -> Option<ProblemCode> {
+    response.extensions().get::<ProblemCode>().copied()
+}
+
+/// Writes the access log line of `entry`, answered with `response`.
+pub fn log(entry: &Entry<'_>, tally: &Tally, response: &http::Response<Full<Bytes>>) {
+    let front_tenant = tally.tenant.borrow();
+    let (tenant, workflow) = match entry.workflow {
+        Some((tenant, workflow)) => (Some(tenant), Some(workflow)),
+        None => (front_tenant.as_deref(), None),
+    };
+    let problem = problem_code(response);
+    tracing::info!(
+        target: "twoway::access",
+        method = %entry.method,
+        route = entry.route.name(),
+        api = tally.api.get(),
+        tenant,
+        workflow,
+        status = response.status().as_u16(),
+        problem = problem.map(|p| p.code()),
+        upstream_calls = tally.upstream_calls.get(),
+        upstream_ms = tally.upstream_time.get().as_millis() as u64,
+        bytes_in = tally.bytes_in.get(),
+        bytes_out = response.body().size_hint().exact(),
+        peer = %entry.peer,
+        trace_id = entry.trace_id.as_deref(),
+        request_id = %entry.request_id,
+        elapsed_ms = entry.started.elapsed().as_millis() as u64,
+        "request"
+    );
+}
+
+/// The trace id of a W3C `traceparent` header (version 00), when valid.
+pub fn caller_trace_id(headers: &http::HeaderMap) -> Option<String> {
+    let value = headers.get("traceparent")?.to_str().ok()?;
+    let mut parts = value.trim().split('-');
+    let (version, trace, parent, flags) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let hex = |s: &str, n: usize| {
+        s.len() == n && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    };
+    let valid = hex(version, 2)
+        && version != "ff"
+        && hex(trace, 32)
+        && trace.bytes().any(|b| b != b'0')
+        && hex(parent, 16)
+        && parent.bytes().any(|b| b != b'0')
+        && hex(flags, 2);
+    valid.then(|| trace.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn traceparent_ids_are_read_only_when_valid() {
+        let mut h = http::HeaderMap::new();
+        assert_eq!(caller_trace_id(&h), None);
+        h.insert(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(
+            caller_trace_id(&h).as_deref(),
+            Some("4bf92f3577b34da6a3ce929d0e0e4736")
+        );
+        for bad in [
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+            "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4bf92f35-00f067aa0ba902b7-01",
+            "garbage",
+        ] {
+            h.insert("traceparent", bad.parse().unwrap());
+            assert_eq!(caller_trace_id(&h), None, "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_tally_counts_only_its_own_request() {
+        upstream_call(Duration::from_millis(5)); // outside any request: ignored
+        let ((), tally) = tallied(async {
+            upstream_call(Duration::from_millis(7));
+            upstream_call(Duration::from_millis(3));
+            body_read(42);
+        })
+        .await;
+        assert_eq!(tally.upstream_calls.get(), 2);
+        assert_eq!(tally.upstream_time.get(), Duration::from_millis(10));
+        assert_eq!(tally.bytes_in.get(), 42);
+    }
+}
