@@ -136,3 +136,32 @@ pub async fn direct_target(sim: &SimHost, pool: usize) -> anyhow::Result<DirectS
         body,
     })
 }
+
+/// A front-door caller as real clients are (jsforce, WSC): SOAP `login()`
+/// at the gateway's `origin` with username = `tenant` and password = its API
+/// key, then getUserInfo at the `serverUrl` the answer gave, with the
+/// gateway token in the `SessionHeader`: the envelope nginx's callers send,
+/// with the gateway's token in place of the Salesforce session.
+pub async fn front_door_target(
+    http: &crate::http::Http,
+    origin: &str,
+    tenant: &str,
+    key: &str,
+) -> anyhow::Result<crate::http::Target> {
+    let login = http::Request::post(format!("{origin}{}", salesforce::login_path(API_VERSION)))
+        .header("content-type", "text/xml; charset=UTF-8")
+        .header("soapaction", "login")
+        .body(Bytes::from(salesforce::login_envelope(
+            tenant,
+            &Secret::new(key.to_string()),
+        )))?;
+    let (status, body) = http.send(login).await?;
+    let login = salesforce::parse_login_response(status, &body, API_VERSION)
+        .map_err(|e| anyhow::anyhow!("front-door login as {tenant}: {e:?}"))?;
+    let uri = salesforce::resolve(Api::SoapPartner, "", &login.instance, None)?;
+    Ok(crate::http::Target::Proxy {
+        http: http.clone(),
+        uri,
+        body: Bytes::from(get_user_info(Some(login.session_id.expose()))),
+    })
+}

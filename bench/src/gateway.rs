@@ -63,22 +63,42 @@ pool_max_idle_per_host = {pool}
 
 /// The tenant every benchmark gateway serves: the test tenant acme (SOAP
 /// login, mutual TLS with the test PKI's fullcert.pem) with three workflows.
-fn tenant() -> String {
+/// With `front_door`, acme also serves the front door, and a second tenant,
+/// [`POLICY_TENANT`] (the same Salesforce user, its own API key), serves
+/// only the front door, through the `read-only` policy component.
+fn tenants(front_door: bool) -> String {
     // The default (25) would answer 503 at 256 concurrent callers and in the stampede.
-    let acme = tenant_with(ACME, "max_concurrency = 4096");
+    let keys = if front_door {
+        "max_concurrency = 4096\nfront_door = true"
+    } else {
+        "max_concurrency = 4096"
+    };
+    let acme = tenant_with(ACME, keys);
     let acme = with_workflow(&acme, "pass", "passthrough.wasm", "");
     let acme = with_workflow(&acme, "user", "get_user_info.wasm", "");
-    with_workflow(&acme, "v", "version.wasm", "")
+    let acme = with_workflow(&acme, "v", "version.wasm", "");
+    if !front_door {
+        return acme;
+    }
+    let policy = tenant_with(ACME, keys)
+        .replace("name = \"acme\"", &format!("name = \"{POLICY_TENANT}\""))
+        .replace("acme-keys.txt", POLICY_KEYS_FILE);
+    format!("{acme}{policy}[tenant.policy]\nplugin = \"read_only.wasm\"\n")
 }
 
 /// The API key callers send.
 pub const API_KEY: &str = ACME_API_KEY;
 
+/// The front-door tenant with the `read-only` policy, and its API key.
+pub const POLICY_TENANT: &str = "acme-policy";
+pub const POLICY_API_KEY: &str = "acme-policy-key-1-8d2b6f0e4a9c3e7b5f1a";
+const POLICY_KEYS_FILE: &str = "acme-policy-keys.txt";
+
 impl Gateway {
     /// Writes a config into a fresh directory and starts `twoway` on it;
     /// returns once `/readyz` answers 200.
     pub async fn start(twoway: &Path, spec: &GatewaySpec<'_>, http: &Http) -> anyhow::Result<Self> {
-        Self::start_with_store(twoway, spec, http, "").await
+        Self::start_with(twoway, spec, http, "", false).await
     }
 
     /// [`Gateway::start`] with a `[store]` section (empty: the memory store).
@@ -88,26 +108,50 @@ impl Gateway {
         http: &Http,
         store: &str,
     ) -> anyhow::Result<Self> {
+        Self::start_with(twoway, spec, http, store, false).await
+    }
+
+    /// [`Gateway::start`] with the front door on (acme, and
+    /// [`POLICY_TENANT`] with the `read-only` policy).
+    pub async fn start_front_door(
+        twoway: &Path,
+        spec: &GatewaySpec<'_>,
+        http: &Http,
+    ) -> anyhow::Result<Self> {
+        Self::start_with(twoway, spec, http, "", true).await
+    }
+
+    async fn start_with(
+        twoway: &Path,
+        spec: &GatewaySpec<'_>,
+        http: &Http,
+        store: &str,
+        front_door: bool,
+    ) -> anyhow::Result<Self> {
         let dir = tempfile::Builder::new()
             .prefix("twoway-bench-gw")
             .tempdir()?;
         let conf = dir.path().join("conf");
         let plugins = conf.join("plugins");
         std::fs::create_dir_all(&plugins)?;
+        let policy = front_door.then_some(("read_only.wasm", "read_only.wasm"));
         for (name, source) in [
             ("passthrough.wasm", "passthrough.wasm"),
             ("get_user_info.wasm", "get_user_info.wasm"),
             ("version.wasm", "version_a.wasm"),
-        ] {
+        ]
+        .into_iter()
+        .chain(policy)
+        {
             let from = spec.plugins.join(source);
             std::fs::copy(&from, plugins.join(name)).with_context(|| {
                 format!("{} (build the plugins: cd plugins && cargo build --release --target wasm32-wasip2)", from.display())
             })?;
         }
-        for (name, value) in SECRETS {
+        for (name, value) in SECRETS.iter().chain([&(POLICY_KEYS_FILE, POLICY_API_KEY)]) {
             std::fs::write(conf.join(name), value)?;
         }
-        let config = (SERVER.to_string() + &tenant())
+        let config = (SERVER.to_string() + &tenants(front_door))
             .replace("{store}", store)
             .replace("{cache}", &spec.cache.display().to_string())
             .replace("{pool}", &spec.pool.to_string())
@@ -176,6 +220,11 @@ impl Gateway {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         Ok(gateway)
+    }
+
+    /// `http://ADDR`: the front door's origin (its `public_url`).
+    pub fn origin(&self) -> String {
+        format!("http://{}", self.addr)
     }
 
     /// The process id.

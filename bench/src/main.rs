@@ -6,7 +6,9 @@
 //!   gateway with the get-user-info plugin, at each concurrency: requests/s,
 //!   p50/p99, the gateway's CPU time per request and peak RSS; next to
 //!   (d) nginx as a mutual-TLS reverse proxy and (e) the stack's floor, a
-//!   proxy of the same parts with nothing of twoway's own (`floor`).
+//!   proxy of the same parts with nothing of twoway's own (`floor`), and
+//!   (f) the gateway's front door, a drop-in client's SOAP call with a
+//!   gateway token, (g) the same through a `read-only` policy component.
 //! - `scenarios`: cold stampede, session expiry under load, hot reload
 //!   under load, upstream connection reuse, with the simulator's counts.
 //! - `all`: both, and the targets table.
@@ -195,6 +197,9 @@ async fn main() -> anyhow::Result<()> {
         ));
         out.push_str(&report::bars_table(cells));
         out.push('\n');
+        out.push_str("The front door next to nginx: the same getUserInfo envelope to the same upstream, with a gateway token (from a SOAP login at the gateway, as jsforce and WSC do) in the SessionHeader where nginx's callers put the Salesforce session; the gateway swaps in the tenant's session. With the policy, the tenant's `read-only` component sees every request and answer. Policy cost is the median of the rounds' paired differences.\n\n");
+        out.push_str(&report::front_door_table(cells));
+        out.push('\n');
         if cells
             .iter()
             .flatten()
@@ -241,7 +246,7 @@ async fn run_load(
     let window = Duration::from_secs_f64(cli.duration);
     let max = cli.concurrency.iter().copied().max().unwrap_or(1);
     let direct = env::direct_target(sim, cli.pool).await?;
-    let gw = Gateway::start(twoway, spec, admin).await?;
+    let gw = Gateway::start_front_door(twoway, spec, admin).await?;
     let http = Http::new(max);
     let pass = Target::Gateway {
         http: http.clone(),
@@ -297,10 +302,20 @@ async fn run_load(
         &cli.gateway_env,
     )?;
     let floor_target = Target::Proxy {
-        http,
+        http: http.clone(),
         uri: floor.url(api_path).parse()?,
         body: direct.body.clone(),
     };
+    let origin = gw.origin();
+    let front_door =
+        env::front_door_target(&http, &origin, "acme", gateway::API_KEY).await?;
+    let front_door_policy = env::front_door_target(
+        &http,
+        &origin,
+        gateway::POLICY_TENANT,
+        gateway::POLICY_API_KEY,
+    )
+    .await?;
     let gw_pid = [gw.pid()];
     let mut cells = report::Cells::default();
     for &concurrency in &cli.concurrency {
@@ -308,7 +323,7 @@ async fn run_load(
         if let Some(target) = &nginx_target {
             runs.push((3, target));
         }
-        runs.push((4, &floor_target));
+        runs.extend([(4, &floor_target), (5, &front_door), (6, &front_door_policy)]);
         // Rounds run the clients in turn, so that a slow spell of the
         // machine touches each of them; each client's median round is shown.
         let mut rounds = report::Cells::default();
@@ -325,7 +340,7 @@ async fn run_load(
             // before its cell: they are forked after the master starts, and
             // a worker can be replaced.
             let pids = match (i, &proxy) {
-                (1 | 2, _) => gw_pid.to_vec(),
+                (1 | 2 | 5 | 6, _) => gw_pid.to_vec(),
                 (3, Some(proxy)) => proxy.pids(),
                 (4, _) => vec![floor.pid()],
                 _ => Vec::new(),
@@ -343,7 +358,7 @@ async fn run_load(
             );
             if cell.errors > 0 {
                 match i {
-                    1 | 2 => eprintln!("{}", gw.log_tail()),
+                    1 | 2 | 5 | 6 => eprintln!("{}", gw.log_tail()),
                     3 => eprintln!(
                         "{}",
                         proxy.as_ref().map(|p| p.log_tail()).unwrap_or_default()

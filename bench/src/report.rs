@@ -7,18 +7,20 @@ use crate::load::Cell;
 use crate::scenarios;
 
 /// The ways of calling getUserInfo, in table order.
-pub const CLIENTS: [&str; 5] = [
+pub const CLIENTS: [&str; 7] = [
     "a. direct (Transport)",
     "b. gateway + passthrough",
     "c. gateway + get-user-info",
     "d. nginx (mTLS proxy)",
     "e. floor (hyper + Transport)",
+    "f. front door (SOAP, gateway token)",
+    "g. front door + read-only policy",
 ];
 
 /// The load table's cells: `cells[client][i]`, clients in [`CLIENTS`] order
-/// (0 direct, 1 passthrough, 2 get-user-info, 3 nginx, 4 floor), one per
-/// concurrency that client ran at.
-pub type Cells = [Vec<Cell>; 5];
+/// (0 direct, 1 passthrough, 2 get-user-info, 3 nginx, 4 floor, 5 front
+/// door, 6 front door with a policy), one per concurrency that client ran at.
+pub type Cells = [Vec<Cell>; 7];
 
 /// Facts about the machine, from nproc, /proc/cpuinfo, /proc/meminfo and /proc/loadavg.
 pub fn machine() -> String {
@@ -136,6 +138,19 @@ fn at(cells: &[Cell], concurrency: usize) -> Option<&Cell> {
     cells.iter().find(|c| c.concurrency == concurrency)
 }
 
+/// `a / b` to two decimals, or "-".
+fn ratio(a: Option<f64>, b: Option<f64>) -> String {
+    match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => format!("{:.2}", a / b),
+        _ => "-".into(),
+    }
+}
+
+/// A client's proxy CPU per request at concurrency `n`.
+fn cpu(cells: &Cells, client: usize, n: usize) -> Option<f64> {
+    at(&cells[client], n).and_then(Cell::gateway_us_per_request)
+}
+
 /// Per concurrency: the gateway next to its bars, nginx and the floor (a
 /// proxy of the same parts with nothing of twoway's), in CPU per request of
 /// each proxy (all its processes); passthrough minus floor is twoway's own
@@ -144,12 +159,7 @@ pub fn bars_table(cells: &Cells) -> String {
     let mut out = String::from(
         "| concurrency | nginx requests/s | nginx p50 / p99 | nginx CPU/request | floor CPU/request | floor / nginx | passthrough CPU/request | passthrough / nginx | passthrough - floor | get-user-info CPU/request | get-user-info / nginx |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n",
     );
-    let ratio = |a: Option<f64>, b: Option<f64>| match (a, b) {
-        (Some(a), Some(b)) if b > 0.0 => format!("{:.2}", a / b),
-        _ => "-".into(),
-    };
-    let cpu =
-        |client: usize, n: usize| at(&cells[client], n).and_then(Cell::gateway_us_per_request);
+    let cpu = |client: usize, n: usize| cpu(cells, client, n);
     for pass in &cells[1] {
         let n = pass.concurrency;
         let nginx = at(&cells[3], n);
@@ -171,6 +181,33 @@ pub fn bars_table(cells: &Cells) -> String {
             us(p_us.zip(f_us).map(|(p, f)| p - f)),
             us(u_us),
             ratio(u_us, n_us),
+        );
+    }
+    out
+}
+
+/// Per concurrency: the front door (a drop-in client's call, the job nginx
+/// does) next to nginx, without and with a policy component, and what the
+/// policy costs (the paired rounds' median difference).
+pub fn front_door_table(cells: &Cells) -> String {
+    let mut out = String::from(
+        "| concurrency | nginx CPU/request | front door CPU/request | front door / nginx | front door requests/s | with policy CPU/request | with policy / nginx | policy cost |\n|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    let cpu = |client: usize, n: usize| cpu(cells, client, n);
+    for door in &cells[5] {
+        let n = door.concurrency;
+        let (n_us, d_us, p_us) = (cpu(3, n), cpu(5, n), cpu(6, n));
+        let cost = at(&cells[6], n).and_then(|p| paired_cost(door, p));
+        let _ = writeln!(
+            out,
+            "| {n} | {} | {} | {} | {:.0} | {} | {} | {} |",
+            us(n_us),
+            us(d_us),
+            ratio(d_us, n_us),
+            door.rps(),
+            us(p_us),
+            ratio(p_us, n_us),
+            us(cost.map(|(c, _)| c)),
         );
     }
     out
@@ -228,12 +265,12 @@ pub fn targets(cells: Option<&Cells>, scenarios: Option<&scenarios::Report>) -> 
         &mut out,
         "plugin cost (get-user-info's gateway CPU/request minus passthrough's) <= 30 µs (then 20)",
         c16.and_then(|(b, c)| {
-            let (cost, rounds) = plugin_cost(b, c)?;
+            let (cost, rounds) = paired_cost(b, c)?;
             let others: Vec<String> = [1, 256]
                 .iter()
                 .filter_map(|&n| {
                     let cells = cells?;
-                    let (d, _) = plugin_cost(at(&cells[1], n)?, at(&cells[2], n)?)?;
+                    let (d, _) = paired_cost(at(&cells[1], n)?, at(&cells[2], n)?)?;
                     Some(format!("{d:.0} µs at {n}"))
                 })
                 .collect();
@@ -248,6 +285,16 @@ pub fn targets(cells: Option<&Cells>, scenarios: Option<&scenarios::Report>) -> 
             ))
         }),
     );
+    let door = cells.and_then(front_door_at_16);
+    for (bound, then) in [(1.5, ""), (1.0, " (the next step)")] {
+        row(
+            &mut out,
+            &format!(
+                "front door CPU/request <= {bound:.1} x nginx's at concurrency 16{then}"
+            ),
+            door.as_ref().map(|(text, ratio)| (text.clone(), *ratio <= bound)),
+        );
+    }
     row(
         &mut out,
         "cold stampede: one upstream connection per host over HTTP/2 (256 and 1,000 callers)",
@@ -320,11 +367,33 @@ pub fn targets(cells: Option<&Cells>, scenarios: Option<&scenarios::Report>) -> 
     out
 }
 
-/// Get-user-info's gateway CPU per request minus passthrough's: the median
-/// of the rounds' differences (each round ran both back to back), else the
-/// difference of the cells shown; with how it was taken.
-fn plugin_cost(pass: &Cell, user: &Cell) -> Option<(f64, String)> {
-    let (b, c) = (&pass.rounds_us, &user.rounds_us);
+/// The front door's ratio to nginx at concurrency 16, and the words: the
+/// other concurrencies, the same with the policy and what the policy costs.
+fn front_door_at_16(c: &Cells) -> Option<(String, f64)> {
+    let cpu = |client: usize, n: usize| cpu(c, client, n);
+    let (d, n) = (cpu(5, 16)?, cpu(3, 16)?);
+    let mut text = format!("{:.2} x ({d:.0} µs vs nginx {n:.0} µs)", d / n);
+    for k in [1, 256] {
+        if let (Some(d), Some(n)) = (cpu(5, k), cpu(3, k)) {
+            let _ = write!(text, "; {:.2} x at {k}", d / n);
+        }
+    }
+    if let Some(p) = cpu(6, 16) {
+        let _ = write!(text, "; with the read-only policy {p:.0} µs = {:.2} x", p / n);
+        if let Some((cost, how)) = paired_cost(at(&c[5], 16)?, at(&c[6], 16)?) {
+            let _ = write!(text, ", the policy costs {cost:.0} µs ({how})");
+        }
+    }
+    Some((text, d / n))
+}
+
+/// What `with` costs over `base` in proxy CPU per request (get-user-info
+/// over passthrough: the plugin; the front door with a policy over without:
+/// the policy): the median of the rounds' differences (each round ran both
+/// back to back), else the difference of the cells shown; with how it was
+/// taken.
+fn paired_cost(base: &Cell, with: &Cell) -> Option<(f64, String)> {
+    let (b, c) = (&base.rounds_us, &with.rounds_us);
     if b.len() >= 2 && b.len() == c.len() {
         let mut d: Vec<f64> = c.iter().zip(b).map(|(c, b)| c - b).collect();
         let shown = d
@@ -343,8 +412,8 @@ fn plugin_cost(pass: &Cell, user: &Cell) -> Option<(f64, String)> {
         return Some((median, format!("median of {} rounds: {shown}", d.len())));
     }
     let (b_us, c_us) = (
-        pass.gateway_us_per_request()?,
-        user.gateway_us_per_request()?,
+        base.gateway_us_per_request()?,
+        with.gateway_us_per_request()?,
     );
     Some((c_us - b_us, format!("{c_us:.0} - {b_us:.0}")))
 }
@@ -391,9 +460,54 @@ mod tests {
     }
 
     #[test]
+    fn the_front_door_is_set_against_nginx_with_and_without_its_policy() {
+        let mut cells = Cells::default();
+        let at_16_rounds = |us: &[f64]| {
+            vec![Cell {
+                concurrency: 16,
+                ..rounds(us)
+            }]
+        };
+        (cells[3], cells[5], cells[6]) = (
+            at_16(60.0),
+            at_16_rounds(&[84.0, 90.0, 80.0]),
+            at_16_rounds(&[120.0, 130.0, 110.0]),
+        );
+        let row = front_door_table(&cells).lines().last().unwrap().to_string();
+        assert_eq!(
+            row,
+            "| 16 | 60 µs | 84 µs | 1.40 | 1000 | 120 µs | 2.00 | 36 µs |"
+        );
+        let table = targets(Some(&cells), None);
+        let measured = "1.40 x (84 µs vs nginx 60 µs); with the read-only policy 120 µs = 2.00 x, the policy costs 36 µs (median of 3 rounds: 36, 40, 30)";
+        assert!(
+            table.contains(&format!(
+                "| front door CPU/request <= 1.5 x nginx's at concurrency 16 | {measured} | PASS |"
+            )),
+            "{table}"
+        );
+        assert!(
+            table.contains(&format!(
+                "| front door CPU/request <= 1.0 x nginx's at concurrency 16 (the next step) | {measured} | MISS |"
+            )),
+            "{table}"
+        );
+        // Without the policy's cells, the front door alone; without nginx, no verdict.
+        cells[6].clear();
+        let row = front_door_table(&cells).lines().last().unwrap().to_string();
+        assert_eq!(row, "| 16 | 60 µs | 84 µs | 1.40 | 1000 | - | - | - |");
+        cells[3].clear();
+        assert!(
+            targets(Some(&cells), None).contains(
+                "| front door CPU/request <= 1.5 x nginx's at concurrency 16 | not measured in this run | - |"
+            )
+        );
+    }
+
+    #[test]
     fn the_plugin_cost_is_the_median_of_paired_round_differences() {
         // Round 2 ran in a slow spell for both: paired, it does not skew.
-        let (cost, how) = plugin_cost(
+        let (cost, how) = paired_cost(
             &rounds(&[280.0, 400.0, 290.0]),
             &rounds(&[370.0, 520.0, 375.0]),
         )
@@ -401,10 +515,10 @@ mod tests {
         assert_eq!(cost, 90.0);
         assert_eq!(how, "median of 3 rounds: 90, 120, 85");
         // Two rounds: the mean of both differences.
-        let (cost, _) = plugin_cost(&rounds(&[280.0, 300.0]), &rounds(&[370.0, 360.0])).unwrap();
+        let (cost, _) = paired_cost(&rounds(&[280.0, 300.0]), &rounds(&[370.0, 360.0])).unwrap();
         assert_eq!(cost, 75.0);
         // One round each: the difference of the cells.
-        let (cost, how) = plugin_cost(&rounds(&[280.0]), &rounds(&[370.0])).unwrap();
+        let (cost, how) = paired_cost(&rounds(&[280.0]), &rounds(&[370.0])).unwrap();
         assert_eq!(cost.round(), 90.0);
         assert_eq!(how, "370 - 280");
     }
