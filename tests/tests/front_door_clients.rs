@@ -3,12 +3,15 @@
 //! tests/clients/ that run against the simulator directly) log in to
 //! the gateway with the tenant's name and API key, and queries, creates,
 //! reads, updates and deletes, describes, and runs Bulk 1.0 and 2.0 jobs
-//! through it to `twoway sim` over mutual TLS.
+//! through it to `twoway sim` over mutual TLS; identity and userinfo answer
+//! at the gateway, queries page, and when the gateway token expires each
+//! client's own re-login runs and the call succeeds. Nothing a client gets
+//! holds the tenant's real session.
 
 use serde_json::{Value, json};
 use twoway_tests::clients::Peer;
 use twoway_tests::gateway::{ACME, TestGateway, server_tls, tenant_with};
-use twoway_tests::{ACME_ACCOUNTS, start_sim};
+use twoway_tests::{ACME_ACCOUNTS, ACME_ORG, ACME_USER, start_sim, start_sim_with};
 
 /// A gateway serving acme at the front door over HTTPS, and its origin.
 async fn gateway(sim: &twoway_sim::Sim) -> (TestGateway, String) {
@@ -111,4 +114,124 @@ async fn describe_and_bulk_through_the_gateway_with_both_clients() {
         ]),
         "Bulk 2.0 query with its locator paging: {out}"
     );
+}
+
+/// Every URL in `value` (strings starting with `http`), with its path.
+fn urls(value: &Value, path: &str, out: &mut Vec<(String, String)>) {
+    match value {
+        Value::String(s) if s.starts_with("http") => out.push((path.to_string(), s.clone())),
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                urls(item, &format!("{path}[{i}]"), out);
+            }
+        }
+        Value::Object(fields) => {
+            for (name, field) in fields {
+                urls(field, &format!("{path}.{name}"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// What a client got: no real session, and every URL at the gateway.
+#[track_caller]
+fn assert_gateway_only(out: &Value, origin: &str) {
+    let text = out.to_string();
+    assert!(
+        !text.contains(&format!("{ACME_ORG}!")),
+        "the real session leaked: {text}"
+    );
+    let mut found = Vec::new();
+    urls(out, "", &mut found);
+    assert!(found.len() > 5, "identity URLs: {out}");
+    for (path, url) in found {
+        let at_gateway = url == origin || url.starts_with(&format!("{origin}/"));
+        assert!(at_gateway, "{path} = {url}, not at {origin}");
+    }
+}
+
+#[track_caller]
+fn assert_pages(pages: &Value, origin: &str) {
+    let mut names = ACME_ACCOUNTS.map(String::from).to_vec();
+    names.sort();
+    assert_eq!(pages["first"]["size"], 1, "{pages}");
+    assert_eq!(pages["first"]["done"], false, "{pages}");
+    assert_eq!(pages["first"]["total"], 3, "{pages}");
+    let next = pages["first"]["next"].as_str().expect("nextRecordsUrl");
+    // As sent (relative), or as the client made it absolute: at the gateway.
+    let next = next.strip_prefix(origin).unwrap_or(next);
+    assert!(next.starts_with("/services/data/v"), "{next}");
+    assert_eq!(pages["more"]["names"], json!([names[1]]), "{pages}");
+    assert_eq!(pages["more"]["done"], false, "{pages}");
+    assert_eq!(pages["all"], json!(names), "{pages}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn identity_paging_and_their_own_relogin_when_the_token_expires() {
+    let (Some(js), Some(py)) = (Peer::jsforce(), Peer::simple_salesforce()) else {
+        return;
+    };
+    // One record a page; tokens that live the shortest life allowed.
+    let sim = start_sim_with(|c| c.limits.query_batch_size = 1).await;
+    let seconds = twoway::config::front_door::MIN_TOKEN_SECONDS;
+    let tenant = format!(
+        "[front_door]\ntoken_seconds = {seconds}\n{}",
+        tenant_with(ACME, "front_door = true")
+    );
+    let gw = TestGateway::start_with(&sim, &server_tls("{pki}/root-ca.pem"), &tenant, &[]).await;
+    let origin = format!("https://{}", gw.addr());
+    let wait = ((seconds + 1) * 1000).to_string();
+    let mut env = env(&origin);
+    env.push(("SF_TOKEN_WAIT_MS", &wait));
+    let (js_out, py_out) = tokio::join!(
+        js.run("gateway-session.js", &env),
+        py.run("gateway_session.py", &env)
+    );
+
+    // jsforce: identity() at the gateway's identity URL.
+    assert_eq!(js_out["identity"]["username"], ACME_USER, "{js_out}");
+    assert!(
+        js_out["identity"]["id"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{origin}/id/"))
+    );
+    assert_gateway_only(&js_out["identity"], &origin);
+    assert_pages(&js_out["pages"], &origin);
+    // The token expired; jsforce re-logged in by itself and the query ran.
+    let expired = &js_out["expired"];
+    assert_eq!(expired["names"], js_out["pages"]["all"], "{js_out}");
+    assert!(expired["refreshes"].as_u64() >= Some(1), "{js_out}");
+    assert_eq!(expired["newToken"], true, "{js_out}");
+
+    // simple-salesforce: userinfo through oauth2(), the identity URL with its session.
+    assert_eq!(
+        py_out["userinfo"]["preferred_username"], ACME_USER,
+        "{py_out}"
+    );
+    assert_gateway_only(&py_out["userinfo"], &origin);
+    assert_eq!(py_out["identity"]["status"], 200, "{py_out}");
+    assert_eq!(py_out["identity"]["body"]["username"], ACME_USER);
+    assert_gateway_only(&py_out["identity"]["body"], &origin);
+    assert_pages(&py_out["pages"], &origin);
+    let expired = &py_out["expired"];
+    assert_eq!(expired["names"], py_out["pages"]["all"], "{py_out}");
+    assert_eq!(expired["newToken"], true, "{py_out}");
+
+    // Every token either client held is a gateway token.
+    for token in js_out["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(py_out["tokens"].as_array().unwrap())
+    {
+        assert!(
+            token.as_str().unwrap().starts_with("00DGATEWAYTOKEN!"),
+            "{token}"
+        );
+    }
+    for out in [&js_out, &py_out] {
+        assert!(!out.to_string().contains(&format!("{ACME_ORG}!")), "{out}");
+    }
 }

@@ -7,6 +7,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+/// The shortest token life: short enough for a test to watch clients
+/// re-log in after INVALID_SESSION_ID, long enough for a login and a call.
+pub const MIN_TOKEN_SECONDS: u64 = 5;
+
 /// `[front_door]` exactly as written.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -57,11 +61,11 @@ pub(super) fn check(raw: Option<RawFrontDoor>, problems: &mut Vec<String>) -> Fr
     });
     let token_seconds = match raw.token_seconds {
         None => d.token_ttl.as_secs(),
-        Some(s) if (60..=86_400).contains(&s) => s,
+        Some(s) if (MIN_TOKEN_SECONDS..=86_400).contains(&s) => s,
         Some(s) => {
             problem(
                 "token_seconds",
-                format!("{s} cannot work: use a value from 60 to 86400"),
+                format!("{s} cannot work: use a value from {MIN_TOKEN_SECONDS} to 86400"),
             );
             d.token_ttl.as_secs()
         }
@@ -146,7 +150,7 @@ mod tests {
         let mut problems = Vec::new();
         let raw = RawFrontDoor {
             public_url: Some("https://gw/prefix".into()),
-            token_seconds: Some(5),
+            token_seconds: Some(MIN_TOKEN_SECONDS - 1),
             max_tokens: Some(0),
         };
         let checked = check(Some(raw), &mut problems);

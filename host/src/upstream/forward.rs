@@ -31,7 +31,7 @@ pub struct SessionFacts {
     pub org_id: String,
     pub user_id: String,
     /// The origins the instance's answers name (standard and mutual-auth
-    /// port), which the front door rewrites to its own.
+    /// port, and the login host), which the front door rewrites to its own.
     pub origins: Vec<String>,
 }
 
@@ -48,6 +48,15 @@ impl TenantUpstream {
             let mutual = mutual.trim_end_matches('/').to_string();
             if !origins.contains(&mutual) {
                 origins.push(mutual);
+            }
+        }
+        // Identity answers name the login host too (`id`), as Salesforce's
+        // name login.salesforce.com.
+        let login = &self.sessions.settings().login_url;
+        if let (Some(scheme), Some(authority)) = (login.scheme_str(), login.authority()) {
+            let login = format!("{scheme}://{authority}");
+            if !origins.contains(&login) {
+                origins.push(login);
             }
         }
         Ok(SessionFacts {
