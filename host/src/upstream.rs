@@ -401,8 +401,18 @@ async fn off_worker<T: Send + 'static>(
     }
 }
 
-/// Checks and parses the plugin's body once for all attempts.
+/// Checks the method and parses the plugin's body once for all attempts.
 async fn prepare(out: &Outbound) -> Result<Prepared, UpstreamError> {
+    let methods = out.api.methods();
+    if !methods.contains(&out.method) {
+        let names: Vec<&str> = methods.iter().map(http::Method::as_str).collect();
+        return Err(UpstreamError::InvalidRequest(format!(
+            "{} is not a method the {} API takes: use {}",
+            out.method,
+            out.api,
+            names.join(", ")
+        )));
+    }
     let (api, body) = (out.api, out.body.clone());
     off_worker(body.len(), move || salesforce::prepare(api, &body))
         .await

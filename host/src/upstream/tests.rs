@@ -244,3 +244,37 @@ async fn a_hostile_answer_is_refused_unread() {
     let e = upstream.send(&get_user_info()).await.unwrap_err();
     assert_eq!(e.problem_code(), UpstreamCode::UpstreamRefused, "{e}");
 }
+
+#[tokio::test]
+async fn methods_the_api_does_not_take_are_never_sent() {
+    let script = Script::new(&[(200, &login("00D000000000001!first")), (200, &user_info(6))]);
+    let upstream = upstream(script.clone(), ApiBudget::default());
+    for (api, method) in [
+        (Api::SoapPartner, "GET"),
+        (Api::Rest, "TRACE"),
+        (Api::Rest, "CONNECT"),
+        (Api::Bulk, "OPTIONS"),
+        (Api::ApexRest, "PURGE"),
+    ] {
+        let out = Outbound {
+            api,
+            method: http::Method::from_bytes(method.as_bytes()).unwrap(),
+            path: "sobjects".into(),
+            ..get_user_info()
+        };
+        let e = upstream.send(&out).await.unwrap_err();
+        assert!(matches!(e, UpstreamError::InvalidRequest(_)), "{e}");
+        assert!(
+            e.to_string().contains(&format!("{method} is not a method")),
+            "{e}"
+        );
+    }
+    assert!(
+        script.seen().is_empty(),
+        "nothing was sent, not even a login"
+    );
+    upstream
+        .send(&get_user_info())
+        .await
+        .expect("POST to SOAP goes");
+}

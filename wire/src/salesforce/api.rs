@@ -51,6 +51,22 @@ impl Api {
         )
     }
 
+    /// The HTTP methods the API takes: SOAP is POST only; REST, Bulk and
+    /// Apex REST take GET, HEAD, POST, PUT, PATCH and DELETE. Anything else
+    /// (TRACE, CONNECT, OPTIONS, made-up methods) is never sent.
+    pub fn methods(self) -> &'static [http::Method] {
+        const SOAP: &[http::Method] = &[http::Method::POST];
+        const HTTP: &[http::Method] = &[
+            http::Method::GET,
+            http::Method::HEAD,
+            http::Method::POST,
+            http::Method::PUT,
+            http::Method::PATCH,
+            http::Method::DELETE,
+        ];
+        if self.is_soap() { SOAP } else { HTTP }
+    }
+
     /// The namespace of the SOAP API's SessionHeader.
     pub(crate) fn soap_namespace(self) -> Option<&'static str> {
         match self {
