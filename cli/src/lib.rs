@@ -98,6 +98,12 @@ pub enum Command {
     CompilePlugin {
         #[arg(long)]
         cache_dir: std::path::PathBuf,
+        /// CPU seconds the compile may take.
+        #[arg(long, default_value_t = twoway::plugin::CompileLimits::default().cpu_seconds)]
+        max_cpu_seconds: u64,
+        /// Memory the compile may allocate, in MiB.
+        #[arg(long, default_value_t = twoway::plugin::CompileLimits::default().memory_mb)]
+        max_memory_mb: u64,
     },
 }
 
@@ -140,9 +146,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Call(args) => tenant::run_call(args).await,
         Command::Cert { command } => cert::run_cert(command).await,
         Command::Plugin { command } => plugin::run_plugin(command).await,
-        Command::CompilePlugin { cache_dir } => {
-            use twoway::plugin::{COMPILE_HELPER_REFUSED_EXIT, HelperError, run_compile_helper};
-            match run_compile_helper(&cache_dir, std::io::stdin().lock()) {
+        Command::CompilePlugin {
+            cache_dir,
+            max_cpu_seconds,
+            max_memory_mb,
+        } => {
+            use twoway::plugin::{
+                COMPILE_HELPER_REFUSED_EXIT, CompileLimits, HelperError, run_compile_helper,
+            };
+            let limits = CompileLimits {
+                cpu_seconds: max_cpu_seconds,
+                memory_mb: max_memory_mb,
+            };
+            match run_compile_helper(&cache_dir, limits, std::io::stdin().lock()) {
                 Ok(()) => Ok(()),
                 // The component's verdict: its own exit code for the gateway.
                 Err(HelperError::Compile(reason)) => {

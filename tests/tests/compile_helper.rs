@@ -131,3 +131,73 @@ fn a_helper_that_cannot_start_leaves_the_compile_to_the_gateway() {
     outcome.expect("the component loads");
     assert_eq!(counts, Some((0, 1)));
 }
+
+/// The largest component the tests have (the Python workflow, built by
+/// scripts/build-py-plugins), when it is built.
+fn large_component() -> Option<PathBuf> {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/plugins-py/soql-query.wasm");
+    if path.is_file() {
+        return Some(path);
+    }
+    if std::env::var("TWOWAY_REQUIRE_PY").is_ok_and(|v| v == "1") {
+        panic!(
+            "{} is missing and TWOWAY_REQUIRE_PY=1: run scripts/build-py-plugins",
+            path.display()
+        );
+    }
+    eprintln!(
+        "note: skipped, {} is not built (scripts/build-py-plugins)",
+        path.display()
+    );
+    None
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_compile_over_the_helper_s_limits_is_refused_naming_the_limit() {
+    use twoway::plugin::CompileLimits;
+    let Some(path) = large_component() else {
+        return;
+    };
+    let bytes = read_component(&path).unwrap();
+    // It takes about 13 s of CPU and 400 MB to compile in a debug build.
+    for (limits, expected) in [
+        (
+            CompileLimits {
+                cpu_seconds: 1,
+                memory_mb: 4096,
+            },
+            "more than 1 s of CPU, the compile helper's limit",
+        ),
+        (
+            CompileLimits {
+                cpu_seconds: 600,
+                memory_mb: 32,
+            },
+            "more than 32 MiB, the compile helper's limit",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let runtime = Runtime::new(&dir.path().join("cache"))
+            .expect("a runtime")
+            .with_compile_helper(Some(twoway_bin()))
+            .with_compile_limits(limits);
+        let e = runtime
+            .load(
+                &path,
+                &bytes,
+                version_id(&bytes),
+                twoway::plugin::World::Workflow,
+            )
+            .map(|_| ())
+            .unwrap_err();
+        assert!(matches!(e, LoadError::Compile { .. }), "{e}");
+        assert!(e.to_string().contains(expected), "{expected}: {e}");
+        assert_eq!(
+            runtime.cache_counts(),
+            Some((0, 0)),
+            "never compiled in the gateway after the helper's refusal"
+        );
+    }
+}

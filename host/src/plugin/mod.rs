@@ -31,7 +31,7 @@ pub use generated::{
     WorkflowError, WorkflowResponse,
 };
 pub use helper::{
-    HelperError, REFUSED_EXIT as COMPILE_HELPER_REFUSED_EXIT,
+    CompileLimits, HelperError, REFUSED_EXIT as COMPILE_HELPER_REFUSED_EXIT,
     SUBCOMMAND as COMPILE_HELPER_SUBCOMMAND, compile_in_helper, run as run_compile_helper,
 };
 pub use inspect::Inspection;
@@ -139,6 +139,8 @@ pub struct Runtime {
     code_cache: Option<engine::CodeCache>,
     /// The program that compiles into the cache (see [`compile_in_helper`]).
     helper: Option<PathBuf>,
+    /// What one compile in the helper may take.
+    compile_limits: CompileLimits,
     /// Log lines dropped over the per-call cap, by (tenant, workflow);
     /// kept across reloads (a counter never goes back).
     log_lines_dropped: Mutex<HashMap<(String, String), u64>>,
@@ -162,6 +164,7 @@ impl Runtime {
             linker,
             code_cache,
             helper: helper::program(),
+            compile_limits: CompileLimits::default(),
             log_lines_dropped: Mutex::default(),
         })
     }
@@ -170,6 +173,12 @@ impl Runtime {
     /// process with `None` (whatever [`compile_in_helper`] said).
     pub fn with_compile_helper(mut self, program: Option<PathBuf>) -> Self {
         self.helper = program;
+        self
+    }
+
+    /// This runtime's helper compiles under `limits` (tests use small ones).
+    pub fn with_compile_limits(mut self, limits: CompileLimits) -> Self {
+        self.compile_limits = limits;
         self
     }
 
@@ -202,7 +211,7 @@ impl Runtime {
     /// process when there is one and the cache is on.
     fn compile(&self, path: &Path, bytes: &[u8]) -> Result<Component, LoadError> {
         if let (Some(program), Some(cache)) = (&self.helper, &self.code_cache) {
-            match helper::compile(program, &cache.dir, bytes) {
+            match helper::compile(program, &cache.dir, self.compile_limits, bytes) {
                 // Found in the cache below, unless the helper could not
                 // write there (then compiled below).
                 Ok(()) => {}
