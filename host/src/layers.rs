@@ -15,6 +15,7 @@ const LAYERS: &[&str] = &[
     "session",
     "upstream",
     "plugin",
+    "version",
     "gateway",
 ];
 
@@ -150,7 +151,7 @@ fn the_check_catches_a_use_from_above() {
     assert_eq!(
         violations("config/mod.rs", bad),
         [
-            "config/mod.rs:3: config uses crate::gateway, a layer above it (order: pem < config < identity < transport < session < upstream < plugin < gateway)"
+            "config/mod.rs:3: config uses crate::gateway, a layer above it (order: pem < config < identity < transport < session < upstream < plugin < version < gateway)"
         ]
     );
     // Inside a group, across lines, and as a path in an expression.
