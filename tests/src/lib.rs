@@ -12,6 +12,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use twoway_sim::{Sim, SimConfig};
 use twoway_testkit::pki::Pki;
 
+pub mod browser;
 pub mod clients;
 pub mod fake_login;
 pub mod files;

@@ -1,5 +1,7 @@
 //! The admin listener (loopback by default): health, readiness, Prometheus
-//! metrics, plugin versions and session states. Never a secret.
+//! metrics, plugin versions and session states, and the dashboard
+//! ([`super::dashboard`]: `/dashboard`, open because it holds no data, and
+//! `/admin/overview`). Never a secret.
 //!
 //! Connections get the callers' header limits, the header read timeout
 //! (which is also the idle keep-alive timeout) and the connection cap.
@@ -162,6 +164,11 @@ async fn route(
     method: &http::Method,
     path: &str,
 ) -> http::Response<Full<Bytes>> {
+    if method == http::Method::GET
+        && let Some(page) = super::dashboard::asset(path)
+    {
+        return page;
+    }
     match (method.as_str(), path) {
         ("GET", "/healthz") => json_response(200, json!({ "status": "ok" })),
         ("GET", "/readyz") => {
@@ -182,6 +189,7 @@ async fn route(
                 .body(Full::new(Bytes::from(shared.metrics.encode())))
                 .unwrap_or_else(|_| http::Response::new(Full::new(Bytes::new())))
         }
+        ("GET", "/admin/overview") => json_response(200, super::dashboard::overview(shared)),
         ("GET", "/admin/plugins") => {
             json_response(200, json!({ "plugins": shared.registry.status() }))
         }
@@ -215,7 +223,7 @@ async fn route(
         },
         _ => json_response(
             404,
-            json!({ "error": "unknown admin route", "routes": ["GET /healthz", "GET /readyz", "GET /metrics", "GET /admin/plugins", "GET /admin/sessions", "GET /admin/config", "POST /admin/reload"] }),
+            json!({ "error": "unknown admin route", "routes": ["GET /healthz", "GET /readyz", "GET /metrics", "GET /dashboard", "GET /admin/overview", "GET /admin/plugins", "GET /admin/sessions", "GET /admin/config", "POST /admin/reload"] }),
         ),
     }
 }

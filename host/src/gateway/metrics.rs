@@ -150,6 +150,18 @@ where
         f(&self.family.get_or_create(labels))
     }
 
+    /// Every series now: its labels and its metric (a handle on the same
+    /// value).
+    pub fn series(&self) -> Vec<(S, M)>
+    where
+        M: Clone,
+    {
+        let known = self.labels();
+        (known.iter())
+            .map(|labels| (labels.clone(), (*self.family.get_or_create(labels)).clone()))
+            .collect()
+    }
+
     /// Drops every series whose tenant (and workflow) `keep` refuses.
     pub fn retain(&self, keep: &dyn Fn(&str, Option<&str>) -> bool) {
         self.labels().retain(|labels| {

@@ -6,6 +6,7 @@
 mod access;
 mod admin;
 mod auth;
+mod dashboard;
 mod drain;
 mod early;
 mod front_door;
@@ -14,6 +15,7 @@ mod metrics;
 mod mirror;
 mod problem;
 mod process;
+mod recent;
 mod reload;
 mod routing;
 mod server;
@@ -83,6 +85,8 @@ pub struct Shared {
     files: RwLock<Vec<PathBuf>>,
     /// The front door's tokens and origin (docs/front-door.md).
     pub front_door: front_door::State,
+    /// The last problems answered to callers (the admin dashboard's).
+    pub problems: recent::Problems,
 }
 
 impl Shared {

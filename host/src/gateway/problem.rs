@@ -29,7 +29,8 @@ impl IntoResponse for Problem {
         let mut response = response
             .body(Full::new(Bytes::from(body)))
             .unwrap_or_else(|_| http::Response::new(Full::new(Bytes::new())));
-        // For the access log (gateway::access).
+        // For the access log (gateway::access) and the dashboard's recent
+        // problems (gateway::recent).
         response.extensions_mut().insert(problem.code);
         response
     }

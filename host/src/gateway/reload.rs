@@ -109,6 +109,7 @@ pub async fn prepare(
         plugin_watch,
         files,
         front_door: super::front_door::State::new(opened.shelf),
+        problems: Default::default(),
     }))
 }
 

@@ -94,6 +94,20 @@ async fn answer(
         "x-request-id",
         http::HeaderValue::from_str(request_id).unwrap_or(http::HeaderValue::from_static("-")),
     );
+    if let Some(&code) = response.extensions().get::<ProblemCode>() {
+        // Names a caller made up are not shown: only configured ones.
+        let (tenant, workflow) = match &labels {
+            Some((t, w)) if shared.registry.get(t, w).is_some() => {
+                (Some(t.as_str()), Some(w.as_str()))
+            }
+            Some((t, _)) if shared.current().tenants.contains_key(t) => (Some(t.as_str()), None),
+            _ => (None, None),
+        };
+        let status = response.status().as_u16();
+        shared
+            .problems
+            .record(code, status, tenant, workflow, &request_id);
+    }
     if let Some((tenant, workflow)) = labels {
         let status = response.status().as_u16();
         // Only configured workflows get series: unknown names are not labels.
