@@ -1,7 +1,8 @@
-//! Real Salesforce clients as test peers: jsforce (Node.js) and
-//! simple-salesforce (Python), installed by `scripts/install-test-clients`.
-//! A test runs one of their scripts (files under tests/clients/) against a
-//! URL and gets back the JSON the script printed.
+//! Real Salesforce clients as test peers: jsforce (Node.js),
+//! simple-salesforce (Python) and the Salesforce CLI (`sf`, Node.js),
+//! installed by `scripts/install-test-clients`. A test runs one of their
+//! scripts (files under tests/clients/) against a URL and gets back the
+//! JSON the script printed, or runs an `sf` command with `--json`.
 //!
 //! Every script reads the same environment: `SF_LOGIN_URL` (the login
 //! service, `https://host:port`), `SF_USERNAME`, `SF_PASSWORD` (with the
@@ -29,6 +30,8 @@ pub enum Kind {
     Jsforce,
     /// simple-salesforce 1.12, under Python (tests/clients/python).
     SimpleSalesforce,
+    /// The Salesforce CLI, `sf` 2 (tests/clients/sf).
+    SfCli,
 }
 
 /// An installed client: the interpreter and the folder of its scripts.
@@ -62,6 +65,15 @@ impl Peer {
         Self::found(Kind::SimpleSalesforce, python, scripts, installed)
     }
 
+    /// The Salesforce CLI, or None (with a note) when it is not installed
+    /// and not required. Its "scripts" are its own commands.
+    pub fn sf_cli() -> Option<Self> {
+        let dir = root().join("tests/clients/sf");
+        let program = dir.join("node_modules/.bin/sf");
+        let installed = program.is_file();
+        Self::found(Kind::SfCli, program, dir, installed)
+    }
+
     fn found(kind: Kind, program: PathBuf, scripts: PathBuf, installed: bool) -> Option<Self> {
         if installed {
             return Some(Self {
@@ -90,11 +102,45 @@ impl Peer {
     /// Like [`Peer::run`], but a failing script is an error holding its
     /// exit status and stderr.
     pub async fn try_run(&self, script: &str, env: &[(&str, &str)]) -> Result<Value, String> {
-        let path = self.scripts.join(script);
+        self.execute(&[self.scripts.join(script).as_os_str()], env)
+            .await
+    }
+
+    /// Runs `sf {args} --json` (the [`Kind::SfCli`] peer) with `env` added
+    /// and `home` as its home (where it keeps its orgs), and returns the
+    /// JSON it printed; a failing command is an error holding its output.
+    pub async fn sf(
+        &self,
+        args: &[&str],
+        home: &std::path::Path,
+        env: &[(&str, &str)],
+    ) -> Result<Value, String> {
+        assert_eq!(self.kind, Kind::SfCli, "sf commands need the sf CLI peer");
+        let home = home.display().to_string();
+        let mut env = env.to_vec();
+        env.extend([
+            ("HOME", home.as_str()),
+            // No telemetry, update checks or OS keychain: a test machine has none.
+            ("SF_DISABLE_TELEMETRY", "true"),
+            ("SF_AUTOUPDATE_DISABLE", "true"),
+            ("SF_SKIP_NEW_VERSION_CHECK", "true"),
+            ("SF_USE_GENERIC_UNIX_KEYCHAIN", "true"),
+            ("SF_LOG_LEVEL", "fatal"),
+        ]);
+        let mut args: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
+        args.push(std::ffi::OsStr::new("--json"));
+        self.execute(&args, &env).await
+    }
+
+    async fn execute(
+        &self,
+        args: &[&std::ffi::OsStr],
+        env: &[(&str, &str)],
+    ) -> Result<Value, String> {
         let ca = pki().root_ca.display().to_string();
         let mut command = tokio::process::Command::new(&self.program);
         command
-            .arg(&path)
+            .args(args)
             .current_dir(&self.scripts)
             .stdin(Stdio::null())
             .kill_on_drop(true);
@@ -109,12 +155,18 @@ impl Peer {
             command.env_remove(proxy);
         }
         match self.kind {
-            Kind::Jsforce => command.env("NODE_EXTRA_CA_CERTS", &ca),
+            Kind::Jsforce | Kind::SfCli => command.env("NODE_EXTRA_CA_CERTS", &ca),
             Kind::SimpleSalesforce => command
                 .env("REQUESTS_CA_BUNDLE", &ca)
                 .env("PYTHONDONTWRITEBYTECODE", "1"),
         };
         command.envs(env.iter().copied());
+        if self.kind == Kind::SfCli {
+            // sf's plugins run `sf` by name.
+            let bin = self.program.parent().map(|p| p.display().to_string());
+            let path = std::env::var("PATH").unwrap_or_default();
+            command.env("PATH", format!("{}:{path}", bin.unwrap_or_default()));
+        }
         let out = command
             .output()
             .await

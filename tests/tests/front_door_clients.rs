@@ -11,7 +11,7 @@
 use serde_json::{Value, json};
 use twoway_tests::clients::Peer;
 use twoway_tests::gateway::{ACME, TestGateway, server_tls, tenant_with};
-use twoway_tests::{ACME_ACCOUNTS, ACME_ORG, ACME_USER, start_sim, start_sim_with};
+use twoway_tests::{ACME_ACCOUNTS, ACME_ORG, ACME_USER, Client, start_sim, start_sim_with};
 
 /// A gateway serving acme at the front door over HTTPS, and its origin.
 async fn gateway(sim: &twoway_sim::Sim) -> (TestGateway, String) {
@@ -234,4 +234,82 @@ async fn identity_paging_and_their_own_relogin_when_the_token_expires() {
     for out in [&js_out, &py_out] {
         assert!(!out.to_string().contains(&format!("{ACME_ORG}!")), "{out}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_salesforce_cli_logs_in_with_a_gateway_token_and_queries() {
+    let Some(sf) = Peer::sf_cli() else { return };
+    let sim = start_sim().await;
+    let (_gw, origin) = gateway(&sim).await;
+    // A gateway token from the OAuth password grant, as curl would get it.
+    let env = env(&origin);
+    let grant = Client::anonymous()
+        .form(
+            &format!("{origin}/services/oauth2/token"),
+            &[
+                ("grant_type", "password"),
+                ("username", env[1].1),
+                ("password", env[2].1),
+            ],
+        )
+        .await;
+    assert_eq!(grant.status, 200, "{}", grant.body);
+    let token = grant.json()["access_token"].as_str().unwrap().to_string();
+    let home = tempfile::tempdir().expect("a home for sf");
+    let token_env = [("SF_ACCESS_TOKEN", token.as_str())];
+    let run = async |args: &[&str]| {
+        let out = sf
+            .sf(args, home.path(), &token_env)
+            .await
+            .unwrap_or_else(|e| panic!("sf {}: {e}", args.join(" ")));
+        assert!(!out.to_string().contains(&format!("{ACME_ORG}!")), "{out}");
+        out
+    };
+
+    // sf's own checks of the token and the org: userinfo, the user, the
+    // version list, the organization, all through the gateway.
+    let login = run(&[
+        "org",
+        "login",
+        "access-token",
+        "--instance-url",
+        &origin,
+        "--no-prompt",
+        "--alias",
+        "gateway",
+    ])
+    .await;
+    assert_eq!(login["status"], 0, "{login}");
+    assert_eq!(login["result"]["username"], ACME_USER, "{login}");
+    let instance = login["result"]["instanceUrl"].as_str().unwrap();
+    assert_eq!(instance.trim_end_matches('/'), origin, "{login}");
+
+    let query = run(&[
+        "data",
+        "query",
+        "--query",
+        "SELECT Name FROM Account ORDER BY Name",
+        "--target-org",
+        "gateway",
+    ])
+    .await;
+    let mut names = ACME_ACCOUNTS.map(String::from).to_vec();
+    names.sort();
+    let got: Vec<&str> = query["result"]["records"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{query}"))
+        .iter()
+        .map(|r| r["Name"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, names, "{query}");
+    assert_eq!(query["result"]["totalSize"], 3, "{query}");
+
+    // sf checks the stored org through the gateway too.
+    let display = run(&["org", "display", "--target-org", "gateway"]).await;
+    assert_eq!(
+        display["result"]["connectedStatus"], "Connected",
+        "{display}"
+    );
+    let org = display["result"]["id"].as_str().unwrap_or_default();
+    assert!(org.starts_with(ACME_ORG), "{display}");
 }

@@ -100,3 +100,55 @@ pub fn error(e: &DataError) -> Value {
 pub fn collection_error(e: &DataError) -> Value {
     json!({ "statusCode": e.code, "message": e.message, "fields": e.fields })
 }
+
+/// `query?q=...&columns=true` (the sf CLI's `data query` asks it): the
+/// columns a query selects, parent paths and subqueries as `joinColumns`,
+/// aggregates by their alias or `expr{n}`.
+pub fn columns(query: &crate::soql::Query) -> Value {
+    use crate::soql::SelectItem;
+    fn column(name: &str, aggregate: bool, join: Vec<Value>) -> Value {
+        json!({
+            "aggregate": aggregate, "apexType": null, "booleanType": false,
+            "columnName": name, "custom": name.ends_with("__c"), "displayName": name,
+            "foreignKeyName": null, "insertable": false, "joinColumns": join,
+            "numberType": false, "textType": false, "updatable": false,
+        })
+    }
+    fn path(segments: &[String]) -> Value {
+        match segments {
+            [last] => column(last, false, vec![]),
+            [first, rest @ ..] => column(first, false, vec![path(rest)]),
+            [] => column("", false, vec![]),
+        }
+    }
+    fn list(query: &crate::soql::Query) -> Vec<Value> {
+        let mut expr = 0;
+        let mut out = Vec::new();
+        for item in &query.select {
+            match item {
+                SelectItem::Field(p) => out.push(path(&p.segments)),
+                SelectItem::Aggregate(a) => {
+                    let name = a.alias.clone().unwrap_or_else(|| {
+                        expr += 1;
+                        format!("expr{}", expr - 1)
+                    });
+                    out.push(column(&name, true, vec![]));
+                }
+                SelectItem::Subquery(q) => out.push(column(&q.object.text, true, list(q))),
+                SelectItem::Fields(..) => {}
+            }
+        }
+        out
+    }
+    let id = query
+        .select
+        .iter()
+        .any(|s| matches!(s, SelectItem::Field(p) if p.text().eq_ignore_ascii_case("Id")));
+    json!({
+        "columnMetadata": list(query),
+        "entityName": query.object.text,
+        "groupBy": !query.group_by.is_empty(),
+        "idSelected": id,
+        "keyPrefix": null,
+    })
+}

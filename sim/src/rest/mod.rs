@@ -144,6 +144,12 @@ pub fn route(api: &Rest<'_, '_>, method: &str, resource: &str, query: &str, body
     match (method, segs.as_slice()) {
         ("GET", []) => resources(api.version),
         ("GET", [kind @ ("query" | "queryAll")]) => match param(query, "q") {
+            Some(q) if param(query, "columns").as_deref() == Some("true") => {
+                match crate::soql::parse(&q) {
+                    Ok(parsed) => Reply::json(200, &json::columns(&parsed)),
+                    Err(e) => Reply::rest_error(400, e.code, &e.message),
+                }
+            }
             Some(q) => run_query(api, &q, *kind == "queryAll"),
             None => Reply::rest_error(400, "MALFORMED_QUERY", "A query string has to be specified"),
         },
