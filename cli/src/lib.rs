@@ -1,16 +1,20 @@
 //! Command-line interface: clap definitions and the glue from each command
 //! to the library, one module per command group ([`local`]: pki, sim,
 //! serve, config; [`tenant`]: login, call; [`cert`]: the certificate
-//! doctor; [`plugin`]: new, check, run), what `call` and `plugin run`
-//! share ([`request`]), and the exit codes ([`exit`]). Nothing else lives here.
+//! doctor; [`plugin`]: new, build, up, check, run, with [`scaffold`] for
+//! `new` and [`devloop`] for `build` and `up`), what `call` and `plugin
+//! run` share ([`request`]), and the exit codes ([`exit`]). Nothing else
+//! lives here.
 
 mod allocator;
 mod cert;
+mod devloop;
 pub mod exit;
 mod local;
 mod logging;
 mod plugin;
 mod request;
+mod scaffold;
 mod tenant;
 
 use clap::{Parser, Subcommand};
@@ -87,7 +91,7 @@ pub enum Command {
         #[command(subcommand)]
         command: CertCommand,
     },
-    /// Workflows: start a crate from a template, check a component, run one call.
+    /// Workflows: start one (Rust, JavaScript, Python), build it, serve it against a simulator, check a component, run one call.
     Plugin {
         #[command(subcommand)]
         command: PluginCommand,

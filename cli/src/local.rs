@@ -73,7 +73,7 @@ pub fn run_pki(command: PkiCommand) -> anyhow::Result<()> {
 }
 
 /// Opens the PKI in `dir`, creating it when it does not exist yet.
-fn ensure_pki(dir: &Path) -> anyhow::Result<()> {
+pub(super) fn ensure_pki(dir: &Path) -> anyhow::Result<()> {
     if dir.join("root-ca.pem").exists() {
         pki::open(dir)?;
         return Ok(());

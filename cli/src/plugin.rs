@@ -1,15 +1,18 @@
-//! `twoway plugin new | check | run`: start a workflow crate from a
-//! template, check a component against the world, and run one call of a
+//! `twoway plugin new | build | up | check | run`: the commands, then
+//! checking a component against the world and running one call of a
 //! tenant's workflow through the real host path (its session, mutual TLS and
-//! limits) without serving.
+//! limits) without serving. `new` is [`super::scaffold`]'s, `build` and `up`
+//! [`super::devloop`]'s.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::Subcommand;
 
+use super::devloop::{self, UpArgs};
 use super::exit::CliError;
 use super::request::{self, RequestArgs};
+use super::scaffold::{self, Lang};
 use super::tenant::{TenantArgs, find_tenant, upstream_of};
 use twoway::config;
 use twoway::gateway::IntoResponse;
@@ -17,20 +20,38 @@ use twoway::plugin::{self, CallContext, Header, InboundRequest, Runtime, version
 
 #[derive(Debug, Subcommand)]
 pub enum PluginCommand {
-    /// Write a new workflow crate NAME: a getUserInfo example with a test on
-    /// the SDK's fake host; `cargo test` and `cargo build --release --target
-    /// wasm32-wasip2` work in it as written.
+    /// Write a new workflow project NAME in Rust, JavaScript or Python: an
+    /// example that answers from the API, with a test on a fake host
+    /// (`cargo test`, `npm test`, `python3 -m unittest`); `twoway plugin
+    /// build` and `up` take it as written.
     New {
-        /// The crate's name: lower case letters, digits, `-` and `_`.
+        /// The workflow's name: lower case letters, digits, `-` and `_`.
         name: String,
+        /// The language.
+        #[arg(long, value_enum, default_value_t = Lang::Rust)]
+        lang: Lang,
         /// Where to write it [default: ./NAME]; must not exist or be empty.
         #[arg(long)]
         dir: Option<PathBuf>,
-        /// The plugin SDK (`plugins/sdk` of a twoway checkout) [default: the
-        /// one this binary was built from, when it is still there].
+        /// Rust: the plugin SDK (`plugins/sdk` of a twoway checkout)
+        /// [default: the one this binary was built from, when it is still there].
         #[arg(long)]
         sdk: Option<PathBuf>,
     },
+    /// Build the workflow project in DIR into a component and print its
+    /// path: cargo for Rust; componentize-js / componentize-py through the
+    /// twoway checkout's scripts (TWOWAY_CHECKOUT, default the one this
+    /// binary was built from), which install them when missing.
+    Build {
+        /// The project [default: the current folder].
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+    },
+    /// Serve the workflow project in DIR for trying it: build it, start a
+    /// Salesforce simulator and a gateway with a config of their own (in
+    /// DIR/.twoway), print the curl command that calls it, and rebuild and
+    /// reload it whenever a source changes.
+    Up(UpArgs),
     /// Compile FILE and link it against the world `twoway:gateway/workflow`,
     /// as the gateway would; show its size, version id, imports and exports.
     Check {
@@ -69,109 +90,24 @@ impl PluginCommand {
         match self {
             Self::Check { json, .. } => *json,
             Self::Run(args) => args.request.json,
-            Self::New { .. } => false,
+            Self::New { .. } | Self::Build { .. } | Self::Up(_) => false,
         }
     }
 }
 
 pub async fn run_plugin(command: PluginCommand) -> anyhow::Result<()> {
     match command {
-        PluginCommand::New { name, dir, sdk } => new(&name, dir, sdk),
+        PluginCommand::New {
+            name,
+            lang,
+            dir,
+            sdk,
+        } => scaffold::new(&name, lang, dir, sdk),
+        PluginCommand::Build { dir } => devloop::run_build(&dir),
+        PluginCommand::Up(args) => devloop::run_up(args).await,
         PluginCommand::Check { file, json } => check(&file, json).await,
         PluginCommand::Run(args) => run(args).await,
     }
-}
-
-const CARGO_TOML: &str = include_str!("../template/Cargo.toml.in");
-const LIB_RS: &str = include_str!("../template/lib.rs.in");
-const GITIGNORE: &str = include_str!("../template/gitignore.in");
-
-/// Where this binary's SDK was, when it was built from a checkout.
-const BUILT_SDK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../plugins/sdk");
-
-fn new(name: &str, dir: Option<PathBuf>, sdk: Option<PathBuf>) -> anyhow::Result<()> {
-    check_crate_name(name)?;
-    let dir = dir.unwrap_or_else(|| PathBuf::from(name));
-    if dir.exists() && std::fs::read_dir(&dir).map_or(true, |mut d| d.next().is_some()) {
-        return Err(CliError::Usage(format!(
-            "{} exists and is not empty: pick another --dir or remove it",
-            dir.display()
-        ))
-        .into());
-    }
-    let sdk = sdk.unwrap_or_else(|| PathBuf::from(BUILT_SDK));
-    let sdk = sdk
-        .canonicalize()
-        .ok()
-        .filter(|p| p.join("Cargo.toml").is_file())
-        .ok_or_else(|| {
-            CliError::Usage(format!(
-                "no plugin SDK at {}: pass --sdk PATH (the plugins/sdk folder of a twoway checkout)",
-                sdk.display()
-            ))
-        })?;
-    let sdk_text = sdk.to_str().ok_or_else(|| {
-        CliError::Usage(format!("--sdk {}: the path is not UTF-8", sdk.display()))
-    })?;
-    let crate_name = name.replace('-', "_");
-    let fill = |template: &str| {
-        template
-            .replace("{{name}}", name)
-            .replace("{{crate_name}}", &crate_name)
-            .replace("{{type_name}}", &type_name(name))
-            .replace(
-                "{{sdk}}",
-                &sdk_text.replace('\\', "\\\\").replace('"', "\\\""),
-            )
-    };
-    std::fs::create_dir_all(dir.join("src"))?;
-    std::fs::write(dir.join("Cargo.toml"), fill(CARGO_TOML))?;
-    std::fs::write(dir.join("src/lib.rs"), fill(LIB_RS))?;
-    std::fs::write(dir.join(".gitignore"), GITIGNORE)?;
-    // The versions the SDK is tested with, so the first build resolves the
-    // same dependencies (cargo drops what the new crate does not use).
-    if let Some(lock) = sdk.parent().map(|p| p.join("Cargo.lock"))
-        && lock.is_file()
-    {
-        std::fs::copy(&lock, dir.join("Cargo.lock"))?;
-    }
-    println!("Wrote workflow crate {name} to {}.", dir.display());
-    println!("  cargo test                                    # handle() on the fake host");
-    println!("  cargo build --release --target wasm32-wasip2  # the component:");
-    println!("    target/wasm32-wasip2/release/{crate_name}.wasm");
-    println!("  twoway plugin check target/wasm32-wasip2/release/{crate_name}.wasm");
-    Ok(())
-}
-
-/// A crate name cargo accepts and a file name without surprises.
-fn check_crate_name(name: &str) -> Result<(), CliError> {
-    let ok = name.len() <= 64
-        && name.starts_with(|c: char| c.is_ascii_lowercase())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
-    if ok {
-        Ok(())
-    } else {
-        Err(CliError::Usage(format!(
-            "{name:?} is not a workflow name: use lower case letters, digits, `-` and `_`, \
-             starting with a letter (at most 64), e.g. contact-dedupe"
-        )))
-    }
-}
-
-/// `contact-dedupe` -> `ContactDedupe`.
-fn type_name(name: &str) -> String {
-    name.split(['-', '_'])
-        .filter(|part| !part.is_empty())
-        .map(|part| {
-            let mut chars = part.chars();
-            chars
-                .next()
-                .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
-                .unwrap_or_default()
-        })
-        .collect()
 }
 
 /// Reads a component file (bounded, naming the likely fix when missing).
@@ -307,21 +243,5 @@ async fn run(args: RunArgs) -> anyhow::Result<()> {
                 args.request.json,
             )
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names() {
-        assert!(check_crate_name("contact-dedupe").is_ok());
-        assert!(check_crate_name("a1_b").is_ok());
-        for bad in ["", "Contact", "1x", "a b", "a/b", "ä", &"x".repeat(65)] {
-            assert!(check_crate_name(bad).is_err(), "{bad:?}");
-        }
-        assert_eq!(type_name("contact-dedupe"), "ContactDedupe");
-        assert_eq!(type_name("a__b-c"), "ABC");
     }
 }
