@@ -215,7 +215,7 @@ plugin = "{name}.wasm"
 fn dev_key(state: &Path) -> std::io::Result<String> {
     let path = state.join("dev-key.txt");
     if let Ok(key) = std::fs::read_to_string(&path)
-        && key.trim().len() >= 16
+        && key.trim().len() >= 32
     {
         return Ok(key.trim().to_string());
     }
@@ -251,7 +251,7 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
     let simulator = sim::Sim::start(sim::SimConfig::defaults(&pki_dir)?).await?;
     let endpoints = simulator.endpoints();
 
-    let key = dev_key(&state)?;
+    dev_key(&state)?;
     std::fs::write(state.join("sf-password.txt"), ACME_PASSWORD)?;
     std::fs::write(state.join("sf-token.txt"), ACME_TOKEN)?;
     let plugin_file = state.join("plugins").join(format!("{}.wasm", project.name));
@@ -283,7 +283,11 @@ pub async fn run_up(args: UpArgs) -> anyhow::Result<()> {
         running.admin_addr
     );
     println!("Call it:");
-    println!("  curl -H 'Authorization: Bearer {key}' {url}");
+    // The key stays in its file: the command reads it, the terminal never shows it.
+    println!(
+        "  curl -H \"Authorization: Bearer $(cat {})\" {url}",
+        state.join("dev-key.txt").display()
+    );
     println!(
         "Watching {} for changes: each one rebuilds and reloads the workflow. Ctrl-C stops.",
         project.dir.display()

@@ -70,14 +70,16 @@ impl Up {
             url: String::new(),
             key: String::new(),
         };
-        // "  curl -H 'Authorization: Bearer KEY' URL"
+        // `  curl -H "Authorization: Bearer $(cat KEYFILE)" URL`: the key itself is never printed.
         let curl = up.wait_for("curl ");
         let rest = curl
             .trim()
-            .strip_prefix("curl -H 'Authorization: Bearer ")
+            .strip_prefix("curl -H \"Authorization: Bearer $(cat ")
             .expect(&curl);
-        let (key, url) = rest.split_once("' ").expect(&curl);
-        (up.key, up.url) = (key.to_string(), url.to_string());
+        let (key_file, url) = rest.split_once(")\" ").expect(&curl);
+        let key = std::fs::read_to_string(key_file).expect("the printed key file");
+        assert!(!curl.contains(key.trim()), "the key is printed: {curl}");
+        (up.key, up.url) = (key.trim().to_string(), url.to_string());
         up
     }
 
