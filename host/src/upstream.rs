@@ -182,12 +182,6 @@ impl TenantUpstream {
         self.transport.handshakes()
     }
 
-    /// The identity of the connection pool: equal for upstreams that share
-    /// it (and its handshake count) across reloads.
-    pub fn pool_id(&self) -> std::sync::Weak<dyn std::any::Any + Send + Sync> {
-        self.transport.pool_id()
-    }
-
     /// API requests used and the daily limit, as last reported, and where
     /// the tenant's budget stops calls.
     pub fn usage(&self) -> UsageView {
@@ -201,12 +195,6 @@ impl TenantUpstream {
         if let Some(report) = self.sessions.fleet_usage() {
             self.usage.adopt(report, Instant::now());
         }
-    }
-
-    /// This upstream reporting calls and logins to `observer`.
-    pub fn observed(mut self, observer: Arc<dyn Observer>) -> Self {
-        self.observer = Some(observer);
-        self
     }
 
     /// Sends `out` with the tenant's session; on INVALID_SESSION_ID logs in

@@ -273,6 +273,16 @@ pub fn store_degraded(metrics: &str) -> bool {
     line.trim_end().ends_with(" 1")
 }
 
+/// The value of `twoway_store_fallback_logins_total` in a gateway's
+/// `/metrics` text: the logins it decided without Redis.
+pub fn store_fallback_logins(metrics: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("twoway_store_fallback_logins_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no twoway_store_fallback_logins_total sample:\n{metrics}"))
+}
+
 /// Messages published on a server since [`RedisServer::messages`].
 pub struct Messages {
     _conn: ::redis::aio::MultiplexedConnection,

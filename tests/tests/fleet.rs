@@ -11,7 +11,7 @@ use std::time::Duration;
 use twoway_sim::Sim;
 use twoway_tests::fleet::{KEY, PATH, SECRETS, USER_WORKFLOW, gateway};
 use twoway_tests::gateway::{ACME, TestGateway};
-use twoway_tests::redis_server::{RedisServer, store_degraded};
+use twoway_tests::redis_server::{RedisServer, store_degraded, store_fallback_logins};
 use twoway_tests::{admin_get, admin_post, start_sim};
 
 /// Tenant acme with the get_user_info workflow, room for a stampede, and
@@ -261,6 +261,14 @@ async fn redis_unreachable_at_start_fails_no_request_and_the_fleet_converges_whe
         3,
         "one login per instance without Redis"
     );
+    for gw in &gateways {
+        let metrics = gw.admin_get("/metrics").await.body;
+        assert_eq!(
+            store_fallback_logins(&metrics),
+            1,
+            "the login decided without Redis is counted where it was decided"
+        );
+    }
 
     redis.restart().await;
     for gw in &gateways {

@@ -180,7 +180,7 @@ async fn route(
             )
         }
         ("GET", "/metrics") => {
-            super::mirror::refresh(shared);
+            super::gauges::refresh(shared);
             http::Response::builder()
                 .header(
                     http::header::CONTENT_TYPE,

@@ -5,8 +5,12 @@
 //! are dropped ([`Metrics::retain`]). Labels carry only tenant, workflow,
 //! API, status and outcome codes: never a secret.
 //!
-//! Counters of work counted elsewhere (logins, handshakes, plugin reloads)
-//! are brought up to date just before a scrape by [`super::mirror`].
+//! Counters are counted where the work happens: the layers that do it tell
+//! [`Metrics`] as their observer (`upstream::Observer`: calls, logins,
+//! handshakes; `plugin::Observer`: loads, dropped log lines; the store's
+//! fallback hook), and a reload's successors tell the same one, so no
+//! reload resets a count. Gauges are set from the state they describe just
+//! before a scrape by [`super::gauges`].
 
 use std::collections::HashSet;
 use std::hash::Hash;
@@ -229,8 +233,6 @@ pub struct Metrics {
     pub config_last_reload_successful: Gauge,
     /// Unix time of the last accepted configuration (the start counts).
     pub config_last_reload_success: Gauge,
-    /// The last values read of the counters mirrored from elsewhere.
-    pub(super) mirror: super::mirror::Mirror,
 }
 
 fn call_buckets() -> Histogram {
@@ -278,7 +280,6 @@ impl Default for Metrics {
             store_degraded: Gauge::default(),
             config_last_reload_successful: Gauge::default(),
             config_last_reload_success: Gauge::default(),
-            mirror: Default::default(),
         };
         // Both results exist from the start, at 0 (rate() sees the first one).
         for result in ["success", "failure"] {
@@ -527,6 +528,49 @@ impl crate::upstream::Observer for Metrics {
         };
         self.login_duration
             .with_series(&labels, |h| h.observe(elapsed.as_secs_f64()));
+    }
+
+    fn login_made(&self, tenant: &str, success: bool) {
+        let counter = if success {
+            &self.logins
+        } else {
+            &self.login_failures
+        };
+        counter.with_series(&tenant_labels(tenant), |c| c.inc());
+    }
+
+    fn handshake(&self, tenant: &str) {
+        self.upstream_handshakes
+            .with_series(&tenant_labels(tenant), |c| c.inc());
+    }
+}
+
+impl crate::plugin::Observer for Metrics {
+    fn plugin_loaded(&self, tenant: &str, workflow: &str, live: bool) {
+        let counter = if live {
+            &self.plugin_reloads
+        } else {
+            &self.plugin_failures
+        };
+        counter.with_series(&workflow_labels(tenant, workflow), |c| c.inc());
+    }
+
+    fn log_lines_dropped(&self, tenant: &str, workflow: &str, lines: u64) {
+        self.plugin_log_dropped
+            .with_series(&workflow_labels(tenant, workflow), |c| c.inc_by(lines));
+    }
+}
+
+fn tenant_labels(tenant: &str) -> TenantLabels {
+    TenantLabels {
+        tenant: tenant.to_string(),
+    }
+}
+
+fn workflow_labels(tenant: &str, workflow: &str) -> WorkflowLabels {
+    WorkflowLabels {
+        tenant: tenant.to_string(),
+        workflow: workflow.to_string(),
     }
 }
 

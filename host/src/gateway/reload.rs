@@ -73,12 +73,16 @@ pub async fn prepare(
     config: Config,
     config_path: Option<PathBuf>,
 ) -> Result<Arc<Shared>, GatewayError> {
-    let opened = crate::session::fleet::open(&config.store)
+    let metrics = Arc::new(Metrics::default());
+    metrics.config_accepted();
+    let fallbacks = metrics.store_fallback_logins.clone();
+    let on_fallback = Arc::new(move || {
+        fallbacks.inc();
+    });
+    let opened = crate::session::fleet::open(&config.store, Some(on_fallback))
         .await
         .map_err(|e| GatewayError::Runtime(format!("[store]: {e}")))?;
     let store: Arc<dyn SessionStore> = opened.sessions;
-    let metrics = Arc::new(Metrics::default());
-    metrics.config_accepted();
     let observer: Arc<dyn crate::upstream::Observer> = metrics.clone();
     let tenants = tenants::build(&config, None, &store, &observer)?;
     let cache_dir = config.plugins.cache_dir.clone();
@@ -86,6 +90,7 @@ pub async fn prepare(
         .await
         .map_err(|e| GatewayError::Runtime(e.to_string()))?
         .map_err(|e| GatewayError::Runtime(format!("{e:#}")))?;
+    let runtime = runtime.observed(metrics.clone());
     let registry = Arc::new(Registry::new(Arc::new(runtime)));
     let plugins = prepare_slots(&registry, &config).await?;
     registry.install(plugins.clone());
@@ -140,8 +145,6 @@ pub async fn reload(shared: &Arc<Shared>) -> Result<(), GatewayError> {
     match result {
         Ok(next) => {
             let dir = next.config.plugins.dir.clone();
-            // Counters catch up with the sources this swap may replace.
-            super::mirror::refresh(shared);
             {
                 let mut current = shared.generation.write().unwrap_or_else(|e| e.into_inner());
                 shared.registry.install(next.plugins.clone());

@@ -70,9 +70,11 @@ pub fn build(
         let settings = upstream_settings(tenant, &config.upstream);
         let upstream = match old {
             Some(old) => old.upstream.successor(settings)?,
-            None => Arc::new(
-                TenantUpstream::with_store(settings, store.clone())?.observed(observer.clone()),
-            ),
+            None => Arc::new(TenantUpstream::observed(
+                settings,
+                store.clone(),
+                observer.clone(),
+            )?),
         };
         let limit = old
             .map(|old| old.limit.clone())

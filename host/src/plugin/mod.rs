@@ -9,6 +9,7 @@ mod errors;
 mod generated;
 mod helper;
 mod inspect;
+mod observe;
 mod output;
 mod registry;
 mod state;
@@ -35,6 +36,7 @@ pub use helper::{
     SUBCOMMAND as COMPILE_HELPER_SUBCOMMAND, compile_in_helper, run as run_compile_helper,
 };
 pub use inspect::Inspection;
+pub use observe::Observer;
 pub use registry::{POLICY_SLOT, SlotSpec};
 pub use registry::{Registry, Slot, SlotStatus, Slots, read_component};
 pub use state::CallContext;
@@ -144,6 +146,8 @@ pub struct Runtime {
     /// Log lines dropped over the per-call cap, by (tenant, workflow);
     /// kept across reloads (a counter never goes back).
     log_lines_dropped: Mutex<HashMap<(String, String), u64>>,
+    /// Told of loads and dropped log lines (the gateway's metrics).
+    observer: Option<Arc<dyn Observer>>,
 }
 
 impl Runtime {
@@ -166,7 +170,20 @@ impl Runtime {
             helper: helper::program(),
             compile_limits: CompileLimits::default(),
             log_lines_dropped: Mutex::default(),
+            observer: None,
         })
+    }
+
+    /// This runtime (and the registry on it) telling `observer` of loads
+    /// and dropped log lines.
+    pub fn observed(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// Whoever counts what this runtime does, if anyone.
+    pub(crate) fn observer(&self) -> Option<&dyn Observer> {
+        self.observer.as_deref()
     }
 
     /// This runtime compiles in helper processes running `program`, or in
@@ -465,6 +482,9 @@ impl Runtime {
         *counts
             .entry((call.tenant.clone(), call.workflow.clone()))
             .or_default() += budget.dropped_lines;
+        if let Some(observer) = self.observer() {
+            observer.log_lines_dropped(&call.tenant, &call.workflow, budget.dropped_lines);
+        }
     }
 
     /// Log lines of (tenant, workflow) dropped over the per-call cap so far.

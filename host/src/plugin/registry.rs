@@ -198,7 +198,7 @@ impl Registry {
     fn reload_slot(&self, slot: &Slot) {
         let bytes = match read_component(&slot.path) {
             Ok(bytes) => bytes,
-            Err(e) => return slot.record_error(e.to_string()),
+            Err(e) => return self.failed(slot, e.to_string()),
         };
         let id_now = slot.live().map(|v| v.id.clone());
         let id = super::version_id(&bytes);
@@ -213,8 +213,19 @@ impl Registry {
                 *slot.live.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(version));
                 slot.clear_error();
                 slot.reloads.fetch_add(1, Ordering::Relaxed);
+                if let Some(observer) = self.runtime.observer() {
+                    observer.plugin_loaded(&slot.tenant, &slot.workflow, true);
+                }
             }
-            Err(e) => slot.record_error(e.to_string()),
+            Err(e) => self.failed(slot, e.to_string()),
+        }
+    }
+
+    /// The slot's file did not load: recorded on the slot and counted.
+    fn failed(&self, slot: &Slot, error: String) {
+        slot.record_error(error);
+        if let Some(observer) = self.runtime.observer() {
+            observer.plugin_loaded(&slot.tenant, &slot.workflow, false);
         }
     }
 

@@ -204,6 +204,9 @@ fn on_success(inner: &Inner, state: &mut LoginState, grant: strategy::Grant) -> 
         .core
         .logins
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if let Some(counted) = &inner.on_login {
+        counted(true);
+    }
     let generation = GENERATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
     let margin = (grant.lifetime / 10).min(Duration::from_secs(300));
     let session = Arc::new(Session {
@@ -231,6 +234,9 @@ fn on_failure(inner: &Inner, state: &mut LoginState, failure: LoginFailure) -> S
         .core
         .failures
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    if let Some(counted) = &inner.on_login {
+        counted(false);
+    }
     let error = classify(state, failure);
     *inner
         .core

@@ -113,6 +113,10 @@ static GENERATIONS: AtomicU64 = AtomicU64::new(0);
 /// Manager epochs: each manager (a tenant config) gets a larger one.
 static EPOCHS: AtomicU64 = AtomicU64::new(0);
 
+/// Called once for each login this process makes, where it ends: `true`
+/// when it succeeded (the gateway's metrics count them per tenant).
+pub type OnLogin = Arc<dyn Fn(bool) + Send + Sync>;
+
 /// The session of one tenant.
 pub struct Manager {
     inner: Arc<Inner>,
@@ -123,6 +127,7 @@ struct Inner {
     settings: SessionSettings,
     exchange: Arc<dyn Exchange>,
     core: Arc<Core>,
+    on_login: Option<OnLogin>,
 }
 
 /// What the managers of one session (same [`SessionSettings::fingerprint`])
@@ -160,16 +165,19 @@ impl Manager {
     /// A manager that logs in through `exchange` with the tenant's
     /// strategy and keeps the session in `store`. It starts a new epoch: no
     /// session of an earlier manager counts for it, and a late login of an
-    /// earlier manager cannot replace its session in the store.
+    /// earlier manager cannot replace its session in the store. Each login
+    /// that ends is told to `on_login`.
     pub fn new(
         settings: SessionSettings,
         exchange: Arc<dyn Exchange>,
         store: Arc<dyn SessionStore>,
+        on_login: Option<OnLogin>,
     ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 settings,
                 exchange,
+                on_login,
                 core: Arc::new(Core {
                     store,
                     epoch: EPOCHS.fetch_add(1, Ordering::Relaxed) + 1,
@@ -186,15 +194,18 @@ impl Manager {
     /// `exchange`. When the settings log in as the same session (equal
     /// [`SessionSettings::fingerprint`]) it shares this manager's epoch,
     /// session, running login, backoff and counters; otherwise it is a new
-    /// manager (new epoch) on the same store.
+    /// manager (new epoch) on the same store. Either way its logins are
+    /// told to the same `on_login`.
     pub fn successor(&self, settings: SessionSettings, exchange: Arc<dyn Exchange>) -> Self {
+        let on_login = self.inner.on_login.clone();
         if settings.fingerprint() != self.inner.settings.fingerprint() {
-            return Self::new(settings, exchange, self.inner.core.store.clone());
+            return Self::new(settings, exchange, self.inner.core.store.clone(), on_login);
         }
         Self {
             inner: Arc::new(Inner {
                 settings,
                 exchange,
+                on_login,
                 core: self.inner.core.clone(),
             }),
         }

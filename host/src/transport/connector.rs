@@ -27,6 +27,7 @@ pub struct TlsConnector {
     pub connect_timeout: Duration,
     pub handshake_timeout: Duration,
     pub handshakes: Arc<AtomicU64>,
+    pub on_handshake: Option<super::OnHandshake>,
 }
 
 /// One TLS connection, as hyper sees it.
@@ -108,6 +109,9 @@ impl TlsConnector {
             reason: e.to_string(),
         })?;
         self.handshakes.fetch_add(1, Ordering::Relaxed);
+        if let Some(counted) = &self.on_handshake {
+            counted();
+        }
         Ok(TlsConnection(TokioIo::new(tls)))
     }
 }

@@ -73,6 +73,10 @@ pub struct Reply {
 /// A future an [`Exchange`] answers with.
 pub type Pending<'a> = Pin<Box<dyn Future<Output = Result<Reply, TransportError>> + Send + 'a>>;
 
+/// Called once for each TLS handshake a pool makes, where it is made (the
+/// gateway's metrics count them per tenant).
+pub type OnHandshake = Arc<dyn Fn() + Send + Sync>;
+
 /// One request out, its whole answer back: the seam under the session and
 /// upstream layers (logins and API calls go through it). [`Transport`] is
 /// the pooled mutual-TLS client; a unit test scripts one instead, so that
@@ -101,15 +105,17 @@ pub struct Transport {
 impl Transport {
     /// A pooled client that uses `tls` for every connection.
     pub fn new(tls: Arc<rustls::ClientConfig>, settings: &Upstream) -> Self {
-        Self::with_proxy(tls, settings, None)
+        Self::with_proxy(tls, settings, None, None)
     }
 
     /// [`Transport::new`] reaching hosts through `proxy` (HTTP CONNECT,
-    /// then TLS end to end) unless its `no_proxy` list says otherwise.
+    /// then TLS end to end) unless its `no_proxy` list says otherwise, and
+    /// calling `on_handshake` after each TLS handshake it makes.
     pub fn with_proxy(
         tls: Arc<rustls::ClientConfig>,
         settings: &Upstream,
         proxy: Option<Proxy>,
+        on_handshake: Option<OnHandshake>,
     ) -> Self {
         let handshakes = Arc::new(AtomicU64::new(0));
         let connector = TlsConnector {
@@ -118,6 +124,7 @@ impl Transport {
             connect_timeout: settings.connect_timeout,
             handshake_timeout: settings.handshake_timeout,
             handshakes: handshakes.clone(),
+            on_handshake,
         };
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(settings.pool_idle_timeout)
@@ -136,13 +143,6 @@ impl Transport {
     /// TLS handshakes this client has made (connection reuse shows here).
     pub fn handshakes(&self) -> u64 {
         self.handshakes.load(Ordering::Relaxed)
-    }
-
-    /// The pool's identity: clones of this transport share it (metrics
-    /// tell pools apart by it).
-    pub fn pool_id(&self) -> std::sync::Weak<dyn std::any::Any + Send + Sync> {
-        let id: Arc<dyn std::any::Any + Send + Sync> = self.handshakes.clone();
-        Arc::downgrade(&id)
     }
 
     /// Sends `request` and reads the whole answer, under the response timeout

@@ -10,10 +10,10 @@ use std::sync::atomic::AtomicU64;
 
 use sha2::{Digest, Sha256};
 
-use super::{ApiBudget, ApiUsage, SetupError, TenantUpstream};
+use super::{ApiBudget, ApiUsage, Observer, SetupError, TenantUpstream};
 use crate::config::{IdentitySource, Proxy, Upstream};
 use crate::identity::{self, ClientIdentity};
-use crate::session::{Manager, SessionSettings, SessionStore};
+use crate::session::{Manager, OnLogin, SessionSettings, SessionStore};
 use crate::transport::{self, Exchange, Transport, TransportError};
 
 /// What one tenant's upstream needs, built from the config by the gateway
@@ -74,7 +74,11 @@ impl Pool {
         same_identity && self.roots == old.roots
     }
 
-    fn transport(&self, settings: &Settings) -> Result<Transport, SetupError> {
+    fn transport(
+        &self,
+        settings: &Settings,
+        observer: Option<&Arc<dyn Observer>>,
+    ) -> Result<Transport, SetupError> {
         if let Some(id) = &self.identity {
             for warning in &id.warnings {
                 tracing::warn!(tenant = %settings.tenant, "{warning}");
@@ -85,12 +89,25 @@ impl Pool {
                 tenant: settings.tenant.clone(),
                 source,
             })?;
+        let on_handshake = observer.map(|observer| {
+            let (observer, tenant) = (observer.clone(), settings.tenant.clone());
+            Arc::new(move || observer.handshake(&tenant)) as transport::OnHandshake
+        });
         Ok(Transport::with_proxy(
             tls,
             &settings.transport,
             settings.proxy.clone(),
+            on_handshake,
         ))
     }
+}
+
+/// The session layer's hook telling `observer` of each login of the tenant.
+fn on_login(settings: &Settings, observer: Option<&Arc<dyn Observer>>) -> Option<OnLogin> {
+    let (observer, tenant) = (observer?.clone(), settings.tenant.clone());
+    Some(Arc::new(move |success| {
+        observer.login_made(&tenant, success)
+    }))
 }
 
 /// A digest of the extra roots' contents (a rotated CA file counts as new).
@@ -123,18 +140,37 @@ impl TenantUpstream {
         settings: Settings,
         store: Arc<dyn SessionStore>,
     ) -> Result<Self, SetupError> {
+        Self::build(settings, store, None)
+    }
+
+    /// [`TenantUpstream::with_store`] telling `observer` what it does
+    /// (calls, logins, handshakes), and so do its successors.
+    pub fn observed(
+        settings: Settings,
+        store: Arc<dyn SessionStore>,
+        observer: Arc<dyn Observer>,
+    ) -> Result<Self, SetupError> {
+        Self::build(settings, store, Some(observer))
+    }
+
+    fn build(
+        settings: Settings,
+        store: Arc<dyn SessionStore>,
+        observer: Option<Arc<dyn Observer>>,
+    ) -> Result<Self, SetupError> {
         let pool = Pool::load(&settings)?;
-        let transport = pool.transport(&settings)?;
+        let transport = pool.transport(&settings, observer.as_ref())?;
         let exchange: Arc<dyn Exchange> = Arc::new(transport.clone());
+        let on_login = on_login(&settings, observer.as_ref());
         Ok(Self {
-            sessions: Manager::new(settings.session.clone(), exchange.clone(), store),
+            sessions: Manager::new(settings.session.clone(), exchange.clone(), store, on_login),
             exchange,
             identity: pool.identity,
             roots: pool.roots,
             settings,
             transport,
             usage: Arc::new(ApiUsage::default()),
-            observer: None,
+            observer,
             logins_seen: AtomicU64::new(0),
         })
     }
@@ -162,7 +198,7 @@ impl TenantUpstream {
                 self.identity.clone(),
             )
         } else {
-            let transport = pool.transport(&settings)?;
+            let transport = pool.transport(&settings, self.observer.as_ref())?;
             let exchange: Arc<dyn Exchange> = Arc::new(transport.clone());
             (transport, exchange, pool.identity)
         };
@@ -192,8 +228,12 @@ impl TenantUpstream {
         exchange: Arc<dyn Exchange>,
     ) -> Result<Self, SetupError> {
         let mut upstream = Self::with_store(settings, store.clone())?;
-        upstream.sessions =
-            Manager::new(upstream.settings.session.clone(), exchange.clone(), store);
+        upstream.sessions = Manager::new(
+            upstream.settings.session.clone(),
+            exchange.clone(),
+            store,
+            None,
+        );
         upstream.exchange = exchange;
         Ok(upstream)
     }

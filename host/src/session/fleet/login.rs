@@ -64,6 +64,9 @@ impl RedisStore {
             _ => self.degrade("login", error),
         }
         self.fallbacks.fetch_add(1, Ordering::Relaxed);
+        if let Some(counted) = &self.on_fallback {
+            counted();
+        }
         let share = (s.login_budget_per_hour / self.instances).max(1);
         match self.local.take_login(&s.tenant, share, SystemTime::now()) {
             Ok(()) => BeforeLogin::Login,

@@ -134,6 +134,8 @@ pub struct RedisStore {
     tokens: Mutex<HashMap<String, login::Held>>,
     degraded: Arc<AtomicBool>,
     fallbacks: AtomicU64,
+    /// Told of each login decided without Redis (the gateway's metrics).
+    on_fallback: Option<OnFallback>,
     owner: String,
     attempts: AtomicU64,
     acquire: Script,
@@ -200,6 +202,7 @@ impl RedisStore {
             tokens: Mutex::default(),
             degraded: Arc::default(),
             fallbacks: AtomicU64::new(0),
+            on_fallback: None,
             owner: owner.iter().map(|b| format!("{b:02x}")).collect(),
             attempts: AtomicU64::new(0),
             acquire: Script::new(scripts::ACQUIRE),
@@ -398,17 +401,28 @@ pub struct Opened {
     pub shelf: Option<Shelf>,
 }
 
+/// Called once for each login a shared store decided without Redis, where
+/// it is decided (the gateway's metrics count them).
+pub type OnFallback = Arc<dyn Fn() + Send + Sync>;
+
 /// The store `[store]` asks for: in memory, or Redis (checked with a ping;
 /// an unreachable Redis is logged and this instance starts on its own
-/// state). `[store]` is read at start only; a reload keeps the store.
-pub async fn open(cfg: &config::Store) -> Result<Opened, StoreError> {
+/// state), telling `on_fallback` of each login it decides without Redis.
+/// `[store]` is read at start only; a reload keeps the store.
+pub async fn open(
+    cfg: &config::Store,
+    on_fallback: Option<OnFallback>,
+) -> Result<Opened, StoreError> {
     match cfg {
         config::Store::Memory => Ok(Opened {
             sessions: Arc::new(MemoryStore::default()),
             shelf: None,
         }),
         config::Store::Redis(redis) => {
-            let store = Arc::new(RedisStore::new(redis)?);
+            let store = Arc::new(RedisStore {
+                on_fallback,
+                ..RedisStore::new(redis)?
+            });
             if store.ping().await.is_ok() {
                 tracing::info!(prefix = %redis.prefix, "sessions are shared through Redis");
             }
