@@ -201,7 +201,8 @@ impl TenantUpstream {
     /// again (once for all concurrent failures) and retries once. Refused
     /// before anything is sent when the tenant's API budget is spent.
     pub async fn send(&self, out: &Outbound) -> Result<Answer, UpstreamError> {
-        self.reported(out.api, async {
+        let started = Instant::now();
+        let result = async {
             let prepared = prepare(out).await?;
             let mutual_port = self
                 .settings
@@ -210,29 +211,36 @@ impl TenantUpstream {
             let request = |session: &Session| {
                 let uri = salesforce::resolve(out.api, &out.path, &session.instance, mutual_port)
                     .map_err(|e| UpstreamError::InvalidRequest(e.to_string()))?;
-                build(&out.method, uri, &out.headers, &prepared, session)
+                let (headers, body) = with_session(&out.headers, &prepared, session)?;
+                Ok(Some(Sending::Whole(build(
+                    &out.method,
+                    uri,
+                    headers,
+                    body,
+                )?)))
             };
-            self.attempts(out.api, Reading::Whole, request).await
-        })
-        .await
+            let passed = self.attempts(out.api, request).await?;
+            let Carried::Whole(body) = passed.body else {
+                unreachable!("a whole request is answered whole")
+            };
+            Ok(Answer {
+                status: passed.status,
+                headers: passed.headers,
+                body,
+                verdict: passed.verdict,
+            })
+        }
+        .await;
+        self.report(out.api, started, result.as_ref().map(|a| &a.verdict));
+        result
     }
 
-    /// `call` with its duration and outcome told to the observer.
-    async fn reported(
-        &self,
-        api: Api,
-        call: impl Future<Output = Result<Answer, UpstreamError>>,
-    ) -> Result<Answer, UpstreamError> {
-        let started = Instant::now();
-        let result = call.await;
+    /// Tells the observer how a call that began at `started` ended.
+    fn report(&self, api: Api, started: Instant, ended: Result<&Verdict, &UpstreamError>) {
         if let Some(observer) = &self.observer {
-            let ended = match &result {
-                Ok(answer) => Ok(&answer.verdict),
-                Err(e) => Err(e.problem_code()),
-            };
+            let ended = ended.map_err(|e| e.problem_code());
             observer.upstream_call(&self.settings.tenant, api, ended, started.elapsed());
         }
-        result
     }
 
     /// The tenant's session; a login it waited for is reported once.
@@ -254,46 +262,84 @@ impl TenantUpstream {
     /// budget checked before anything is sent, the tenant's session, the
     /// request made for it by `request`, one re-login and one retry when
     /// the API rejected the session (it did not run the call), the usage
-    /// each answer reports, and what the answer means.
+    /// each answer reports, and what the answer means. When `request`
+    /// cannot make the request again (a streamed body went once), the
+    /// API's INVALID_SESSION_ID answer is passed back as it came, and the
+    /// client's own re-login and retry run.
     async fn attempts(
         &self,
         api: Api,
-        reading: Reading,
-        request: impl Fn(&Session) -> Result<http::Request<Bytes>, UpstreamError>,
-    ) -> Result<Answer, UpstreamError> {
+        mut request: impl FnMut(&Session) -> Result<Option<Sending>, UpstreamError>,
+    ) -> Result<Passed, UpstreamError> {
         self.adopt_fleet_usage();
         self.usage
             .admit(&self.settings.api_budget, Instant::now())
             .map_err(UpstreamError::ApiBudget)?;
         let first = self.session().await?;
-        if let Attempt::Done(answer) = self.attempt(api, reading, request(&first)?).await? {
-            return Ok(answer);
-        }
+        let Some(sending) = request(&first)? else {
+            return Err(UpstreamError::InvalidRequest("nothing to send".into()));
+        };
+        let rejected = match self.attempt(api, sending).await? {
+            Attempt::Done(passed) => return Ok(passed),
+            Attempt::SessionRejected(rejected) => rejected,
+        };
         self.sessions.invalidate(&first);
         let second = self.session().await?;
-        match self.attempt(api, reading, request(&second)?).await? {
-            Attempt::Done(answer) => Ok(answer),
-            Attempt::SessionRejected(message) => {
+        let Some(sending) = request(&second)? else {
+            return Ok(rejected);
+        };
+        match self.attempt(api, sending).await? {
+            Attempt::Done(passed) => Ok(passed),
+            Attempt::SessionRejected(again) => {
                 self.sessions.invalidate(&second);
-                Err(UpstreamError::SessionRejected(message))
+                drop(rejected);
+                Err(UpstreamError::SessionRejected(match again.verdict {
+                    Verdict::Fault(fault) => fault.message,
+                    _ => "INVALID_SESSION_ID".into(),
+                }))
             }
         }
     }
 
     /// One request sent and its answer judged.
-    async fn attempt(
-        &self,
-        api: Api,
-        reading: Reading,
-        request: http::Request<Bytes>,
-    ) -> Result<Attempt, UpstreamError> {
-        let reply = self.exchange.exchange(request).await?;
-        let (usage, outcome, reply) = match reading {
-            Reading::SuccessUnread if reply.status < 400 && !is_html(&reply.headers) => {
-                let usage = salesforce::api_usage(&reply.headers, &reply.body);
-                (usage, Outcome::Answer(Verdict::Success), reply)
+    async fn attempt(&self, api: Api, sending: Sending) -> Result<Attempt, UpstreamError> {
+        let (usage, outcome, status, headers, body) = match sending {
+            Sending::Whole(request) => {
+                let reply = self.exchange.exchange(request).await?;
+                let (usage, outcome, reply) = read(api, reply).await?;
+                let body = Carried::Whole(reply.body);
+                (usage, outcome, reply.status, reply.headers, body)
             }
-            _ => read(api, reply).await?,
+            Sending::Open { request, stream } => {
+                let opened = self.exchange.open(request).await?;
+                let (parts, body) = opened.into_parts();
+                let status = parts.status.as_u16();
+                if status < 400 && !is_html(&parts.headers) && stream {
+                    // A success goes back unread and as it comes.
+                    let usage = salesforce::api_usage(&parts.headers, b"");
+                    let success = Outcome::Answer(Verdict::Success);
+                    (usage, success, status, parts.headers, Carried::Stream(body))
+                } else {
+                    let limit = self.settings.transport.max_response_bytes;
+                    let body = transport::read_whole(body, limit).await?;
+                    let reply = transport::Reply {
+                        status,
+                        headers: parts.headers,
+                        body,
+                    };
+                    // A success goes back unread (but for its usage); only
+                    // an error answer, or an HTML page where the API speaks
+                    // XML or JSON, is read.
+                    let (usage, outcome, reply) = if status < 400 && !is_html(&reply.headers) {
+                        let usage = salesforce::api_usage(&reply.headers, &reply.body);
+                        (usage, Outcome::Answer(Verdict::Success), reply)
+                    } else {
+                        read(api, reply).await?
+                    };
+                    let body = Carried::Whole(reply.body);
+                    (usage, outcome, status, reply.headers, body)
+                }
+            }
         };
         if let Some((used, limit)) = usage {
             let report = UsageReport {
@@ -304,18 +350,23 @@ impl TenantUpstream {
             self.usage.observe(report, Instant::now());
             self.sessions.share_usage(report);
         }
+        let mut headers = headers;
+        salesforce::strip_secrets(&mut headers);
+        let passed = |verdict| Passed {
+            status,
+            headers,
+            body,
+            verdict,
+        };
         match outcome {
-            Outcome::Answer(verdict) => {
-                let mut headers = reply.headers;
-                salesforce::strip_secrets(&mut headers);
-                Ok(Attempt::Done(Answer {
-                    status: reply.status,
-                    headers,
-                    body: reply.body,
-                    verdict,
-                }))
-            }
-            Outcome::InvalidSession { message } => Ok(Attempt::SessionRejected(message)),
+            Outcome::Answer(verdict) => Ok(Attempt::Done(passed(verdict))),
+            Outcome::InvalidSession { message } => Ok(Attempt::SessionRejected(passed(
+                Verdict::Fault(salesforce::Fault {
+                    faultcode: "INVALID_SESSION_ID".into(),
+                    exception_code: Some("INVALID_SESSION_ID".into()),
+                    message,
+                }),
+            ))),
             Outcome::CertificateRejected { reason } => {
                 Err(UpstreamError::ClientCertificateRejected { reason })
             }
@@ -337,14 +388,31 @@ impl TenantUpstream {
     }
 }
 
-/// How much of an answer is read before it goes back.
-#[derive(Debug, Clone, Copy)]
-enum Reading {
-    /// Every answer is classified (workflows get its verdict).
-    Whole,
-    /// A success goes back unread (but for its usage); only an error
-    /// answer, or an HTML page where the API speaks XML or JSON, is read.
-    SuccessUnread,
+/// What one attempt sends.
+enum Sending {
+    /// Sent and read whole (workflows): every answer is classified.
+    Whole(http::Request<Bytes>),
+    /// Sent as its body comes (the front door). A success goes back
+    /// unread: as it comes when `stream`, else read whole.
+    Open {
+        request: http::Request<transport::Body>,
+        stream: bool,
+    },
+}
+
+/// An answer's body: read whole, or still coming.
+pub enum Carried {
+    Whole(Bytes),
+    Stream(transport::Body),
+}
+
+/// The API's answer as the attempts pass it back (secrets removed from
+/// its headers).
+pub struct Passed {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: Carried,
+    pub verdict: Verdict,
 }
 
 /// True when the answer says it is an HTML page.
@@ -355,18 +423,26 @@ fn is_html(headers: &http::HeaderMap) -> bool {
         .is_some_and(|v| v.starts_with("text/html"))
 }
 
-/// The request for `uri` with `session` in `prepared`'s body or headers.
-fn build(
-    method: &http::Method,
-    uri: http::Uri,
+/// The headers and body with `session` put in by `prepared`.
+fn with_session(
     headers: &http::HeaderMap,
     prepared: &Prepared,
     session: &Session,
-) -> Result<http::Request<Bytes>, UpstreamError> {
+) -> Result<(http::HeaderMap, Bytes), UpstreamError> {
     let mut headers = headers.clone();
     let body = prepared
         .apply(&session.id, &mut headers)
         .map_err(|e| UpstreamError::InvalidRequest(e.to_string()))?;
+    Ok((headers, body))
+}
+
+/// The request for `uri`.
+fn build<B>(
+    method: &http::Method,
+    uri: http::Uri,
+    headers: http::HeaderMap,
+    body: B,
+) -> Result<http::Request<B>, UpstreamError> {
     let mut request = http::Request::builder()
         .method(method.clone())
         .uri(uri)
@@ -429,8 +505,9 @@ async fn read(
 }
 
 enum Attempt {
-    Done(Answer),
-    SessionRejected(String),
+    Done(Passed),
+    /// INVALID_SESSION_ID: the API's answer, should it go back as it came.
+    SessionRejected(Passed),
 }
 
 #[cfg(test)]

@@ -76,8 +76,11 @@ pub struct Limits {
     pub lockout_after_failures: u32,
     /// Records per query batch before `nextRecordsUrl` / queryLocator.
     pub query_batch_size: usize,
-    /// Largest request body accepted, in KiB.
+    /// Largest request body accepted, in KiB (after gzip decoding).
     pub max_body_kb: usize,
+    /// Largest Bulk data upload (Bulk 1.0 batches, Bulk 2.0 `batches`), in
+    /// MiB (Salesforce takes 150 MB per Bulk 2.0 upload).
+    pub max_bulk_upload_mb: usize,
     /// Accept login on the mutual-auth port (a My Domain login URL on 8443).
     pub allow_login_on_mutual_port: bool,
     /// Milliseconds every answer of the login port waits (a slow login service).
@@ -93,6 +96,7 @@ impl Default for Limits {
             lockout_after_failures: 10,
             query_batch_size: 2000,
             max_body_kb: 1024,
+            max_bulk_upload_mb: 150,
             allow_login_on_mutual_port: false,
             login_delay_ms: 0,
         }

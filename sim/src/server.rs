@@ -302,10 +302,25 @@ async fn handle(
     if port == Port::Login && delay > 0 {
         tokio::time::sleep(Duration::from_millis(delay)).await;
     }
-    let limit = ctx.state.config.limits.max_body_kb * 1024;
     let path = parts.uri.path().to_string();
-    let reply = match Limited::new(body, limit).collect().await {
-        Ok(collected) => {
+    let limits = &ctx.state.config.limits;
+    let limit = if is_bulk_upload(&parts.method, &path) {
+        limits.max_bulk_upload_mb << 20
+    } else {
+        limits.max_body_kb * 1024
+    };
+    let gzip = parts
+        .headers
+        .get(http::header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("gzip"));
+    let collected = match Limited::new(body, limit).collect().await {
+        Ok(collected) if gzip => gunzip(&collected.to_bytes(), limit, &path),
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(_) => Err(too_large(&path, limit)),
+    };
+    let reply = match collected {
+        Ok(body) => {
             let call = Call {
                 ctx,
                 port,
@@ -314,14 +329,43 @@ async fn handle(
                 path: path.clone(),
                 query: parts.uri.query().unwrap_or("").to_string(),
                 headers: &parts.headers,
-                body: collected.to_bytes(),
+                body,
             };
             dispatch(&call)
         }
-        Err(_) => too_large(&path, limit),
+        Err(reply) => reply,
     };
     tracing::debug!(?port, method = %parts.method, %path, status = reply.status, "simulator request");
     into_response(reply)
+}
+
+/// A Bulk data upload: a Bulk 1.0 batch, or Bulk 2.0 job data.
+fn is_bulk_upload(method: &http::Method, path: &str) -> bool {
+    let path = path.trim_end_matches('/');
+    (method == http::Method::POST
+        && path.starts_with("/services/async/")
+        && path.ends_with("/batch"))
+        || (method == http::Method::PUT
+            && path.starts_with("/services/data/")
+            && path.contains("/jobs/ingest/")
+            && path.ends_with("/batches"))
+}
+
+/// A `Content-Encoding: gzip` body decoded (as Salesforce accepts them),
+/// at most `limit` bytes decoded.
+fn gunzip(body: &[u8], limit: usize, path: &str) -> Result<Bytes, Reply> {
+    use std::io::Read;
+    let mut out = Vec::new();
+    let decoder = flate2::read::MultiGzDecoder::new(body);
+    match decoder.take(limit as u64 + 1).read_to_end(&mut out) {
+        Ok(n) if n > limit => Err(too_large(path, limit)),
+        Ok(_) => Ok(Bytes::from(out)),
+        Err(e) => Err(Reply::rest_error(
+            400,
+            "INVALID_REQUEST",
+            &format!("The request body is not valid gzip: {e}"),
+        )),
+    }
 }
 
 fn too_large(path: &str, limit: usize) -> Reply {

@@ -1,5 +1,7 @@
 //! SOAP partner and enterprise endpoints: login, getUserInfo, query,
-//! queryMore, create, update, upsert, delete; faults as Salesforce writes them.
+//! queryMore, create, update, upsert, delete; tooling and Apex SOAP's
+//! `executeAnonymous` (compiled and run as a success); faults as Salesforce
+//! writes them.
 
 use std::collections::BTreeMap;
 
@@ -13,6 +15,10 @@ use twoway::xml::{self, XSI, child_text, elements, escape};
 pub enum Api {
     Partner,
     Enterprise,
+    /// `/services/Soap/T/...`.
+    Tooling,
+    /// `/services/Soap/s/...`.
+    Apex,
 }
 
 impl Api {
@@ -24,6 +30,8 @@ impl Api {
         match kind {
             "u" => Some((Self::Partner, version)),
             "c" => Some((Self::Enterprise, version)),
+            "T" => Some((Self::Tooling, version)),
+            "s" => Some((Self::Apex, version)),
             _ => None,
         }
     }
@@ -32,6 +40,8 @@ impl Api {
         match self {
             Self::Partner => "urn:partner.soap.sforce.com",
             Self::Enterprise => "urn:enterprise.soap.sforce.com",
+            Self::Tooling => "urn:tooling.soap.sforce.com",
+            Self::Apex => APEX_NS,
         }
     }
 
@@ -39,6 +49,8 @@ impl Api {
         match self {
             Self::Partner => "urn:fault.partner.soap.sforce.com",
             Self::Enterprise => "urn:fault.enterprise.soap.sforce.com",
+            Self::Tooling => "urn:fault.tooling.soap.sforce.com",
+            Self::Apex => APEX_NS,
         }
     }
 
@@ -46,6 +58,8 @@ impl Api {
         match self {
             Self::Partner => "urn:sobject.partner.soap.sforce.com",
             Self::Enterprise => "urn:sobject.enterprise.soap.sforce.com",
+            Self::Tooling => "urn:sobject.tooling.soap.sforce.com",
+            Self::Apex => APEX_NS,
         }
     }
 
@@ -53,9 +67,13 @@ impl Api {
         match self {
             Self::Partner => 'u',
             Self::Enterprise => 'c',
+            Self::Tooling => 'T',
+            Self::Apex => 's',
         }
     }
 }
+
+const APEX_NS: &str = "http://soap.sforce.com/2006/08/apex";
 
 const ENVELOPE_OPEN: &str = r#"<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/""#;
 
@@ -126,6 +144,9 @@ fn data_fault(api: Api, e: &DataError) -> Reply {
     fault(api, e.code, detail, &e.message)
 }
 
+/// `executeAnonymous`'s answer: compiled and run.
+const EXECUTED: &str = r#"<executeAnonymousResponse><result><column>-1</column><compileProblem xsi:nil="true"/><compiled>true</compiled><exceptionMessage xsi:nil="true"/><exceptionStackTrace xsi:nil="true"/><line>-1</line><success>true</success></result></executeAnonymousResponse>"#;
+
 /// Handles a POST to a SOAP endpoint.
 pub fn handle(call: &Call<'_>, api: Api, version: &str) -> Reply {
     let doc = match xml::parse(&call.body) {
@@ -148,6 +169,9 @@ pub fn handle(call: &Call<'_>, api: Api, version: &str) -> Reply {
         );
     }
     if name == "login" {
+        if matches!(api, Api::Tooling | Api::Apex) {
+            return no_operation(op);
+        }
         let allowed = match call.port {
             Port::Login | Port::Standard => true,
             Port::Mutual => call.ctx.state.config.limits.allow_login_on_mutual_port,
@@ -172,18 +196,20 @@ pub fn handle(call: &Call<'_>, api: Api, version: &str) -> Reply {
         Ok(ok) => ok,
         Err(d) => return denied(api, d),
     };
-    let body = match name {
-        "getUserInfo" => Ok(format!(
+    let body = match (api, name) {
+        (Api::Tooling | Api::Apex, "executeAnonymous") => Ok(EXECUTED.to_string()),
+        (Api::Apex, _) => return no_operation(op),
+        (_, "getUserInfo") => Ok(format!(
             "<getUserInfoResponse><result>{}</result></getUserInfoResponse>",
             user_info(call, &session)
         )),
-        "query" => query(call, api, &session, op, false),
-        "queryAll" => query(call, api, &session, op, true),
-        "queryMore" => query_more(call, api, &session, op),
-        "create" => Ok(save(call, &session, op, "create")),
-        "update" => Ok(save(call, &session, op, "update")),
-        "upsert" => Ok(save(call, &session, op, "upsert")),
-        "delete" => Ok(delete(call, &session, op)),
+        (_, "query") => query(call, api, &session, op, false),
+        (_, "queryAll") => query(call, api, &session, op, true),
+        (_, "queryMore") => query_more(call, api, &session, op),
+        (_, "create") => Ok(save(call, &session, op, "create")),
+        (_, "update") => Ok(save(call, &session, op, "update")),
+        (_, "upsert") => Ok(save(call, &session, op, "upsert")),
+        (_, "delete") => Ok(delete(call, &session, op)),
         _ => return no_operation(op),
     };
     match body {
@@ -217,7 +243,9 @@ fn login(call: &Call<'_>, api: Api, version: &str, op: roxmltree::Node<'_, '_>) 
     let org = &session.org_id;
     let letter = api.path_letter();
     let server_url = match api {
-        Api::Partner => format!("{base}/services/Soap/{letter}/{version}/{org}"),
+        Api::Partner | Api::Tooling | Api::Apex => {
+            format!("{base}/services/Soap/{letter}/{version}/{org}")
+        }
         // Enterprise URLs add the id of the org's WSDL download (`0DF...`).
         Api::Enterprise => format!("{base}/services/Soap/{letter}/{version}/{org}/0DF000000000001"),
     };
@@ -314,7 +342,7 @@ fn query_result(api: Api, page: &QueryPage) -> String {
     let mut out = String::new();
     match api {
         Api::Partner => out.push_str(r#"<result xsi:type="QueryResult">"#),
-        Api::Enterprise => out.push_str("<result>"),
+        Api::Enterprise | Api::Tooling | Api::Apex => out.push_str("<result>"),
     }
     out.push_str(&format!("<done>{}</done>", page.next.is_none()));
     match &page.next {
@@ -344,7 +372,9 @@ fn row_xml(api: Api, open_tag: &str, row: &Row) -> String {
                 row.object
             )
         }
-        Api::Enterprise => format!(r#"<{open_tag} xsi:type="sf:{}">"#, row.object),
+        Api::Enterprise | Api::Tooling | Api::Apex => {
+            format!(r#"<{open_tag} xsi:type="sf:{}">"#, row.object)
+        }
     };
     for (name, cell) in &row.cells {
         match cell {

@@ -17,6 +17,7 @@ pub mod clients;
 pub mod fake_login;
 pub mod files;
 pub mod fleet;
+pub mod front_door;
 pub mod gateway;
 pub mod guest_cargo;
 pub mod process;
@@ -317,6 +318,32 @@ impl Client {
         headers: &[(&str, &str)],
         body: impl Into<Bytes>,
     ) -> Result<Response, SendError> {
+        let response = self
+            .open(method, url, headers, Full::new(body.into()))
+            .await?;
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await.map_err(SendError::Http)?.to_bytes();
+        Ok(Response {
+            status: parts.status.as_u16(),
+            headers: parts.headers,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        })
+    }
+
+    /// Sends `body` as it comes, on a fresh connection, and answers once
+    /// the answer's head is in (its body is the caller's to read).
+    pub async fn open<B>(
+        &self,
+        method: &str,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: B,
+    ) -> Result<http::Response<hyper::body::Incoming>, SendError>
+    where
+        B: hyper::body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         let uri: http::Uri = url.parse().expect("URL");
         let host = uri.host().expect("host").to_string();
         let port = uri.port_u16().unwrap_or(443);
@@ -339,18 +366,8 @@ impl Client {
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        let request = request.body(Full::new(body.into())).expect("request");
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(SendError::Http)?;
-        let (parts, body) = response.into_parts();
-        let body = body.collect().await.map_err(SendError::Http)?.to_bytes();
-        Ok(Response {
-            status: parts.status.as_u16(),
-            headers: parts.headers,
-            body: String::from_utf8_lossy(&body).into_owned(),
-        })
+        let request = request.body(body).expect("request");
+        sender.send_request(request).await.map_err(SendError::Http)
     }
 
     /// POSTs a SOAP envelope.

@@ -111,6 +111,18 @@ impl Process {
         nix::sys::signal::kill(pid, signal).expect("send the signal");
     }
 
+    /// The most memory the process has held so far (VmHWM), in bytes.
+    pub fn peak_memory(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .expect("/proc/<pid>/status");
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|kb| kb.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .expect("VmHWM in /proc/<pid>/status")
+            * 1024
+    }
+
     /// The exit code once the process has ended (`None` while it runs; -1
     /// when a signal ended it).
     pub fn exited(&mut self) -> Option<i32> {

@@ -4,10 +4,10 @@
 //! errors come back in each API's own format; the real session never
 //! reaches the client; nothing unmappable reaches Salesforce.
 
-use twoway_tests::gateway::{ACME, TestGateway, server_tls, tenant_with};
+use twoway_tests::gateway::TestGateway;
 use twoway_tests::{
-    ACME_ORG, Client, Response, admin_get, get_user_info_envelope, login_envelope, start_sim,
-    xml_text,
+    ACME_ORG, Client, Response, admin_get, api_envelope, front_door, get_user_info_envelope,
+    login_envelope, start_sim, xml_text,
 };
 
 /// The simulator's sessions for acme start so; none may reach a client.
@@ -33,10 +33,7 @@ fn assert_no_real_session(response: &Response) {
 }
 
 async fn gateway(sim: &twoway_sim::Sim) -> (TestGateway, String) {
-    let tenant = tenant_with(ACME, "front_door = true");
-    let gw = TestGateway::start_with(sim, &server_tls("{pki}/root-ca.pem"), &tenant, &[]).await;
-    let origin = format!("https://{}", gw.addr());
-    (gw, origin)
+    front_door::start(sim, "", "", &[]).await
 }
 
 /// A SOAP login to the gateway as tenant acme with its first key.
@@ -393,4 +390,59 @@ async fn the_seed_session_with_curl_through_the_gateway() {
     .unwrap();
     assert_eq!(status, 200, "{query}");
     assert!(query.contains("\"totalSize\""), "{query}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn soap_tooling_and_apex_through_the_gateway() {
+    let sim = start_sim().await;
+    let (_gw, origin) = gateway(&sim).await;
+    let client = Client::anonymous();
+    let login = acme_login(&client, &origin).await;
+    let token = xml_text(&login.body, "sessionId").expect("sessionId");
+    let execute = |ns: &str| {
+        format!(
+            r#"<executeAnonymous xmlns="{ns}"><String>System.debug(1);</String></executeAnonymous>"#
+        )
+    };
+
+    // Apex SOAP and tooling: the token swapped for the session in the
+    // SessionHeader of each API's namespace.
+    let apex = "http://soap.sforce.com/2006/08/apex";
+    let tooling = "urn:tooling.soap.sforce.com";
+    for (path, ns) in [("s", apex), ("T", tooling)] {
+        let url = format!("{origin}/services/Soap/{path}/62.0");
+        let answer = client.soap(&url, &api_envelope(&token, &execute(ns))).await;
+        assert_eq!(answer.status, 200, "{path}: {}", answer.body);
+        assert_eq!(xml_text(&answer.body, "success").as_deref(), Some("true"));
+        assert_no_real_session(&answer);
+    }
+    let query = client
+        .soap(
+            &format!("{origin}/services/Soap/T/62.0"),
+            &api_envelope(
+                &token,
+                &format!(r#"<query xmlns="{tooling}"><queryString>SELECT Id, Name FROM Account</queryString></query>"#),
+            ),
+        )
+        .await;
+    assert_eq!(query.status, 200, "{}", query.body);
+    assert!(query.body.contains("<queryResponse>"), "{}", query.body);
+
+    // A token the gateway never issued: the tooling API's own fault.
+    let refused = client
+        .soap(
+            &format!("{origin}/services/Soap/T/62.0"),
+            &api_envelope("00DGATEWAYTOKEN!nope", &execute(tooling)),
+        )
+        .await;
+    assert_eq!(refused.status, 500, "{}", refused.body);
+    assert_eq!(
+        xml_text(&refused.body, "faultcode").as_deref(),
+        Some("sf:INVALID_SESSION_ID")
+    );
+    assert!(
+        refused.body.contains("urn:fault.tooling.soap.sforce.com"),
+        "{}",
+        refused.body
+    );
 }

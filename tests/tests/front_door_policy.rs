@@ -4,8 +4,9 @@
 //! INSUFFICIENT_ACCESS in the client's format and never reaches the API;
 //! reads pass; masked fields never reach the client.
 
-use twoway_tests::gateway::{ACME, TestGateway, server_tls, tenant_with};
-use twoway_tests::{Client, admin_get, login_envelope, plugins, start_sim, xml_text};
+use twoway_tests::front_door::{self, token};
+use twoway_tests::gateway::TestGateway;
+use twoway_tests::{Client, admin_get, api_envelope, plugins, start_sim, xml_text};
 
 async fn api_requests(sim: &twoway_sim::Sim) -> u64 {
     admin_get(sim, "/counters").await["api_requests"]
@@ -20,31 +21,8 @@ async fn gateway(
     built: &str,
     config: &str,
 ) -> (TestGateway, String) {
-    let tenant = format!(
-        "{}\n[tenant.policy]\nplugin = \"{file}\"\nconfig = {{ {config} }}\n",
-        tenant_with(ACME, "front_door = true")
-    );
-    let gw = TestGateway::start_with(
-        sim,
-        &server_tls("{pki}/root-ca.pem"),
-        &tenant,
-        &[(file, built)],
-    )
-    .await;
-    let origin = format!("https://{}", gw.addr());
-    (gw, origin)
-}
-
-/// A gateway token for acme.
-async fn token(client: &Client, origin: &str) -> String {
-    let login = client
-        .soap(
-            &format!("{origin}/services/Soap/u/62.0"),
-            &login_envelope("acme", "acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d"),
-        )
-        .await;
-    assert_eq!(login.status, 200, "{}", login.body);
-    xml_text(&login.body, "sessionId").expect("sessionId")
+    let policy = format!("[tenant.policy]\nplugin = \"{file}\"\nconfig = {{ {config} }}\n");
+    front_door::start(sim, "", &policy, &[(file, built)]).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -87,6 +65,25 @@ async fn a_read_only_tenant_reads_and_every_write_is_refused_before_the_api() {
             .contains("read-only"),
         "{}",
         create.body
+    );
+    assert_eq!(api_requests(&sim).await, before, "nothing reached the API");
+
+    // Apex SOAP is an API the policy world cannot name: refused, not let by.
+    let apex = client
+        .soap(
+            &format!("{origin}/services/Soap/s/62.0"),
+            &api_envelope(
+                &token,
+                r#"<executeAnonymous xmlns="http://soap.sforce.com/2006/08/apex"><String>delete [SELECT Id FROM Account];</String></executeAnonymous>"#,
+            ),
+        )
+        .await;
+    assert_eq!(apex.status, 500, "{}", apex.body);
+    assert_eq!(
+        xml_text(&apex.body, "faultcode").as_deref(),
+        Some("sf:INSUFFICIENT_ACCESS"),
+        "{}",
+        apex.body
     );
     assert_eq!(api_requests(&sim).await, before, "nothing reached the API");
 }

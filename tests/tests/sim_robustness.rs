@@ -160,6 +160,43 @@ async fn bodies_over_the_limit_get_413() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn gzip_bodies_are_accepted_and_bounded_after_decoding() {
+    use std::io::Write;
+    let gzip = |data: &[u8]| {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    };
+    let sim = start_sim_with(|c| c.limits.max_body_kb = 64).await;
+    let e = sim.endpoints();
+    let session = soap_login(&e.login_url(), ACME_USER, ACME_PASSWORD).await;
+    let auth = format!("Bearer {session}");
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+        ("content-encoding", "gzip"),
+    ];
+    let url = format!("{}/services/data/v62.0/sobjects/Account", e.mutual_url());
+    let client = Client::with_identity(&pki().fullcert);
+    let created = client
+        .send("POST", &url, &headers, gzip(br#"{"Name":"Zipped"}"#))
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    // 100 KB of JSON in 1 KB of gzip: over the limit once decoded.
+    let bomb = gzip(
+        json!({ "Name": "x".repeat(100 * 1024) })
+            .to_string()
+            .as_bytes(),
+    );
+    assert!(bomb.len() < 64 * 1024);
+    let refused = client.send("POST", &url, &headers, bomb).await;
+    assert_eq!(refused.status, 413, "{}", refused.body);
+    let broken = client.send("POST", &url, &headers, "not gzip").await;
+    assert_eq!(broken.status, 400, "{}", broken.body);
+    assert_still_serving(&sim).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn bad_json_gets_json_parser_error() {
     let sim = start_sim().await;
     let e = sim.endpoints();

@@ -1,6 +1,7 @@
 //! `[front_door]`: Salesforce's own surface served at the root of the
 //! callers' listener (docs/front-door.md): the origin handed to clients in
-//! login answers, and the life and number of the tokens the gateway issues.
+//! login answers, the life and number of the tokens the gateway issues, and
+//! the cap on bodies that stream (Bulk uploads and results).
 //! Tenants opt in with `front_door = true`.
 
 use std::time::Duration;
@@ -18,6 +19,7 @@ pub struct RawFrontDoor {
     pub public_url: Option<String>,
     pub token_seconds: Option<u64>,
     pub max_tokens: Option<usize>,
+    pub max_stream_mb: Option<usize>,
 }
 
 /// A checked `[front_door]`.
@@ -30,6 +32,9 @@ pub struct FrontDoor {
     pub token_ttl: Duration,
     /// Most live tokens kept (a login past it is refused).
     pub max_tokens: usize,
+    /// Most bytes of one Bulk body that streams (a request after gzip
+    /// decoding, or an answer).
+    pub max_stream_bytes: usize,
 }
 
 impl Default for FrontDoor {
@@ -38,6 +43,7 @@ impl Default for FrontDoor {
             public_url: None,
             token_ttl: Duration::from_secs(7200),
             max_tokens: 100_000,
+            max_stream_bytes: 1024 << 20,
         }
     }
 }
@@ -81,10 +87,22 @@ pub(super) fn check(raw: Option<RawFrontDoor>, problems: &mut Vec<String>) -> Fr
             d.max_tokens
         }
     };
+    let max_stream_bytes = match raw.max_stream_mb {
+        None => d.max_stream_bytes,
+        Some(n) if (1..=65_536).contains(&n) => n << 20,
+        Some(n) => {
+            problem(
+                "max_stream_mb",
+                format!("{n} cannot work: use a value from 1 to 65536"),
+            );
+            d.max_stream_bytes
+        }
+    };
     FrontDoor {
         public_url,
         token_ttl: Duration::from_secs(token_seconds),
         max_tokens,
+        max_stream_bytes,
     }
 }
 
@@ -152,10 +170,12 @@ mod tests {
             public_url: Some("https://gw/prefix".into()),
             token_seconds: Some(MIN_TOKEN_SECONDS - 1),
             max_tokens: Some(0),
+            max_stream_mb: Some(0),
         };
         let checked = check(Some(raw), &mut problems);
         assert_eq!(checked, FrontDoor::default());
-        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert_eq!(problems.len(), 4, "{problems:?}");
+        assert!(problems[3].starts_with("front_door.max_stream_mb"));
         assert!(problems[0].starts_with("front_door.public_url"));
         assert!(problems[1].starts_with("front_door.token_seconds"));
     }

@@ -10,8 +10,6 @@ use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use http_body_util::Full;
 use hyper::body::Body as _;
 
 use super::problem::ProblemCode;
@@ -111,12 +109,12 @@ pub struct Entry<'a> {
 
 /// The problem code of an answer the gateway wrote itself (set by
 /// `IntoResponse` and the front door's error answers).
-pub fn problem_code(response: &http::Response<Full<Bytes>>) -> Option<ProblemCode> {
+pub fn problem_code<B>(response: &http::Response<B>) -> Option<ProblemCode> {
     response.extensions().get::<ProblemCode>().copied()
 }
 
 /// Writes the access log line of `entry`, answered with `response`.
-pub fn log(entry: &Entry<'_>, tally: &Tally, response: &http::Response<Full<Bytes>>) {
+pub fn log<B: hyper::body::Body>(entry: &Entry<'_>, tally: &Tally, response: &http::Response<B>) {
     let front_tenant = tally.tenant.borrow();
     let (tenant, workflow) = match entry.workflow {
         Some((tenant, workflow)) => (Some(tenant), Some(workflow)),

@@ -71,6 +71,24 @@ pub struct UpstreamLabels {
     pub code: &'static str,
 }
 
+/// One front-door request: the API it named (`soap-partner`, `rest`,
+/// `bulk1`, `bulk2`, `identity`, `oauth-token`, ...) and how it ended: the
+/// API's answer (`success`, or `fault` for an error status) or the problem
+/// code the gateway answered with (`unauthorized`, `payload_too_large`, ...).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FrontDoorLabels {
+    pub tenant: String,
+    pub api: &'static str,
+    pub code: &'static str,
+}
+
+/// One front-door request's duration, by tenant and API.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FrontDoorApiLabels {
+    pub tenant: String,
+    pub api: &'static str,
+}
+
 /// One login: `outcome` is `success` or `failure`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct LoginLabels {
@@ -112,6 +130,16 @@ impl Scoped for TenantLabels {
     }
 }
 impl Scoped for UpstreamLabels {
+    fn tenant(&self) -> &str {
+        &self.tenant
+    }
+}
+impl Scoped for FrontDoorLabels {
+    fn tenant(&self) -> &str {
+        &self.tenant
+    }
+}
+impl Scoped for FrontDoorApiLabels {
     fn tenant(&self) -> &str {
         &self.tenant
     }
@@ -204,6 +232,7 @@ pub struct Metrics {
     process: Registry,
     // Counters (`*_total`).
     pub requests: Tracked<RequestLabels, Counter>,
+    pub front_door_requests: Tracked<FrontDoorLabels, Counter>,
     pub plugin_reloads: Tracked<WorkflowLabels, Counter>,
     pub plugin_failures: Tracked<WorkflowLabels, Counter>,
     pub plugin_log_dropped: Tracked<WorkflowLabels, Counter>,
@@ -215,6 +244,7 @@ pub struct Metrics {
     pub store_fallback_logins: Counter,
     // Histograms (seconds).
     pub latency: Tracked<WorkflowLabels, Histogram>,
+    pub front_door_latency: Tracked<FrontDoorApiLabels, Histogram>,
     pub upstream_latency: Tracked<UpstreamLabels, Histogram>,
     pub login_duration: Tracked<LoginLabels, Histogram>,
     pub queue_wait: Tracked<TenantLabels, Histogram>,
@@ -257,6 +287,7 @@ impl Default for Metrics {
             registry: Registry::default(),
             process: Registry::default(),
             requests: Tracked::new(),
+            front_door_requests: Tracked::new(),
             plugin_reloads: Tracked::new(),
             plugin_failures: Tracked::new(),
             plugin_log_dropped: Tracked::new(),
@@ -266,6 +297,7 @@ impl Default for Metrics {
             config_reloads: Family::default(),
             store_fallback_logins: Counter::default(),
             latency: Tracked::histogram(call_buckets),
+            front_door_latency: Tracked::histogram(call_buckets),
             upstream_latency: Tracked::histogram(call_buckets),
             login_duration: Tracked::histogram(call_buckets),
             queue_wait: Tracked::histogram(wait_buckets),
@@ -298,6 +330,18 @@ impl Default for Metrics {
             "request_duration_seconds",
             "Workflow request duration, from the first byte to the answer",
             m.latency.family(),
+        );
+        add(
+            r,
+            "front_door_requests",
+            "Front-door requests by tenant, API and outcome code",
+            m.front_door_requests.family(),
+        );
+        add(
+            r,
+            "front_door_request_duration_seconds",
+            "Front-door request duration by tenant and API, from the head to the answer's head",
+            m.front_door_latency.family(),
         );
         add(
             r,
@@ -481,6 +525,8 @@ impl Metrics {
     /// longer in the config).
     pub fn retain(&self, keep: &dyn Fn(&str, Option<&str>) -> bool) {
         self.requests.retain(keep);
+        self.front_door_requests.retain(keep);
+        self.front_door_latency.retain(keep);
         self.plugin_reloads.retain(keep);
         self.plugin_failures.retain(keep);
         self.plugin_log_dropped.retain(keep);

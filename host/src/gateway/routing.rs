@@ -26,7 +26,7 @@ pub async fn handle(
     caller: Arc<Caller>,
     peer: SocketAddr,
     request: http::Request<hyper::body::Incoming>,
-) -> http::Response<Full<Bytes>> {
+) -> http::Response<crate::transport::Body> {
     let request_id = request_id(request.headers());
     let started = Instant::now();
     shared.metrics.in_flight.inc();
@@ -62,7 +62,7 @@ async fn answer(
     request: http::Request<hyper::body::Incoming>,
     request_id: &str,
     started: Instant,
-) -> http::Response<Full<Bytes>> {
+) -> http::Response<crate::transport::Body> {
     let max_body = shared.current().config.server.max_body_bytes;
     if let Some(problem) = super::early::refusal(request.headers(), max_body) {
         tracing::info!(%path, request_id = %request_id, code = %problem.code, "request refused on its head");
@@ -72,7 +72,7 @@ async fn answer(
             http::header::CONNECTION,
             http::HeaderValue::from_static("close"),
         );
-        return response;
+        return response.map(boxed);
     }
     if let Some(path) = super::front_door::claims(path) {
         return super::front_door::handle(shared, caller, path, request, request_id).await;
@@ -126,7 +126,12 @@ async fn answer(
                 });
         }
     }
-    response
+    response.map(boxed)
+}
+
+/// A whole answer as the listener's body type.
+fn boxed(body: Full<Bytes>) -> crate::transport::Body {
+    body.map_err(|never| match never {}).boxed_unsync()
 }
 
 /// Counts a request out of `requests_in_flight` however it ends.

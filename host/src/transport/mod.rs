@@ -5,6 +5,7 @@
 //! connection is made before the requests that wait for it ([`warmup`]), so
 //! that HTTP/2 carries a stampede on one connection.
 
+mod capped;
 mod connector;
 mod proxy;
 mod tls;
@@ -18,10 +19,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
+use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
+pub use capped::{Capped, Overrun, StreamError};
 pub use tls::client_config;
 pub(crate) use tls::system_roots;
 
@@ -77,6 +80,25 @@ pub type Pending<'a> = Pin<Box<dyn Future<Output = Result<Reply, TransportError>
 /// gateway's metrics count them per tenant).
 pub type OnHandshake = Arc<dyn Fn() + Send + Sync>;
 
+/// Why a body stopped.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A body that goes (or comes) a frame at a time.
+pub type Body = UnsyncBoxBody<Bytes, BoxError>;
+
+/// An answer whose head is in and whose body is still coming.
+pub type Opened = http::Response<Body>;
+
+/// A future [`Exchange::open`] answers with.
+pub type Opening<'a> = Pin<Box<dyn Future<Output = Result<Opened, TransportError>> + Send + 'a>>;
+
+/// `bytes` as a [`Body`].
+pub fn whole(bytes: Bytes) -> Body {
+    Full::new(bytes)
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
+
 /// One request out, its whole answer back: the seam under the session and
 /// upstream layers (logins and API calls go through it). [`Transport`] is
 /// the pooled mutual-TLS client; a unit test scripts one instead, so that
@@ -85,18 +107,43 @@ pub type OnHandshake = Arc<dyn Fn() + Send + Sync>;
 pub trait Exchange: Send + Sync {
     /// Sends `request` and reads the whole answer.
     fn exchange(&self, request: http::Request<Bytes>) -> Pending<'_>;
+
+    /// Sends `request` as its body comes and answers once the answer's
+    /// head is in; its body streams. This default (scripted exchanges)
+    /// holds both bodies whole.
+    fn open(&self, request: http::Request<Body>) -> Opening<'_> {
+        Box::pin(async move {
+            let (parts, body) = request.into_parts();
+            let body = body
+                .collect()
+                .await
+                .map_err(|e| TransportError::Http(e.to_string()))?;
+            let reply = self
+                .exchange(http::Request::from_parts(parts, body.to_bytes()))
+                .await?;
+            let mut answer = http::Response::new(whole(reply.body));
+            *answer.status_mut() = http::StatusCode::from_u16(reply.status)
+                .map_err(|e| TransportError::Http(e.to_string()))?;
+            *answer.headers_mut() = reply.headers;
+            Ok(answer)
+        })
+    }
 }
 
 impl Exchange for Transport {
     fn exchange(&self, request: http::Request<Bytes>) -> Pending<'_> {
         Box::pin(self.send(request))
     }
+
+    fn open(&self, request: http::Request<Body>) -> Opening<'_> {
+        Box::pin(self.open(request))
+    }
 }
 
 /// One tenant's pooled client.
 #[derive(Clone)]
 pub struct Transport {
-    client: Client<TlsConnector, Full<Bytes>>,
+    client: Client<TlsConnector, Body>,
     settings: Upstream,
     handshakes: Arc<AtomicU64>,
     warmup: Arc<warmup::Warmup>,
@@ -148,13 +195,9 @@ impl Transport {
     /// Sends `request` and reads the whole answer, under the response timeout
     /// and the body cap.
     pub async fn send(&self, request: http::Request<Bytes>) -> Result<Reply, TransportError> {
-        let target = request
-            .uri()
-            .authority()
-            .map(|a| a.to_string())
-            .unwrap_or_default();
+        let target = target(&request);
         let (parts, body) = request.into_parts();
-        let request = http::Request::from_parts(parts, Full::new(body));
+        let request = http::Request::from_parts(parts, whole(body));
         let limit = self.settings.max_response_bytes;
         let exchange = async {
             let pass = self.warmup.pass(&target).await;
@@ -190,6 +233,62 @@ impl Transport {
                 after: self.settings.response_timeout,
             })?
     }
+}
+
+impl Transport {
+    /// Sends `request` as its body comes; answers when the answer's head
+    /// is in (within the response timeout). The answer's body then waits
+    /// at most the response timeout for each of its frames; its size is
+    /// the caller's to bound.
+    pub async fn open(&self, request: http::Request<Body>) -> Result<Opened, TransportError> {
+        let target = target(&request);
+        let after = self.settings.response_timeout;
+        let exchange = async {
+            let pass = self.warmup.pass(&target).await;
+            let response = self.client.request(request).await.map_err(client_error)?;
+            pass.connected();
+            Ok::<_, TransportError>(response)
+        };
+        let response = tokio::time::timeout(after, exchange).await.map_err(|_| {
+            TransportError::Timeout {
+                phase: "waiting for the response",
+                target,
+                after,
+            }
+        })??;
+        Ok(response.map(|body| Capped::new(body, usize::MAX, Some(after)).0.boxed_unsync()))
+    }
+}
+
+/// The whole of `body` (from [`Transport::open`]), at most `limit` bytes.
+pub async fn read_whole(mut body: Body, limit: usize) -> Result<Bytes, TransportError> {
+    let mut whole = bytes::BytesMut::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| match e.downcast_ref::<StreamError>() {
+            Some(StreamError::Idle { after }) => TransportError::Timeout {
+                phase: "reading the response",
+                target: "the API".into(),
+                after: *after,
+            },
+            _ => TransportError::Http(e.to_string()),
+        })?;
+        if let Some(data) = frame.data_ref() {
+            if whole.len() + data.len() > limit {
+                return Err(TransportError::TooLarge { limit });
+            }
+            whole.extend_from_slice(data);
+        }
+    }
+    Ok(whole.freeze())
+}
+
+/// The host and port `request` goes to, for errors.
+fn target<B>(request: &http::Request<B>) -> String {
+    request
+        .uri()
+        .authority()
+        .map(|a| a.to_string())
+        .unwrap_or_default()
 }
 
 /// Finds our connector's typed error inside hyper's, if there is one.

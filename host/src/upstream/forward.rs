@@ -4,12 +4,15 @@
 //! carries it, the API budget, one re-login and retry on INVALID_SESSION_ID,
 //! and the answer passed back unchanged but for secrets in its headers.
 
+use std::time::Instant;
+
 use bytes::Bytes;
 use http::Uri;
 
-use super::{Answer, Outbound, Reading, TenantUpstream, UpstreamError};
+use super::{Outbound, Passed, Sending, TenantUpstream, UpstreamError};
 use crate::salesforce::Api;
 use crate::session::Session;
+use crate::transport;
 
 /// A client's request for the instance.
 #[derive(Debug, Clone)]
@@ -68,10 +71,26 @@ impl TenantUpstream {
 
     /// Sends `req` with the tenant's session; on INVALID_SESSION_ID logs in
     /// again (once for all concurrent failures) and retries once. Refused
-    /// before anything is sent when the tenant's API budget is spent. A
-    /// success goes back unread.
-    pub async fn forward(&self, req: &Forward) -> Result<Answer, UpstreamError> {
-        self.reported(req.api, async {
+    /// before anything is sent when the tenant's API budget is spent.
+    ///
+    /// `streamed` is the body as it comes, when it was too large to hold
+    /// (then `req.body` is empty): it goes once, so an INVALID_SESSION_ID
+    /// answer to it is passed back as the API gave it. A success goes back
+    /// unread: as it comes when `stream_answer`, else read whole (under
+    /// `max_response_kb`).
+    pub async fn forward(
+        &self,
+        req: &Forward,
+        streamed: Option<transport::Body>,
+        stream_answer: bool,
+    ) -> Result<Passed, UpstreamError> {
+        let started = Instant::now();
+        let result = async {
+            if streamed.is_some() && req.api.is_soap() {
+                return Err(UpstreamError::InvalidRequest(
+                    "a SOAP envelope is never streamed".into(),
+                ));
+            }
             let prepared = super::prepare(&Outbound {
                 api: req.api,
                 method: req.method.clone(),
@@ -80,14 +99,28 @@ impl TenantUpstream {
                 body: req.body.clone(),
             })
             .await?;
+            let mut streamed = streamed.map(Some);
             let request = |session: &Session| {
                 let uri = self.target(session, &req.path_and_query)?;
-                super::build(&req.method, uri, &req.headers, &prepared, session)
+                let (headers, body) = super::with_session(&req.headers, &prepared, session)?;
+                let body = match streamed.as_mut() {
+                    None => transport::whole(body),
+                    Some(once) => match once.take() {
+                        Some(body) => body,
+                        None => return Ok(None),
+                    },
+                };
+                let request = super::build(&req.method, uri, headers, body)?;
+                Ok(Some(Sending::Open {
+                    request,
+                    stream: stream_answer,
+                }))
             };
-            self.attempts(req.api, Reading::SuccessUnread, request)
-                .await
-        })
-        .await
+            self.attempts(req.api, request).await
+        }
+        .await;
+        self.report(req.api, started, result.as_ref().map(|p| &p.verdict));
+        result
     }
 
     /// The instance URL for `path_and_query` (the mutual-auth port when on).

@@ -9,7 +9,8 @@ use http::Uri;
 
 use super::SalesforceError;
 
-/// An API a plugin can call (the WIT `api` enum).
+/// An API a plugin can call (the WIT `api` enum), and two more only the
+/// front door passes on (not in [`Api::ALL`]: a plugin cannot name them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Api {
     SoapPartner,
@@ -18,6 +19,10 @@ pub enum Api {
     Rest,
     Bulk,
     ApexRest,
+    /// SOAP tooling, `/services/Soap/T/{version}`.
+    SoapTooling,
+    /// Apex SOAP (`executeAnonymous`, `compileClasses`, ...), `/services/Soap/s/{version}`.
+    SoapApex,
 }
 
 impl Api {
@@ -40,15 +45,14 @@ impl Api {
             Api::Rest => "rest",
             Api::Bulk => "bulk",
             Api::ApexRest => "apex-rest",
+            Api::SoapTooling => "soap-tooling",
+            Api::SoapApex => "soap-apex",
         }
     }
 
-    /// True for the three SOAP APIs (session in the envelope's SessionHeader).
+    /// True for the SOAP APIs (session in the envelope's SessionHeader).
     pub fn is_soap(self) -> bool {
-        matches!(
-            self,
-            Api::SoapPartner | Api::SoapEnterprise | Api::SoapMetadata
-        )
+        self.soap_namespace().is_some()
     }
 
     /// The HTTP methods the API takes: SOAP is POST only; REST, Bulk and
@@ -73,6 +77,8 @@ impl Api {
             Api::SoapPartner => Some("urn:partner.soap.sforce.com"),
             Api::SoapEnterprise => Some("urn:enterprise.soap.sforce.com"),
             Api::SoapMetadata => Some("http://soap.sforce.com/2006/04/metadata"),
+            Api::SoapTooling => Some("urn:tooling.soap.sforce.com"),
+            Api::SoapApex => Some("http://soap.sforce.com/2006/08/apex"),
             _ => None,
         }
     }
@@ -184,6 +190,8 @@ impl Instance {
             Api::Rest => format!("/services/data/v{}/", self.api_version),
             Api::Bulk => format!("/services/async/{}/", self.api_version),
             Api::ApexRest => "/services/apexrest/".to_string(),
+            Api::SoapTooling => format!("/services/Soap/T/{ver}"),
+            Api::SoapApex => format!("/services/Soap/s/{ver}"),
         }
     }
 }

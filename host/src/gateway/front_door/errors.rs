@@ -5,7 +5,6 @@
 //! [`salesforce_code`], one exhaustive `match`.
 
 use bytes::Bytes;
-use http_body_util::Full;
 
 use super::route::Family;
 use crate::problem::{ProblemCode, UpstreamCode};
@@ -158,7 +157,7 @@ pub fn response(
     login: bool,
     error: &FrontDoorError,
     request_id: &str,
-) -> http::Response<Full<Bytes>> {
+) -> http::Response<crate::transport::Body> {
     let sf = salesforce_code(error.code);
     let refused_login = login && error.code == ProblemCode::Unauthorized;
     let message = sf.message.unwrap_or(&error.detail);
@@ -232,8 +231,8 @@ pub fn response(
         response = response.header(http::header::RETRY_AFTER, seconds.max(1).to_string());
     }
     let mut response = response
-        .body(Full::new(Bytes::from(body)))
-        .unwrap_or_else(|_| http::Response::new(Full::new(Bytes::new())));
+        .body(crate::transport::whole(Bytes::from(body)))
+        .unwrap_or_else(|_| http::Response::new(crate::transport::whole(Bytes::new())));
     // For the access log (gateway::access).
     response.extensions_mut().insert(error.code);
     response
@@ -244,6 +243,8 @@ fn fault_namespace(api: Api) -> &'static str {
     match api {
         Api::SoapEnterprise => "urn:fault.enterprise.soap.sforce.com",
         Api::SoapMetadata => "http://soap.sforce.com/2006/04/metadata",
+        Api::SoapTooling => "urn:fault.tooling.soap.sforce.com",
+        Api::SoapApex => "http://soap.sforce.com/2006/08/apex",
         _ => "urn:fault.partner.soap.sforce.com",
     }
 }

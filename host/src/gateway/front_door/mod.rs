@@ -9,6 +9,7 @@
 mod credential;
 mod errors;
 mod fleet_tokens;
+mod gzip;
 mod login;
 mod policy;
 mod proxy;
@@ -16,11 +17,10 @@ mod route;
 mod tokens;
 
 use std::sync::{Arc, OnceLock};
-
-use bytes::Bytes;
-use http_body_util::Full;
+use std::time::Instant;
 
 use super::auth::Caller;
+use super::metrics::{FrontDoorApiLabels, FrontDoorLabels};
 use super::{Generation, Shared};
 use crate::problem::ProblemCode;
 use errors::FrontDoorError;
@@ -71,8 +71,11 @@ impl State {
 
 /// What one request came to: the answer, and the tenant when one was chosen.
 struct Served {
-    response: http::Response<Full<Bytes>>,
+    response: http::Response<crate::transport::Body>,
     tenant: Option<String>,
+    /// How it ended, for metrics: `success`, `fault` (the API's error
+    /// status) or the problem code the gateway answered with.
+    code: &'static str,
 }
 
 /// Answers one front-door request (`path` from [`claims`]); never fails.
@@ -82,10 +85,30 @@ pub async fn handle(
     path: String,
     request: http::Request<hyper::body::Incoming>,
     request_id: &str,
-) -> http::Response<Full<Bytes>> {
+) -> http::Response<crate::transport::Body> {
+    let started = Instant::now();
     let route = route::route(&path);
     let served = proxy::serve(shared, caller, &route, &path, request, request_id).await;
-    super::access::front_door(served.tenant.as_deref(), route.api_name());
+    let api = route.api_name(&path);
+    super::access::front_door(served.tenant.as_deref(), api);
+    // Only requests a credential tied to a tenant get series: a refused
+    // caller names no tenant (the access log line says why).
+    if let Some(tenant) = served.tenant {
+        let metrics = &shared.metrics;
+        let labels = FrontDoorLabels {
+            tenant: tenant.clone(),
+            api,
+            code: served.code,
+        };
+        metrics
+            .front_door_requests
+            .with_series(&labels, |c| c.inc());
+        metrics
+            .front_door_latency
+            .with_series(&FrontDoorApiLabels { tenant, api }, |h| {
+                h.observe(started.elapsed().as_secs_f64())
+            });
+    }
     served.response
 }
 
@@ -94,6 +117,7 @@ fn refuse(route: &Route, login: bool, error: FrontDoorError, request_id: &str) -
     Served {
         response: errors::response(route.family(), login, &error, request_id),
         tenant: None,
+        code: error.code.code(),
     }
 }
 

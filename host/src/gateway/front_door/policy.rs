@@ -67,7 +67,7 @@ impl Policy {
         shared: &Shared,
         forward: Forward,
     ) -> Result<Forward, FrontDoorError> {
-        let request = front_request(&forward);
+        let request = front_request(&forward)?;
         let decision = shared
             .registry
             .runtime()
@@ -90,7 +90,7 @@ impl Policy {
         forward: &Forward,
         mut answer: Answer,
     ) -> Result<Answer, FrontDoorError> {
-        let request = front_request(forward);
+        let request = front_request(forward)?;
         let response = FrontResponse {
             status: answer.status,
             headers: headers(&answer.headers),
@@ -132,19 +132,30 @@ fn failed(problem: &crate::problem::Problem) -> FrontDoorError {
 }
 
 /// The request a policy sees.
-fn front_request(forward: &Forward) -> FrontRequest {
+/// What the policy sees of `forward`; an API the policy world cannot name
+/// (SOAP tooling, Apex SOAP) is refused: a policy is never bypassed.
+fn front_request(forward: &Forward) -> Result<FrontRequest, FrontDoorError> {
     let (path, query) = forward
         .path_and_query
         .split_once('?')
         .unwrap_or((forward.path_and_query.as_str(), ""));
-    FrontRequest {
-        api: wit_api(forward.api),
+    let Some(api) = wit_api(forward.api) else {
+        return Err(FrontDoorError::new(
+            ProblemCode::PolicyRefused,
+            format!(
+                "the tenant's policy cannot judge the {} API, so it is refused",
+                forward.api
+            ),
+        ));
+    };
+    Ok(FrontRequest {
+        api,
         method: forward.method.as_str().to_string(),
         path: path.to_string(),
         query: query.to_string(),
         headers: headers(&forward.headers),
         body: forward.body.to_vec(),
-    }
+    })
 }
 
 /// `forward` with what the policy changed: method, headers and body; the
@@ -156,7 +167,7 @@ fn changed_request(mut forward: Forward, changed: FrontRequest) -> Result<Forwar
             format!("the tenant's policy {why}"),
         )
     };
-    if changed.api != wit_api(forward.api) {
+    if Some(changed.api) != wit_api(forward.api) {
         return Err(broken("changed the request's API".into()));
     }
     let path_and_query = match changed.query.as_str() {
@@ -215,13 +226,14 @@ fn header_map(headers: &[Header]) -> Result<http::HeaderMap, FrontDoorError> {
     Ok(map)
 }
 
-fn wit_api(api: Api) -> plugin::Api {
-    match api {
+fn wit_api(api: Api) -> Option<plugin::Api> {
+    Some(match api {
         Api::SoapPartner => plugin::Api::SoapPartner,
         Api::SoapEnterprise => plugin::Api::SoapEnterprise,
         Api::SoapMetadata => plugin::Api::SoapMetadata,
         Api::Rest => plugin::Api::Rest,
         Api::Bulk => plugin::Api::Bulk,
         Api::ApexRest => plugin::Api::ApexRest,
-    }
+        Api::SoapTooling | Api::SoapApex => return None,
+    })
 }

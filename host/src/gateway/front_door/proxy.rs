@@ -1,26 +1,31 @@
-//! One front-door request from body to answer: the body read (bounded),
+//! One front-door request from body to answer: the body read (gzip
+//! decoded, bounded; on Bulk routes what is past `max_body_kb` streams on),
 //! a login terminated or the caller's credential resolved to a tenant, a
 //! slot of the tenant's concurrency taken, and the request sent with the
-//! tenant's session; the answer goes back as the API gave it, with only
-//! what names the instance (identity, userinfo) rewritten to the gateway.
+//! tenant's session; the answer goes back as the API gave it (Bulk
+//! results as they come), with only what names the instance (identity,
+//! userinfo) rewritten to the gateway.
+
+use std::collections::VecDeque;
 
 use bytes::Bytes;
-use http_body_util::Full;
+use http_body_util::BodyExt;
 
 use super::errors::FrontDoorError;
 use super::route::Route;
 use super::{Served, credential, login, refuse, refused, tokens, upstream_error};
-use crate::gateway::Shared;
 use crate::gateway::auth::Caller;
+use crate::gateway::{Generation, Shared};
 use crate::problem::ProblemCode;
 use crate::salesforce::Api;
-use crate::upstream::Forward;
+use crate::transport::{self, Capped, Overrun, StreamError};
+use crate::upstream::{Answer, Carried, Forward};
 use crate::xml;
 
 /// Request headers never sent on: hop-by-hop, the client's credentials
 /// (the session goes in instead), and what the gateway sets itself.
 /// `accept-encoding` too: answers are read (errors, identity) before they
-/// go back.
+/// go back; `content-encoding` because a gzip body goes on decoded.
 const REQUEST_DROPPED: &[&str] = &[
     "host",
     "connection",
@@ -31,6 +36,7 @@ const REQUEST_DROPPED: &[&str] = &[
     "transfer-encoding",
     "upgrade",
     "content-length",
+    "content-encoding",
     "accept-encoding",
     "authorization",
     "x-sfdc-session",
@@ -65,13 +71,11 @@ pub(super) async fn serve(
         return refuse(route, false, error, request_id);
     }
     let generation = shared.current();
-    let server = &generation.config.server;
     let (parts, body) = request.into_parts();
-    let body = crate::gateway::routing::read_body(body, server.max_body_bytes, server.body_timeout);
-    let body = match body.await {
-        Ok(body) => body,
-        Err((code, detail)) => {
-            let error = FrontDoorError::new(code, detail);
+    let (body, streamed) = match read(&generation, &parts.headers, body, route.streams()).await {
+        Ok(Held::Whole(body)) => (body, None),
+        Ok(Held::Stream(body, overrun)) => (Bytes::new(), Some((body, overrun))),
+        Err(error) => {
             let mut served = refuse(route, false, error, request_id);
             // The rest of the body is not read: the connection cannot be reused.
             served.response.headers_mut().insert(
@@ -93,7 +97,7 @@ pub(super) async fn serve(
                     return refuse(route, false, error, request_id);
                 }
             };
-            if *api != Api::SoapMetadata
+            if matches!(api, Api::SoapPartner | Api::SoapEnterprise)
                 && let Some(request) = login::soap_login(&doc)
             {
                 return soap_login(shared, caller, route, *api, version, request, request_id).await;
@@ -128,9 +132,10 @@ pub(super) async fn serve(
         Err(refusal) => return refuse(route, false, refusal.to_front_door(request_id), request_id),
     };
     let name = tenant.config.name.clone();
-    let answer = |response| Served {
-        response,
+    let fail = |error: FrontDoorError| Served {
+        response: super::errors::response(route.family(), false, &error, request_id),
         tenant: Some(name.clone()),
+        code: error.code.code(),
     };
     let _slot = match tenant.limit.acquire().await {
         Ok(slot) => slot,
@@ -140,12 +145,7 @@ pub(super) async fn serve(
                 format!("tenant {name:?}: {refusal}"),
             );
             error.retry_after = Some(1);
-            return answer(super::errors::response(
-                route.family(),
-                false,
-                &error,
-                request_id,
-            ));
+            return fail(error);
         }
     };
     let mut headers = parts.headers;
@@ -162,18 +162,19 @@ pub(super) async fn serve(
         headers,
         body,
     };
-    let fail = |error: FrontDoorError| {
-        answer(super::errors::response(
-            route.family(),
-            false,
-            &error,
-            request_id,
-        ))
-    };
     let policy = match super::policy::Policy::of(shared, &tenant) {
         Ok(policy) => policy,
         Err(error) => return fail(error),
     };
+    if policy.is_some() && streamed.is_some() {
+        return fail(FrontDoorError::new(
+            ProblemCode::PayloadTooLarge,
+            format!(
+                "the body is over the {}-byte limit ([server] max_body_kb); bodies do not stream for a tenant with a policy",
+                generation.config.server.max_body_bytes
+            ),
+        ));
+    }
     let forward = match &policy {
         Some(policy) => match policy.on_request(shared, forward).await {
             Ok(forward) => forward,
@@ -182,41 +183,176 @@ pub(super) async fn serve(
         None => forward,
     };
     let upstream = &tenant.upstream;
-    let reply = match upstream.forward(&forward).await {
-        Ok(reply) => reply,
+    // Answers stream on Bulk routes, unless a policy reads them.
+    let stream_answer = route.streams() && policy.is_none();
+    let (streamed, overrun) = match streamed {
+        Some((body, overrun)) => (Some(body), Some(overrun)),
+        None => (None, None),
+    };
+    let passed = match upstream.forward(&forward, streamed, stream_answer).await {
+        Ok(passed) => passed,
         Err(e) => {
-            let error = upstream_error(&e);
-            return answer(super::errors::response(
-                route.family(),
-                false,
-                &error,
-                request_id,
-            ));
+            let error = match overrun.and_then(|o| o.get()) {
+                Some(broken) => body_error(&generation, broken),
+                None => upstream_error(&e),
+            };
+            return fail(error);
         }
     };
-    let reply = match &policy {
-        Some(policy) => match policy.on_response(shared, &forward, reply).await {
-            Ok(reply) => reply,
-            Err(error) => return fail(error),
-        },
-        None => reply,
+    let (status, headers, body) = match (passed.body, &policy) {
+        (Carried::Whole(body), Some(policy)) => {
+            let answer = Answer {
+                status: passed.status,
+                headers: passed.headers,
+                body,
+                verdict: passed.verdict,
+            };
+            match policy.on_response(shared, &forward, answer).await {
+                Ok(answer) => (answer.status, answer.headers, whole(answer.body)),
+                Err(error) => return fail(error),
+            }
+        }
+        (Carried::Whole(mut body), None) => {
+            if rewrite && let Ok(facts) = upstream.session_facts().await {
+                let origin = shared.front_door.origin(&generation);
+                body = rewrite_origins(&body, &facts.origins, &origin);
+            }
+            (passed.status, passed.headers, whole(body))
+        }
+        (Carried::Stream(body), _) => {
+            // The tenant's slot is held until the answer has gone.
+            let limit = generation.config.front_door.max_stream_bytes;
+            let body = Capped::new(body, limit, None).0.holding(_slot);
+            (passed.status, passed.headers, body.boxed_unsync())
+        }
     };
-    let mut body = reply.body;
-    if rewrite && let Ok(facts) = upstream.session_facts().await {
-        let origin = shared.front_door.origin(&generation);
-        body = rewrite_origins(&body, &facts.origins, &origin);
-    }
-    let mut response = http::Response::builder().status(reply.status);
-    for (name, value) in &reply.headers {
+    let mut response = http::Response::builder().status(status);
+    for (name, value) in &headers {
         if !ANSWER_DROPPED.contains(&name.as_str()) {
             response = response.header(name, value);
         }
     }
     let response = response
         .header("x-request-id", request_id)
-        .body(Full::new(body))
-        .unwrap_or_else(|_| http::Response::new(Full::new(Bytes::new())));
-    answer(response)
+        .body(body)
+        .unwrap_or_else(|_| http::Response::new(whole(Bytes::new())));
+    Served {
+        response,
+        tenant: Some(name),
+        code: if status < 400 { "success" } else { "fault" },
+    }
+}
+
+/// A request body as the front door holds it.
+enum Held {
+    /// Read whole (and sent again after a re-login if need be).
+    Whole(Bytes),
+    /// Too large to hold: what was read, then the rest as it comes
+    /// (bounded by `max_stream_mb`, and `body_timeout_ms` between parts).
+    Stream(transport::Body, Overrun),
+}
+
+/// Reads a request body: gzip decoded when it says so; whole up to
+/// `[server] max_body_kb` within `body_timeout_ms`; past that refused,
+/// or on a route whose bodies `stream`, streamed on.
+async fn read(
+    generation: &Generation,
+    headers: &http::HeaderMap,
+    body: hyper::body::Incoming,
+    stream: bool,
+) -> Result<Held, FrontDoorError> {
+    let server = &generation.config.server;
+    let encoding = headers
+        .get(http::header::CONTENT_ENCODING)
+        .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase());
+    let mut body: transport::Body = match encoding.as_deref() {
+        None | Some("" | "identity") => body.map_err(Into::into).boxed_unsync(),
+        Some("gzip" | "x-gzip") => super::gzip::Gunzip::new(body).boxed_unsync(),
+        Some(other) => {
+            return Err(FrontDoorError::new(
+                ProblemCode::BadRequest,
+                format!(
+                    "Content-Encoding {:?} is not accepted: send the body uncompressed or gzip",
+                    other.chars().take(40).collect::<String>()
+                ),
+            ));
+        }
+    };
+    let max = server.max_body_bytes;
+    let deadline = tokio::time::Instant::now() + server.body_timeout;
+    let mut held = VecDeque::new();
+    let mut size = 0;
+    loop {
+        let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
+            Err(_) => {
+                return Err(body_error(
+                    generation,
+                    StreamError::Idle {
+                        after: server.body_timeout,
+                    },
+                ));
+            }
+            Ok(None) => {
+                let mut whole = bytes::BytesMut::with_capacity(size);
+                held.iter()
+                    .for_each(|part: &Bytes| whole.extend_from_slice(part));
+                return Ok(Held::Whole(whole.freeze()));
+            }
+            Ok(Some(Err(e))) => {
+                return Err(body_error(generation, StreamError::Broken(e.to_string())));
+            }
+            Ok(Some(Ok(frame))) => frame,
+        };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        size += data.len();
+        held.push_back(data);
+        if size > max {
+            if !stream {
+                return Err(body_error(generation, StreamError::TooLarge { limit: max }));
+            }
+            let limit = generation.config.front_door.max_stream_bytes;
+            let (rest, overrun) = Capped::new(body, limit, Some(server.body_timeout));
+            return Ok(Held::Stream(rest.after(held).boxed_unsync(), overrun));
+        }
+    }
+}
+
+/// What a request body that could not be read is at the front door.
+fn body_error(generation: &Generation, why: StreamError) -> FrontDoorError {
+    let server = &generation.config.server;
+    match why {
+        StreamError::TooLarge { limit } => {
+            let key = if limit == server.max_body_bytes {
+                "[server] max_body_kb"
+            } else {
+                "[front_door] max_stream_mb"
+            };
+            FrontDoorError::new(
+                ProblemCode::PayloadTooLarge,
+                format!(
+                    "the body is over the {limit}-byte limit ({key}), counted after gzip decoding"
+                ),
+            )
+        }
+        StreamError::Idle { after } => FrontDoorError::new(
+            ProblemCode::RequestTimeout,
+            format!(
+                "the request body stalled for {} ms ([server] body_timeout_ms)",
+                after.as_millis()
+            ),
+        ),
+        StreamError::Broken(why) => FrontDoorError::new(
+            ProblemCode::BadRequest,
+            format!("could not read the request body: {why}"),
+        ),
+    }
+}
+
+/// `bytes` as an answer body.
+fn whole(bytes: Bytes) -> transport::Body {
+    transport::whole(bytes)
 }
 
 /// A SOAP `login`: the tenant's credential checked, a token issued.
@@ -262,13 +398,22 @@ fn written(
     request_id: &str,
     tenant: Option<String>,
 ) -> Served {
+    let code = if status < 400 {
+        "success"
+    } else {
+        ProblemCode::BadRequest.code()
+    };
     let response = http::Response::builder()
         .status(status)
         .header(http::header::CONTENT_TYPE, content_type)
         .header("x-request-id", request_id)
-        .body(Full::new(Bytes::from(body)))
-        .unwrap_or_else(|_| http::Response::new(Full::new(Bytes::new())));
-    Served { response, tenant }
+        .body(whole(Bytes::from(body)))
+        .unwrap_or_else(|_| http::Response::new(whole(Bytes::new())));
+    Served {
+        response,
+        tenant,
+        code,
+    }
 }
 
 /// `POST /services/oauth2/token`: the password or client-credentials grant.

@@ -22,15 +22,17 @@ pub enum Family {
 /// What a front-door path is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
-    /// `/services/Soap/{u,c,m}/{version}[/...]`: a `login` (u and c) or a call.
+    /// `/services/Soap/{u,c,m,T,s}/{version}[/...]`: a `login` (u and c) or a call.
     Soap { api: Api, version: String },
     /// `/services/oauth2/token`.
     OAuthToken,
-    /// Proxied as is; `rewrite` when the answer names the instance.
+    /// Proxied as is; `rewrite` when the answer names the instance,
+    /// `stream` when bodies stream (Bulk data).
     Proxy {
         api: Api,
         family: Family,
         rewrite: bool,
+        stream: bool,
     },
     /// A path under Salesforce's surface that the front door does not serve.
     NotFound(Family),
@@ -46,14 +48,34 @@ impl Route {
         }
     }
 
-    /// A short name for logs and metrics.
-    pub fn api_name(&self) -> &'static str {
+    /// True when bodies on this route stream both ways (past `max_body_kb`,
+    /// up to `max_stream_mb`): Bulk 1.0, Bulk 2.0 uploads and results.
+    pub fn streams(&self) -> bool {
+        matches!(self, Route::Proxy { stream: true, .. })
+    }
+
+    /// A short name for logs and metrics: the API's name, but `bulk1` and
+    /// `bulk2` for Bulk 1.0 and 2.0 (`path` tells Bulk 2.0 from REST),
+    /// `identity` for the identity URL and userinfo.
+    pub fn api_name(&self, path: &str) -> &'static str {
         match self {
+            Route::Proxy { api: Api::Bulk, .. } => "bulk1",
+            Route::Proxy { rewrite: true, .. } => "identity",
+            Route::Proxy { api: Api::Rest, .. } if is_bulk2(path) => "bulk2",
             Route::Soap { api, .. } | Route::Proxy { api, .. } => api.name(),
             Route::OAuthToken => "oauth-token",
             Route::NotFound(_) => "none",
         }
     }
+}
+
+/// `/services/data/v{v}/jobs/...`: Bulk 2.0.
+fn is_bulk2(path: &str) -> bool {
+    let mut parts = path.trim_start_matches('/').split('/');
+    matches!(
+        (parts.next(), parts.next(), parts.next(), parts.next()),
+        (Some("services"), Some("data"), Some(v), Some("jobs")) if v.starts_with('v')
+    )
 }
 
 /// The path with its leading slashes collapsed to one (`//services` as
@@ -84,6 +106,7 @@ pub fn route(path: &str) -> Route {
         api,
         family,
         rewrite,
+        stream: false,
     };
     if trimmed == "/services/oauth2/token" {
         return Route::OAuthToken;
@@ -97,6 +120,8 @@ pub fn route(path: &str) -> Route {
             Some("u") => Api::SoapPartner,
             Some("c") => Api::SoapEnterprise,
             Some("m") => Api::SoapMetadata,
+            Some("T") => Api::SoapTooling,
+            Some("s") => Api::SoapApex,
             _ => return Route::NotFound(family),
         };
         let version = parts.next().unwrap_or("");
@@ -109,13 +134,23 @@ pub fn route(path: &str) -> Route {
         };
     }
     if under("/services/data") {
-        return proxy(Api::Rest, Family::Rest, false);
+        return Route::Proxy {
+            api: Api::Rest,
+            family: Family::Rest,
+            rewrite: false,
+            stream: is_bulk2_data(trimmed),
+        };
     }
     if under("/services/apexrest") {
         return proxy(Api::ApexRest, Family::Rest, false);
     }
     if path.starts_with("/services/async/") {
-        return proxy(Api::Bulk, Family::Bulk, false);
+        return Route::Proxy {
+            api: Api::Bulk,
+            family: Family::Bulk,
+            rewrite: false,
+            stream: true,
+        };
     }
     if let Some(rest) = path.strip_prefix("/id/") {
         let ids: Vec<_> = rest.trim_end_matches('/').split('/').collect();
@@ -124,6 +159,27 @@ pub fn route(path: &str) -> Route {
         }
     }
     Route::NotFound(family)
+}
+
+/// `/services/data/v{v}/jobs/ingest/{id}/{batches, successfulResults,
+/// failedResults, unprocessedrecords}` or `.../jobs/query/{id}/results`:
+/// Bulk 2.0's data, which may be large.
+fn is_bulk2_data(path: &str) -> bool {
+    let parts: Vec<&str> = path.split('/').collect();
+    match parts.as_slice() {
+        ["", "services", "data", v, "jobs", "ingest", id, what] => {
+            v.starts_with('v')
+                && !id.is_empty()
+                && matches!(
+                    *what,
+                    "batches" | "successfulResults" | "failedResults" | "unprocessedrecords"
+                )
+        }
+        ["", "services", "data", v, "jobs", "query", id, "results"] => {
+            v.starts_with('v') && !id.is_empty()
+        }
+        _ => false,
+    }
 }
 
 /// `62.0`-like.
@@ -191,11 +247,17 @@ mod tests {
             route("/services/Soap/m/62.0/00D000000000001"),
             soap(Api::SoapMetadata, "62.0")
         );
+        assert_eq!(
+            route("/services/Soap/T/62.0"),
+            soap(Api::SoapTooling, "62.0")
+        );
+        assert_eq!(route("/services/Soap/s/62.0"), soap(Api::SoapApex, "62.0"));
         assert_eq!(route("/services/oauth2/token/"), Route::OAuthToken);
         let rest = |rewrite| Route::Proxy {
             api: Api::Rest,
             family: Family::Rest,
             rewrite,
+            stream: false,
         };
         assert_eq!(route("/services/data"), rest(false));
         assert_eq!(route("/services/data/v62.0/query/"), rest(false));
@@ -214,7 +276,8 @@ mod tests {
             Route::Proxy {
                 api: Api::Bulk,
                 family: Family::Bulk,
-                rewrite: false
+                rewrite: false,
+                stream: true
             }
         );
         assert_eq!(
@@ -222,9 +285,55 @@ mod tests {
             Route::Proxy {
                 api: Api::ApexRest,
                 family: Family::Rest,
-                rewrite: false
+                rewrite: false,
+                stream: false
             }
         );
+    }
+
+    #[test]
+    fn each_api_has_its_label() {
+        for (path, name) in [
+            ("/services/Soap/u/62.0", "soap-partner"),
+            ("/services/Soap/m/62.0/00D", "soap-metadata"),
+            ("/services/Soap/T/62.0", "soap-tooling"),
+            ("/services/Soap/s/62.0", "soap-apex"),
+            ("/services/data/v62.0/query", "rest"),
+            ("/services/data/v62.0/jobs/ingest", "bulk2"),
+            ("/services/data/v62.0/jobs/query/750x/results", "bulk2"),
+            ("/services/async/62.0/job", "bulk1"),
+            ("/services/apexrest/x", "apex-rest"),
+            ("/services/oauth2/userinfo", "identity"),
+            ("/services/oauth2/token", "oauth-token"),
+            ("/services/nothing", "none"),
+        ] {
+            assert_eq!(route(path).api_name(path), name, "{path}");
+        }
+    }
+
+    #[test]
+    fn bulk_data_streams_and_nothing_else() {
+        for streams in [
+            "/services/async/62.0/job/750x/batch",
+            "/services/async/62.0/job/750x/batch/751x/result/752x",
+            "/services/data/v62.0/jobs/ingest/750x/batches",
+            "/services/data/v62.0/jobs/ingest/750x/batches/",
+            "/services/data/v62.0/jobs/ingest/750x/successfulResults",
+            "/services/data/v62.0/jobs/query/750x/results",
+        ] {
+            assert!(route(streams).streams(), "{streams}");
+        }
+        for held in [
+            "/services/data/v62.0/jobs/ingest",
+            "/services/data/v62.0/jobs/ingest/750x",
+            "/services/data/v62.0/jobs/query/750x",
+            "/services/data/v62.0/query",
+            "/services/data/v62.0/sobjects/Account/001x/results",
+            "/services/Soap/u/62.0",
+            "/services/oauth2/userinfo",
+        ] {
+            assert!(!route(held).streams(), "{held}");
+        }
     }
 
     #[test]

@@ -1,0 +1,369 @@
+//! Bulk bodies through the front door as they come: a Bulk 2.0 upload of
+//! more than 100 MB made as it is sent, through a `twoway serve` process to
+//! the simulator over mutual TLS, and its records read back as a query
+//! result of the same size, while the gateway's peak memory stays far
+//! below the body's size; the caps (`max_stream_mb`, `max_body_kb`) in the
+//! client's format; a streamed upload meeting an expired session; gzip
+//! request bodies decoded, zip bombs refused.
+
+use std::io::Write;
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use http_body_util::Full;
+use serde_json::Value;
+use twoway_tests::front_door::{self, CsvRows, count};
+use twoway_tests::gateway::{TestGateway, server_tls};
+use twoway_tests::{ACME_ORG, Client, Response, admin_post, api_envelope, start_sim, xml_text};
+
+/// A Bulk 2.0 request with the gateway token.
+async fn bulk2(
+    client: &Client,
+    origin: &str,
+    token: &str,
+    method: &str,
+    resource: &str,
+    body: &str,
+) -> Response {
+    let url = format!("{origin}/services/data/v62.0/jobs/{resource}");
+    let auth = format!("Bearer {token}");
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+    ];
+    client.send(method, &url, &headers, body.to_string()).await
+}
+
+/// A new Bulk 2.0 insert job on Account: its id.
+async fn ingest_job(client: &Client, origin: &str, token: &str) -> String {
+    let created = bulk2(
+        client,
+        origin,
+        token,
+        "POST",
+        "ingest",
+        r#"{"object":"Account","operation":"insert","lineEnding":"LF"}"#,
+    )
+    .await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    created.json()["id"].as_str().unwrap().to_string()
+}
+
+/// Closes the job's upload (UploadComplete): the job's state after it.
+async fn close(client: &Client, origin: &str, token: &str, job: &str) -> Value {
+    let closed = bulk2(
+        client,
+        origin,
+        token,
+        "PATCH",
+        &format!("ingest/{job}"),
+        r#"{"state":"UploadComplete"}"#,
+    )
+    .await;
+    assert_eq!(closed.status, 200, "{}", closed.body);
+    bulk2(client, origin, token, "GET", &format!("ingest/{job}"), "")
+        .await
+        .json()
+}
+
+/// PUTs `csv` (streamed, or not) as the job's data: the answer.
+async fn upload<B>(client: &Client, origin: &str, token: &str, job: &str, csv: B) -> (u16, String)
+where
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let url = format!("{origin}/services/data/v62.0/jobs/ingest/{job}/batches");
+    let auth = format!("Bearer {token}");
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("content-type", "text/csv"),
+    ];
+    let answer = client
+        .open("PUT", &url, &headers, csv)
+        .await
+        .expect("an answer");
+    let status = answer.status().as_u16();
+    let body = http_body_util::BodyExt::collect(answer.into_body())
+        .await
+        .map(|b| String::from_utf8_lossy(&b.to_bytes()).into_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+    encoder.write_all(data).unwrap();
+    encoder.finish().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bulk2_upload_and_its_results_over_100_mb_stream_through_a_gateway_process() {
+    let sim = start_sim().await;
+    let mut gw = TestGateway::configure(
+        &sim,
+        &server_tls("{pki}/root-ca.pem"),
+        &front_door::acme(""),
+        &[],
+    );
+    let process = gw.serve_process(&[]);
+    let origin = gw.url.replacen("http://", "https://", 1);
+    let client = Client::anonymous();
+    let token = front_door::token(&client, &origin).await;
+    let job = ingest_job(&client, &origin, &token).await;
+    let before = process.peak_memory();
+
+    // 9000 rows of 12 KB: about 108 MB, made as they are sent.
+    let (rows, width) = (9000, 12_000);
+    let csv = CsvRows::new(rows, width);
+    let size = csv.len();
+    assert!(size > 100 << 20, "{size}");
+    let (status, body) = upload(&client, &origin, &token, &job, csv).await;
+    assert_eq!(status, 201, "{body}");
+    let done = close(&client, &origin, &token, &job).await;
+    assert_eq!(done["state"], "JobComplete", "{done}");
+    assert_eq!(
+        done["numberRecordsProcessed"], rows,
+        "every row reached the API"
+    );
+    assert_eq!(done["numberRecordsFailed"], 0, "{done}");
+
+    // The same records back as one query result page, read as it comes.
+    let created = bulk2(
+        &client,
+        &origin,
+        &token,
+        "POST",
+        "query",
+        r#"{"operation":"query","query":"SELECT Name, Description FROM Account WHERE Name LIKE 'Stream %'"}"#,
+    )
+    .await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    let query = created.json()["id"].as_str().unwrap().to_string();
+    let url = format!("{origin}/services/data/v62.0/jobs/query/{query}/results");
+    let auth = format!("Bearer {token}");
+    let answer = client
+        .open(
+            "GET",
+            &url,
+            &[("authorization", auth.as_str())],
+            Full::new(bytes::Bytes::new()),
+        )
+        .await
+        .expect("an answer");
+    assert_eq!(answer.status(), 200);
+    assert_eq!(
+        answer
+            .headers()
+            .get("sforce-numberofrecords")
+            .and_then(|v| v.to_str().ok()),
+        Some(rows.to_string().as_str())
+    );
+    let (bytes, lines) = count(answer.into_body()).await;
+    assert_eq!(lines, rows as u64 + 1, "a header and every row");
+    assert!(bytes > 100 << 20, "{bytes} bytes of results");
+
+    // Neither body was held: the gateway's peak grew by far less than one.
+    let grown = process.peak_memory().saturating_sub(before);
+    assert!(
+        grown < 32 << 20,
+        "the gateway's peak memory grew by {} MB for a {} MB upload and download",
+        grown >> 20,
+        size >> 20
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn streamed_bodies_are_capped_and_a_rejected_session_is_the_clients_to_retry() {
+    let sim = start_sim().await;
+    let (_gw, origin) = front_door::start(&sim, "max_body_kb = 64\n", "", &[]).await;
+    let client = Client::anonymous();
+    let token = front_door::token(&client, &origin).await;
+
+    // Past max_body_kb, a Bulk upload streams; a small one is held.
+    let job = ingest_job(&client, &origin, &token).await;
+    let (status, body) = upload(&client, &origin, &token, &job, CsvRows::new(100, 2000)).await;
+    assert_eq!(status, 201, "{body}");
+
+    // The session expires: a held body is sent again after a re-login...
+    admin_post(&sim, "/sessions/expire").await;
+    let (status, body) = upload(&client, &origin, &token, &job, CsvRows::new(2, 10)).await;
+    assert_eq!(status, 201, "a held body is retried: {body}");
+
+    // ...a streamed one went once: the API's INVALID_SESSION_ID comes back
+    // as it gave it, and the client's own retry works.
+    admin_post(&sim, "/sessions/expire").await;
+    let (status, body) = upload(&client, &origin, &token, &job, CsvRows::new(100, 2000)).await;
+    assert_eq!(status, 401, "{body}");
+    let errors: Value = serde_json::from_str(&body).expect("a REST error array");
+    assert_eq!(errors[0]["errorCode"], "INVALID_SESSION_ID", "{body}");
+    let (status, body) = upload(&client, &origin, &token, &job, CsvRows::new(100, 2000)).await;
+    assert_eq!(status, 201, "the client's retry: {body}");
+
+    // Other REST bodies are held, and refused past max_body_kb.
+    let big = serde_json::json!({ "Name": "x".repeat(70 * 1024) });
+    let refused = client
+        .rest(
+            "POST",
+            &format!("{origin}/services/data/v62.0/sobjects/Account"),
+            &token,
+            Some(&big),
+        )
+        .await;
+    assert_eq!(refused.status, 413, "{}", refused.body);
+    assert!(refused.body.contains("max_body_kb"), "{}", refused.body);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stream_past_max_stream_mb_is_refused_in_the_clients_format() {
+    let sim = start_sim().await;
+    let (_gw, origin) = front_door::start(
+        &sim,
+        "max_body_kb = 64\n[front_door]\nmax_stream_mb = 1\n",
+        "",
+        &[],
+    )
+    .await;
+    let client = Client::anonymous();
+    let token = front_door::token(&client, &origin).await;
+    let job = ingest_job(&client, &origin, &token).await;
+    // About 2 MB.
+    let (status, body) = upload(&client, &origin, &token, &job, CsvRows::new(1000, 2000)).await;
+    assert_eq!(status, 413, "{body}");
+    let errors: Value = serde_json::from_str(&body).expect("a REST error array");
+    assert!(
+        errors[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("max_stream_mb"),
+        "{body}"
+    );
+    // Nothing of it was taken as the job's data.
+    let (status, body) = upload(&client, &origin, &token, &job, CsvRows::new(3, 10)).await;
+    assert_eq!(status, 201, "{body}");
+    let done = close(&client, &origin, &token, &job).await;
+    assert_eq!(done["numberRecordsProcessed"], 3, "{done}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn gzip_bodies_are_decoded_and_zip_bombs_refused_in_the_clients_format() {
+    let sim = start_sim().await;
+    let (gw, origin) = front_door::start(&sim, "", "", &[]).await;
+    let client = Client::anonymous();
+    let token = front_door::token(&client, &origin).await;
+
+    // WSC: a gzip SOAP call (the session goes into the decoded envelope).
+    let envelope = api_envelope(
+        &token,
+        r#"<query xmlns="urn:partner.soap.sforce.com"><queryString>SELECT Id, Name FROM Account</queryString></query>"#,
+    );
+    let soap_headers = [
+        ("content-type", "text/xml; charset=UTF-8"),
+        ("soapaction", "query"),
+        ("content-encoding", "gzip"),
+        ("accept-encoding", "gzip"),
+    ];
+    let url = format!("{origin}/services/Soap/u/62.0/{ACME_ORG}");
+    let answer = client
+        .send("POST", &url, &soap_headers, gzip(envelope.as_bytes()))
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert!(answer.body.contains("queryResponse"), "{}", answer.body);
+    assert_eq!(
+        answer.header("content-encoding"),
+        None,
+        "the answer is as read"
+    );
+
+    // REST with a gzip JSON body.
+    let auth = format!("Bearer {token}");
+    let rest_headers = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+        ("content-encoding", "gzip"),
+    ];
+    let created = client
+        .send(
+            "POST",
+            &format!("{origin}/services/data/v62.0/sobjects/Account"),
+            &rest_headers,
+            gzip(br#"{"Name":"Gzipped Inc"}"#),
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+
+    // A bomb: 20 KB of gzip that decodes to 20 MB, over max_body_kb.
+    let bomb = gzip(&vec![b' '; 20 << 20]);
+    assert!(bomb.len() < 64 * 1024, "{}", bomb.len());
+    let refused = client
+        .send(
+            "POST",
+            &format!("{origin}/services/data/v62.0/sobjects/Account"),
+            &rest_headers,
+            bomb.clone(),
+        )
+        .await;
+    assert_eq!(refused.status, 413, "{}", refused.body);
+    assert!(
+        refused.json()[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("after gzip decoding"),
+        "{}",
+        refused.body
+    );
+    let refused = client.send("POST", &url, &soap_headers, bomb).await;
+    assert_eq!(refused.status, 500, "{}", refused.body);
+    assert_eq!(
+        xml_text(&refused.body, "faultcode").as_deref(),
+        Some("sf:EXCEEDED_MAX_SIZE_REQUEST"),
+        "{}",
+        refused.body
+    );
+
+    // Not gzip after all, and an encoding nobody accepts.
+    let broken = client
+        .send(
+            "POST",
+            &format!("{origin}/services/data/v62.0/sobjects/Account"),
+            &rest_headers,
+            b"{\"Name\":\"plain\"}".to_vec(),
+        )
+        .await;
+    assert_eq!(broken.status, 400, "{}", broken.body);
+    assert!(broken.body.contains("not valid gzip"), "{}", broken.body);
+    let brotli = client
+        .send(
+            "POST",
+            &format!("{origin}/services/data/v62.0/sobjects/Account"),
+            &[
+                ("authorization", auth.as_str()),
+                ("content-type", "application/json"),
+                ("content-encoding", "br"),
+            ],
+            b"{}".to_vec(),
+        )
+        .await;
+    assert_eq!(brotli.status, 400, "{}", brotli.body);
+    assert!(brotli.body.contains("Content-Encoding"), "{}", brotli.body);
+
+    // Each request a credential tied to the tenant is counted by API and
+    // how it ended (the refusals above came before any credential).
+    let missing = client
+        .rest(
+            "GET",
+            &format!("{origin}/services/data/v62.0/sobjects/Account/001000000000000AAA"),
+            &token,
+            None,
+        )
+        .await;
+    assert_eq!(missing.status, 404, "{}", missing.body);
+    for series in [
+        r#"twoway_front_door_requests_total{tenant="acme",api="soap-partner",code="success"} 2"#,
+        r#"twoway_front_door_requests_total{tenant="acme",api="rest",code="success"} 1"#,
+        r#"twoway_front_door_requests_total{tenant="acme",api="rest",code="fault"} 1"#,
+        r#"twoway_front_door_request_duration_seconds_count{tenant="acme",api="rest"} 2"#,
+    ] {
+        gw.wait_for_metric(series).await;
+    }
+}
