@@ -10,8 +10,6 @@ use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use hyper::body::Body as _;
-
 use super::problem::ProblemCode;
 
 tokio::task_local! {

@@ -73,7 +73,10 @@ pub(super) async fn serve(
     let generation = shared.current();
     let (parts, body) = request.into_parts();
     let (body, streamed) = match read(&generation, &parts.headers, body, route.streams()).await {
-        Ok(Held::Whole(body)) => (body, None),
+        Ok(Held::Whole(body)) => {
+            crate::gateway::access::body_read(body.len());
+            (body, None)
+        }
         Ok(Held::Stream(body, overrun)) => (Bytes::new(), Some((body, overrun))),
         Err(error) => {
             let mut served = refuse(route, false, error, request_id);
