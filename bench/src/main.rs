@@ -307,8 +307,7 @@ async fn run_load(
         body: direct.body.clone(),
     };
     let origin = gw.origin();
-    let front_door =
-        env::front_door_target(&http, &origin, "acme", gateway::API_KEY).await?;
+    let front_door = env::front_door_target(&http, &origin, "acme", gateway::API_KEY).await?;
     let front_door_policy = env::front_door_target(
         &http,
         &origin,
@@ -323,7 +322,11 @@ async fn run_load(
         if let Some(target) = &nginx_target {
             runs.push((3, target));
         }
-        runs.extend([(4, &floor_target), (5, &front_door), (6, &front_door_policy)]);
+        runs.extend([
+            (4, &floor_target),
+            (5, &front_door),
+            (6, &front_door_policy),
+        ]);
         // Rounds run the clients in turn, so that a slow spell of the
         // machine touches each of them; each client's median round is shown.
         let mut rounds = report::Cells::default();

@@ -289,10 +289,9 @@ pub fn targets(cells: Option<&Cells>, scenarios: Option<&scenarios::Report>) -> 
     for (bound, then) in [(1.5, ""), (1.0, " (the next step)")] {
         row(
             &mut out,
-            &format!(
-                "front door CPU/request <= {bound:.1} x nginx's at concurrency 16{then}"
-            ),
-            door.as_ref().map(|(text, ratio)| (text.clone(), *ratio <= bound)),
+            &format!("front door CPU/request <= {bound:.1} x nginx's at concurrency 16{then}"),
+            door.as_ref()
+                .map(|(text, ratio)| (text.clone(), *ratio <= bound)),
         );
     }
     row(
@@ -379,7 +378,11 @@ fn front_door_at_16(c: &Cells) -> Option<(String, f64)> {
         }
     }
     if let Some(p) = cpu(6, 16) {
-        let _ = write!(text, "; with the read-only policy {p:.0} µs = {:.2} x", p / n);
+        let _ = write!(
+            text,
+            "; with the read-only policy {p:.0} µs = {:.2} x",
+            p / n
+        );
         if let Some((cost, how)) = paired_cost(at(&c[5], 16)?, at(&c[6], 16)?) {
             let _ = write!(text, ", the policy costs {cost:.0} µs ({how})");
         }

@@ -1,5 +1,5 @@
 //! `twoway cert check` and `twoway cert bundle`: the certificate doctor
-//! (docs/cert-check.md). They exit 0 ok, 1 warnings only, 2 errors.
+//! (docs/cert-check.md). They exit 0 ok, 6 warnings only, 7 errors.
 
 use std::path::PathBuf;
 
@@ -9,9 +9,9 @@ use super::exit::{CliError, Reported};
 
 #[derive(Debug, Subcommand)]
 pub enum CertCommand {
-    /// Check a client identity: every problem with a fix; exit 0 ok, 1 warnings only, 2 errors.
+    /// Check a client identity: every problem with a fix; exit 0 ok, 6 warnings only, 7 errors.
     Check(CertCheckArgs),
-    /// Write the seed's fullcert.pem (key, leaf, intermediates; no root) after the same checks.
+    /// Write a combined fullcert.pem (key, leaf, intermediates; no root) after the same checks.
     Bundle(CertBundleArgs),
 }
 
@@ -65,7 +65,7 @@ pub struct CertBundleArgs {
     pub cacert: Vec<PathBuf>,
 }
 
-/// `twoway cert ...`: prints the report and exits 0 / 1 / 2.
+/// `twoway cert ...`: prints the report and exits 0 / 6 / 7.
 pub async fn run_cert(command: CertCommand) -> anyhow::Result<()> {
     use twoway_doctor::{self as doctor, bundle};
     let (text, code) = match command {

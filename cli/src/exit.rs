@@ -11,8 +11,8 @@
 //! | 4 | network or TLS: connect, handshake, proxy, timeout, no session |
 //! | 5 | the API refused: login refused or rate limited, a fault, an HTTP error |
 //!
-//! `twoway cert check` / `cert bundle` keep their own 0 / 1 / 2 (ok,
-//! warnings, errors): see docs/cert-check.md.
+//! | 6 | `cert check` / `cert bundle`: warnings only |
+//! | 7 | `cert check` / `cert bundle`: at least one error (docs/cert-check.md) |
 
 use std::process::ExitCode;
 

@@ -31,7 +31,7 @@ pub use tenant::{CallArgs, LoginArgs, TenantArgs};
 /// check`'s FILE); TWOWAY_LOG (else RUST_LOG) sets the log level, e.g.
 /// `info`, `debug`, `twoway=debug,warn`. Exit codes: 0 ok, 1 other
 /// failure, 2 usage, 3 config, 4 network or TLS, 5 the API refused (login
-/// refused, a fault, an HTTP error); `cert` commands: 0 ok, 1 warnings, 2 errors.
+/// refused, a fault, an HTTP error); `cert` commands: 0 ok, 6 warnings, 7 errors.
 #[derive(Debug, Parser)]
 #[command(name = "twoway", version = version_line(), about, long_about)]
 pub struct Cli {
@@ -96,6 +96,14 @@ pub enum Command {
         #[command(subcommand)]
         command: PluginCommand,
     },
+    /// Print the shell completion script for SHELL on stdout, e.g.
+    /// `twoway completions bash > /etc/bash_completion.d/twoway`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) on stdout, e.g. `twoway man | man -l -`.
+    Man,
     /// Compiles the component on stdin into the code cache: `twoway serve`
     /// runs this itself so that compiling never swells the gateway.
     #[command(name = twoway::plugin::COMPILE_HELPER_SUBCOMMAND, hide = true)]
@@ -132,10 +140,18 @@ impl Cli {
 pub async fn main() -> std::process::ExitCode {
     twoway::version::set_commit(COMMIT);
     let cli = Cli::parse();
-    logging::init(cli.log_format);
+    // `serve` exports traces when its config says so (read again, and any
+    // problem in it reported, when it starts).
+    let telemetry = match &cli.command {
+        Command::Serve(args) => twoway::config::load(&args.config).ok().map(|c| c.telemetry),
+        _ => None,
+    };
+    let traces = logging::init(cli.log_format, telemetry.as_ref());
     let json = cli.json_output();
     let log_json = cli.log_format == LogFormat::Json;
-    finish(run(cli).await, json, log_json)
+    let result = run(cli).await;
+    drop(traces);
+    finish(result, json, log_json)
 }
 
 /// Runs a parsed command line.
@@ -150,6 +166,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Call(args) => tenant::run_call(args).await,
         Command::Cert { command } => cert::run_cert(command).await,
         Command::Plugin { command } => plugin::run_plugin(command).await,
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut command, "twoway", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man => {
+            let command = <Cli as clap::CommandFactory>::command();
+            clap_mangen::Man::new(command).render(&mut std::io::stdout())?;
+            Ok(())
+        }
         Command::CompilePlugin {
             cache_dir,
             max_cpu_seconds,

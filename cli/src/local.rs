@@ -107,11 +107,11 @@ pub async fn run_sim(args: SimArgs) -> anyhow::Result<()> {
             endpoints.login_url()
         );
         println!(
-            "  instance, standard {}   (the seed's port 443)",
+            "  instance, standard {}   (Salesforce's port 443)",
             endpoints.standard_url()
         );
         println!(
-            "  instance, mutual   {}   (the seed's port 8443; asks for a client certificate)",
+            "  instance, mutual   {}   (Salesforce's mutual-auth port 8443; asks for a client certificate)",
             endpoints.mutual_url()
         );
         println!("  admin              {}/counters", endpoints.admin_url());

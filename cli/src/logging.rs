@@ -1,25 +1,73 @@
 //! The program's log on stderr: text or JSON (`--log-format`), the level
 //! from `TWOWAY_LOG` (else `RUST_LOG`, else `info`), colour only on a
 //! terminal and never with `NO_COLOR`, and panics logged as errors so that
-//! with `--log-format json` every line is JSON.
+//! with `--log-format json` every line is JSON. With `[telemetry]
+//! otlp_endpoint` (`serve`), the trace spans (`twoway::TRACE_TARGET`) are
+//! exported over OTLP/HTTP; they never reach the log.
 
 use std::io::IsTerminal as _;
 
-use super::LogFormat;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::{Protocol, WithExportConfig as _};
+use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
+use tracing_subscriber::Layer as _;
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 
-/// Installs the logger and the panic hook (once, at start).
-pub fn init(format: LogFormat) {
+use super::LogFormat;
+use twoway::config::Telemetry;
+
+/// Exports traces until dropped (then what is left is sent).
+pub struct Traces(SdkTracerProvider);
+
+impl Drop for Traces {
+    fn drop(&mut self) {
+        // The exporter's HTTP client blocks: not on a runtime worker.
+        let provider = self.0.clone();
+        let _ = std::thread::spawn(move || provider.shutdown()).join();
+    }
+}
+
+/// Installs the logger (and the trace exporter when `telemetry` names a
+/// collector) and the panic hook, once, at start.
+pub fn init(format: LogFormat, telemetry: Option<&Telemetry>) -> Option<Traces> {
     let filter = tracing_subscriber::EnvFilter::try_from_env("TWOWAY_LOG")
         .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
         .unwrap_or_else(|_| "info".into());
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let not_a_trace_span = tracing_subscriber::filter::filter_fn(|meta| {
+        !(meta.is_span() && meta.target() == twoway::TRACE_TARGET)
+    });
+    let logs = tracing_subscriber::fmt::layer()
         .with_ansi(colour())
         .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Json => logs.json().init(),
-        LogFormat::Text => logs.init(),
+    let logs = match format {
+        LogFormat::Json => logs.json().boxed(),
+        LogFormat::Text => logs.boxed(),
     }
+    .with_filter(not_a_trace_span)
+    .with_filter(filter);
+    let (provider, problem) = match telemetry.and_then(|t| Some((t, t.otlp_endpoint.as_ref()?))) {
+        None => (None, None),
+        Some((t, endpoint)) => match provider(t, endpoint) {
+            Ok(provider) => (Some(provider), None),
+            Err(e) => (None, Some(e.to_string())),
+        },
+    };
+    let traces = provider.as_ref().map(|provider| {
+        opentelemetry::global::set_text_map_propagator(
+            opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+        );
+        tracing_opentelemetry::layer()
+            .with_tracer(provider.tracer("twoway"))
+            .with_filter(
+                tracing_subscriber::filter::Targets::new()
+                    .with_target(twoway::TRACE_TARGET, tracing::Level::INFO),
+            )
+    });
+    tracing_subscriber::registry()
+        .with(logs)
+        .with(traces)
+        .init();
     std::panic::set_hook(Box::new(|info| {
         let location = info
             .location()
@@ -32,6 +80,42 @@ pub fn init(format: LogFormat) {
             .unwrap_or_else(|| "a panic".to_string());
         tracing::error!(panic = %message, location, "internal error (a bug: please report it)");
     }));
+    if let Some(problem) = problem {
+        tracing::warn!(error = %problem, "traces are off: the OTLP exporter could not be built");
+    }
+    if let (Some(t), Some(_)) = (telemetry, &provider) {
+        tracing::info!(
+            endpoint = t.otlp_endpoint.as_deref(),
+            sample_ratio = t.sample_ratio,
+            "exporting traces over OTLP/HTTP"
+        );
+    }
+    provider.map(Traces)
+}
+
+/// The tracer provider: batches of spans to `endpoint` (OTLP/HTTP,
+/// protobuf), new traces sampled at `sample_ratio`, a caller's decision
+/// followed.
+fn provider(t: &Telemetry, endpoint: &str) -> anyhow::Result<SdkTracerProvider> {
+    let exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_protocol(Protocol::HttpBinary)
+        .with_endpoint(endpoint)
+        .build()?;
+    let resource = opentelemetry_sdk::Resource::builder()
+        .with_service_name(t.service_name.clone())
+        .with_attribute(opentelemetry::KeyValue::new(
+            "service.version",
+            twoway::version::VERSION,
+        ))
+        .build();
+    Ok(SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .with_sampler(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
+            t.sample_ratio,
+        ))))
+        .with_resource(resource)
+        .build())
 }
 
 /// Colour on stderr: only on a terminal, and not when `NO_COLOR` is set

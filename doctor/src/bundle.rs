@@ -150,7 +150,7 @@ fn write_private(path: &Path, contents: &[u8], force: bool) -> io::Result<()> {
 
 impl BundleOutcome {
     /// 2 when nothing was written; otherwise the written file's own check
-    /// (0 all ok, 1 warnings only).
+    /// (0 all ok, 6 warnings only).
     pub fn exit_code(&self) -> u8 {
         match &self.result {
             Ok(written) => written.check.exit_code(),

@@ -206,7 +206,7 @@ fn root_included(infos: &[CertInfo], order: &ChainOrder) -> Check {
         Some(root) => Check::warning(
             CheckId::RootIncluded,
             format!(
-                "root CA '{}' is included: servers must not be sent the root (the seed's fullcert.pem holds the chain without it)",
+                "root CA '{}' is included: servers must not be sent the root (a fullcert.pem holds the key, the leaf and the intermediates, without the root)",
                 infos[root].subject
             ),
             "remove the root's CERTIFICATE block (`twoway cert bundle` leaves it out)",

@@ -34,7 +34,8 @@ use time::format_description::well_known::Rfc3339;
 pub use checks::EXPIRY_WARNING_DAYS;
 pub use probe::{PROBE_BODY, PROBE_PATH};
 pub use report::{
-    CertSummary, Check, CheckId, ConnectReport, IdentityReport, LeafReport, Report, Status, Summary,
+    CertSummary, Check, CheckId, ConnectReport, EXIT_ERRORS, EXIT_WARNINGS, IdentityReport,
+    LeafReport, Report, Status, Summary,
 };
 
 use gather::{Gathered, Inputs};

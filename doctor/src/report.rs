@@ -30,15 +30,23 @@ impl Status {
         }
     }
 
-    /// The process exit code for a report whose worst check is `self`.
+    /// The process exit code for a report whose worst check is `self`:
+    /// 0, [`EXIT_WARNINGS`] or [`EXIT_ERRORS`].
     pub fn exit_code(self) -> u8 {
         match self {
             Status::Ok => 0,
-            Status::Warning => 1,
-            Status::Error => 2,
+            Status::Warning => EXIT_WARNINGS,
+            Status::Error => EXIT_ERRORS,
         }
     }
 }
+
+/// `twoway cert check` / `cert bundle`'s exit code when the worst check is
+/// a warning: apart from the program's own codes (1 any other failure,
+/// 2 a usage error, 3 to 5), so a script can tell them apart.
+pub const EXIT_WARNINGS: u8 = 6;
+/// The exit code when at least one check is an error.
+pub const EXIT_ERRORS: u8 = 7;
 
 /// The stable identifier of each check (snake_case in JSON).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -256,7 +264,7 @@ pub struct ConnectReport {
 pub struct Summary {
     /// The worst status of any check.
     pub status: Status,
-    /// 0 all ok, 1 warnings only, 2 errors.
+    /// 0 all ok, 6 warnings only, 7 errors.
     pub exit_code: u8,
     pub ok: usize,
     pub warning: usize,
@@ -326,7 +334,7 @@ impl Report {
         self.check(id).map(|c| c.status)
     }
 
-    /// 0 all ok, 1 warnings only, 2 errors.
+    /// 0 all ok, 6 warnings only, 7 errors.
     pub fn exit_code(&self) -> u8 {
         self.summary.exit_code
     }
@@ -433,9 +441,12 @@ mod tests {
         let report = Report::new(identity.clone(), vec![ok.clone()], None);
         assert_eq!(report.exit_code(), 0);
         let report = Report::new(identity.clone(), vec![ok.clone(), warn.clone()], None);
-        assert_eq!((report.exit_code(), report.summary.warning), (1, 1));
+        assert_eq!(
+            (report.exit_code(), report.summary.warning),
+            (EXIT_WARNINGS, 1)
+        );
         let report = Report::new(identity, vec![err, ok, warn], None);
-        assert_eq!(report.exit_code(), 2);
+        assert_eq!(report.exit_code(), EXIT_ERRORS);
         assert!(report.to_text().contains("fix: renew"));
         let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
         assert_eq!(json["summary"]["exit_code"], 2);

@@ -18,5 +18,8 @@ pub mod transport;
 pub mod upstream;
 pub mod version;
 
+/// The target of the trace spans ([`config::telemetry::TRACE_TARGET`]).
+pub use config::telemetry::TRACE_TARGET;
+
 /// The wire formats, the error vocabulary and `Secret` (crate `twoway-wire`).
 pub use twoway_wire::{problem, salesforce, secret, xml};

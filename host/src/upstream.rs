@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
+use tracing::Instrument as _;
 
 use crate::identity::{self, ClientIdentity};
 use crate::problem::UpstreamCode;
@@ -201,7 +202,7 @@ impl TenantUpstream {
     /// again (once for all concurrent failures) and retries once. Refused
     /// before anything is sent when the tenant's API budget is spent.
     pub async fn send(&self, out: &Outbound) -> Result<Answer, UpstreamError> {
-        let started = Instant::now();
+        let (span, started) = (self.call_span(out.api), Instant::now());
         let result = async {
             let prepared = prepare(out).await?;
             let mutual_port = self
@@ -230,15 +231,43 @@ impl TenantUpstream {
                 verdict: passed.verdict,
             })
         }
+        .instrument(span.clone())
         .await;
-        self.report(out.api, started, result.as_ref().map(|a| &a.verdict));
+        self.report(out.api, &span, started, result.as_ref().map(|a| &a.verdict));
         result
     }
 
-    /// Tells the observer how a call that began at `started` ended.
-    fn report(&self, api: Api, started: Instant, ended: Result<&Verdict, &UpstreamError>) {
+    /// The trace span of one call to the API (a child of the request's; a
+    /// login it waits for is a child of it); [`Self::report`] records how it ended.
+    fn call_span(&self, api: Api) -> tracing::Span {
+        tracing::info_span!(
+            target: crate::config::telemetry::TRACE_TARGET,
+            "upstream",
+            otel.name = format!("upstream {}", api.name()),
+            otel.kind = "client",
+            twoway.tenant = %self.settings.tenant,
+            twoway.api = api.name(),
+            twoway.outcome = tracing::field::Empty,
+        )
+    }
+
+    /// Tells the observer (and `span`) how a call that began at `started` ended.
+    fn report(
+        &self,
+        api: Api,
+        span: &tracing::Span,
+        started: Instant,
+        ended: Result<&Verdict, &UpstreamError>,
+    ) {
+        let ended = ended.map_err(|e| e.problem_code());
+        span.record(
+            "twoway.outcome",
+            match ended {
+                Ok(verdict) => verdict.label(),
+                Err(code) => code.code(),
+            },
+        );
         if let Some(observer) = &self.observer {
-            let ended = ended.map_err(|e| e.problem_code());
             observer.upstream_call(&self.settings.tenant, api, ended, started.elapsed());
         }
     }

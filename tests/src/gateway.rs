@@ -201,6 +201,18 @@ impl TestGateway {
         self.running.as_ref().expect("the gateway runs").addr
     }
 
+    /// Polls `/readyz` until it answers 200: every plugin loaded (the
+    /// bound only keeps a broken gateway from hanging the test).
+    pub async fn wait_ready(&self) {
+        for _ in 0..3000 {
+            if self.admin_get("/readyz").await.status == 200 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("the gateway never turned ready");
+    }
+
     /// Polls the admin listener's metrics until they contain `needle` (the
     /// bound only keeps a broken gateway from hanging the test).
     pub async fn wait_for_metric(&self, needle: &str) {

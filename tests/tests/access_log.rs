@@ -27,16 +27,7 @@ async fn every_line_is_json_and_every_request_is_logged() {
     );
     let process = gw.serve_process_logged(&["--log-format", "json"]);
     // Ready: the plugin is loaded.
-    for _ in 0..1000 {
-        if http("GET", &format!("{}/readyz", gw.admin), &[], "")
-            .await
-            .status
-            == 200
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    gw.wait_ready().await;
     let traceparent = format!("00-{TRACE}-00f067aa0ba902b7-01");
     let ok = http(
         "POST",

@@ -8,6 +8,10 @@ use twoway_tests::files::{path_str as s, pem_blocks};
 use twoway_tests::process::{self, Process, Run};
 
 const DOC: &str = include_str!("../../docs/cert-check.md");
+/// `cert check`'s exit codes: apart from clap's usage error (2) and any
+/// other failure (1).
+const WARNINGS: i32 = twoway_doctor::EXIT_WARNINGS as i32;
+const ERRORS: i32 = twoway_doctor::EXIT_ERRORS as i32;
 
 /// A file of the test PKI (leaked: tests pass many of them as `&str`).
 fn f(name: &str) -> &'static Path {
@@ -57,7 +61,7 @@ fn exit_codes_follow_the_worst_check() {
 
     // The test root is no system root: a warning without --cacert.
     let run = check(f("fullcert.pem"), &[]);
-    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert_eq!(run.code, WARNINGS, "{}", run.stdout);
     assert!(
         run.stdout.contains("WARNING  chain_complete"),
         "{}",
@@ -70,7 +74,7 @@ fn exit_codes_follow_the_worst_check() {
         + &std::fs::read_to_string(root).unwrap();
     std::fs::write(&with_root, text).unwrap();
     let run = check(&with_root, &["--cacert", s(root), "--json"]);
-    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert_eq!(run.code, WARNINGS, "{}", run.stdout);
     assert_eq!(check_status(&run.json(), "root_included"), "warning");
 
     for (file, id) in [
@@ -81,15 +85,15 @@ fn exit_codes_follow_the_worst_check() {
         ("codesign-client-fullcert.pem", "extended_key_usage"),
     ] {
         let run = check(f(file), &["--cacert", s(root), "--json"]);
-        assert_eq!(run.code, 2, "{file}: {}", run.stdout);
+        assert_eq!(run.code, ERRORS, "{file}: {}", run.stdout);
         let report = run.json();
         assert_eq!(check_status(&report, id), "error", "{file}: {report}");
-        assert_eq!(report["summary"]["exit_code"], 2);
+        assert_eq!(report["summary"]["exit_code"], ERRORS);
     }
 
     // A file that does not exist is a report too, not a crash.
     let run = check(Path::new("/nonexistent/fullcert.pem"), &[]);
-    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert_eq!(run.code, ERRORS, "{}{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("cannot read"), "{}", run.stdout);
 }
 
@@ -167,7 +171,7 @@ fn pkcs12_password_comes_from_the_environment_and_is_never_printed() {
     assert_eq!(run.code, 0, "{}", run.stdout);
     assert!(!run.stdout.contains("changeit") && !run.stderr.contains("changeit"));
     let run = check_p12("Wr0ng-Secret-Value", &["--json"]);
-    assert_eq!(run.code, 2);
+    assert_eq!(run.code, ERRORS);
     assert_eq!(check_status(&run.json(), "blocks"), "error");
     assert!(
         !run.stdout.contains("Wr0ng-Secret-Value") && !run.stderr.contains("Wr0ng-Secret-Value")
@@ -238,11 +242,11 @@ fn bundle_writes_key_leaf_intermediate_in_order_without_the_root() {
         )
     };
     let run = again(&[]);
-    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert_eq!(run.code, ERRORS, "{}", run.stdout);
     assert!(run.stdout.contains("--force"), "{}", run.stdout);
     assert_eq!(std::fs::read(&out).unwrap(), before);
     let run = again(&["--force"]);
-    assert!(run.code == 0 || run.code == 1, "{}", run.stdout);
+    assert!(run.code == 0 || run.code == WARNINGS, "{}", run.stdout);
     assert_eq!(blocks(&out)[1], blocks(f("client-b.pem"))[0]);
 }
 
@@ -256,7 +260,7 @@ fn bundle_refuses_errors() {
         &["client-b.key", "client.pem", "client-chain.pem"],
         &[],
     );
-    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert_eq!(run.code, ERRORS, "{}", run.stdout);
     assert!(
         run.stdout.contains("ERROR    key_matches_leaf"),
         "{}",
@@ -274,7 +278,7 @@ fn bundle_refuses_errors() {
         ],
         &[],
     );
-    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert_eq!(run.code, ERRORS, "{}", run.stdout);
     assert!(!out.exists());
 }
 
@@ -298,7 +302,7 @@ fn connect_against_twoway_sim() {
     );
 
     let run = check(f("untrusted-client-fullcert.pem"), &connect);
-    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert_eq!(run.code, ERRORS, "{}", run.stdout);
     assert!(
         run.stdout.contains("ERROR    certificate_accepted"),
         "{}",
@@ -310,4 +314,31 @@ fn connect_against_twoway_sim() {
         "{}",
         run.stdout
     );
+}
+
+/// A usage error (clap's 2), a warning and an error each have their own
+/// exit code, as docs/cert-check.md says.
+#[test]
+fn exit_codes_tell_usage_warnings_and_errors_apart() {
+    let usage = twoway(&["cert", "check", "--no-such-flag", "x.pem"], &[]);
+    assert_eq!(usage.code, 2, "{}", usage.output());
+    let missing = twoway(&["cert", "check"], &[]);
+    assert_eq!(missing.code, 2, "{}", missing.output());
+    let warning = check(f("fullcert.pem"), &[]);
+    assert_eq!(warning.code, WARNINGS, "{}", warning.output());
+    let error = check(Path::new("/nonexistent/fullcert.pem"), &[]);
+    assert_eq!(error.code, ERRORS, "{}", error.output());
+    assert_eq!(
+        std::collections::HashSet::from([2, WARNINGS, ERRORS, 1]).len(),
+        4
+    );
+    for line in [
+        "`0` every check ok, `6` warnings only, `7` at least one error",
+        "`2` is a usage error",
+    ] {
+        assert!(
+            DOC.contains(line),
+            "docs/cert-check.md does not say: {line}"
+        );
+    }
 }

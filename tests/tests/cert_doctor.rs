@@ -10,7 +10,7 @@
 use std::path::{Path, PathBuf};
 
 use twoway::secret::Secret;
-use twoway_doctor::{self as doctor, CheckId, Options, Report, Status};
+use twoway_doctor::{self as doctor, CheckId, EXIT_ERRORS, EXIT_WARNINGS, Options, Report, Status};
 use twoway_tests::files::{openssl, path_str as s, private_key_lines};
 use twoway_tests::{pki, start_sim};
 
@@ -188,7 +188,7 @@ fn every_negative_identity_of_the_test_pki_is_reported() {
     for (file, id, status, needle) in cases {
         let report = inspect(&options(file));
         expect(&report, id, status, needle);
-        assert_eq!(report.exit_code(), 2, "{}", report.to_text());
+        assert_eq!(report.exit_code(), EXIT_ERRORS, "{}", report.to_text());
         // Exactly that problem: every other check still ran and passed.
         let others: Vec<_> = report
             .checks
@@ -304,7 +304,7 @@ fn every_problem_is_reported_not_just_the_first() {
         "out of order",
     );
     assert_eq!(report.summary.error, 2, "{}", report.to_text());
-    assert_eq!(report.exit_code(), 2);
+    assert_eq!(report.exit_code(), EXIT_ERRORS);
 }
 
 #[test]
@@ -327,7 +327,7 @@ fn root_included_is_a_warning() {
     );
     assert_eq!(
         (report.exit_code(), report.summary.warning),
-        (1, 1),
+        (EXIT_WARNINGS, 1),
         "{}",
         report.to_text()
     );
@@ -362,7 +362,7 @@ fn chain_out_of_order_and_strangers_are_reported() {
         Status::Ok,
         "integration.acme.example",
     );
-    assert_eq!(report.exit_code(), 1, "{}", report.to_text());
+    assert_eq!(report.exit_code(), EXIT_WARNINGS, "{}", report.to_text());
 
     let file = concat(dir.path(), "stranger.pem", &[&pki.fullcert, &pki.client_b]);
     let report = inspect(&options(&file));
@@ -388,7 +388,7 @@ fn chain_out_of_order_and_strangers_are_reported() {
         Status::Warning,
         "not among the trusted roots",
     );
-    assert_eq!(report.exit_code(), 1);
+    assert_eq!(report.exit_code(), EXIT_WARNINGS);
 }
 
 /// `openssl x509 -req`: signs `csr` with the CA `ca` (key `ca_key`) for
@@ -471,7 +471,7 @@ fn a_certificate_about_to_expire_is_a_warning() {
         Status::Warning,
         "expires in 9 days",
     );
-    assert_eq!(report.exit_code(), 1, "{}", report.to_text());
+    assert_eq!(report.exit_code(), EXIT_WARNINGS, "{}", report.to_text());
     assert_eq!(report.identity.leaf.as_ref().unwrap().days_to_expiry, 9);
 }
 

@@ -461,7 +461,7 @@ fn the_doctor_recognises_a_java_keystore() {
         bytes.extend_from_slice(&[0, 0, 0, 2, 0, 0, 0, 1]);
         std::fs::write(dir.path().join(name), bytes).unwrap();
         let (code, out, err) = run(&["cert", "check", name], dir.path(), &[]);
-        assert_eq!(code, 2, "{out}{err}");
+        assert_eq!(code, i32::from(twoway_doctor::EXIT_ERRORS), "{out}{err}");
         assert!(out.contains("Java keystore"), "{out}");
         assert!(
             out.contains(&format!(
@@ -566,4 +566,76 @@ fn the_example_config_has_every_key_and_passes_config_check() {
     let (code, _, err) = run(&["config", "check", "twoway.toml"], d, &[]);
     assert_eq!(code, 3);
     assert!(err.contains("ACME_PROXY_PASSWORD is not set"), "{err}");
+}
+
+#[test]
+fn version_names_the_commit_and_the_plugin_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, out, err) = twoway(&["--version"], dir.path());
+    assert!(ok, "{out}{err}");
+    let expected = format!(
+        "twoway {} (commit {}, plugins: WIT twoway:gateway@{})",
+        env!("CARGO_PKG_VERSION"),
+        twoway_cli::COMMIT,
+        twoway::plugin::WIT_VERSION
+    );
+    assert_eq!(out.trim(), expected);
+    // Built in a git checkout, the commit is known.
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success());
+    if head.is_some() {
+        assert_ne!(twoway_cli::COMMIT, "unknown");
+    }
+}
+
+#[test]
+fn completions_and_the_man_page_come_from_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    for shell in ["bash", "zsh", "fish"] {
+        let (ok, out, err) = twoway(&["completions", shell], dir.path());
+        assert!(ok, "{shell}: {out}{err}");
+        for word in ["serve", "cert", "log-format", "completions"] {
+            assert!(out.contains(word), "{shell} completions lack {word}");
+        }
+    }
+    let (ok, out, _) = twoway(&["completions", "tcsh"], dir.path());
+    assert!(!ok && out.is_empty());
+    let (ok, man, err) = twoway(&["man"], dir.path());
+    assert!(ok, "{err}");
+    assert!(
+        man.starts_with(".ie") || man.contains(".TH twoway"),
+        "{man}"
+    );
+    assert!(man.contains(".TH twoway"), "{man}");
+    for word in ["serve", "cert", "TWOWAY_CONFIG"] {
+        assert!(man.contains(word), "the man page lacks {word}");
+    }
+}
+
+#[test]
+fn no_color_and_no_internal_words_in_help() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out, err) = run(&["sim", "--help"], dir.path(), &[("NO_COLOR", "1")]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        !out.contains('\u{1b}') && !err.contains('\u{1b}'),
+        "colour despite NO_COLOR"
+    );
+    for args in [
+        &["--help"][..],
+        &["cert", "--help"],
+        &["sim", "--help"],
+        &["pki", "init", "--help"],
+    ] {
+        let (_, out, err) = run(args, dir.path(), &[]);
+        for word in ["seed", "Seed"] {
+            assert!(
+                !out.contains(word) && !err.contains(word),
+                "{args:?} says {word}:\n{out}"
+            );
+        }
+    }
 }

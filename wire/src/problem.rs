@@ -4,7 +4,7 @@
 //!
 //! Lower layers return typed errors that name their [`ProblemCode`]
 //! (`UpstreamError::problem_code`, `PluginError::problem`); the gateway
-//! turns them into answers (`gateway::Problem`). README's code list is
+//! turns them into answers (`gateway::Problem`). docs/problem-codes.md's code list is
 //! tested against [`ProblemCode::ALL`].
 
 /// One problem code. `code()` is the stable snake_case name callers see.
@@ -85,7 +85,7 @@ pub enum UpstreamCode {
 }
 
 impl UpstreamCode {
-    /// Every upstream code, in README's order.
+    /// Every upstream code, in docs/problem-codes.md's order.
     pub const ALL: &'static [UpstreamCode] = &[
         Self::ClientCertificateRejected,
         Self::MutualAuthenticationFailed,
@@ -162,7 +162,7 @@ impl From<UpstreamCode> for ProblemCode {
 }
 
 impl ProblemCode {
-    /// Every code, in README's order.
+    /// Every code, in docs/problem-codes.md's order.
     pub const ALL: &'static [ProblemCode] = &[
         Self::UnknownRoute,
         Self::NotFound,
@@ -338,16 +338,17 @@ impl std::fmt::Display for UpstreamCode {
 mod tests {
     use super::{ProblemCode, UpstreamCode};
 
-    /// README's table between the `problem-codes` markers: (code, status).
-    fn readme_codes() -> Vec<(String, u16)> {
-        let readme = include_str!("../../README.md");
-        let start = readme
+    /// docs/problem-codes.md's table between the `problem-codes` markers:
+    /// (code, status).
+    fn documented_codes() -> Vec<(String, u16)> {
+        let doc = include_str!("../../docs/problem-codes.md");
+        let start = doc
             .find("<!-- problem-codes:start -->")
-            .expect("README.md has a <!-- problem-codes:start --> marker");
-        let end = readme
+            .expect("docs/problem-codes.md has a <!-- problem-codes:start --> marker");
+        let end = doc
             .find("<!-- problem-codes:end -->")
-            .expect("README.md has a <!-- problem-codes:end --> marker");
-        readme[start..end]
+            .expect("docs/problem-codes.md has a <!-- problem-codes:end --> marker");
+        doc[start..end]
             .lines()
             .filter_map(|line| {
                 let cells: Vec<&str> = line.split('|').map(str::trim).collect();
@@ -359,15 +360,15 @@ mod tests {
     }
 
     #[test]
-    fn readme_lists_every_code_with_its_status() {
+    fn the_doc_lists_every_code_with_its_status() {
         let expected: Vec<(String, u16)> = ProblemCode::ALL
             .iter()
             .map(|c| (c.code().to_string(), c.status()))
             .collect();
         assert_eq!(
-            readme_codes(),
+            documented_codes(),
             expected,
-            "README.md's problem-code table must equal ProblemCode::ALL (codes, statuses, order)"
+            "docs/problem-codes.md's table must equal ProblemCode::ALL (codes, statuses, order)"
         );
     }
 

@@ -7,6 +7,7 @@ pub mod names;
 pub mod proxy;
 pub mod raw;
 pub mod store;
+pub mod telemetry;
 #[cfg(test)]
 mod tests;
 mod toml_error;
@@ -22,6 +23,7 @@ use crate::secret::Secret;
 pub use front_door::FrontDoor;
 pub use proxy::{NoProxy, Proxy, ProxyCredentials};
 pub use store::{RedisStore, Store};
+pub use telemetry::Telemetry;
 pub use toml_error::describe as describe_toml_error;
 pub use validate::{default_cache_dir, from_toml};
 
@@ -70,6 +72,8 @@ pub struct Config {
     pub files: Vec<PathBuf>,
     /// `[front_door]`: Salesforce's own surface for existing clients.
     pub front_door: FrontDoor,
+    /// `[telemetry]`: traces over OTLP (read at start).
+    pub telemetry: Telemetry,
 }
 
 impl Config {

@@ -19,6 +19,7 @@ pub struct RawConfig {
     pub tenants: Vec<RawTenant>,
     pub store: Option<super::store::RawStore>,
     pub front_door: Option<super::front_door::RawFrontDoor>,
+    pub telemetry: Option<super::telemetry::RawTelemetry>,
 }
 
 #[derive(Debug, Default, Deserialize)]

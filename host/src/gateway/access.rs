@@ -140,6 +140,67 @@ pub fn log<B: hyper::body::Body>(entry: &Entry<'_>, tally: &Tally, response: &ht
     );
 }
 
+/// The request's trace span (exported when `[telemetry]` is on): it
+/// continues the caller's W3C `traceparent` (and `tracestate`), and its
+/// children are the queue wait, the plugin call, each upstream call and
+/// the login they waited for. Its attributes never carry a secret.
+pub fn span(
+    method: &http::Method,
+    route: Route,
+    workflow: Option<(&str, &str)>,
+    headers: &http::HeaderMap,
+) -> tracing::Span {
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    let (tenant, workflow) = workflow.unzip();
+    let span = tracing::info_span!(
+        target: crate::config::telemetry::TRACE_TARGET,
+        "request",
+        otel.name = format!("{method} {}", route.name()),
+        otel.kind = "server",
+        http.request.method = %method,
+        http.route = route.name(),
+        http.response.status_code = tracing::field::Empty,
+        twoway.tenant = tenant,
+        twoway.workflow = workflow,
+        twoway.problem = tracing::field::Empty,
+    );
+    let parent = opentelemetry::global::get_text_map_propagator(|p| p.extract(&Headers(headers)));
+    let _ = span.set_parent(parent);
+    span
+}
+
+/// The trace id of `span`, when traces are on.
+pub fn trace_id(span: &tracing::Span) -> Option<String> {
+    use opentelemetry::trace::TraceContextExt as _;
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    let context = span.context();
+    let span_context = context.span().span_context().clone();
+    span_context
+        .is_valid()
+        .then(|| span_context.trace_id().to_string())
+}
+
+/// Records the answer on the request's span.
+pub fn end_span(span: &tracing::Span, response: &http::Response<Full<Bytes>>) {
+    span.record("http.response.status_code", response.status().as_u16());
+    if let Some(code) = problem_code(response) {
+        span.record("twoway.problem", code.code());
+    }
+}
+
+/// A request's headers, as the trace context propagator reads them.
+struct Headers<'a>(&'a http::HeaderMap);
+
+impl opentelemetry::propagation::Extractor for Headers<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(http::HeaderName::as_str).collect()
+    }
+}
+
 /// The trace id of a W3C `traceparent` header (version 00), when valid.
 pub fn caller_trace_id(headers: &http::HeaderMap) -> Option<String> {
     let value = headers.get("traceparent")?.to_str().ok()?;

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
+use tracing::Instrument as _;
 
 use super::auth::{self, Caller};
 use super::metrics::{RequestLabels, TenantLabels, WorkflowLabels};
@@ -39,8 +40,11 @@ pub async fn handle(
         Some((tenant, workflow, _)) => (access::Route::Workflow, Some((tenant, workflow))),
         None => (access::Route::Unknown, None),
     };
+    let span = access::span(&method, route, workflow, request.headers());
+    let trace_id = access::trace_id(&span).or(trace_id);
     let answer = answer(&shared, &caller, &path, request, &request_id, started);
-    let (response, tally) = access::tallied(answer).await;
+    let (response, tally) = access::tallied(answer.instrument(span.clone())).await;
+    access::end_span(&span, &response);
     let entry = access::Entry {
         method: &method,
         route,
@@ -227,7 +231,8 @@ async fn run(
             return response;
         }
     };
-    let _permit = match tenant.limit.acquire().await {
+    let queue_wait = tracing::info_span!(target: crate::config::telemetry::TRACE_TARGET, "queue wait", otel.name = "queue wait", twoway.tenant = %tenant_name);
+    let _permit = match tenant.limit.acquire().instrument(queue_wait).await {
         Ok(permit) => {
             let labels = TenantLabels {
                 tenant: tenant_name.to_string(),
@@ -272,10 +277,19 @@ async fn run(
         upstream: tenant.upstream.clone(),
         config: slot.config.clone(),
     };
+    let plugin = tracing::info_span!(
+        target: crate::config::telemetry::TRACE_TARGET,
+        "plugin",
+        otel.name = format!("plugin {workflow}"),
+        twoway.tenant = %tenant_name,
+        twoway.workflow = %workflow,
+        twoway.plugin.version = %version.id,
+    );
     let result = shared
         .registry
         .runtime()
         .call(&version, call, slot.limits, inbound)
+        .instrument(plugin)
         .await;
     let mut response = match result {
         Ok(answer) => {

@@ -126,7 +126,17 @@ pub(super) fn join_or_start(inner: &Arc<Inner>) -> Result<Joined, SessionError> 
     }
     let (tx, rx) = watch::channel(None);
     state.in_flight = Some(rx.clone());
-    tokio::spawn(run(inner.clone(), tx));
+    // A span of its own, a child of the call that started it (traces).
+    let span = tracing::info_span!(
+        target: crate::config::telemetry::TRACE_TARGET,
+        "login",
+        otel.name = "login",
+        twoway.tenant = %tenant.tenant,
+    );
+    tokio::spawn(tracing::Instrument::instrument(
+        run(inner.clone(), tx),
+        span,
+    ));
     Ok(Joined::Wait(rx))
 }
 

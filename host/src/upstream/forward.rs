@@ -7,6 +7,7 @@
 use std::time::Instant;
 
 use bytes::Bytes;
+use tracing::Instrument as _;
 use http::Uri;
 
 use super::{Outbound, Passed, Sending, TenantUpstream, UpstreamError};
@@ -84,7 +85,7 @@ impl TenantUpstream {
         streamed: Option<transport::Body>,
         stream_answer: bool,
     ) -> Result<Passed, UpstreamError> {
-        let started = Instant::now();
+        let (span, started) = (self.call_span(req.api), Instant::now());
         let result = async {
             if streamed.is_some() && req.api.is_soap() {
                 return Err(UpstreamError::InvalidRequest(
@@ -118,8 +119,9 @@ impl TenantUpstream {
             };
             self.attempts(req.api, request).await
         }
+        .instrument(span.clone())
         .await;
-        self.report(req.api, started, result.as_ref().map(|p| &p.verdict));
+        self.report(req.api, &span, started, result.as_ref().map(|p| &p.verdict));
         result
     }
 

@@ -308,6 +308,7 @@ impl Checker<'_> {
         let store = super::store::check(raw.store, self.base, self.env, &mut self.problems);
         let front_door = super::front_door::check(raw.front_door, &mut self.problems);
         super::front_door::check_tenants(&tenants, &mut self.problems);
+        let telemetry = super::telemetry::check(raw.telemetry, &mut self.problems);
         Config {
             server,
             plugins,
@@ -316,6 +317,7 @@ impl Checker<'_> {
             store,
             files: std::mem::take(&mut self.files).into_iter().collect(),
             front_door,
+            telemetry,
         }
     }
 }
