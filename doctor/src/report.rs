@@ -449,7 +449,7 @@ mod tests {
         assert_eq!(report.exit_code(), EXIT_ERRORS);
         assert!(report.to_text().contains("fix: renew"));
         let json: serde_json::Value = serde_json::from_str(&report.to_json()).unwrap();
-        assert_eq!(json["summary"]["exit_code"], 2);
+        assert_eq!(json["summary"]["exit_code"], EXIT_ERRORS);
         assert_eq!(json["checks"][0]["id"], "validity");
         assert_eq!(json["checks"][1]["fix"], serde_json::Value::Null);
     }

@@ -181,7 +181,7 @@ pub fn trace_id(span: &tracing::Span) -> Option<String> {
 }
 
 /// Records the answer on the request's span.
-pub fn end_span(span: &tracing::Span, response: &http::Response<Full<Bytes>>) {
+pub fn end_span<B>(span: &tracing::Span, response: &http::Response<B>) {
     span.record("http.response.status_code", response.status().as_u16());
     if let Some(code) = problem_code(response) {
         span.record("twoway.problem", code.code());
