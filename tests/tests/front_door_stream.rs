@@ -215,7 +215,10 @@ async fn streamed_bodies_are_capped_and_a_rejected_session_is_the_clients_to_ret
     let mut tries = 0;
     let refused = loop {
         tries += 1;
-        match client.try_send("POST", &url, &headers, big.to_string()).await {
+        match client
+            .try_send("POST", &url, &headers, big.to_string())
+            .await
+        {
             Ok(answer) => break answer,
             Err(e) => assert!(tries < 5, "no answer in {tries} tries: {e:?}"),
         }

@@ -7,8 +7,8 @@
 use std::time::Instant;
 
 use bytes::Bytes;
-use tracing::Instrument as _;
 use http::Uri;
+use tracing::Instrument as _;
 
 use super::{Outbound, Passed, Sending, TenantUpstream, UpstreamError};
 use crate::salesforce::Api;
