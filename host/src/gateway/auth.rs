@@ -3,12 +3,15 @@
 //! digests in constant time (neither their content nor their length shows in
 //! the timing), certificates by fingerprint, exact distinguished name or
 //! typed SAN. An unknown tenant and refused credentials look the same to the
-//! caller; the log says which it was.
+//! caller, in the answer and in the work done ([`Gate`]); the log says which
+//! it was.
 
 use rustls::pki_types::CertificateDer;
+use rustls::server::danger::ClientCertVerifier;
 use sha2::{Digest, Sha256};
 
 use super::TenantRuntime;
+use crate::config::CallerPolicy;
 use crate::config::names::{DistinguishedName, SubjectAltName};
 use crate::secret::Secret;
 
@@ -84,13 +87,25 @@ impl ApiKeys {
     }
 
     /// True when `key` (a key's SHA-256) is one of the keys; every key is
-    /// compared in constant time.
+    /// compared in constant time, and with no keys a decoy is, so an empty
+    /// list costs what a list of one does.
     pub fn contains(&self, key: &[u8; 32]) -> bool {
-        self.0.iter().fold(false, |found, k| {
+        let decoy = [DECOY_KEY];
+        let keys = if self.0.is_empty() {
+            &decoy[..]
+        } else {
+            &self.0
+        };
+        let found = keys.iter().fold(false, |found, k| {
+            work::key_compared();
             found | aws_lc_rs::constant_time::verify_slices_are_equal(k, key).is_ok()
-        })
+        });
+        found && !self.0.is_empty()
     }
 }
+
+/// A digest no key has (a SHA-256 preimage of it is not known).
+const DECOY_KEY: [u8; 32] = [0x5a; 32];
 
 /// SHA-256 of an API key, as [`ApiKeys::contains`] takes it.
 pub fn key_digest(key: &str) -> [u8; 32] {
@@ -120,66 +135,147 @@ pub fn bearer_is(headers: &http::HeaderMap, token: &Secret) -> bool {
     aws_lc_rs::constant_time::verify_slices_are_equal(&presented, &expected).is_ok()
 }
 
-/// Does for a request to an unknown tenant the work a known one costs, so
-/// the answer's timing does not tell the two apart.
-pub fn refuse_unknown(headers: &http::HeaderMap) {
-    let _ = ApiKeys(vec![[0; 32]]).matches(bearer(headers).unwrap_or(""));
+/// What a caller is checked against: a tenant's, or for a tenant that does
+/// not exist a decoy's. Every check does the same work whatever fails
+/// first: the presented key's digest is compared with every key (at least
+/// one), and a presented certificate chain is verified once, against the
+/// tenant's `callers.ca` or else the listener's `client_ca` (what the
+/// handshake verified it against), so the time of an answer tells neither
+/// whether the tenant exists nor which check refused.
+pub struct Gate<'a> {
+    keys: &'a ApiKeys,
+    /// The tenant has API keys: one must be presented.
+    needs_key: bool,
+    policy: Option<&'a CallerPolicy>,
+    /// The tenant's `callers.ca`, when it has one.
+    own_ca: Option<&'a dyn ClientCertVerifier>,
+    /// The listener's `client_ca`.
+    listener_ca: Option<&'a dyn ClientCertVerifier>,
 }
 
-/// The caller must hold what the tenant asks for: one of its API keys and/or
-/// a certificate its caller policy accepts. Never another tenant's. The
-/// error says why, for the log only.
+impl<'a> Gate<'a> {
+    /// The gate of `tenant` on a listener whose client CA is `listener_ca`.
+    pub fn of(tenant: &'a TenantRuntime, listener_ca: Option<&'a dyn ClientCertVerifier>) -> Self {
+        Self {
+            keys: &tenant.api_keys,
+            needs_key: !tenant.config.api_keys.is_empty(),
+            policy: tenant.config.callers.as_ref(),
+            own_ca: tenant.callers_ca.as_deref(),
+            listener_ca,
+        }
+    }
+
+    /// The gate of a tenant that does not exist: it refuses everyone after
+    /// the work a tenant with one key and a `callers.ca` does.
+    pub fn decoy(listener_ca: Option<&'a dyn ClientCertVerifier>) -> Self {
+        static NO_KEYS: ApiKeys = ApiKeys(Vec::new());
+        Self {
+            keys: &NO_KEYS,
+            needs_key: true,
+            policy: None,
+            own_ca: None,
+            listener_ca,
+        }
+    }
+
+    /// The caller must hold what the tenant asks for: `key` (a key's
+    /// digest; `None` when none was presented) one of its API keys when it
+    /// has some, and a certificate its caller policy accepts. The error says
+    /// why, for the log only.
+    pub fn check(&self, key: Option<&[u8; 32]>, caller: &Caller) -> Result<(), &'static str> {
+        let key_ok = self.keys.contains(key.unwrap_or(&DECOY_KEY));
+        let chain_ok = self.chain_verifies(caller);
+        if !self.needs_key && self.policy.is_none() {
+            return Err("the tenant has no api_keys and no callers policy, so it accepts no one");
+        }
+        if self.needs_key && key.is_none() {
+            return Err("no API key presented");
+        }
+        if self.needs_key && !key_ok {
+            return Err("the API key is not one of this tenant's");
+        }
+        if let Some(policy) = self.policy {
+            if !chain_ok {
+                return Err("the client certificate does not chain to the tenant's callers.ca");
+            }
+            if !policy.listed(
+                caller.fingerprint.as_deref(),
+                caller.subject.as_ref(),
+                &caller.sans,
+            ) {
+                return Err(
+                    "no client certificate, or one the tenant's callers policy does not list",
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Verifies a presented chain once (against the tenant's own CA, else
+    /// the listener's); true when it leads to the tenant's own CA or the
+    /// tenant has none (the handshake verified it against the listener's).
+    fn chain_verifies(&self, caller: &Caller) -> bool {
+        let anchor = self.own_ca.or(self.listener_ca);
+        let verified = match (anchor, caller.chain.split_first()) {
+            (Some(verifier), Some((leaf, intermediates))) => {
+                work::chain_verified();
+                verifier
+                    .verify_client_cert(leaf, intermediates, rustls::pki_types::UnixTime::now())
+                    .is_ok()
+            }
+            _ => false,
+        };
+        verified || self.own_ca.is_none()
+    }
+}
+
+/// The caller of a tenant that does not exist: refused after the work a
+/// tenant costs ([`Gate::decoy`]), so the answer's timing does not tell
+/// the two apart.
+pub fn refuse_unknown(
+    listener_ca: Option<&dyn ClientCertVerifier>,
+    key: Option<&[u8; 32]>,
+    caller: &Caller,
+) {
+    let refused = Gate::decoy(listener_ca).check(key, caller);
+    debug_assert!(refused.is_err());
+}
+
+/// The caller of a workflow route against `tenant`: its key comes as
+/// `Authorization: Bearer <key>` ([`Gate::check`]).
 pub fn authorize(
     tenant: &TenantRuntime,
+    listener_ca: Option<&dyn ClientCertVerifier>,
     caller: &Caller,
     headers: &http::HeaderMap,
 ) -> Result<(), &'static str> {
-    let config = &tenant.config;
-    if config.api_keys.is_empty() && config.callers.is_none() {
-        return Err("the tenant has no api_keys and no callers policy, so it accepts no one");
-    }
-    if !config.api_keys.is_empty() {
-        let Some(presented) = bearer(headers) else {
-            return Err("no Authorization: Bearer API key");
-        };
-        if !tenant.api_keys.matches(presented) {
-            return Err("the API key is not one of this tenant's");
-        }
-    }
-    certificate_allowed(tenant, caller)
+    let key = bearer(headers).map(key_digest);
+    Gate::of(tenant, listener_ca).check(key.as_ref(), caller)
 }
 
-/// The caller's certificate against the tenant's `callers` policy (none:
-/// any caller). The error says why, for the log only.
-pub fn certificate_allowed(tenant: &TenantRuntime, caller: &Caller) -> Result<(), &'static str> {
-    if let Some(policy) = &tenant.config.callers {
-        let from_tenant_ca = match &tenant.callers_ca {
-            Some(verifier) => caller
-                .chain
-                .split_first()
-                .is_some_and(|(leaf, intermediates)| {
-                    verifier
-                        .verify_client_cert(leaf, intermediates, rustls::pki_types::UnixTime::now())
-                        .is_ok()
-                }),
-            None => true,
-        };
-        if !from_tenant_ca {
-            return Err("the client certificate does not chain to the tenant's callers.ca");
-        }
-        if !policy.listed(
-            caller.fingerprint.as_deref(),
-            caller.subject.as_ref(),
-            &caller.sans,
-        ) {
-            return Err("no client certificate, or one the tenant's callers policy does not list");
-        }
+/// Counts of the costly steps of a check, per thread, for the tests that
+/// show every path does the same work (nothing outside tests).
+mod work {
+    #[cfg(test)]
+    thread_local! {
+        pub static DONE: std::cell::Cell<(usize, usize)> = const { std::cell::Cell::new((0, 0)) };
     }
-    Ok(())
+
+    pub fn key_compared() {
+        #[cfg(test)]
+        DONE.with(|d| d.set((d.get().0 + 1, d.get().1)));
+    }
+
+    pub fn chain_verified() {
+        #[cfg(test)]
+        DONE.with(|d| d.set((d.get().0, d.get().1 + 1)));
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
 
     #[test]
@@ -220,5 +316,120 @@ mod tests {
             "Basic admin-token-0123456789".parse().unwrap(),
         );
         assert!(!bearer_is(&headers, &token));
+    }
+
+    /// A verifier of chains to the PEM CA at `path`.
+    fn verifier(path: &std::path::Path) -> Arc<dyn ClientCertVerifier> {
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in crate::pem::certificates(&std::fs::read(path).unwrap()).unwrap() {
+            roots.add(cert).unwrap();
+        }
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+            .allow_unauthenticated()
+            .build()
+            .unwrap()
+    }
+
+    /// Key comparisons and chain verifications `f` did on this thread.
+    fn work_of(f: impl FnOnce()) -> (usize, usize) {
+        work::DONE.with(|d| d.set((0, 0)));
+        f();
+        work::DONE.with(|d| d.get())
+    }
+
+    #[test]
+    fn an_unknown_tenant_costs_what_a_known_one_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = twoway_testkit::pki::init(dir.path(), false).unwrap();
+        let listener_ca = verifier(&pki.root_ca);
+        let own_ca = verifier(&pki.root_ca);
+        let chain = crate::pem::certificates(&std::fs::read(&pki.fullcert).unwrap()).unwrap();
+        let with_cert = Caller::from_chain(Some(&chain));
+        let without_cert = Caller::default();
+        let keys = ApiKeys::new(&[Secret::new("the-one-key-of-acme-0123456789ab")]);
+        let no_keys = ApiKeys::default();
+        let with_ca = CallerPolicy {
+            ca: Some(pki.root_ca.clone()),
+            fingerprints: vec![],
+            subjects: vec![],
+            sans: vec![],
+        };
+        let listed_only = CallerPolicy {
+            ca: None,
+            ..with_ca.clone()
+        };
+        let known = [
+            // Keys and a callers.ca; keys only; a certificate policy only.
+            Gate {
+                keys: &keys,
+                needs_key: true,
+                policy: Some(&with_ca),
+                own_ca: Some(own_ca.as_ref()),
+                listener_ca: Some(listener_ca.as_ref()),
+            },
+            Gate {
+                keys: &keys,
+                needs_key: true,
+                policy: None,
+                own_ca: None,
+                listener_ca: Some(listener_ca.as_ref()),
+            },
+            Gate {
+                keys: &no_keys,
+                needs_key: false,
+                policy: Some(&listed_only),
+                own_ca: None,
+                listener_ca: Some(listener_ca.as_ref()),
+            },
+        ];
+        let right = key_digest("the-one-key-of-acme-0123456789ab");
+        let wrong = key_digest("a-wrong-key-0123456789abcdefghij");
+        for caller in [&with_cert, &without_cert] {
+            for key in [Some(&right), Some(&wrong), None] {
+                let unknown = work_of(|| refuse_unknown(Some(listener_ca.as_ref()), key, caller));
+                assert_eq!(
+                    unknown,
+                    (1, usize::from(!caller.chain.is_empty())),
+                    "one key compared, a presented chain verified once"
+                );
+                for (i, gate) in known.iter().enumerate() {
+                    let mut outcome = Ok(());
+                    let done = work_of(|| outcome = gate.check(key, caller));
+                    assert_eq!(
+                        done,
+                        unknown,
+                        "tenant {i}, key {key:?}, chain {}: {outcome:?}",
+                        !caller.chain.is_empty()
+                    );
+                }
+            }
+        }
+        // The checks still decide: the right key and certificate pass, the
+        // decoy refuses even those.
+        assert_eq!(known[0].check(Some(&right), &with_cert), Ok(()));
+        assert!(known[0].check(Some(&wrong), &with_cert).is_err());
+        assert!(known[0].check(Some(&right), &without_cert).is_err());
+        assert_eq!(known[2].check(None, &with_cert), Ok(()));
+        assert!(
+            Gate::decoy(Some(listener_ca.as_ref()))
+                .check(Some(&right), &with_cert)
+                .is_err()
+        );
+        // A chain that does not lead to the tenant's own CA is refused.
+        let other = verifier(&pki.untrusted_ca);
+        let strict = Gate {
+            own_ca: Some(other.as_ref()),
+            ..Gate::decoy(None)
+        };
+        let strict = Gate {
+            keys: &keys,
+            policy: Some(&with_ca),
+            ..strict
+        };
+        assert_eq!(
+            strict.check(Some(&right), &with_cert),
+            Err("the client certificate does not chain to the tenant's callers.ca")
+        );
     }
 }

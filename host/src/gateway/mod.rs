@@ -11,6 +11,7 @@ mod drain;
 mod early;
 mod front_door;
 mod gauges;
+mod inbound_tls;
 mod limit;
 mod metrics;
 mod problem;
@@ -63,6 +64,15 @@ pub struct Generation {
     pub config: Arc<Config>,
     pub tenants: HashMap<String, Arc<TenantRuntime>>,
     pub plugins: Arc<Slots>,
+    /// The callers' listener's TLS (`[server.tls]`), read with the config.
+    pub tls: Option<Arc<inbound_tls::InboundTls>>,
+}
+
+impl Generation {
+    /// The callers' listener's `client_ca`, when it asks for certificates.
+    pub fn client_ca(&self) -> Option<&dyn rustls::server::danger::ClientCertVerifier> {
+        self.tls.as_ref().and_then(|t| t.client_ca.as_deref())
+    }
 }
 
 /// State shared by every connection.

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
+use super::inbound_tls::InboundTls;
 use super::watch::PluginDirWatch;
 use super::{GatewayError, Generation, Metrics, Shared, tenants};
 use crate::config::Config;
@@ -85,6 +86,12 @@ pub async fn prepare(
     let store: Arc<dyn SessionStore> = opened.sessions;
     let observer: Arc<dyn crate::upstream::Observer> = metrics.clone();
     let tenants = tenants::build(&config, None, &store, &observer)?;
+    let tls = config
+        .server
+        .tls
+        .as_ref()
+        .map(|t| InboundTls::load(t, None))
+        .transpose()?;
     let cache_dir = config.plugins.cache_dir.clone();
     let runtime = tokio::task::spawn_blocking(move || Runtime::new(&cache_dir))
         .await
@@ -102,6 +109,7 @@ pub async fn prepare(
             config: Arc::new(config),
             tenants,
             plugins,
+            tls,
         })),
         registry,
         metrics,
@@ -134,11 +142,21 @@ pub async fn reload(shared: &Arc<Shared>) -> Result<(), GatewayError> {
         let previous = shared.current();
         let observer: Arc<dyn crate::upstream::Observer> = shared.metrics.clone();
         let tenants = tenants::build(&config, Some(&previous), &shared.store, &observer)?;
+        let tls = match (&config.server.tls, &previous.tls) {
+            (Some(tls), Some(old)) => Some(InboundTls::load(tls, Some(old))?),
+            (None, None) => None,
+            _ => {
+                return Err(GatewayError::Tls(
+                    "[server.tls] was added or removed: the listener keeps HTTP or HTTPS until a restart".into(),
+                ));
+            }
+        };
         let plugins = prepare_slots(&shared.registry, &config).await?;
         Ok::<_, GatewayError>(Generation {
             config: Arc::new(config),
             tenants,
             plugins,
+            tls,
         })
     }
     .await;

@@ -190,11 +190,13 @@ async fn run(
     // An unknown tenant and refused credentials get the same answer, so
     // callers cannot probe which tenants exist; the log says which it was.
     let Some(tenant) = generation.tenants.get(tenant_name).cloned() else {
-        auth::refuse_unknown(request.headers());
+        let key = auth::bearer(request.headers()).map(auth::key_digest);
+        auth::refuse_unknown(generation.client_ca(), key.as_ref(), caller);
         tracing::info!(tenant = ?tenant_name, %request_id, reason = "no such tenant", "caller refused");
         return problem(ProblemCode::Unauthorized, auth::REFUSED.to_string());
     };
-    if let Err(reason) = auth::authorize(&tenant, caller, request.headers()) {
+    if let Err(reason) = auth::authorize(&tenant, generation.client_ca(), caller, request.headers())
+    {
         tracing::info!(tenant = ?tenant_name, %request_id, reason, "caller refused");
         return problem(ProblemCode::Unauthorized, auth::REFUSED.to_string());
     }

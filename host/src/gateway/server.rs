@@ -20,8 +20,6 @@ use super::drain::Drained;
 use super::metrics::ListenerLabels;
 use super::routing::handle;
 use super::{GatewayError, Shared, admin};
-use crate::config::ServerTls;
-use crate::pem;
 use hyper_util::server::graceful::Watcher;
 
 /// Most request headers accepted (more → 431).
@@ -85,7 +83,7 @@ pub async fn start(shared: Arc<Shared>) -> Result<Running, GatewayError> {
                 reason: e.to_string(),
             })
     };
-    let tls = config.server.tls.as_ref().map(acceptor).transpose()?;
+    let tls = shared.current().tls.as_ref().map(|t| t.acceptor.clone());
     let listener = bind(config.server.listen).await?;
     let admin_listener = bind(config.server.admin_listen).await?;
     let addr = listener
@@ -120,49 +118,6 @@ pub async fn start(shared: Arc<Shared>) -> Result<Running, GatewayError> {
         inbound,
         admin,
     })
-}
-
-fn acceptor(tls: &ServerTls) -> Result<tokio_rustls::TlsAcceptor, GatewayError> {
-    let bad = |what: &str, e: &dyn std::fmt::Display| GatewayError::Tls(format!("{what}: {e}"));
-    let read = |path: &std::path::Path| {
-        std::fs::read(path).map_err(|e| bad(&path.display().to_string(), &e))
-    };
-    let chain = pem::certificates(&read(&tls.cert)?)
-        .map_err(|e| bad(&tls.cert.display().to_string(), &e))?;
-    let key =
-        pem::private_key(&read(&tls.key)?).map_err(|e| bad(&tls.key.display().to_string(), &e))?;
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| bad("protocol versions", &e))?;
-    let builder = match &tls.client_ca {
-        Some(ca) => {
-            let mut roots = rustls::RootCertStore::empty();
-            for cert in
-                pem::certificates(&read(ca)?).map_err(|e| bad(&ca.display().to_string(), &e))?
-            {
-                roots
-                    .add(cert)
-                    .map_err(|e| bad(&ca.display().to_string(), &e))?;
-            }
-            // Callers may come with an API key and no certificate; tenants
-            // that demand a certificate check it per request.
-            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
-                Arc::new(roots),
-                provider,
-            )
-            .allow_unauthenticated()
-            .build()
-            .map_err(|e| bad("client_ca", &e))?;
-            builder.with_client_cert_verifier(verifier)
-        }
-        None => builder.with_no_client_auth(),
-    };
-    let mut config = builder
-        .with_single_cert(chain, key)
-        .map_err(|e| bad("certificate and key", &e))?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
 }
 
 /// One of a listener's `max_connections` permits, held by a connection

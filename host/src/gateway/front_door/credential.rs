@@ -94,7 +94,7 @@ pub async fn tenant_of(
     presented: &str,
     caller: &Caller,
 ) -> Result<Arc<TenantRuntime>, Refusal> {
-    let tenant = if tokens::is_token(presented) {
+    let (tenant, key) = if tokens::is_token(presented) {
         let longest = generation.config.front_door.token_ttl;
         let grant = store
             .get(tokens::digest(presented), longest)
@@ -112,7 +112,7 @@ pub async fn tenant_of(
         if !tenant.api_keys.contains(&grant.key) {
             return Err("a token obtained with an API key that left the config".into());
         }
-        tenant.clone()
+        (tenant.clone(), grant.key)
     } else {
         let key = auth::key_digest(presented);
         let mut matching = generation
@@ -127,9 +127,9 @@ pub async fn tenant_of(
                 "an API key that several front-door tenants share; give each its own".into(),
             );
         }
-        tenant.clone()
+        (tenant.clone(), key)
     };
-    auth::certificate_allowed(&tenant, caller)?;
+    auth::Gate::of(&tenant, generation.client_ca()).check(Some(&key), caller)?;
     Ok(tenant)
 }
 
@@ -144,14 +144,11 @@ pub fn login(
 ) -> Result<(Arc<TenantRuntime>, [u8; 32]), &'static str> {
     let digest = auth::key_digest(key);
     let Some(tenant) = generation.tenants.get(name).filter(|t| t.config.front_door) else {
-        // The same work as a known tenant, so timing does not tell.
-        let _ = auth::ApiKeys::default().contains(&digest);
+        // The work a tenant costs, so timing does not tell.
+        auth::refuse_unknown(generation.client_ca(), Some(&digest), caller);
         return Err("no front-door tenant of this name");
     };
-    if !tenant.api_keys.contains(&digest) {
-        return Err("the password is not one of the tenant's API keys");
-    }
-    auth::certificate_allowed(tenant, caller)?;
+    auth::Gate::of(tenant, generation.client_ca()).check(Some(&digest), caller)?;
     Ok((tenant.clone(), digest))
 }
 
