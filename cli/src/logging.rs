@@ -123,3 +123,57 @@ fn provider(t: &Telemetry, endpoint: &str) -> anyhow::Result<SdkTracerProvider> 
 pub fn colour() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CHILD: &str = "TWOWAY_LOGGING_PANIC_CHILD";
+
+    /// A panic anywhere (here on a thread, as in a connection's task) is
+    /// one JSON error line with the message and where it happened: the
+    /// default hook's plain text never reaches stderr. The test runs
+    /// itself again as a child process, which installs the logger.
+    #[test]
+    fn a_panic_is_one_json_error_line() {
+        if std::env::var_os(CHILD).is_some() {
+            let _ = init(LogFormat::Json, None);
+            let _ = std::thread::spawn(|| panic!("the canary panic")).join();
+            return;
+        }
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args(["--exact", "logging::tests::a_panic_is_one_json_error_line"])
+            .args(["--nocapture", "--test-threads", "1"])
+            .env(CHILD, "1")
+            .env_remove("TWOWAY_LOG")
+            .env_remove("RUST_LOG")
+            .output()
+            .expect("the test binary runs again");
+        assert!(out.status.success(), "the child failed: {out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let lines: Vec<serde_json::Value> = stderr
+            .lines()
+            .map(|line| {
+                serde_json::from_str(line)
+                    .unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"))
+            })
+            .collect();
+        let panic = lines
+            .iter()
+            .find(|l| l["fields"]["panic"] == "the canary panic")
+            .unwrap_or_else(|| panic!("no line for the panic in: {stderr}"));
+        assert_eq!(panic["level"], "ERROR");
+        assert!(
+            panic["fields"]["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("internal error")),
+            "{panic}"
+        );
+        assert!(
+            panic["fields"]["location"]
+                .as_str()
+                .is_some_and(|l| l.contains("logging.rs")),
+            "{panic}"
+        );
+    }
+}

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 /// Version of the JSON shape; bumped only for an incompatible change.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// How a check came out. Ordered: `Ok < Warning < Error`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

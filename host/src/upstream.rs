@@ -10,7 +10,6 @@
 //! milliseconds by one request.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
@@ -152,8 +151,6 @@ pub struct TenantUpstream {
     /// Shared with the successors a reload makes.
     usage: Arc<ApiUsage>,
     observer: Option<Arc<dyn Observer>>,
-    /// Logins and failed logins already reported to the observer.
-    logins_seen: AtomicU64,
 }
 
 impl TenantUpstream {
@@ -272,21 +269,6 @@ impl TenantUpstream {
         }
     }
 
-    /// The tenant's session; a login it waited for is reported once.
-    async fn session(&self) -> Result<Arc<Session>, SessionError> {
-        let Some(observer) = &self.observer else {
-            return self.sessions.session().await;
-        };
-        let logins = || self.sessions.logins() + self.sessions.login_failures();
-        let (before, started) = (logins(), Instant::now());
-        let result = self.sessions.session().await;
-        let after = logins();
-        if after != before && self.logins_seen.fetch_max(after, Ordering::Relaxed) < after {
-            observer.login(&self.settings.tenant, result.is_ok(), started.elapsed());
-        }
-        result
-    }
-
     /// The calls that carry one request, whichever path wrote it: the API
     /// budget checked before anything is sent, the tenant's session, the
     /// request made for it by `request`, one re-login and one retry when
@@ -304,7 +286,7 @@ impl TenantUpstream {
         self.usage
             .admit(&self.settings.api_budget, Instant::now())
             .map_err(UpstreamError::ApiBudget)?;
-        let first = self.session().await?;
+        let first = self.sessions.session().await?;
         let Some(sending) = request(&first)? else {
             return Err(UpstreamError::InvalidRequest("nothing to send".into()));
         };
@@ -313,7 +295,7 @@ impl TenantUpstream {
             Attempt::SessionRejected(rejected) => rejected,
         };
         self.sessions.invalidate(&first);
-        let second = self.session().await?;
+        let second = self.sessions.session().await?;
         let Some(sending) = request(&second)? else {
             return Ok(rejected);
         };

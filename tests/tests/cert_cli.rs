@@ -105,7 +105,7 @@ fn json_is_the_documented_shape() {
     );
     assert_eq!(run.code, 0, "{}", run.stdout);
     let report = run.json();
-    assert_eq!(report["schema_version"], 1);
+    assert_eq!(report["schema_version"], 2);
     assert_eq!(report["identity"]["format"], "pem");
     assert_eq!(report["identity"]["leaf"]["key_type"], "RSA 2048");
     assert_eq!(

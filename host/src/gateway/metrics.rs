@@ -352,7 +352,7 @@ impl Default for Metrics {
         add(
             r,
             "login_duration_seconds",
-            "Time requests waited for a login, by tenant and outcome (success or failure)",
+            "Time each login took, by tenant and outcome (success or failure)",
             m.login_duration.family(),
         );
         add(
@@ -574,9 +574,6 @@ impl crate::upstream::Observer for Metrics {
         };
         self.login_duration
             .with_series(&labels, |h| h.observe(elapsed.as_secs_f64()));
-    }
-
-    fn login_made(&self, tenant: &str, success: bool) {
         let counter = if success {
             &self.logins
         } else {

@@ -147,6 +147,7 @@ async fn run(inner: Arc<Inner>, tx: watch::Sender<Published>) {
     let store = inner.core.store.clone();
     // A shared store may have a session from another instance, or a reason
     // not to log in that the fleet already knows.
+    let started = Instant::now();
     let (result, allowed) = match store.before_login(&inner.settings, inner.core.epoch).await {
         BeforeLogin::Shared(session) => {
             let mut state = inner.state();
@@ -171,11 +172,12 @@ async fn run(inner: Arc<Inner>, tx: watch::Sender<Published>) {
         }
         BeforeLogin::Login => (login(&inner).await, true),
     };
+    let took = started.elapsed();
     let published = {
         let mut state = inner.state();
         let published = match result {
-            Ok(grant) => Ok(on_success(&inner, &mut state, grant)),
-            Err(failure) => Err(on_failure(&inner, &mut state, failure)),
+            Ok(grant) => Ok(on_success(&inner, &mut state, grant, took)),
+            Err(failure) => Err(on_failure(&inner, &mut state, failure, took)),
         };
         state.in_flight = None;
         // Published under the lock: a caller that finds no running login
@@ -209,13 +211,18 @@ async fn login(inner: &Inner) -> Result<strategy::Grant, LoginFailure> {
     }
 }
 
-fn on_success(inner: &Inner, state: &mut LoginState, grant: strategy::Grant) -> Arc<Session> {
+fn on_success(
+    inner: &Inner,
+    state: &mut LoginState,
+    grant: strategy::Grant,
+    took: Duration,
+) -> Arc<Session> {
     inner
         .core
         .logins
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     if let Some(counted) = &inner.on_login {
-        counted(true);
+        counted(true, took);
     }
     let generation = GENERATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
     let margin = (grant.lifetime / 10).min(Duration::from_secs(300));
@@ -239,13 +246,18 @@ fn on_success(inner: &Inner, state: &mut LoginState, grant: strategy::Grant) -> 
     session
 }
 
-fn on_failure(inner: &Inner, state: &mut LoginState, failure: LoginFailure) -> SessionError {
+fn on_failure(
+    inner: &Inner,
+    state: &mut LoginState,
+    failure: LoginFailure,
+    took: Duration,
+) -> SessionError {
     inner
         .core
         .failures
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     if let Some(counted) = &inner.on_login {
-        counted(false);
+        counted(false, took);
     }
     let error = classify(state, failure);
     *inner

@@ -115,7 +115,7 @@ static EPOCHS: AtomicU64 = AtomicU64::new(0);
 
 /// Called once for each login this process makes, where it ends: `true`
 /// when it succeeded (the gateway's metrics count them per tenant).
-pub type OnLogin = Arc<dyn Fn(bool) + Send + Sync>;
+pub type OnLogin = Arc<dyn Fn(bool, Duration) + Send + Sync>;
 
 /// The session of one tenant.
 pub struct Manager {

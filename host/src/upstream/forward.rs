@@ -43,7 +43,7 @@ impl TenantUpstream {
     /// The tenant's session's org, user and instance origins (logging in
     /// when there is no session yet).
     pub async fn session_facts(&self) -> Result<SessionFacts, UpstreamError> {
-        let session = self.session().await?;
+        let session = self.sessions.session().await?;
         let base = session.instance.base_url.to_string();
         let base = base.trim_end_matches('/').to_string();
         let mut origins = vec![base];

@@ -1,6 +1,6 @@
 //! What a tenant's upstream tells whoever watches it (the gateway's
 //! metrics), where the work happens: the duration and outcome of each call
-//! to the API, each login a call waited for, each login made and each TLS
+//! to the API, each login with its duration and each TLS
 //! handshake of its pool. A reload's successor tells the same observer, so
 //! counts go on across reloads. Nothing here carries a secret.
 
@@ -21,13 +21,10 @@ pub trait Observer: Send + Sync {
         elapsed: Duration,
     );
 
-    /// A call waited `elapsed` for a login that succeeded or not (each
-    /// login is reported once, by the first call that saw it end).
+    /// A login of the tenant ended, successful or not, `elapsed` after it
+    /// began (each login once, where it ends, whether or not a call waited
+    /// for it).
     fn login(&self, tenant: &str, success: bool, elapsed: Duration);
-
-    /// A login of the tenant ended, successful or not (each login once,
-    /// whether or not a call waited for it).
-    fn login_made(&self, tenant: &str, success: bool);
 
     /// The tenant's pool made a TLS handshake.
     fn handshake(&self, tenant: &str);

@@ -6,7 +6,6 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 
 use sha2::{Digest, Sha256};
 
@@ -105,8 +104,8 @@ impl Pool {
 /// The session layer's hook telling `observer` of each login of the tenant.
 fn on_login(settings: &Settings, observer: Option<&Arc<dyn Observer>>) -> Option<OnLogin> {
     let (observer, tenant) = (observer?.clone(), settings.tenant.clone());
-    Some(Arc::new(move |success| {
-        observer.login_made(&tenant, success)
+    Some(Arc::new(move |success, took| {
+        observer.login(&tenant, success, took)
     }))
 }
 
@@ -171,7 +170,6 @@ impl TenantUpstream {
             transport,
             usage: Arc::new(ApiUsage::default()),
             observer,
-            logins_seen: AtomicU64::new(0),
         })
     }
 
@@ -205,7 +203,6 @@ impl TenantUpstream {
         let sessions = self
             .sessions
             .successor(settings.session.clone(), exchange.clone());
-        let logins_seen = AtomicU64::new(sessions.logins() + sessions.login_failures());
         Ok(Arc::new(Self {
             settings,
             identity,
@@ -215,7 +212,6 @@ impl TenantUpstream {
             sessions,
             usage: self.usage.clone(),
             observer: self.observer.clone(),
-            logins_seen,
         }))
     }
 

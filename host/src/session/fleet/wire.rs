@@ -15,8 +15,7 @@ use std::time::Duration;
 
 use ::redis::aio::MultiplexedConnection;
 use ::redis::{AsyncConnectionConfig, Client, ConnectionAddr, ProtocolVersion, PushInfo};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
@@ -117,7 +116,9 @@ fn tls_config(ca: Option<&[u8]>) -> Result<Arc<rustls::ClientConfig>, StoreError
     let mut roots = rustls::RootCertStore::empty();
     match ca {
         Some(pem) => {
-            for cert in CertificateDer::pem_slice_iter(pem).flatten() {
+            let certs = crate::pem::certificates(pem)
+                .map_err(|e| StoreError::Redis(format!("store.ca_file: {e}")))?;
+            for cert in certs {
                 roots
                     .add(cert)
                     .map_err(|e| StoreError::Redis(format!("store.ca_file: {e}")))?;
