@@ -4,7 +4,9 @@
 //! `..data` atomically. The gateway sees it by itself: a new identity gives
 //! a new pool and keeps the session, a new API key file takes effect; a
 //! broken new file keeps the old one serving and says so in
-//! `/admin/config` and the metrics; fixing it is picked up too.
+//! `/admin/config` and the metrics; fixing it is picked up too. The
+//! listener's own `[server.tls]` certificate rotates the same way: new
+//! handshakes see the new one, open connections go on.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -62,6 +64,21 @@ async fn until_config(gw: &TestGateway, what: &str, ok: impl Fn(&serde_json::Val
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// Waits for a reload to be refused, then checks `/admin/config` says so
+/// and names `file`.
+async fn refused_naming(gw: &TestGateway, file: &str) {
+    until_config(gw, "the broken file is refused", |c| {
+        !c["last_reload_error"].is_null()
+    })
+    .await;
+    let now = config(gw).await;
+    assert_eq!(now["last_reload_successful"], false, "{now}");
+    assert!(
+        now["last_reload_error"].as_str().unwrap().contains(file),
+        "the error names {file}: {now}"
+    );
 }
 
 fn metric(metrics: &str, series: &str) -> Option<f64> {
@@ -154,19 +171,7 @@ async fn a_symlink_swap_of_a_secret_mount_is_picked_up_and_a_broken_one_refused(
             ("api-keys", b"rotation-key-two-3e8c1f5a9b2d7e04"),
         ],
     );
-    until_config(&gw, "the broken file is refused", |c| {
-        !c["last_reload_error"].is_null()
-    })
-    .await;
-    let now = config(&gw).await;
-    assert_eq!(now["last_reload_successful"], false, "{now}");
-    assert!(
-        now["last_reload_error"]
-            .as_str()
-            .unwrap()
-            .contains("fullcert.pem"),
-        "the error names the file: {now}"
-    );
+    refused_naming(&gw, "fullcert.pem").await;
     assert_eq!(certificate(&gw).await, rotated);
     assert_eq!(
         call("rotation-key-two-3e8c1f5a9b2d7e04").await.status,
@@ -217,5 +222,177 @@ async fn a_symlink_swap_of_a_secret_mount_is_picked_up_and_a_broken_one_refused(
     )
     .expect("the last success's time");
     assert_eq!(Some(last), now["last_success_unix"].as_f64());
+    gw.shutdown().await;
+}
+
+/// A server certificate for 127.0.0.1 with `serial`, issued by the test
+/// root: (certificate PEM, key PEM).
+fn server_certificate(serial: &[u8]) -> (String, String) {
+    let root_key = std::fs::read_to_string(&pki().root_ca_key).unwrap();
+    let root = std::fs::read_to_string(&pki().root_ca).unwrap();
+    let issuer =
+        rcgen::Issuer::from_ca_cert_pem(&root, rcgen::KeyPair::from_pem(&root_key).unwrap())
+            .unwrap();
+    let mut params =
+        rcgen::CertificateParams::new(vec!["localhost".into(), "127.0.0.1".into()]).unwrap();
+    params.serial_number = Some(rcgen::SerialNumber::from_slice(serial));
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    (cert.pem(), key.serialize_pem())
+}
+
+/// A keep-alive TLS connection to the gateway (trusting the test root):
+/// the serial of the certificate it was shown and a sender on it.
+async fn connect(
+    addr: std::net::SocketAddr,
+) -> (
+    Vec<u8>,
+    hyper::client::conn::http1::SendRequest<http_body_util::Empty<bytes::Bytes>>,
+) {
+    let mut roots = rustls::RootCertStore::empty();
+    let root = std::fs::read(&pki().root_ca).unwrap();
+    for cert in twoway::pem::certificates(&root).unwrap() {
+        roots.add(cert).unwrap();
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+        .connect(name.to_owned(), tcp)
+        .await
+        .expect("the handshake succeeds");
+    let leaf = tls.get_ref().1.peer_certificates().unwrap()[0].clone();
+    let (_, cert) = x509_parser::parse_x509_certificate(&leaf).unwrap();
+    let serial = cert.raw_serial().to_vec();
+    let (sender, conn) = hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    (serial, sender)
+}
+
+/// A request on `sender`'s connection: its status.
+async fn ask(
+    sender: &mut hyper::client::conn::http1::SendRequest<http_body_util::Empty<bytes::Bytes>>,
+) -> u16 {
+    use http_body_util::BodyExt;
+    let request = http::Request::get("/tenants/acme/workflows/user")
+        .header("host", "127.0.0.1")
+        .header(
+            "authorization",
+            "Bearer acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d",
+        )
+        .body(http_body_util::Empty::new())
+        .unwrap();
+    let response = sender
+        .send_request(request)
+        .await
+        .expect("the connection still serves");
+    let status = response.status().as_u16();
+    response.into_body().collect().await.unwrap();
+    status
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_symlink_swap_of_the_listeners_certificate_serves_new_handshakes_and_keeps_connections() {
+    let sim = twoway_tests::start_sim().await;
+    let server = "[server.tls]\ncert = \"tls/server.pem\"\nkey = \"tls/server.key\"\nclient_ca = \"{pki}/root-ca.pem\"\n";
+    let mut gw = TestGateway::configure(
+        &sim,
+        server,
+        &with_workflow(ACME, "user", "get_user_info.wasm", ""),
+        &[("get_user_info.wasm", GET_USER_INFO)],
+    );
+    let mount = gw.dir.path().join("tls");
+    let (first_cert, first_key) = server_certificate(&[0x0a, 0x01]);
+    let (second_cert, second_key) = server_certificate(&[0x0b, 0x02]);
+    publish(
+        &mount,
+        "2026_01",
+        &[
+            ("server.pem", first_cert.as_bytes()),
+            ("server.key", first_key.as_bytes()),
+        ],
+    );
+    gw.serve().await;
+    let (serial, mut kept) = connect(gw.addr()).await;
+    assert_eq!(serial, [0x0a, 0x01]);
+    assert_eq!(ask(&mut kept).await, 200);
+    let watched = config(&gw).await["watched_files"].to_string();
+    assert!(watched.contains("tls/server.pem"), "{watched}");
+
+    // The rotation: new handshakes get the new certificate, the open
+    // connection goes on with the old one.
+    publish(
+        &mount,
+        "2026_02",
+        &[
+            ("server.pem", second_cert.as_bytes()),
+            ("server.key", second_key.as_bytes()),
+        ],
+    );
+    until_config(&gw, "the rotation is reloaded", |c| c["reloads"] == 1).await;
+    let (serial, mut fresh) = connect(gw.addr()).await;
+    assert_eq!(
+        serial,
+        [0x0b, 0x02],
+        "a new handshake sees the new certificate"
+    );
+    assert_eq!(ask(&mut fresh).await, 200);
+    assert_eq!(
+        ask(&mut kept).await,
+        200,
+        "the open connection still serves"
+    );
+
+    // A broken certificate: refused, the rotated one keeps serving.
+    publish(
+        &mount,
+        "2026_03",
+        &[
+            ("server.pem", b"not a certificate"),
+            ("server.key", second_key.as_bytes()),
+        ],
+    );
+    refused_naming(&gw, "server.pem").await;
+    let (serial, mut after) = connect(gw.addr()).await;
+    assert_eq!(
+        serial,
+        [0x0b, 0x02],
+        "the previous certificate keeps serving"
+    );
+    assert_eq!(ask(&mut after).await, 200);
+    assert_eq!(ask(&mut kept).await, 200);
+    assert_eq!(ask(&mut fresh).await, 200);
+    let metrics = gw.admin_get("/metrics").await.body;
+    for (series, value) in [
+        ("twoway_config_reloads_total{result=\"success\"} ", 1.0),
+        ("twoway_config_reloads_total{result=\"failure\"} ", 1.0),
+        ("twoway_config_last_reload_successful ", 0.0),
+    ] {
+        assert_eq!(metric(&metrics, series), Some(value), "{series}: {metrics}");
+    }
+
+    // A key that does not match the certificate is refused as well.
+    publish(
+        &mount,
+        "2026_04",
+        &[
+            ("server.pem", first_cert.as_bytes()),
+            ("server.key", second_key.as_bytes()),
+        ],
+    );
+    until_config(&gw, "the mismatched key is refused", |c| {
+        c["last_reload_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("server.key"))
+    })
+    .await;
+    assert_eq!(connect(gw.addr()).await.0, [0x0b, 0x02]);
     gw.shutdown().await;
 }

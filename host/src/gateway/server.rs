@@ -83,7 +83,7 @@ pub async fn start(shared: Arc<Shared>) -> Result<Running, GatewayError> {
                 reason: e.to_string(),
             })
     };
-    let tls = shared.current().tls.as_ref().map(|t| t.acceptor.clone());
+    let tls = shared.current().tls.is_some();
     let listener = bind(config.server.listen).await?;
     let admin_listener = bind(config.server.admin_listen).await?;
     let addr = listener
@@ -92,7 +92,7 @@ pub async fn start(shared: Arc<Shared>) -> Result<Running, GatewayError> {
     let admin_addr = admin_listener
         .local_addr()
         .map_err(|e| GatewayError::Tls(e.to_string()))?;
-    shared.front_door.listening(addr, tls.is_some());
+    shared.front_door.listening(addr, tls);
     let (stop_admin, admin_stopped) = watch::channel(false);
     let inbound = tokio::spawn(serve_inbound(
         listener,
@@ -189,7 +189,7 @@ pub(super) async fn accept(
 /// connection is watched by the drain, each answer marked by it.
 async fn serve_inbound(
     listener: TcpListener,
-    tls: Option<tokio_rustls::TlsAcceptor>,
+    tls: bool,
     shared: Arc<Shared>,
     header_timeout: Duration,
     permits: Arc<Semaphore>,
@@ -213,12 +213,16 @@ async fn serve_inbound(
             .max_header_size(MAX_HEAD_BYTES)
             .max_buf_size(MAX_HEAD_BYTES);
         let shared = shared.clone();
-        let tls = tls.clone();
+        // Each connection takes the current generation's certificate: a
+        // rotated one serves new handshakes, open connections go on.
+        let acceptor = tls
+            .then(|| shared.current().tls.as_ref().map(|t| t.acceptor.clone()))
+            .flatten();
         // The TLS handshake runs in the connection's task so a slow client
         // cannot hold up the accept loop.
         tokio::spawn(async move {
             let _permit = permit;
-            let Some(acceptor) = tls else {
+            let Some(acceptor) = acceptor else {
                 return serve(tcp, Caller::default(), shared, http, watcher, peer).await;
             };
             match tokio::time::timeout(header_timeout, acceptor.accept(tcp)).await {
