@@ -2,7 +2,8 @@
 //! against the Kubernetes schemas (strict, oldest and newest version they
 //! target) and prometheus-operator's (scripts/check-deploy), and a broken
 //! manifest is caught; the ConfigMap's twoway.toml is a valid config; the
-//! systemd unit waits for the gateway's READY=1.
+//! compiled-code cache is on in the Deployment as written; the systemd unit
+//! waits for the gateway's READY=1.
 //!
 //! The validators are installed by `scripts/check-deploy --install`
 //! (scripts/test runs it); without them the schema test skips, saying so,
@@ -159,4 +160,70 @@ fn the_systemd_unit_waits_for_ready() {
             "no {line} in the unit"
         );
     }
+}
+
+/// The Deployment as written turns the compiled-code cache on: the
+/// ConfigMap's `cache_dir` is an emptyDir, which the kubelet makes 0777 and
+/// the gateway refuses, and the init container gives it to the pod's user
+/// with the mode the gateway accepts.
+#[test]
+fn the_code_cache_is_on_in_the_deployment_as_written() {
+    let toml = configmap_toml();
+    let cache_dir = toml
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("cache_dir = "))
+        .map(|v| v.trim_matches('"').to_string())
+        .expect("the ConfigMap sets [plugins] cache_dir");
+    let deployment =
+        std::fs::read_to_string(root().join("deploy/kubernetes/deployment.yaml")).unwrap();
+    let mount = format!("{{ name: cache, mountPath: {cache_dir} }}");
+    assert!(
+        deployment.contains("- name: cache\n          emptyDir:"),
+        "a cache emptyDir"
+    );
+    let (init, main) = deployment
+        .split_once("initContainers:")
+        .and_then(|(_, rest)| rest.split_once("\n      containers:"))
+        .expect("an init container before the containers");
+    assert!(main.contains(&mount), "the gateway mounts {cache_dir}");
+    assert!(init.contains(&mount), "the init container mounts {cache_dir}");
+    let pod_value = |key: &str| {
+        deployment
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("        {key}: ")))
+            .unwrap_or_else(|| panic!("the pod's {key}"))
+            .trim()
+            .to_string()
+    };
+    let (user, group) = (pod_value("runAsUser"), pod_value("runAsGroup"));
+    assert!(
+        init.contains(&format!("chown {user}:{group} {cache_dir} ")),
+        "the init container gives {cache_dir} to {user}:{group}"
+    );
+    let mode = init
+        .split_once("chmod ")
+        .and_then(|(_, rest)| rest.split_whitespace().next())
+        .map(|m| u32::from_str_radix(m, 8).unwrap())
+        .expect("the init container's chmod");
+    assert!(
+        init.contains(r#"add: ["CHOWN", "FOWNER"]"#),
+        "no capability beyond the two it needs"
+    );
+
+    // What the gateway sees (as the pod's user: the test owns the folder
+    // as the chown leaves it): the kubelet's 0777 is refused, the init
+    // container's mode is accepted and the cache is on.
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let volume = dir.path().join("cache");
+    std::fs::create_dir(&volume).unwrap();
+    std::fs::set_permissions(&volume, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let runtime = twoway::plugin::Runtime::new(&volume).unwrap();
+    assert!(runtime.cache_counts().is_none(), "an emptyDir as the kubelet makes it is refused");
+    std::fs::set_permissions(&volume, std::fs::Permissions::from_mode(mode)).unwrap();
+    let runtime = twoway::plugin::Runtime::new(&volume).unwrap();
+    assert!(
+        runtime.cache_counts().is_some(),
+        "the folder as the init container leaves it (mode {mode:o}) is the cache"
+    );
 }
