@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
+use http_body_util::BodyExt as _;
 use tracing::Instrument as _;
 
 use crate::identity::{self, ClientIdentity};
@@ -332,10 +333,21 @@ impl TenantUpstream {
                     (usage, success, status, parts.headers, Carried::Stream(body))
                 } else {
                     let limit = self.settings.transport.max_response_bytes;
+                    let mut headers = parts.headers;
+                    // An answer that is read is decoded first (the cap
+                    // counts decoded bytes) and goes back decoded; a
+                    // success goes back as the API encoded it.
+                    let body =
+                        if (status >= 400 || is_html(&headers)) && transport::is_gzip(&headers) {
+                            headers.remove(http::header::CONTENT_ENCODING);
+                            transport::Gunzip::new(body).boxed_unsync()
+                        } else {
+                            body
+                        };
                     let body = transport::read_whole(body, limit).await?;
                     let reply = transport::Reply {
                         status,
-                        headers: parts.headers,
+                        headers,
                         body,
                     };
                     // A success goes back unread (but for its usage); only

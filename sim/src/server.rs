@@ -336,7 +336,38 @@ async fn handle(
         Err(reply) => reply,
     };
     tracing::debug!(?port, method = %parts.method, %path, status = reply.status, "simulator request");
+    if twoway::transport::accepts_gzip(&parts.headers) && !reply.body.is_empty() {
+        return gzipped(reply);
+    }
     into_response(reply)
+}
+
+/// `reply` as a `Content-Encoding: gzip` answer.
+fn gzipped(mut reply: Reply) -> Response<Full<Bytes>> {
+    use std::io::Write;
+    let body = std::mem::take(&mut reply.body);
+    let mut encoder = flate2::write::GzEncoder::new(
+        Vec::with_capacity(body.len() / 4),
+        flate2::Compression::fast(),
+    );
+    let compressed = encoder
+        .write_all(body.as_bytes())
+        .and_then(|()| encoder.finish());
+    let Ok(compressed) = compressed else {
+        reply.body = body;
+        return into_response(reply);
+    };
+    let mut response = into_response(reply);
+    response.headers_mut().insert(
+        http::header::CONTENT_ENCODING,
+        http::HeaderValue::from_static("gzip"),
+    );
+    response.headers_mut().insert(
+        http::header::VARY,
+        http::HeaderValue::from_static("Accept-Encoding"),
+    );
+    *response.body_mut() = Full::new(Bytes::from(compressed));
+    response
 }
 
 /// A Bulk data upload: a Bulk 1.0 batch, or Bulk 2.0 job data.

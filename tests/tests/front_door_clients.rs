@@ -67,6 +67,8 @@ async fn simple_salesforce_works_through_the_gateway_unchanged() {
         "{out}"
     );
     assert_crud(&out, "simple-salesforce Test Account");
+    // requests asked for gzip: the query page came compressed and decoded.
+    assert_eq!(out["queryEncoding"], "gzip", "{out}");
     assert_eq!(out["deleted"], 204);
     assert_eq!(out["gone"]["type"], "SalesforceResourceNotFound", "{out}");
 }

@@ -4,7 +4,9 @@
 //! result of the same size, while the gateway's peak memory stays far
 //! below the body's size; the caps (`max_stream_mb`, `max_body_kb`) in the
 //! client's format; a streamed upload meeting an expired session; gzip
-//! request bodies decoded, zip bombs refused.
+//! request bodies decoded, zip bombs refused; answers gzip when the client
+//! asks (passed through as the API compressed them), but those the gateway
+//! reads.
 
 use std::io::Write;
 
@@ -278,15 +280,24 @@ async fn gzip_bodies_are_decoded_and_zip_bombs_refused_in_the_clients_format() {
     ];
     let url = format!("{origin}/services/Soap/u/62.0/{ACME_ORG}");
     let answer = client
-        .send("POST", &url, &soap_headers, gzip(envelope.as_bytes()))
-        .await;
-    assert_eq!(answer.status, 200, "{}", answer.body);
-    assert!(answer.body.contains("queryResponse"), "{}", answer.body);
+        .open(
+            "POST",
+            &url,
+            &soap_headers,
+            Full::new(bytes::Bytes::from(gzip(envelope.as_bytes()))),
+        )
+        .await
+        .expect("an answer");
+    let (head, body) = answer.into_parts();
+    let body = http_body_util::BodyExt::collect(body).await.unwrap();
+    assert_eq!(head.status, 200);
     assert_eq!(
-        answer.header("content-encoding"),
-        None,
-        "the answer is as read"
+        encoding(&head),
+        Some("gzip"),
+        "the answer as the API gave it"
     );
+    let body = gunzip(&body.to_bytes());
+    assert!(body.contains("queryResponse"), "{body}");
 
     // REST with a gzip JSON body.
     let auth = format!("Bearer {token}");
@@ -379,4 +390,157 @@ async fn gzip_bodies_are_decoded_and_zip_bombs_refused_in_the_clients_format() {
     ] {
         gw.wait_for_metric(series).await;
     }
+}
+
+/// A request's answer, its body as the wire carried it: `(head, bytes)`.
+async fn raw(
+    client: &Client,
+    url: &str,
+    headers: &[(&str, &str)],
+) -> (http::response::Parts, bytes::Bytes) {
+    let answer = client
+        .open("GET", url, headers, Full::new(bytes::Bytes::new()))
+        .await
+        .expect("an answer");
+    let (head, body) = answer.into_parts();
+    let body = http_body_util::BodyExt::collect(body)
+        .await
+        .expect("the whole body")
+        .to_bytes();
+    (head, body)
+}
+
+fn gunzip(data: &[u8]) -> String {
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(data), &mut out)
+        .expect("a gzip body");
+    out
+}
+
+fn encoding(head: &http::response::Parts) -> Option<&str> {
+    head.headers
+        .get("content-encoding")
+        .and_then(|v| v.to_str().ok())
+}
+
+/// The real session (the simulator's start so) is in no part of an answer.
+#[track_caller]
+fn assert_no_session(head: &http::response::Parts, wire: &[u8], decoded: &str) {
+    let canary = format!("{ACME_ORG}!");
+    assert!(!decoded.contains(&canary), "the session leaked: {decoded}");
+    assert!(
+        !String::from_utf8_lossy(wire).contains(&canary),
+        "the session leaked"
+    );
+    for (name, value) in &head.headers {
+        assert!(
+            !value.to_str().unwrap_or("").contains(&canary),
+            "the session leaked in {name}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn answers_go_back_gzip_when_the_client_asks_and_read_ones_decoded() {
+    let sim = start_sim().await;
+    let (_gw, origin) = front_door::start(&sim, "", "", &[]).await;
+    let client = Client::anonymous();
+    let token = front_door::token(&client, &origin).await;
+    let job = ingest_job(&client, &origin, &token).await;
+    let (status, body) = upload(&client, &origin, &token, &job, CsvRows::new(400, 1000)).await;
+    assert_eq!(status, 201, "{body}");
+    let done = close(&client, &origin, &token, &job).await;
+    assert_eq!(done["numberRecordsProcessed"], 400, "{done}");
+    let auth = format!("Bearer {token}");
+    let gzip = [
+        ("authorization", auth.as_str()),
+        ("accept-encoding", "gzip, deflate, br"),
+    ];
+
+    // A query page the client asked gzip for: compressed by the API and
+    // passed through as it came, the records whole once decoded.
+    let query = format!(
+        "{origin}/services/data/v62.0/query?q=SELECT+Name,Description+FROM+Account+WHERE+Name+LIKE+'Stream+%25'"
+    );
+    let (head, wire) = raw(&client, &query, &gzip).await;
+    assert_eq!(head.status, 200);
+    assert_eq!(encoding(&head), Some("gzip"));
+    let page = gunzip(&wire);
+    let records: Value = serde_json::from_str(&page).expect("JSON");
+    assert_eq!(records["totalSize"], 400, "{page}");
+    assert!(
+        wire.len() * 10 < page.len(),
+        "{} bytes on the wire for {}",
+        wire.len(),
+        page.len()
+    );
+    assert_no_session(&head, &wire, &page);
+    // Not asked for, not given.
+    let (head, wire) = raw(&client, &query, &gzip[..1]).await;
+    assert_eq!(encoding(&head), None);
+    assert_eq!(wire.len(), page.len());
+
+    // A Bulk 2.0 result (streamed) the same way.
+    let created = bulk2(
+        &client,
+        &origin,
+        &token,
+        "POST",
+        "query",
+        r#"{"operation":"query","query":"SELECT Name, Description FROM Account WHERE Name LIKE 'Stream %'"}"#,
+    )
+    .await;
+    let id = created.json()["id"].as_str().unwrap().to_string();
+    let url = format!("{origin}/services/data/v62.0/jobs/query/{id}/results");
+    let (head, wire) = raw(&client, &url, &gzip).await;
+    assert_eq!(head.status, 200);
+    assert_eq!(encoding(&head), Some("gzip"));
+    let csv = gunzip(&wire);
+    assert_eq!(csv.lines().count(), 401, "a header and every row");
+    assert!(wire.len() * 10 < csv.len(), "{}", wire.len());
+    assert_no_session(&head, &wire, &csv);
+
+    // An error answer is read by the gateway (is it INVALID_SESSION_ID?):
+    // it goes back decoded, and is right.
+    let missing = format!("{origin}/services/data/v62.0/sobjects/Account/001000000000000AAA");
+    let (head, wire) = raw(&client, &missing, &gzip).await;
+    assert_eq!(head.status, 404);
+    assert_eq!(encoding(&head), None);
+    let errors: Value = serde_json::from_slice(&wire).expect("a REST error array");
+    assert_eq!(errors[0]["errorCode"], "NOT_FOUND", "{errors}");
+
+    // An answer the gateway rewrites is asked for uncompressed.
+    let userinfo = format!("{origin}/services/oauth2/userinfo");
+    let (head, wire) = raw(&client, &userinfo, &gzip).await;
+    assert_eq!(head.status, 200);
+    assert_eq!(encoding(&head), None);
+    let info: Value = serde_json::from_slice(&wire).expect("JSON");
+    let rest = info["urls"]["rest"].as_str().expect("urls.rest");
+    assert!(rest.starts_with(&origin), "{info}");
+
+    // curl --compressed: fewer bytes downloaded than it writes out.
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("curl")
+            .args(["-s", "--compressed", "--cacert"])
+            .arg(&twoway_tests::pki().root_ca)
+            .args(["-H", &format!("Authorization: Bearer {token}")])
+            .args(["-w", "\n%{size_download}", &query])
+            .output()
+            .expect("the curl binary is needed for this test (scripts/test installs it)")
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).expect("UTF-8");
+    let (body, downloaded) = text.rsplit_once('\n').expect("size trailer");
+    let downloaded: usize = downloaded.parse().expect("size");
+    assert_eq!(body, page, "curl decoded the same page");
+    assert!(
+        downloaded * 10 < body.len(),
+        "{downloaded} bytes downloaded"
+    );
 }

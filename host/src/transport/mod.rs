@@ -7,6 +7,7 @@
 
 mod capped;
 mod connector;
+mod gzip;
 mod proxy;
 mod tls;
 mod warmup;
@@ -25,6 +26,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 pub use capped::{Capped, Overrun, StreamError};
+pub use gzip::{Gunzip, GzipError, accepts_gzip, is_gzip};
 pub use tls::client_config;
 pub(crate) use tls::system_roots;
 

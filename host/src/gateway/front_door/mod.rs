@@ -9,7 +9,6 @@
 mod credential;
 mod errors;
 mod fleet_tokens;
-mod gzip;
 mod login;
 mod policy;
 mod proxy;

@@ -24,8 +24,9 @@ use crate::xml;
 
 /// Request headers never sent on: hop-by-hop, the client's credentials
 /// (the session goes in instead), and what the gateway sets itself.
-/// `accept-encoding` too: answers are read (errors, identity) before they
-/// go back; `content-encoding` because a gzip body goes on decoded.
+/// `accept-encoding` too (gzip alone is asked for, when the client takes
+/// it: the one encoding the gateway can read); `content-encoding` because
+/// a gzip body goes on decoded.
 const REQUEST_DROPPED: &[&str] = &[
     "host",
     "connection",
@@ -151,20 +152,6 @@ pub(super) async fn serve(
             return fail(error);
         }
     };
-    let mut headers = parts.headers;
-    for name in REQUEST_DROPPED {
-        headers.remove(*name);
-    }
-    let forward = Forward {
-        api,
-        method: parts.method,
-        path_and_query: match without_token(query) {
-            Some(query) => format!("{path}?{query}"),
-            None => path.to_string(),
-        },
-        headers,
-        body,
-    };
     let policy = match super::policy::Policy::of(shared, &tenant) {
         Ok(policy) => policy,
         Err(error) => return fail(error),
@@ -178,9 +165,36 @@ pub(super) async fn serve(
             ),
         ));
     }
+    let mut headers = parts.headers;
+    // A gzip answer goes back as the API sent it, unless the gateway must
+    // read it whole (a rewritten answer, or one a policy judges).
+    let gzip = transport::accepts_gzip(&headers) && !rewrite && policy.is_none();
+    for name in REQUEST_DROPPED {
+        headers.remove(*name);
+    }
+    if gzip {
+        headers.insert(
+            http::header::ACCEPT_ENCODING,
+            http::HeaderValue::from_static("gzip"),
+        );
+    }
+    let forward = Forward {
+        api,
+        method: parts.method,
+        path_and_query: match without_token(query) {
+            Some(query) => format!("{path}?{query}"),
+            None => path.to_string(),
+        },
+        headers,
+        body,
+    };
     let forward = match &policy {
         Some(policy) => match policy.on_request(shared, forward).await {
-            Ok(forward) => forward,
+            Ok(mut forward) => {
+                // The policy reads the answer: never a compressed one.
+                forward.headers.remove(http::header::ACCEPT_ENCODING);
+                forward
+            }
             Err(error) => return fail(error),
         },
         None => forward,
@@ -270,7 +284,7 @@ async fn read(
         .map(|v| v.to_str().unwrap_or("?").trim().to_ascii_lowercase());
     let mut body: transport::Body = match encoding.as_deref() {
         None | Some("" | "identity") => body.map_err(Into::into).boxed_unsync(),
-        Some("gzip" | "x-gzip") => super::gzip::Gunzip::new(body).boxed_unsync(),
+        Some("gzip" | "x-gzip") => transport::Gunzip::new(body).boxed_unsync(),
         Some(other) => {
             return Err(FrontDoorError::new(
                 ProblemCode::BadRequest,

@@ -1,7 +1,8 @@
-//! A `Content-Encoding: gzip` request body (WSC and Data Loader send them)
-//! decoded as it comes. The compressed input is fed in small slices, so
-//! one frame of a zip bomb never expands in memory past about a megabyte;
-//! the decoded size is bounded by whoever reads the body.
+//! A `Content-Encoding: gzip` body decoded as it comes: a front-door
+//! request (WSC and Data Loader send them) or an API answer the gateway
+//! must read. The compressed input is fed in small slices, so one frame of
+//! a zip bomb never expands in memory past about a megabyte; the decoded
+//! size is bounded by whoever reads the body.
 
 use std::io::Write;
 use std::pin::Pin;
@@ -11,11 +12,46 @@ use bytes::{Buf, Bytes};
 use flate2::write::MultiGzDecoder;
 use hyper::body::{Body, Frame};
 
-use crate::transport::BoxError;
+use super::BoxError;
 
 /// Compressed bytes fed at a time: deflate expands at most about 1032
 /// to 1, so one step gives at most about a megabyte.
 const SLICE: usize = 1024;
+
+/// True when `headers` say the body is gzip (`Content-Encoding: gzip`).
+pub fn is_gzip(headers: &http::HeaderMap) -> bool {
+    headers
+        .get(http::header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            let v = v.trim();
+            v.eq_ignore_ascii_case("gzip") || v.eq_ignore_ascii_case("x-gzip")
+        })
+}
+
+/// True when a request's `Accept-Encoding` takes gzip (`gzip`, `x-gzip`
+/// or `*`, with a q-value above zero).
+pub fn accepts_gzip(headers: &http::HeaderMap) -> bool {
+    headers
+        .get_all(http::header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|item| {
+            let mut parts = item.split(';');
+            let coding = parts.next().unwrap_or("").trim();
+            let known = ["gzip", "x-gzip", "*"]
+                .iter()
+                .any(|c| coding.eq_ignore_ascii_case(c));
+            let zero = parts.any(|p| {
+                let p = p.trim();
+                p.len() > 2
+                    && p[..2].eq_ignore_ascii_case("q=")
+                    && p[2..].trim().parse::<f32>().is_ok_and(|q| q <= 0.0)
+            });
+            known && !zero
+        })
+}
 
 /// Why a gzip body could not be decoded.
 #[derive(Debug, thiserror::Error)]
@@ -116,6 +152,27 @@ mod tests {
         let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
         encoder.write_all(data).unwrap();
         Bytes::from(encoder.finish().unwrap())
+    }
+
+    #[test]
+    fn accept_encoding_takes_gzip_unless_its_q_is_zero() {
+        let takes = |value: &str| {
+            let mut headers = http::HeaderMap::new();
+            headers.insert(
+                http::header::ACCEPT_ENCODING,
+                http::HeaderValue::from_str(value).unwrap(),
+            );
+            accepts_gzip(&headers)
+        };
+        assert!(takes("gzip"));
+        assert!(takes("gzip, deflate, br, zstd"));
+        assert!(takes("deflate, GZIP;q=0.5"));
+        assert!(takes("*"));
+        assert!(!takes("identity"));
+        assert!(!takes("br, deflate"));
+        assert!(!takes("gzip;q=0"));
+        assert!(!takes("gzip; q=0.0, br"));
+        assert!(!accepts_gzip(&http::HeaderMap::new()));
     }
 
     #[tokio::test]
