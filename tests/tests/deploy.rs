@@ -186,7 +186,10 @@ fn the_code_cache_is_on_in_the_deployment_as_written() {
         .and_then(|(_, rest)| rest.split_once("\n      containers:"))
         .expect("an init container before the containers");
     assert!(main.contains(&mount), "the gateway mounts {cache_dir}");
-    assert!(init.contains(&mount), "the init container mounts {cache_dir}");
+    assert!(
+        init.contains(&mount),
+        "the init container mounts {cache_dir}"
+    );
     let pod_value = |key: &str| {
         deployment
             .lines()
@@ -219,7 +222,10 @@ fn the_code_cache_is_on_in_the_deployment_as_written() {
     std::fs::create_dir(&volume).unwrap();
     std::fs::set_permissions(&volume, std::fs::Permissions::from_mode(0o777)).unwrap();
     let runtime = twoway::plugin::Runtime::new(&volume).unwrap();
-    assert!(runtime.cache_counts().is_none(), "an emptyDir as the kubelet makes it is refused");
+    assert!(
+        runtime.cache_counts().is_none(),
+        "an emptyDir as the kubelet makes it is refused"
+    );
     std::fs::set_permissions(&volume, std::fs::Permissions::from_mode(mode)).unwrap();
     let runtime = twoway::plugin::Runtime::new(&volume).unwrap();
     assert!(

@@ -13,6 +13,7 @@ mod front_door;
 mod gauges;
 mod inbound_tls;
 mod limit;
+mod linger;
 mod metrics;
 mod problem;
 mod process;

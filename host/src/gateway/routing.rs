@@ -67,18 +67,27 @@ async fn answer(
     request_id: &str,
     started: Instant,
 ) -> http::Response<crate::transport::Body> {
-    let max_body = shared.current().config.server.max_body_bytes;
+    let front_door = super::front_door::claims(path);
+    // The front door refuses a body over its caps itself, in the client's
+    // format (and lets a Bulk body past max_body_kb stream).
+    let max_body = match front_door {
+        Some(_) => usize::MAX,
+        None => shared.current().config.server.max_body_bytes,
+    };
     if let Some(problem) = super::early::refusal(request.headers(), max_body) {
         tracing::info!(%path, request_id = %request_id, code = %problem.code, "request refused on its head");
         let mut response = problem.into_response(request_id);
-        // The body is not read: the connection cannot be reused.
+        // The body is not read: the connection cannot be reused, and
+        // closes once the rest of the body is thrown away.
         response.headers_mut().insert(
             http::header::CONNECTION,
             http::HeaderValue::from_static("close"),
         );
+        let declared = super::linger::declared(request.headers());
+        super::linger::discard(request.into_body(), declared);
         return response.map(boxed);
     }
-    if let Some(path) = super::front_door::claims(path) {
+    if let Some(path) = front_door {
         return super::front_door::handle(shared, caller, path, request, request_id).await;
     }
     let route = parse_route(path);

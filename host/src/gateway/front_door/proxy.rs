@@ -15,6 +15,7 @@ use super::errors::FrontDoorError;
 use super::route::Route;
 use super::{Served, credential, login, refuse, refused, tokens, upstream_error};
 use crate::gateway::auth::Caller;
+use crate::gateway::linger;
 use crate::gateway::{Generation, Shared};
 use crate::problem::ProblemCode;
 use crate::salesforce::Api;
@@ -73,19 +74,29 @@ pub(super) async fn serve(
     }
     let generation = shared.current();
     let (parts, body) = request.into_parts();
-    let (body, streamed) = match read(&generation, &parts.headers, body, route.streams()).await {
+    let declared = linger::declared(&parts.headers);
+    let read = match too_long(&generation, declared, route.streams()) {
+        Some(error) => Err((error, Some(body.map_err(Into::into).boxed_unsync()))),
+        None => read(&generation, &parts.headers, body, route.streams()).await,
+    };
+    let (body, streamed) = match read {
         Ok(Held::Whole(body)) => {
             crate::gateway::access::body_read(body.len());
             (body, None)
         }
         Ok(Held::Stream(body, overrun)) => (Bytes::new(), Some((body, overrun))),
-        Err(error) => {
+        Err((error, rest)) => {
             let mut served = refuse(route, false, error, request_id);
-            // The rest of the body is not read: the connection cannot be reused.
+            // The rest of the body is not read: the connection cannot be
+            // reused, and closes once the rest is thrown away (so that a
+            // client still sending reads this answer).
             served.response.headers_mut().insert(
                 http::header::CONNECTION,
                 http::HeaderValue::from_static("close"),
             );
+            if let Some(rest) = rest {
+                linger::discard(rest, declared);
+            }
             return served;
         }
     };
@@ -269,6 +280,36 @@ enum Held {
     Stream(transport::Body, Overrun),
 }
 
+/// The refusal of a body whose `Content-Length` is over the route's cap
+/// (`max_stream_mb` where bodies stream, else `max_body_kb`), before any
+/// of it is read.
+fn too_long(
+    generation: &Generation,
+    declared: Option<u64>,
+    stream: bool,
+) -> Option<FrontDoorError> {
+    let config = &generation.config;
+    let (limit, key) = if stream {
+        (
+            config.front_door.max_stream_bytes,
+            "[front_door] max_stream_mb",
+        )
+    } else {
+        (config.server.max_body_bytes, "[server] max_body_kb")
+    };
+    let length = declared?;
+    (length > limit as u64).then(|| {
+        FrontDoorError::new(
+            ProblemCode::PayloadTooLarge,
+            format!("Content-Length {length} is over the {limit}-byte limit ({key}); the body was not read"),
+        )
+    })
+}
+
+/// A request body that could not be read: why, and the rest of it when
+/// there is a rest to throw away (a body over its cap).
+type Unread = (FrontDoorError, Option<transport::Body>);
+
 /// Reads a request body: gzip decoded when it says so; whole up to
 /// `[server] max_body_kb` within `body_timeout_ms`; past that refused,
 /// or on a route whose bodies `stream`, streamed on.
@@ -277,7 +318,7 @@ async fn read(
     headers: &http::HeaderMap,
     body: hyper::body::Incoming,
     stream: bool,
-) -> Result<Held, FrontDoorError> {
+) -> Result<Held, Unread> {
     let server = &generation.config.server;
     let encoding = headers
         .get(http::header::CONTENT_ENCODING)
@@ -286,13 +327,14 @@ async fn read(
         None | Some("" | "identity") => body.map_err(Into::into).boxed_unsync(),
         Some("gzip" | "x-gzip") => transport::Gunzip::new(body).boxed_unsync(),
         Some(other) => {
-            return Err(FrontDoorError::new(
+            let error = FrontDoorError::new(
                 ProblemCode::BadRequest,
                 format!(
                     "Content-Encoding {:?} is not accepted: send the body uncompressed or gzip",
                     other.chars().take(40).collect::<String>()
                 ),
-            ));
+            );
+            return Err((error, Some(body.map_err(Into::into).boxed_unsync())));
         }
     };
     let max = server.max_body_bytes;
@@ -302,12 +344,8 @@ async fn read(
     loop {
         let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
             Err(_) => {
-                return Err(body_error(
-                    generation,
-                    StreamError::Idle {
-                        after: server.body_timeout,
-                    },
-                ));
+                let after = server.body_timeout;
+                return Err((body_error(generation, StreamError::Idle { after }), None));
             }
             Ok(None) => {
                 let mut whole = bytes::BytesMut::with_capacity(size);
@@ -316,7 +354,8 @@ async fn read(
                 return Ok(Held::Whole(whole.freeze()));
             }
             Ok(Some(Err(e))) => {
-                return Err(body_error(generation, StreamError::Broken(e.to_string())));
+                let error = body_error(generation, StreamError::Broken(e.to_string()));
+                return Err((error, None));
             }
             Ok(Some(Ok(frame))) => frame,
         };
@@ -327,7 +366,8 @@ async fn read(
         held.push_back(data);
         if size > max {
             if !stream {
-                return Err(body_error(generation, StreamError::TooLarge { limit: max }));
+                let error = body_error(generation, StreamError::TooLarge { limit: max });
+                return Err((error, Some(body)));
             }
             let limit = generation.config.front_door.max_stream_bytes;
             let (rest, overrun) = Capped::new(body, limit, Some(server.body_timeout));
