@@ -28,7 +28,7 @@ async fn gateway(
 #[tokio::test(flavor = "multi_thread")]
 async fn a_read_only_tenant_reads_and_every_write_is_refused_before_the_api() {
     let sim = start_sim().await;
-    let (_gw, origin) = gateway(&sim, "read_only.wasm", plugins::READ_ONLY, "").await;
+    let (gw, origin) = gateway(&sim, "read_only.wasm", plugins::READ_ONLY, "").await;
     let client = Client::anonymous();
     let token = token(&client, &origin).await;
 
@@ -67,6 +67,42 @@ async fn a_read_only_tenant_reads_and_every_write_is_refused_before_the_api() {
         create.body
     );
     assert_eq!(api_requests(&sim).await, before, "nothing reached the API");
+
+    // The refusal is among the dashboard's recent problems, by tenant and
+    // API, as is a refused token (no tenant named); never a token.
+    let refused = client
+        .rest(
+            "GET",
+            &format!("{origin}/services/data/v62.0/limits"),
+            "00DGATEWAYTOKEN!not-a-token",
+            None,
+        )
+        .await;
+    assert_eq!(refused.status, 401, "{}", refused.body);
+    let overview = gw.admin_get("/admin/overview").await;
+    assert_eq!(overview.status, 200, "{}", overview.body);
+    assert!(!overview.body.contains(&token), "{}", overview.body);
+    assert!(!overview.body.contains("not-a-token"), "{}", overview.body);
+    let problems = overview.json()["problems"].clone();
+    let listed = |answer: &twoway_tests::Response| {
+        let id = answer.header("x-request-id").expect("x-request-id");
+        problems
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["request_id"] == id)
+            .unwrap_or_else(|| panic!("{id} in {problems}"))
+            .clone()
+    };
+    let policy = listed(&create);
+    assert_eq!(policy["tenant"], "acme", "{policy}");
+    assert_eq!(policy["api"], "rest", "{policy}");
+    assert_eq!(policy["code"], "policy_refused", "{policy}");
+    assert_eq!(policy["status"], 403, "{policy}");
+    assert_eq!(policy["workflow"], serde_json::Value::Null, "{policy}");
+    let unknown = listed(&refused);
+    assert_eq!(unknown["tenant"], serde_json::Value::Null, "{unknown}");
+    assert_eq!(unknown["code"], "unauthorized", "{unknown}");
 
     // Apex SOAP is an API the policy world cannot name: refused, not let by.
     let apex = client

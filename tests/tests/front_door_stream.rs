@@ -51,6 +51,21 @@ async fn ingest_job(client: &Client, origin: &str, token: &str) -> String {
     created.json()["id"].as_str().unwrap().to_string()
 }
 
+/// A new Bulk 2.0 query job on the streamed Accounts: its id.
+async fn query_job(client: &Client, origin: &str, token: &str) -> String {
+    let created = bulk2(
+        client,
+        origin,
+        token,
+        "POST",
+        "query",
+        r#"{"operation":"query","query":"SELECT Name, Description FROM Account WHERE Name LIKE 'Stream %'"}"#,
+    )
+    .await;
+    assert_eq!(created.status, 200, "{}", created.body);
+    created.json()["id"].as_str().unwrap().to_string()
+}
+
 /// Closes the job's upload (UploadComplete): the job's state after it.
 async fn close(client: &Client, origin: &str, token: &str, job: &str) -> Value {
     let closed = bulk2(
@@ -138,17 +153,7 @@ async fn a_bulk2_upload_and_its_results_over_100_mb_stream_through_a_gateway_pro
     assert_eq!(done["numberRecordsFailed"], 0, "{done}");
 
     // The same records back as one query result page, read as it comes.
-    let created = bulk2(
-        &client,
-        &origin,
-        &token,
-        "POST",
-        "query",
-        r#"{"operation":"query","query":"SELECT Name, Description FROM Account WHERE Name LIKE 'Stream %'"}"#,
-    )
-    .await;
-    assert_eq!(created.status, 200, "{}", created.body);
-    let query = created.json()["id"].as_str().unwrap().to_string();
+    let query = query_job(&client, &origin, &token).await;
     let url = format!("{origin}/services/data/v62.0/jobs/query/{query}/results");
     let auth = format!("Bearer {token}");
     let answer = client
@@ -306,6 +311,30 @@ async fn a_stream_past_max_stream_mb_is_refused_in_the_clients_format() {
     assert_eq!(status, 201, "{body}");
     let done = close(&client, &origin, &token, &job).await;
     assert_eq!(done["numberRecordsProcessed"], 3, "{done}");
+
+    // An answer whose Content-Length is over the cap (1.5 MB of results)
+    // is refused before any of it goes, in the client's format.
+    let job = ingest_job(&client, &origin, &token).await;
+    for _ in 0..3 {
+        let (status, body) = upload(&client, &origin, &token, &job, CsvRows::new(250, 2000)).await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let done = close(&client, &origin, &token, &job).await;
+    assert_eq!(done["numberRecordsProcessed"], 750, "{done}");
+    let id = query_job(&client, &origin, &token).await;
+    let results = bulk2(
+        &client,
+        &origin,
+        &token,
+        "GET",
+        &format!("query/{id}/results"),
+        "",
+    )
+    .await;
+    assert_eq!(results.status, 502, "{}", results.body);
+    let message = results.json()[0]["message"].as_str().unwrap().to_string();
+    assert!(message.contains("max_stream_mb"), "{message}");
+    assert!(message.contains("Content-Length"), "{message}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -529,16 +558,7 @@ async fn answers_go_back_gzip_when_the_client_asks_and_read_ones_decoded() {
     assert_eq!(wire.len(), page.len());
 
     // A Bulk 2.0 result (streamed) the same way.
-    let created = bulk2(
-        &client,
-        &origin,
-        &token,
-        "POST",
-        "query",
-        r#"{"operation":"query","query":"SELECT Name, Description FROM Account WHERE Name LIKE 'Stream %'"}"#,
-    )
-    .await;
-    let id = created.json()["id"].as_str().unwrap().to_string();
+    let id = query_job(&client, &origin, &token).await;
     let url = format!("{origin}/services/data/v62.0/jobs/query/{id}/results");
     let (head, wire) = raw(&client, &url, &gzip).await;
     assert_eq!(head.status, 200);

@@ -1,6 +1,7 @@
 //! The last problems the callers' listener answered, newest first, for the
-//! admin dashboard: when, where, which code and request id; never a
-//! detail, a header or a body. Bounded: the oldest falls off.
+//! admin dashboard: when, where (tenant and workflow, or the front door's
+//! API), which code and request id; never a detail, a header or a body.
+//! Bounded: the oldest falls off.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -17,6 +18,8 @@ pub struct Recent {
     pub at: String,
     pub tenant: Option<String>,
     pub workflow: Option<String>,
+    /// The front door's API (`rest`, `soap-partner`, `bulk2`, ...).
+    pub api: Option<&'static str>,
     pub status: u16,
     pub code: &'static str,
     pub request_id: String,
@@ -29,13 +32,15 @@ pub struct Problems {
 }
 
 impl Problems {
-    /// Remembers one problem (dropping the oldest past [`KEPT`]).
+    /// Remembers one problem (dropping the oldest past [`KEPT`]): at a
+    /// workflow, or at the front door's `api`.
     pub fn record(
         &self,
         code: ProblemCode,
         status: u16,
         tenant: Option<&str>,
         workflow: Option<&str>,
+        api: Option<&'static str>,
         request_id: &str,
     ) {
         let now = time::OffsetDateTime::now_utc()
@@ -47,6 +52,7 @@ impl Problems {
                 .unwrap_or_default(),
             tenant: tenant.map(str::to_string),
             workflow: workflow.map(str::to_string),
+            api,
             status,
             code: code.code(),
             request_id: request_id.to_string(),
@@ -77,6 +83,7 @@ mod tests {
                 404,
                 Some("acme"),
                 Some("user"),
+                None,
                 &id,
             );
         }

@@ -138,7 +138,7 @@ function render(o) {
     tr.dataset.requestId = p.request_id;
     cell(tr, p.at, "at", "mono");
     cell(tr, p.tenant, "tenant");
-    cell(tr, p.workflow, "workflow");
+    cell(tr, p.workflow ?? (p.api ? `front door: ${p.api}` : null), "workflow");
     cell(tr, p.status, "status", "num");
     cell(tr, p.code, "code", "mono bad");
     cell(tr, p.request_id, "request_id", "mono");

@@ -90,6 +90,14 @@ pub async fn handle(
     let served = proxy::serve(shared, caller, &route, &path, request, request_id).await;
     let api = route.api_name(&path);
     super::access::front_door(served.tenant.as_deref(), api);
+    // The gateway's own refusals, for the dashboard's recent problems.
+    if let Some(code) = super::access::problem_code(&served.response) {
+        let status = served.response.status().as_u16();
+        let tenant = served.tenant.as_deref();
+        shared
+            .problems
+            .record(code, status, tenant, None, Some(api), request_id);
+    }
     // Only requests a credential tied to a tenant get series: a refused
     // caller names no tenant (the access log line says why).
     if let Some(tenant) = served.tenant {

@@ -17,7 +17,7 @@ use super::{Served, credential, login, refuse, refused, tokens, upstream_error};
 use crate::gateway::auth::Caller;
 use crate::gateway::linger;
 use crate::gateway::{Generation, Shared};
-use crate::problem::ProblemCode;
+use crate::problem::{ProblemCode, UpstreamCode};
 use crate::salesforce::Api;
 use crate::transport::{self, Capped, Overrun, StreamError};
 use crate::upstream::{Answer, Carried, Forward};
@@ -248,8 +248,21 @@ pub(super) async fn serve(
             (passed.status, passed.headers, whole(body))
         }
         (Carried::Stream(body), _) => {
-            // The tenant's slot is held until the answer has gone.
             let limit = generation.config.front_door.max_stream_bytes;
+            // Said to be too large: refused before any of it goes.
+            if let Some(length) = linger::declared(&passed.headers)
+                && length > limit as u64
+            {
+                drop(body);
+                return fail(FrontDoorError::new(
+                    ProblemCode::Upstream(UpstreamCode::UpstreamTooLarge),
+                    format!(
+                        "the answer's Content-Length {length} is over the {limit}-byte limit ([front_door] max_stream_mb)"
+                    ),
+                ));
+            }
+            // Else cut past the cap (the client sees an incomplete
+            // transfer); the tenant's slot is held until the answer has gone.
             let body = Capped::new(body, limit, None).0.holding(_slot);
             (passed.status, passed.headers, body.boxed_unsync())
         }
