@@ -585,7 +585,8 @@ async fn refusals_on_the_head_alone_are_problems() {
     let answer = raw(addr, "GET / HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n").await;
     assert_problem(&answer, "400", "bad_request");
     // Two Authorization headers: refused, not "the first one wins", on
-    // workflow routes and at the front door alike.
+    // workflow routes and at the front door alike (there in the format of
+    // the client's API).
     for path in [
         "/tenants/acme/workflows/user",
         "/services/data/v62.0/sobjects",
@@ -595,13 +596,46 @@ async fn refusals_on_the_head_alone_are_problems() {
             &format!("GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d\r\nAuthorization: Bearer other\r\n\r\n"),
         )
         .await;
-        assert_problem(&answer, "400", "bad_request");
+        if path.starts_with("/tenants/") {
+            assert_problem(&answer, "400", "bad_request");
+        } else {
+            assert!(answer.starts_with("HTTP/1.1 400 "), "{answer}");
+            assert!(
+                answer.contains("\"errorCode\":\"INVALID_REQUEST\""),
+                "{answer}"
+            );
+        }
         assert!(answer.contains("Authorization more than once"), "{answer}");
         assert!(
             !answer.contains("acme-key-1-4f0a9c2e7b1d8e3f6a5c0b9d"),
             "{answer}"
         );
     }
+    // A SOAP login whose Content-Length is over the cap: refused on its
+    // head as a SOAP fault (what a SOAP client can read), not as JSON
+    // (found by scripts/hostile-front-door); REST gets its own format.
+    let answer = raw(
+        addr,
+        "POST /services/Soap/u/62.0 HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nSOAPAction: login\r\nContent-Length: 2097152\r\n\r\n",
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 500 "), "{answer}");
+    assert!(answer.contains("content-type: text/xml"), "{answer}");
+    assert!(
+        answer.contains("<faultcode>sf:EXCEEDED_MAX_SIZE_REQUEST</faultcode>"),
+        "{answer}"
+    );
+    assert!(answer.contains("was not read"), "{answer}");
+    let answer = raw(
+        addr,
+        "POST /services/data/v62.0/sobjects/Account HTTP/1.1\r\nHost: x\r\nContent-Length: 2097152\r\n\r\n",
+    )
+    .await;
+    assert!(answer.starts_with("HTTP/1.1 413 "), "{answer}");
+    assert!(
+        answer.contains("\"errorCode\":\"EXCEEDED_MAX_SIZE_REQUEST\""),
+        "{answer}"
+    );
     // A Content-Length over the cap is refused before any of the body is
     // sent (else this would wait for it and end in 408 after 30 s).
     let answer = raw(

@@ -76,7 +76,12 @@ async fn answer(
     };
     if let Some(problem) = super::early::refusal(request.headers(), max_body) {
         tracing::info!(%path, request_id = %request_id, code = %problem.code, "request refused on its head");
-        let mut response = problem.into_response(request_id);
+        // In the client's format on Salesforce's paths (a SOAP fault for
+        // a SOAP client), else problem+json.
+        let mut response = match &front_door {
+            Some(path) => super::front_door::refuse_early(path, problem, request_id),
+            None => problem.into_response(request_id).map(boxed),
+        };
         // The body is not read: the connection cannot be reused, and
         // closes once the rest of the body is thrown away.
         response.headers_mut().insert(
@@ -85,7 +90,7 @@ async fn answer(
         );
         let declared = super::linger::declared(request.headers());
         super::linger::discard(request.into_body(), declared);
-        return response.map(boxed);
+        return response;
     }
     if let Some(path) = front_door {
         return super::front_door::handle(shared, caller, path, request, request_id).await;

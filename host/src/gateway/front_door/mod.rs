@@ -119,6 +119,19 @@ pub async fn handle(
     served.response
 }
 
+/// A request refused on its head alone ([`crate::gateway::early`]), in the
+/// format of the client's API.
+pub fn refuse_early(
+    path: &str,
+    problem: crate::problem::Problem,
+    request_id: &str,
+) -> http::Response<crate::transport::Body> {
+    // The body is not read, so whether it was a login is not known; it
+    // only matters for a refused credential, which the head never is.
+    let error = FrontDoorError::new(problem.code, problem.detail);
+    errors::response(route::route(path).family(), false, &error, request_id)
+}
+
 /// The answer for `error` on `route`.
 fn refuse(route: &Route, login: bool, error: FrontDoorError, request_id: &str) -> Served {
     Served {
