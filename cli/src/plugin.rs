@@ -141,7 +141,7 @@ async fn check(file: &Path, json: bool) -> anyhow::Result<()> {
         "{}: ok, a {} for twoway:gateway@{} ({} bytes, version {})",
         file.display(),
         inspection.world,
-        twoway::plugin::WIT_VERSION,
+        inspection.wit,
         inspection.size,
         inspection.version
     );

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 
 use twoway_tests::gateway::{ACME, SECRETS};
-use twoway_tests::plugins::{ERROR_CASES, GET_USER_INFO, WIT_0_1_0};
+use twoway_tests::plugins::{ERROR_CASES, GET_USER_INFO, WIT_0_1_0, WIT_0_3_0};
 use twoway_tests::process::{self, Process, Run};
 
 fn twoway(args: &[&str], dir: &Path) -> Run {
@@ -22,7 +22,7 @@ fn check_shows_the_world_and_refuses_what_the_gateway_would() {
     assert_eq!(run.code, 0, "{}", run.output());
     assert!(
         run.stdout
-            .contains("ok, a workflow for twoway:gateway@0.3.0"),
+            .contains("ok, a workflow for twoway:gateway@0.3.1"),
         "{}",
         run.output()
     );
@@ -43,7 +43,7 @@ fn check_shows_the_world_and_refuses_what_the_gateway_would() {
     };
     assert!(names("exports") == ["handle"], "{report}");
     assert!(
-        names("imports").contains(&"twoway:gateway/upstream@0.3.0".to_string()),
+        names("imports").contains(&"twoway:gateway/upstream@0.3.1".to_string()),
         "{report}"
     );
 
@@ -52,6 +52,15 @@ fn check_shows_the_world_and_refuses_what_the_gateway_would() {
     assert_eq!(run.code, 3, "{}", run.output());
     assert!(
         run.stderr.contains("twoway:gateway@0.1.0") && run.stderr.contains("rebuild"),
+        "{}",
+        run.output()
+    );
+
+    // Built against 0.3.0, the same track: loads, and says which version.
+    let run = twoway(&["plugin", "check", WIT_0_3_0], dir.path());
+    assert_eq!(run.code, 0, "{}", run.output());
+    assert!(
+        run.stdout.contains("ok, a policy for twoway:gateway@0.3.0"),
         "{}",
         run.output()
     );

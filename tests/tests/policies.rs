@@ -1,8 +1,8 @@
 //! Front-door policies, as real components built from source (the Rust
 //! examples in plugins/policies, the JavaScript `audit` by
 //! scripts/build-js-plugins): loaded for the world `policy` by the plugin
-//! runtime, run in fresh instances on requests and answers as existing
-//! clients send them. A workflow is refused as a policy and a policy as a
+//! runtime, run in a fresh instance per request (its answer judged in the
+//! same instance) as existing clients send them. A workflow is refused as a policy and a policy as a
 //! workflow, each with the world it must be of.
 
 use std::collections::BTreeMap;
@@ -12,11 +12,12 @@ use std::time::Duration;
 
 use twoway::config::{Auth, PluginLimits};
 use twoway::plugin::{
-    FrontRequest, FrontResponse, Header, RequestDecision, ResponseDecision, Runtime, Version, World,
+    CallContext, FrontRequest, FrontResponse, Header, PolicyCall, RequestDecision,
+    ResponseDecision, Runtime, Version, World,
 };
 use twoway::secret::Secret;
 use twoway::upstream::TenantUpstream;
-use twoway_tests::plugins::{GET_USER_INFO, MASK_FIELDS, READ_ONLY};
+use twoway_tests::plugins::{GET_USER_INFO, MASK_FIELDS, READ_ONLY, WIT_0_3_0};
 
 fn limits() -> PluginLimits {
     PluginLimits {
@@ -36,7 +37,7 @@ fn load(runtime: &Runtime, path: &str, world: World) -> Result<Version, String> 
 
 /// The call context of tenant `acme` with the policy's `config`; the
 /// upstream is real and never called (a policy makes no API calls).
-fn call(config: &[(&str, &str)]) -> twoway::plugin::CallContext {
+fn call(config: &[(&str, &str)]) -> CallContext {
     let settings = twoway::upstream::Settings {
         tenant: "acme".into(),
         identity: None,
@@ -81,6 +82,73 @@ fn call(config: &[(&str, &str)]) -> twoway::plugin::CallContext {
     }
 }
 
+/// A request and the operation the front door would tell the policy.
+struct Judged {
+    request: FrontRequest,
+    operation: Option<String>,
+}
+
+/// A SOAP request of `operation`, as the front door hands it to a policy.
+fn soap(api: twoway::plugin::Api, path: &str, operation: &str) -> Judged {
+    Judged {
+        request: request(api, "POST", path, &envelope(operation)),
+        operation: Some(operation.into()),
+    }
+}
+
+/// A request whose operation the front door names `operation` (a REST
+/// resource) or does not name.
+fn other(
+    api: twoway::plugin::Api,
+    method: &str,
+    path: &str,
+    body: &str,
+    operation: Option<&str>,
+) -> Judged {
+    Judged {
+        request: request(api, method, path, body),
+        operation: operation.map(Into::into),
+    }
+}
+
+/// The policy's decision on `judged`, and its instance when it judges the
+/// answer too.
+async fn on_request(
+    runtime: &Runtime,
+    policy: &Version,
+    call: CallContext,
+    judged: &Judged,
+) -> (RequestDecision, Option<PolicyCall>) {
+    runtime
+        .on_request(
+            policy,
+            call,
+            limits(),
+            &judged.request,
+            judged.operation.clone(),
+        )
+        .await
+        .expect("the policy runs")
+}
+
+/// The policy's decision on `response` to `request`, in the instance that
+/// passed the request.
+async fn on_response(
+    runtime: &Runtime,
+    policy: &Version,
+    call: CallContext,
+    request: &Judged,
+    response: &FrontResponse,
+) -> ResponseDecision {
+    let (decision, kept) = on_request(runtime, policy, call, request).await;
+    assert_eq!(decision, RequestDecision::Pass);
+    let kept = kept.expect("the policy judges answers: its instance is kept");
+    runtime
+        .on_response(kept, &request.request, response)
+        .await
+        .expect("the policy runs")
+}
+
 fn request(api: twoway::plugin::Api, method: &str, path: &str, body: &str) -> FrontRequest {
     FrontRequest {
         api,
@@ -113,95 +181,86 @@ async fn read_only_lets_reads_through_and_refuses_every_kind_of_write() {
     let (_dir, runtime) = runtime();
     let policy = load(&runtime, READ_ONLY, World::Policy).expect("read-only loads as a policy");
     let reads = [
-        request(
-            Api::SoapPartner,
-            "POST",
-            "/services/Soap/u/62.0",
-            &envelope("query"),
+        soap(Api::SoapPartner, "/services/Soap/u/62.0", "query"),
+        soap(Api::SoapPartner, "/services/Soap/u/62.0", "getUserInfo"),
+        other(
+            Api::Rest,
+            "GET",
+            "/services/data/v62.0/query",
+            "",
+            Some("query"),
         ),
-        request(
-            Api::SoapPartner,
+        other(
+            Api::Rest,
             "POST",
-            "/services/Soap/u/62.0",
-            &envelope("getUserInfo"),
+            "/services/data/v62.0/jobs/query",
+            "{}",
+            Some("jobs"),
         ),
-        request(Api::Rest, "GET", "/services/data/v62.0/query", ""),
-        request(Api::Rest, "POST", "/services/data/v62.0/jobs/query", "{}"),
-        request(
+        other(
             Api::Bulk,
             "POST",
             "/services/async/62.0/job",
             r#"{"operation":"query","object":"Account","contentType":"JSON"}"#,
+            None,
         ),
     ];
     for r in reads {
-        let decision = runtime
-            .on_request(&policy, call(&[]), limits(), &r)
-            .await
-            .expect("the policy runs");
+        let (decision, kept) = on_request(&runtime, &policy, call(&[]), &r).await;
+        let r = &r.request;
         assert_eq!(decision, RequestDecision::Pass, "{} {}", r.method, r.path);
+        assert!(
+            kept.is_none(),
+            "read-only skips the answer, so its instance ends with the request hook"
+        );
     }
     let writes = [
         (
-            request(
-                Api::SoapPartner,
-                "POST",
-                "/services/Soap/u/62.0",
-                &envelope("create"),
-            ),
+            soap(Api::SoapPartner, "/services/Soap/u/62.0", "create"),
             "create",
         ),
         (
-            request(
-                Api::SoapEnterprise,
-                "POST",
-                "/services/Soap/c/62.0",
-                &envelope("delete"),
-            ),
+            soap(Api::SoapEnterprise, "/services/Soap/c/62.0", "delete"),
             "delete",
         ),
         (
-            request(
+            other(
                 Api::Rest,
                 "PATCH",
                 "/services/data/v62.0/sobjects/Account/001",
                 "{}",
+                Some("sobjects"),
             ),
             "PATCH",
         ),
         (
-            request(
+            other(
                 Api::Rest,
                 "POST",
                 "/services/data/v62.0/composite/sobjects",
                 "{}",
+                Some("composite"),
             ),
             "POST",
         ),
         (
-            request(
+            other(
                 Api::Bulk,
                 "POST",
                 "/services/async/62.0/job",
                 r#"{"operation":"insert","object":"Account","contentType":"JSON"}"#,
+                None,
             ),
             "Bulk",
         ),
         (
-            request(
-                Api::SoapMetadata,
-                "POST",
-                "/services/Soap/m/62.0",
-                &envelope("deploy"),
-            ),
+            soap(Api::SoapMetadata, "/services/Soap/m/62.0", "deploy"),
             "Metadata",
         ),
     ];
     for (r, named) in writes {
-        let decision = runtime
-            .on_request(&policy, call(&[]), limits(), &r)
-            .await
-            .expect("the policy runs");
+        let (decision, _) = on_request(&runtime, &policy, call(&[]), &r).await;
+        let r = &r.request;
         assert!(
             matches!(&decision, RequestDecision::Refuse(why) if why.contains("read-only") && why.contains(named)),
             "{} {}: {decision:?}",
@@ -209,22 +268,23 @@ async fn read_only_lets_reads_through_and_refuses_every_kind_of_write() {
             r.path
         );
     }
+    // The operation the host names is what counts (the policy does not read
+    // the envelope): a `create` envelope the host calls `query` passes.
+    let told = Judged {
+        operation: Some("query".into()),
+        ..soap(Api::SoapPartner, "/services/Soap/u/62.0", "create")
+    };
+    let (decision, _) = on_request(&runtime, &policy, call(&[]), &told).await;
+    assert_eq!(decision, RequestDecision::Pass);
     // `allow` adds operations.
-    let convert = request(
-        Api::SoapPartner,
-        "POST",
-        "/services/Soap/u/62.0",
-        &envelope("convertLead"),
-    );
-    let decision = runtime
-        .on_request(
-            &policy,
-            call(&[("allow", "convertLead")]),
-            limits(),
-            &convert,
-        )
-        .await
-        .unwrap();
+    let convert = soap(Api::SoapPartner, "/services/Soap/u/62.0", "convertLead");
+    let (decision, _) = on_request(
+        &runtime,
+        &policy,
+        call(&[("allow", "convertLead")]),
+        &convert,
+    )
+    .await;
     assert_eq!(decision, RequestDecision::Pass);
 }
 
@@ -234,7 +294,13 @@ async fn mask_fields_masks_configured_fields_in_json_and_soap_answers() {
     let (_dir, runtime) = runtime();
     let policy = load(&runtime, MASK_FIELDS, World::Policy).expect("mask-fields loads");
     let config = [("fields", "SSN__c, Phone")];
-    let query = request(Api::Rest, "GET", "/services/data/v62.0/query", "");
+    let query = other(
+        Api::Rest,
+        "GET",
+        "/services/data/v62.0/query",
+        "",
+        Some("query"),
+    );
     let json = FrontResponse {
         status: 200,
         headers: vec![Header {
@@ -243,10 +309,7 @@ async fn mask_fields_masks_configured_fields_in_json_and_soap_answers() {
         }],
         body: br#"{"totalSize":1,"done":true,"records":[{"attributes":{"type":"Contact"},"Name":"Wile","Phone":"555-0100","SSN__c":"078-05-1120","Account":{"Phone":"555-0199"}}]}"#.to_vec(),
     };
-    let decision = runtime
-        .on_response(&policy, call(&config), limits(), &query, &json)
-        .await
-        .expect("the policy runs");
+    let decision = on_response(&runtime, &policy, call(&config), &query, &json).await;
     let ResponseDecision::Change(masked) = decision else {
         panic!("the answer is changed: {decision:?}")
     };
@@ -266,10 +329,7 @@ async fn mask_fields_masks_configured_fields_in_json_and_soap_answers() {
         }],
         body: br#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:sf="urn:sobject.partner.soap.sforce.com"><soapenv:Body><queryResponse><result><records><sf:Name>Wile</sf:Name><sf:Phone>555-0100</sf:Phone></records></result></queryResponse></soapenv:Body></soapenv:Envelope>"#.to_vec(),
     };
-    let decision = runtime
-        .on_response(&policy, call(&config), limits(), &query, &soap)
-        .await
-        .unwrap();
+    let decision = on_response(&runtime, &policy, call(&config), &query, &soap).await;
     let ResponseDecision::Change(masked) = decision else {
         panic!("the SOAP answer is changed: {decision:?}")
     };
@@ -284,10 +344,7 @@ async fn mask_fields_masks_configured_fields_in_json_and_soap_answers() {
         body: br#"{"records":[{"Name":"Wile"}]}"#.to_vec(),
         ..json
     };
-    let decision = runtime
-        .on_response(&policy, call(&config), limits(), &query, &plain)
-        .await
-        .unwrap();
+    let decision = on_response(&runtime, &policy, call(&config), &query, &plain).await;
     assert_eq!(decision, ResponseDecision::Pass);
 }
 
@@ -323,25 +380,45 @@ async fn the_javascript_audit_policy_passes_everything() {
     }
     let (_dir, runtime) = runtime();
     let policy = load(&runtime, &path.display().to_string(), World::Policy).expect("audit loads");
-    let create = request(
-        Api::SoapPartner,
-        "POST",
-        "/services/Soap/u/62.0",
-        &envelope("create"),
-    );
-    let decision = runtime
-        .on_request(&policy, call(&[]), limits(), &create)
-        .await
-        .expect("the policy runs");
-    assert_eq!(decision, RequestDecision::Pass);
+    let create = soap(Api::SoapPartner, "/services/Soap/u/62.0", "create");
     let answer = FrontResponse {
         status: 200,
         headers: Vec::new(),
         body: Vec::new(),
     };
-    let decision = runtime
-        .on_response(&policy, call(&[]), limits(), &create, &answer)
-        .await
-        .expect("the policy runs");
+    let decision = on_response(&runtime, &policy, call(&[]), &create, &answer).await;
+    assert_eq!(decision, ResponseDecision::Pass);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_policy_built_against_wit_0_3_0_still_loads_and_judges_both_hooks() {
+    use twoway::plugin::Api;
+    let (_dir, runtime) = runtime();
+    let policy = load(&runtime, WIT_0_3_0, World::Policy).expect("a 0.3.0 policy loads");
+    let delete = other(
+        Api::Rest,
+        "DELETE",
+        "/services/data/v62.0/sobjects/Account/001",
+        "",
+        Some("sobjects"),
+    );
+    let (decision, _) = on_request(&runtime, &policy, call(&[]), &delete).await;
+    assert!(
+        matches!(&decision, RequestDecision::Refuse(why) if why.contains("0.3.0")),
+        "{decision:?}"
+    );
+    let get = other(
+        Api::Rest,
+        "GET",
+        "/services/data/v62.0/sobjects/Account/001",
+        "",
+        Some("sobjects"),
+    );
+    let answer = FrontResponse {
+        status: 200,
+        headers: Vec::new(),
+        body: b"{}".to_vec(),
+    };
+    let decision = on_response(&runtime, &policy, call(&[]), &get, &answer).await;
     assert_eq!(decision, ResponseDecision::Pass);
 }

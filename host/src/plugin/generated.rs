@@ -26,20 +26,21 @@ mod policy_world {
     });
 }
 
-pub use self::policy_world::PolicyPre;
+pub use self::policy_world::twoway::gateway::front_door::Host as FrontDoorHost;
 pub use self::policy_world::twoway::gateway::policy_types::{
     FrontRequest, FrontResponse, Host as PolicyTypesHost, RequestDecision, ResponseDecision,
 };
+pub use self::policy_world::{Policy, PolicyPre};
 
-/// Defines the types-only interface `policy-types` in `linker` (the policy
-/// world's other imports are the workflow world's).
-pub fn add_policy_types_to_linker<T: PolicyTypesHost + Send + 'static>(
+/// Defines the policy world's own imports in `linker`: the types-only
+/// `policy-types` and `front-door` (its other imports are the workflow
+/// world's).
+pub fn add_policy_imports_to_linker<T: PolicyTypesHost + FrontDoorHost + Send + 'static>(
     linker: &mut wasmtime::component::Linker<T>,
 ) -> wasmtime::Result<()> {
-    self::policy_world::twoway::gateway::policy_types::add_to_linker::<
-        T,
-        wasmtime::component::HasSelf<T>,
-    >(linker, |s| s)
+    use self::policy_world::twoway::gateway::{front_door, policy_types};
+    policy_types::add_to_linker::<T, wasmtime::component::HasSelf<T>>(linker, |s| s)?;
+    front_door::add_to_linker::<T, wasmtime::component::HasSelf<T>>(linker, |s| s)
 }
 pub use self::twoway::gateway::context::Host as ContextHost;
 pub use self::twoway::gateway::types::Host as TypesHost;

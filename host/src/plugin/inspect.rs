@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::{LoadError, Runtime, World, version_id};
+use super::{LoadError, Runtime, WIT_VERSION, World, version_id, wit_version};
 
 /// A component that loaded, described.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -19,6 +19,8 @@ pub struct Inspection {
     pub exports: Vec<String>,
     /// The world it is a component of: `workflow` or `policy`.
     pub world: &'static str,
+    /// The `twoway:gateway` version it was built against (`0.3.1`).
+    pub wit: String,
 }
 
 impl Runtime {
@@ -45,6 +47,7 @@ impl Runtime {
             imports: names(&mut ty.imports(&self.engine).map(|(n, _)| n.to_string())),
             exports: names(&mut ty.exports(&self.engine).map(|(n, _)| n.to_string())),
             world: world.name(),
+            wit: wit_version(&self.engine, &component).unwrap_or_else(|| WIT_VERSION.into()),
         })
     }
 }

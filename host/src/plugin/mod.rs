@@ -39,13 +39,13 @@ pub use inspect::Inspection;
 pub use observe::Observer;
 pub use registry::{POLICY_SLOT, SlotSpec};
 pub use registry::{Registry, Slot, SlotStatus, Slots, read_component};
-pub use state::CallContext;
+pub use state::{CallContext, host_api, wit_api};
 pub use watch::Watcher;
 
 use crate::config::PluginLimits;
-use generated::{PolicyPre, Workflow, WorkflowPre};
+use generated::{Policy, PolicyPre, Workflow, WorkflowPre};
 use output::{GuestOutput, LogBudget};
-use state::{MemoryLimiter, PluginState};
+use state::{FrontFacts, MemoryLimiter, PluginState};
 
 /// Why a plugin call produced no response.
 #[derive(Debug, thiserror::Error)]
@@ -72,7 +72,7 @@ pub enum LoadError {
     #[error("{path} does not fit the world twoway:gateway/workflow: {reason}")]
     Link { path: String, reason: String },
     #[error(
-        "{path} was built against twoway:gateway@{found}; this gateway loads @{WIT_VERSION} only: \
+        "{path} was built against twoway:gateway@{found}; this gateway loads @0.3.0 to @{WIT_VERSION}: \
          rebuild the workflow with the current SDK (plugins/sdk, or its wit/ copied from this \
          repository's wit/) and replace the file"
     )]
@@ -80,16 +80,41 @@ pub enum LoadError {
 }
 
 /// The version of the WIT package `twoway:gateway` the host implements.
-pub const WIT_VERSION: &str = "0.3.0";
+/// Components built against an earlier version of the same `0.3` track
+/// load too (the linker matches their imports to ours by semver: 0.3.1
+/// only added `front-door` to the policy world).
+pub const WIT_VERSION: &str = "0.3.1";
 
-/// The `twoway:gateway` version a component imports, when it is not ours.
+/// The `twoway:gateway` version a component was built against (the one its
+/// imports name), when it names one.
+fn wit_version(engine: &Engine, component: &Component) -> Option<String> {
+    component
+        .component_type()
+        .imports(engine)
+        .filter_map(|(name, _)| name.strip_prefix("twoway:gateway/"))
+        .map(|rest| rest.split_once('@').map_or("", |(_, v)| v).to_string())
+        .next()
+}
+
+/// True when a component built against `version` links against this host:
+/// the same `0.3` track, not newer than [`WIT_VERSION`].
+fn loads_wit(version: &str) -> bool {
+    let patch = |v: &str| {
+        v.strip_prefix("0.3.")
+            .and_then(|patch| patch.parse::<u32>().ok())
+    };
+    matches!((patch(version), patch(WIT_VERSION)), (Some(found), Some(ours)) if found <= ours)
+}
+
+/// The `twoway:gateway` version a component imports, when it is not one
+/// this host loads.
 fn foreign_wit_version(engine: &Engine, component: &Component) -> Option<String> {
     component
         .component_type()
         .imports(engine)
         .filter_map(|(name, _)| name.strip_prefix("twoway:gateway/"))
         .map(|rest| rest.split_once('@').map_or("", |(_, v)| v))
-        .find(|version| *version != WIT_VERSION)
+        .find(|version| !loads_wit(version))
         .map(|v| {
             if v.is_empty() {
                 "(no version)".into()
@@ -160,9 +185,9 @@ impl Runtime {
             &mut linker,
             |s| s,
         )?;
-        // A policy imports `context` and `types` (above) and the types-only
-        // `policy-types`.
-        generated::add_policy_types_to_linker(&mut linker)?;
+        // A policy imports `context` and `types` (above), the types-only
+        // `policy-types` and `front-door`.
+        generated::add_policy_imports_to_linker(&mut linker)?;
         Ok(Self {
             engine,
             linker,
@@ -275,11 +300,7 @@ impl Runtime {
     /// A fresh Store for one call: deny-all WASI (no preopened directories,
     /// no environment, no arguments, no sockets, no name lookups), the
     /// memory limit, and CPU time counted in epoch ticks.
-    fn store(
-        &self,
-        call: &CallContext,
-        limits: PluginLimits,
-    ) -> (Store<PluginState>, GuestOutput, GuestOutput) {
+    fn store(&self, call: &CallContext, limits: PluginLimits) -> Run {
         let stdout = GuestOutput::default();
         let stderr = GuestOutput::default();
         let wasi = WasiCtxBuilder::new()
@@ -302,10 +323,10 @@ impl Runtime {
             cpu_budget,
             cpu_exceeded: false,
             log: LogBudget::default(),
+            front: FrontFacts::default(),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|s| &mut s.limiter);
-        store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|mut ctx| {
             let s = ctx.data_mut();
             s.cpu_ticks += 1;
@@ -315,26 +336,36 @@ impl Runtime {
             }
             Ok(UpdateDeadline::Yield(1))
         });
-        (store, stdout, stderr)
+        Run {
+            store,
+            output: (stdout, stderr),
+        }
     }
 
-    /// What one call in `store` came to: the guest's output logged, and a
-    /// timeout, the CPU or memory limit or a trap as the [`PluginError`].
-    fn finish<T>(
+    /// Runs `work` (an instantiation, a call into the guest) in `run`'s
+    /// Store under `limits`, each time with the whole CPU, time and log
+    /// budget; then logs what the guest wrote and turns a timeout, the CPU
+    /// or memory limit or a trap into the [`PluginError`].
+    async fn run<T>(
         &self,
         call: &CallContext,
         limits: PluginLimits,
-        store: &mut Store<PluginState>,
-        (stdout, stderr): (GuestOutput, GuestOutput),
-        outcome: Result<wasmtime::Result<T>, tokio::time::error::Elapsed>,
+        run: &mut Run,
+        work: impl AsyncFnOnce(&mut Store<PluginState>) -> wasmtime::Result<T>,
     ) -> Result<T, PluginError> {
-        let budget = &mut store.data_mut().log;
-        log_guest_output(call, "stdout", &stdout, budget);
-        log_guest_output(call, "stderr", &stderr, budget);
+        let state = run.store.data_mut();
+        state.cpu_ticks = 0;
+        state.log = LogBudget::default();
+        run.store.set_epoch_deadline(1);
+        let outcome = tokio::time::timeout(limits.timeout, work(&mut run.store)).await;
+        let (stdout, stderr) = &run.output;
+        let budget = &mut run.store.data_mut().log;
+        log_guest_output(call, "stdout", stdout, budget);
+        log_guest_output(call, "stderr", stderr, budget);
         if budget.dropped() {
             self.count_dropped_logs(call, budget);
         }
-        let state = store.data();
+        let state = run.store.data();
         match outcome {
             Err(_) => Err(PluginError::Timeout(limits.timeout)),
             Ok(Err(_)) if state.cpu_exceeded => Err(PluginError::Timeout(limits.timeout)),
@@ -346,24 +377,31 @@ impl Runtime {
         }
     }
 
-    /// Runs the policy `version` on a front-door request, in a fresh instance.
+    /// Runs the policy `version` on a front-door request in a fresh
+    /// instance; `operation` is what the host made of the request (WIT
+    /// `front-door.operation`). The instance comes back with the decision
+    /// unless the policy declared it does not judge the answer
+    /// (`skip-response`): then the answer is not the policy's to see.
     pub async fn on_request(
         &self,
         version: &Version,
         call: CallContext,
         limits: PluginLimits,
         request: &FrontRequest,
-    ) -> Result<RequestDecision, PluginError> {
+        operation: Option<String>,
+    ) -> Result<(RequestDecision, Option<PolicyCall>), PluginError> {
         let Linked::Policy(pre) = &version.pre else {
             return Err(not_a(World::Policy));
         };
-        let (mut store, stdout, stderr) = self.store(&call, limits);
-        let run = async {
-            let instance = pre.instantiate_async(&mut store).await?;
-            instance.call_on_request(&mut store, request).await
-        };
-        let outcome = tokio::time::timeout(limits.timeout, run).await;
-        let decision = self.finish(&call, limits, &mut store, (stdout, stderr), outcome)?;
+        let mut run = self.store(&call, limits);
+        run.store.data_mut().front.operation = operation;
+        let (instance, decision) = self
+            .run(&call, limits, &mut run, async |store| {
+                let instance = pre.instantiate_async(&mut *store).await?;
+                let decision = instance.call_on_request(store, request).await?;
+                Ok((instance, decision))
+            })
+            .await?;
         if let RequestDecision::Change(changed) = &decision {
             capped(
                 changed.body.len(),
@@ -371,30 +409,34 @@ impl Runtime {
                 limits.max_output_bytes,
             )?;
         }
-        Ok(decision)
+        let answer = (!run.store.data().front.skip_response).then_some(PolicyCall {
+            instance,
+            run,
+            call,
+            limits,
+        });
+        Ok((decision, answer))
     }
 
-    /// Runs the policy `version` on the answer to `request`, in a fresh instance.
+    /// Runs the policy on the answer to `request` (the request as sent), in
+    /// the instance that decided about the request.
     pub async fn on_response(
         &self,
-        version: &Version,
-        call: CallContext,
-        limits: PluginLimits,
+        policy: PolicyCall,
         request: &FrontRequest,
         response: &FrontResponse,
     ) -> Result<ResponseDecision, PluginError> {
-        let Linked::Policy(pre) = &version.pre else {
-            return Err(not_a(World::Policy));
-        };
-        let (mut store, stdout, stderr) = self.store(&call, limits);
-        let run = async {
-            let instance = pre.instantiate_async(&mut store).await?;
-            instance
-                .call_on_response(&mut store, request, response)
-                .await
-        };
-        let outcome = tokio::time::timeout(limits.timeout, run).await;
-        let decision = self.finish(&call, limits, &mut store, (stdout, stderr), outcome)?;
+        let PolicyCall {
+            instance,
+            mut run,
+            call,
+            limits,
+        } = policy;
+        let decision = self
+            .run(&call, limits, &mut run, async |store| {
+                instance.call_on_response(store, request, response).await
+            })
+            .await?;
         if let ResponseDecision::Change(changed) = &decision {
             capped(
                 changed.body.len(),
@@ -416,15 +458,14 @@ impl Runtime {
         let Linked::Workflow(pre) = &version.pre else {
             return Err(not_a(World::Workflow));
         };
-        let (mut store, stdout, stderr) = self.store(&call, limits);
+        let mut run = self.store(&call, limits);
         let started = Instant::now();
-        let run = async {
-            let instance = pre.instantiate_async(&mut store).await?;
-            instance.call_handle(&mut store, &request).await
-        };
-        let outcome = tokio::time::timeout(limits.timeout, run).await;
         let result = self
-            .finish(&call, limits, &mut store, (stdout, stderr), outcome)
+            .run(&call, limits, &mut run, async |store| {
+                let instance = pre.instantiate_async(&mut *store).await?;
+                instance.call_handle(store, &request).await
+            })
+            .await
             .and_then(|answer| answer.map_err(PluginError::Workflow))
             .and_then(|response| {
                 capped(
@@ -437,6 +478,21 @@ impl Runtime {
         tracing::debug!(tenant = %call.tenant, workflow = %call.workflow, version = %call.version, elapsed = ?started.elapsed(), ok = result.is_ok(), "plugin call");
         result
     }
+}
+
+/// One call's Store and the pipes its guest writes to.
+struct Run {
+    store: Store<PluginState>,
+    output: (GuestOutput, GuestOutput),
+}
+
+/// A policy's instance between the two hooks of one front-door call: made
+/// for this call, used by its request and its answer, dropped after.
+pub struct PolicyCall {
+    instance: Policy,
+    run: Run,
+    call: CallContext,
+    limits: PluginLimits,
 }
 
 /// A guest's answer within its output cap and header count.
@@ -531,3 +587,18 @@ fn log_guest_output(call: &CallContext, stream: &str, pipe: &GuestOutput, budget
 
 /// Shared handle to the runtime.
 pub type SharedRuntime = Arc<Runtime>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loads_components_of_the_same_wit_track_up_to_its_own() {
+        assert!(loads_wit("0.3.0"));
+        assert!(loads_wit(WIT_VERSION));
+        for other in ["0.3.2", "0.2.0", "0.4.0", "1.0.0", "", "0.3", "0.3.x"] {
+            assert!(!loads_wit(other), "{other}");
+        }
+    }
+}
+

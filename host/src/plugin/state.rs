@@ -11,7 +11,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::generated::{
-    Api, ContextHost, Header, Level, OutboundRequest, PolicyTypesHost, SessionInfo, TypesHost,
+    Api, ContextHost, FrontDoorHost, Header, Level, OutboundRequest, PolicyTypesHost, SessionInfo, TypesHost,
     UpstreamError, UpstreamHost, UpstreamResponse,
 };
 use crate::salesforce;
@@ -74,6 +74,18 @@ pub struct PluginState {
     pub cpu_exceeded: bool,
     /// What the call may still write to the log.
     pub log: super::output::LogBudget,
+    /// A policy call's front-door request, as the host classified it.
+    pub front: FrontFacts,
+}
+
+/// What the host knows of the front-door request a policy judges, and what
+/// the policy declared about it (WIT `front-door`).
+#[derive(Debug, Clone, Default)]
+pub struct FrontFacts {
+    /// The SOAP operation or the REST resource (`front-door.operation`).
+    pub operation: Option<String>,
+    /// The policy called `skip-response` during `on-request`.
+    pub skip_response: bool,
 }
 
 impl WasiView for PluginState {
@@ -88,6 +100,17 @@ impl WasiView for PluginState {
 impl TypesHost for PluginState {}
 
 impl PolicyTypesHost for PluginState {}
+
+impl FrontDoorHost for PluginState {
+    async fn operation(&mut self) -> wasmtime::Result<Option<String>> {
+        Ok(self.front.operation.clone())
+    }
+
+    async fn skip_response(&mut self) -> wasmtime::Result<()> {
+        self.front.skip_response = true;
+        Ok(())
+    }
+}
 
 impl UpstreamHost for PluginState {
     async fn send(
@@ -181,15 +204,26 @@ pub fn truncate(text: &str, max: usize) -> &str {
     &text[..end]
 }
 
-fn api(api: Api) -> salesforce::Api {
-    match api {
-        Api::SoapPartner => salesforce::Api::SoapPartner,
-        Api::SoapEnterprise => salesforce::Api::SoapEnterprise,
-        Api::SoapMetadata => salesforce::Api::SoapMetadata,
-        Api::Rest => salesforce::Api::Rest,
-        Api::Bulk => salesforce::Api::Bulk,
-        Api::ApexRest => salesforce::Api::ApexRest,
-    }
+/// The WIT's name for a host API: the one mapping between the two (the
+/// host's SOAP tooling and Apex SOAP APIs have no WIT name: a plugin cannot
+/// call them and a policy cannot judge them).
+pub fn wit_api(api: salesforce::Api) -> Option<Api> {
+    Some(match api {
+        salesforce::Api::SoapPartner => Api::SoapPartner,
+        salesforce::Api::SoapEnterprise => Api::SoapEnterprise,
+        salesforce::Api::SoapMetadata => Api::SoapMetadata,
+        salesforce::Api::Rest => Api::Rest,
+        salesforce::Api::Bulk => Api::Bulk,
+        salesforce::Api::ApexRest => Api::ApexRest,
+        salesforce::Api::SoapTooling | salesforce::Api::SoapApex => return None,
+    })
+}
+
+/// The host API a WIT name stands for ([`wit_api`] read backwards).
+pub fn host_api(api: Api) -> Option<salesforce::Api> {
+    salesforce::Api::ALL
+        .into_iter()
+        .find(|host| wit_api(*host) == Some(api))
 }
 
 /// Checks and converts a plugin's request; the reason says what to fix.
@@ -223,11 +257,28 @@ fn outbound(request: OutboundRequest) -> Result<Outbound, String> {
             .map_err(|_| format!("the value of {name} is not a valid header value"))?;
         headers.append(name, value);
     }
+    let api = host_api(request.api).ok_or_else(|| format!("{:?} is not an API", request.api))?;
     Ok(Outbound {
-        api: api(request.api),
+        api,
         method,
         path: request.path,
         headers,
         body: Bytes::from(request.body),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_wit_api_is_one_host_api_and_back() {
+        for host in salesforce::Api::ALL {
+            let wit = wit_api(host).expect("every API a plugin can call has a WIT name");
+            assert_eq!(host_api(wit), Some(host));
+        }
+        for host in [salesforce::Api::SoapTooling, salesforce::Api::SoapApex] {
+            assert_eq!(wit_api(host), None, "{host:?} has no WIT name");
+        }
+    }
 }

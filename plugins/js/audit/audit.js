@@ -2,37 +2,32 @@
 //
 // Front-door policy `audit`, in JavaScript: writes one audit line per
 // request an existing client sends through the front door (API, method,
-// path, and for SOAP the operation) and one per answer (status), to the
-// gateway's log with the tenant's name. Passes everything unchanged.
+// path, and the operation the host read: the SOAP operation or the REST
+// resource) and one per answer (status), to the gateway's log with the
+// tenant's name. Passes everything unchanged. Both hooks of a request run
+// in one instance, so the answer's line repeats what the request's found.
 //
 // Config: `prefix` (optional) starts every line (default "audit").
 //
 // Built by scripts/build-js-plugins (componentize-js, world `policy`) into
 // target/plugins-js/audit.wasm against the WIT world in ../../../wit.
 
-import { config, log } from "twoway:gateway/context@0.3.0";
+import { config, log } from "twoway:gateway/context@0.3.1";
+import { operation } from "twoway:gateway/front-door@0.3.1";
 
-const decoder = new TextDecoder();
-
-/** The SOAP operation: the first element inside the envelope's Body. */
-function soapOperation(body) {
-  const text = decoder.decode(body.subarray(0, 64 * 1024));
-  const match = /<(?:[\w-]+:)?Body[^>]*>\s*<(?:[\w-]+:)?([\w-]+)/.exec(text);
-  return match ? match[1] : null;
-}
-
-function prefix() {
-  return config("prefix") ?? "audit";
-}
+// What the request hook found; the answer hook of the same request runs in
+// this instance (a fresh one per request: nothing here crosses requests).
+let line = null;
 
 export function onRequest(request) {
-  const operation = request.api.startsWith("soap") ? soapOperation(request.body) : null;
-  const what = operation ? ` ${operation}` : "";
-  log("info", `${prefix()}: ${request.api} ${request.method} ${request.path}${what}`);
+  const what = operation();
+  const prefix = config("prefix") ?? "audit";
+  line = `${prefix}: ${request.api} ${request.method} ${request.path}${what ? ` ${what}` : ""}`;
+  log("info", line);
   return { tag: "pass" };
 }
 
 export function onResponse(request, response) {
-  log("info", `${prefix()}: ${request.api} ${request.method} ${request.path} -> ${response.status}`);
+  log("info", `${line} -> ${response.status}`);
   return { tag: "pass" };
 }

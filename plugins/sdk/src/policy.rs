@@ -23,8 +23,11 @@
 //! ```
 //!
 //! A policy shares `config` and `log` (and the tenant's session facts) with
-//! workflows; it makes no API calls. [`soap_operation`] names a SOAP
-//! request's operation.
+//! workflows; it makes no API calls. Both hooks of one request run in one
+//! fresh instance. [`operation`] is what the host made of the request (the
+//! SOAP operation, the REST resource): no need to parse the body for it.
+//! A policy that does not judge answers calls [`skip_response`] in
+//! `on_request`, and its instance ends there (the cheapest policy).
 
 /// The bindings of the policy world; its `types` and `context` are the
 /// workflow world's ([`crate::bindings`]).
@@ -35,8 +38,8 @@ pub mod bindings {
         world: "policy",
         additional_derives: [PartialEq],
         with: {
-            "twoway:gateway/types@0.3.0": crate::bindings::twoway::gateway::types,
-            "twoway:gateway/context@0.3.0": crate::bindings::twoway::gateway::context,
+            "twoway:gateway/types@0.3.1": crate::bindings::twoway::gateway::types,
+            "twoway:gateway/context@0.3.1": crate::bindings::twoway::gateway::context,
         },
         pub_export_macro: true,
         export_macro_name: "export_policy",
@@ -55,9 +58,12 @@ pub use bindings::twoway::gateway::policy_types::{
 #[doc(inline)]
 pub use bindings::export_policy;
 
+pub use bindings::twoway::gateway::front_door::{operation, skip_response};
+
 /// The operation of a SOAP request (`query`, `create`, `getUserInfo`, ...):
 /// the local name of the first element in the envelope's Body; `None` when
-/// the body is not such an envelope.
+/// the body is not such an envelope. The host already tells it
+/// ([`operation`]); this reads the body of a request a policy changed.
 pub fn soap_operation(body: &[u8]) -> Option<String> {
     let text = std::str::from_utf8(body).ok()?;
     let doc = roxmltree::Document::parse(text).ok()?;

@@ -1,9 +1,11 @@
 //! The tenant's front-door policy (a component of the world
 //! `twoway:gateway/policy`, `[tenant.policy]`): run on each request before
-//! it is sent and on the answer before the client gets it, each in a fresh
-//! instance under the policy's limits. A configured policy that cannot run
-//! (not loaded, trapped, out of time) fails closed: the client gets the
-//! error, nothing is sent, no answer is given unchecked.
+//! it is sent and on the answer before the client gets it, both in one
+//! fresh instance per request under the policy's limits (the host tells it
+//! the request's operation; it may declare it does not judge the answer).
+//! A configured policy that cannot run (not loaded, trapped, out of time)
+//! fails closed: the client gets the error, nothing is sent, no answer is
+//! given unchecked.
 
 use std::sync::Arc;
 
@@ -13,18 +15,22 @@ use super::errors::FrontDoorError;
 use crate::gateway::Shared;
 use crate::gateway::tenants::TenantRuntime;
 use crate::plugin::{
-    self, CallContext, FrontRequest, FrontResponse, Header, RequestDecision, ResponseDecision,
-    Slot, Version,
+    self, CallContext, FrontRequest, FrontResponse, Header, PolicyCall, RequestDecision,
+    ResponseDecision, Slot, Version, wit_api,
 };
 use crate::problem::ProblemCode;
 use crate::salesforce::Api;
 use crate::upstream::{Answer, Forward};
 
-/// The tenant's policy and its live version, when it has a policy.
+/// The tenant's policy and its live version, when it has a policy; after
+/// the request hook, the instance that judges the answer, unless the policy
+/// declared it does not (`front-door.skip-response`).
 pub(super) struct Policy {
     slot: Arc<Slot>,
     version: Arc<Version>,
     call: CallContext,
+    /// The instance between the two hooks, and the request as it went.
+    answer: Option<(PolicyCall, FrontRequest)>,
 }
 
 impl Policy {
@@ -58,39 +64,60 @@ impl Policy {
             slot,
             version,
             call,
+            answer: None,
         }))
     }
 
     /// `forward` as the policy lets it go: unchanged, changed, or refused.
+    /// `soap_operation` is the operation the front door read from a SOAP
+    /// envelope (the policy is told it rather than parsing the body).
     pub(super) async fn on_request(
-        &self,
+        &mut self,
         shared: &Shared,
         forward: Forward,
+        soap_operation: Option<String>,
     ) -> Result<Forward, FrontDoorError> {
         let request = front_request(&forward)?;
-        let decision = shared
+        let operation = soap_operation.or_else(|| rest_resource(&forward));
+        let (decision, answer) = shared
             .registry
             .runtime()
-            .on_request(&self.version, self.call.clone(), self.slot.limits, &request)
+            .on_request(
+                &self.version,
+                self.call.clone(),
+                self.slot.limits,
+                &request,
+                operation,
+            )
             .await
             .map_err(|e| failed(&e.problem()))?;
-        match decision {
-            RequestDecision::Pass => Ok(forward),
+        let (forward, sent) = match decision {
+            RequestDecision::Pass => (forward, request),
             RequestDecision::Refuse(why) => {
-                Err(FrontDoorError::new(ProblemCode::PolicyRefused, why))
+                return Err(FrontDoorError::new(ProblemCode::PolicyRefused, why));
             }
-            RequestDecision::Change(changed) => changed_request(forward, changed),
-        }
+            RequestDecision::Change(changed) => (changed_request(forward, &changed)?, changed),
+        };
+        self.answer = answer.map(|answer| (answer, sent));
+        Ok(forward)
     }
 
-    /// `answer` to `forward` as the policy lets the client have it.
+    /// True when the policy judges the answer (its request hook ran and did
+    /// not skip the answer).
+    pub(super) fn judges_answer(&self) -> bool {
+        self.answer.is_some()
+    }
+
+    /// `answer` as the policy lets the client have it, judged in the
+    /// instance that judged the request; as it is when the policy skipped it.
     pub(super) async fn on_response(
-        &self,
+        &mut self,
         shared: &Shared,
-        forward: &Forward,
         mut answer: Answer,
     ) -> Result<Answer, FrontDoorError> {
-        let request = front_request(forward)?;
+        let Some((policy, request)) = self.answer.take() else {
+            return Ok(answer);
+        };
         let response = FrontResponse {
             status: answer.status,
             headers: headers(&answer.headers),
@@ -99,13 +126,7 @@ impl Policy {
         let decision = shared
             .registry
             .runtime()
-            .on_response(
-                &self.version,
-                self.call.clone(),
-                self.slot.limits,
-                &request,
-                &response,
-            )
+            .on_response(policy, &request, &response)
             .await
             .map_err(|e| failed(&e.problem()))?;
         match decision {
@@ -123,6 +144,26 @@ impl Policy {
     }
 }
 
+/// What a REST or Apex REST request addresses: the first path segment
+/// after `/services/data/v{version}/` (`query`, `sobjects`, `jobs`) or
+/// after `/services/apexrest/` (WIT `front-door.operation`).
+fn rest_resource(forward: &Forward) -> Option<String> {
+    let path = forward
+        .path_and_query
+        .split_once('?')
+        .map_or(forward.path_and_query.as_str(), |(path, _)| path);
+    let rest = match forward.api {
+        Api::Rest => path
+            .strip_prefix("/services/data/")?
+            .split_once('/')
+            .map(|(_, rest)| rest)?,
+        Api::ApexRest => path.strip_prefix("/services/apexrest/")?,
+        _ => return None,
+    };
+    let resource = rest.split('/').next().filter(|r| !r.is_empty())?;
+    Some(resource.to_string())
+}
+
 /// A policy that failed, as the client's error (its own code: trap, time, memory).
 fn failed(problem: &crate::problem::Problem) -> FrontDoorError {
     FrontDoorError::new(
@@ -131,7 +172,6 @@ fn failed(problem: &crate::problem::Problem) -> FrontDoorError {
     )
 }
 
-/// The request a policy sees.
 /// What the policy sees of `forward`; an API the policy world cannot name
 /// (SOAP tooling, Apex SOAP) is refused: a policy is never bypassed.
 fn front_request(forward: &Forward) -> Result<FrontRequest, FrontDoorError> {
@@ -160,7 +200,10 @@ fn front_request(forward: &Forward) -> Result<FrontRequest, FrontDoorError> {
 
 /// `forward` with what the policy changed: method, headers and body; the
 /// path and query only within the same API.
-fn changed_request(mut forward: Forward, changed: FrontRequest) -> Result<Forward, FrontDoorError> {
+fn changed_request(
+    mut forward: Forward,
+    changed: &FrontRequest,
+) -> Result<Forward, FrontDoorError> {
     let broken = |why: String| {
         FrontDoorError::new(
             ProblemCode::PluginTrap,
@@ -194,7 +237,7 @@ fn changed_request(mut forward: Forward, changed: FrontRequest) -> Result<Forwar
     forward.method = http::Method::from_bytes(changed.method.as_bytes())
         .map_err(|_| broken(format!("changed the method to {:?}", changed.method)))?;
     forward.headers = header_map(&changed.headers)?;
-    forward.body = Bytes::from(changed.body);
+    forward.body = Bytes::copy_from_slice(&changed.body);
     Ok(forward)
 }
 
@@ -224,16 +267,4 @@ fn header_map(headers: &[Header]) -> Result<http::HeaderMap, FrontDoorError> {
         map.append(name, value);
     }
     Ok(map)
-}
-
-fn wit_api(api: Api) -> Option<plugin::Api> {
-    Some(match api {
-        Api::SoapPartner => plugin::Api::SoapPartner,
-        Api::SoapEnterprise => plugin::Api::SoapEnterprise,
-        Api::SoapMetadata => plugin::Api::SoapMetadata,
-        Api::Rest => plugin::Api::Rest,
-        Api::Bulk => plugin::Api::Bulk,
-        Api::ApexRest => plugin::Api::ApexRest,
-        Api::SoapTooling | Api::SoapApex => return None,
-    })
 }

@@ -100,7 +100,7 @@ pub(super) async fn serve(
             return served;
         }
     };
-    let (api, rewrite, soap_session) = match route {
+    let (api, rewrite, soap_session, soap_operation) = match route {
         Route::Soap { api, version } => {
             let doc = match xml::parse(&body) {
                 Ok(doc) => doc,
@@ -123,12 +123,14 @@ pub(super) async fn serve(
                     .find(|n| n.is_element() && n.tag_name().name() == "sessionId")
                     .map(|n| n.text().unwrap_or("").to_string())
             });
-            (*api, false, session)
+            let operation =
+                xml::soap_body_element(&doc).map(|n| n.tag_name().name().to_string());
+            (*api, false, session, operation)
         }
         Route::OAuthToken => {
             return oauth_login(shared, caller, route, &parts.method, &body, request_id).await;
         }
-        Route::Proxy { api, rewrite, .. } => (*api, *rewrite, None),
+        Route::Proxy { api, rewrite, .. } => (*api, *rewrite, None, None),
         Route::NotFound(_) => unreachable!("answered above"),
     };
     let query = parts.uri.query();
@@ -163,7 +165,7 @@ pub(super) async fn serve(
             return fail(error);
         }
     };
-    let policy = match super::policy::Policy::of(shared, &tenant) {
+    let mut policy = match super::policy::Policy::of(shared, &tenant) {
         Ok(policy) => policy,
         Err(error) => return fail(error),
     };
@@ -179,15 +181,9 @@ pub(super) async fn serve(
     let mut headers = parts.headers;
     // A gzip answer goes back as the API sent it, unless the gateway must
     // read it whole (a rewritten answer, or one a policy judges).
-    let gzip = transport::accepts_gzip(&headers) && !rewrite && policy.is_none();
+    let gzip = transport::accepts_gzip(&headers) && !rewrite;
     for name in REQUEST_DROPPED {
         headers.remove(*name);
-    }
-    if gzip {
-        headers.insert(
-            http::header::ACCEPT_ENCODING,
-            http::HeaderValue::from_static("gzip"),
-        );
     }
     let forward = Forward {
         api,
@@ -199,19 +195,24 @@ pub(super) async fn serve(
         headers,
         body,
     };
-    let forward = match &policy {
-        Some(policy) => match policy.on_request(shared, forward).await {
-            Ok(mut forward) => {
-                // The policy reads the answer: never a compressed one.
-                forward.headers.remove(http::header::ACCEPT_ENCODING);
-                forward
-            }
+    let mut forward = match &mut policy {
+        Some(policy) => match policy.on_request(shared, forward, soap_operation).await {
+            Ok(forward) => forward,
             Err(error) => return fail(error),
         },
         None => forward,
     };
     let upstream = &tenant.upstream;
-    // Answers stream on Bulk routes, unless a policy reads them.
+    // Answers stream on Bulk routes and may come gzip, unless a policy
+    // reads them (one that skips the answer does not).
+    let policy = policy.filter(super::policy::Policy::judges_answer);
+    forward.headers.remove(http::header::ACCEPT_ENCODING);
+    if gzip && policy.is_none() {
+        forward.headers.insert(
+            http::header::ACCEPT_ENCODING,
+            http::HeaderValue::from_static("gzip"),
+        );
+    }
     let stream_answer = route.streams() && policy.is_none();
     let (streamed, overrun) = match streamed {
         Some((body, overrun)) => (Some(body), Some(overrun)),
@@ -227,15 +228,15 @@ pub(super) async fn serve(
             return fail(error);
         }
     };
-    let (status, headers, body) = match (passed.body, &policy) {
-        (Carried::Whole(body), Some(policy)) => {
+    let (status, headers, body) = match (passed.body, policy) {
+        (Carried::Whole(body), Some(mut policy)) => {
             let answer = Answer {
                 status: passed.status,
                 headers: passed.headers,
                 body,
                 verdict: passed.verdict,
             };
-            match policy.on_response(shared, &forward, answer).await {
+            match policy.on_response(shared, answer).await {
                 Ok(answer) => (answer.status, answer.headers, whole(answer.body)),
                 Err(error) => return fail(error),
             }

@@ -15,6 +15,7 @@ const MASK: &str = "****";
 
 impl Policy for MaskFields {
     fn on_request(_request: FrontRequest) -> RequestDecision {
+        // Requests pass; the same instance masks the answer.
         RequestDecision::Pass
     }
 

@@ -32,6 +32,8 @@ const READS: &[&str] = &[
 
 impl Policy for ReadOnly {
     fn on_request(request: FrontRequest) -> RequestDecision {
+        // Answers pass as they are: the instance ends with this hook.
+        skip_response();
         match refusal(&request) {
             None => RequestDecision::Pass,
             Some(reason) => {
@@ -44,6 +46,7 @@ impl Policy for ReadOnly {
     }
 
     fn on_response(_request: FrontRequest, _response: FrontResponse) -> ResponseDecision {
+        // Not called: `on_request` skips the answer.
         ResponseDecision::Pass
     }
 }
@@ -52,11 +55,12 @@ impl Policy for ReadOnly {
 fn refusal(request: &FrontRequest) -> Option<String> {
     match request.api {
         Api::SoapPartner | Api::SoapEnterprise => {
-            let operation = soap_operation(&request.body)?;
+            // The host read the envelope already.
+            let name = operation()?;
             let allowed = config("allow").unwrap_or_default();
             let extra = allowed.split(',').map(str::trim);
-            let read = READS.contains(&operation.as_str()) || extra.clone().any(|a| a == operation);
-            (!read).then(|| format!("the SOAP operation {operation}"))
+            let read = READS.contains(&name.as_str()) || extra.clone().any(|a| a == name);
+            (!read).then(|| format!("the SOAP operation {name}"))
         }
         Api::SoapMetadata => Some("the Metadata API".into()),
         Api::Bulk => {
