@@ -229,24 +229,28 @@ pub(super) async fn serve(
         }
     };
     let (status, headers, body) = match (passed.body, policy) {
-        (Carried::Whole(body), Some(mut policy)) => {
-            let answer = Answer {
-                status: passed.status,
-                headers: passed.headers,
-                body,
-                verdict: passed.verdict,
-            };
-            match policy.on_response(shared, answer).await {
-                Ok(answer) => (answer.status, answer.headers, whole(answer.body)),
-                Err(error) => return fail(error),
-            }
-        }
-        (Carried::Whole(mut body), None) => {
+        (Carried::Whole(mut body), policy) => {
+            // What names the instance points at the gateway before a policy
+            // sees the answer, as the client will.
             if rewrite && let Ok(facts) = upstream.session_facts().await {
                 let origin = shared.front_door.origin(&generation);
                 body = rewrite_origins(&body, &facts.origins, &origin);
             }
-            (passed.status, passed.headers, whole(body))
+            match policy {
+                Some(mut policy) => {
+                    let answer = Answer {
+                        status: passed.status,
+                        headers: passed.headers,
+                        body,
+                        verdict: passed.verdict,
+                    };
+                    match policy.on_response(shared, answer).await {
+                        Ok(answer) => (answer.status, answer.headers, whole(answer.body)),
+                        Err(error) => return fail(error),
+                    }
+                }
+                None => (passed.status, passed.headers, whole(body)),
+            }
         }
         (Carried::Stream(body), _) => {
             let limit = generation.config.front_door.max_stream_bytes;
