@@ -286,11 +286,21 @@ pub fn targets(cells: Option<&Cells>, scenarios: Option<&scenarios::Report>) -> 
         }),
     );
     let door = cells.and_then(front_door_at_16);
+    let with_policy = cells.and_then(policy_at_16);
     for (bound, then) in [(1.5, ""), (1.0, " (the next step)")] {
         row(
             &mut out,
             &format!("front door CPU/request <= {bound:.1} x nginx's at concurrency 16{then}"),
             door.as_ref()
+                .map(|(text, ratio)| (text.clone(), *ratio <= bound)),
+        );
+        row(
+            &mut out,
+            &format!(
+                "front door with a policy (read-only) CPU/request <= {bound:.1} x nginx's at concurrency 16{then}"
+            ),
+            with_policy
+                .as_ref()
                 .map(|(text, ratio)| (text.clone(), *ratio <= bound)),
         );
     }
@@ -388,6 +398,17 @@ fn front_door_at_16(c: &Cells) -> Option<(String, f64)> {
         }
     }
     Some((text, d / n))
+}
+
+/// The front door through the read-only policy next to nginx at 16
+/// callers, and its ratio.
+fn policy_at_16(c: &Cells) -> Option<(String, f64)> {
+    let (p, n) = (cpu(c, 6, 16)?, cpu(c, 3, 16)?);
+    let mut text = format!("{:.2} x ({p:.0} µs vs nginx {n:.0} µs)", p / n);
+    if let Some((cost, how)) = paired_cost(at(&c[5], 16)?, at(&c[6], 16)?) {
+        let _ = write!(text, "; the policy costs {cost:.0} µs ({how})");
+    }
+    Some((text, p / n))
 }
 
 /// What `with` costs over `base` in proxy CPU per request (get-user-info
