@@ -11,8 +11,8 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::generated::{
-    Api, ContextHost, FrontDoorHost, Header, Level, OutboundRequest, PolicyTypesHost, SessionInfo, TypesHost,
-    UpstreamError, UpstreamHost, UpstreamResponse,
+    Api, ContextHost, FrontDoorHost, Header, Level, OutboundRequest, PolicyTypesHost, SessionInfo,
+    TypesHost, UpstreamError, UpstreamHost, UpstreamResponse,
 };
 use crate::salesforce;
 use crate::upstream::{self, Outbound, TenantUpstream};

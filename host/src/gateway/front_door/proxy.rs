@@ -123,8 +123,7 @@ pub(super) async fn serve(
                     .find(|n| n.is_element() && n.tag_name().name() == "sessionId")
                     .map(|n| n.text().unwrap_or("").to_string())
             });
-            let operation =
-                xml::soap_body_element(&doc).map(|n| n.tag_name().name().to_string());
+            let operation = xml::soap_body_element(&doc).map(|n| n.tag_name().name().to_string());
             (*api, false, session, operation)
         }
         Route::OAuthToken => {
