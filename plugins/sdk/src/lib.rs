@@ -2,7 +2,7 @@
 //!
 //! A workflow is a WebAssembly component that exports
 //! `handle(inbound-request) -> result<workflow-response, workflow-error>`
-//! (world `workflow` of `twoway:gateway@0.3.0`; the crate carries its own
+//! (world `workflow` of `twoway:gateway@0.3.1`; the crate carries its own
 //! copy of the WIT in `wit/`, identical to the repository's `wit/`, so a
 //! plugin builds outside this repository).
 //! Implement [`Guest`] and register it with [`export!`]:
