@@ -6,6 +6,7 @@
 mod access;
 mod admin;
 mod auth;
+mod cores;
 mod dashboard;
 mod drain;
 mod early;

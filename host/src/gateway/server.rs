@@ -16,6 +16,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
 use super::auth::Caller;
+use super::cores::{self, Cores, Shape};
 use super::drain::Drained;
 use super::metrics::ListenerLabels;
 use super::routing::handle;
@@ -27,6 +28,12 @@ pub(super) const MAX_HEADERS: usize = 100;
 /// Largest request head accepted in bytes (larger → 431).
 pub(super) const MAX_HEAD_BYTES: usize = 64 * 1024;
 
+/// Where the callers' listener runs ([`cores::Shape`]).
+enum Inbound {
+    Task(tokio::task::JoinHandle<()>),
+    Cores(Cores),
+}
+
 /// A serving gateway; it reloads its config file when that changes.
 pub struct Running {
     pub addr: SocketAddr,
@@ -34,7 +41,7 @@ pub struct Running {
     pub shared: Arc<Shared>,
     /// Ends the admin listener, which serves until the very end.
     stop_admin: watch::Sender<bool>,
-    inbound: tokio::task::JoinHandle<()>,
+    inbound: Inbound,
     admin: tokio::task::JoinHandle<()>,
     _reloader: super::ConfigWatcher,
 }
@@ -66,7 +73,10 @@ impl Running {
     ) -> Drained {
         let ended = self.shared.drain.run(grace, timeout, interrupt).await;
         let _ = self.stop_admin.send(true);
-        self.inbound.abort();
+        match self.inbound {
+            Inbound::Task(task) => task.abort(),
+            Inbound::Cores(cores) => cores.stop(),
+        }
         self.admin.abort();
         ended
     }
@@ -84,23 +94,42 @@ pub async fn start(shared: Arc<Shared>) -> Result<Running, GatewayError> {
             })
     };
     let tls = shared.current().tls.is_some();
-    let listener = bind(config.server.listen).await?;
+    let shape = Shape::from_env()?;
+    let (listener, per_core) = match shape {
+        Shape::Shared => (Some(bind(config.server.listen).await?), Vec::new()),
+        Shape::PerCore(n) => (None, cores::bind(config.server.listen, n)?),
+    };
     let admin_listener = bind(config.server.admin_listen).await?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| GatewayError::Tls(e.to_string()))?;
+    let addr = match (&listener, per_core.first()) {
+        (Some(listener), _) => listener.local_addr(),
+        (None, Some(listener)) => listener.local_addr(),
+        (None, None) => Err(std::io::Error::other("no listener")),
+    }
+    .map_err(|e| GatewayError::Tls(e.to_string()))?;
     let admin_addr = admin_listener
         .local_addr()
         .map_err(|e| GatewayError::Tls(e.to_string()))?;
     shared.front_door.listening(addr, tls);
     let (stop_admin, admin_stopped) = watch::channel(false);
-    let inbound = tokio::spawn(serve_inbound(
-        listener,
-        tls,
-        shared.clone(),
-        config.server.header_timeout,
-        Arc::new(Semaphore::new(config.server.max_connections)),
-    ));
+    let permits = Arc::new(Semaphore::new(config.server.max_connections));
+    let inbound = match listener {
+        Some(listener) => Inbound::Task(tokio::spawn(serve_inbound(
+            listener,
+            tls,
+            shared.clone(),
+            config.server.header_timeout,
+            permits,
+        ))),
+        None => Inbound::Cores(Cores::start(
+            per_core,
+            &cores::Inbound {
+                tls,
+                shared: shared.clone(),
+                header_timeout: config.server.header_timeout,
+                permits,
+            },
+        )?),
+    };
     let admin = tokio::spawn(admin::serve(
         admin_listener,
         shared.clone(),
@@ -108,7 +137,7 @@ pub async fn start(shared: Arc<Shared>) -> Result<Running, GatewayError> {
         Arc::new(Semaphore::new(config.server.max_connections)),
         admin_stopped,
     ));
-    tracing::info!(%addr, %admin_addr, tls = config.server.tls.is_some(), "gateway listening");
+    tracing::info!(%addr, %admin_addr, tls = config.server.tls.is_some(), runtime = ?shape, "gateway listening");
     Ok(Running {
         _reloader: super::watch_config(shared.clone()),
         addr,
@@ -187,7 +216,7 @@ pub(super) async fn accept(
 
 /// The callers' listener: accepts until the drain stops it; each
 /// connection is watched by the drain, each answer marked by it.
-async fn serve_inbound(
+pub(super) async fn serve_inbound(
     listener: TcpListener,
     tls: bool,
     shared: Arc<Shared>,

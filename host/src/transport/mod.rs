@@ -12,10 +12,11 @@ mod proxy;
 mod tls;
 mod warmup;
 
+use std::cell::Cell;
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -145,10 +146,39 @@ impl Exchange for Transport {
 /// One tenant's pooled client.
 #[derive(Clone)]
 pub struct Transport {
-    client: Client<TlsConnector, Body>,
+    pools: Arc<Pools>,
     settings: Upstream,
     handshakes: Arc<AtomicU64>,
-    warmup: Arc<warmup::Warmup>,
+}
+
+/// Most per-core pools; threads pinned past it share the last one.
+const MAX_CORES: usize = 64;
+
+/// A transport's connection pools: one for every thread not pinned to a
+/// core (index 0), and one per core a thread is pinned to ([`pin_to_core`]),
+/// each made on first use on that core, so that its connections' tasks run
+/// on the core's runtime.
+struct Pools {
+    connector: TlsConnector,
+    per_core: Box<[OnceLock<Pool>]>,
+}
+
+/// One pooled client and the hosts it has reached.
+struct Pool {
+    client: Client<TlsConnector, Body>,
+    warmup: warmup::Warmup,
+}
+
+thread_local! {
+    /// The core this thread serves (0: none; [`pin_to_core`]).
+    static CORE: Cell<usize> = const { Cell::new(0) };
+}
+
+/// Pins the calling thread to `core` (1 and up): the transports it uses
+/// send on connections of their own, made and driven on this thread's
+/// runtime, one per core and host.
+pub fn pin_to_core(core: usize) {
+    CORE.with(|c| c.set(core.min(MAX_CORES)));
 }
 
 impl Transport {
@@ -175,18 +205,28 @@ impl Transport {
             handshakes: handshakes.clone(),
             on_handshake,
         };
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(settings.pool_idle_timeout)
-            .pool_max_idle_per_host(settings.pool_max_idle_per_host)
-            .pool_timer(TokioTimer::new())
-            .timer(TokioTimer::new())
-            .build(connector);
         Self {
-            client,
+            pools: Arc::new(Pools {
+                connector,
+                per_core: (0..=MAX_CORES).map(|_| OnceLock::new()).collect(),
+            }),
             settings: *settings,
             handshakes,
-            warmup: Arc::default(),
         }
+    }
+
+    /// The calling thread's pool.
+    fn pool(&self) -> &Pool {
+        let core = CORE.with(Cell::get);
+        self.pools.per_core[core].get_or_init(|| Pool {
+            client: Client::builder(TokioExecutor::new())
+                .pool_idle_timeout(self.settings.pool_idle_timeout)
+                .pool_max_idle_per_host(self.settings.pool_max_idle_per_host)
+                .pool_timer(TokioTimer::new())
+                .timer(TokioTimer::new())
+                .build(self.pools.connector.clone()),
+            warmup: warmup::Warmup::default(),
+        })
     }
 
     /// TLS handshakes this client has made (connection reuse shows here).
@@ -202,8 +242,9 @@ impl Transport {
         let request = http::Request::from_parts(parts, whole(body));
         let limit = self.settings.max_response_bytes;
         let exchange = async {
-            let pass = self.warmup.pass(&target).await;
-            let response = self.client.request(request).await.map_err(client_error)?;
+            let pool = self.pool();
+            let pass = pool.warmup.pass(&target).await;
+            let response = pool.client.request(request).await.map_err(client_error)?;
             pass.connected();
             drop(pass);
             let (parts, body) = response.into_parts();
@@ -246,8 +287,9 @@ impl Transport {
         let target = target(&request);
         let after = self.settings.response_timeout;
         let exchange = async {
-            let pass = self.warmup.pass(&target).await;
-            let response = self.client.request(request).await.map_err(client_error)?;
+            let pool = self.pool();
+            let pass = pool.warmup.pass(&target).await;
+            let response = pool.client.request(request).await.map_err(client_error)?;
             pass.connected();
             Ok::<_, TransportError>(response)
         };
