@@ -39,13 +39,78 @@ pub struct FloorArgs {
 }
 
 /// Serves until killed; the first line on stdout is the address it listens on.
+/// With `TWOWAY_RUNTIME=per-core` it takes the gateway's per-core shape:
+/// one thread per core, each a current-thread runtime with its own
+/// `SO_REUSEPORT` socket and its own upstream pool.
 pub async fn serve(args: FloorArgs) -> anyhow::Result<()> {
     let transport = crate::env::transport(&args.pki, args.pool)?;
     let base: Arc<str> = args.upstream.trim_end_matches('/').into();
+    if std::env::var("TWOWAY_RUNTIME").is_ok_and(|v| v.trim() == "per-core") {
+        return per_core(transport, base);
+    }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    say_where(listener.local_addr()?)?;
+    accept(listener, transport, base).await
+}
+
+/// The first line on stdout: where the proxy listens.
+fn say_where(addr: SocketAddr) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout();
-    writeln!(stdout, "{}", listener.local_addr()?)?;
+    writeln!(stdout, "{addr}")?;
     stdout.flush()?;
+    Ok(())
+}
+
+/// [`serve`] on one thread per core (`TOKIO_WORKER_THREADS`, else one per CPU).
+fn per_core(transport: Transport, base: Arc<str>) -> anyhow::Result<()> {
+    let cores = std::env::var("TOKIO_WORKER_THREADS")
+        .ok()
+        .and_then(|n| n.trim().parse().ok())
+        .filter(|&n: &usize| n > 0)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let bind = |addr: SocketAddr| -> std::io::Result<std::net::TcpListener> {
+        let socket = tokio::net::TcpSocket::new_v4()?;
+        socket.set_reuseport(true)?;
+        socket.bind(addr)?;
+        socket.listen(1024)?.into_std()
+    };
+    let first = bind("127.0.0.1:0".parse()?)?;
+    let addr = first.local_addr()?;
+    let mut listeners = vec![first];
+    for _ in 1..cores {
+        listeners.push(bind(addr)?);
+    }
+    say_where(addr)?;
+    let threads: Vec<_> = listeners
+        .into_iter()
+        .enumerate()
+        .map(|(i, listener)| {
+            let (transport, base) = (transport.clone(), base.clone());
+            std::thread::spawn(move || -> anyhow::Result<()> {
+                twoway::transport::pin_to_core(i + 1);
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                runtime.block_on(async move {
+                    accept(tokio::net::TcpListener::from_std(listener)?, transport, base).await
+                })
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread
+            .join()
+            .map_err(|_| anyhow::anyhow!("a floor thread panicked"))??;
+    }
+    Ok(())
+}
+
+/// Serves every connection `listener` accepts on this runtime.
+async fn accept(
+    listener: tokio::net::TcpListener,
+    transport: Transport,
+    base: Arc<str>,
+) -> anyhow::Result<()> {
     loop {
         let (tcp, _) = listener.accept().await?;
         let (transport, base) = (transport.clone(), base.clone());

@@ -64,10 +64,17 @@ pub fn init(format: LogFormat, telemetry: Option<&Telemetry>) -> Option<Traces> 
                     .with_target(twoway::TRACE_TARGET, tracing::Level::INFO),
             )
     });
-    tracing_subscriber::registry()
-        .with(logs)
-        .with(traces)
-        .init();
+    // Without a collector the trace layer is left out rather than added as
+    // `None`: an absent layer would claim every callsite, so each request
+    // would build its trace spans (and their `otel.name` strings) for no
+    // one. Left out, the trace spans' callsites are off and cost nothing.
+    match traces {
+        Some(traces) => tracing_subscriber::registry()
+            .with(logs)
+            .with(traces)
+            .init(),
+        None => tracing_subscriber::registry().with(logs).init(),
+    }
     std::panic::set_hook(Box::new(|info| {
         let location = info
             .location()

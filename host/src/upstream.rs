@@ -490,16 +490,7 @@ async fn off_worker<T: Send + 'static>(
 
 /// Checks the method and parses the plugin's body once for all attempts.
 async fn prepare(out: &Outbound) -> Result<Prepared, UpstreamError> {
-    let methods = out.api.methods();
-    if !methods.contains(&out.method) {
-        let names: Vec<&str> = methods.iter().map(http::Method::as_str).collect();
-        return Err(UpstreamError::InvalidRequest(format!(
-            "{} is not a method the {} API takes: use {}",
-            out.method,
-            out.api,
-            names.join(", ")
-        )));
-    }
+    check_method(out.api, &out.method)?;
     let (api, body) = (out.api, out.body.clone());
     off_worker(body.len(), move || salesforce::prepare(api, &body))
         .await
@@ -509,6 +500,19 @@ async fn prepare(out: &Outbound) -> Result<Prepared, UpstreamError> {
             ))
         })
         .map_err(|e| UpstreamError::InvalidRequest(e.to_string()))
+}
+
+/// Refuses a method `api` does not take.
+fn check_method(api: Api, method: &http::Method) -> Result<(), UpstreamError> {
+    let methods = api.methods();
+    if !methods.contains(method) {
+        let names: Vec<&str> = methods.iter().map(http::Method::as_str).collect();
+        return Err(UpstreamError::InvalidRequest(format!(
+            "{method} is not a method the {api} API takes: use {}",
+            names.join(", ")
+        )));
+    }
+    Ok(())
 }
 
 /// The API usage the answer reports and what it means, read once.

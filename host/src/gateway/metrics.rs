@@ -175,6 +175,11 @@ where
 
     /// Runs `f` on the series of `labels`, creating it if need be.
     pub fn with_series<T>(&self, labels: &S, f: impl FnOnce(&M) -> T) -> T {
+        // A series that exists is known (both are written under the lock
+        // below): the request path only reads the family.
+        if let Some(series) = self.family.get(labels) {
+            return f(&series);
+        }
         let mut known = self.labels();
         if !known.contains(labels) {
             known.insert(labels.clone());

@@ -11,7 +11,7 @@ use http::Uri;
 use tracing::Instrument as _;
 
 use super::{Outbound, Passed, Sending, TenantUpstream, UpstreamError};
-use crate::salesforce::Api;
+use crate::salesforce::{Api, Prepared};
 use crate::session::Session;
 use crate::transport;
 
@@ -27,6 +27,9 @@ pub struct Forward {
     /// The client's headers less its credentials and hop-by-hop headers.
     pub headers: http::HeaderMap,
     pub body: Bytes,
+    /// `body` already checked and split where the session goes, when the
+    /// front door parsed it anyway; else it is prepared here.
+    pub prepared: Option<Prepared>,
 }
 
 /// What the tenant's session says of the org and user, for login answers.
@@ -92,14 +95,22 @@ impl TenantUpstream {
                     "a SOAP envelope is never streamed".into(),
                 ));
             }
-            let prepared = super::prepare(&Outbound {
-                api: req.api,
-                method: req.method.clone(),
-                path: String::new(),
-                headers: http::HeaderMap::new(),
-                body: req.body.clone(),
-            })
-            .await?;
+            let prepared = match &req.prepared {
+                Some(prepared) => {
+                    super::check_method(req.api, &req.method)?;
+                    prepared.clone()
+                }
+                None => {
+                    super::prepare(&Outbound {
+                        api: req.api,
+                        method: req.method.clone(),
+                        path: String::new(),
+                        headers: http::HeaderMap::new(),
+                        body: req.body.clone(),
+                    })
+                    .await?
+                }
+            };
             let mut streamed = streamed.map(Some);
             let request = |session: &Session| {
                 let uri = self.target(session, &req.path_and_query)?;

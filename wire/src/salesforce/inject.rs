@@ -52,9 +52,32 @@ enum Body {
 /// Checks a body a plugin wrote for `api` (a SOAP API needs a SOAP 1.1
 /// envelope the host accepts) and prepares it for [`Prepared::apply`].
 pub fn prepare(api: Api, body: &Bytes) -> Result<Prepared, SalesforceError> {
+    if api.soap_namespace().is_none() {
+        return Ok(Prepared {
+            api,
+            body: Body::AsIs(body.clone()),
+        });
+    }
+    let doc = xml::parse(body).map_err(|e| {
+        if e.is_over_limits() {
+            SalesforceError::OverLimits(e)
+        } else {
+            SalesforceError::NotAnEnvelope(format!("it is not XML the host accepts ({e})"))
+        }
+    })?;
+    prepare_parsed(api, body, &doc)
+}
+
+/// [`prepare`] for a body its caller has already parsed (`doc`, from
+/// [`xml::parse`] of `body`), so that a SOAP envelope is not parsed twice.
+pub fn prepare_parsed(
+    api: Api,
+    body: &Bytes,
+    doc: &roxmltree::Document<'_>,
+) -> Result<Prepared, SalesforceError> {
     let body = match api.soap_namespace() {
         Some(ns) => {
-            let (head, tail) = soap(ns, body)?;
+            let (head, tail) = soap(ns, doc)?;
             Body::Soap { head, tail }
         }
         None => Body::AsIs(body.clone()),
@@ -127,15 +150,8 @@ pub fn strip_secrets(headers: &mut HeaderMap) {
 
 /// The envelope with every SessionHeader in its Header removed and ours
 /// added, split where our session id goes.
-fn soap(ns: &str, body: &[u8]) -> Result<(String, String), SalesforceError> {
+fn soap(ns: &str, doc: &roxmltree::Document<'_>) -> Result<(String, String), SalesforceError> {
     let not = |why: String| SalesforceError::NotAnEnvelope(why);
-    let doc = xml::parse(body).map_err(|e| {
-        if e.is_over_limits() {
-            SalesforceError::OverLimits(e)
-        } else {
-            not(format!("it is not XML the host accepts ({e})"))
-        }
-    })?;
     let text = doc.input_text();
     let envelope = doc.root_element();
     if envelope.tag_name().name() != "Envelope" || envelope.tag_name().namespace() != Some(SOAP_ENV)

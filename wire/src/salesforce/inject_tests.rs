@@ -230,6 +230,36 @@ fn a_prepared_body_takes_each_session_in_turn() {
 }
 
 #[test]
+fn a_body_parsed_by_its_caller_is_prepared_as_from_its_bytes() {
+    for body in [
+        GET_USER_INFO_NO_HEADER,
+        GET_USER_INFO_WITH_SESSION,
+        JSFORCE_EMPTY_HEADER,
+    ] {
+        let bytes = Bytes::from(body);
+        let doc = xml::parse(&bytes).unwrap();
+        let parsed = prepare_parsed(Api::SoapPartner, &bytes, &doc).unwrap();
+        let read = prepare(Api::SoapPartner, &bytes).unwrap();
+        let (mut a, mut b) = (HeaderMap::new(), HeaderMap::new());
+        let sid = Secret::new(SID);
+        assert_eq!(
+            parsed.apply(&sid, &mut a).unwrap(),
+            read.apply(&sid, &mut b).unwrap()
+        );
+    }
+    // Not an envelope: the same refusal either way.
+    let bytes = Bytes::from_static(b"<a/>");
+    let doc = xml::parse(&bytes).unwrap();
+    let parsed = prepare_parsed(Api::SoapPartner, &bytes, &doc).unwrap_err();
+    let read = prepare(Api::SoapPartner, &bytes).unwrap_err();
+    assert_eq!(parsed.to_string(), read.to_string());
+    // REST bodies go as written.
+    let json = Bytes::from_static(b"{}");
+    let rest = prepare_parsed(Api::Rest, &json, &doc).unwrap();
+    assert_eq!(rest.apply(&Secret::new(SID), &mut HeaderMap::new()).unwrap(), json);
+}
+
+#[test]
 fn nested_and_repeated_session_headers_all_go() {
     let body = r#"<e:Envelope xmlns:e="http://schemas.xmlsoap.org/soap/envelope/"><e:Header><h><SessionHeader><sessionId>a</sessionId><SessionHeader><sessionId>b</sessionId></SessionHeader></SessionHeader></h><SessionHeader><sessionId>c</sessionId></SessionHeader><keep/></e:Header><e:Header><SessionHeader/></e:Header><e:Body/></e:Envelope>"#;
     let out = injected(Api::SoapPartner, body);

@@ -31,10 +31,7 @@ fn from_soap_header(body: &[u8]) -> Option<(u64, u64)> {
     let window = &body[..body.len().min(scan::WINDOW)];
     // Most answers carry no limit header: a byte search says so without
     // decoding the text.
-    if !window
-        .windows(b"LimitInfoHeader".len())
-        .any(|w| w == b"LimitInfoHeader")
-    {
+    if memchr::memmem::find(window, b"LimitInfoHeader").is_none() {
         return None;
     }
     let text = scan::window(body, scan::WINDOW);

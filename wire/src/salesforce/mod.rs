@@ -13,7 +13,7 @@ mod scan;
 
 pub use api::{Api, Instance, resolve};
 pub use classify::{Fault, Outcome, RestError, Verdict, classify};
-pub use inject::{Prepared, inject, prepare, strip_secrets};
+pub use inject::{Prepared, inject, prepare, prepare_parsed, strip_secrets};
 pub use limits::api_usage;
 pub use login::{LoginFailure, LoginResult, login_envelope, login_path, parse_login_response};
 pub use oauth::{OAuthToken, TOKEN_PATH, parse_oauth_response};

@@ -11,7 +11,13 @@ pub(crate) const MESSAGE_CHARS: usize = 1000;
 
 /// The first `limit` bytes of `body` as text (invalid UTF-8 replaced).
 pub(crate) fn window(body: &[u8], limit: usize) -> std::borrow::Cow<'_, str> {
-    String::from_utf8_lossy(&body[..body.len().min(limit)])
+    let window = &body[..body.len().min(limit)];
+    // The validator's fast path first: answers are UTF-8, and the lossy
+    // decoder walks them more slowly.
+    match std::str::from_utf8(window) {
+        Ok(text) => std::borrow::Cow::Borrowed(text),
+        Err(_) => String::from_utf8_lossy(window),
+    }
 }
 
 /// One markup tag found by [`tags`].
@@ -262,6 +268,15 @@ pub(crate) fn snippet(body: &[u8]) -> String {
 mod tests {
     use super::*;
     use twoway_testkit::samples::CERTIFICATE_ERROR_PAGE;
+
+    #[test]
+    fn a_window_is_borrowed_when_valid_and_replaced_where_not() {
+        let text = "<a>é</a>".as_bytes();
+        assert!(matches!(window(text, 64), std::borrow::Cow::Borrowed("<a>é</a>")));
+        // Cut inside `é`, or not UTF-8 at all: replaced, never refused.
+        assert_eq!(window(text, 4), "<a>\u{FFFD}");
+        assert_eq!(window(b"<a>\xff</a>", 64), "<a>\u{FFFD}</a>");
+    }
 
     #[test]
     fn finds_the_certificate_error_reason() {

@@ -100,7 +100,7 @@ pub(super) async fn serve(
             return served;
         }
     };
-    let (api, rewrite, soap_session, soap_operation) = match route {
+    let (api, rewrite, soap_session, soap_operation, prepared) = match route {
         Route::Soap { api, version } => {
             let doc = match xml::parse(&body) {
                 Ok(doc) => doc,
@@ -124,12 +124,15 @@ pub(super) async fn serve(
                     .map(|n| n.text().unwrap_or("").to_string())
             });
             let operation = xml::soap_body_element(&doc).map(|n| n.tag_name().name().to_string());
-            (*api, false, session, operation)
+            // Split for the session now, from this parse; should that fail,
+            // the upstream layer refuses it as it would any body.
+            let prepared = crate::salesforce::prepare_parsed(*api, &body, &doc).ok();
+            (*api, false, session, operation, prepared)
         }
         Route::OAuthToken => {
             return oauth_login(shared, caller, route, &parts.method, &body, request_id).await;
         }
-        Route::Proxy { api, rewrite, .. } => (*api, *rewrite, None, None),
+        Route::Proxy { api, rewrite, .. } => (*api, *rewrite, None, None, None),
         Route::NotFound(_) => unreachable!("answered above"),
     };
     let query = parts.uri.query();
@@ -193,6 +196,8 @@ pub(super) async fn serve(
         },
         headers,
         body,
+        // A policy may change the body: it is then prepared again.
+        prepared: if policy.is_none() { prepared } else { None },
     };
     let mut forward = match &mut policy {
         Some(policy) => match policy.on_request(shared, forward, soap_operation).await {
