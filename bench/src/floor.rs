@@ -92,7 +92,12 @@ fn per_core(transport: Transport, base: Arc<str>) -> anyhow::Result<()> {
                     .enable_all()
                     .build()?;
                 runtime.block_on(async move {
-                    accept(tokio::net::TcpListener::from_std(listener)?, transport, base).await
+                    accept(
+                        tokio::net::TcpListener::from_std(listener)?,
+                        transport,
+                        base,
+                    )
+                    .await
                 })
             })
         })

@@ -22,7 +22,8 @@ async fn per_core_runtimes_serve_workflows_and_the_front_door_with_one_connectio
         "max_concurrency = 1000\nmax_queued = 1000\nfront_door = true",
     );
     let tenants = with_workflow(&tenant, "user", "get_user_info.wasm", "timeout_ms = 60000");
-    let mut gw = TestGateway::configure(&sim, "", &tenants, &[("get_user_info.wasm", GET_USER_INFO)]);
+    let mut gw =
+        TestGateway::configure(&sim, "", &tenants, &[("get_user_info.wasm", GET_USER_INFO)]);
     let mut process = gw.serve_process(&[
         ("TWOWAY_RUNTIME", "per-core"),
         ("TOKIO_WORKER_THREADS", &CORES.to_string()),
@@ -36,7 +37,10 @@ async fn per_core_runtimes_serve_workflows_and_the_front_door_with_one_connectio
         assert_eq!(reply.status, 200, "{}", reply.body);
     }
     let counters = admin_get(&sim, "/counters").await;
-    assert_eq!(counters["logins"], 1, "one session for every core: {counters}");
+    assert_eq!(
+        counters["logins"], 1,
+        "one session for every core: {counters}"
+    );
     let handshakes = counters["handshakes"]["mutual"].as_u64().unwrap();
     assert!(
         (1..=CORES).contains(&handshakes),

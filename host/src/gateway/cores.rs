@@ -43,9 +43,7 @@ impl Shape {
                     .parse()
                     .ok()
                     .filter(|&n: &usize| n > 0)
-                    .unwrap_or_else(|| {
-                        std::thread::available_parallelism().map_or(1, |n| n.get())
-                    }),
+                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
             )),
             other => Err(GatewayError::Runtime(format!(
                 "TWOWAY_RUNTIME={other:?}: use \"shared\" (the default) or \"per-core\""
@@ -56,7 +54,10 @@ impl Shape {
 
 /// `count` listening sockets on `addr` (the first decides the port when
 /// `addr`'s is 0), each with `SO_REUSEPORT`.
-pub(super) fn bind(addr: SocketAddr, count: usize) -> Result<Vec<std::net::TcpListener>, GatewayError> {
+pub(super) fn bind(
+    addr: SocketAddr,
+    count: usize,
+) -> Result<Vec<std::net::TcpListener>, GatewayError> {
     let bind = |addr: SocketAddr| -> std::io::Result<std::net::TcpListener> {
         let socket = if addr.is_ipv4() {
             TcpSocket::new_v4()?
@@ -111,11 +112,8 @@ impl Cores {
                 .enable_all()
                 .build()
                 .map_err(|e| GatewayError::Runtime(format!("a per-core runtime: {e}")))?;
-            let (tls, shared, permits) = (
-                inbound.tls,
-                inbound.shared.clone(),
-                inbound.permits.clone(),
-            );
+            let (tls, shared, permits) =
+                (inbound.tls, inbound.shared.clone(), inbound.permits.clone());
             let header_timeout = inbound.header_timeout;
             let mut stopped = stopped.clone();
             let thread = std::thread::Builder::new()
@@ -165,7 +163,10 @@ mod tests {
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         assert_eq!(Shape::parse("per-core", "0").unwrap(), Shape::PerCore(cpus));
         let e = Shape::parse("percore", "").unwrap_err().to_string();
-        assert!(e.contains("TWOWAY_RUNTIME=\"percore\"") && e.contains("per-core"), "{e}");
+        assert!(
+            e.contains("TWOWAY_RUNTIME=\"percore\"") && e.contains("per-core"),
+            "{e}"
+        );
     }
 
     #[tokio::test]

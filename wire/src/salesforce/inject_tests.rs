@@ -256,7 +256,11 @@ fn a_body_parsed_by_its_caller_is_prepared_as_from_its_bytes() {
     // REST bodies go as written.
     let json = Bytes::from_static(b"{}");
     let rest = prepare_parsed(Api::Rest, &json, &doc).unwrap();
-    assert_eq!(rest.apply(&Secret::new(SID), &mut HeaderMap::new()).unwrap(), json);
+    assert_eq!(
+        rest.apply(&Secret::new(SID), &mut HeaderMap::new())
+            .unwrap(),
+        json
+    );
 }
 
 #[test]

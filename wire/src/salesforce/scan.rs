@@ -272,7 +272,10 @@ mod tests {
     #[test]
     fn a_window_is_borrowed_when_valid_and_replaced_where_not() {
         let text = "<a>é</a>".as_bytes();
-        assert!(matches!(window(text, 64), std::borrow::Cow::Borrowed("<a>é</a>")));
+        assert!(matches!(
+            window(text, 64),
+            std::borrow::Cow::Borrowed("<a>é</a>")
+        ));
         // Cut inside `é`, or not UTF-8 at all: replaced, never refused.
         assert_eq!(window(text, 4), "<a>\u{FFFD}");
         assert_eq!(window(b"<a>\xff</a>", 64), "<a>\u{FFFD}</a>");
