@@ -84,7 +84,7 @@ pub(super) async fn serve(
             crate::gateway::access::body_read(body.len());
             (body, None)
         }
-        Ok(Held::Stream(body, overrun)) => (Bytes::new(), Some((body, overrun))),
+        Ok(Held::Stream(body, overrun, rest)) => (Bytes::new(), Some((body, overrun, rest))),
         Err((error, rest)) => {
             let mut served = refuse(route, false, error, request_id);
             // The rest of the body is not read: the connection cannot be
@@ -218,18 +218,29 @@ pub(super) async fn serve(
         );
     }
     let stream_answer = route.streams() && policy.is_none();
-    let (streamed, overrun) = match streamed {
-        Some((body, overrun)) => (Some(body), Some(overrun)),
-        None => (None, None),
+    let (streamed, overrun, rest) = match streamed {
+        Some((body, overrun, rest)) => (Some(body), Some(overrun), Some(rest)),
+        None => (None, None, None),
     };
     let passed = match upstream.forward(&forward, streamed, stream_answer).await {
         Ok(passed) => passed,
         Err(e) => {
-            let error = match overrun.and_then(|o| o.get()) {
-                Some(broken) => body_error(&generation, broken),
-                None => upstream_error(&e),
+            let Some(broken) = overrun.and_then(|o| o.get()) else {
+                return fail(upstream_error(&e));
             };
-            return fail(error);
+            let too_large = matches!(broken, StreamError::TooLarge { .. });
+            let mut served = fail(body_error(&generation, broken));
+            // Refused while the client still sends: the rest is read and
+            // thrown away before the connection closes, as for a body
+            // refused on its head.
+            if let (true, Some(rest)) = (too_large, rest) {
+                served.response.headers_mut().insert(
+                    http::header::CONNECTION,
+                    http::HeaderValue::from_static("close"),
+                );
+                rest.discard();
+            }
+            return served;
         }
     };
     let (status, headers, body) = match (passed.body, policy) {
@@ -298,8 +309,9 @@ enum Held {
     /// Read whole (and sent again after a re-login if need be).
     Whole(Bytes),
     /// Too large to hold: what was read, then the rest as it comes
-    /// (bounded by `max_stream_mb`, and `body_timeout_ms` between parts).
-    Stream(transport::Body, Overrun),
+    /// (bounded by `max_stream_mb`, and `body_timeout_ms` between parts),
+    /// and what is left of it if it is refused midway.
+    Stream(transport::Body, Overrun, linger::Rest<transport::Body>),
 }
 
 /// The refusal of a body whose `Content-Length` is over the route's cap
@@ -392,8 +404,9 @@ async fn read(
                 return Err((error, Some(body)));
             }
             let limit = generation.config.front_door.max_stream_bytes;
-            let (rest, overrun) = Capped::new(body, limit, Some(server.body_timeout));
-            return Ok(Held::Stream(rest.after(held).boxed_unsync(), overrun));
+            let (body, rest) = linger::kept(body);
+            let (body, overrun) = Capped::new(body, limit, Some(server.body_timeout));
+            return Ok(Held::Stream(body.after(held).boxed_unsync(), overrun, rest));
         }
     }
 }
