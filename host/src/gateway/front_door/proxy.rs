@@ -90,10 +90,7 @@ pub(super) async fn serve(
             // The rest of the body is not read: the connection cannot be
             // reused, and closes once the rest is thrown away (so that a
             // client still sending reads this answer).
-            served.response.headers_mut().insert(
-                http::header::CONNECTION,
-                http::HeaderValue::from_static("close"),
-            );
+            closes(&mut served);
             if let Some(rest) = rest {
                 linger::discard(rest, declared);
             }
@@ -234,10 +231,7 @@ pub(super) async fn serve(
             // thrown away before the connection closes, as for a body
             // refused on its head.
             if let (true, Some(rest)) = (too_large, rest) {
-                served.response.headers_mut().insert(
-                    http::header::CONNECTION,
-                    http::HeaderValue::from_static("close"),
-                );
+                closes(&mut served);
                 rest.discard();
             }
             return served;
@@ -302,6 +296,15 @@ pub(super) async fn serve(
         tenant: Some(name),
         code: if status < 400 { "success" } else { "fault" },
     }
+}
+
+/// Marks an answer to a request whose body was not read to its end: the
+/// connection cannot be reused and closes once the rest is thrown away.
+fn closes(served: &mut Served) {
+    served.response.headers_mut().insert(
+        http::header::CONNECTION,
+        http::HeaderValue::from_static("close"),
+    );
 }
 
 /// A request body as the front door holds it.
