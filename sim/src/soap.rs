@@ -1,7 +1,10 @@
 //! SOAP partner and enterprise endpoints: login, getUserInfo, query,
-//! queryMore, create, update, upsert, delete; tooling and Apex SOAP's
+//! queryMore, create, update, upsert, delete, the describes (in
+//! [`describe`]); tooling and Apex SOAP's
 //! `executeAnonymous` (compiled and run as a success); faults as Salesforce
 //! writes them.
+
+mod describe;
 
 use std::collections::BTreeMap;
 
@@ -210,6 +213,10 @@ pub fn handle(call: &Call<'_>, api: Api, version: &str) -> Reply {
         (_, "update") => Ok(save(call, &session, op, "update")),
         (_, "upsert") => Ok(save(call, &session, op, "upsert")),
         (_, "delete") => Ok(delete(call, &session, op)),
+        (
+            Api::Partner | Api::Enterprise,
+            "describeSObject" | "describeSObjects" | "describeGlobal",
+        ) => describe::answer(&call.ctx.state, version, name, op),
         _ => return no_operation(op),
     };
     match body {

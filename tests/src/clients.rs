@@ -1,6 +1,8 @@
 //! Real Salesforce clients as test peers: jsforce (Node.js),
 //! simple-salesforce (Python) and the Salesforce CLI (`sf`, Node.js),
-//! installed by `scripts/install-test-clients`. A test runs one of their
+//! installed by `scripts/install-test-clients`, and a JVM peer doing the
+//! wire protocol of WSC and Data Loader (tests/clients/java/Peer.java, run
+//! by the JDK that script installs). A test runs one of their
 //! scripts (files under tests/clients/) against a URL and gets back the
 //! JSON the script printed, or runs an `sf` command with `--json`.
 //!
@@ -10,11 +12,12 @@
 //! calls go instead of the login's serverUrl, e.g. the mutual-auth port),
 //! `SF_CLIENT_CERT` (a PEM holding the key and certificate chain to present)
 //! and `SF_VERSION` (the API version; the client's default otherwise). The
-//! test root CA is trusted through `NODE_EXTRA_CA_CERTS` / `REQUESTS_CA_BUNDLE`.
+//! test root CA is trusted through `NODE_EXTRA_CA_CERTS` / `REQUESTS_CA_BUNDLE`,
+//! and by the JVM through a PKCS12 truststore `keytool` makes from it.
 //!
 //! When a client is not installed its tests print how to install it and
-//! return, unless `TWOWAY_REQUIRE_CLIENTS=1` (set by scripts/test): then
-//! they fail.
+//! return, unless `TWOWAY_REQUIRE_CLIENTS=1` (`TWOWAY_REQUIRE_JAVA=1` for
+//! the JDK; scripts/test sets both): then they fail.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -32,6 +35,9 @@ pub enum Kind {
     SimpleSalesforce,
     /// The Salesforce CLI, `sf` 2 (tests/clients/sf).
     SfCli,
+    /// The JVM peer (tests/clients/java/Peer.java): its "scripts" are the
+    /// scenarios it takes as its argument.
+    Java,
 }
 
 /// An installed client: the interpreter and the folder of its scripts.
@@ -40,6 +46,8 @@ pub struct Peer {
     pub kind: Kind,
     program: PathBuf,
     scripts: PathBuf,
+    /// Java only: whether the JVM trusts the test CA (a truststore made by keytool).
+    trust: bool,
 }
 
 const INSTALL: &str =
@@ -74,19 +82,40 @@ impl Peer {
         Self::found(Kind::SfCli, program, dir, installed)
     }
 
+    /// The JVM peer, or None (with a note) when no JDK (`java`, `javac`,
+    /// `keytool`) is on PATH and `TWOWAY_REQUIRE_JAVA` is not 1.
+    pub fn java() -> Option<Self> {
+        let installed = ["java", "javac", "keytool"]
+            .iter()
+            .all(|tool| on_path(tool));
+        let scripts = root().join("tests/clients/java");
+        Self::found(Kind::Java, PathBuf::from("java"), scripts, installed)
+    }
+
+    /// This JVM peer without the truststore: the JVM's own CAs only.
+    pub fn without_truststore(mut self) -> Self {
+        self.trust = false;
+        self
+    }
+
     fn found(kind: Kind, program: PathBuf, scripts: PathBuf, installed: bool) -> Option<Self> {
         if installed {
             return Some(Self {
                 kind,
                 program,
                 scripts,
+                trust: true,
             });
         }
-        if std::env::var("TWOWAY_REQUIRE_CLIENTS").is_ok_and(|v| v == "1") {
-            panic!("{kind:?} is not installed and TWOWAY_REQUIRE_CLIENTS=1: run {INSTALL}");
+        let require = match kind {
+            Kind::Java => "TWOWAY_REQUIRE_JAVA",
+            _ => "TWOWAY_REQUIRE_CLIENTS",
+        };
+        if std::env::var(require).is_ok_and(|v| v == "1") {
+            panic!("{kind:?} is not installed and {require}=1: run {INSTALL}");
         }
         eprintln!(
-            "note: {kind:?} checks skipped, the client is not installed; run {INSTALL} (or set TWOWAY_REQUIRE_CLIENTS=1 to make this a failure)"
+            "note: {kind:?} checks skipped, the client is not installed; run {INSTALL} (or set {require}=1 to make this a failure)"
         );
         None
     }
@@ -101,7 +130,22 @@ impl Peer {
 
     /// Like [`Peer::run`], but a failing script is an error holding its
     /// exit status and stderr.
+    /// For [`Kind::Java`], `script` is the scenario `Peer.java` runs.
     pub async fn try_run(&self, script: &str, env: &[(&str, &str)]) -> Result<Value, String> {
+        if self.kind == Kind::Java {
+            let mut args: Vec<std::ffi::OsString> = Vec::new();
+            if self.trust {
+                let store = java_truststore().display().to_string();
+                args.push(format!("-Djavax.net.ssl.trustStore={store}").into());
+                args.push(
+                    format!("-Djavax.net.ssl.trustStorePassword={TRUSTSTORE_PASSWORD}").into(),
+                );
+                args.push("-Djavax.net.ssl.trustStoreType=PKCS12".into());
+            }
+            args.extend(["Peer.java".into(), script.into()]);
+            let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+            return self.execute(&args, env).await;
+        }
         self.execute(&[self.scripts.join(script).as_os_str()], env)
             .await
     }
@@ -159,6 +203,11 @@ impl Peer {
             Kind::SimpleSalesforce => command
                 .env("REQUESTS_CA_BUNDLE", &ca)
                 .env("PYTHONDONTWRITEBYTECODE", "1"),
+            // Only the flags the test gives: none from the caller's environment.
+            Kind::Java => command
+                .env_remove("JAVA_TOOL_OPTIONS")
+                .env_remove("JDK_JAVA_OPTIONS")
+                .env_remove("_JAVA_OPTIONS"),
         };
         command.envs(env.iter().copied());
         if self.kind == Kind::SfCli {
@@ -182,4 +231,45 @@ impl Peer {
         serde_json::from_str(&stdout)
             .map_err(|e| format!("output is not JSON ({e}):\n{stdout}\nstderr:\n{stderr}"))
     }
+}
+
+/// The password of the JVM peer's truststore (it holds only a public CA).
+const TRUSTSTORE_PASSWORD: &str = "changeit";
+
+fn on_path(tool: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(tool).is_file()))
+}
+
+/// A PKCS12 truststore holding the test root CA, made once per test run by
+/// `keytool -importcert` as docs/front-door.md tells a WSC or Data Loader
+/// user to do with the gateway's CA.
+fn java_truststore() -> &'static std::path::Path {
+    static STORE: std::sync::OnceLock<(tempfile::TempDir, PathBuf)> = std::sync::OnceLock::new();
+    let (_, path) = STORE.get_or_init(|| {
+        let dir = tempfile::tempdir().expect("a folder for the truststore");
+        let path = dir.path().join("twoway-truststore.p12");
+        let out = std::process::Command::new("keytool")
+            .args([
+                "-importcert",
+                "-noprompt",
+                "-alias",
+                "twoway-gateway-ca",
+                "-file",
+            ])
+            .arg(&pki().root_ca)
+            .arg("-keystore")
+            .arg(&path)
+            .args(["-storetype", "PKCS12", "-storepass", TRUSTSTORE_PASSWORD])
+            .output()
+            .expect("run keytool");
+        assert!(
+            out.status.success(),
+            "keytool -importcert: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (dir, path)
+    });
+    path
 }

@@ -2,7 +2,8 @@
 //! request (WSC and Data Loader send them) or an API answer the gateway
 //! must read. The compressed input is fed in small slices, so one frame of
 //! a zip bomb never expands in memory past about a megabyte; the decoded
-//! size is bounded by whoever reads the body.
+//! size is bounded by whoever reads the body. An empty body is empty
+//! whatever it says (WSC sends `Content-Encoding: gzip` on its Bulk GETs).
 
 use std::io::Write;
 use std::pin::Pin;
@@ -64,6 +65,8 @@ pub struct Gunzip<B> {
     decoder: MultiGzDecoder<Vec<u8>>,
     /// Compressed bytes not fed yet.
     input: Bytes,
+    /// Whether any byte came at all: an empty body decodes to nothing.
+    fed: bool,
     ended: bool,
 }
 
@@ -73,6 +76,7 @@ impl<B> Gunzip<B> {
             inner,
             decoder: MultiGzDecoder::new(Vec::new()),
             input: Bytes::new(),
+            fed: false,
             ended: false,
         }
     }
@@ -120,12 +124,16 @@ where
             match Pin::new(&mut this.inner).poll_frame(cx) {
                 Poll::Ready(Some(Ok(frame))) => {
                     if let Ok(data) = frame.into_data() {
+                        this.fed |= !data.is_empty();
                         this.input = data;
                     }
                 }
                 Poll::Ready(Some(Err(e))) => return Poll::Ready(Some(Err(e.into()))),
                 Poll::Ready(None) => {
                     this.ended = true;
+                    if !this.fed {
+                        return Poll::Ready(None);
+                    }
                     if let Err(e) = this.decoder.try_finish() {
                         return Poll::Ready(Some(Err(Box::new(GzipError(e.to_string())))));
                     }
@@ -199,5 +207,13 @@ mod tests {
         let whole = gzip(b"hello world, hello world");
         let cut = whole.slice(..whole.len() - 6);
         assert!(Gunzip::new(Full::new(cut)).collect().await.is_err());
+        let one = whole.slice(..1);
+        assert!(Gunzip::new(Full::new(one)).collect().await.is_err());
+    }
+
+    #[tokio::test]
+    async fn an_empty_body_is_empty_gzip_or_not() {
+        let body = Gunzip::new(Full::new(Bytes::new())).collect().await;
+        assert!(body.unwrap().to_bytes().is_empty());
     }
 }

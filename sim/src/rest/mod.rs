@@ -9,7 +9,7 @@ mod collections;
 mod composite;
 pub mod json;
 mod org;
-mod sobjects;
+pub(crate) mod sobjects;
 
 use std::collections::BTreeMap;
 

@@ -129,7 +129,7 @@ fn urls(version: &str, object: &Object) -> Value {
 }
 
 /// An object's entry of Describe Global (also the head of its describe).
-fn summary(version: &str, object: &Object) -> Value {
+pub fn summary(version: &str, object: &Object) -> Value {
     let user = object.name == "User";
     json!({
         "activateable": false,
