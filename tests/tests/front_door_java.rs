@@ -185,6 +185,9 @@ async fn wsc_partner_connection_through_the_gateway() {
     for field in ["Id", "Name", "Industry"] {
         assert!(fields.contains(&json!(field)), "{field}: {out}");
     }
+    let unknown = &out["describeUnknown"];
+    assert_eq!(unknown["faultcode"], "sf:INVALID_TYPE", "{out}");
+    assert_eq!(unknown["detailType"], "sf:InvalidSObjectFault", "{out}");
 
     // A session the gateway never issued: INVALID_SESSION_ID, which WSC renews.
     let unknown = &out["unknownSession"];
@@ -210,7 +213,13 @@ async fn data_loader_login_describe_and_bulk_through_the_gateway() {
         "{out}"
     );
     assert_token(&out["login"]["sessionId"]);
+    // Data Loader times its session by sessionSecondsValid: the token's life.
+    assert_eq!(out["login"]["sessionSecondsValid"], "7200", "{out}");
     assert_eq!(out["server"], origin.as_str(), "{out}");
+    let objects = out["objects"].as_array().expect("describeGlobal");
+    for object in ["Account", "Contact", "Invoice__c"] {
+        assert!(objects.contains(&json!(object)), "{object}: {out}");
+    }
     assert_eq!(out["describe"]["name"], "Account", "{out}");
 
     // The load: a job, a CSV batch, its results, the job closed.
@@ -273,20 +282,27 @@ async fn an_expired_token_is_renewed_as_wsc_renews_a_session() {
     assert_eq!(fault["faultcode"], "sf:INVALID_SESSION_ID", "{out}");
     assert_eq!(fault["detailType"], "sf:UnexpectedErrorFault", "{out}");
     assert_eq!(fault["renewable"], true, "{out}");
-    // ...the renewer logged in once, and the retry (and its paging) succeeded.
-    assert_eq!(out["renewals"], 1, "{out}");
+    // ...the renewer logged in (once, unless a slow machine let the token
+    // expire before the wait too), and the retry and its paging succeeded.
+    let renewals = out["renewals"].as_u64().unwrap();
+    assert!(renewals >= 1, "{out}");
     assert_eq!(out["after"], names, "{out}");
     let tokens = out["tokens"].as_array().unwrap();
-    assert_eq!(tokens.len(), 2, "{out}");
+    assert_eq!(tokens.len() as u64, renewals + 1, "{out}");
     tokens.iter().for_each(assert_token);
-    assert_ne!(tokens[0], tokens[1], "{out}");
+    let distinct: std::collections::HashSet<_> = tokens.iter().collect();
+    assert_eq!(distinct.len(), tokens.len(), "{out}");
     // Bulk has no renewer: InvalidSessionId, then the new session works.
     assert_eq!(out["bulkExpired"]["status"], 400, "{out}");
     assert_eq!(
         out["bulkExpired"]["exceptionCode"], "InvalidSessionId",
         "{out}"
     );
-    assert_eq!(out["bulkRenewed"], "Closed", "{out}");
+    assert_eq!(
+        out["bulkRenewed"],
+        json!({ "state": "Open", "closed": "Closed" }),
+        "{out}"
+    );
 
     assert_gateway_only(&received, &sim, &origin);
 }

@@ -78,3 +78,27 @@ fn element(out: &mut String, name: &str, value: &Value) {
         Value::Bool(_) | Value::Number(_) => out.push_str(&format!("<{name}>{value}</{name}>")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn json_becomes_elements_in_alphabetical_order_without_rest_only_keys() {
+        let mut out = String::new();
+        let value = json!({
+            "name": "Account",
+            "fields": [{ "name": "Id", "length": 18 }, { "name": "A&B", "length": 0 }],
+            "keyPrefix": null,
+            "urls": { "sobject": "/services/data/v62.0/sobjects/Account" },
+            "createable": true,
+        });
+        element(&mut out, "result", &value);
+        assert_eq!(
+            out,
+            r#"<result><createable>true</createable><fields><length>18</length><name>Id</name></fields><fields><length>0</length><name>A&amp;B</name></fields><keyPrefix xsi:nil="true"/><name>Account</name></result>"#
+        );
+    }
+}

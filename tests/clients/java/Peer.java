@@ -124,6 +124,12 @@ public class Peer {
                 + "'</m:queryString>"), "size"));
 
         out.put("describe", describe(conn.call("describeSObject", "<m:sObjectType>Account</m:sObjectType>")));
+        try {
+            conn.call("describeSObject", "<m:sObjectType>NoSuchObject__c</m:sObjectType>");
+            out.put("describeUnknown", "accepted");
+        } catch (ApiFault fault) {
+            out.put("describeUnknown", fault.json());
+        }
 
         // A session id WSC did not get from login (setSessionId and
         // setServiceEndpoint, no login): one that is not a session.
@@ -204,6 +210,13 @@ public class Peer {
         String base = server.getScheme() + "://" + server.getAuthority();
         out.put("server", base);
         Soap conn = new Soap(base + "/services/Soap/u/" + DL_VERSION + "/", login.sessionId(), Soap.Style.DATA_LOADER);
+        // The object list it offers, then the chosen object's fields.
+        List<Object> objects = new ArrayList<>();
+        Element global = conn.result("describeGlobal", "");
+        for (Element sobject : Xml.children(global, "sobjects")) {
+            objects.add(Xml.text(sobject, "name"));
+        }
+        out.put("objects", objects);
         Element described = conn.call("describeSObjects", "<m:sObjectType>Account</m:sObjectType>");
         out.put("describe", describe(described));
 
@@ -270,10 +283,8 @@ public class Peer {
             return again;
         };
         out.put("before", queryAll(conn, SOQL).get("names"));
-        String bulkEndpoint = Bulk.restEndpoint(login.serverUrl());
-        Bulk bulk = new Bulk(bulkEndpoint, login.sessionId(), Bulk.Style.WSC);
-        String jobId = Xml.text(bulk.createJob("insert", "Account"), "id");
 
+        // Longer than the token lives, counted from the login.
         Thread.sleep(Long.parseLong(env("SF_TOKEN_WAIT_MS")));
 
         // The first call after expiry gets INVALID_SESSION_ID, renews, retries.
@@ -281,15 +292,21 @@ public class Peer {
         out.put("fault", conn.lastRenewedFault == null ? null : conn.lastRenewedFault.json());
         out.put("renewals", renewals[0]);
         out.put("tokens", new ArrayList<Object>(tokens));
+        // Bulk with the login's (expired) session: InvalidSessionId.
+        String bulkEndpoint = Bulk.restEndpoint(login.serverUrl());
         try {
-            bulk.jobInfo(jobId);
+            new Bulk(bulkEndpoint, login.sessionId(), Bulk.Style.WSC).createJob("insert", "Account");
             out.put("bulkExpired", "accepted");
         } catch (AsyncApiException e) {
             out.put("bulkExpired", e.json());
         }
-        // The Bulk caller takes the renewed session and goes on.
+        // The Bulk caller takes the renewed session and goes on (WSC's GET
+        // of the job, with its gzip headers and no body, then the close).
         Bulk renewed = new Bulk(bulkEndpoint, conn.sessionId, Bulk.Style.WSC);
-        out.put("bulkRenewed", Xml.text(renewed.closeJob(jobId), "state"));
+        String jobId = Xml.text(renewed.createJob("insert", "Account"), "id");
+        out.put("bulkRenewed", Json.obj(
+            "state", Xml.text(renewed.jobInfo(jobId), "state"),
+            "closed", Xml.text(renewed.closeJob(jobId), "state")));
         return out;
     }
 }
