@@ -164,6 +164,10 @@ pub fn span(
         twoway.workflow = workflow,
         twoway.problem = tracing::field::Empty,
     );
+    // Off (no collector): no caller context to continue.
+    if span.is_disabled() {
+        return span;
+    }
     let parent = opentelemetry::global::get_text_map_propagator(|p| p.extract(&Headers(headers)));
     let _ = span.set_parent(parent);
     span
@@ -173,6 +177,9 @@ pub fn span(
 pub fn trace_id(span: &tracing::Span) -> Option<String> {
     use opentelemetry::trace::TraceContextExt as _;
     use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    if span.is_disabled() {
+        return None;
+    }
     let context = span.context();
     let span_context = context.span().span_context().clone();
     span_context

@@ -31,7 +31,9 @@ fn from_soap_header(body: &[u8]) -> Option<(u64, u64)> {
     let window = &body[..body.len().min(scan::WINDOW)];
     // Most answers carry no limit header: a byte search says so without
     // decoding the text.
-    if memchr::memmem::find(window, b"LimitInfoHeader").is_none() {
+    static FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"LimitInfoHeader"));
+    if FINDER.find(window).is_none() {
         return None;
     }
     let text = scan::window(body, scan::WINDOW);

@@ -36,7 +36,10 @@ pub(crate) struct Tag<'a> {
 impl Tag<'_> {
     /// The name without its prefix.
     pub fn local(&self) -> &str {
-        self.name.rsplit(':').next().unwrap_or(self.name)
+        match memchr::memrchr(b':', self.name.as_bytes()) {
+            Some(at) => &self.name[at + 1..],
+            None => self.name,
+        }
     }
 }
 
@@ -50,9 +53,12 @@ pub(crate) fn tags(text: &str) -> impl Iterator<Item = Tag<'_>> {
             let start = pos + text.get(pos..)?.find('<')?;
             let rest = &text[start..];
             let skip_to = |close: &str, from: usize| {
-                rest.get(from..)?
-                    .find(close)
-                    .map(|i| start + from + i + close.len())
+                let after = rest.as_bytes().get(from..)?;
+                let found = match close.as_bytes() {
+                    [byte] => memchr::memchr(*byte, after),
+                    close => memchr::memmem::find(after, close),
+                };
+                found.map(|i| start + from + i + close.len())
             };
             if rest.starts_with("<!--") {
                 pos = skip_to("-->", 4)?;
@@ -86,17 +92,16 @@ pub(crate) fn tags(text: &str) -> impl Iterator<Item = Tag<'_>> {
 /// The offset of the `>` that closes the tag starting `tag`, skipping quoted
 /// attribute values.
 pub(crate) fn tag_end(tag: &str) -> Option<usize> {
-    let mut quote = None;
-    for (i, b) in tag.bytes().enumerate() {
-        match (quote, b) {
-            (Some(q), b) if b == q => quote = None,
-            (Some(_), _) => {}
-            (None, b'"' | b'\'') => quote = Some(b),
-            (None, b'>') => return Some(i),
-            _ => {}
+    let bytes = tag.as_bytes();
+    let mut at = 0;
+    loop {
+        let i = at + memchr::memchr3(b'>', b'"', b'\'', &bytes[at..])?;
+        match bytes[i] {
+            b'>' => return Some(i),
+            // A quoted value: on after its closing quote.
+            quote => at = i + 1 + memchr::memchr(quote, &bytes[i + 1..])? + 1,
         }
     }
-    None
 }
 
 /// The reason shown by Salesforce's HTML "Certificate Error" page (the text
@@ -268,6 +273,26 @@ pub(crate) fn snippet(body: &[u8]) -> String {
 mod tests {
     use super::*;
     use twoway_testkit::samples::CERTIFICATE_ERROR_PAGE;
+
+    #[test]
+    fn a_tag_ends_at_the_first_unquoted_close() {
+        assert_eq!(tag_end("<a>"), Some(2));
+        assert_eq!(tag_end(r#"<a b="x>y" c='>'>rest"#), Some(16));
+        assert_eq!(tag_end(r#"<a b='say "hi">'>"#), Some(16));
+        assert_eq!(tag_end(r#"<a b="unterminated>"#), None);
+        assert_eq!(tag_end("<a"), None);
+        let found: Vec<_> =
+            tags(r#"<?xml version="1.0"?><!-- <no> --><x:a b=">"/><![CDATA[<no>]]></x:a>"#)
+                .map(|t| (t.local().to_string(), t.end, t.empty))
+                .collect();
+        assert_eq!(
+            found,
+            [
+                ("a".to_string(), false, true),
+                ("a".to_string(), true, false)
+            ]
+        );
+    }
 
     #[test]
     fn a_window_is_borrowed_when_valid_and_replaced_where_not() {

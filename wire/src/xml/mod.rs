@@ -199,7 +199,10 @@ pub fn soap_header<'a, 'i>(doc: &'a roxmltree::Document<'i>) -> Option<roxmltree
 
 /// Escapes text for element content and attribute values.
 pub fn escape(text: &str) -> Cow<'_, str> {
-    if !text.contains(['<', '>', '&', '"', '\'']) {
+    if !text
+        .bytes()
+        .any(|b| matches!(b, b'<' | b'>' | b'&' | b'"' | b'\''))
+    {
         return Cow::Borrowed(text);
     }
     let mut out = String::with_capacity(text.len() + 16);

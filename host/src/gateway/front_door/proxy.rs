@@ -9,6 +9,7 @@
 use std::collections::VecDeque;
 
 use bytes::Bytes;
+use http::header;
 use http_body_util::BodyExt;
 
 use super::errors::FrontDoorError;
@@ -28,36 +29,36 @@ use crate::xml;
 /// `accept-encoding` too (gzip alone is asked for, when the client takes
 /// it: the one encoding the gateway can read); `content-encoding` because
 /// a gzip body goes on decoded.
-const REQUEST_DROPPED: &[&str] = &[
-    "host",
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "content-length",
-    "content-encoding",
-    "accept-encoding",
-    "authorization",
-    "x-sfdc-session",
-    "cookie",
-    "proxy-authorization",
+const REQUEST_DROPPED: [http::HeaderName; 15] = [
+    header::HOST,
+    header::CONNECTION,
+    http::HeaderName::from_static("keep-alive"),
+    http::HeaderName::from_static("proxy-connection"),
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+    header::CONTENT_LENGTH,
+    header::CONTENT_ENCODING,
+    header::ACCEPT_ENCODING,
+    header::AUTHORIZATION,
+    http::HeaderName::from_static("x-sfdc-session"),
+    header::COOKIE,
+    header::PROXY_AUTHORIZATION,
 ];
 
 const JSON: &str = "application/json;charset=UTF-8";
 
 /// Answer headers never passed back.
-const ANSWER_DROPPED: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "content-length",
-    "set-cookie",
+const ANSWER_DROPPED: [http::HeaderName; 8] = [
+    header::CONNECTION,
+    http::HeaderName::from_static("keep-alive"),
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+    header::CONTENT_LENGTH,
+    header::SET_COOKIE,
 ];
 
 pub(super) async fn serve(
@@ -182,7 +183,7 @@ pub(super) async fn serve(
     // read it whole (a rewritten answer, or one a policy judges).
     let gzip = transport::accepts_gzip(&headers) && !rewrite;
     for name in REQUEST_DROPPED {
-        headers.remove(*name);
+        headers.remove(name);
     }
     let forward = Forward {
         api,
@@ -281,16 +282,24 @@ pub(super) async fn serve(
             (passed.status, passed.headers, body.boxed_unsync())
         }
     };
-    let mut response = http::Response::builder().status(status);
-    for (name, value) in &headers {
-        if !ANSWER_DROPPED.contains(&name.as_str()) {
-            response = response.header(name, value);
-        }
+    // The API's headers move into the answer, less those never passed back.
+    let mut headers = headers;
+    for name in &ANSWER_DROPPED {
+        headers.remove(name);
     }
-    let response = response
-        .header("x-request-id", request_id)
-        .body(body)
-        .unwrap_or_else(|_| http::Response::new(whole(Bytes::new())));
+    let response = match (
+        http::StatusCode::from_u16(status),
+        http::HeaderValue::from_str(request_id),
+    ) {
+        (Ok(status), Ok(id)) => {
+            headers.append(http::HeaderName::from_static("x-request-id"), id);
+            let mut response = http::Response::new(body);
+            *response.status_mut() = status;
+            *response.headers_mut() = headers;
+            response
+        }
+        _ => http::Response::new(whole(Bytes::new())),
+    };
     Served {
         response,
         tenant: Some(name),
@@ -383,6 +392,10 @@ async fn read(
             Err(_) => {
                 let after = server.body_timeout;
                 return Err((body_error(generation, StreamError::Idle { after }), None));
+            }
+            Ok(None) if held.len() <= 1 => {
+                // One frame (most bodies): kept as it came, not copied.
+                return Ok(Held::Whole(held.pop_front().unwrap_or_default()));
             }
             Ok(None) => {
                 let mut whole = bytes::BytesMut::with_capacity(size);
