@@ -5,17 +5,13 @@
 //! otlp_endpoint` (`serve`), the trace spans (`twoway::TRACE_TARGET`) are
 //! exported over OTLP/HTTP; they never reach the log.
 
-use std::cell::RefCell;
 use std::io::IsTerminal as _;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::{Protocol, WithExportConfig as _};
 use opentelemetry_sdk::trace::{Sampler, SdkTracerProvider};
 use tracing_subscriber::Layer as _;
 use tracing_subscriber::filter::FilterExt as _;
-use tracing_subscriber::fmt::format::Writer;
-use tracing_subscriber::fmt::time::FormatTime;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
 
@@ -43,7 +39,6 @@ pub fn init(format: LogFormat, telemetry: Option<&Telemetry>) -> Option<Traces> 
         !(meta.is_span() && meta.target() == twoway::TRACE_TARGET)
     });
     let logs = tracing_subscriber::fmt::layer()
-        .with_timer(Clock)
         .with_ansi(colour())
         .with_writer(std::io::stderr);
     let logs = match format {
@@ -109,64 +104,6 @@ pub fn init(format: LogFormat, telemetry: Option<&Telemetry>) -> Option<Traces> 
     provider.map(Traces)
 }
 
-/// The log's timestamps as tracing-subscriber's `SystemTime` writes them
-/// (RFC 3339 in UTC, microseconds: `2026-12-07T00:12:03.123456Z`), with the
-/// date and time to the second formatted once a second on each thread
-/// rather than on every line (one line per request).
-struct Clock;
-
-impl FormatTime for Clock {
-    fn format_time(&self, w: &mut Writer<'_>) -> std::fmt::Result {
-        thread_local! {
-            static SECOND: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
-        }
-        let since = SystemTime::now().duration_since(UNIX_EPOCH);
-        // Before 1970 or after 9999: as tracing-subscriber writes it.
-        let Some(now) = since.ok().filter(|d| d.as_secs() < LAST_SECOND) else {
-            return tracing_subscriber::fmt::time::SystemTime.format_time(w);
-        };
-        let secs = now.as_secs();
-        SECOND.with_borrow_mut(|(at, text)| {
-            if *at != secs {
-                *text = to_the_second(secs);
-                *at = secs;
-            }
-            w.write_str(text)
-        })?;
-        let mut fraction = *b"000000Z";
-        let mut micros = now.subsec_micros();
-        for digit in fraction[..6].iter_mut().rev() {
-            *digit = b'0' + (micros % 10) as u8;
-            micros /= 10;
-        }
-        w.write_str(std::str::from_utf8(&fraction).unwrap_or("000000Z"))
-    }
-}
-
-/// 10000-01-01T00:00:00Z: from there on years take five digits.
-const LAST_SECOND: u64 = 253_402_300_800;
-
-/// `YYYY-MM-DDTHH:MM:SS.` of `secs` since 1970 (UTC), the proleptic
-/// Gregorian calendar (days to civil date: Howard Hinnant's algorithm).
-fn to_the_second(secs: u64) -> String {
-    let (days, rest) = ((secs / 86_400) as i64, secs % 86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.",
-        rest / 3_600,
-        rest / 60 % 60,
-        rest % 60
-    )
-}
-
 /// The tracer provider: batches of spans to `endpoint` (OTLP/HTTP,
 /// protobuf), new traces sampled at `sample_ratio`, a caller's decision
 /// followed.
@@ -204,34 +141,6 @@ mod tests {
 
     const CHILD: &str = "TWOWAY_LOGGING_PANIC_CHILD";
 
-    fn clock(with: impl FormatTime) -> String {
-        let mut text = String::new();
-        with.format_time(&mut Writer::new(&mut text)).unwrap();
-        text
-    }
-
-    #[test]
-    fn the_clock_writes_what_tracing_subscriber_writes() {
-        assert_eq!(to_the_second(0), "1970-01-01T00:00:00.");
-        assert_eq!(to_the_second(951_782_400), "2000-02-29T00:00:00.");
-        assert_eq!(to_the_second(1_709_251_199), "2024-02-29T23:59:59.");
-        assert_eq!(to_the_second(4_107_542_400), "2100-03-01T00:00:00.");
-        assert_eq!(to_the_second(LAST_SECOND - 1), "9999-12-31T23:59:59.");
-        // Now, twice in a row, within one second of each other (retried
-        // when a second boundary falls between them).
-        for _ in 0..5 {
-            let (ours, theirs) = (
-                clock(Clock),
-                clock(tracing_subscriber::fmt::time::SystemTime),
-            );
-            assert_eq!(ours.len(), theirs.len(), "{ours} / {theirs}");
-            assert!(ours.ends_with('Z') && ours.as_bytes()[19] == b'.', "{ours}");
-            if ours[..20] == theirs[..20] {
-                return;
-            }
-        }
-        panic!("our clock never agreed with tracing-subscriber's to the second");
-    }
     const SPANS_CHILD: &str = "TWOWAY_LOGGING_SPANS_CHILD";
 
     /// Without a collector no trace span is built: its callsite is off, so
