@@ -14,17 +14,16 @@
 //! build: wasmtime and Cranelift are optimised there too (the dev profile
 //! builds dependencies at opt-level 2), only twoway's own code is not.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use twoway::plugin::{CallContext, InboundRequest, PluginError, Runtime, Version};
+use twoway::plugin::{CallContext, PluginError, Runtime, Version};
 use twoway::upstream::TenantUpstream;
 
 mod common;
-use common::config;
+use common::{config, refused_request};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -53,17 +52,6 @@ fn components() -> [(&'static str, PathBuf, &'static str, bool); 3] {
             false,
         ),
     ]
-}
-
-/// `?q=` with a blank query: both workflows answer 400 before any upstream call.
-fn refused_request() -> InboundRequest {
-    InboundRequest {
-        method: "GET".into(),
-        path: "/".into(),
-        query: "q=+".into(),
-        headers: Vec::new(),
-        body: Vec::new(),
-    }
 }
 
 fn js_next_to_rust(c: &mut Criterion) {
@@ -103,13 +91,7 @@ fn js_next_to_rust(c: &mut Criterion) {
             .load(&path, &bytes, id, twoway::plugin::World::Workflow)
             .unwrap_or_else(|e| panic!("{e}"));
         let warm = started.elapsed();
-        let call = CallContext {
-            tenant: "acme".into(),
-            workflow: "soql-query".into(),
-            version: version.id.clone(),
-            upstream: upstream.clone(),
-            config: Arc::new(BTreeMap::new()),
-        };
+        let call = common::soql_call(&version, upstream.clone());
         let smallest = smallest_memory_mb(&rt, &runtime, &version, &call, &config);
         println!(
             "soql-query ({label}): component {} KiB; compile {:.2} s with a cold cache, load {:.0} ms \

@@ -16,6 +16,7 @@
 //! The gateway is a separate `twoway serve` process; the simulator runs in
 //! this process on a runtime of its own. The report is Markdown on stdout.
 
+mod calls;
 mod env;
 mod floor;
 mod gateway;
@@ -95,6 +96,9 @@ enum Command {
     Scenarios,
     /// Load, then scenarios, then the targets.
     All,
+    /// One workflow call in the plugin runtime alone, per call and prepared
+    /// ahead (Rust, JavaScript, Python).
+    PluginCalls(calls::CallsArgs),
     /// The load table's floor proxy, run by `load` as a process of its own.
     #[command(hide = true)]
     FloorProxy(floor::FloorArgs),
@@ -129,6 +133,9 @@ async fn main() -> anyhow::Result<()> {
             plugins.display()
         )
     })?;
+    if let Command::PluginCalls(args) = &cli.command {
+        return calls::run(args.clone(), &plugins).await;
+    }
     let load_at_start = report::load_average();
     let sim = env::SimHost::start().await?;
     let cache = tempfile::Builder::new()
@@ -148,7 +155,7 @@ async fn main() -> anyhow::Result<()> {
 
     let cells = match cli.command {
         Command::Load | Command::All => Some(run_load(&cli, &sim, &spec, &twoway, &admin).await?),
-        Command::Scenarios | Command::FloorProxy(_) => None,
+        Command::Scenarios | Command::FloorProxy(_) | Command::PluginCalls(_) => None,
     };
     let scenario_report = match cli.command {
         Command::Scenarios | Command::All => Some(
@@ -162,7 +169,7 @@ async fn main() -> anyhow::Result<()> {
             .run()
             .await?,
         ),
-        Command::Load | Command::FloorProxy(_) => None,
+        Command::Load | Command::FloorProxy(_) | Command::PluginCalls(_) => None,
     };
 
     let mut out = String::new();

@@ -209,14 +209,49 @@ async fn every_js_and_python_call_gets_a_fresh_instance() {
                 gw.call("POST", &path, KEY, body).await,
                 &format!("call {round}"),
             );
+            // The next call takes an instance made ahead of it.
+            ready_ahead(&gw, workflow).await;
         }
         let call = || gw.call("POST", &path, KEY, body);
         let (a, b, c, d) = tokio::join!(call(), call(), call(), call());
         for reply in [a, b, c, d] {
             fresh(reply, "a concurrent call");
         }
+        let instances = instances(&gw, workflow).await;
+        assert_eq!(instances["prepared_ahead"], true, "{workflow}: {instances}");
+        assert!(
+            instances["calls_ahead"].as_u64() >= Some(3),
+            "{workflow}: calls 2 and 3 and the concurrent ones took instances made ahead: {instances}"
+        );
     }
+    // A Rust component instantiates in tens of microseconds: per call.
+    let rust = instances(&gw, "rust").await;
+    assert_eq!(rust["prepared_ahead"], false, "{rust}");
     gw.shutdown().await;
+}
+
+/// How `workflow`'s live version got its instances (`/admin/plugins`).
+async fn instances(gw: &TestGateway, workflow: &str) -> serde_json::Value {
+    let plugins = gw.admin_get("/admin/plugins").await.json();
+    plugins["plugins"]
+        .as_array()
+        .and_then(|all| all.iter().find(|p| p["workflow"] == workflow))
+        .map(|p| p["instances"].clone())
+        .unwrap_or_else(|| panic!("{workflow} is not in /admin/plugins: {plugins}"))
+}
+
+/// Waits (up to 30 s) until `workflow` has an instance made ahead.
+async fn ready_ahead(gw: &TestGateway, workflow: &str) {
+    for _ in 0..3000 {
+        if instances(gw, workflow).await["ready"].as_u64() >= Some(1) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!(
+        "{workflow}: no instance was made ahead: {}",
+        instances(gw, workflow).await
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

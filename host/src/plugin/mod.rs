@@ -3,6 +3,7 @@
 //! fresh Store per call under memory, CPU, wall-time and output limits, and
 //! the registry that hot-swaps versions.
 
+mod ahead;
 mod cache;
 mod engine;
 mod errors;
@@ -25,6 +26,7 @@ use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, Store, UpdateDeadline};
 use wasmtime_wasi::WasiCtxBuilder;
 
+pub use ahead::{AheadStatus, DEPTH as AHEAD_DEPTH};
 pub use errors::{upstream_problem, wit_case, wit_code};
 pub use generated::UpstreamError as UpstreamErrorWit;
 pub use generated::{
@@ -43,6 +45,7 @@ pub use state::{CallContext, host_api, wit_api};
 pub use watch::Watcher;
 
 use crate::config::PluginLimits;
+use ahead::Fresh;
 use generated::{Policy, PolicyPre, Workflow, WorkflowPre};
 use output::{GuestOutput, LogBudget};
 use state::{FrontFacts, MemoryLimiter, PluginState};
@@ -150,9 +153,19 @@ pub struct Version {
     pub id: String,
     pub loaded_at: std::time::SystemTime,
     pre: Linked,
+    /// Its instances made ahead of its calls, when instantiating is expensive.
+    ahead: Arc<ahead::Ahead>,
+}
+
+impl Version {
+    /// How this version's calls got their instances.
+    pub fn ahead(&self) -> AheadStatus {
+        self.ahead.status()
+    }
 }
 
 /// A version linked against its world, ready to instantiate.
+#[derive(Clone)]
 enum Linked {
     Workflow(WorkflowPre<PluginState>),
     Policy(PolicyPre<PluginState>),
@@ -173,6 +186,9 @@ pub struct Runtime {
     log_lines_dropped: Mutex<HashMap<(String, String), u64>>,
     /// Told of loads and dropped log lines (the gateway's metrics).
     observer: Option<Arc<dyn Observer>>,
+    /// Versions that are expensive to instantiate get instances made ahead
+    /// of their calls (`ahead`); off, every call instantiates its own.
+    prepare_ahead: bool,
 }
 
 impl Runtime {
@@ -196,6 +212,7 @@ impl Runtime {
             compile_limits: CompileLimits::default(),
             log_lines_dropped: Mutex::default(),
             observer: None,
+            prepare_ahead: true,
         })
     }
 
@@ -215,6 +232,13 @@ impl Runtime {
     /// process with `None` (whatever [`compile_in_helper`] said).
     pub fn with_compile_helper(mut self, program: Option<PathBuf>) -> Self {
         self.helper = program;
+        self
+    }
+
+    /// With `false`, versions loaded from now on instantiate per call even
+    /// when that is expensive (benchmarks compare both; on by default).
+    pub fn with_prepare_ahead(mut self, on: bool) -> Self {
+        self.prepare_ahead = on;
         self
     }
 
@@ -246,6 +270,7 @@ impl Runtime {
             id,
             loaded_at: std::time::SystemTime::now(),
             pre,
+            ahead: Arc::new(ahead::Ahead::new(self.prepare_ahead, bytes.len())),
         })
     }
 
@@ -297,51 +322,6 @@ impl Runtime {
         })
     }
 
-    /// A fresh Store for one call: deny-all WASI (no preopened directories,
-    /// no environment, no arguments, no sockets, no name lookups), the
-    /// memory limit, and CPU time counted in epoch ticks.
-    fn store(&self, call: &CallContext, limits: PluginLimits) -> Run {
-        let stdout = GuestOutput::default();
-        let stderr = GuestOutput::default();
-        let wasi = WasiCtxBuilder::new()
-            .stdout(stdout.clone())
-            .stderr(stderr.clone())
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .build();
-        let cpu_budget = (limits.timeout.as_millis() / engine::TICK.as_millis()).max(1) as u64;
-        let state = PluginState {
-            wasi,
-            table: Default::default(),
-            limiter: MemoryLimiter {
-                limit: limits.memory_bytes,
-                exceeded: false,
-            },
-            call: call.clone(),
-            cpu_ticks: 0,
-            cpu_budget,
-            cpu_exceeded: false,
-            log: LogBudget::default(),
-            front: FrontFacts::default(),
-        };
-        let mut store = Store::new(&self.engine, state);
-        store.limiter(|s| &mut s.limiter);
-        store.epoch_deadline_callback(|mut ctx| {
-            let s = ctx.data_mut();
-            s.cpu_ticks += 1;
-            if s.cpu_ticks > s.cpu_budget {
-                s.cpu_exceeded = true;
-                return Err(wasmtime::format_err!("the plugin used up its CPU time"));
-            }
-            Ok(UpdateDeadline::Yield(1))
-        });
-        Run {
-            store,
-            output: (stdout, stderr),
-        }
-    }
-
     /// Runs `work` (an instantiation, a call into the guest) in `run`'s
     /// Store under `limits`, each time with the whole CPU, time and log
     /// budget; then logs what the guest wrote and turns a timeout, the CPU
@@ -377,6 +357,52 @@ impl Runtime {
         }
     }
 
+    /// Gives `call` a fresh instance of `version` and runs `work` on it:
+    /// an instance made ahead when one is ready (its instantiation is then
+    /// not the call's), else one instantiated now, under the same limits
+    /// as `work`. Either way the instance is this call's alone.
+    async fn start<T>(
+        &self,
+        version: &Version,
+        call: &CallContext,
+        limits: PluginLimits,
+        front: FrontFacts,
+        work: impl AsyncFnOnce(&mut Store<PluginState>, &Fresh) -> wasmtime::Result<T>,
+    ) -> Result<(Fresh, Run, T), PluginError> {
+        if let Some(ahead::Prepared {
+            mut run, instance, ..
+        }) = version.ahead.take(limits)
+        {
+            let state = run.store.data_mut();
+            state.call = Some(call.clone());
+            state.cpu_budget = cpu_budget(limits);
+            state.front = front;
+            let outcome = self
+                .run(call, limits, &mut run, async |store| {
+                    work(store, &instance).await
+                })
+                .await;
+            version.ahead.refill(&self.engine, &version.pre, limits);
+            return outcome.map(|value| (instance, run, value));
+        }
+        let mut run = store(&self.engine, Some(call.clone()), limits);
+        run.store.data_mut().front = front;
+        let outcome = self
+            .run(call, limits, &mut run, async |store| {
+                let instance = match &version.pre {
+                    Linked::Workflow(pre) => {
+                        Fresh::Workflow(pre.instantiate_async(&mut *store).await?)
+                    }
+                    Linked::Policy(pre) => Fresh::Policy(pre.instantiate_async(&mut *store).await?),
+                };
+                let value = work(store, &instance).await?;
+                Ok((instance, value))
+            })
+            .await;
+        version.ahead.refill(&self.engine, &version.pre, limits);
+        outcome.map(|(instance, value)| (instance, run, value))
+    }
+
     /// Runs the policy `version` on a front-door request in a fresh
     /// instance; `operation` is what the host made of the request (WIT
     /// `front-door.operation`). The instance comes back with the decision
@@ -390,18 +416,21 @@ impl Runtime {
         request: &FrontRequest,
         operation: Option<String>,
     ) -> Result<(RequestDecision, Option<PolicyCall>), PluginError> {
-        let Linked::Policy(pre) = &version.pre else {
-            return Err(not_a(World::Policy));
+        let front = FrontFacts {
+            operation,
+            skip_response: false,
         };
-        let mut run = self.store(&call, limits);
-        run.store.data_mut().front.operation = operation;
-        let (instance, decision) = self
-            .run(&call, limits, &mut run, async |store| {
-                let instance = pre.instantiate_async(&mut *store).await?;
-                let decision = instance.call_on_request(store, request).await?;
-                Ok((instance, decision))
+        let (instance, run, decision) = self
+            .start(version, &call, limits, front, async |store, instance| {
+                let Fresh::Policy(instance) = instance else {
+                    return Err(wasmtime::format_err!("{}", not_a(World::Policy)));
+                };
+                instance.call_on_request(store, request).await
             })
             .await?;
+        let Fresh::Policy(instance) = instance else {
+            return Err(not_a(World::Policy));
+        };
         if let RequestDecision::Change(changed) = &decision {
             capped(
                 changed.body.len(),
@@ -455,17 +484,27 @@ impl Runtime {
         limits: PluginLimits,
         request: InboundRequest,
     ) -> Result<WorkflowResponse, PluginError> {
-        let Linked::Workflow(pre) = &version.pre else {
-            return Err(not_a(World::Workflow));
-        };
-        let mut run = self.store(&call, limits);
         let started = Instant::now();
         let result = self
-            .run(&call, limits, &mut run, async |store| {
-                let instance = pre.instantiate_async(&mut *store).await?;
-                instance.call_handle(store, &request).await
-            })
+            .start(
+                version,
+                &call,
+                limits,
+                FrontFacts::default(),
+                async |store, instance| {
+                    let Fresh::Workflow(instance) = instance else {
+                        return Err(wasmtime::format_err!("{}", not_a(World::Workflow)));
+                    };
+                    instance.call_handle(store, &request).await
+                },
+            )
             .await
+            .map(|(_, run, answer)| {
+                if version.ahead.expensive() {
+                    ahead::retire(run);
+                }
+                answer
+            })
             .and_then(|answer| answer.map_err(PluginError::Workflow))
             .and_then(|response| {
                 capped(
@@ -478,6 +517,56 @@ impl Runtime {
         tracing::debug!(tenant = %call.tenant, workflow = %call.workflow, version = %call.version, elapsed = ?started.elapsed(), ok = result.is_ok(), "plugin call");
         result
     }
+}
+
+/// A fresh Store for one call (`call` is attached when the call starts,
+/// after instantiation for an instance made ahead): deny-all WASI (no
+/// preopened directories, no environment, no arguments, no sockets, no name
+/// lookups), the memory limit, and CPU time counted in epoch ticks.
+fn store(engine: &Engine, call: Option<CallContext>, limits: PluginLimits) -> Run {
+    let stdout = GuestOutput::default();
+    let stderr = GuestOutput::default();
+    let wasi = WasiCtxBuilder::new()
+        .stdout(stdout.clone())
+        .stderr(stderr.clone())
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .build();
+    let state = PluginState {
+        wasi,
+        table: Default::default(),
+        limiter: MemoryLimiter {
+            limit: limits.memory_bytes,
+            exceeded: false,
+        },
+        call,
+        cpu_ticks: 0,
+        cpu_budget: cpu_budget(limits),
+        cpu_exceeded: false,
+        log: LogBudget::default(),
+        front: FrontFacts::default(),
+    };
+    let mut store = Store::new(engine, state);
+    store.limiter(|s| &mut s.limiter);
+    store.epoch_deadline_callback(|mut ctx| {
+        let s = ctx.data_mut();
+        s.cpu_ticks += 1;
+        if s.cpu_ticks > s.cpu_budget {
+            s.cpu_exceeded = true;
+            return Err(wasmtime::format_err!("the plugin used up its CPU time"));
+        }
+        Ok(UpdateDeadline::Yield(1))
+    });
+    Run {
+        store,
+        output: (stdout, stderr),
+    }
+}
+
+/// Epoch ticks a call may run: its timeout's worth.
+fn cpu_budget(limits: PluginLimits) -> u64 {
+    (limits.timeout.as_millis() / engine::TICK.as_millis()).max(1) as u64
 }
 
 /// One call's Store and the pipes its guest writes to.

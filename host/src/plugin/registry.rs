@@ -75,6 +75,9 @@ pub struct SlotStatus {
     pub last_error: Option<String>,
     /// Log lines dropped over the per-call cap (never reset).
     pub log_lines_dropped: u64,
+    /// How the live version's calls got their instances (made ahead or
+    /// per call), since it loaded.
+    pub instances: Option<super::AheadStatus>,
 }
 
 /// A workflow to serve, from the config.
@@ -255,6 +258,7 @@ impl Registry {
                         .unwrap_or_else(|e| e.into_inner())
                         .clone(),
                     log_lines_dropped: self.runtime.log_lines_dropped(&s.tenant, &s.workflow),
+                    instances: live.as_ref().map(|v| v.ahead()),
                 }
             })
             .collect();

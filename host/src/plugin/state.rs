@@ -67,7 +67,9 @@ pub struct PluginState {
     pub wasi: WasiCtx,
     pub table: ResourceTable,
     pub limiter: MemoryLimiter,
-    pub call: CallContext,
+    /// The call this Store serves; `None` while an instance is made ahead
+    /// of its call (`ahead`), when the guest may not call the host.
+    pub call: Option<CallContext>,
     /// Epoch ticks the guest has run; over `cpu_budget` the call traps.
     pub cpu_ticks: u64,
     pub cpu_budget: u64,
@@ -97,6 +99,22 @@ impl WasiView for PluginState {
     }
 }
 
+impl PluginState {
+    /// The call this Store serves (see [`attached`]).
+    fn call(&self) -> wasmtime::Result<&CallContext> {
+        attached(&self.call)
+    }
+}
+
+/// The call a Store serves: a guest that calls the host while it is
+/// instantiated ahead of its call traps (its instances are then made per
+/// call, with the call attached).
+fn attached(call: &Option<CallContext>) -> wasmtime::Result<&CallContext> {
+    call.as_ref().ok_or_else(|| {
+        wasmtime::format_err!("the plugin called the host while it was instantiated")
+    })
+}
+
 impl TypesHost for PluginState {}
 
 impl PolicyTypesHost for PluginState {}
@@ -121,7 +139,8 @@ impl UpstreamHost for PluginState {
             Ok(out) => out,
             Err(reason) => return Ok(Err(UpstreamError::InvalidRequest(reason))),
         };
-        let upstream = self.call.upstream.clone();
+        let call = self.call()?;
+        let upstream = call.upstream.clone();
         match upstream.send(&out).await {
             Ok(answer) => Ok(Ok(UpstreamResponse {
                 status: answer.status,
@@ -139,7 +158,8 @@ impl UpstreamHost for PluginState {
                 verdict: answer.verdict.into(),
             })),
             Err(e) => {
-                tracing::debug!(tenant = %self.call.tenant, workflow = %self.call.workflow, code = %e.problem_code(), error = %e, "upstream error");
+                let call = self.call()?;
+                tracing::debug!(tenant = %call.tenant, workflow = %call.workflow, code = %e.problem_code(), error = %e, "upstream error");
                 Ok(Err(e.into()))
             }
         }
@@ -148,10 +168,11 @@ impl UpstreamHost for PluginState {
 
 impl ContextHost for PluginState {
     async fn session(&mut self) -> wasmtime::Result<Result<SessionInfo, UpstreamError>> {
-        let upstream = self.call.upstream.clone();
+        let call = self.call()?;
+        let (upstream, tenant) = (call.upstream.clone(), call.tenant.clone());
         match upstream.sessions().session().await {
             Ok(session) => Ok(Ok(SessionInfo {
-                tenant: self.call.tenant.clone(),
+                tenant,
                 org_id: session.instance.org_id.clone(),
                 user_id: session.user_id.clone(),
                 api_version: upstream.settings().session.api_version.clone(),
@@ -161,16 +182,16 @@ impl ContextHost for PluginState {
     }
 
     async fn config(&mut self, key: String) -> wasmtime::Result<Option<String>> {
-        Ok(self.call.config.get(&key).cloned())
+        Ok(self.call()?.config.get(&key).cloned())
     }
 
     async fn log(&mut self, level: Level, message: String) -> wasmtime::Result<()> {
+        let call = attached(&self.call)?;
         if !self.log.take_line(message.len()) {
             return Ok(());
         }
         let message = truncate(&message, super::output::MAX_LINE);
-        let (tenant, workflow, version) =
-            (&self.call.tenant, &self.call.workflow, &self.call.version);
+        let (tenant, workflow, version) = (&call.tenant, &call.workflow, &call.version);
         match level {
             Level::Trace => {
                 tracing::trace!(target: "plugin", %tenant, %workflow, %version, "{message}")
