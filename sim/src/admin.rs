@@ -70,5 +70,5 @@ fn route(ctx: &Ctx, req: &Request<Incoming>) -> Response<Full<Bytes>> {
             &json!({ "error": "unknown admin route", "routes": ["GET /healthz", "GET /endpoints", "GET /counters", "POST /counters/reset", "POST /sessions/expire[?username=U]", "POST /users/unlock"] }),
         ),
     };
-    into_response(reply)
+    into_response(reply).map(Full::new)
 }

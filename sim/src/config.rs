@@ -85,6 +85,14 @@ pub struct Limits {
     pub allow_login_on_mutual_port: bool,
     /// Milliseconds every answer of the login port waits (a slow login service).
     pub login_delay_ms: u64,
+    /// Send answers as Salesforce sends Bulk results and large answers:
+    /// without `Content-Length`, in chunks (`Transfer-Encoding: chunked` on
+    /// HTTP/1.1). Every successful Bulk result is, and any answer whose body
+    /// is over `chunked_over_kb`. `false`: every answer has a
+    /// `Content-Length`.
+    pub chunked_answers: bool,
+    /// Size in KiB past which any answer goes chunked (with `chunked_answers`).
+    pub chunked_over_kb: usize,
 }
 
 impl Default for Limits {
@@ -99,6 +107,8 @@ impl Default for Limits {
             max_bulk_upload_mb: 150,
             allow_login_on_mutual_port: false,
             login_delay_ms: 0,
+            chunked_answers: true,
+            chunked_over_kb: 32,
         }
     }
 }

@@ -10,6 +10,7 @@
 #![recursion_limit = "256"]
 
 mod admin;
+mod answer;
 mod bulk;
 pub mod config;
 pub mod dates;

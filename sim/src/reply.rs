@@ -10,6 +10,10 @@ pub struct Reply {
     pub content_type: &'static str,
     pub headers: Vec<(&'static str, String)>,
     pub body: String,
+    /// A Bulk result (Bulk 2.0 query and ingest results, Bulk 1.0 batch
+    /// results and result sets): sent chunked as Salesforce sends them,
+    /// whatever its size ([`crate::config::Limits::chunked_answers`]).
+    pub bulk_result: bool,
 }
 
 impl Reply {
@@ -44,7 +48,14 @@ impl Reply {
             content_type,
             headers: Vec::new(),
             body,
+            bulk_result: false,
         }
+    }
+
+    /// Marks a successful Bulk result (sent chunked when it is one).
+    pub fn bulk_result(mut self) -> Self {
+        self.bulk_result = self.status == 200;
+        self
     }
 
     /// Adds a response header.

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper::{Request, Response};
@@ -24,6 +24,7 @@ use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 use twoway::pem;
 
+use super::answer::Answer;
 use super::config::{SimConfig, read_cert_der};
 use super::reply::Reply;
 use super::state::State;
@@ -296,7 +297,7 @@ async fn handle(
     port: Port,
     cert: &CertStatus,
     req: Request<Incoming>,
-) -> Response<Full<Bytes>> {
+) -> Response<Answer> {
     let (parts, body) = req.into_parts();
     let delay = ctx.state.config.limits.login_delay_ms;
     if port == Port::Login && delay > 0 {
@@ -343,14 +344,22 @@ async fn handle(
         Err(reply) => reply,
     };
     tracing::debug!(?port, method = %parts.method, %path, status = reply.status, "simulator request");
-    if twoway::transport::accepts_gzip(&parts.headers) && !reply.body.is_empty() {
-        return gzipped(reply);
-    }
-    into_response(reply)
+    // Bulk results and large answers go chunked, as Salesforce sends them.
+    let chunked = limits.chunked_answers
+        && (reply.bulk_result || reply.body.len() > limits.chunked_over_kb * 1024);
+    let response = if twoway::transport::accepts_gzip(&parts.headers) && !reply.body.is_empty() {
+        gzipped(reply)
+    } else {
+        into_response(reply)
+    };
+    response.map(|body| match chunked {
+        true => Answer::chunked(body),
+        false => Answer::whole(body),
+    })
 }
 
 /// `reply` as a `Content-Encoding: gzip` answer.
-fn gzipped(mut reply: Reply) -> Response<Full<Bytes>> {
+fn gzipped(mut reply: Reply) -> Response<Bytes> {
     use std::io::Write;
     let body = std::mem::take(&mut reply.body);
     let mut encoder = flate2::write::GzEncoder::new(
@@ -373,7 +382,7 @@ fn gzipped(mut reply: Reply) -> Response<Full<Bytes>> {
         http::header::VARY,
         http::HeaderValue::from_static("Accept-Encoding"),
     );
-    *response.body_mut() = Full::new(Bytes::from(compressed));
+    *response.body_mut() = Bytes::from(compressed);
     response
 }
 
@@ -420,8 +429,8 @@ fn too_large(path: &str, limit: usize) -> Reply {
     reply
 }
 
-/// Turns a [`Reply`] into a hyper response.
-pub fn into_response(reply: Reply) -> Response<Full<Bytes>> {
+/// Turns a [`Reply`] into a response (its body still to be framed).
+pub fn into_response(reply: Reply) -> Response<Bytes> {
     let mut builder = Response::builder().status(reply.status);
     if !reply.content_type.is_empty() {
         builder = builder.header(http::header::CONTENT_TYPE, reply.content_type);
@@ -430,8 +439,8 @@ pub fn into_response(reply: Reply) -> Response<Full<Bytes>> {
         builder = builder.header(name, value);
     }
     builder
-        .body(Full::new(Bytes::from(reply.body)))
-        .unwrap_or_else(|_| Response::new(Full::new(Bytes::from_static(b"internal error"))))
+        .body(Bytes::from(reply.body))
+        .unwrap_or_else(|_| Response::new(Bytes::from_static(b"internal error")))
 }
 
 /// Lets every handshake finish (possession of the key is still proven by the

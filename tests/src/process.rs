@@ -225,6 +225,21 @@ impl Logged {
     }
 }
 
+/// The fields of the one access line (`twoway::access`) of `request_id`
+/// among a `--log-format json` process's parsed `lines`.
+pub fn access_line(lines: &[serde_json::Value], request_id: &str) -> serde_json::Value {
+    let found: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| l["target"] == "twoway::access" && l["fields"]["request_id"] == request_id)
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "one access line for {request_id}: {lines:#?}"
+    );
+    found[0]["fields"].clone()
+}
+
 impl Drop for Logged {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -12,6 +12,7 @@ use nix::sys::signal::Signal;
 use twoway_testkit::tenants::ACME_API_KEY;
 use twoway_tests::gateway::{ACME, SECRETS, TestGateway, http, with_workflow};
 use twoway_tests::plugins::GET_USER_INFO;
+use twoway_tests::process::access_line;
 use twoway_tests::start_sim;
 
 const TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -90,18 +91,7 @@ async fn every_line_is_json_and_every_request_is_logged() {
     }
     assert!(stdout[0].contains("\"listening\""), "{stdout:?}");
 
-    let access = |request_id: &str| {
-        let found: Vec<&serde_json::Value> = lines
-            .iter()
-            .filter(|l| l["target"] == "twoway::access" && l["fields"]["request_id"] == request_id)
-            .collect();
-        assert_eq!(
-            found.len(),
-            1,
-            "one access line for {request_id}: {lines:#?}"
-        );
-        found[0]["fields"].clone()
-    };
+    let access = |request_id: &str| access_line(&lines, request_id);
     let line = access("req-ok");
     assert_eq!(line["message"], "request");
     assert_eq!(line["method"], "POST");

@@ -16,7 +16,9 @@ use http_body_util::Full;
 use serde_json::Value;
 use twoway_tests::front_door::{self, CsvRows, count};
 use twoway_tests::gateway::{TestGateway, server_tls};
-use twoway_tests::{ACME_ORG, Client, Response, admin_post, api_envelope, start_sim, xml_text};
+use twoway_tests::{
+    ACME_ORG, Client, Response, admin_post, api_envelope, start_sim, start_sim_with, xml_text,
+};
 
 /// A Bulk 2.0 request with the gateway token.
 async fn bulk2(
@@ -277,7 +279,8 @@ async fn streamed_bodies_are_capped_and_a_rejected_session_is_the_clients_to_ret
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stream_past_max_stream_mb_is_refused_in_the_clients_format() {
-    let sim = start_sim().await;
+    // Answers with a Content-Length (a chunked one: the test below).
+    let sim = start_sim_with(|c| c.limits.chunked_answers = false).await;
     let (_gw, origin) = front_door::start(
         &sim,
         "max_body_kb = 64\n[front_door]\nmax_stream_mb = 1\n",
@@ -335,6 +338,172 @@ async fn a_stream_past_max_stream_mb_is_refused_in_the_clients_format() {
     let message = results.json()[0]["message"].as_str().unwrap().to_string();
     assert!(message.contains("max_stream_mb"), "{message}");
     assert!(message.contains("Content-Length"), "{message}");
+}
+
+/// Reads an answer's body a frame at a time: its bytes and rows, and
+/// whether it arrived whole (else the error that ended it).
+async fn read_all(mut body: hyper::body::Incoming) -> (u64, u64, Result<(), String>) {
+    use http_body_util::BodyExt;
+    let (mut bytes, mut lines) = (0u64, 0u64);
+    while let Some(frame) = body.frame().await {
+        match frame {
+            Ok(frame) => {
+                if let Some(data) = frame.data_ref() {
+                    bytes += data.len() as u64;
+                    lines += data.iter().filter(|b| **b == b'\n').count() as u64;
+                }
+            }
+            Err(e) => return (bytes, lines, Err(format!("{e:?}"))),
+        }
+    }
+    (bytes, lines, Ok(()))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_chunked_answer_past_max_stream_mb_is_cut_and_the_gateway_says_so() {
+    // The simulator sends Bulk results chunked, as Salesforce does: no
+    // Content-Length to refuse on, so the cap acts while the answer goes.
+    let sim = start_sim().await;
+    let server = format!(
+        "max_body_kb = 64\n{}\n[front_door]\nmax_stream_mb = 1\n",
+        server_tls("{pki}/root-ca.pem")
+    );
+    let mut gw = TestGateway::configure(&sim, &server, &front_door::acme(""), &[]);
+    let process = gw.serve_process_logged(&["--log-format", "json"]);
+    let origin = gw.url.replacen("http://", "https://", 1);
+    let client = Client::anonymous();
+    let token = front_door::token(&client, &origin).await;
+    let auth = format!("Bearer {token}");
+
+    // 750 rows of 2 KB (1.5 MB) in three streamed uploads (over max_body_kb).
+    let job = ingest_job(&client, &origin, &token).await;
+    let url = format!("{origin}/services/data/v62.0/jobs/ingest/{job}/batches");
+    let csv = CsvRows::new(250, 2000);
+    let uploaded = csv.len();
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("content-type", "text/csv"),
+        ("x-request-id", "req-upload"),
+    ];
+    let answer = client
+        .open("PUT", &url, &headers, csv)
+        .await
+        .expect("an answer");
+    assert_eq!(answer.status(), 201);
+    for _ in 0..2 {
+        let (status, body) = upload(&client, &origin, &token, &job, CsvRows::new(250, 2000)).await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let done = close(&client, &origin, &token, &job).await;
+    assert_eq!(done["numberRecordsProcessed"], 750, "{done}");
+    let id = query_job(&client, &origin, &token).await;
+    let results = format!("{origin}/services/data/v62.0/jobs/query/{id}/results");
+    let get = |url: String, request_id: &'static str| {
+        let (client, auth) = (client.clone(), auth.clone());
+        async move {
+            let headers = [
+                ("authorization", auth.as_str()),
+                ("x-request-id", request_id),
+            ];
+            client
+                .open("GET", &url, &headers, Full::new(bytes::Bytes::new()))
+                .await
+                .expect("an answer")
+        }
+    };
+    let chunked = |answer: &http::Response<hyper::body::Incoming>| {
+        let header = |name| answer.headers().get(name).and_then(|v| v.to_str().ok());
+        header("transfer-encoding") == Some("chunked") && header("content-length").is_none()
+    };
+
+    // Under the cap (250 rows, about 500 KB): whole, every record.
+    let under = get(format!("{results}?maxRecords=250"), "req-under").await;
+    assert_eq!(under.status(), 200);
+    assert!(chunked(&under), "{:?}", under.headers());
+    let (under_bytes, lines, whole) = read_all(under.into_body()).await;
+    assert_eq!(whole, Ok(()));
+    assert_eq!(lines, 251, "a header and 250 rows");
+
+    // Over it (750 rows): the head goes, the body is cut past 1 MiB
+    // without its last chunk, so the client sees an incomplete transfer,
+    // never a shorter body that looks whole.
+    let over = get(results.clone(), "req-over").await;
+    assert_eq!(over.status(), 200);
+    assert!(chunked(&over), "{:?}", over.headers());
+    let (over_bytes, lines, whole) = read_all(over.into_body()).await;
+    assert!(
+        whole.is_err(),
+        "{over_bytes} bytes, {lines} lines arrived as if whole"
+    );
+    assert!(
+        over_bytes <= 1 << 20,
+        "{over_bytes} bytes passed the 1 MiB cap"
+    );
+    assert!(lines < 751, "{lines}");
+
+    // curl says so too: exit 18, a partial transfer.
+    let bearer = format!("Authorization: {auth}");
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("curl")
+            .args(["-sS", "-o", "/dev/null", "--cacert"])
+            .arg(&twoway_tests::pki().root_ca)
+            .args(["-H", &bearer, "-H", "x-request-id: req-curl", &results])
+            .output()
+            .expect("the curl binary is needed for this test (scripts/test installs it)")
+    })
+    .await
+    .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(18), "{stderr}");
+
+    // The dashboard lists the cut answers, by tenant and API.
+    let overview = gw.admin_get("/admin/overview").await;
+    let problems = overview.json()["problems"].clone();
+    for request_id in ["req-over", "req-curl"] {
+        let listed = problems
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["request_id"] == request_id)
+            .unwrap_or_else(|| panic!("{request_id} in {problems}"));
+        assert_eq!(listed["code"], "upstream_too_large", "{listed}");
+        assert_eq!(listed["tenant"], "acme", "{listed}");
+        assert_eq!(listed["api"], "bulk2", "{listed}");
+    }
+
+    // The access log: the cut answer's line says so, with the bytes that
+    // went; the whole one's bytes are all of it; the streamed upload's
+    // bytes in are counted; a warning names the request.
+    process.signal(nix::sys::signal::Signal::SIGTERM);
+    let (code, _, stderr) = process.wait(std::time::Duration::from_secs(120));
+    assert_eq!(code, 0, "{stderr:#?}");
+    let lines: Vec<Value> = stderr
+        .iter()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect();
+    let access = |request_id: &str| twoway_tests::process::access_line(&lines, request_id);
+    let line = access("req-upload");
+    assert_eq!(line["bytes_in"], uploaded, "{line}");
+    assert_eq!(line["status"], 201, "{line}");
+    let line = access("req-under");
+    assert_eq!(line["bytes_out"], under_bytes, "{line}");
+    assert_eq!(line["complete"], true, "{line}");
+    assert!(line.get("problem").is_none(), "{line}");
+    let line = access("req-over");
+    assert_eq!(line["status"], 200, "{line}");
+    assert_eq!(line["problem"], "upstream_too_large", "{line}");
+    assert_eq!(line["complete"], false, "{line}");
+    assert!(line["bytes_out"].as_u64().unwrap() <= 1 << 20, "{line}");
+    let warned = lines.iter().any(|l| {
+        l["level"] == "WARN"
+            && l["fields"]["request_id"] == "req-over"
+            && l["fields"]["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("1048576-byte limit"))
+    });
+    assert!(warned, "a warning for req-over: {lines:#?}");
+    let all = stderr.join("\n");
+    assert!(!all.contains(&token), "the gateway token is in the log");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -50,6 +50,14 @@ impl Bulk {
             .await
     }
 
+    /// Creates a Bulk 2.0 query job on the accounts' names.
+    async fn names_query(&self) -> Response {
+        let query = r#"{"operation":"query","query":"SELECT Name FROM Account"}"#;
+        let created = self.v2("POST", "query", "application/json", query).await;
+        assert_eq!(created.status, 200, "{}", created.body);
+        created
+    }
+
     /// Creates a Bulk 1.0 job from XML; returns its id.
     async fn xml_job(
         &self,
@@ -569,4 +577,82 @@ async fn bad_and_huge_batches_get_bulk_errors() {
         .await;
     assert_eq!(empty.status, 400);
     assert_eq!(empty.json()[0]["errorCode"], "INVALIDREQUEST");
+}
+
+/// How an answer was framed on the wire (the client speaks HTTP/1.1).
+fn framing(response: &Response) -> (Option<&str>, Option<&str>) {
+    (
+        response.header("transfer-encoding"),
+        response.header("content-length"),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bulk_results_and_large_answers_come_chunked_as_salesforce_sends_them() {
+    let sim = start_sim().await;
+    let bulk = Bulk::new(&sim).await;
+    // Bulk 1.0: a batch's save results, chunked whatever their size.
+    let job = bulk.xml_job("insert", "Account", "CSV", "").await;
+    let batch = bulk
+        .v1(
+            "POST",
+            &format!("job/{job}/batch"),
+            "text/csv",
+            "Name\nChunked\n",
+        )
+        .await;
+    assert_eq!(batch.status, 201, "{}", batch.body);
+    assert!(framing(&batch).1.is_some(), "batchInfo has a length");
+    let batch_id = xml_text(&batch.body, "id").unwrap();
+    let results = bulk
+        .v1("GET", &format!("job/{job}/batch/{batch_id}/result"), "", "")
+        .await;
+    assert_eq!(results.status, 200, "{}", results.body);
+    assert_eq!(framing(&results), (Some("chunked"), None));
+    assert!(
+        results.body.contains("\"true\",\"true\""),
+        "{}",
+        results.body
+    );
+
+    // Bulk 2.0: a query's results page, chunked; the job's info is not.
+    let created = bulk.names_query().await;
+    assert!(framing(&created).1.is_some(), "the job's info has a length");
+    let id = created.json()["id"].as_str().unwrap().to_string();
+    let page = bulk.v2("GET", &format!("query/{id}/results"), "", "").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(framing(&page), (Some("chunked"), None));
+    assert!(page.body.starts_with("\"Name\"\n"), "{}", page.body);
+    assert!(page.body.contains("Chunked"), "{}", page.body);
+    // A REST answer past chunked_over_kb (32 KiB) goes chunked too; an
+    // error on a result's URL does not.
+    let url = format!(
+        "{}/services/data/v59.0/sobjects/Account/describe",
+        bulk.host
+    );
+    let auth = format!("Bearer {}", bulk.session);
+    let describe = bulk
+        .client
+        .send("GET", &url, &[("authorization", auth.as_str())], "")
+        .await;
+    assert_eq!(describe.status, 200, "{}", describe.body);
+    assert!(describe.body.len() > 32 * 1024, "{}", describe.body.len());
+    assert_eq!(framing(&describe), (Some("chunked"), None));
+    let missing = bulk
+        .v2("GET", "query/750000000000000AAA/results", "", "")
+        .await;
+    assert_eq!(missing.status, 404, "{}", missing.body);
+    assert!(framing(&missing).1.is_some());
+
+    // chunked_answers = false: every answer has a Content-Length.
+    let sim = twoway_tests::start_sim_with(|c| c.limits.chunked_answers = false).await;
+    let bulk = Bulk::new(&sim).await;
+    let id = bulk.names_query().await.json()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let page = bulk.v2("GET", &format!("query/{id}/results"), "", "").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(framing(&page).0, None);
+    assert_eq!(framing(&page).1, Some(page.body.len().to_string().as_str()));
 }

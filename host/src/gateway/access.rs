@@ -1,16 +1,27 @@
 //! The access log: one `request` line for every request on the callers'
 //! listener (workflows, the front door and unknown routes alike), written
-//! when the answer is ready, with what the request came to. Its upstream
-//! calls and their time and its body's bytes are counted where the work
-//! happens, into the request's [`Tally`] (a task-local: the workflow and
-//! its calls to the API run in the request's task). Nothing secret is
+//! when the answer is ready, or for an answer that streams (a Bulk result)
+//! when its last byte has gone or it stopped, with what the request came
+//! to. Its upstream calls and their time and its body's bytes are counted
+//! where the work happens, into the request's [`Tally`] (a task-local: the
+//! workflow and its calls to the API run in the request's task; a body
+//! streamed upstream is counted by its [`Overrun`]). Nothing secret is
 //! logged: no header, no body, no session.
 
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::body::{Body, Frame, SizeHint};
+
+use super::Shared;
 use super::problem::ProblemCode;
+use crate::transport::{self, BoxError, Overrun, StreamError};
 
 tokio::task_local! {
     static TALLY: Tally;
@@ -22,6 +33,8 @@ pub struct Tally {
     upstream_calls: Cell<u32>,
     upstream_time: Cell<Duration>,
     bytes_in: Cell<u64>,
+    /// A body streamed upstream: what it has given so far.
+    streamed_in: RefCell<Option<Overrun>>,
     /// Set by the front door once it knows them.
     tenant: RefCell<Option<String>>,
     api: Cell<Option<&'static str>>,
@@ -34,6 +47,7 @@ impl Tally {
             upstream_calls: Cell::new(self.upstream_calls.take()),
             upstream_time: Cell::new(self.upstream_time.take()),
             bytes_in: Cell::new(self.bytes_in.take()),
+            streamed_in: RefCell::new(self.streamed_in.take()),
             tenant: RefCell::new(self.tenant.take()),
             api: Cell::new(self.api.take()),
         }
@@ -62,6 +76,11 @@ pub fn upstream_call(elapsed: Duration) {
 /// The current request's body was `bytes` long.
 pub fn body_read(bytes: usize) {
     let _ = TALLY.try_with(|t| t.bytes_in.set(bytes as u64));
+}
+
+/// The current request's body streams on as `overrun` counts it.
+pub fn body_streams(overrun: &Overrun) {
+    let _ = TALLY.try_with(|t| *t.streamed_in.borrow_mut() = Some(overrun.clone()));
 }
 
 /// The front door chose `tenant` (when it got that far) for `api`.
@@ -111,14 +130,57 @@ pub fn problem_code<B>(response: &http::Response<B>) -> Option<ProblemCode> {
     response.extensions().get::<ProblemCode>().copied()
 }
 
-/// Writes the access log line of `entry`, answered with `response`.
-pub fn log<B: hyper::body::Body>(entry: &Entry<'_>, tally: &Tally, response: &http::Response<B>) {
+/// Writes the access log line of `entry`, answered with `response`: now
+/// when the answer's length is known, else (an answer that streams) when
+/// its body ends, is cut or is dropped ([`Logged`]).
+pub fn log(
+    shared: &Arc<Shared>,
+    entry: &Entry<'_>,
+    tally: Tally,
+    response: http::Response<transport::Body>,
+) -> http::Response<transport::Body> {
+    let answered = Answered {
+        status: response.status().as_u16(),
+        problem: problem_code(&response),
+    };
+    let body = response.body();
+    if let Some(length) = body.size_hint().exact() {
+        write(entry, &tally, &answered, length, true);
+        return response;
+    }
+    if body.is_end_stream() {
+        write(entry, &tally, &answered, 0, true);
+        return response;
+    }
+    let pending = Pending {
+        shared: shared.clone(),
+        entry: Owned::of(entry),
+        tally,
+        answered,
+    };
+    response.map(|inner| {
+        Logged {
+            inner,
+            sent: 0,
+            pending: Some(pending),
+        }
+        .boxed_unsync()
+    })
+}
+
+/// What the answer's head said.
+struct Answered {
+    status: u16,
+    problem: Option<ProblemCode>,
+}
+
+fn write(entry: &Entry<'_>, tally: &Tally, answered: &Answered, bytes_out: u64, complete: bool) {
     let front_tenant = tally.tenant.borrow();
     let (tenant, workflow) = match entry.workflow {
         Some((tenant, workflow)) => (Some(tenant), Some(workflow)),
         None => (front_tenant.as_deref(), None),
     };
-    let problem = problem_code(response);
+    let streamed_in = tally.streamed_in.borrow().as_ref().map_or(0, Overrun::seen);
     tracing::info!(
         target: "twoway::access",
         method = %entry.method,
@@ -126,18 +188,160 @@ pub fn log<B: hyper::body::Body>(entry: &Entry<'_>, tally: &Tally, response: &ht
         api = tally.api.get(),
         tenant,
         workflow,
-        status = response.status().as_u16(),
-        problem = problem.map(|p| p.code()),
+        status = answered.status,
+        problem = answered.problem.map(|p| p.code()),
         upstream_calls = tally.upstream_calls.get(),
         upstream_ms = tally.upstream_time.get().as_millis() as u64,
-        bytes_in = tally.bytes_in.get(),
-        bytes_out = response.body().size_hint().exact(),
+        bytes_in = tally.bytes_in.get() + streamed_in,
+        bytes_out,
+        complete,
         peer = %entry.peer,
         trace_id = entry.trace_id.as_deref(),
         request_id = %entry.request_id,
         elapsed_ms = entry.started.elapsed().as_millis() as u64,
         "request"
     );
+}
+
+/// An [`Entry`] kept until a streamed answer ends.
+struct Owned {
+    method: http::Method,
+    route: Route,
+    workflow: Option<(String, String)>,
+    request_id: String,
+    peer: SocketAddr,
+    trace_id: Option<String>,
+    started: Instant,
+}
+
+impl Owned {
+    fn of(entry: &Entry<'_>) -> Self {
+        Self {
+            method: entry.method.clone(),
+            route: entry.route,
+            workflow: entry.workflow.map(|(t, w)| (t.to_string(), w.to_string())),
+            request_id: entry.request_id.to_string(),
+            peer: entry.peer,
+            trace_id: entry.trace_id.clone(),
+            started: entry.started,
+        }
+    }
+
+    fn entry(&self) -> Entry<'_> {
+        Entry {
+            method: &self.method,
+            route: self.route,
+            workflow: self
+                .workflow
+                .as_ref()
+                .map(|(t, w)| (t.as_str(), w.as_str())),
+            request_id: &self.request_id,
+            peer: self.peer,
+            trace_id: self.trace_id.clone(),
+            started: self.started,
+        }
+    }
+}
+
+/// The line of a streamed answer, until it is written.
+struct Pending {
+    shared: Arc<Shared>,
+    entry: Owned,
+    tally: Tally,
+    answered: Answered,
+}
+
+/// A streamed answer's body, counted as it goes; its access line is
+/// written when it ends (`complete`), stops on an error or is dropped
+/// before its end (the client went away). An answer cut past
+/// `[front_door] max_stream_mb` is `upstream_too_large` in the line, in
+/// the log's warning and in the dashboard's recent problems.
+struct Logged {
+    inner: transport::Body,
+    sent: u64,
+    pending: Option<Pending>,
+}
+
+impl Logged {
+    fn finish(&mut self, complete: bool, error: Option<&BoxError>) {
+        let Some(mut pending) = self.pending.take() else {
+            return;
+        };
+        let entry = pending.entry.entry();
+        if let Some(error) = error {
+            let too_large = matches!(
+                error.downcast_ref::<StreamError>(),
+                Some(StreamError::TooLarge { .. })
+            );
+            let tenant = pending.tally.tenant.borrow().clone();
+            let api = pending.tally.api.get();
+            let why = if too_large {
+                let code = ProblemCode::Upstream(crate::problem::UpstreamCode::UpstreamTooLarge);
+                pending.answered.problem = Some(code);
+                let status = pending.answered.status;
+                let problems = &pending.shared.problems;
+                problems.record(code, status, tenant.as_deref(), None, api, entry.request_id);
+                "the answer was cut past [front_door] max_stream_mb"
+            } else {
+                "the answer broke off"
+            };
+            tracing::warn!(
+                tenant,
+                api,
+                request_id = %entry.request_id,
+                bytes_out = self.sent,
+                error = %error,
+                "{why}: the client sees an incomplete transfer"
+            );
+        }
+        write(
+            &entry,
+            &pending.tally,
+            &pending.answered,
+            self.sent,
+            complete,
+        );
+    }
+}
+
+impl Body for Logged {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                this.sent += frame.data_ref().map_or(0, |d| d.len() as u64);
+                // hyper stops polling a body that says it has ended.
+                if this.inner.is_end_stream() {
+                    this.finish(true, None);
+                }
+            }
+            Poll::Ready(Some(Err(error))) => this.finish(false, Some(error)),
+            Poll::Ready(None) => this.finish(true, None),
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for Logged {
+    fn drop(&mut self) {
+        self.finish(false, None);
+    }
 }
 
 /// The request's trace span (exported when `[telemetry]` is on): it

@@ -54,8 +54,7 @@ pub async fn handle(
         trace_id,
         started,
     };
-    access::log(&entry, &tally, &response);
-    response
+    access::log(&shared, &entry, tally, response)
 }
 
 /// The answer to one request.

@@ -7,6 +7,7 @@
 
 use std::collections::VecDeque;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -29,14 +30,30 @@ pub enum StreamError {
     Broken(String),
 }
 
-/// Where a [`Capped`] body records why it stopped (shared by clones).
+/// Where a [`Capped`] body records why it stopped, and how many bytes
+/// of data passed (shared by clones).
 #[derive(Debug, Clone, Default)]
-pub struct Overrun(Arc<OnceLock<StreamError>>);
+pub struct Overrun(Arc<Outcome>);
+
+#[derive(Debug, Default)]
+struct Outcome {
+    stopped: OnceLock<StreamError>,
+    seen: AtomicU64,
+}
 
 impl Overrun {
     /// Why the body stopped early, if it did.
     pub fn get(&self) -> Option<StreamError> {
-        self.0.get().cloned()
+        self.0.stopped.get().cloned()
+    }
+
+    /// The bytes of data the body gave so far (the prefix included).
+    pub fn seen(&self) -> u64 {
+        self.0.seen.load(Ordering::Relaxed)
+    }
+
+    fn set(&self, error: StreamError) {
+        let _ = self.0.stopped.set(error);
     }
 }
 
@@ -84,7 +101,7 @@ impl<B> Capped<B> {
     }
 
     fn fail(&mut self, error: StreamError) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let _ = self.overrun.0.set(error.clone());
+        self.overrun.set(error.clone());
         self.done = true;
         self.hold = None;
         Poll::Ready(Some(Err(Box::new(error))))
@@ -93,6 +110,10 @@ impl<B> Capped<B> {
     /// Counts `data` against the limit.
     fn count(&mut self, data: usize) -> Result<(), StreamError> {
         self.seen = self.seen.saturating_add(data);
+        self.overrun
+            .0
+            .seen
+            .fetch_add(data as u64, Ordering::Relaxed);
         if self.seen > self.limit {
             return Err(StreamError::TooLarge { limit: self.limit });
         }
@@ -136,7 +157,7 @@ where
             }
             Poll::Ready(Some(Err(e))) => {
                 let e: BoxError = e.into();
-                let _ = this.overrun.0.set(StreamError::Broken(e.to_string()));
+                this.overrun.set(StreamError::Broken(e.to_string()));
                 this.done = true;
                 this.hold = None;
                 Poll::Ready(Some(Err(e)))
@@ -188,6 +209,7 @@ mod tests {
         let all = body.collect().await.unwrap().to_bytes();
         assert_eq!(all, Bytes::from("abcd"));
         assert_eq!(overrun.get(), None);
+        assert_eq!(overrun.seen(), 4);
 
         let (body, overrun) = Capped::new(
             Full::new(Bytes::from("cde")),

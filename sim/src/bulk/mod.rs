@@ -113,10 +113,12 @@ pub fn handle(call: &Call<'_>) -> Reply {
             bulk.with_batch(id, batch, |job, b| info::batch(200, &job, b))
         }
         ("GET", ["job", id, "batch", batch, "result"]) => {
-            bulk.with_batch(id, batch, |job, b| bulk.results(&job, b))
+            bulk.with_batch(id, batch, |job, b| bulk.results(&job, b).bulk_result())
         }
         ("GET", ["job", id, "batch", batch, "result", result]) => {
-            bulk.with_batch(id, batch, |job, b| bulk.result_set(&job, b, result))
+            bulk.with_batch(id, batch, |job, b| {
+                bulk.result_set(&job, b, result).bulk_result()
+            })
         }
         _ => error(Format::of_request(call), "InvalidUrl", "unknown resource"),
     }

@@ -54,8 +54,10 @@ pub fn route(api: &Rest<'_, '_>, method: &str, segs: &[&str], query: &str, body:
                 (
                     "GET",
                     [which @ ("successfulResults" | "failedResults" | "unprocessedrecords")],
-                ) if kind == JobKind::Ingest => Reply::csv(200, results(&job, which)),
-                ("GET", ["results"]) if kind == JobKind::Query => query_results(&job, query),
+                ) if kind == JobKind::Ingest => Reply::csv(200, results(&job, which)).bulk_result(),
+                ("GET", ["results"]) if kind == JobKind::Query => {
+                    query_results(&job, query).bulk_result()
+                }
                 _ => not_found(),
             }
         }

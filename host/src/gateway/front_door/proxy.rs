@@ -85,7 +85,10 @@ pub(super) async fn serve(
             crate::gateway::access::body_read(body.len());
             (body, None)
         }
-        Ok(Held::Stream(body, overrun, rest)) => (Bytes::new(), Some((body, overrun, rest))),
+        Ok(Held::Stream(body, overrun, rest)) => {
+            crate::gateway::access::body_streams(&overrun);
+            (Bytes::new(), Some((body, overrun, rest)))
+        }
         Err((error, rest)) => {
             let mut served = refuse(route, false, error, request_id);
             // The rest of the body is not read: the connection cannot be
