@@ -570,6 +570,29 @@ fn assert_problem(answer: &str, status: &str, code: &str) {
     assert!(answer.contains("x-request-id: "), "{answer}");
 }
 
+/// A SOAP fault of `code`, as a SOAP client reads it.
+#[track_caller]
+fn assert_soap_fault(answer: &str, code: &str) {
+    assert!(answer.starts_with("HTTP/1.1 500 "), "{answer}");
+    assert!(answer.contains("content-type: text/xml"), "{answer}");
+    let fault = format!("<faultcode>sf:{code}</faultcode>");
+    assert!(answer.contains(&fault), "{answer}");
+}
+
+/// Salesforce's REST error array with `code`, answered with `status`.
+#[track_caller]
+fn assert_rest_error(answer: &str, status: &str, code: &str) {
+    assert!(
+        answer.starts_with(&format!("HTTP/1.1 {status}")),
+        "{answer}"
+    );
+    let error = format!("\"errorCode\":\"{code}\"");
+    assert!(
+        answer.contains("[{\"message\":") && answer.contains(&error),
+        "{answer}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn refusals_on_the_head_alone_are_problems() {
     let sim = start_sim().await;
@@ -584,6 +607,25 @@ async fn refusals_on_the_head_alone_are_problems() {
     assert_problem(&answer, "431", "head_too_large");
     let answer = raw(addr, "GET / HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n").await;
     assert_problem(&answer, "400", "bad_request");
+    // The same refusals on the front door's paths are in the client's
+    // format: a SOAP fault, Salesforce's JSON error array.
+    let answer = raw(
+        addr,
+        &format!("POST /services/Soap/u/62.0 HTTP/1.1\r\nHost: x\r\n{many}\r\n"),
+    )
+    .await;
+    assert_soap_fault(&answer, "EXCEEDED_MAX_SIZE_REQUEST");
+    assert!(answer.contains("at most 100 headers"), "{answer}");
+    let query = format!("/services/data/v62.0/query?q={}", "x".repeat(70 * 1024));
+    let answer = raw(addr, &format!("GET {query} HTTP/1.1\r\nHost: x\r\n\r\n")).await;
+    assert_rest_error(&answer, "4", "EXCEEDED_MAX_SIZE_REQUEST");
+    let answer = raw(
+        addr,
+        "GET /services/data/v62.0/sobjects HTTP/1.1\r\nHost: x\r\nno colon here\r\n\r\n",
+    )
+    .await;
+    assert_rest_error(&answer, "400 ", "INVALID_REQUEST");
+    assert!(answer.contains("x-request-id: "), "{answer}");
     // Two Authorization headers: refused, not "the first one wins", on
     // workflow routes and at the front door alike (there in the format of
     // the client's API).
@@ -619,23 +661,14 @@ async fn refusals_on_the_head_alone_are_problems() {
         "POST /services/Soap/u/62.0 HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nSOAPAction: login\r\nContent-Length: 2097152\r\n\r\n",
     )
     .await;
-    assert!(answer.starts_with("HTTP/1.1 500 "), "{answer}");
-    assert!(answer.contains("content-type: text/xml"), "{answer}");
-    assert!(
-        answer.contains("<faultcode>sf:EXCEEDED_MAX_SIZE_REQUEST</faultcode>"),
-        "{answer}"
-    );
+    assert_soap_fault(&answer, "EXCEEDED_MAX_SIZE_REQUEST");
     assert!(answer.contains("was not read"), "{answer}");
     let answer = raw(
         addr,
         "POST /services/data/v62.0/sobjects/Account HTTP/1.1\r\nHost: x\r\nContent-Length: 2097152\r\n\r\n",
     )
     .await;
-    assert!(answer.starts_with("HTTP/1.1 413 "), "{answer}");
-    assert!(
-        answer.contains("\"errorCode\":\"EXCEEDED_MAX_SIZE_REQUEST\""),
-        "{answer}"
-    );
+    assert_rest_error(&answer, "413 ", "EXCEEDED_MAX_SIZE_REQUEST");
     // A Content-Length over the cap is refused before any of the body is
     // sent (else this would wait for it and end in 408 after 30 s).
     let answer = raw(
@@ -648,6 +681,73 @@ async fn refusals_on_the_head_alone_are_problems() {
     // And the gateway still serves.
     let served = gw
         .call("GET", "/tenants/acme/workflows/user", ACME_KEY, "")
+        .await;
+    assert_eq!(served.status, 200, "{}", served.body);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_chunked_body_over_max_body_kb_on_a_workflow_route_gets_its_413() {
+    // No Content-Length to refuse on: the cap is met while the body comes,
+    // and the rest of it is read and thrown away before the connection
+    // closes, so a client still sending reads the 413 (not a broken pipe).
+    let sim = start_sim().await;
+    let server = format!("max_body_kb = 64\n{}", server_tls("{pki}/root-ca.pem"));
+    let gw = TestGateway::with_user_workflow(&sim, &server, ACME).await;
+    let url = format!("https://{}/tenants/acme/workflows/user", gw.addr());
+    let auth = format!("Bearer {}", ACME_KEY.unwrap());
+    // hyper's client: about 8 MB, made as it is sent (chunked).
+    let body = twoway_tests::front_door::CsvRows::new(2000, 4000);
+    assert!(body.len() > 8_000_000);
+    let answer = Client::anonymous()
+        .open("POST", &url, &[("authorization", auth.as_str())], body)
+        .await
+        .expect("the 413, not a broken connection");
+    assert_eq!(answer.status(), 413);
+    assert_eq!(
+        answer.headers().get("connection").map(|v| v.as_bytes()),
+        Some(&b"close"[..])
+    );
+    let problem = http_body_util::BodyExt::collect(answer.into_body())
+        .await
+        .expect("the whole problem")
+        .to_bytes();
+    let problem: serde_json::Value = serde_json::from_slice(&problem).expect("problem+json");
+    assert_eq!(problem["code"], "payload_too_large", "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("max_body_kb"),
+        "{problem}"
+    );
+
+    // curl, sending a file of 8 MiB chunked.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("body.json");
+    std::fs::write(&file, vec![b' '; 8 << 20]).unwrap();
+    let (bearer, to) = (auth.clone(), url.clone());
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("curl")
+            .args(["-sS", "-X", "POST", "--cacert"])
+            .arg(&twoway_tests::pki().root_ca)
+            .args(["-H", &format!("Authorization: {auth}")])
+            .args(["-H", "Transfer-Encoding: chunked", "--data-binary"])
+            .arg(format!("@{}", file.display()))
+            .args(["-w", "\n%{http_code}", &to])
+            .output()
+            .expect("the curl binary is needed for this test (scripts/test installs it)")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "curl: {}\n{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (body, status) = stdout.rsplit_once('\n').expect("status trailer");
+    assert_eq!(status, "413", "{stdout}");
+    assert!(body.contains("\"code\":\"payload_too_large\""), "{body}");
+    // And the gateway still serves.
+    let served = Client::anonymous()
+        .send("POST", &url, &[("authorization", bearer.as_str())], "{}")
         .await;
     assert_eq!(served.status, 200, "{}", served.body);
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use tracing::Instrument as _;
 
 use super::auth::{self, Caller};
@@ -234,15 +234,20 @@ async fn run(
     let (parts, body) = request.into_parts();
     let body = match read_body(body, server.max_body_bytes, server.body_timeout).await {
         Ok(body) => body,
-        Err((code, detail)) => {
+        Err((code, detail, rest)) => {
             let mut response = Problem::new(code, detail)
                 .at(Some(tenant_name), Some(workflow))
                 .into_response(request_id);
-            // The rest of the body is not read: the connection cannot be reused.
+            // The rest of the body is not read: the connection cannot be
+            // reused, and closes once the rest of a body over the cap is
+            // thrown away (so that a client still sending reads this).
             response.headers_mut().insert(
                 http::header::CONNECTION,
                 http::HeaderValue::from_static("close"),
             );
+            if let Some(rest) = rest {
+                super::linger::discard(rest, None);
+            }
             return response;
         }
     };
@@ -349,40 +354,42 @@ fn is_hop_by_hop(name: &str) -> bool {
     )
 }
 
-/// The whole body, at most `max` bytes, within `deadline`; else the code
-/// and what happened.
+/// The whole body, at most `max` bytes, within `timeout`; else the code,
+/// what happened and, for a body over `max`, the rest of it (to throw away).
 pub(super) async fn read_body(
-    body: hyper::body::Incoming,
+    mut body: hyper::body::Incoming,
     max: usize,
-    deadline: Duration,
-) -> Result<Bytes, (ProblemCode, String)> {
-    match tokio::time::timeout(deadline, Limited::new(body, max).collect()).await {
-        Ok(Ok(body)) => {
-            let body = body.to_bytes();
-            access::body_read(body.len());
-            Ok(body)
+    timeout: Duration,
+) -> Result<Bytes, (ProblemCode, String, Option<hyper::body::Incoming>)> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut whole = bytes::BytesMut::new();
+    loop {
+        let frame = match tokio::time::timeout_at(deadline, body.frame()).await {
+            Ok(Some(Ok(frame))) => frame,
+            Ok(None) => break,
+            Ok(Some(Err(e))) => {
+                let detail = format!("could not read the request body: {e}");
+                return Err((ProblemCode::BadRequest, detail, None));
+            }
+            Err(_) => {
+                let detail = format!(
+                    "the request body did not arrive within {} ms ([server] body_timeout_ms)",
+                    timeout.as_millis()
+                );
+                return Err((ProblemCode::RequestTimeout, detail, None));
+            }
+        };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if whole.len() + data.len() > max {
+            let detail = format!("the body is over the {max}-byte limit ([server] max_body_kb)");
+            return Err((ProblemCode::PayloadTooLarge, detail, Some(body)));
         }
-        Ok(Err(e))
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            Err((
-                ProblemCode::PayloadTooLarge,
-                format!("the body is over the {max}-byte limit ([server] max_body_kb)"),
-            ))
-        }
-        Ok(Err(e)) => Err((
-            ProblemCode::BadRequest,
-            format!("could not read the request body: {e}"),
-        )),
-        Err(_) => Err((
-            ProblemCode::RequestTimeout,
-            format!(
-                "the request body did not arrive within {} ms ([server] body_timeout_ms)",
-                deadline.as_millis()
-            ),
-        )),
+        whole.extend_from_slice(&data);
     }
+    access::body_read(whole.len());
+    Ok(whole.freeze())
 }
 
 #[cfg(test)]
