@@ -88,15 +88,21 @@ pub enum LoadError {
 /// only added `front-door` to the policy world).
 pub const WIT_VERSION: &str = "0.3.1";
 
-/// The `twoway:gateway` version a component was built against (the one its
-/// imports name), when it names one.
-fn wit_version(engine: &Engine, component: &Component) -> Option<String> {
+/// The `twoway:gateway` versions a component's imports name, in order
+/// (`""` for an import without a version).
+fn imported_wit_versions(engine: &Engine, component: &Component) -> Vec<String> {
     component
         .component_type()
         .imports(engine)
         .filter_map(|(name, _)| name.strip_prefix("twoway:gateway/"))
         .map(|rest| rest.split_once('@').map_or("", |(_, v)| v).to_string())
-        .next()
+        .collect()
+}
+
+/// The `twoway:gateway` version a component was built against (the one its
+/// imports name), when it names one.
+fn wit_version(engine: &Engine, component: &Component) -> Option<String> {
+    imported_wit_versions(engine, component).into_iter().next()
 }
 
 /// True when a component built against `version` links against this host:
@@ -112,17 +118,14 @@ fn loads_wit(version: &str) -> bool {
 /// The `twoway:gateway` version a component imports, when it is not one
 /// this host loads.
 fn foreign_wit_version(engine: &Engine, component: &Component) -> Option<String> {
-    component
-        .component_type()
-        .imports(engine)
-        .filter_map(|(name, _)| name.strip_prefix("twoway:gateway/"))
-        .map(|rest| rest.split_once('@').map_or("", |(_, v)| v))
+    imported_wit_versions(engine, component)
+        .into_iter()
         .find(|version| !loads_wit(version))
         .map(|v| {
             if v.is_empty() {
                 "(no version)".into()
             } else {
-                v.to_string()
+                v
             }
         })
 }
