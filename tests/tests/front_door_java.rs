@@ -6,7 +6,8 @@
 //! mutual TLS. The JVM trusts the gateway's CA through a PKCS12 truststore
 //! made by keytool, as docs/front-door.md tells users to; without it the
 //! handshake fails. Login (gzip request bodies), faults as WSC binds them,
-//! query and queryMore, create, update, delete, describe, getUserInfo, a
+//! query and queryMore, create, update, delete, describe, getUserInfo
+//! (partner and enterprise), a
 //! Bulk 1.0 load and extract as Data Loader runs them, and the renewal of
 //! an expired session; nothing the peer received holds the tenant's real
 //! session or a URL other than the gateway's.
@@ -110,6 +111,23 @@ fn assert_token(token: &Value) {
     );
 }
 
+/// The peer's `crud`: an Account named `name` created, read, updated
+/// (Industry Testing, then Updated), read again and deleted.
+#[track_caller]
+fn assert_crud(out: &Value, name: &str) {
+    let id = out["created"]["id"].as_str().expect("created id");
+    assert!(id.starts_with("001"), "{out}");
+    assert_eq!(out["created"]["success"], true, "{out}");
+    assert_eq!(out["read"], json!({ "Name": name, "Industry": "Testing" }));
+    assert_eq!(out["updated"]["success"], true, "{out}");
+    assert_eq!(out["reread"]["Industry"], "Updated", "{out}");
+    assert_eq!(
+        out["deleted"],
+        json!({ "id": id, "success": true }),
+        "{out}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn wsc_partner_connection_through_the_gateway() {
     let Some(java) = Peer::java() else { return };
@@ -137,9 +155,9 @@ async fn wsc_partner_connection_through_the_gateway() {
         "{out}"
     );
     assert_token(&login["sessionId"]);
-    // The login answer is the gateway's own: its user is the tenant; the
-    // Salesforce user is what getUserInfo (a call through to the API) says.
-    assert_eq!(login["userName"], "acme", "{out}");
+    // The login answer is the gateway's own; its user is the Salesforce
+    // user the tenant logs in as, as getUserInfo (through to the API) says.
+    assert_eq!(login["userName"], ACME_USER, "{out}");
     assert_eq!(out["userInfo"]["userName"], ACME_USER, "{out}");
     let org = out["userInfo"]["organizationId"].as_str().unwrap();
     assert!(org.starts_with(ACME_ORG), "{out}");
@@ -156,20 +174,7 @@ async fn wsc_partner_connection_through_the_gateway() {
     assert_eq!(query["names"], json!(names), "{out}");
 
     // create, update, delete as SaveResults.
-    let id = out["created"]["id"].as_str().expect("created id");
-    assert!(id.starts_with("001"), "{out}");
-    assert_eq!(out["created"]["success"], true, "{out}");
-    assert_eq!(
-        out["read"],
-        json!({ "Name": "WSC Test Account", "Industry": "Testing" })
-    );
-    assert_eq!(out["updated"]["success"], true, "{out}");
-    assert_eq!(out["reread"]["Industry"], "Updated", "{out}");
-    assert_eq!(
-        out["deleted"],
-        json!({ "id": id, "success": true }),
-        "{out}"
-    );
+    assert_crud(&out, "WSC Test Account");
     assert_eq!(out["deletedAgain"]["success"], false, "{out}");
     assert_eq!(
         out["deletedAgain"]["statusCode"], "ENTITY_IS_DELETED",
@@ -196,6 +201,48 @@ async fn wsc_partner_connection_through_the_gateway() {
     assert_eq!(unknown["renewable"], true, "{out}");
     // The API key itself as the session id.
     assert_eq!(out["keyAsSession"], ACME_USER, "{out}");
+
+    assert_gateway_only(&received, &sim, &origin);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wsc_enterprise_connection_through_the_gateway() {
+    let Some(java) = Peer::java() else { return };
+    let (sim, _gw, origin) = setup("").await;
+    let (out, received) = run(&java, "enterprise", &origin, &[]).await;
+    const FAULTS: &str = "urn:fault.enterprise.soap.sforce.com";
+
+    // The gateway's own faults speak the enterprise API's fault namespace.
+    let wrong = &out["wrongPassword"];
+    assert_eq!(wrong["faultcode"], "sf:INVALID_LOGIN", "{out}");
+    assert_eq!(wrong["detailType"], "sf:LoginFault", "{out}");
+    assert_eq!(wrong["detailNs"], FAULTS, "{out}");
+
+    let login = &out["login"];
+    let server = login["serverUrl"].as_str().unwrap();
+    assert!(
+        server.starts_with(&format!("{origin}/services/Soap/c/62.0/")),
+        "{out}"
+    );
+    assert_token(&login["sessionId"]);
+    assert_eq!(login["userName"], ACME_USER, "{out}");
+    assert_eq!(out["userName"], ACME_USER, "{out}");
+
+    // Typed records, paged one a page.
+    let names = sorted_accounts();
+    assert_eq!(out["query"]["names"], json!(names), "{out}");
+    assert_eq!(out["query"]["pages"].as_array().unwrap().len(), 3, "{out}");
+    let record_type = out["recordType"].as_str().unwrap();
+    assert!(record_type.ends_with(":Account"), "{out}");
+
+    // Typed sObjects in, SaveResults out.
+    assert_crud(&out, "Enterprise Account");
+    assert_eq!(out["describe"]["name"], "Account", "{out}");
+
+    let unknown = &out["unknownSession"];
+    assert_eq!(unknown["faultcode"], "sf:INVALID_SESSION_ID", "{out}");
+    assert_eq!(unknown["renewable"], true, "{out}");
+    assert_eq!(unknown["detailNs"], FAULTS, "{out}");
 
     assert_gateway_only(&received, &sim, &origin);
 }

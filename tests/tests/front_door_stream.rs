@@ -92,12 +92,32 @@ where
     B::Data: Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
+    upload_as(client, origin, token, job, csv, "").await
+}
+
+/// [`upload`] with `x-request-id: request_id` (none when empty).
+async fn upload_as<B>(
+    client: &Client,
+    origin: &str,
+    token: &str,
+    job: &str,
+    csv: B,
+    request_id: &str,
+) -> (u16, String)
+where
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let url = format!("{origin}/services/data/v62.0/jobs/ingest/{job}/batches");
     let auth = format!("Bearer {token}");
-    let headers = [
+    let mut headers = vec![
         ("authorization", auth.as_str()),
         ("content-type", "text/csv"),
     ];
+    if !request_id.is_empty() {
+        headers.push(("x-request-id", request_id));
+    }
     let answer = client
         .open("PUT", &url, &headers, csv)
         .await
@@ -115,6 +135,31 @@ where
 fn sized(rows: usize, width: usize) -> Full<bytes::Bytes> {
     let row = format!("Sized,{}\n", "d".repeat(width));
     Full::new(format!("Name,Description\n{}", row.repeat(rows)).into())
+}
+
+/// Loads 750 Accounts of 2 KB (1.5 MB) in three streamed uploads (each past
+/// `max_body_kb = 64`; the first as `first_upload`) and starts a query job
+/// over them: its id and the first upload's size in bytes.
+async fn loaded_query_job(
+    client: &Client,
+    origin: &str,
+    token: &str,
+    first_upload: &str,
+) -> (String, u64) {
+    let job = ingest_job(client, origin, token).await;
+    let mut uploaded = 0;
+    for n in 0..3 {
+        let csv = CsvRows::new(250, 2000);
+        if n == 0 {
+            uploaded = csv.len();
+        }
+        let id = if n == 0 { first_upload } else { "" };
+        let (status, body) = upload_as(client, origin, token, &job, csv, id).await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let done = close(client, origin, token, &job).await;
+    assert_eq!(done["numberRecordsProcessed"], 750, "{done}");
+    (query_job(client, origin, token).await, uploaded)
 }
 
 fn gzip(data: &[u8]) -> Vec<u8> {
@@ -317,14 +362,7 @@ async fn a_stream_past_max_stream_mb_is_refused_in_the_clients_format() {
 
     // An answer whose Content-Length is over the cap (1.5 MB of results)
     // is refused before any of it goes, in the client's format.
-    let job = ingest_job(&client, &origin, &token).await;
-    for _ in 0..3 {
-        let (status, body) = upload(&client, &origin, &token, &job, CsvRows::new(250, 2000)).await;
-        assert_eq!(status, 201, "{body}");
-    }
-    let done = close(&client, &origin, &token, &job).await;
-    assert_eq!(done["numberRecordsProcessed"], 750, "{done}");
-    let id = query_job(&client, &origin, &token).await;
+    let (id, _) = loaded_query_job(&client, &origin, &token, "").await;
     let results = bulk2(
         &client,
         &origin,
@@ -375,28 +413,7 @@ async fn a_chunked_answer_past_max_stream_mb_is_cut_and_the_gateway_says_so() {
     let token = front_door::token(&client, &origin).await;
     let auth = format!("Bearer {token}");
 
-    // 750 rows of 2 KB (1.5 MB) in three streamed uploads (over max_body_kb).
-    let job = ingest_job(&client, &origin, &token).await;
-    let url = format!("{origin}/services/data/v62.0/jobs/ingest/{job}/batches");
-    let csv = CsvRows::new(250, 2000);
-    let uploaded = csv.len();
-    let headers = [
-        ("authorization", auth.as_str()),
-        ("content-type", "text/csv"),
-        ("x-request-id", "req-upload"),
-    ];
-    let answer = client
-        .open("PUT", &url, &headers, csv)
-        .await
-        .expect("an answer");
-    assert_eq!(answer.status(), 201);
-    for _ in 0..2 {
-        let (status, body) = upload(&client, &origin, &token, &job, CsvRows::new(250, 2000)).await;
-        assert_eq!(status, 201, "{body}");
-    }
-    let done = close(&client, &origin, &token, &job).await;
-    assert_eq!(done["numberRecordsProcessed"], 750, "{done}");
-    let id = query_job(&client, &origin, &token).await;
+    let (id, uploaded) = loaded_query_job(&client, &origin, &token, "req-upload").await;
     let results = format!("{origin}/services/data/v62.0/jobs/query/{id}/results");
     let get = |url: String, request_id: &'static str| {
         let (client, auth) = (client.clone(), auth.clone());

@@ -289,6 +289,17 @@ impl Auth {
             Self::OAuthJwtBearer { .. } => "oauth-jwt-bearer",
         }
     }
+
+    /// The Salesforce username it logs in as; none for client credentials
+    /// (the connected app's run-as user is not in the config).
+    pub fn username(&self) -> Option<&str> {
+        match self {
+            Self::SoapLogin { username, .. }
+            | Self::OAuthPassword { username, .. }
+            | Self::OAuthJwtBearer { username, .. } => Some(username),
+            Self::OAuthClientCredentials { .. } => None,
+        }
+    }
 }
 
 /// `[[tenant.workflow]]`.

@@ -37,6 +37,8 @@ pub struct Forward {
 pub struct SessionFacts {
     pub org_id: String,
     pub user_id: String,
+    /// The Salesforce username the tenant logs in as, when its config says.
+    pub user_name: Option<String>,
     /// The origins the instance's answers name (standard and mutual-auth
     /// port, and the login host), which the front door rewrites to its own.
     pub origins: Vec<String>,
@@ -69,6 +71,7 @@ impl TenantUpstream {
         Ok(SessionFacts {
             org_id: session.instance.org_id.clone(),
             user_id: session.user_id.clone(),
+            user_name: self.sessions.settings().auth.username().map(str::to_string),
             origins,
         })
     }

@@ -11,7 +11,9 @@
 // status, headers and decoded body, is appended). It prints one JSON object.
 //
 // Scenarios: `wsc` (login, faults, getUserInfo, query and queryMore, create,
-// update, delete, describeSObject, a session id given directly), `dataloader`
+// update, delete, describeSObject, a session id given directly), `enterprise`
+// (the same through WSC's EnterpriseConnection: the enterprise endpoint,
+// typed sObjects), `dataloader`
 // (Data Loader's login, describe and Bulk 1.0 load and extract), `renew` (an
 // expired session: INVALID_SESSION_ID, the SessionRenewer's login and the
 // retry; Bulk's InvalidSessionId) and `login` (login only).
@@ -43,6 +45,8 @@ public class Peer {
     static final String XSI_NS = "http://www.w3.org/2001/XMLSchema-instance";
     static final String PARTNER_NS = "urn:partner.soap.sforce.com";
     static final String SOBJECT_NS = "urn:sobject.partner.soap.sforce.com";
+    static final String ENTERPRISE_NS = "urn:enterprise.soap.sforce.com";
+    static final String ENTERPRISE_SOBJECT_NS = "urn:sobject.enterprise.soap.sforce.com";
     static final String ASYNC_NS = "http://www.force.com/2009/06/asyncapi/dataload";
     /** WSC's default version: that of the WSDL its code was generated from. */
     static final String WSC_VERSION = "62.0";
@@ -55,6 +59,7 @@ public class Peer {
         String scenario = args.length > 0 ? args[0] : "";
         Map<String, Object> out = switch (scenario) {
             case "wsc" -> wsc();
+            case "enterprise" -> enterprise();
             case "dataloader" -> dataLoader();
             case "renew" -> renew();
             case "login" -> {
@@ -62,7 +67,7 @@ public class Peer {
                 yield Json.obj("serverUrl", login.serverUrl());
             }
             default -> throw new IllegalArgumentException(
-                "usage: java Peer.java wsc|dataloader|renew|login (got '" + scenario + "')");
+                "usage: java Peer.java wsc|enterprise|dataloader|renew|login (got '" + scenario + "')");
         };
         System.out.println(Json.write(out));
     }
@@ -106,18 +111,7 @@ public class Peer {
 
         out.put("query", queryAll(conn, SOQL));
 
-        Element created = conn.call("create",
-            "<m:sObjects><sobj:type>Account</sobj:type><sobj:Name>WSC Test Account</sobj:Name>"
-                + "<sobj:Industry>Testing</sobj:Industry></m:sObjects>");
-        String id = Xml.text(Xml.children(created, "result").get(0), "id");
-        out.put("created", saveResult(created));
-        out.put("read", readAccount(conn, id));
-        Element updated = conn.call("update",
-            "<m:sObjects><sobj:type>Account</sobj:type><sobj:Id>" + id + "</sobj:Id>"
-                + "<sobj:Industry>Updated</sobj:Industry></m:sObjects>");
-        out.put("updated", saveResult(updated));
-        out.put("reread", readAccount(conn, id));
-        out.put("deleted", saveResult(conn.call("delete", "<m:ids>" + id + "</m:ids>")));
+        String id = crud(conn, out, "WSC Test Account", "<m:sObjects><sobj:type>Account</sobj:type>");
         out.put("deletedAgain", saveResult(conn.call("delete", "<m:ids>" + id + "</m:ids>")));
         out.put("afterDelete", Xml.text(
             conn.result("query", "<m:queryString>SELECT Id FROM Account WHERE Id = '" + id
@@ -146,6 +140,44 @@ public class Peer {
         return out;
     }
 
+    /**
+     * WSC's EnterpriseConnection (code generated from the org's enterprise
+     * WSDL): login at /services/Soap/c/{v}, the enterprise namespaces, and
+     * sObjects typed by xsi:type with their fields as elements.
+     */
+    static Map<String, Object> enterprise() throws Exception {
+        Map<String, Object> out = new LinkedHashMap<>();
+        String user = env("SF_USERNAME");
+        String key = env("SF_PASSWORD");
+        String auth = env("SF_LOGIN_URL") + "/services/Soap/c/" + wscVersion();
+        try {
+            Soap.enterprise(auth, null).login(user, "not-" + key);
+            out.put("wrongPassword", "accepted");
+        } catch (ApiFault fault) {
+            out.put("wrongPassword", fault.json());
+        }
+        Soap.Login login = Soap.enterprise(auth, null).login(user, key);
+        out.put("login", login.json());
+        Soap conn = Soap.enterprise(login.serverUrl(), login.sessionId());
+        out.put("userName", Xml.text(conn.result("getUserInfo", ""), "userName"));
+
+        out.put("query", queryAll(conn, SOQL));
+        Element first = conn.result("query", "<m:queryString>" + Xml.escape(SOQL) + "</m:queryString>");
+        out.put("recordType", Xml.children(first, "records").get(0).getAttributeNS(XSI_NS, "type"));
+
+        crud(conn, out, "Enterprise Account", "<m:sObjects xsi:type=\"sobj:Account\">");
+        out.put("describe", describe(conn.call("describeSObject", "<m:sObjectType>Account</m:sObjectType>")));
+
+        Soap bogus = Soap.enterprise(login.serverUrl(), "00DGATEWAYTOKEN!" + "0".repeat(64));
+        try {
+            bogus.call("getUserInfo", "");
+            out.put("unknownSession", "accepted");
+        } catch (ApiFault fault) {
+            out.put("unknownSession", fault.json());
+        }
+        return out;
+    }
+
     /** query, then queryMore on each locator until done, as a WSC caller pages. */
     static Map<String, Object> queryAll(Soap conn, String soql) throws Exception {
         Element result = conn.result("query", "<m:queryString>" + Xml.escape(soql) + "</m:queryString>");
@@ -167,6 +199,24 @@ public class Peer {
             result = conn.result("queryMore", "<m:queryLocator>" + locator + "</m:queryLocator>");
         }
         return Json.obj("size", total, "pages", pages, "names", names);
+    }
+
+    /**
+     * create, read, update, read again and delete one Account named `name`
+     * (Industry Testing, then Updated) into `out`; `open` starts an sObject
+     * (partner: a `type` child; enterprise: `xsi:type`). Returns its id.
+     */
+    static String crud(Soap conn, Map<String, Object> out, String name, String open) throws Exception {
+        Element created = conn.call("create", open + "<sobj:Name>" + Xml.escape(name) + "</sobj:Name>"
+            + "<sobj:Industry>Testing</sobj:Industry></m:sObjects>");
+        String id = Xml.text(Xml.children(created, "result").get(0), "id");
+        out.put("created", saveResult(created));
+        out.put("read", readAccount(conn, id));
+        out.put("updated", saveResult(conn.call("update", open + "<sobj:Id>" + id + "</sobj:Id>"
+            + "<sobj:Industry>Updated</sobj:Industry></m:sObjects>")));
+        out.put("reread", readAccount(conn, id));
+        out.put("deleted", saveResult(conn.call("delete", "<m:ids>" + id + "</m:ids>")));
+        return id;
     }
 
     static Map<String, Object> readAccount(Soap conn, String id) throws Exception {
@@ -320,6 +370,8 @@ class ApiFault extends Exception {
     final String detailType;
     final String exceptionCode;
     final String exceptionMessage;
+    /** The namespace of the typed detail: the API's fault namespace. */
+    String detailNs;
 
     ApiFault(int status, String faultCode, String faultString, String detailType, String exceptionCode,
             String exceptionMessage) {
@@ -343,7 +395,7 @@ class ApiFault extends Exception {
     Map<String, Object> json() {
         return Json.obj("status", status, "faultcode", faultCode, "faultstring", faultString,
             "detailType", detailType, "exceptionCode", exceptionCode, "exceptionMessage", exceptionMessage,
-            "renewable", renewable());
+            "renewable", renewable(), "detailNs", detailNs);
     }
 }
 
@@ -364,7 +416,10 @@ class AsyncApiException extends Exception {
     }
 }
 
-/** The SOAP partner API as WSC's PartnerConnection (or Data Loader's transport) calls it. */
+/**
+ * The SOAP partner API as WSC's PartnerConnection (or Data Loader's
+ * transport) calls it; the enterprise API as its EnterpriseConnection does.
+ */
 class Soap {
     enum Style { WSC, DATA_LOADER }
 
@@ -383,13 +438,27 @@ class Soap {
     String endpoint;
     String sessionId;
     final Style style;
+    /** The API's namespace (`m:`) and its sObjects' (`sobj:`). */
+    final String apiNs;
+    final String sobjectNs;
     Renewer renewer;
     ApiFault lastRenewedFault;
 
     Soap(String endpoint, String sessionId, Style style) {
+        this(endpoint, sessionId, style, Peer.PARTNER_NS, Peer.SOBJECT_NS);
+    }
+
+    private Soap(String endpoint, String sessionId, Style style, String apiNs, String sobjectNs) {
         this.endpoint = endpoint;
         this.sessionId = sessionId;
         this.style = style;
+        this.apiNs = apiNs;
+        this.sobjectNs = sobjectNs;
+    }
+
+    /** EnterpriseConnection: WSC's transport, the enterprise namespaces. */
+    static Soap enterprise(String endpoint, String sessionId) {
+        return new Soap(endpoint, sessionId, Style.WSC, Peer.ENTERPRISE_NS, Peer.ENTERPRISE_SOBJECT_NS);
     }
 
     /** Connector.newConnection: authEndpoint = {gateway}/services/Soap/u/{v}. */
@@ -413,8 +482,8 @@ class Soap {
     }
 
     /**
-     * Calls `operation` with `body` (its children, `m:` the partner
-     * namespace, `sobj:` the sObject one); returns the `{operation}Response` element.
+     * Calls `operation` with `body` (its children, `m:` the API's
+     * namespace, `sobj:` its sObjects'); returns the `{operation}Response` element.
      * An INVALID_SESSION_ID fault that WSC would renew calls the renewer
      * once and retries with its session, as SoapConnection does.
      */
@@ -441,17 +510,17 @@ class Soap {
         if (sessionId != null || callOptions) {
             xml.append("<env:Header>");
             if (sessionId != null) {
-                xml.append("<SessionHeader xmlns=\"").append(Peer.PARTNER_NS).append("\"><sessionId>")
+                xml.append("<SessionHeader xmlns=\"").append(apiNs).append("\"><sessionId>")
                     .append(Xml.escape(sessionId)).append("</sessionId></SessionHeader>");
             }
             if (callOptions) {
-                xml.append("<CallOptions xmlns=\"").append(Peer.PARTNER_NS)
+                xml.append("<CallOptions xmlns=\"").append(apiNs)
                     .append("\"><client>DataLoaderBulkUI/67.0.0</client></CallOptions>");
             }
             xml.append("</env:Header>");
         }
-        xml.append("<env:Body><m:").append(operation).append(" xmlns:m=\"").append(Peer.PARTNER_NS)
-            .append("\" xmlns:sobj=\"").append(Peer.SOBJECT_NS).append("\">").append(body)
+        xml.append("<env:Body><m:").append(operation).append(" xmlns:m=\"").append(apiNs)
+            .append("\" xmlns:sobj=\"").append(sobjectNs).append("\">").append(body)
             .append("</m:").append(operation).append("></env:Body></env:Envelope>");
 
         // JdkHttpTransport.connect(uri, soapAction): these headers, a gzip body.
@@ -491,17 +560,21 @@ class Soap {
                 throw new IOException("a fault not in WSC's order: " + reply.text());
             }
             String detailType = null;
+            String detailNs = null;
             String code = null;
             String message = null;
             List<Element> detail = Xml.children(first, "detail");
             if (!detail.isEmpty() && !Xml.elements(detail.get(0)).isEmpty()) {
                 Element typed = Xml.elements(detail.get(0)).get(0);
                 detailType = typed.getAttributeNS(Peer.XSI_NS, "type");
+                detailNs = typed.getNamespaceURI();
                 code = Xml.text(typed, "exceptionCode");
                 message = Xml.text(typed, "exceptionMessage");
             }
-            throw new ApiFault(reply.status(), parts.get(0).getTextContent(), parts.get(1).getTextContent(),
-                detailType, code, message);
+            ApiFault fault = new ApiFault(reply.status(), parts.get(0).getTextContent(),
+                parts.get(1).getTextContent(), detailType, code, message);
+            fault.detailNs = detailNs;
+            throw fault;
         }
         if (!first.getLocalName().equals(operation + "Response")) {
             throw new IOException("expected " + operation + "Response: " + reply.text());

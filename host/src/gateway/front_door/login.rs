@@ -66,7 +66,10 @@ pub fn oauth_login(body: &[u8]) -> Result<LoginRequest, OAuthRefusal> {
 
 /// A SOAP `loginResponse` for `api` (partner or enterprise) at `version`,
 /// every URL at `origin`, with `token` as the session and a `userInfo`
-/// whose `sessionSecondsValid` is the token's life.
+/// whose `sessionSecondsValid` is the token's life. Its user is the
+/// Salesforce user the tenant logs in as (what getUserInfo through the
+/// gateway says too), or the tenant when the config does not name one;
+/// the organization's name is the tenant's.
 pub fn soap_response(
     api: Api,
     version: &str,
@@ -83,10 +86,14 @@ pub fn soap_response(
     let org = xml::escape(&facts.org_id);
     let user = xml::escape(&facts.user_id);
     let tenant = xml::escape(tenant);
+    let user_name = facts
+        .user_name
+        .as_deref()
+        .map_or(tenant.clone(), xml::escape);
     let token = xml::escape(token);
     let seconds = ttl.as_secs();
     format!(
-        r#"<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns="{ns}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><loginResponse><result><metadataServerUrl>{origin}/services/Soap/m/{version}/{org}</metadataServerUrl><passwordExpired>false</passwordExpired><sandbox>false</sandbox><serverUrl>{origin}/services/Soap/{letter}/{version}/{org}</serverUrl><sessionId>{token}</sessionId><userId>{user}</userId><userInfo><accessibilityMode>false</accessibilityMode><chatterExternal>false</chatterExternal><currencySymbol xsi:nil="true"/><orgAttachmentFileSizeLimit>5242880</orgAttachmentFileSizeLimit><orgDefaultCurrencyIsoCode xsi:nil="true"/><orgDefaultCurrencyLocale xsi:nil="true"/><orgDisallowHtmlAttachments>false</orgDisallowHtmlAttachments><orgHasPersonAccounts>false</orgHasPersonAccounts><organizationId>{org}</organizationId><organizationMultiCurrency>false</organizationMultiCurrency><organizationName>{tenant}</organizationName><profileId xsi:nil="true"/><roleId xsi:nil="true"/><sessionSecondsValid>{seconds}</sessionSecondsValid><userDefaultCurrencyIsoCode xsi:nil="true"/><userEmail xsi:nil="true"/><userFullName>{tenant}</userFullName><userId>{user}</userId><userLanguage>en_US</userLanguage><userLocale>en_US</userLocale><userName>{tenant}</userName><userTimeZone>GMT</userTimeZone><userType>Standard</userType><userUiSkin>Theme3</userUiSkin></userInfo></result></loginResponse></soapenv:Body></soapenv:Envelope>"#
+        r#"<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns="{ns}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><loginResponse><result><metadataServerUrl>{origin}/services/Soap/m/{version}/{org}</metadataServerUrl><passwordExpired>false</passwordExpired><sandbox>false</sandbox><serverUrl>{origin}/services/Soap/{letter}/{version}/{org}</serverUrl><sessionId>{token}</sessionId><userId>{user}</userId><userInfo><accessibilityMode>false</accessibilityMode><chatterExternal>false</chatterExternal><currencySymbol xsi:nil="true"/><orgAttachmentFileSizeLimit>5242880</orgAttachmentFileSizeLimit><orgDefaultCurrencyIsoCode xsi:nil="true"/><orgDefaultCurrencyLocale xsi:nil="true"/><orgDisallowHtmlAttachments>false</orgDisallowHtmlAttachments><orgHasPersonAccounts>false</orgHasPersonAccounts><organizationId>{org}</organizationId><organizationMultiCurrency>false</organizationMultiCurrency><organizationName>{tenant}</organizationName><profileId xsi:nil="true"/><roleId xsi:nil="true"/><sessionSecondsValid>{seconds}</sessionSecondsValid><userDefaultCurrencyIsoCode xsi:nil="true"/><userEmail xsi:nil="true"/><userFullName>{user_name}</userFullName><userId>{user}</userId><userLanguage>en_US</userLanguage><userLocale>en_US</userLocale><userName>{user_name}</userName><userTimeZone>GMT</userTimeZone><userType>Standard</userType><userUiSkin>Theme3</userUiSkin></userInfo></result></loginResponse></soapenv:Body></soapenv:Envelope>"#
     )
 }
 
@@ -115,6 +122,7 @@ mod tests {
         SessionFacts {
             org_id: "00D000000000001".into(),
             user_id: "005000000000001AAA".into(),
+            user_name: Some("integration@acme.example".into()),
             origins: vec![],
         }
     }
@@ -191,6 +199,33 @@ mod tests {
             Some("00D000000000001")
         );
         assert_eq!(xml::child_text(info, "sessionSecondsValid"), Some("7200"));
+        assert_eq!(
+            xml::child_text(info, "userName"),
+            Some("integration@acme.example")
+        );
+        assert_eq!(xml::child_text(info, "organizationName"), Some("acme"));
+        // Client credentials name no user: the tenant stands in.
+        let anonymous = SessionFacts {
+            user_name: None,
+            ..facts()
+        };
+        let soap = soap_response(
+            Api::SoapEnterprise,
+            "62.0",
+            "https://gw:8443",
+            "00DX!t",
+            "a&b",
+            &anonymous,
+            Duration::from_secs(60),
+        );
+        let doc = xml::parse(soap.as_bytes()).unwrap();
+        let result = xml::child(xml::soap_body_element(&doc).unwrap(), "result").unwrap();
+        assert_eq!(
+            xml::child_text(result, "serverUrl"),
+            Some("https://gw:8443/services/Soap/c/62.0/00D000000000001")
+        );
+        let info = xml::child(result, "userInfo").unwrap();
+        assert_eq!(xml::child_text(info, "userName"), Some("a&b"));
         let oauth: serde_json::Value =
             serde_json::from_str(&oauth_response("https://gw:8443", "00DX!t", &facts())).unwrap();
         assert_eq!(oauth["instance_url"], "https://gw:8443");
