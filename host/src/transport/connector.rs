@@ -1,7 +1,9 @@
 //! The connector under the pooled client: TCP then TLS with the tenant's
 //! client config, each phase under its own timeout, handshakes counted.
 //! With a proxy, TCP goes to the proxy and a CONNECT tunnel carries the TLS;
-//! the server name checked is still the target's.
+//! the server name checked is still the target's. A connection the HTTP/2
+//! path made to a host that chose HTTP/1.1 is parked for the pool's next
+//! connect to that host ([`super::h2::Parked`]).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -28,6 +30,8 @@ pub struct TlsConnector {
     pub handshake_timeout: Duration,
     pub handshakes: Arc<AtomicU64>,
     pub on_handshake: Option<super::OnHandshake>,
+    /// Connections made already, by authority (one pool's).
+    pub parked: super::h2::Parked,
 }
 
 /// One TLS connection, as hyper sees it.
@@ -43,13 +47,23 @@ impl tower_service::Service<http::Uri> for TlsConnector {
     }
 
     fn call(&mut self, uri: http::Uri) -> Self::Future {
+        let parked = uri.authority().and_then(|authority| {
+            self.parked
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(authority.as_str())
+        });
+        if let Some(connection) = parked {
+            return Box::pin(std::future::ready(Ok(connection)));
+        }
         let this = self.clone();
         Box::pin(async move { this.connect(uri).await })
     }
 }
 
 impl TlsConnector {
-    async fn connect(self, uri: http::Uri) -> Result<TlsConnection, TransportError> {
+    /// TCP (through the proxy, if one applies), then TLS, to `uri`'s host.
+    pub async fn connect(self, uri: http::Uri) -> Result<TlsConnection, TransportError> {
         if uri.scheme_str() != Some("https") {
             return Err(TransportError::NotHttps(uri.to_string()));
         }

@@ -1,16 +1,17 @@
-//! The wire under every tenant: a pooled HTTP client (keep-alive, HTTP/1.1
-//! and h2) over rustls with the tenant's client identity, with timeouts for
-//! connect, handshake and response, and a cap on response bodies;
-//! optionally through an HTTP CONNECT proxy ([`Proxy`]). A cold host's first
-//! connection is made before the requests that wait for it ([`warmup`]), so
-//! that HTTP/2 carries a stampede on one connection.
+//! The wire under every tenant: a pooled HTTP client over rustls with the
+//! tenant's client identity (one HTTP/2 connection per host and pool,
+//! [`h2`]; hyper-util's keep-alive pool for a host that speaks only
+//! HTTP/1.1), with timeouts for connect, handshake and response, and a cap
+//! on response bodies; optionally through an HTTP CONNECT proxy ([`Proxy`]).
+//! A cold host's first connection is made before the requests that wait for
+//! it, so that HTTP/2 carries a stampede on one connection.
 
 mod capped;
 mod connector;
 mod gzip;
+mod h2;
 mod proxy;
 mod tls;
-mod warmup;
 
 use std::cell::Cell;
 use std::future::Future;
@@ -163,10 +164,12 @@ struct Pools {
     per_core: Box<[OnceLock<Pool>]>,
 }
 
-/// One pooled client and the hosts it has reached.
+/// One core's connections: HTTP/2 ones per host, and hyper-util's pool
+/// for hosts that speak only HTTP/1.1.
 struct Pool {
+    hosts: h2::Hosts,
     client: Client<TlsConnector, Body>,
-    warmup: warmup::Warmup,
+    connector: TlsConnector,
 }
 
 thread_local! {
@@ -204,6 +207,7 @@ impl Transport {
             handshake_timeout: settings.handshake_timeout,
             handshakes: handshakes.clone(),
             on_handshake,
+            parked: h2::Parked::default(),
         };
         Self {
             pools: Arc::new(Pools {
@@ -218,15 +222,54 @@ impl Transport {
     /// The calling thread's pool.
     fn pool(&self) -> &Pool {
         let core = CORE.with(Cell::get);
-        self.pools.per_core[core].get_or_init(|| Pool {
-            client: Client::builder(TokioExecutor::new())
-                .pool_idle_timeout(self.settings.pool_idle_timeout)
-                .pool_max_idle_per_host(self.settings.pool_max_idle_per_host)
-                .pool_timer(TokioTimer::new())
-                .timer(TokioTimer::new())
-                .build(self.pools.connector.clone()),
-            warmup: warmup::Warmup::default(),
+        self.pools.per_core[core].get_or_init(|| {
+            let connector = TlsConnector {
+                parked: h2::Parked::default(),
+                ..self.pools.connector.clone()
+            };
+            Pool {
+                hosts: h2::Hosts::default(),
+                client: Client::builder(TokioExecutor::new())
+                    .pool_idle_timeout(self.settings.pool_idle_timeout)
+                    .pool_max_idle_per_host(self.settings.pool_max_idle_per_host)
+                    .pool_timer(TokioTimer::new())
+                    .timer(TokioTimer::new())
+                    .build(connector.clone()),
+                connector,
+            }
         })
+    }
+
+    /// Sends `request` on this thread's pool: on the host's HTTP/2
+    /// connection, or through hyper-util's pool when the host speaks only
+    /// HTTP/1.1 (or the pool tracks too many hosts); answers with the head.
+    async fn request(
+        &self,
+        request: http::Request<Body>,
+    ) -> Result<http::Response<hyper::body::Incoming>, TransportError> {
+        let pool = self.pool();
+        let host = request
+            .uri()
+            .authority()
+            .and_then(|authority| pool.hosts.host(authority.as_str()));
+        let (request, _first) = match host {
+            Some(host) if !host.http1() => {
+                let sent = host
+                    .send(
+                        request,
+                        &pool.connector,
+                        &pool.connector.parked,
+                        self.settings.pool_idle_timeout,
+                    )
+                    .await?;
+                match sent {
+                    h2::Sent::Answer(answer) => return Ok(answer),
+                    h2::Sent::Http1 { request, first } => (request, first),
+                }
+            }
+            _ => (request, None),
+        };
+        pool.client.request(request).await.map_err(client_error)
     }
 
     /// TLS handshakes this client has made (connection reuse shows here).
@@ -242,11 +285,7 @@ impl Transport {
         let request = http::Request::from_parts(parts, whole(body));
         let limit = self.settings.max_response_bytes;
         let exchange = async {
-            let pool = self.pool();
-            let pass = pool.warmup.pass(&target).await;
-            let response = pool.client.request(request).await.map_err(client_error)?;
-            pass.connected();
-            drop(pass);
+            let response = self.request(request).await?;
             let (parts, body) = response.into_parts();
             // An answer that announces more than the cap is refused on its
             // head, not read until the cap or the timeout.
@@ -286,13 +325,7 @@ impl Transport {
     pub async fn open(&self, request: http::Request<Body>) -> Result<Opened, TransportError> {
         let target = target(&request);
         let after = self.settings.response_timeout;
-        let exchange = async {
-            let pool = self.pool();
-            let pass = pool.warmup.pass(&target).await;
-            let response = pool.client.request(request).await.map_err(client_error)?;
-            pass.connected();
-            Ok::<_, TransportError>(response)
-        };
+        let exchange = self.request(request);
         let response = tokio::time::timeout(after, exchange).await.map_err(|_| {
             TransportError::Timeout {
                 phase: "waiting for the response",
