@@ -91,8 +91,14 @@ async fn answer(
         super::linger::discard(request.into_body(), declared);
         return response;
     }
+    // Each branch is boxed: a connection holds its request's future for as
+    // long as it is open, and an inline one is the size of the largest
+    // branch (the front door's), whichever route the request takes.
     if let Some(path) = front_door {
-        return super::front_door::handle(shared, caller, path, request, request_id).await;
+        return Box::pin(super::front_door::handle(
+            shared, caller, path, request, request_id,
+        ))
+        .await;
     }
     let route = parse_route(path);
     let (mut response, labels) = match route {
@@ -103,7 +109,8 @@ async fn answer(
         ),
         Some((tenant, workflow, rest)) => {
             let (tenant, workflow, rest) = (tenant.to_string(), workflow.to_string(), rest.to_string());
-            let response = run(shared, caller, &tenant, &workflow, &rest, request, request_id).await;
+            let response =
+                Box::pin(run(shared, caller, &tenant, &workflow, &rest, request, request_id)).await;
             (response, Some((tenant, workflow)))
         }
     };
