@@ -72,12 +72,15 @@ pub fn load_table(cells: &Cells) -> String {
     let mut out = String::new();
     out.push_str("| client | concurrency | requests/s | vs direct | p50 | p99 | errors | proxy CPU/request (rounds' range) | proxy peak RSS | client+sim CPU/request |\n");
     out.push_str("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
-    for (i, concurrency_cells) in cells[0].iter().enumerate() {
+    // By concurrency level: a run of some clients (`--clients`) may leave
+    // the direct client out.
+    let levels = cells.iter().map(Vec::len).max().unwrap_or(0);
+    for i in 0..levels {
         for (client, name) in CLIENTS.iter().enumerate() {
             let Some(cell) = cells[client].get(i) else {
                 continue;
             };
-            let direct = concurrency_cells.rps();
+            let direct = cells[0].get(i).map_or(0.0, Cell::rps);
             let ratio = if direct > 0.0 {
                 format!("{:.2}", cell.rps() / direct)
             } else {
@@ -461,6 +464,20 @@ mod tests {
             concurrency: 16,
             ..rounds(&[us])
         }]
+    }
+
+    #[test]
+    fn the_load_table_shows_the_clients_that_ran_without_the_direct_one() {
+        let mut cells = Cells::default();
+        cells[2] = at_16(390.0);
+        cells[2][0].gateway_peak_rss = Some(81_000_000);
+        let table = load_table(&cells);
+        let row = table.lines().last().unwrap();
+        assert!(
+            row.starts_with("| c. gateway + get-user-info | 16 | 1000 | - |"),
+            "{row}"
+        );
+        assert!(row.contains("| 390 µs | 81 MB |"), "{row}");
     }
 
     #[test]
