@@ -138,6 +138,7 @@ impl Cli {
 /// The whole `twoway` program: parse the command line, set up logging on
 /// stderr ([`logging`]), run, and map the outcome to an exit code.
 pub async fn main() -> std::process::ExitCode {
+    allocator::configure();
     twoway::version::set_commit(COMMIT);
     let cli = Cli::parse();
     // `serve` exports traces when its config says so (read again, and any
