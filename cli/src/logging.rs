@@ -35,9 +35,16 @@ pub fn init(format: LogFormat, telemetry: Option<&Telemetry>) -> Option<Traces> 
     let filter = tracing_subscriber::EnvFilter::try_from_env("TWOWAY_LOG")
         .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
         .unwrap_or_else(|_| "info".into());
+    // The hint (no level is refused by this filter alone) lets the layer's
+    // combined filter keep the level filter's hint: without one the
+    // subscriber's maximum level is TRACE, and so is the `log` crate's
+    // (set from it at `init`), so every `log::trace!` of a dependency
+    // (wasmtime logs as each plugin instance is made and dropped) was built
+    // and offered to the filter to be refused, one record at a time.
     let not_a_trace_span = tracing_subscriber::filter::filter_fn(|meta| {
         !(meta.is_span() && meta.target() == twoway::TRACE_TARGET)
-    });
+    })
+    .with_max_level_hint(tracing::level_filters::LevelFilter::TRACE);
     let logs = tracing_subscriber::fmt::layer()
         .with_ansi(colour())
         .with_writer(std::io::stderr);
@@ -144,7 +151,8 @@ mod tests {
     const SPANS_CHILD: &str = "TWOWAY_LOGGING_SPANS_CHILD";
 
     /// Without a collector no trace span is built: its callsite is off, so
-    /// a request pays nothing for the spans it would export. The test runs
+    /// a request pays nothing for the spans it would export; and the `log`
+    /// crate's records below the level are refused by its macros. The test runs
     /// itself again as a child process, which installs the logger.
     #[test]
     fn trace_spans_are_off_without_a_collector() {
@@ -156,6 +164,9 @@ mod tests {
             assert!(!tracing::info_span!("a log span").is_disabled());
             assert!(tracing::enabled!(tracing::Level::INFO));
             assert!(!tracing::enabled!(tracing::Level::DEBUG));
+            // Dependencies that log through the `log` crate stop at its
+            // macros' level check: a `debug!` record is never built.
+            assert_eq!(log::max_level(), log::LevelFilter::Info);
             return;
         }
         let out = std::process::Command::new(std::env::current_exe().unwrap())
