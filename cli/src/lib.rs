@@ -147,11 +147,13 @@ pub async fn main() -> std::process::ExitCode {
         Command::Serve(args) => twoway::config::load(&args.config).ok().map(|c| c.telemetry),
         _ => None,
     };
-    let traces = logging::init(cli.log_format, telemetry.as_ref());
+    // `serve` writes its log in batches: no request waits on stderr.
+    let batching = matches!(cli.command, Command::Serve(_));
+    let logging = logging::init(cli.log_format, telemetry.as_ref(), batching);
     let json = cli.json_output();
     let log_json = cli.log_format == LogFormat::Json;
     let result = run(cli).await;
-    drop(traces);
+    drop(logging);
     finish(result, json, log_json)
 }
 

@@ -270,7 +270,9 @@ pub async fn run_serve(args: ServeArgs, log_format: LogFormat) -> anyhow::Result
     match running.drain(signals.next()).await {
         gateway::Drained::Interrupted => {
             tracing::warn!("second signal: stopped at once, in-flight requests cut");
-            // Nothing waits for blocked plugin calls: the process ends now.
+            // Nothing waits for blocked plugin calls: the process ends now,
+            // with what the log holds written.
+            crate::logging::flush();
             std::process::exit(1);
         }
         gateway::Drained::TimedOut | gateway::Drained::Clean => {

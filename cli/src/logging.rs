@@ -3,7 +3,10 @@
 //! terminal and never with `NO_COLOR`, and panics logged as errors so that
 //! with `--log-format json` every line is JSON. With `[telemetry]
 //! otlp_endpoint` (`serve`), the trace spans (`twoway::TRACE_TARGET`) are
-//! exported over OTLP/HTTP; they never reach the log.
+//! exported over OTLP/HTTP; they never reach the log. `serve` writes its
+//! lines in batches from a thread of its own ([`batched`]).
+
+mod batched;
 
 use std::io::IsTerminal as _;
 
@@ -29,9 +32,29 @@ impl Drop for Traces {
     }
 }
 
+pub use batched::flush;
+
+/// The log until dropped: then the traces left are sent, what the log
+/// holds is written, and every line after that is written at once.
+pub struct Logging {
+    // Dropped in this order: the exporter may still log.
+    traces: Option<Traces>,
+    writer: batched::Batched,
+}
+
+impl Drop for Logging {
+    fn drop(&mut self) {
+        drop(self.traces.take());
+        self.writer.stop();
+    }
+}
+
 /// Installs the logger (and the trace exporter when `telemetry` names a
-/// collector) and the panic hook, once, at start.
-pub fn init(format: LogFormat, telemetry: Option<&Telemetry>) -> Option<Traces> {
+/// collector) and the panic hook, once, at start. With `batching` the
+/// lines reach stderr in batches a few milliseconds apart, written by a
+/// thread of their own; else each at once.
+pub fn init(format: LogFormat, telemetry: Option<&Telemetry>, batching: bool) -> Logging {
+    let writer = batched::Batched::install(batching);
     let filter = tracing_subscriber::EnvFilter::try_from_env("TWOWAY_LOG")
         .or_else(|_| tracing_subscriber::EnvFilter::try_from_default_env())
         .unwrap_or_else(|_| "info".into());
@@ -47,7 +70,7 @@ pub fn init(format: LogFormat, telemetry: Option<&Telemetry>) -> Option<Traces> 
     .with_max_level_hint(tracing::level_filters::LevelFilter::TRACE);
     let logs = tracing_subscriber::fmt::layer()
         .with_ansi(colour())
-        .with_writer(std::io::stderr);
+        .with_writer(writer.clone());
     let logs = match format {
         LogFormat::Json => logs.json().boxed(),
         LogFormat::Text => logs.boxed(),
@@ -97,6 +120,8 @@ pub fn init(format: LogFormat, telemetry: Option<&Telemetry>) -> Option<Traces> 
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "a panic".to_string());
         tracing::error!(panic = %message, location, "internal error (a bug: please report it)");
+        // The process may end with this panic.
+        flush();
     }));
     if let Some(problem) = problem {
         tracing::warn!(error = %problem, "traces are off: the OTLP exporter could not be built");
@@ -108,7 +133,10 @@ pub fn init(format: LogFormat, telemetry: Option<&Telemetry>) -> Option<Traces> 
             "exporting traces over OTLP/HTTP"
         );
     }
-    provider.map(Traces)
+    Logging {
+        traces: provider.map(Traces),
+        writer,
+    }
 }
 
 /// The tracer provider: batches of spans to `endpoint` (OTLP/HTTP,
@@ -157,7 +185,7 @@ mod tests {
     #[test]
     fn trace_spans_are_off_without_a_collector() {
         if std::env::var_os(SPANS_CHILD).is_some() {
-            let _ = init(LogFormat::Text, None);
+            let _logging = init(LogFormat::Text, None, false);
             let span = tracing::info_span!(target: twoway::TRACE_TARGET, "request");
             assert!(span.is_disabled(), "a trace span was built");
             // The log's own spans and events still pass the level filter.
@@ -169,48 +197,59 @@ mod tests {
             assert_eq!(log::max_level(), log::LevelFilter::Info);
             return;
         }
-        let out = std::process::Command::new(std::env::current_exe().unwrap())
-            .args([
-                "--exact",
-                "logging::tests::trace_spans_are_off_without_a_collector",
-            ])
-            .args(["--nocapture", "--test-threads", "1"])
-            .env(SPANS_CHILD, "1")
-            .env_remove("TWOWAY_LOG")
-            .env_remove("RUST_LOG")
-            .output()
-            .expect("the test binary runs again");
-        assert!(out.status.success(), "the child failed: {out:?}");
+        child(
+            "logging::tests::trace_spans_are_off_without_a_collector",
+            SPANS_CHILD,
+        );
     }
 
-    /// A panic anywhere (here on a thread, as in a connection's task) is
-    /// one JSON error line with the message and where it happened: the
-    /// default hook's plain text never reaches stderr. The test runs
-    /// itself again as a child process, which installs the logger.
-    #[test]
-    fn a_panic_is_one_json_error_line() {
-        if std::env::var_os(CHILD).is_some() {
-            let _ = init(LogFormat::Json, None);
-            let _ = std::thread::spawn(|| panic!("the canary panic")).join();
-            return;
-        }
+    /// Runs the test `name` again as a child process with `marker` set
+    /// (the child installs the logger); its output.
+    fn child(name: &str, marker: &str) -> std::process::Output {
         let out = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "logging::tests::a_panic_is_one_json_error_line"])
-            .args(["--nocapture", "--test-threads", "1"])
-            .env(CHILD, "1")
+            .args(["--exact", name, "--nocapture", "--test-threads", "1"])
+            .env(marker, "1")
             .env_remove("TWOWAY_LOG")
             .env_remove("RUST_LOG")
             .output()
             .expect("the test binary runs again");
         assert!(out.status.success(), "the child failed: {out:?}");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let lines: Vec<serde_json::Value> = stderr
+        out
+    }
+
+    /// stderr's lines, each parsed as JSON.
+    fn json_lines(out: &std::process::Output) -> Vec<serde_json::Value> {
+        String::from_utf8_lossy(&out.stderr)
             .lines()
             .map(|line| {
                 serde_json::from_str(line)
                     .unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"))
             })
-            .collect();
+            .collect()
+    }
+
+    /// A panic anywhere (here on a thread, as in a connection's task) is
+    /// one JSON error line with the message and where it happened: the
+    /// default hook's plain text never reaches stderr. The log is batched
+    /// (as `serve`'s) and the process ends right after the panic, with
+    /// nothing but the hook to write what the log holds: the panic's line
+    /// and the one before it are there, in order.
+    #[test]
+    fn a_panic_is_one_json_error_line() {
+        if std::env::var_os(CHILD).is_some() {
+            let _logging = init(LogFormat::Json, None, true);
+            tracing::info!("before the panic");
+            let _ = std::thread::spawn(|| panic!("the canary panic")).join();
+            std::process::exit(0);
+        }
+        let out = child("logging::tests::a_panic_is_one_json_error_line", CHILD);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let lines = json_lines(&out);
+        assert_eq!(lines.len(), 2, "{stderr}");
+        assert_eq!(
+            lines[0]["fields"]["message"], "before the panic",
+            "{stderr}"
+        );
         let panic = lines
             .iter()
             .find(|l| l["fields"]["panic"] == "the canary panic")
@@ -228,5 +267,58 @@ mod tests {
                 .is_some_and(|l| l.contains("logging.rs")),
             "{panic}"
         );
+    }
+
+    const ORDER_CHILD: &str = "TWOWAY_LOGGING_ORDER_CHILD";
+
+    /// Batched, no line is lost or reordered: four threads each log
+    /// numbered lines, more than the writer holds before a logging thread
+    /// writes them itself; every thread's lines are there in its order,
+    /// and the line logged after the log stopped (as `twoway serve` ends)
+    /// comes last.
+    #[test]
+    fn every_line_reaches_stderr_in_order() {
+        const THREADS: u64 = 4;
+        const LINES: u64 = 5_000;
+        if std::env::var_os(ORDER_CHILD).is_some() {
+            let logging = init(LogFormat::Json, None, true);
+            let threads: Vec<_> = (0..THREADS)
+                .map(|thread| {
+                    std::thread::spawn(move || {
+                        for n in 0..LINES {
+                            tracing::info!(thread, n, "line");
+                        }
+                    })
+                })
+                .collect();
+            threads.into_iter().for_each(|t| t.join().unwrap());
+            tracing::info!("before the end");
+            drop(logging);
+            tracing::info!("after the end");
+            return;
+        }
+        let out = child(
+            "logging::tests::every_line_reaches_stderr_in_order",
+            ORDER_CHILD,
+        );
+        assert!(
+            out.stderr.len() > 2 * batched::MAX_HELD,
+            "too few bytes to test the cap"
+        );
+        let lines = json_lines(&out);
+        let mut next = [0; THREADS as usize];
+        for line in &lines[..lines.len() - 2] {
+            let fields = &line["fields"];
+            assert_eq!(fields["message"], "line", "{line}");
+            let thread = fields["thread"].as_u64().unwrap() as usize;
+            assert_eq!(fields["n"], next[thread], "out of order: {line}");
+            next[thread] += 1;
+        }
+        assert_eq!(next, [LINES; THREADS as usize], "lines lost");
+        let last: Vec<_> = lines[lines.len() - 2..]
+            .iter()
+            .map(|l| l["fields"]["message"].as_str().unwrap())
+            .collect();
+        assert_eq!(last, ["before the end", "after the end"]);
     }
 }
