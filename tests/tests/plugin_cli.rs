@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 
 use twoway_tests::gateway::{ACME, SECRETS};
-use twoway_tests::plugins::{ERROR_CASES, GET_USER_INFO, WIT_0_1_0, WIT_0_3_0};
+use twoway_tests::plugins::{ERROR_CASES, GET_USER_INFO, WIT_0_1_0, WIT_0_3_0, WIT_0_3_1};
 use twoway_tests::process::{self, Process, Run};
 
 fn twoway(args: &[&str], dir: &Path) -> Run {
@@ -22,7 +22,7 @@ fn check_shows_the_world_and_refuses_what_the_gateway_would() {
     assert_eq!(run.code, 0, "{}", run.output());
     assert!(
         run.stdout
-            .contains("ok, a workflow for twoway:gateway@0.3.1"),
+            .contains("ok, a workflow for twoway:gateway@0.3.2"),
         "{}",
         run.output()
     );
@@ -42,10 +42,12 @@ fn check_shows_the_world_and_refuses_what_the_gateway_would() {
             .collect()
     };
     assert!(names("exports") == ["handle"], "{report}");
-    assert!(
-        names("imports").contains(&"twoway:gateway/upstream@0.3.1".to_string()),
-        "{report}"
-    );
+    for import in ["upstream", "soap"] {
+        assert!(
+            names("imports").contains(&format!("twoway:gateway/{import}@0.3.2")),
+            "{report}"
+        );
+    }
 
     // Built against the old WIT: refused with the fix.
     let run = twoway(&["plugin", "check", WIT_0_1_0], dir.path());
@@ -61,6 +63,15 @@ fn check_shows_the_world_and_refuses_what_the_gateway_would() {
     assert_eq!(run.code, 0, "{}", run.output());
     assert!(
         run.stdout.contains("ok, a policy for twoway:gateway@0.3.0"),
+        "{}",
+        run.output()
+    );
+
+    // A workflow built against 0.3.1 (no `soap` import) loads too.
+    let run = twoway(&["plugin", "check", WIT_0_3_1], dir.path());
+    assert_eq!(run.code, 0, "{}", run.output());
+    assert!(
+        run.stdout.contains("ok, a workflow for twoway:gateway@0.3.1"),
         "{}",
         run.output()
     );

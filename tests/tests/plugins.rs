@@ -145,6 +145,68 @@ async fn upsert_account_creates_then_updates() {
     );
 }
 
+/// A `<result>`'s children as the JSON get-user-info answers: local name to
+/// text, `null` for `xsi:nil`, the first of repeated names, in order.
+fn result_as_json(xml: &str) -> serde_json::Value {
+    const XSI: &str = "http://www.w3.org/2001/XMLSchema-instance";
+    let doc = roxmltree::Document::parse(xml).expect("the API's answer parses");
+    let result = doc
+        .descendants()
+        .find(|n| n.has_tag_name("result"))
+        .expect("a <result>");
+    let mut fields = serde_json::Map::new();
+    for field in result.children().filter(|n| n.is_element()) {
+        let name = field.tag_name().name().to_string();
+        let value = match field.attribute((XSI, "nil")) {
+            Some("true") => serde_json::Value::Null,
+            _ => field.text().unwrap_or("").into(),
+        };
+        fields.entry(name).or_insert(value);
+    }
+    serde_json::Value::Object(fields)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_workflow_of_wit_0_3_1_runs_beside_one_the_host_reads_soap_for() {
+    // get-user-info (0.3.2: the host reads the answer's <result> for it)
+    // and a workflow pinned to 0.3.1 (no `soap` import: it gets the raw
+    // answer) in one gateway: both load and run, and the JSON is exactly
+    // the fields of the answer the 0.3.1 workflow passes through.
+    let sim = start_sim().await;
+    let gw = TestGateway::start(
+        &sim,
+        &workflows(&[
+            ("user", "get_user_info.wasm", ""),
+            ("old", "wit_0_3_1.wasm", ""),
+        ]),
+        &[
+            ("get_user_info.wasm", GET_USER_INFO),
+            ("wit_0_3_1.wasm", WIT_0_3_1),
+        ],
+    )
+    .await;
+    let old = gw.call("GET", "/tenants/acme/workflows/old", KEY, "").await;
+    assert_eq!(old.status, 200, "{}", old.body);
+    assert_eq!(old.header("x-wit"), Some("0.3.1"));
+    assert_eq!(old.header("x-verdict"), Some("success"));
+    assert!(old.body.contains("<getUserInfoResponse"), "{}", old.body);
+    let user = gw
+        .call("GET", "/tenants/acme/workflows/user", KEY, "")
+        .await;
+    assert_eq!(user.status, 200, "{}", user.body);
+    let expected = result_as_json(&old.body);
+    assert!(
+        expected.as_object().is_some_and(|f| f.len() > 10),
+        "{expected}"
+    );
+    assert_eq!(
+        serde_json::to_string(&user.json()).unwrap(),
+        serde_json::to_string(&expected).unwrap(),
+        "the same fields, values and order"
+    );
+    gw.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn lead_intake_validates_and_creates_a_lead() {
     let sim = start_sim().await;

@@ -49,3 +49,6 @@ pub use self::twoway::gateway::types::{
     UpstreamResponse, Verdict,
 };
 pub use self::twoway::gateway::upstream::Host as UpstreamHost;
+pub use self::twoway::gateway::soap::{
+    Host as SoapHost, ResultField, SaveError as SoapSaveError, SaveResult as SoapSaveResult,
+};

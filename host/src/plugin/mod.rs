@@ -85,8 +85,9 @@ pub enum LoadError {
 /// The version of the WIT package `twoway:gateway` the host implements.
 /// Components built against an earlier version of the same `0.3` track
 /// load too (the linker matches their imports to ours by semver: 0.3.1
-/// only added `front-door` to the policy world).
-pub const WIT_VERSION: &str = "0.3.1";
+/// only added `front-door` to the policy world, 0.3.2 only `soap` to the
+/// workflow world).
+pub const WIT_VERSION: &str = "0.3.2";
 
 /// The `twoway:gateway` versions a component's imports name, in order
 /// (`""` for an import without a version).
@@ -686,9 +687,10 @@ mod tests {
 
     #[test]
     fn loads_components_of_the_same_wit_track_up_to_its_own() {
-        assert!(loads_wit("0.3.0"));
-        assert!(loads_wit(WIT_VERSION));
-        for other in ["0.3.2", "0.2.0", "0.4.0", "1.0.0", "", "0.3", "0.3.x"] {
+        for version in ["0.3.0", "0.3.1", "0.3.2", WIT_VERSION] {
+            assert!(loads_wit(version), "{version}");
+        }
+        for other in ["0.3.3", "0.2.0", "0.4.0", "1.0.0", "", "0.3", "0.3.x"] {
             assert!(!loads_wit(other), "{other}");
         }
     }

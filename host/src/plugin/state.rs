@@ -1,6 +1,7 @@
 //! What one plugin call's Store holds, and the host side of the WIT imports:
-//! `upstream.send` through the tenant's session and transport, `context`
-//! (session facts, plugin config, logging), and a deny-all WASI.
+//! `upstream.send` through the tenant's session and transport, `soap` (the
+//! `<result>` elements of an answer, read natively), `context` (session
+//! facts, plugin config, logging), and a deny-all WASI.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -11,16 +12,21 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::generated::{
-    Api, ContextHost, FrontDoorHost, Header, Level, OutboundRequest, PolicyTypesHost, SessionInfo,
-    TypesHost, UpstreamError, UpstreamHost, UpstreamResponse,
+    Api, ContextHost, Fault, FrontDoorHost, Header, Level, OutboundRequest, PolicyTypesHost,
+    ResultField, SessionInfo, SoapHost, SoapSaveError, SoapSaveResult, TypesHost, UpstreamError,
+    UpstreamHost, UpstreamResponse,
 };
-use crate::salesforce;
+use crate::salesforce::{self, results::ResultsError};
 use crate::upstream::{self, Outbound, TenantUpstream};
 
 /// Largest outbound body a plugin may send.
 pub const MAX_OUTBOUND_BODY: usize = 16 * 1024 * 1024;
 /// Most headers a plugin may send or return.
 pub const MAX_HEADERS: usize = 64;
+/// Largest SOAP answer `soap` reads on the calling thread; a larger one
+/// (its parse takes a millisecond or more) is read on the blocking pool,
+/// so that it does not hold up the other requests of the thread.
+const SOAP_READ_INLINE_MAX: usize = 64 * 1024;
 
 /// Who is calling: fixed for the whole call.
 #[derive(Clone)]
@@ -163,6 +169,93 @@ impl UpstreamHost for PluginState {
                 Ok(Err(e.into()))
             }
         }
+    }
+}
+
+impl SoapHost for PluginState {
+    async fn results(
+        &mut self,
+        body: Vec<u8>,
+    ) -> wasmtime::Result<Result<Vec<Vec<ResultField>>, UpstreamError>> {
+        let limit = self.call()?.upstream.settings().transport.max_response_bytes;
+        read_soap(limit, body, |body| {
+            let results = salesforce::results::results(body)?;
+            Ok(results
+                .into_iter()
+                .map(|fields| {
+                    fields
+                        .into_iter()
+                        .map(|(name, value)| ResultField { name, value })
+                        .collect()
+                })
+                .collect())
+        })
+        .await
+    }
+
+    async fn save_results(
+        &mut self,
+        body: Vec<u8>,
+    ) -> wasmtime::Result<Result<Vec<SoapSaveResult>, UpstreamError>> {
+        let limit = self.call()?.upstream.settings().transport.max_response_bytes;
+        read_soap(limit, body, |body| {
+            let results = salesforce::results::save_results(body)?;
+            Ok(results
+                .into_iter()
+                .map(|r| SoapSaveResult {
+                    id: r.id,
+                    success: r.success,
+                    created: r.created,
+                    errors: r
+                        .errors
+                        .into_iter()
+                        .map(|e| SoapSaveError {
+                            status_code: e.status_code,
+                            message: e.message,
+                            fields: e.fields,
+                        })
+                        .collect(),
+                })
+                .collect())
+        })
+        .await
+    }
+}
+
+/// `read` of a SOAP answer a workflow handed back (WIT `soap`): refused
+/// over `limit`, the tenant's response cap (no answer the host gave is
+/// larger), read on the blocking pool when large.
+async fn read_soap<T: Send + 'static>(
+    limit: usize,
+    body: Vec<u8>,
+    read: fn(&[u8]) -> Result<T, ResultsError>,
+) -> wasmtime::Result<Result<T, UpstreamError>> {
+    if body.len() > limit {
+        return Ok(Err(UpstreamError::TooLarge(format!(
+            "the SOAP answer handed to the host is {} bytes, over the {limit}-byte response \
+             cap ([upstream].max_response_kb)",
+            body.len()
+        ))));
+    }
+    let read = if body.len() <= SOAP_READ_INLINE_MAX {
+        read(&body)
+    } else {
+        tokio::task::spawn_blocking(move || read(&body))
+            .await
+            .map_err(|e| wasmtime::format_err!("reading the SOAP answer failed: {e}"))?
+    };
+    Ok(read.map_err(soap_error))
+}
+
+/// The upstream error for an answer the host could not read for a workflow.
+fn soap_error(e: ResultsError) -> UpstreamError {
+    match e {
+        ResultsError::Refused(_) => UpstreamError::Refused(e.to_string()),
+        ResultsError::TooManyNodes => UpstreamError::TooLarge(e.to_string()),
+        ResultsError::Unreadable(_) => UpstreamError::UpstreamFault(Fault {
+            code: salesforce::results::INVALID_XML.into(),
+            message: e.to_string(),
+        }),
     }
 }
 

@@ -2,7 +2,7 @@
 //!
 //! A workflow is a WebAssembly component that exports
 //! `handle(inbound-request) -> result<workflow-response, workflow-error>`
-//! (world `workflow` of `twoway:gateway@0.3.1`; the crate carries its own
+//! (world `workflow` of `twoway:gateway@0.3.2`; the crate carries its own
 //! copy of the WIT in `wit/`, identical to the repository's `wit/`, so a
 //! plugin builds outside this repository).
 //! Implement [`Guest`] and register it with [`export!`]:
@@ -25,22 +25,25 @@
 //! The host owns the session: never write a SessionHeader or an
 //! `Authorization` header; name an [`Api`] and a path relative to its base.
 //!
-//! The host's imports are [`send`], [`session`], [`config`] and [`log`]. In
-//! a component (`wasm32`) they call the host; compiled for the native target
-//! (`cargo test`) they call the fake host of the `testing` module (native
-//! target only), so `handle()` can be unit-tested without a gateway.
+//! The host's imports are [`send`], [`session`], [`config`] and [`log`], and
+//! the SOAP readers of [`soap`] ([`soap::results`], [`soap::save_results`]:
+//! the host reads the answer). In a component (`wasm32`) they call the
+//! host; compiled for the native target (`cargo test`) they call the fake
+//! host of the `testing` module (native target only; the SOAP readers run
+//! the gateway's reader in process), so `handle()` can be unit-tested
+//! without a gateway.
 
 /// The bindings generated from the WIT world, as the host sees them.
 ///
 /// The shared types live in `bindings::twoway::gateway::types`; the imports
-/// in `bindings::twoway::gateway::{upstream, context}`. Most plugins only need
+/// in `bindings::twoway::gateway::{upstream, soap, context}`. Most plugins only need
 /// the [`prelude`].
 #[allow(missing_docs, clippy::too_many_arguments)]
 pub mod bindings {
     wit_bindgen::generate!({
         path: "wit",
         world: "workflow",
-        additional_derives: [PartialEq],
+        additional_derives: [PartialEq, Eq],
         pub_export_macro: true,
         export_macro_name: "export",
         default_bindings_module: "twoway_plugin::bindings",

@@ -3,13 +3,22 @@
 //! upstream faults, and namespace-agnostic readers for
 //! `<result>` elements and save results.
 //!
+//! The readers ([`results`], [`result_fields`], [`save_results`]) ask the
+//! host (WIT `soap`, 0.3.2): it reads the answer natively with the bounded
+//! reader that classified it, so the workflow's fresh instance parses no
+//! XML. On the native target the same reader runs in process.
+//!
 //! Write no SessionHeader: the host adds the session to every envelope.
 
 use roxmltree::{Document, Node};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
+#[cfg(target_arch = "wasm32")]
+use crate::bindings::twoway::gateway::soap as host;
 use crate::response::header;
+#[cfg(not(target_arch = "wasm32"))]
+use crate::testing::soap as host;
 use crate::{Api, OutboundRequest, Verdict, WorkflowError, send, upstream_fault};
 
 const SOAP_ENV: &str = "http://schemas.xmlsoap.org/soap/envelope/";
@@ -128,7 +137,8 @@ pub(crate) fn snippet(text: &str) -> String {
     out
 }
 
-/// Parses XML, refusing any DOCTYPE (no entity expansion).
+/// Parses XML, refusing any DOCTYPE (no entity expansion), for reading
+/// what [`results`] does not give; this parses in the workflow's instance.
 pub fn parse(xml: &str) -> Result<Document<'_>, WorkflowError> {
     Document::parse(xml).map_err(|e| {
         upstream_fault(
@@ -191,23 +201,6 @@ impl Fields {
                 first.then_some((name.as_str(), value.as_deref()))
             })
     }
-
-    fn of(node: Node<'_, '_>) -> Self {
-        Fields(
-            node.children()
-                .filter(Node::is_element)
-                .map(|c| {
-                    let nil = c.attribute((XSI, "nil")) == Some("true");
-                    let text: String = c
-                        .children()
-                        .filter(Node::is_text)
-                        .filter_map(|t| t.text())
-                        .collect();
-                    (c.tag_name().name().to_string(), (!nil).then_some(text))
-                })
-                .collect(),
-        )
-    }
 }
 
 /// The same JSON object as [`Fields::to_json`], written directly.
@@ -221,20 +214,15 @@ impl Serialize for Fields {
     }
 }
 
-fn result_nodes<'a, 'input>(doc: &'a Document<'input>) -> Vec<Node<'a, 'input>> {
-    body_element(doc)
-        .map(|op| {
-            op.children()
-                .filter(|n| n.is_element() && n.tag_name().name() == "result")
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// The fields of every `<result>` in the operation's response.
+/// The fields of every `<result>` in the operation's response (read by
+/// the host; XML that cannot be read is an upstream fault `INVALID_XML`,
+/// one over the host's caps `refused`).
 pub fn results(xml: &str) -> Result<Vec<Fields>, WorkflowError> {
-    let doc = parse(xml)?;
-    Ok(result_nodes(&doc).into_iter().map(Fields::of).collect())
+    let results = host::results(xml.as_bytes())?;
+    Ok(results
+        .into_iter()
+        .map(|fields| Fields(fields.into_iter().map(|f| (f.name, f.value)).collect()))
+        .collect())
 }
 
 /// The fields of the first `<result>`; an answer without one is an upstream fault.
@@ -245,29 +233,9 @@ pub fn result_fields(xml: &str) -> Result<Fields, WorkflowError> {
         .ok_or_else(|| upstream_fault("NO_RESULT", "the SOAP answer has no <result> element"))
 }
 
-/// One error of a save result (`<errors>`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SaveError {
-    /// `statusCode`, e.g. `REQUIRED_FIELD_MISSING`.
-    pub status_code: String,
-    /// `message`.
-    pub message: String,
-    /// The `fields` it names.
-    pub fields: Vec<String>,
-}
-
-/// A `create`/`update`/`upsert`/`delete` result.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SaveResult {
-    /// The record id; `None` when nil (failed).
-    pub id: Option<String>,
-    /// `success`.
-    pub success: bool,
-    /// `created`, for upsert results.
-    pub created: Option<bool>,
-    /// Why it failed.
-    pub errors: Vec<SaveError>,
-}
+/// A `create`/`update`/`upsert`/`delete` result and its errors, as the
+/// host read them (WIT `soap.save-result`, `soap.save-error`).
+pub use crate::bindings::twoway::gateway::soap::{SaveError, SaveResult};
 
 impl SaveResult {
     /// The id when it succeeded; else an upstream fault with the first
@@ -287,39 +255,10 @@ impl SaveResult {
     }
 }
 
-/// Every save result in the operation's response, in request order.
+/// Every save result in the operation's response, in request order (read
+/// by the host, as [`results`]).
 pub fn save_results(xml: &str) -> Result<Vec<SaveResult>, WorkflowError> {
-    let doc = parse(xml)?;
-    let child_text = |n: Node<'_, '_>, name: &str| {
-        n.children()
-            .find(|c| {
-                c.is_element()
-                    && c.tag_name().name() == name
-                    && c.attribute((XSI, "nil")) != Some("true")
-            })
-            .map(|c| c.text().unwrap_or("").to_string())
-    };
-    Ok(result_nodes(&doc)
-        .into_iter()
-        .map(|r| SaveResult {
-            id: child_text(r, "id").filter(|id| !id.is_empty()),
-            success: child_text(r, "success").as_deref() == Some("true"),
-            created: child_text(r, "created").map(|c| c == "true"),
-            errors: r
-                .children()
-                .filter(|c| c.is_element() && c.tag_name().name() == "errors")
-                .map(|e| SaveError {
-                    status_code: child_text(e, "statusCode").unwrap_or_default(),
-                    message: child_text(e, "message").unwrap_or_default(),
-                    fields: e
-                        .children()
-                        .filter(|c| c.is_element() && c.tag_name().name() == "fields")
-                        .filter_map(|c| c.text().map(str::to_string))
-                        .collect(),
-                })
-                .collect(),
-        })
-        .collect())
+    Ok(host::save_results(xml.as_bytes())?)
 }
 
 #[cfg(test)]
@@ -420,6 +359,27 @@ mod tests {
         assert!(
             matches!(e, WorkflowError::Upstream(UpstreamError::UpstreamFault(f)) if f.code == "REQUIRED_FIELD_MISSING" && f.message.contains("LastName"))
         );
+    }
+
+    #[test]
+    fn what_the_host_cannot_read_is_its_error() {
+        let fault = |e: WorkflowError| match e {
+            WorkflowError::Upstream(UpstreamError::UpstreamFault(f)) => (f.code, f.message),
+            other => panic!("{other:?}"),
+        };
+        let doctype = r#"<!DOCTYPE x [<!ENTITY a "aaaa">]><x>&a;</x>"#;
+        let (code, message) = fault(results(doctype).unwrap_err());
+        assert_eq!(code, "INVALID_XML");
+        assert!(message.contains("DOCTYPE is disallowed"), "{message}");
+        let (code, _) = fault(save_results("<a><b></a>").unwrap_err());
+        assert_eq!(code, "INVALID_XML");
+        let deep = format!("<x>{}</x>", "<d>".repeat(300) + &"</d>".repeat(300));
+        assert!(matches!(
+            result_fields(&deep).unwrap_err(),
+            WorkflowError::Upstream(UpstreamError::Refused(reason)) if reason.contains("deeper than 256")
+        ));
+        let (code, _) = fault(result_fields(&envelope(Api::SoapPartner, "<x/>")).unwrap_err());
+        assert_eq!(code, "NO_RESULT");
     }
 
     #[test]

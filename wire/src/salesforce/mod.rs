@@ -1,7 +1,8 @@
 //! Salesforce wire formats, as pure functions without I/O: where each API
 //! lives ([`resolve`]), how the session goes into a request ([`inject`]),
-//! what an answer means ([`classify`]), login and OAuth token replies, and
-//! API usage from limit headers. Every parser is bounded and never panics.
+//! what an answer means ([`classify`]), the `<result>` elements of a SOAP
+//! answer ([`results`]), login and OAuth token replies, and API usage from
+//! limit headers. Every parser is bounded and never panics.
 
 mod api;
 mod classify;
@@ -9,6 +10,7 @@ mod inject;
 mod limits;
 mod login;
 mod oauth;
+pub mod results;
 mod scan;
 
 pub use api::{Api, Instance, resolve};

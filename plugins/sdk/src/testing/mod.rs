@@ -51,6 +51,7 @@
 pub mod fail;
 pub(crate) mod imports;
 mod messages;
+pub(crate) mod soap;
 #[cfg(test)]
 mod tests;
 mod verdict;

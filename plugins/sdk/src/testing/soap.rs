@@ -1,0 +1,55 @@
+//! The host's `soap` imports on the native target: the gateway's own
+//! reader (crate `twoway-wire`) reads the answer, as the host does, so a
+//! workflow's unit test sees the fields and errors production gives. They
+//! need no fake host. Same names and signatures as the generated imports.
+
+use twoway_wire::salesforce::results::{self as wire, ResultsError};
+
+use crate::bindings::twoway::gateway::soap::{ResultField, SaveError, SaveResult};
+use crate::upstream_error as fail;
+use crate::UpstreamError;
+
+/// The children of every `<result>` of the answer `body`.
+pub fn results(body: &[u8]) -> Result<Vec<Vec<ResultField>>, UpstreamError> {
+    let results = wire::results(body).map_err(unread)?;
+    Ok(results
+        .into_iter()
+        .map(|fields| {
+            fields
+                .into_iter()
+                .map(|(name, value)| ResultField { name, value })
+                .collect()
+        })
+        .collect())
+}
+
+/// Every `<result>` of the answer `body` read as a save result.
+pub fn save_results(body: &[u8]) -> Result<Vec<SaveResult>, UpstreamError> {
+    let results = wire::save_results(body).map_err(unread)?;
+    Ok(results
+        .into_iter()
+        .map(|r| SaveResult {
+            id: r.id,
+            success: r.success,
+            created: r.created,
+            errors: r
+                .errors
+                .into_iter()
+                .map(|e| SaveError {
+                    status_code: e.status_code,
+                    message: e.message,
+                    fields: e.fields,
+                })
+                .collect(),
+        })
+        .collect())
+}
+
+/// The host's error for an answer it could not read.
+fn unread(e: ResultsError) -> UpstreamError {
+    match e {
+        ResultsError::Refused(_) => fail::refused(e.to_string()),
+        ResultsError::TooManyNodes => UpstreamError::TooLarge(e.to_string()),
+        ResultsError::Unreadable(_) => fail::upstream_fault(wire::INVALID_XML, e.to_string()),
+    }
+}

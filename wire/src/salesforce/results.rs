@@ -1,0 +1,143 @@
+//! The `<result>` elements of a SOAP answer, read natively for workflows
+//! (WIT `soap`, and the plugin SDK's fake host): each result's child
+//! elements as (local name, text), and save results. Through the bounded,
+//! DTD-free reader of [`crate::xml`]; names are matched by local name in
+//! any namespace, as Salesforce's partner, enterprise and metadata answers
+//! need.
+
+use roxmltree::{Document, Node};
+
+use crate::xml::{self, MAX_NODES, XSI, XmlError};
+
+/// One child element of a `<result>`: its local name and its text (`None`
+/// for `xsi:nil="true"`). An element with element children has the text of
+/// its own text nodes only (usually empty).
+pub type Field = (String, Option<String>);
+
+/// Why the results of an answer could not be read. The texts say what was
+/// wrong; none quotes the answer's text.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResultsError {
+    /// The body breaks the caps on the work an XML document may cause
+    /// (WIT `upstream-error::refused`).
+    #[error("the SOAP answer was refused unread: {0}")]
+    Refused(XmlError),
+    /// More nodes than one document may have (WIT `too-large`).
+    #[error(
+        "the SOAP answer has more than {MAX_NODES} XML nodes, more than the host reads for a \
+         workflow: ask for fewer records a call (QueryOptions batchSize)"
+    )]
+    TooManyNodes,
+    /// Not XML, not UTF-8, or it declares a DOCTYPE (WIT `upstream-fault`
+    /// with code [`INVALID_XML`]).
+    #[error("the API answered with XML that cannot be read: {0}")]
+    Unreadable(XmlError),
+}
+
+/// The fault code of [`ResultsError::Unreadable`].
+pub const INVALID_XML: &str = "INVALID_XML";
+
+/// One error of a save result (`<errors>`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SaveError {
+    /// `statusCode`; empty when absent.
+    pub status_code: String,
+    /// `message`; empty when absent.
+    pub message: String,
+    /// The `fields` it names.
+    pub fields: Vec<String>,
+}
+
+/// A `create`/`update`/`upsert`/`delete` result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SaveResult {
+    /// The record id; `None` when absent, nil or empty.
+    pub id: Option<String>,
+    /// `success` is `true`.
+    pub success: bool,
+    /// `created`, for upsert results.
+    pub created: Option<bool>,
+    /// Why it failed.
+    pub errors: Vec<SaveError>,
+}
+
+/// The child elements of every `<result>` of the operation's response (the
+/// first element of the envelope's `Body`), in document order, repeated
+/// names kept. No `<result>` (a fault, another document) is an empty list.
+pub fn results(body: &[u8]) -> Result<Vec<Vec<Field>>, ResultsError> {
+    let doc = parse(body)?;
+    Ok(result_nodes(&doc).map(fields).collect())
+}
+
+/// Every `<result>` of the operation's response read as a save result.
+pub fn save_results(body: &[u8]) -> Result<Vec<SaveResult>, ResultsError> {
+    let doc = parse(body)?;
+    Ok(result_nodes(&doc).map(save_result).collect())
+}
+
+fn parse(body: &[u8]) -> Result<Document<'_>, ResultsError> {
+    xml::parse(body).map_err(|e| match e {
+        XmlError::TooManyNodes => ResultsError::TooManyNodes,
+        e if e.is_over_limits() => ResultsError::Refused(e),
+        e => ResultsError::Unreadable(e),
+    })
+}
+
+/// The `<result>` children of the Body's first element.
+fn result_nodes<'a, 'i>(doc: &'a Document<'i>) -> impl Iterator<Item = Node<'a, 'i>> {
+    xml::elements(doc.root_element())
+        .find(|n| n.tag_name().name() == "Body")
+        .and_then(|body| xml::elements(body).next())
+        .into_iter()
+        .flat_map(|operation| {
+            xml::elements(operation).filter(|n| n.tag_name().name() == "result")
+        })
+}
+
+fn is_nil(node: Node<'_, '_>) -> bool {
+    node.attribute((XSI, "nil")) == Some("true")
+}
+
+fn fields(result: Node<'_, '_>) -> Vec<Field> {
+    xml::elements(result)
+        .map(|c| {
+            let value = (!is_nil(c)).then(|| {
+                c.children()
+                    .filter(Node::is_text)
+                    .filter_map(|t| t.text())
+                    .collect()
+            });
+            (c.tag_name().name().to_string(), value)
+        })
+        .collect()
+}
+
+/// The text of the first child named `name` that is not nil.
+fn child_text(node: Node<'_, '_>, name: &str) -> Option<String> {
+    xml::elements(node)
+        .find(|c| c.tag_name().name() == name && !is_nil(*c))
+        .map(|c| c.text().unwrap_or("").to_string())
+}
+
+fn save_result(result: Node<'_, '_>) -> SaveResult {
+    SaveResult {
+        id: child_text(result, "id").filter(|id| !id.is_empty()),
+        success: child_text(result, "success").as_deref() == Some("true"),
+        created: child_text(result, "created").map(|c| c == "true"),
+        errors: xml::elements(result)
+            .filter(|c| c.tag_name().name() == "errors")
+            .map(|e| SaveError {
+                status_code: child_text(e, "statusCode").unwrap_or_default(),
+                message: child_text(e, "message").unwrap_or_default(),
+                fields: xml::elements(e)
+                    .filter(|c| c.tag_name().name() == "fields")
+                    .filter_map(|c| c.text().map(str::to_string))
+                    .collect(),
+            })
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+#[path = "results_tests.rs"]
+mod tests;
