@@ -1,8 +1,9 @@
 //! The error contract end to end (issue 13): a workflow's own
 //! `workflow-error` and `upstream-error` cases each give exactly their
 //! problem code (no side channel decides), and an upstream error the host
-//! produced and the workflow passed on keeps the host's code, over real
-//! sockets, TLS and the `error-cases` test plugin.
+//! produced and the workflow passed on keeps the host's code (a SOAP
+//! answer the host could not read for it too), over real sockets, TLS and
+//! the `error-cases` test plugin.
 
 use twoway_tests::gateway::{ACME, Reply, TestGateway};
 use twoway_tests::plugins::ERROR_CASES;
@@ -173,6 +174,75 @@ async fn a_spent_api_limit_is_429_with_retry_after() {
         problem["detail"]
             .as_str()
             .is_some_and(|d| d.contains("REQUEST_LIMIT_EXCEEDED")),
+        "{problem}"
+    );
+    gw.shutdown().await;
+}
+
+/// The `errors` workflow's reading of `body` as a SOAP answer, by the host
+/// (WIT `soap.results`).
+async fn soap_results(gw: &TestGateway, body: &str) -> Reply {
+    gw.call(
+        "POST",
+        "/tenants/acme/workflows/errors/soap-results",
+        ACME_KEY,
+        body,
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn soap_answers_the_host_reads_for_a_workflow_keep_their_codes() {
+    use twoway_testkit::hostile;
+    let sim = start_sim().await;
+    let gw = gateway(&sim, "", ACME).await;
+
+    let two = hostile::envelope(
+        "",
+        "<createResponse><result><id>1</id><success>true</success></result>\
+         <result><id>2</id><success>true</success><created>true</created></result></createResponse>",
+    );
+    let reply = soap_results(&gw, &two).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.json(), serde_json::json!({"results": 2, "fields": 5}));
+
+    // Over 64 KiB: read on the blocking pool, the same answer.
+    let large = hostile::query_response(300 * 1024);
+    assert!(large.len() > 64 * 1024);
+    let reply = soap_results(&gw, &large).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.json()["results"], 1);
+    assert!(reply.json()["fields"].as_u64().unwrap() > 1000, "{}", reply.body);
+
+    let doctype = r#"<!DOCTYPE x [<!ENTITY a "aaaa">]><x>&a;</x>"#;
+    let problem = assert_problem(
+        &soap_results(&gw, doctype).await,
+        502,
+        "upstream_fault",
+        "DOCTYPE",
+    );
+    let detail = problem["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("INVALID_XML") && detail.contains("DOCTYPE"),
+        "{problem}"
+    );
+    assert_problem(
+        &soap_results(&gw, "<a><b></a>").await,
+        502,
+        "upstream_fault",
+        "malformed",
+    );
+    let deep = hostile::envelope("", &format!("{}{}", "<d>".repeat(300), "</d>".repeat(300)));
+    let problem = assert_problem(
+        &soap_results(&gw, &deep).await,
+        502,
+        "upstream_refused",
+        "too deep",
+    );
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("deeper than 256")),
         "{problem}"
     );
     gw.shutdown().await;

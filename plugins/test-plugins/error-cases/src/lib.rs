@@ -8,6 +8,9 @@
 //!   `upstream-error` case (`invalid-login`, `api-limit-exceeded`, ...).
 //! - `/pass/{path}`: a REST GET of `{path}` (URL-decoded), the host's
 //!   `upstream-error` passed on with `?`; the API's answer as is otherwise.
+//! - `/soap-results`: the request body read as a SOAP answer by the host
+//!   (`soap::results`, WIT `soap`), its error passed on with `?`; else
+//!   `{"results": n, "fields": m}`, the counts of results and fields.
 
 use twoway_plugin::prelude::*;
 use twoway_plugin::upstream_error as fail;
@@ -48,6 +51,14 @@ impl Guest for ErrorCases {
                 headers: Vec::new(),
                 body: answer.body,
             });
+        }
+        if path == "soap-results" {
+            let results = soap::results(&String::from_utf8_lossy(&request.body))?;
+            let fields: usize = results.iter().map(|f| f.0.len()).sum();
+            return Ok(json_response(
+                200,
+                &json!({ "results": results.len(), "fields": fields }),
+            ));
         }
         match path {
             "own/bad-request" => Err(bad_request("built by the workflow")),
