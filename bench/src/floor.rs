@@ -1,6 +1,6 @@
 //! The stack's floor: a reverse proxy built from the same parts as the
 //! gateway and nothing of its own (hyper's HTTP/1.1 server in, twoway's
-//! pooled mutual-TLS [`Transport`] out, mimalloc, tokio's default runtime),
+//! pooled mutual-TLS [`Transport`] out, mimalloc, the gateway's runtime shape),
 //! with no login, no plugin, no XML and no log line. It runs as its own
 //! process (`twoway-bench floor-proxy`, started by the load table), so its
 //! CPU time is its own; callers send their own SessionHeader, as to nginx.
@@ -19,6 +19,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use twoway::gateway::Shape;
 use twoway::transport::Transport;
 
 /// Largest request body the floor proxy reads (the gateway's default cap).
@@ -39,14 +40,14 @@ pub struct FloorArgs {
 }
 
 /// Serves until killed; the first line on stdout is the address it listens on.
-/// With `TWOWAY_RUNTIME=per-core` it takes the gateway's per-core shape:
-/// one thread per core, each a current-thread runtime with its own
-/// `SO_REUSEPORT` socket and its own upstream pool.
+/// It takes the gateway's runtime shape (`TWOWAY_RUNTIME`): per core, the
+/// default, one thread per core, each a current-thread runtime with its own
+/// `SO_REUSEPORT` socket and its own upstream pool; `shared`, one runtime.
 pub async fn serve(args: FloorArgs) -> anyhow::Result<()> {
     let transport = crate::env::transport(&args.pki, args.pool)?;
     let base: Arc<str> = args.upstream.trim_end_matches('/').into();
-    if std::env::var("TWOWAY_RUNTIME").is_ok_and(|v| v.trim() == "per-core") {
-        return per_core(transport, base);
+    if let Shape::PerCore(cores) = Shape::from_env()? {
+        return per_core(transport, base, cores);
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     say_where(listener.local_addr()?)?;
@@ -61,13 +62,8 @@ fn say_where(addr: SocketAddr) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// [`serve`] on one thread per core (`TOKIO_WORKER_THREADS`, else one per CPU).
-fn per_core(transport: Transport, base: Arc<str>) -> anyhow::Result<()> {
-    let cores = std::env::var("TOKIO_WORKER_THREADS")
-        .ok()
-        .and_then(|n| n.trim().parse().ok())
-        .filter(|&n: &usize| n > 0)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+/// [`serve`] on `cores` threads.
+fn per_core(transport: Transport, base: Arc<str>, cores: usize) -> anyhow::Result<()> {
     let bind = |addr: SocketAddr| -> std::io::Result<std::net::TcpListener> {
         let socket = tokio::net::TcpSocket::new_v4()?;
         socket.set_reuseport(true)?;

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use crate::load::Cell;
 use crate::scenarios;
+use twoway::gateway::Shape;
 
 /// The ways of calling getUserInfo, in table order.
 pub const CLIENTS: [&str; 7] = [
@@ -309,8 +310,9 @@ pub fn targets(cells: Option<&Cells>, scenarios: Option<&scenarios::Report>) -> 
     }
     row(
         &mut out,
-        "cold stampede: one upstream connection per host over HTTP/2 (256 and 1,000 callers)",
+        "cold stampede: one upstream connection per core and host over HTTP/2 (256 and 1,000 callers)",
         scenarios.filter(|s| !s.stampedes.is_empty()).map(|s| {
+            let most = s.shape.connections_per_host();
             let text = s
                 .stampedes
                 .iter()
@@ -322,7 +324,16 @@ pub fn targets(cells: Option<&Cells>, scenarios: Option<&scenarios::Report>) -> 
                 })
                 .collect::<Vec<_>>()
                 .join("; ");
-            (text, s.stampedes.iter().all(|st| st.mutual_handshakes <= 1))
+            let shape = match s.shape {
+                Shape::Shared => "the shared runtime: at most 1".to_string(),
+                Shape::PerCore(n) => format!("{n} cores: at most {n}"),
+            };
+            (
+                format!("{text} ({shape})"),
+                s.stampedes
+                    .iter()
+                    .all(|st| st.mutual_handshakes as usize <= most),
+            )
         }),
     );
     row(

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use twoway::gateway::Shape;
 
 use crate::env::{SimHost, get_user_info};
 use crate::gateway::{Gateway, GatewaySpec};
@@ -60,6 +61,9 @@ pub struct Report {
     pub outcomes: Vec<Outcome>,
     pub reuse: Vec<Reuse>,
     pub stampedes: Vec<Stampede>,
+    /// The gateway's runtime shape (from `--gateway-env`): a stampede may
+    /// open one upstream connection per core and host.
+    pub shape: Shape,
 }
 
 fn counter(counters: &serde_json::Value, path: &[&str]) -> u64 {
@@ -177,7 +181,22 @@ impl Scenarios<'_> {
             .map(|_| ())
     }
 
+    /// The gateway process's runtime shape: `TWOWAY_RUNTIME` and
+    /// `TOKIO_WORKER_THREADS` from `--gateway-env`, else as the gateway
+    /// would find them in this process's environment.
+    fn shape(&self) -> anyhow::Result<Shape> {
+        let var = |name: &str| match self.spec.env.iter().rev().find(|(k, _)| k == name) {
+            Some((_, v)) => v.clone(),
+            None => std::env::var(name).unwrap_or_default(),
+        };
+        Ok(Shape::parse(
+            &var("TWOWAY_RUNTIME"),
+            &var("TOKIO_WORKER_THREADS"),
+        )?)
+    }
+
     pub async fn run(&self) -> anyhow::Result<Report> {
+        let shape = self.shape()?;
         let mut outcomes = Vec::new();
         let mut stampedes = Vec::new();
         for callers in [256, 1000] {
@@ -203,6 +222,7 @@ impl Scenarios<'_> {
             outcomes,
             reuse,
             stampedes,
+            shape,
         })
     }
 

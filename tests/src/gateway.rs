@@ -118,13 +118,23 @@ impl TestGateway {
         gateway
     }
 
-    /// Serves a [`TestGateway::configure`]d gateway in this process.
+    /// Serves a [`TestGateway::configure`]d gateway in this process, in the
+    /// shape `TWOWAY_RUNTIME` names (the default: per core).
     pub async fn serve(&mut self) {
+        let shape = gateway::Shape::from_env().expect("TWOWAY_RUNTIME");
+        self.serve_as(shape).await;
+    }
+
+    /// [`TestGateway::serve`] in `shape` (a test that counts upstream
+    /// connections names the shape and the thread count it counts for).
+    pub async fn serve_as(&mut self, shape: gateway::Shape) {
         let config = twoway::config::load(&self.config_path()).unwrap_or_else(|e| panic!("{e}"));
         let shared = gateway::prepare(config, Some(self.config_path()))
             .await
             .expect("gateway prepares");
-        let running = gateway::start(shared).await.expect("gateway starts");
+        let running = gateway::start_as(shared, shape)
+            .await
+            .expect("gateway starts");
         self.url = format!("http://{}", running.addr);
         self.admin = format!("http://{}", running.admin_addr);
         self.running = Some(running);

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use twoway::gateway::Shape;
 use twoway_tests::gateway::{
     ACME, GLOBEX, TestGateway, http, server_tls, tenant_with, with_workflow,
 };
@@ -172,12 +173,16 @@ async fn stalled_bodies_hold_no_slot_and_time_out() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_listener_serves_at_most_max_connections() {
     let sim = start_sim().await;
-    let gw = TestGateway::with_user_workflow(
+    let tenants = with_workflow(ACME, "user", "get_user_info.wasm", "");
+    let mut gw = TestGateway::configure(
         &sim,
         "max_connections = 2\nheader_timeout_ms = 120000",
-        ACME,
-    )
-    .await;
+        &tenants,
+        &[("get_user_info.wasm", GET_USER_INFO)],
+    );
+    // Two cores share the cap: a core whose socket has no caller must not
+    // hold a permit that a core with a caller waits for.
+    gw.serve_as(Shape::PerCore(2)).await;
     let addr = gw.addr();
     let idle = [
         TcpStream::connect(addr).await.unwrap(),

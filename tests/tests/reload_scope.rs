@@ -10,6 +10,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use twoway::gateway::Shape;
 use twoway_sim::Sim;
 use twoway_tests::fake_login::{Behaviour, FakeLogin};
 use twoway_tests::gateway::{ACME, GLOBEX, Reply, TestGateway, http, replace_file};
@@ -33,11 +34,15 @@ fn user_workflow() -> String {
 const GET_USER_INFO_PLUGIN: (&str, &str) = ("get_user_info.wasm", GET_USER_INFO);
 const VERSION_A_PLUGIN: (&str, &str) = ("version_a.wasm", VERSION_A);
 
-/// A gateway serving `tenants`, each with the workflow `user`, and `plugins`.
+/// A gateway serving `tenants`, each with the workflow `user`, and `plugins`,
+/// on one core: every call then uses the one pool whose handshakes are
+/// counted (on more cores each core has a pool, and a call lands on any).
 async fn start_users(sim: &Sim, tenants: &[&str], plugins: &[(&str, &str)]) -> TestGateway {
     let user = user_workflow();
     let text: String = tenants.iter().map(|t| format!("{t}{user}")).collect();
-    TestGateway::start(sim, &text, plugins).await
+    let mut gw = TestGateway::configure(sim, "", &text, plugins);
+    gw.serve_as(Shape::PerCore(1)).await;
+    gw
 }
 
 /// `tenant` with `keys` added to its `[[tenant]]` table.

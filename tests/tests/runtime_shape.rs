@@ -1,8 +1,10 @@
-//! `TWOWAY_RUNTIME=per-core` on a real `twoway serve` process: each core
-//! accepts on its own socket of the one port and keeps its own upstream
-//! connections, so a cold stampede opens at most one connection per core
-//! and host (with one login for all), workflows and the front door answer
-//! on every core, and SIGTERM still drains and exits cleanly.
+//! The runtime shapes of a real `twoway serve` process (`TWOWAY_RUNTIME`).
+//! Per core, the default: each core accepts on its own socket of the one
+//! port and keeps its own upstream connections, so a cold stampede opens
+//! one connection per core and host (with one login for all). `shared`:
+//! one runtime, one connection per host. In both, workflows and the front
+//! door answer, and SIGTERM drains and exits cleanly; a misspelt shape is
+//! named at start.
 
 use std::time::{Duration, Instant};
 
@@ -10,26 +12,27 @@ use nix::sys::signal::Signal;
 use twoway_testkit::tenants::ACME_API_KEY;
 use twoway_tests::gateway::{ACME, TestGateway, http, tenant_with, with_workflow};
 use twoway_tests::plugins::GET_USER_INFO;
+use twoway_tests::process::twoway;
 use twoway_tests::{admin_get, login_envelope, start_sim, xml_text};
 
-const CORES: u64 = 2;
-
-#[tokio::test(flavor = "multi_thread")]
-async fn per_core_runtimes_serve_workflows_and_the_front_door_with_one_connection_per_core() {
-    let sim = start_sim().await;
+/// A gateway with the workflow `user` and the front door, not served.
+fn configure(sim: &twoway_sim::Sim) -> TestGateway {
     let tenant = tenant_with(
         ACME,
         "max_concurrency = 1000\nmax_queued = 1000\nfront_door = true",
     );
     let tenants = with_workflow(&tenant, "user", "get_user_info.wasm", "timeout_ms = 60000");
-    let mut gw =
-        TestGateway::configure(&sim, "", &tenants, &[("get_user_info.wasm", GET_USER_INFO)]);
-    let mut process = gw.serve_process(&[
-        ("TWOWAY_RUNTIME", "per-core"),
-        ("TOKIO_WORKER_THREADS", &CORES.to_string()),
-    ]);
+    TestGateway::configure(sim, "", &tenants, &[("get_user_info.wasm", GET_USER_INFO)])
+}
 
-    // A cold stampede over many connections, so that both cores accept some.
+/// `twoway serve` with `env`: a cold stampede of 256 callers, each on a
+/// connection of its own (so that every core accepts some), then front
+/// door calls, then SIGTERM. The simulator's counters after the stampede.
+async fn serve_a_stampede(env: &[(&str, &str)]) -> serde_json::Value {
+    let sim = start_sim().await;
+    let mut gw = configure(&sim);
+    let mut process = gw.serve_process(env);
+
     for reply in gw
         .burst("/tenants/acme/workflows/user", ACME_API_KEY, 256)
         .await
@@ -37,17 +40,8 @@ async fn per_core_runtimes_serve_workflows_and_the_front_door_with_one_connectio
         assert_eq!(reply.status, 200, "{}", reply.body);
     }
     let counters = admin_get(&sim, "/counters").await;
-    assert_eq!(
-        counters["logins"], 1,
-        "one session for every core: {counters}"
-    );
-    let handshakes = counters["handshakes"]["mutual"].as_u64().unwrap();
-    assert!(
-        (1..=CORES).contains(&handshakes),
-        "one upstream connection per core at most: {counters}"
-    );
 
-    // The front door: a SOAP login, then a call with the gateway's token.
+    // The front door: a SOAP login, then calls with the gateway's token.
     let login = http(
         "POST",
         &format!("{}/services/Soap/u/62.0", gw.url),
@@ -88,4 +82,51 @@ async fn per_core_runtimes_serve_workflows_and_the_front_door_with_one_connectio
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     assert_eq!(code, 0, "a clean drain");
+    counters
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn per_core_is_the_default_with_one_upstream_connection_per_core() {
+    // TWOWAY_RUNTIME empty is unset: the default.
+    let counters = serve_a_stampede(&[("TWOWAY_RUNTIME", ""), ("TOKIO_WORKER_THREADS", "2")]).await;
+    assert_eq!(
+        counters["logins"], 1,
+        "one session for every core: {counters}"
+    );
+    assert_eq!(
+        counters["handshakes"]["mutual"], 2,
+        "one upstream connection per core (2 cores, each accepted some callers): {counters}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_shared_runtime_opens_one_upstream_connection() {
+    let counters =
+        serve_a_stampede(&[("TWOWAY_RUNTIME", "shared"), ("TOKIO_WORKER_THREADS", "2")]).await;
+    assert_eq!(counters["logins"], 1, "{counters}");
+    assert_eq!(
+        counters["handshakes"]["mutual"], 1,
+        "one upstream connection for every worker: {counters}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_misspelt_shape_is_named_at_start() {
+    let sim = start_sim().await;
+    let gw = configure(&sim);
+    let config = gw.config_path();
+    let run = twoway(
+        &["serve", "--config", config.to_str().unwrap()],
+        gw.dir.path(),
+        &[("TWOWAY_RUNTIME", "percore")],
+    );
+    assert_ne!(run.code, 0, "{}", run.output());
+    assert!(
+        run.stderr.contains("TWOWAY_RUNTIME=\"percore\"")
+            && run
+                .stderr
+                .contains("\"per-core\" (the default) or \"shared\""),
+        "{}",
+        run.output()
+    );
 }

@@ -1,10 +1,12 @@
-//! The callers' listener served per core (`TWOWAY_RUNTIME=per-core`): one
-//! thread per core, each with a current-thread tokio runtime, its own
-//! listening socket on the shared address (`SO_REUSEPORT`: the kernel
-//! spreads new connections over them) and its own upstream pools
-//! ([`crate::transport::pin_to_core`]), so that a request is read, run and
-//! sent upstream on the thread that accepted it. The default (`shared`)
-//! serves every connection on the process's multi-thread runtime.
+//! How the callers' listener is served ([`Shape`], `TWOWAY_RUNTIME`). The
+//! default, `per-core`: one thread per core, each with a current-thread
+//! tokio runtime, its own listening socket on the shared address
+//! (`SO_REUSEPORT`: the kernel spreads new connections over them) and its
+//! own upstream pools ([`crate::transport::pin_to_core`]), so that a request
+//! is read, run and sent upstream on the thread that accepted it; an
+//! upstream host gets one connection (one TLS handshake) per core. `shared`
+//! serves every connection on the process's multi-thread runtime, with one
+//! connection per upstream host.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -27,27 +29,41 @@ pub enum Shape {
 }
 
 impl Shape {
-    /// `TWOWAY_RUNTIME` (`shared`, the default, or `per-core`); per-core
-    /// runs `TOKIO_WORKER_THREADS` threads, else one per CPU.
+    /// `TWOWAY_RUNTIME` (`per-core`, the default, or `shared`); per-core
+    /// runs `TOKIO_WORKER_THREADS` threads, else one per CPU this process
+    /// may use (affinity and cgroup CPU quota included).
     pub fn from_env() -> Result<Self, GatewayError> {
         let var = |name: &str| std::env::var(name).unwrap_or_default();
         Self::parse(&var("TWOWAY_RUNTIME"), &var("TOKIO_WORKER_THREADS"))
     }
 
-    fn parse(runtime: &str, workers: &str) -> Result<Self, GatewayError> {
+    /// [`Shape::from_env`] from the two variables' values (empty: unset).
+    pub fn parse(runtime: &str, workers: &str) -> Result<Self, GatewayError> {
         match runtime.trim() {
-            "" | "shared" => Ok(Self::Shared),
-            "per-core" => Ok(Self::PerCore(
-                workers
-                    .trim()
-                    .parse()
-                    .ok()
-                    .filter(|&n: &usize| n > 0)
-                    .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())),
-            )),
-            other => Err(GatewayError::Runtime(format!(
-                "TWOWAY_RUNTIME={other:?}: use \"shared\" (the default) or \"per-core\""
+            "" | "per-core" => match workers.trim() {
+                "" => Ok(Self::PerCore(
+                    std::thread::available_parallelism().map_or(1, |n| n.get()),
+                )),
+                n => match n.parse() {
+                    Ok(n) if n > 0 => Ok(Self::PerCore(n)),
+                    _ => Err(GatewayError::Shape(format!(
+                        "TOKIO_WORKER_THREADS={n:?}: a number of threads, 1 or more (unset: one per CPU)"
+                    ))),
+                },
+            },
+            "shared" => Ok(Self::Shared),
+            other => Err(GatewayError::Shape(format!(
+                "TWOWAY_RUNTIME={other:?}: use \"per-core\" (the default) or \"shared\""
             ))),
+        }
+    }
+
+    /// Upstream connections a host gets from a tenant's pool at most when
+    /// it speaks HTTP/2: one per core, or one.
+    pub fn connections_per_host(self) -> usize {
+        match self {
+            Self::Shared => 1,
+            Self::PerCore(n) => n,
         }
     }
 }
@@ -84,7 +100,7 @@ pub(super) fn bind(
 
 /// The per-core threads; they stop once [`Cores::stop`] is called (after
 /// the drain, so their in-flight connections, which are tasks of their
-/// runtimes, finish first).
+/// runtimes, finish first), or at once when this is dropped.
 pub(super) struct Cores {
     stop: watch::Sender<bool>,
     threads: Vec<JoinHandle<()>>,
@@ -111,7 +127,7 @@ impl Cores {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
-                .map_err(|e| GatewayError::Runtime(format!("a per-core runtime: {e}")))?;
+                .map_err(|e| GatewayError::Shape(format!("a per-core runtime: {e}")))?;
             let (tls, shared, permits) =
                 (inbound.tls, inbound.shared.clone(), inbound.permits.clone());
             let header_timeout = inbound.header_timeout;
@@ -123,22 +139,24 @@ impl Cores {
                     runtime.block_on(async move {
                         match TcpListener::from_std(listener) {
                             Ok(listener) => {
-                                super::server::serve_inbound(
+                                // It ends when the drain stops accepting;
+                                // the connections still open are tasks of
+                                // this runtime, which ends on `stop` (or
+                                // once `Cores` is gone).
+                                tokio::spawn(super::server::serve_inbound(
                                     listener,
                                     tls,
                                     shared,
                                     header_timeout,
                                     permits,
-                                )
-                                .await
+                                ));
                             }
                             Err(e) => tracing::error!(core = i, error = %e, "per-core listener"),
                         }
-                        // Connections still open are tasks of this runtime.
                         let _ = stopped.wait_for(|stop| *stop).await;
                     });
                 })
-                .map_err(|e| GatewayError::Runtime(format!("a per-core thread: {e}")))?;
+                .map_err(|e| GatewayError::Shape(format!("a per-core thread: {e}")))?;
             threads.push(thread);
         }
         Ok(Self { stop, threads })
@@ -157,14 +175,23 @@ mod tests {
 
     #[test]
     fn the_shape_comes_from_the_environment_and_a_typo_is_named() {
-        assert_eq!(Shape::parse("", "").unwrap(), Shape::Shared);
-        assert_eq!(Shape::parse("shared", "4").unwrap(), Shape::Shared);
-        assert_eq!(Shape::parse("per-core", "3").unwrap(), Shape::PerCore(3));
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-        assert_eq!(Shape::parse("per-core", "0").unwrap(), Shape::PerCore(cpus));
+        // Per core is the default, one thread per CPU unless told.
+        assert_eq!(Shape::parse("", "").unwrap(), Shape::PerCore(cpus));
+        assert_eq!(Shape::parse("", "1").unwrap(), Shape::PerCore(1));
+        assert_eq!(Shape::parse(" per-core ", "3").unwrap(), Shape::PerCore(3));
+        for bad in ["0", "x", "-2"] {
+            let e = Shape::parse("per-core", bad).unwrap_err().to_string();
+            assert!(e.contains(&format!("TOKIO_WORKER_THREADS={bad:?}")), "{e}");
+        }
+        assert_eq!(Shape::parse("shared", "4").unwrap(), Shape::Shared);
+        assert_eq!(Shape::Shared.connections_per_host(), 1);
+        assert_eq!(Shape::PerCore(3).connections_per_host(), 3);
         let e = Shape::parse("percore", "").unwrap_err().to_string();
         assert!(
-            e.contains("TWOWAY_RUNTIME=\"percore\"") && e.contains("per-core"),
+            e.contains("TWOWAY_RUNTIME=\"percore\"")
+                && e.contains("per-core")
+                && e.contains("shared"),
             "{e}"
         );
     }

@@ -36,12 +36,13 @@ use crate::plugin::{Registry, Slots};
 use crate::session::SessionStore;
 use crate::upstream::SetupError;
 
+pub use cores::Shape;
 pub use drain::{Drain, Drained, Phase};
 pub use metrics::Metrics;
 pub use problem::{IntoResponse, Problem, ProblemCode};
 pub use reload::{prepare, reload};
 pub use routing::parse_route;
-pub use server::{Running, start};
+pub use server::{Running, start, start_as};
 pub use tenants::{TenantRuntime, session_settings, upstream_settings};
 pub use watch::{ConfigWatcher, watch_config};
 
@@ -54,6 +55,9 @@ pub enum GatewayError {
     Tenant(#[from] SetupError),
     #[error("plugin runtime: {0}")]
     Runtime(String),
+    /// `TWOWAY_RUNTIME` / `TOKIO_WORKER_THREADS`, or a per-core thread.
+    #[error("runtime shape: {0}")]
+    Shape(String),
     #[error("cannot listen on {addr}: {reason}")]
     Bind { addr: SocketAddr, reason: String },
     #[error("inbound TLS: {0}")]

@@ -82,8 +82,14 @@ impl Running {
     }
 }
 
-/// Binds both listeners; everything else was checked before.
+/// Binds both listeners, the callers' in the shape `TWOWAY_RUNTIME` names
+/// ([`Shape::from_env`]); everything else was checked before.
 pub async fn start(shared: Arc<Shared>) -> Result<Running, GatewayError> {
+    start_as(shared, Shape::from_env()?).await
+}
+
+/// [`start`] in the given shape.
+pub async fn start_as(shared: Arc<Shared>, shape: Shape) -> Result<Running, GatewayError> {
     let config = shared.current().config.clone();
     let bind = |addr: SocketAddr| async move {
         TcpListener::bind(addr)
@@ -94,7 +100,6 @@ pub async fn start(shared: Arc<Shared>) -> Result<Running, GatewayError> {
             })
     };
     let tls = shared.current().tls.is_some();
-    let shape = Shape::from_env()?;
     let (listener, per_core) = match shape {
         Shape::Shared => (Some(bind(config.server.listen).await?), Vec::new()),
         Shape::PerCore(n) => (None, cores::bind(config.server.listen, n)?),
@@ -165,14 +170,19 @@ impl Drop for ConnectionPermit {
 /// The next connection, once the listener is under its connection cap;
 /// `None` once `stop` resolves.
 ///
-/// Over the cap the accept loop waits for a connection to close rather than
-/// accepting and closing new sockets at once: a burst of callers then waits
-/// in the kernel's listen backlog and is served as connections free up
-/// (the same "wait briefly, do not fail" as a tenant's queue), while idle or
-/// slow connections cannot hold permits for long because every connection
-/// is cut after `header_timeout_ms` without a complete request head (hyper
+/// Over the cap the accept loop waits for a connection to close before it
+/// serves the connection it accepted last and accepts more, rather than
+/// closing new sockets at once: a burst of callers then waits in the
+/// kernel's listen backlog (and one accepted connection per accept loop
+/// waits for its permit) and is served as connections free up (the same
+/// "wait briefly, do not fail" as a tenant's queue), while idle or slow
+/// connections cannot hold permits for long because every connection is
+/// cut after `header_timeout_ms` without a complete request head (hyper
 /// runs that timer from the connection's start and again whenever a
 /// keep-alive connection goes idle). Past the backlog, the kernel refuses.
+/// The permit is taken after the accept, not before, because per core
+/// several accept loops share the cap: one holding a permit while its own
+/// socket has no caller would keep it from a core that has one.
 pub(super) async fn accept(
     listener: &TcpListener,
     permits: &Arc<Semaphore>,
@@ -180,10 +190,6 @@ pub(super) async fn accept(
     listener_name: &'static str,
     mut stop: Pin<&mut impl Future<Output = ()>>,
 ) -> Option<(TcpStream, SocketAddr, ConnectionPermit)> {
-    let permit = tokio::select! {
-        permit = permits.clone().acquire_owned() => permit.ok()?,
-        _ = stop.as_mut() => return None,
-    };
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -191,6 +197,10 @@ pub(super) async fn accept(
         };
         match accepted {
             Ok((tcp, peer)) => {
+                let permit = tokio::select! {
+                    permit = permits.clone().acquire_owned() => permit.ok()?,
+                    _ = stop.as_mut() => return None,
+                };
                 let gauge = shared
                     .metrics
                     .connections
