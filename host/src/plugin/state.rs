@@ -147,7 +147,7 @@ impl UpstreamHost for PluginState {
         };
         let call = self.call()?;
         let upstream = call.upstream.clone();
-        match off_fiber(async move { upstream.send(&out).await }).await {
+        match upstream.send(&out).await {
             Ok(answer) => Ok(Ok(UpstreamResponse {
                 status: answer.status,
                 headers: answer
@@ -306,47 +306,6 @@ impl ContextHost for PluginState {
     }
 }
 
-/// Runs a host call's exchange as a task of its own, polled on the
-/// runtime thread's stack instead of the plugin's fiber, in the caller's
-/// trace span; the task ends with the call (a caller that hangs up still
-/// cancels its upstream exchange) and a panic in it is the call's.
-///
-/// wasmtime polls a host call's future on the fiber that runs the guest,
-/// and the upstream exchange's poll (pool, HTTP/2, TLS) takes stack frames
-/// that the stack probes touch in full: every fiber stack in use kept them
-/// resident, 36 KB a stack where the guest and wasmtime take 28 (2 MB at
-/// 256 calls in flight; docs/performance.md).
-async fn off_fiber<T: Send + 'static>(exchange: impl Future<Output = T> + Send + 'static) -> T {
-    use tracing::Instrument as _;
-    let task = AbortOnDrop(tokio::spawn(exchange.instrument(tracing::Span::current())));
-    match task.await {
-        Ok(done) => done,
-        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        // Only aborted when the runtime shuts down, which ends the call too.
-        Err(e) => panic!("the upstream exchange's task ended without an answer: {e}"),
-    }
-}
-
-/// A task's handle that aborts the task when dropped.
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Future for AbortOnDrop<T> {
-    type Output = Result<T, tokio::task::JoinError>;
-
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Self::Output> {
-        std::pin::Pin::new(&mut self.0).poll(cx)
-    }
-}
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
 /// Cuts `text` at a character boundary at most `max` bytes in.
 pub fn truncate(text: &str, max: usize) -> &str {
     if text.len() <= max {
@@ -425,48 +384,6 @@ fn outbound(request: OutboundRequest) -> Result<Outbound, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The exchange runs as a task of its own and its answer is the call's.
-    #[tokio::test]
-    async fn an_exchange_off_the_fiber_runs_in_its_own_task() {
-        let outside = tokio::task::try_id();
-        let inside = off_fiber(async { tokio::task::try_id() }).await;
-        assert!(inside.is_some(), "the exchange is a task");
-        assert_ne!(inside, outside);
-    }
-
-    /// A call dropped while its exchange waits (its caller hung up) ends the
-    /// exchange: the task is aborted, not left running to its end.
-    #[tokio::test]
-    async fn an_exchange_off_the_fiber_ends_with_its_call() {
-        let (started_tx, started) = tokio::sync::oneshot::channel();
-        let (alive, ended) = tokio::sync::oneshot::channel::<()>();
-        let call = off_fiber(async move {
-            let _alive = alive;
-            let _ = started_tx.send(());
-            std::future::pending::<()>().await
-        });
-        let call = tokio::spawn(call);
-        started.await.expect("the exchange started");
-        call.abort();
-        let ended = tokio::time::timeout(std::time::Duration::from_secs(30), ended).await;
-        assert!(
-            matches!(ended, Ok(Err(_))),
-            "the exchange's task was dropped with its call"
-        );
-    }
-
-    /// A panic in the exchange is the call's, as when it ran on the fiber.
-    #[tokio::test]
-    async fn a_panic_in_an_exchange_off_the_fiber_is_the_calls() {
-        let call = tokio::spawn(off_fiber(async {
-            if true {
-                panic!("in the exchange")
-            }
-        }));
-        let e = call.await.expect_err("the call panicked");
-        assert!(e.is_panic());
-    }
 
     #[test]
     fn every_wit_api_is_one_host_api_and_back() {
