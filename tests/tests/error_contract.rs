@@ -212,7 +212,11 @@ async fn soap_answers_the_host_reads_for_a_workflow_keep_their_codes() {
     let reply = soap_results(&gw, &large).await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(reply.json()["results"], 1);
-    assert!(reply.json()["fields"].as_u64().unwrap() > 1000, "{}", reply.body);
+    assert!(
+        reply.json()["fields"].as_u64().unwrap() > 1000,
+        "{}",
+        reply.body
+    );
 
     let doctype = r#"<!DOCTYPE x [<!ENTITY a "aaaa">]><x>&a;</x>"#;
     let problem = assert_problem(

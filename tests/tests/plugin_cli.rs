@@ -71,7 +71,8 @@ fn check_shows_the_world_and_refuses_what_the_gateway_would() {
     let run = twoway(&["plugin", "check", WIT_0_3_1], dir.path());
     assert_eq!(run.code, 0, "{}", run.output());
     assert!(
-        run.stdout.contains("ok, a workflow for twoway:gateway@0.3.1"),
+        run.stdout
+            .contains("ok, a workflow for twoway:gateway@0.3.1"),
         "{}",
         run.output()
     );

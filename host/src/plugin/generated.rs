@@ -43,12 +43,12 @@ pub fn add_policy_imports_to_linker<T: PolicyTypesHost + FrontDoorHost + Send + 
     front_door::add_to_linker::<T, wasmtime::component::HasSelf<T>>(linker, |s| s)
 }
 pub use self::twoway::gateway::context::Host as ContextHost;
+pub use self::twoway::gateway::soap::{
+    Host as SoapHost, ResultField, SaveError as SoapSaveError, SaveResult as SoapSaveResult,
+};
 pub use self::twoway::gateway::types::Host as TypesHost;
 pub use self::twoway::gateway::types::{
     Api, Fault, Header, Level, OutboundRequest, RetryLater, SessionInfo, UpstreamError,
     UpstreamResponse, Verdict,
 };
 pub use self::twoway::gateway::upstream::Host as UpstreamHost;
-pub use self::twoway::gateway::soap::{
-    Host as SoapHost, ResultField, SaveError as SoapSaveError, SaveResult as SoapSaveResult,
-};

@@ -177,7 +177,12 @@ impl SoapHost for PluginState {
         &mut self,
         body: Vec<u8>,
     ) -> wasmtime::Result<Result<Vec<Vec<ResultField>>, UpstreamError>> {
-        let limit = self.call()?.upstream.settings().transport.max_response_bytes;
+        let limit = self
+            .call()?
+            .upstream
+            .settings()
+            .transport
+            .max_response_bytes;
         read_soap(limit, body, |body| {
             let results = salesforce::results::results(body)?;
             Ok(results
@@ -197,7 +202,12 @@ impl SoapHost for PluginState {
         &mut self,
         body: Vec<u8>,
     ) -> wasmtime::Result<Result<Vec<SoapSaveResult>, UpstreamError>> {
-        let limit = self.call()?.upstream.settings().transport.max_response_bytes;
+        let limit = self
+            .call()?
+            .upstream
+            .settings()
+            .transport
+            .max_response_bytes;
         read_soap(limit, body, |body| {
             let results = salesforce::results::save_results(body)?;
             Ok(results

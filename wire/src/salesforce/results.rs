@@ -89,9 +89,7 @@ fn result_nodes<'a, 'i>(doc: &'a Document<'i>) -> impl Iterator<Item = Node<'a, 
         .find(|n| n.tag_name().name() == "Body")
         .and_then(|body| xml::elements(body).next())
         .into_iter()
-        .flat_map(|operation| {
-            xml::elements(operation).filter(|n| n.tag_name().name() == "result")
-        })
+        .flat_map(|operation| xml::elements(operation).filter(|n| n.tag_name().name() == "result"))
 }
 
 fn is_nil(node: Node<'_, '_>) -> bool {

@@ -97,7 +97,11 @@ fn an_answer_without_results_reads_as_none() {
         envelope("<deleteResponse/>"),
         "<notSoap><result><a>1</a></result></notSoap>".to_string(),
     ] {
-        assert_eq!(results(xml.as_bytes()).unwrap(), Vec::<Vec<Field>>::new(), "{xml}");
+        assert_eq!(
+            results(xml.as_bytes()).unwrap(),
+            Vec::<Vec<Field>>::new(),
+            "{xml}"
+        );
         assert_eq!(save_results(xml.as_bytes()).unwrap(), vec![], "{xml}");
     }
 }

@@ -5,9 +5,9 @@
 
 use twoway_wire::salesforce::results::{self as wire, ResultsError};
 
+use crate::UpstreamError;
 use crate::bindings::twoway::gateway::soap::{ResultField, SaveError, SaveResult};
 use crate::upstream_error as fail;
-use crate::UpstreamError;
 
 /// The children of every `<result>` of the answer `body`.
 pub fn results(body: &[u8]) -> Result<Vec<Vec<ResultField>>, UpstreamError> {
