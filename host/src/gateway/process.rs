@@ -38,8 +38,10 @@ impl Collector for BuildInfo {
     }
 }
 
-/// The `process_*` metrics, read from `/proc/self` at each scrape (none
-/// where there is no procfs).
+/// The `process_*` metrics, read at each scrape: CPU time from
+/// `getrusage` (microseconds; `/proc/self/stat` counts whole clock ticks,
+/// so a process that has run under 10 ms would read 0), the rest from
+/// `/proc/self` (none where there is no procfs).
 #[derive(Debug)]
 pub(super) struct Process;
 
@@ -106,13 +108,15 @@ fn sample() -> Option<Sample> {
     let me = Process::myself().ok()?;
     let stat = me.stat().ok()?;
     let ticks = procfs::ticks_per_second() as f64;
+    let usage = nix::sys::resource::getrusage(nix::sys::resource::UsageWho::RUSAGE_SELF).ok()?;
+    let seconds = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 + t.tv_usec() as f64 / 1e6;
     let boot = procfs::boot_time_secs().ok()? as f64;
     let max_fds = match me.limits().ok()?.max_open_files.soft_limit {
         LimitValue::Value(n) => n as f64,
         LimitValue::Unlimited => f64::INFINITY,
     };
     Some(Sample {
-        cpu_seconds: (stat.utime + stat.stime) as f64 / ticks,
+        cpu_seconds: seconds(usage.user_time()) + seconds(usage.system_time()),
         resident_bytes: stat.rss * procfs::page_size(),
         virtual_bytes: stat.vsize,
         open_fds: me.fd_count().ok()?,
