@@ -207,8 +207,8 @@ async fn make(engine: &Engine, linked: &Linked, limits: PluginLimits) -> Option<
     let store = &mut run.store;
     let instantiate = async {
         match linked {
-            Linked::Workflow(pre) => pre.instantiate_async(store).await.map(Fresh::Workflow),
-            Linked::Policy(pre) => pre.instantiate_async(store).await.map(Fresh::Policy),
+            Linked::Workflow(pre) => pre.instantiate_fresh(store).await.map(Fresh::Workflow),
+            Linked::Policy(pre) => pre.instantiate_fresh(store).await.map(Fresh::Policy),
         }
     };
     let instance = tokio::time::timeout(limits.timeout, instantiate)

@@ -24,6 +24,51 @@ mod policy_world {
             "twoway:gateway/context": super::twoway::gateway::context,
         },
     });
+
+    impl<T: Send + 'static> PolicyPre<T> {
+        /// A fresh instance, as `instantiate_async` makes it but without
+        /// type-checking its exports once more: [`PolicyPre::new`] checked
+        /// them against the component, which every instance shares.
+        pub async fn instantiate_fresh(
+            &self,
+            mut store: impl wasmtime::AsContextMut<Data = T>,
+        ) -> wasmtime::Result<Policy> {
+            let mut store = store.as_context_mut();
+            let instance = self.instance_pre.instantiate_async(&mut store).await?;
+            let indices = &self.indices;
+            Ok(Policy {
+                on_request: super::export(&instance, &mut store, &indices.on_request)?,
+                on_response: super::export(&instance, &mut store, &indices.on_response)?,
+            })
+        }
+    }
+}
+
+impl<T: Send + 'static> WorkflowPre<T> {
+    /// A fresh instance, as `instantiate_async` makes it but without
+    /// type-checking its export once more: [`WorkflowPre::new`] checked it
+    /// against the component, which every instance shares.
+    pub async fn instantiate_fresh(
+        &self,
+        mut store: impl wasmtime::AsContextMut<Data = T>,
+    ) -> wasmtime::Result<Workflow> {
+        let mut store = store.as_context_mut();
+        let instance = self.instance_pre.instantiate_async(&mut store).await?;
+        Ok(Workflow {
+            handle: export(&instance, &mut store, &self.indices.handle)?,
+        })
+    }
+}
+
+/// The function `index` exports from `instance`.
+fn export(
+    instance: &wasmtime::component::Instance,
+    store: impl wasmtime::AsContextMut,
+    index: &wasmtime::component::ComponentExportIndex,
+) -> wasmtime::Result<wasmtime::component::Func> {
+    instance.get_func(store, index).ok_or_else(|| {
+        wasmtime::format_err!("the instance does not export a function it was linked with")
+    })
 }
 
 pub use self::policy_world::twoway::gateway::front_door::Host as FrontDoorHost;

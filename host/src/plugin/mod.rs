@@ -24,7 +24,6 @@ use std::time::Instant;
 use sha2::Digest;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Engine, Store, UpdateDeadline};
-use wasmtime_wasi::WasiCtxBuilder;
 
 pub use ahead::{AheadStatus, DEPTH as AHEAD_DEPTH};
 pub use errors::{upstream_problem, wit_case, wit_code};
@@ -395,9 +394,9 @@ impl Runtime {
             .run(call, limits, &mut run, async |store| {
                 let instance = match &version.pre {
                     Linked::Workflow(pre) => {
-                        Fresh::Workflow(pre.instantiate_async(&mut *store).await?)
+                        Fresh::Workflow(pre.instantiate_fresh(&mut *store).await?)
                     }
-                    Linked::Policy(pre) => Fresh::Policy(pre.instantiate_async(&mut *store).await?),
+                    Linked::Policy(pre) => Fresh::Policy(pre.instantiate_fresh(&mut *store).await?),
                 };
                 let value = work(store, &instance).await?;
                 Ok((instance, value))
@@ -526,31 +525,21 @@ impl Runtime {
 /// A fresh Store for one call (`call` is attached when the call starts,
 /// after instantiation for an instance made ahead): deny-all WASI (no
 /// preopened directories, no environment, no arguments, no sockets, no name
-/// lookups), the memory limit, and CPU time counted in epoch ticks.
+/// lookups; built at the guest's first WASI call), the memory limit, and CPU
+/// time counted in epoch ticks.
 fn store(engine: &Engine, call: Option<CallContext>, limits: PluginLimits) -> Run {
     let stdout = GuestOutput::default();
     let stderr = GuestOutput::default();
-    let wasi = WasiCtxBuilder::new()
-        .stdout(stdout.clone())
-        .stderr(stderr.clone())
-        .allow_tcp(false)
-        .allow_udp(false)
-        .allow_ip_name_lookup(false)
-        .build();
-    let state = PluginState {
-        wasi,
-        table: Default::default(),
-        limiter: MemoryLimiter {
-            limit: limits.memory_bytes,
-            exceeded: false,
-        },
-        call,
-        cpu_ticks: 0,
-        cpu_budget: cpu_budget(limits),
-        cpu_exceeded: false,
-        log: LogBudget::default(),
-        front: FrontFacts::default(),
+    let limiter = MemoryLimiter {
+        limit: limits.memory_bytes,
+        exceeded: false,
     };
+    let state = PluginState::new(
+        (stdout.clone(), stderr.clone()),
+        limiter,
+        call,
+        cpu_budget(limits),
+    );
     let mut store = Store::new(engine, state);
     store.limiter(|s| &mut s.limiter);
     store.epoch_deadline_callback(|mut ctx| {

@@ -9,7 +9,9 @@ use std::sync::Arc;
 use bytes::Bytes;
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
+
+use super::output::GuestOutput;
 
 use super::generated::{
     Api, ContextHost, Fault, FrontDoorHost, Header, Level, OutboundRequest, PolicyTypesHost,
@@ -70,7 +72,12 @@ impl ResourceLimiter for MemoryLimiter {
 
 /// The data of one call's Store.
 pub struct PluginState {
-    pub wasi: WasiCtx,
+    /// The guest's deny-all WASI, built at its first WASI call: a guest
+    /// that makes none (a policy, most workflows) costs no context (two
+    /// random generators seeded, the streams boxed) in its call.
+    wasi: Option<WasiCtx>,
+    /// Where the guest's stdout and stderr go (its [`super::Run`] reads them).
+    pipes: (GuestOutput, GuestOutput),
     pub table: ResourceTable,
     pub limiter: MemoryLimiter,
     /// The call this Store serves; `None` while an instance is made ahead
@@ -98,14 +105,52 @@ pub struct FrontFacts {
 
 impl WasiView for PluginState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
+        let (stdout, stderr) = &self.pipes;
+        let ctx = self
+            .wasi
+            .get_or_insert_with(|| deny_all_wasi(stdout.clone(), stderr.clone()));
         WasiCtxView {
-            ctx: &mut self.wasi,
+            ctx,
             table: &mut self.table,
         }
     }
 }
 
+/// A guest's WASI: no preopened directories, no environment, no arguments,
+/// no sockets, no name lookups; stdout and stderr into `stdout`, `stderr`.
+fn deny_all_wasi(stdout: GuestOutput, stderr: GuestOutput) -> WasiCtx {
+    WasiCtxBuilder::new()
+        .stdout(stdout)
+        .stderr(stderr)
+        .allow_tcp(false)
+        .allow_udp(false)
+        .allow_ip_name_lookup(false)
+        .build()
+}
+
 impl PluginState {
+    /// A call's state before its first WASI call (see [`deny_all_wasi`]),
+    /// the guest's output going to `pipes`.
+    pub fn new(
+        pipes: (GuestOutput, GuestOutput),
+        limiter: MemoryLimiter,
+        call: Option<CallContext>,
+        cpu_budget: u64,
+    ) -> Self {
+        Self {
+            wasi: None,
+            pipes,
+            table: ResourceTable::default(),
+            limiter,
+            call,
+            cpu_ticks: 0,
+            cpu_budget,
+            cpu_exceeded: false,
+            log: super::output::LogBudget::default(),
+            front: FrontFacts::default(),
+        }
+    }
+
     /// The call this Store serves (see [`attached`]).
     fn call(&self) -> wasmtime::Result<&CallContext> {
         attached(&self.call)

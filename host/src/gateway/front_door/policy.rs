@@ -238,6 +238,9 @@ fn changed_request(
         .map_err(|_| broken(format!("changed the method to {:?}", changed.method)))?;
     forward.headers = header_map(&changed.headers)?;
     forward.body = Bytes::copy_from_slice(&changed.body);
+    // Split where the session goes from the body as it came: the changed
+    // body is checked and split again upstream.
+    forward.prepared = None;
     Ok(forward)
 }
 
@@ -267,4 +270,48 @@ fn header_map(headers: &[Header]) -> Result<http::HeaderMap, FrontDoorError> {
         map.append(name, value);
     }
     Ok(map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn envelope(operation: &str) -> Bytes {
+        Bytes::from(format!(
+            r#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:urn="urn:partner.soap.sforce.com"><soapenv:Body><urn:{operation}/></soapenv:Body></soapenv:Envelope>"#
+        ))
+    }
+
+    /// A request as the front door hands it to the policy: its envelope
+    /// already split where the session goes.
+    fn forward(body: Bytes) -> Forward {
+        let doc = crate::xml::parse(&body).unwrap();
+        let prepared = crate::salesforce::prepare_parsed(Api::SoapPartner, &body, &doc).unwrap();
+        Forward {
+            api: Api::SoapPartner,
+            method: http::Method::POST,
+            path_and_query: "/services/Soap/u/62.0".into(),
+            headers: http::HeaderMap::new(),
+            body: body.clone(),
+            prepared: Some(prepared),
+        }
+    }
+
+    /// A request the policy changes goes without the split the front door
+    /// made of the envelope as it came (a request it passes keeps it): the
+    /// changed body is split again upstream, so what goes is what the
+    /// policy wrote.
+    #[test]
+    fn a_changed_request_drops_the_split_of_the_envelope_as_it_came() {
+        let forward = forward(envelope("getUserInfo"));
+        let mut changed = front_request(&forward).unwrap();
+        changed.body = envelope("getServerTimestamp").to_vec();
+        let sent = changed_request(forward.clone(), &changed).unwrap();
+        assert!(
+            sent.prepared.is_none(),
+            "the split of the old body would send it"
+        );
+        assert_eq!(sent.body, envelope("getServerTimestamp"));
+        assert!(forward.prepared.is_some());
+    }
 }

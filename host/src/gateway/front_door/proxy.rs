@@ -197,8 +197,8 @@ pub(super) async fn serve(
         },
         headers,
         body,
-        // A policy may change the body: it is then prepared again.
-        prepared: if policy.is_none() { prepared } else { None },
+        // A policy that changes the request has it prepared again.
+        prepared,
     };
     let mut forward = match &mut policy {
         Some(policy) => match policy.on_request(shared, forward, soap_operation).await {
