@@ -86,7 +86,7 @@ pub(crate) fn upstream_of(
 }
 
 pub async fn run_login(args: LoginArgs) -> anyhow::Result<()> {
-    let upstream = tenant_upstream(&args.tenant)?;
+    let upstream = std::sync::Arc::new(tenant_upstream(&args.tenant)?);
     let session = upstream.sessions().session().await?;
     // One getUserInfo proves the session works where the API is (mutual TLS
     // included) and tells the API usage.
@@ -97,7 +97,7 @@ pub async fn run_login(args: LoginArgs) -> anyhow::Result<()> {
         headers: soap_headers(),
         body: bytes::Bytes::from_static(GET_USER_INFO.as_bytes()),
     };
-    let answer = upstream.send(&check).await?;
+    let answer = upstream.send(check).await?;
     if answer.status != 200 {
         eprintln!(
             "getUserInfo answered HTTP {}: {}",
@@ -202,8 +202,8 @@ fn outbound(args: &CallArgs) -> Result<Outbound, CliError> {
 
 pub async fn run_call(args: CallArgs) -> anyhow::Result<()> {
     let out = outbound(&args)?;
-    let upstream = tenant_upstream(&args.tenant)?;
-    let answer = upstream.send(&out).await?;
+    let upstream = std::sync::Arc::new(tenant_upstream(&args.tenant)?);
+    let answer = upstream.send(out).await?;
     request::print_answer(
         &format!("HTTP {}", answer.status),
         answer.status,

@@ -199,40 +199,53 @@ impl TenantUpstream {
     /// Sends `out` with the tenant's session; on INVALID_SESSION_ID logs in
     /// again (once for all concurrent failures) and retries once. Refused
     /// before anything is sent when the tenant's API budget is spent.
-    pub async fn send(&self, out: &Outbound) -> Result<Answer, UpstreamError> {
-        let (span, started) = (self.call_span(out.api), Instant::now());
-        let result = async {
-            let prepared = prepare(out).await?;
-            let mutual_port = self
-                .settings
-                .mutual_auth
-                .then_some(self.settings.mutual_auth_port);
-            let request = |session: &Session| {
-                let uri = salesforce::resolve(out.api, &out.path, &session.instance, mutual_port)
-                    .map_err(|e| UpstreamError::InvalidRequest(e.to_string()))?;
-                let (headers, body) = with_session(&out.headers, &prepared, session)?;
-                Ok(Some(Sending::Whole(build(
-                    &out.method,
-                    uri,
-                    headers,
-                    body,
-                )?)))
-            };
-            let passed = self.attempts(out.api, request).await?;
-            let Carried::Whole(body) = passed.body else {
-                unreachable!("a whole request is answered whole")
-            };
-            Ok(Answer {
-                status: passed.status,
-                headers: passed.headers,
-                body,
-                verdict: passed.verdict,
-            })
-        }
-        .instrument(span.clone())
-        .await;
-        self.report(out.api, &span, started, result.as_ref().map(|a| &a.verdict));
+    ///
+    /// The exchange runs as a task of its own ([`apart`]), in the call's
+    /// trace span: `send` is a workflow's `upstream.send`, which wasmtime
+    /// polls on the plugin's fiber, and the exchange's poll (the pool,
+    /// HTTP/2, TLS, the answer read) is deep enough that every fiber stack
+    /// in use kept 36 KB resident where the guest and wasmtime take 28
+    /// (docs/performance.md, peak RSS). How the call ended is reported from
+    /// the caller's task, where the request's tally (a task-local of the
+    /// gateway's access log) counts it.
+    pub async fn send(self: &Arc<Self>, out: Outbound) -> Result<Answer, UpstreamError> {
+        let (span, started, api) = (self.call_span(out.api), Instant::now(), out.api);
+        let upstream = Arc::clone(self);
+        let exchange = async move { upstream.exchange(&out).await };
+        let result = apart(exchange.instrument(span.clone())).await;
+        self.report(api, &span, started, result.as_ref().map(|a| &a.verdict));
         result
+    }
+
+    /// [`Self::send`]'s exchange: the request prepared, its attempts, the
+    /// answer.
+    async fn exchange(&self, out: &Outbound) -> Result<Answer, UpstreamError> {
+        let prepared = prepare(out).await?;
+        let mutual_port = self
+            .settings
+            .mutual_auth
+            .then_some(self.settings.mutual_auth_port);
+        let request = |session: &Session| {
+            let uri = salesforce::resolve(out.api, &out.path, &session.instance, mutual_port)
+                .map_err(|e| UpstreamError::InvalidRequest(e.to_string()))?;
+            let (headers, body) = with_session(&out.headers, &prepared, session)?;
+            Ok(Some(Sending::Whole(build(
+                &out.method,
+                uri,
+                headers,
+                body,
+            )?)))
+        };
+        let passed = self.attempts(out.api, request).await?;
+        let Carried::Whole(body) = passed.body else {
+            unreachable!("a whole request is answered whole")
+        };
+        Ok(Answer {
+            status: passed.status,
+            headers: passed.headers,
+            body,
+            verdict: passed.verdict,
+        })
     }
 
     /// The trace span of one call to the API (a child of the request's; a
@@ -473,6 +486,43 @@ fn build<B>(
         .map_err(|e| UpstreamError::InvalidRequest(e.to_string()))?;
     *request.headers_mut() = headers;
     Ok(request)
+}
+
+/// Runs `work` as a task of its own, polled on the runtime thread's stack
+/// instead of its caller's; the task is aborted when the call is dropped
+/// (a caller that hangs up cancels its exchange), and a panic in it is the
+/// call's.
+async fn apart<T: Send + 'static>(
+    work: impl Future<Output = Result<T, UpstreamError>> + Send + 'static,
+) -> Result<T, UpstreamError> {
+    match AbortOnDrop(tokio::spawn(work)).await {
+        Ok(done) => done,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        // Cancelled: its runtime shuts down, which ends the call too.
+        Err(_) => Err(UpstreamError::Transport(TransportError::Http(
+            "the exchange was cancelled: the gateway is shutting down".into(),
+        ))),
+    }
+}
+
+/// A task's handle that aborts the task when dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Future for AbortOnDrop<T> {
+    type Output = Result<T, tokio::task::JoinError>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0).poll(cx)
+    }
+}
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// Runs `work` on this worker for a body of up to [`INLINE_BODY_LIMIT`]

@@ -306,19 +306,35 @@ async fn a_login_for_a_replaced_config_never_clobbers_the_new_session() {
     };
     // The old config's tenant logs in; then a new manager (a new epoch, as
     // after a reload that changed the login settings) replaces it.
-    let old = TenantUpstream::with_store(tenant.clone(), store.clone()).expect("old upstream");
-    assert_eq!(old.send(&query).await.expect("old query").status, 200);
-    let new = TenantUpstream::with_store(tenant, store.clone()).expect("new upstream");
-    assert_eq!(new.send(&query).await.expect("new query").status, 200);
+    let old =
+        Arc::new(TenantUpstream::with_store(tenant.clone(), store.clone()).expect("old upstream"));
+    assert_eq!(
+        old.send(query.clone()).await.expect("old query").status,
+        200
+    );
+    let new = Arc::new(TenantUpstream::with_store(tenant, store.clone()).expect("new upstream"));
+    assert_eq!(
+        new.send(query.clone()).await.expect("new query").status,
+        200
+    );
     let current = store.current("t").expect("the new session").generation;
 
     // A late login of the old manager (a request of the old generation
     // still in flight) does not replace the new manager's session...
-    assert_eq!(old.send(&query).await.expect("late old query").status, 200);
+    assert_eq!(
+        old.send(query.clone())
+            .await
+            .expect("late old query")
+            .status,
+        200
+    );
     assert_eq!(old.sessions().logins(), 2);
     assert_eq!(store.current("t").expect("kept").generation, current);
     // ...so the new manager keeps using its own, without another login.
-    assert_eq!(new.send(&query).await.expect("new query").status, 200);
+    assert_eq!(
+        new.send(query.clone()).await.expect("new query").status,
+        200
+    );
     assert_eq!(new.sessions().logins(), 1);
     assert_eq!(new.status().state, "active");
 }

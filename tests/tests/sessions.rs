@@ -118,7 +118,7 @@ async fn logins(sim: &Sim) -> u64 {
 async fn soap_login_then_get_user_info_over_mutual_tls() {
     let sim = start_sim().await;
     let upstream = upstream(&acme_soap_login(&sim));
-    let answer = upstream.send(&get_user_info()).await.expect("getUserInfo");
+    let answer = upstream.send(get_user_info()).await.expect("getUserInfo");
     assert_eq!(answer.status, 200);
     let body = String::from_utf8_lossy(&answer.body);
     assert!(
@@ -148,7 +148,7 @@ async fn an_enforced_user_without_mutual_auth_gets_a_clear_error() {
     let sim = start_sim().await;
     let config = config(&sim, ACME_SOAP_AUTH);
     let error = upstream(&config)
-        .send(&get_user_info())
+        .send(get_user_info())
         .await
         .expect_err("must fail");
     assert_eq!(error.problem_code().code(), "mutual_authentication_failed");
@@ -163,7 +163,7 @@ async fn a_user_without_enforcement_works_on_the_standard_port() {
     let sim = start_sim().await;
     let config = config(&sim, &analyst_auth("ANALYST_PASSWORD"));
     let upstream = upstream(&config);
-    let answer = upstream.send(&rest_query()).await.expect("query");
+    let answer = upstream.send(rest_query()).await.expect("query");
     assert_eq!(answer.status, 200);
     assert!(String::from_utf8_lossy(&answer.body).contains("Acme Corporation"));
     let counters = admin_get(&sim, "/counters").await;
@@ -201,7 +201,7 @@ private_key_file = "{}""#,
         let config = config(&sim, &format!("{identity}\n[tenant.auth]\n{auth}\n"));
         let upstream = upstream(&config);
         let answer = upstream
-            .send(&rest_query())
+            .send(rest_query())
             .await
             .unwrap_or_else(|e| panic!("{auth}: {e}"));
         assert_eq!(answer.status, 200, "{auth}");
@@ -210,7 +210,7 @@ private_key_file = "{}""#,
             "{auth}"
         );
         let info = upstream
-            .send(&get_user_info())
+            .send(get_user_info())
             .await
             .expect("the token is a SOAP session too");
         assert_eq!(info.status, 200);
@@ -224,10 +224,7 @@ async fn wrong_credentials_stop_logins_instead_of_locking_the_user_out() {
     let config = config(&sim, &analyst_auth("WRONG_PASSWORD"));
     let upstream = upstream(&config);
     for _ in 0..5 {
-        let error = upstream
-            .send(&rest_query())
-            .await
-            .expect_err("bad password");
+        let error = upstream.send(rest_query()).await.expect_err("bad password");
         assert_eq!(error.problem_code().code(), "invalid_login", "{error}");
         assert!(error.to_string().contains("INVALID_LOGIN"), "{error}");
     }
@@ -246,7 +243,7 @@ async fn a_cold_stampede_makes_exactly_one_login() {
     let tasks: Vec<_> = (0..1000)
         .map(|_| {
             let upstream = upstream.clone();
-            tokio::spawn(async move { upstream.send(&get_user_info()).await.map(|a| a.status) })
+            tokio::spawn(async move { upstream.send(get_user_info()).await.map(|a| a.status) })
         })
         .collect();
     for task in tasks {
@@ -260,7 +257,7 @@ async fn a_cold_stampede_makes_exactly_one_login() {
 async fn sessions_expiring_under_load_cause_one_relogin_and_no_failures() {
     let sim = start_sim().await;
     let upstream = upstream(&acme_soap_login(&sim));
-    upstream.send(&get_user_info()).await.expect("warm up");
+    upstream.send(get_user_info()).await.expect("warm up");
     let (go_on, stop) = tokio::sync::watch::channel(true);
     let workers: Vec<_> = (0..32)
         .map(|_| {
@@ -270,7 +267,7 @@ async fn sessions_expiring_under_load_cause_one_relogin_and_no_failures() {
                 let mut sent = 0u32;
                 while *stop.borrow() || sent < 5 {
                     let answer = upstream
-                        .send(&get_user_info())
+                        .send(get_user_info())
                         .await
                         .expect("no request fails");
                     assert_eq!(answer.status, 200);
@@ -312,7 +309,7 @@ async fn the_pool_reuses_connections() {
     let sim = start_sim().await;
     let upstream = upstream(&acme_soap_login(&sim));
     for _ in 0..50 {
-        upstream.send(&get_user_info()).await.expect("getUserInfo");
+        upstream.send(get_user_info()).await.expect("getUserInfo");
     }
     let mutual = admin_get(&sim, "/counters").await["handshakes"]["mutual"]
         .as_u64()
@@ -334,7 +331,7 @@ async fn a_rejected_certificate_is_reported_with_its_reason() {
     let identity = mutual_identity(&sim, &pki().fullcert_b);
     let config = config(&sim, &format!("{identity}{ACME_SOAP_AUTH}"));
     let error = upstream(&config)
-        .send(&get_user_info())
+        .send(get_user_info())
         .await
         .expect_err("Globex's certificate for Acme");
     assert_eq!(error.problem_code().code(), "client_certificate_rejected");

@@ -4,9 +4,10 @@
 //! when its last byte has gone or it stopped, with what the request came
 //! to. Its upstream calls and their time and its body's bytes are counted
 //! where the work happens, into the request's [`Tally`] (a task-local: the
-//! workflow and its calls to the API run in the request's task; a body
-//! streamed upstream is counted by its [`Overrun`]). Nothing secret is
-//! logged: no header, no body, no session.
+//! workflow runs in the request's task, and a call to the API it makes is
+//! reported there when it ends, though its exchange runs as a task of its
+//! own; a body streamed upstream is counted by its [`Overrun`]). Nothing
+//! secret is logged: no header, no body, no session.
 
 use std::cell::{Cell, RefCell};
 use std::net::SocketAddr;

@@ -192,7 +192,7 @@ impl UpstreamHost for PluginState {
         };
         let call = self.call()?;
         let upstream = call.upstream.clone();
-        match upstream.send(&out).await {
+        match upstream.send(out).await {
             Ok(answer) => Ok(Ok(UpstreamResponse {
                 status: answer.status,
                 headers: answer

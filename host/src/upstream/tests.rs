@@ -81,7 +81,16 @@ impl Exchange for Script {
     }
 }
 
-fn upstream(script: Arc<Script>, budget: ApiBudget) -> TenantUpstream {
+fn upstream(script: Arc<Script>, budget: ApiBudget) -> Arc<TenantUpstream> {
+    observed(script, budget, None)
+}
+
+/// [`upstream`] over any exchange, telling `observer` what it does.
+fn observed(
+    script: Arc<dyn Exchange>,
+    budget: ApiBudget,
+    observer: Option<Arc<dyn Observer>>,
+) -> Arc<TenantUpstream> {
     let settings = Settings {
         tenant: "acme".into(),
         identity: None,
@@ -112,8 +121,11 @@ fn upstream(script: Arc<Script>, budget: ApiBudget) -> TenantUpstream {
         },
         api_budget: budget,
     };
-    TenantUpstream::with_exchange(settings, Arc::new(MemoryStore::default()), script)
-        .expect("an upstream without an identity builds")
+    let mut upstream =
+        TenantUpstream::with_exchange(settings, Arc::new(MemoryStore::default()), script)
+            .expect("an upstream without an identity builds");
+    upstream.observer = observer;
+    Arc::new(upstream)
 }
 
 fn get_user_info() -> Outbound {
@@ -141,7 +153,7 @@ async fn a_rejected_session_logs_in_again_and_the_call_is_retried_once() {
         (200, &user_info(6)),
     ]);
     let upstream = upstream(script.clone(), ApiBudget::default());
-    let answer = upstream.send(&get_user_info()).await.expect("an answer");
+    let answer = upstream.send(get_user_info()).await.expect("an answer");
     assert_eq!((answer.status, answer.verdict), (200, Verdict::Success));
     let seen = script.seen();
     assert_eq!(seen.len(), 4, "login, call, login, call: {seen:?}");
@@ -169,7 +181,7 @@ async fn a_fresh_session_rejected_too_is_session_unavailable_after_one_retry() {
         (500, &rejected),
     ]);
     let upstream = upstream(script.clone(), ApiBudget::default());
-    let e = upstream.send(&get_user_info()).await.unwrap_err();
+    let e = upstream.send(get_user_info()).await.unwrap_err();
     assert_eq!(e.problem_code(), UpstreamCode::SessionUnavailable, "{e}");
     assert_eq!(script.seen().len(), 4, "no third attempt");
 }
@@ -182,7 +194,7 @@ async fn faults_are_answers_with_their_verdict_and_no_secret_header() {
     ]);
     let upstream = upstream(script, ApiBudget::default());
     let answer = upstream
-        .send(&get_user_info())
+        .send(get_user_info())
         .await
         .expect("a fault is an answer");
     assert_eq!(answer.status, 500);
@@ -206,7 +218,7 @@ async fn request_limit_exceeded_is_api_limit_exceeded_with_a_minute_wait() {
         ),
     ]);
     let upstream = upstream(script, ApiBudget::default());
-    let e = upstream.send(&get_user_info()).await.unwrap_err();
+    let e = upstream.send(get_user_info()).await.unwrap_err();
     assert_eq!(e.problem_code(), UpstreamCode::ApiLimitExceeded);
     assert_eq!(e.retry_after(), Some(API_LIMIT_RETRY));
 }
@@ -220,10 +232,10 @@ async fn a_spent_budget_refuses_before_anything_is_sent() {
     };
     let upstream = upstream(script.clone(), budget);
     upstream
-        .send(&get_user_info())
+        .send(get_user_info())
         .await
         .expect("the first call goes");
-    let e = upstream.send(&get_user_info()).await.unwrap_err();
+    let e = upstream.send(get_user_info()).await.unwrap_err();
     assert!(matches!(e, UpstreamError::ApiBudget(_)), "{e}");
     assert_eq!(e.problem_code(), UpstreamCode::ApiLimitExceeded);
     assert_eq!(
@@ -241,7 +253,7 @@ async fn a_hostile_answer_is_refused_unread() {
     );
     let script = Script::new(&[(200, &login("00D000000000001!first")), (200, &deep)]);
     let upstream = upstream(script, ApiBudget::default());
-    let e = upstream.send(&get_user_info()).await.unwrap_err();
+    let e = upstream.send(get_user_info()).await.unwrap_err();
     assert_eq!(e.problem_code(), UpstreamCode::UpstreamRefused, "{e}");
 }
 
@@ -262,7 +274,7 @@ async fn methods_the_api_does_not_take_are_never_sent() {
             path: "sobjects".into(),
             ..get_user_info()
         };
-        let e = upstream.send(&out).await.unwrap_err();
+        let e = upstream.send(out).await.unwrap_err();
         assert!(matches!(e, UpstreamError::InvalidRequest(_)), "{e}");
         assert!(
             e.to_string().contains(&format!("{method} is not a method")),
@@ -274,7 +286,118 @@ async fn methods_the_api_does_not_take_are_never_sent() {
         "nothing was sent, not even a login"
     );
     upstream
-        .send(&get_user_info())
+        .send(get_user_info())
         .await
         .expect("POST to SOAP goes");
+}
+
+/// The task each step of a call ran in: the exchange's requests and the
+/// observer's report of the call.
+#[derive(Default)]
+struct Tasks {
+    exchanged: Mutex<Vec<Option<tokio::task::Id>>>,
+    reported: Mutex<Vec<Option<tokio::task::Id>>>,
+}
+
+/// The script's answers, each request's task kept.
+struct Watched(Arc<Script>, Arc<Tasks>);
+
+impl Exchange for Watched {
+    fn exchange(&self, request: http::Request<Bytes>) -> Pending<'_> {
+        self.1.exchanged.lock().unwrap().push(tokio::task::try_id());
+        self.0.exchange(request)
+    }
+}
+
+impl Observer for Tasks {
+    fn upstream_call(&self, _: &str, _: Api, _: Result<&Verdict, UpstreamCode>, _: Duration) {
+        self.reported.lock().unwrap().push(tokio::task::try_id());
+    }
+
+    fn login(&self, _: &str, _: bool, _: Duration) {}
+
+    fn handshake(&self, _: &str) {}
+}
+
+/// The exchange runs as a task of its own (off a plugin's fiber), and the
+/// call is reported from the caller's task, where the request's tally (a
+/// task-local of the access log) counts it.
+#[tokio::test]
+async fn a_call_is_exchanged_in_a_task_of_its_own_and_reported_in_its_callers() {
+    let script = Script::new(&[(200, &login("00Dsid")), (200, &user_info(1))]);
+    let tasks = Arc::new(Tasks::default());
+    let exchange = Arc::new(Watched(script, tasks.clone()));
+    let upstream = observed(exchange, ApiBudget::default(), Some(tasks.clone()));
+    let caller = tokio::spawn(async move {
+        upstream.send(get_user_info()).await.expect("an answer");
+        tokio::task::id()
+    });
+    let caller = caller.await.expect("the caller ran");
+    let exchanged = tasks.exchanged.lock().unwrap().clone();
+    assert_eq!(exchanged.len(), 2, "the login and the call");
+    for task in exchanged {
+        assert!(task.is_some_and(|t| t != caller), "{task:?} vs {caller}");
+    }
+    assert_eq!(*tasks.reported.lock().unwrap(), [Some(caller)]);
+}
+
+/// Logs in, then holds the call's request until dropped: `started` fires
+/// when the request is out, and `alive` is dropped with the exchange.
+struct Hanging {
+    script: Arc<Script>,
+    started: Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
+    alive: Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
+}
+
+impl Exchange for Hanging {
+    fn exchange(&self, request: http::Request<Bytes>) -> Pending<'_> {
+        if request.uri().host() == Some("login.example.com") {
+            return self.script.exchange(request);
+        }
+        let started = self.started.lock().unwrap().take();
+        let alive = self.alive.lock().unwrap().take();
+        Box::pin(async move {
+            let _alive = alive;
+            if let Some(started) = started {
+                let _ = started.send(());
+            }
+            std::future::pending().await
+        })
+    }
+}
+
+/// A caller that hangs up (its call dropped mid-exchange) cancels the
+/// exchange's task: the request in flight is dropped, not left to run on.
+#[tokio::test]
+async fn a_call_dropped_mid_exchange_ends_its_exchange() {
+    let (started_tx, started) = tokio::sync::oneshot::channel();
+    let (alive, ended) = tokio::sync::oneshot::channel::<()>();
+    let exchange = Arc::new(Hanging {
+        script: Script::new(&[(200, &login("00Dsid"))]),
+        started: Mutex::new(Some(started_tx)),
+        alive: Mutex::new(Some(alive)),
+    });
+    let upstream = observed(exchange, ApiBudget::default(), None);
+    let call = tokio::spawn(async move { upstream.send(get_user_info()).await.is_ok() });
+    started.await.expect("the call's request went out");
+    call.abort();
+    assert!(call.await.is_err_and(|e| e.is_cancelled()));
+    let ended = tokio::time::timeout(Duration::from_secs(30), ended).await;
+    assert!(
+        matches!(ended, Ok(Err(_))),
+        "the exchange was dropped with its call"
+    );
+}
+
+/// A panic in the exchange is the call's, as when it ran in the caller.
+#[tokio::test]
+async fn a_panic_in_the_exchange_is_the_calls() {
+    let call = tokio::spawn(apart(async {
+        if true {
+            panic!("in the exchange")
+        }
+        Ok(())
+    }));
+    let e = call.await.expect_err("the call panicked");
+    assert!(e.is_panic());
 }
