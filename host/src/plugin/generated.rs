@@ -89,7 +89,8 @@ pub fn add_policy_imports_to_linker<T: PolicyTypesHost + FrontDoorHost + Send + 
 }
 pub use self::twoway::gateway::context::Host as ContextHost;
 pub use self::twoway::gateway::soap::{
-    Host as SoapHost, ResultField, SaveError as SoapSaveError, SaveResult as SoapSaveResult,
+    Host as SoapHost, PackedResults, ResultField, SaveError as SoapSaveError,
+    SaveResult as SoapSaveResult, Span,
 };
 pub use self::twoway::gateway::types::Host as TypesHost;
 pub use self::twoway::gateway::types::{

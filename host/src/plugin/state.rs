@@ -14,9 +14,9 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 use super::output::GuestOutput;
 
 use super::generated::{
-    Api, ContextHost, Fault, FrontDoorHost, Header, Level, OutboundRequest, PolicyTypesHost,
-    ResultField, SessionInfo, SoapHost, SoapSaveError, SoapSaveResult, TypesHost, UpstreamError,
-    UpstreamHost, UpstreamResponse,
+    Api, ContextHost, Fault, FrontDoorHost, Header, Level, OutboundRequest, PackedResults,
+    PolicyTypesHost, ResultField, SessionInfo, SoapHost, SoapSaveError, SoapSaveResult, Span,
+    TypesHost, UpstreamError, UpstreamHost, UpstreamResponse,
 };
 use crate::salesforce::{self, results::ResultsError};
 use crate::upstream::{self, Outbound, TenantUpstream};
@@ -221,7 +221,7 @@ impl SoapHost for PluginState {
     async fn results(
         &mut self,
         body: Vec<u8>,
-    ) -> wasmtime::Result<Result<Vec<Vec<ResultField>>, UpstreamError>> {
+    ) -> wasmtime::Result<Result<PackedResults, UpstreamError>> {
         let limit = self
             .call()?
             .upstream
@@ -229,16 +229,11 @@ impl SoapHost for PluginState {
             .transport
             .max_response_bytes;
         read_soap(limit, body, |body| {
-            let results = salesforce::results::results(body)?;
-            Ok(results
-                .into_iter()
-                .map(|fields| {
-                    fields
-                        .into_iter()
-                        .map(|(name, value)| ResultField { name, value })
-                        .collect()
-                })
-                .collect())
+            let (text, fields, ends) = salesforce::results::results(body)?.into_parts(
+                |start, end| Span { start, end },
+                |name, value| ResultField { name, value },
+            );
+            Ok(PackedResults { text, fields, ends })
         })
         .await
     }

@@ -19,7 +19,7 @@ use crate::bindings::twoway::gateway::soap as host;
 use crate::response::header;
 #[cfg(not(target_arch = "wasm32"))]
 use crate::testing::soap as host;
-use crate::{Api, OutboundRequest, Verdict, WorkflowError, send, upstream_fault};
+use crate::{Api, OutboundRequest, Verdict, WorkflowError, internal, send, upstream_fault};
 
 const SOAP_ENV: &str = "http://schemas.xmlsoap.org/soap/envelope/";
 const XSI: &str = "http://www.w3.org/2001/XMLSchema-instance";
@@ -218,11 +218,30 @@ impl Serialize for Fields {
 /// the host; XML that cannot be read is an upstream fault `INVALID_XML`,
 /// one over the host's caps `refused`).
 pub fn results(xml: &str) -> Result<Vec<Fields>, WorkflowError> {
-    let results = host::results(xml.as_bytes())?;
-    Ok(results
-        .into_iter()
-        .map(|fields| Fields(fields.into_iter().map(|f| (f.name, f.value)).collect()))
-        .collect())
+    let read = host::results(xml.as_bytes())?;
+    // The host sends every name and text in one string, with spans into it.
+    let text = read.text.as_str();
+    let piece = |span: &crate::bindings::twoway::gateway::soap::Span| {
+        text.get(span.start as usize..span.end as usize)
+            .map(str::to_string)
+            .ok_or_else(|| internal("the host's SOAP results point outside their text"))
+    };
+    let mut start = 0;
+    read.ends
+        .iter()
+        .map(|&end| {
+            let fields = read
+                .fields
+                .get(start..end as usize)
+                .ok_or_else(|| internal("the host's SOAP results point outside their fields"))?;
+            start = end as usize;
+            fields
+                .iter()
+                .map(|f| Ok((piece(&f.name)?, f.value.as_ref().map(piece).transpose()?)))
+                .collect::<Result<_, WorkflowError>>()
+                .map(Fields)
+        })
+        .collect()
 }
 
 /// The fields of the first `<result>`; an answer without one is an upstream fault.

@@ -1,9 +1,11 @@
 //! The `<result>` elements of a SOAP answer, read natively for workflows
 //! (WIT `soap`, and the plugin SDK's fake host): each result's child
-//! elements as (local name, text), and save results. Through the bounded,
-//! DTD-free reader of [`crate::xml`]; names are matched by local name in
-//! any namespace, as Salesforce's partner, enterprise and metadata answers
-//! need.
+//! elements as (local name, text), packed in one text, and save results.
+//! Through the bounded, DTD-free reader of [`crate::xml`]; names are
+//! matched by local name in any namespace, as Salesforce's partner,
+//! enterprise and metadata answers need.
+
+use std::ops::Range;
 
 use roxmltree::{Document, Node};
 
@@ -61,12 +63,95 @@ pub struct SaveResult {
     pub errors: Vec<SaveError>,
 }
 
+/// The fields of every `<result>`, packed: every name and text written one
+/// after another in one string, and where each lies in it. A workflow gets
+/// them as one string and two lists (WIT `soap.results`), not as a string
+/// per name and per value, each of which would be an allocation in its
+/// instance.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Results {
+    /// Every field's local name and text, one after another.
+    pub text: String,
+    /// Each field in document order: its name's byte range in `text`, and
+    /// its text's (`None` for `xsi:nil="true"`).
+    pub fields: Vec<(Range<u32>, Option<Range<u32>>)>,
+    /// Where each `<result>`'s fields end in `fields`, one per `<result>`.
+    pub ends: Vec<u32>,
+}
+
+impl Results {
+    /// The fields of each `<result>`, as owned pairs.
+    pub fn unpacked(&self) -> Vec<Vec<Field>> {
+        let at = |r: &Range<u32>| self.text[r.start as usize..r.end as usize].to_string();
+        let mut start = 0;
+        self.ends
+            .iter()
+            .map(|&end| {
+                let fields = &self.fields[start..end as usize];
+                start = end as usize;
+                fields
+                    .iter()
+                    .map(|(name, value)| (at(name), value.as_ref().map(at)))
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// The text, the fields and the ends, each field made by `field` from
+    /// its name's span and its text's, each span by `span` from its start
+    /// and end: the parts of the WIT's `packed-results`, in the host's or
+    /// the SDK's generated types.
+    pub fn into_parts<S, F>(
+        self,
+        span: impl Fn(u32, u32) -> S,
+        field: impl Fn(S, Option<S>) -> F,
+    ) -> (String, Vec<F>, Vec<u32>) {
+        let fields = self
+            .fields
+            .into_iter()
+            .map(|(name, value)| {
+                let value = value.map(|r| span(r.start, r.end));
+                field(span(name.start, name.end), value)
+            })
+            .collect();
+        (self.text, fields, self.ends)
+    }
+
+    /// Appends `piece` to the text; its range there.
+    fn push(&mut self, piece: &str) -> Range<u32> {
+        let start = self.text.len();
+        self.text.push_str(piece);
+        // The text is never longer than the document (names and texts are
+        // parts of it, entities decode shorter), and roxmltree refuses
+        // documents of 4 GiB and more.
+        start as u32..self.text.len() as u32
+    }
+}
+
 /// The child elements of every `<result>` of the operation's response (the
 /// first element of the envelope's `Body`), in document order, repeated
 /// names kept. No `<result>` (a fault, another document) is an empty list.
-pub fn results(body: &[u8]) -> Result<Vec<Vec<Field>>, ResultsError> {
+pub fn results(body: &[u8]) -> Result<Results, ResultsError> {
     let doc = parse(body)?;
-    Ok(result_nodes(&doc).map(fields).collect())
+    let mut read = Results {
+        text: String::with_capacity(body.len() / 2),
+        ..Results::default()
+    };
+    for result in result_nodes(&doc) {
+        for child in xml::elements(result) {
+            let name = read.push(child.tag_name().name());
+            let value = (!is_nil(child)).then(|| {
+                let start = read.text.len() as u32;
+                for text in child.children().filter(Node::is_text) {
+                    read.push(text.text().unwrap_or(""));
+                }
+                start..read.text.len() as u32
+            });
+            read.fields.push((name, value));
+        }
+        read.ends.push(read.fields.len() as u32);
+    }
+    Ok(read)
 }
 
 /// Every `<result>` of the operation's response read as a save result.
@@ -94,20 +179,6 @@ fn result_nodes<'a, 'i>(doc: &'a Document<'i>) -> impl Iterator<Item = Node<'a, 
 
 fn is_nil(node: Node<'_, '_>) -> bool {
     node.attribute((XSI, "nil")) == Some("true")
-}
-
-fn fields(result: Node<'_, '_>) -> Vec<Field> {
-    xml::elements(result)
-        .map(|c| {
-            let value = (!is_nil(c)).then(|| {
-                c.children()
-                    .filter(Node::is_text)
-                    .filter_map(|t| t.text())
-                    .collect()
-            });
-            (c.tag_name().name().to_string(), value)
-        })
-        .collect()
 }
 
 /// The text of the first child named `name` that is not nil.

@@ -21,7 +21,7 @@ fn reads_fields_in_document_order_with_nil_and_entities() {
          <cdata>x<![CDATA[<y>]]>z</cdata></result></getUserInfoResponse>",
     );
     assert_eq!(
-        results(xml.as_bytes()).unwrap(),
+        results(xml.as_bytes()).unwrap().unpacked(),
         vec![vec![
             field("organizationId", Some("00D5g000004AcmeAAA")),
             field("roleId", None),
@@ -33,12 +33,34 @@ fn reads_fields_in_document_order_with_nil_and_entities() {
 }
 
 #[test]
+fn the_fields_are_one_text_and_ranges_in_it() {
+    let xml = envelope(
+        "<createResponse><result><id>001A</id><e xsi:nil=\"true\"/><n>a&lt;b</n></result>\
+         <result/><result><x/></result></createResponse>",
+    );
+    let read = results(xml.as_bytes()).unwrap();
+    assert_eq!(read.text, "id001Aena<bx");
+    assert_eq!(
+        read.fields,
+        vec![
+            (0..2, Some(2..6)),
+            (6..7, None),
+            (7..8, Some(8..11)),
+            (11..12, Some(12..12)),
+        ]
+    );
+    // The empty `<result/>` is a result of no fields.
+    assert_eq!(read.ends, vec![3, 3, 4]);
+    assert_eq!(read.unpacked()[1], Vec::<Field>::new());
+}
+
+#[test]
 fn names_are_local_in_any_namespace_and_nil_is_the_xsi_attribute() {
     // Other prefixes for the envelope and xsi, the operation in its own
     // namespace; a `nil` attribute outside xsi's namespace is not nil.
     let xml = r#"<e:Envelope xmlns:e="http://schemas.xmlsoap.org/soap/envelope/" xmlns:i="http://www.w3.org/2001/XMLSchema-instance"><e:Body><m:listMetadataResponse xmlns:m="http://soap.sforce.com/2006/04/metadata"><m:result><m:fullName>Account</m:fullName><m:id i:nil="true"/><m:type nil="true">CustomObject</m:type></m:result><m:other><m:x>1</m:x></m:other></m:listMetadataResponse></e:Body></e:Envelope>"#;
     assert_eq!(
-        results(xml.as_bytes()).unwrap(),
+        results(xml.as_bytes()).unwrap().unpacked(),
         vec![vec![
             field("fullName", Some("Account")),
             field("id", None),
@@ -54,7 +76,7 @@ fn repeated_names_and_several_results_are_kept() {
          <result><a>3</a></result></retrieveResponse>",
     );
     assert_eq!(
-        results(xml.as_bytes()).unwrap(),
+        results(xml.as_bytes()).unwrap().unpacked(),
         vec![
             vec![
                 field("a", Some("1")),
@@ -77,7 +99,7 @@ fn a_nested_result_has_its_children_by_name_and_their_own_text() {
          <sf:type>Account</sf:type><sf:Id>001B</sf:Id></records><size>2</size></result></queryResponse>",
     );
     assert_eq!(
-        results(xml.as_bytes()).unwrap(),
+        results(xml.as_bytes()).unwrap().unpacked(),
         vec![vec![
             field("done", Some("true")),
             field("queryLocator", None),
@@ -98,7 +120,7 @@ fn an_answer_without_results_reads_as_none() {
         "<notSoap><result><a>1</a></result></notSoap>".to_string(),
     ] {
         assert_eq!(
-            results(xml.as_bytes()).unwrap(),
+            results(xml.as_bytes()).unwrap().unpacked(),
             Vec::<Vec<Field>>::new(),
             "{xml}"
         );

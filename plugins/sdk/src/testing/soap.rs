@@ -6,21 +6,18 @@
 use twoway_wire::salesforce::results::{self as wire, ResultsError};
 
 use crate::UpstreamError;
-use crate::bindings::twoway::gateway::soap::{ResultField, SaveError, SaveResult};
+use crate::bindings::twoway::gateway::soap::{
+    PackedResults, ResultField, SaveError, SaveResult, Span,
+};
 use crate::upstream_error as fail;
 
 /// The children of every `<result>` of the answer `body`.
-pub fn results(body: &[u8]) -> Result<Vec<Vec<ResultField>>, UpstreamError> {
-    let results = wire::results(body).map_err(unread)?;
-    Ok(results
-        .into_iter()
-        .map(|fields| {
-            fields
-                .into_iter()
-                .map(|(name, value)| ResultField { name, value })
-                .collect()
-        })
-        .collect())
+pub fn results(body: &[u8]) -> Result<PackedResults, UpstreamError> {
+    let (text, fields, ends) = wire::results(body).map_err(unread)?.into_parts(
+        |start, end| Span { start, end },
+        |name, value| ResultField { name, value },
+    );
+    Ok(PackedResults { text, fields, ends })
 }
 
 /// Every `<result>` of the answer `body` read as a save result.
