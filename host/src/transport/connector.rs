@@ -130,6 +130,13 @@ impl TlsConnector {
     }
 }
 
+impl TlsConnection {
+    /// The TLS stream, for the HTTP/2 path (which drives it with `h2`).
+    pub fn into_inner(self) -> TlsStream<TcpStream> {
+        self.0.into_inner()
+    }
+}
+
 impl Connection for TlsConnection {
     fn connected(&self) -> Connected {
         let (_, session) = self.0.inner().get_ref();

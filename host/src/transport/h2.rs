@@ -1,5 +1,7 @@
 //! The HTTP/2 path to a host: per pool (one per core in per-core mode) and
-//! host, one connection whose `SendRequest` each request clones, made by
+//! host, one connection (the `h2` crate, hyper's own, its frames moved by a
+//! task of the pool's runtime; each request drives its own stream,
+//! [`super::stream`]) whose `SendRequest` each request clones, made by
 //! the first request that finds none while the others wait for it (single
 //! flight, so a cold stampede opens one connection), replaced when it
 //! closes, let go after `pool_idle_timeout` unused. A host whose server
@@ -12,13 +14,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
-use hyper::body::Incoming;
-use hyper::client::conn::http2::SendRequest;
+use bytes::Bytes;
+use h2::client::SendRequest;
 use hyper_util::client::legacy::connect::Connection;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 
+use super::TransportError;
 use super::connector::{TlsConnection, TlsConnector};
-use super::{Body, TransportError};
+use super::stream::{self, Answer, Outgoing, Tried};
 
 /// Hosts tracked per pool; past this, requests go to hyper-util's pool
 /// (a pool talks to a handful of instance hosts).
@@ -66,19 +68,27 @@ pub struct Host {
 
 /// The host's connection.
 struct Live {
-    sender: SendRequest<Body>,
+    sender: SendRequest<Bytes>,
+    /// Cleared when the connection ends or refuses a new stream.
+    open: Arc<AtomicBool>,
     id: u64,
+}
+
+impl Live {
+    fn is_closed(&self) -> bool {
+        !self.open.load(Ordering::Relaxed)
+    }
 }
 
 /// How [`Host::send`] ended without an error.
 pub enum Sent {
     /// The answer's head (over HTTP/2).
-    Answer(http::Response<Incoming>),
+    Answer(http::Response<Answer>),
     /// The host speaks HTTP/1.1: send `request` through hyper-util's pool,
     /// holding `first` (if any) until it is answered, so that the host's
     /// first request goes alone, on the connection parked for it.
     Http1 {
-        request: http::Request<Body>,
+        request: http::Request<Outgoing>,
         first: Option<tokio::sync::OwnedMutexGuard<()>>,
     },
 }
@@ -102,14 +112,14 @@ impl Host {
     /// took (it closed first) is sent once more on a new one.
     pub async fn send(
         self: &Arc<Self>,
-        mut request: http::Request<Body>,
+        mut request: http::Request<Outgoing>,
         connector: &TlsConnector,
         parked: &Parked,
         idle: Duration,
     ) -> Result<Sent, TransportError> {
         let mut may_retry = true;
         loop {
-            let (mut sender, reused) = match self.sender() {
+            let (sender, reused) = match self.sender() {
                 Some(sender) => (sender, true),
                 None => {
                     let first = self.connecting.clone().lock_owned().await;
@@ -143,37 +153,40 @@ impl Host {
                     }
                 }
             };
-            match sender.try_send_request(request).await {
-                Ok(answer) => return Ok(Sent::Answer(answer)),
-                Err(mut e) => {
-                    if sender.is_closed() {
-                        self.retire_closed();
+            match sender.send(request).await {
+                Tried::Answer(answer) => return Ok(Sent::Answer(answer)),
+                Tried::Unsent(unsent, e) => {
+                    self.retire_closed();
+                    if !(reused && may_retry) {
+                        return Err(e);
                     }
-                    match e.take_message() {
-                        Some(unsent) if reused && may_retry => {
-                            may_retry = false;
-                            request = unsent;
-                        }
-                        _ => return Err(TransportError::Http(e.into_error().to_string())),
-                    }
+                    may_retry = false;
+                    request = unsent;
+                }
+                Tried::Failed(e) => {
+                    self.retire_closed();
+                    return Err(e);
                 }
             }
         }
     }
 
     /// A clone of the live connection's sender, if it is open.
-    fn sender(&self) -> Option<SendRequest<Body>> {
+    fn sender(&self) -> Option<Handle> {
         let live = self.live.lock().unwrap_or_else(|e| e.into_inner());
-        let live = live.as_ref().filter(|l| !l.sender.is_closed())?;
+        let live = live.as_ref().filter(|l| !l.is_closed())?;
         self.used
             .store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
-        Some(live.sender.clone())
+        Some(Handle {
+            sender: live.sender.clone(),
+            open: live.open.clone(),
+        })
     }
 
     /// Forgets the live connection once it has closed.
     fn retire_closed(&self) {
         let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
-        if live.as_ref().is_some_and(|l| l.sender.is_closed()) {
+        if live.as_ref().is_some_and(Live::is_closed) {
             *live = None;
         }
     }
@@ -190,25 +203,29 @@ impl Host {
         if !connection.connected().is_negotiated_h2() {
             return Ok(Made::Http1(connection));
         }
-        let (sender, driver) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
-            .timer(TokioTimer::new())
-            .handshake(connection)
+        let (sender, driver) = settings()
+            .handshake::<_, Bytes>(connection.into_inner())
             .await
             .map_err(|e| TransportError::Http(format!("HTTP/2 handshake: {e}")))?;
+        let open = Arc::new(AtomicBool::new(true));
+        let ended = open.clone();
         tokio::spawn(async move {
             if let Err(e) = driver.await {
                 tracing::debug!(error = %e, "an upstream HTTP/2 connection ended");
             }
+            ended.store(false, Ordering::Relaxed);
         });
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         self.used
             .store(self.epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
-        *self.live.lock().unwrap_or_else(|e| e.into_inner()) = Some(Live {
+        let live = Live {
             sender: sender.clone(),
+            open: open.clone(),
             id,
-        });
+        };
+        *self.live.lock().unwrap_or_else(|e| e.into_inner()) = Some(live);
         tokio::spawn(retire_when_idle(Arc::downgrade(self), id, idle));
-        Ok(Made::H2(sender))
+        Ok(Made::H2(Handle { sender, open }))
     }
 }
 
@@ -223,9 +240,47 @@ fn apart<'a>(
     Box::pin(connect)
 }
 
+/// Every HTTP/2 connection's settings: hyper's client defaults (windows
+/// of 5 MB a connection and 2 MB a stream, frames of 16 KB, a 16 KB
+/// header list, 1 MB buffered to send a stream, 100 streams before the
+/// server's settings come, at most 1024 streams reset on our errors) and
+/// no server push.
+fn settings() -> h2::client::Builder {
+    let mut builder = h2::client::Builder::new();
+    builder
+        .initial_window_size(2 << 20)
+        .initial_connection_window_size(5 << 20)
+        .max_frame_size(16 << 10)
+        .max_header_list_size(16 << 10)
+        .max_send_buffer_size(1 << 20)
+        .initial_max_send_streams(100)
+        .max_local_error_reset_streams(Some(1024))
+        .enable_push(false);
+    builder
+}
+
+/// A connection's sender and its open flag, as a request holds them.
+struct Handle {
+    sender: SendRequest<Bytes>,
+    open: Arc<AtomicBool>,
+}
+
+impl Handle {
+    /// Sends `request` on this connection; one that takes no new stream (it
+    /// received a GOAWAY or failed) is marked closed, so that the next
+    /// request opens another, while its streams finish.
+    async fn send(self, request: http::Request<Outgoing>) -> Tried {
+        let tried = stream::send(self.sender, request).await;
+        if matches!(tried, Tried::Unsent(..)) {
+            self.open.store(false, Ordering::Relaxed);
+        }
+        tried
+    }
+}
+
 /// A new connection.
 enum Made {
-    H2(SendRequest<Body>),
+    H2(Handle),
     Http1(TlsConnection),
 }
 

@@ -1,6 +1,7 @@
 //! The wire under every tenant: a pooled HTTP client over rustls with the
 //! tenant's client identity (one HTTP/2 connection per host and pool,
-//! [`h2`]; hyper-util's keep-alive pool for a host that speaks only
+//! [`h2`], each request driving its own stream, [`stream`]; hyper-util's
+//! keep-alive pool for a host that speaks only
 //! HTTP/1.1), with timeouts for connect, handshake and response, and a cap
 //! on response bodies; optionally through an HTTP CONNECT proxy ([`Proxy`]).
 //! A cold host's first connection is made before the requests that wait for
@@ -11,6 +12,7 @@ mod connector;
 mod gzip;
 mod h2;
 mod proxy;
+mod stream;
 mod tls;
 
 use std::cell::Cell;
@@ -34,6 +36,7 @@ pub(crate) use tls::system_roots;
 
 use crate::config::{Proxy, Upstream};
 use connector::TlsConnector;
+use stream::{Answer, Outgoing};
 
 /// Why a request got no answer.
 #[derive(Debug, thiserror::Error)]
@@ -245,8 +248,8 @@ impl Transport {
     /// HTTP/1.1 (or the pool tracks too many hosts); answers with the head.
     async fn request(
         &self,
-        request: http::Request<Body>,
-    ) -> Result<http::Response<hyper::body::Incoming>, TransportError> {
+        request: http::Request<Outgoing>,
+    ) -> Result<http::Response<Answer>, TransportError> {
         let pool = self.pool();
         let host = request
             .uri()
@@ -269,7 +272,11 @@ impl Transport {
             }
             _ => (request, None),
         };
-        pool.client.request(request).await.map_err(client_error)
+        pool.client
+            .request(request.map(Outgoing::into_body))
+            .await
+            .map(|answer| answer.map(Answer::Hyper))
+            .map_err(client_error)
     }
 
     /// TLS handshakes this client has made (connection reuse shows here).
@@ -281,8 +288,7 @@ impl Transport {
     /// and the body cap.
     pub async fn send(&self, request: http::Request<Bytes>) -> Result<Reply, TransportError> {
         let target = target(&request);
-        let (parts, body) = request.into_parts();
-        let request = http::Request::from_parts(parts, whole(body));
+        let request = request.map(Outgoing::Whole);
         let limit = self.settings.max_response_bytes;
         let exchange = async {
             let response = self.request(request).await?;
@@ -325,7 +331,7 @@ impl Transport {
     pub async fn open(&self, request: http::Request<Body>) -> Result<Opened, TransportError> {
         let target = target(&request);
         let after = self.settings.response_timeout;
-        let exchange = self.request(request);
+        let exchange = self.request(request.map(Outgoing::Streamed));
         let response = tokio::time::timeout(after, exchange).await.map_err(|_| {
             TransportError::Timeout {
                 phase: "waiting for the response",

@@ -1,0 +1,417 @@
+//! One request on an HTTP/2 connection, driven by the request's own task
+//! (the `h2` crate under hyper, without hyper's client dispatch): the head
+//! made legal for HTTP/2, the body sent whole or piped as it comes, the
+//! answer's body read with its flow-control window given back.
+
+use std::pin::Pin;
+use std::task::{Context, Poll, ready};
+
+use bytes::Bytes;
+use h2::client::SendRequest;
+use http::header::{CONNECTION, CONTENT_LENGTH, HeaderName, TE, TRANSFER_ENCODING, UPGRADE};
+use http_body_util::BodyExt;
+use hyper::body::{Body as _, Frame, SizeHint};
+
+use super::{Body, BoxError, TransportError};
+
+/// A request's body: whole (a whole exchange) or as it comes (an open one).
+pub enum Outgoing {
+    Whole(Bytes),
+    Streamed(Body),
+}
+
+impl Outgoing {
+    /// As a [`Body`], for hyper's HTTP/1.1 pool.
+    pub fn into_body(self) -> Body {
+        match self {
+            Self::Whole(bytes) => super::whole(bytes),
+            Self::Streamed(body) => body,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        match self {
+            Self::Whole(bytes) => bytes.is_empty(),
+            Self::Streamed(body) => body.is_end_stream(),
+        }
+    }
+
+    fn exact_len(&self) -> Option<u64> {
+        match self {
+            Self::Whole(bytes) => Some(bytes.len() as u64),
+            Self::Streamed(body) => body.size_hint().exact(),
+        }
+    }
+}
+
+/// An answer's body as it comes: an HTTP/2 stream, or hyper's (HTTP/1.1).
+pub enum Answer {
+    H2 {
+        stream: h2::RecvStream,
+        /// The bytes its content-length announces and not yet read.
+        left: Option<u64>,
+    },
+    Hyper(hyper::body::Incoming),
+}
+
+impl hyper::body::Body for Answer {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match self.get_mut() {
+            Self::Hyper(body) => Pin::new(body).poll_frame(cx).map_err(Into::into),
+            Self::H2 { stream, left } => match ready!(stream.poll_data(cx)) {
+                Some(Ok(data)) => {
+                    // The window is given back as the data is taken, so a
+                    // slow reader holds the server back, not the gateway's memory.
+                    let _ = stream.flow_control().release_capacity(data.len());
+                    if let Some(left) = left {
+                        *left = left.saturating_sub(data.len() as u64);
+                    }
+                    Poll::Ready(Some(Ok(Frame::data(data))))
+                }
+                Some(Err(e)) => Poll::Ready(Some(Err(e.into()))),
+                None => match ready!(stream.poll_trailers(cx)) {
+                    Ok(Some(trailers)) => Poll::Ready(Some(Ok(Frame::trailers(trailers)))),
+                    Ok(None) => Poll::Ready(None),
+                    Err(e) => Poll::Ready(Some(Err(e.into()))),
+                },
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Self::Hyper(body) => body.is_end_stream(),
+            Self::H2 { stream, .. } => stream.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            Self::Hyper(body) => body.size_hint(),
+            Self::H2 {
+                left: Some(left), ..
+            } => SizeHint::with_exact(*left),
+            Self::H2 { .. } => SizeHint::default(),
+        }
+    }
+}
+
+/// How one try on a connection ended.
+pub enum Tried {
+    Answer(http::Response<Answer>),
+    /// The connection had closed before it took the request, which is
+    /// given back to be sent on another.
+    Unsent(http::Request<Outgoing>, TransportError),
+    Failed(TransportError),
+}
+
+/// Sends `request` on the connection `sender` belongs to and waits for the
+/// answer's head, all on the caller's task: the connection's own task only
+/// moves frames.
+pub async fn send(sender: SendRequest<Bytes>, request: http::Request<Outgoing>) -> Tried {
+    let mut sender = match sender.ready().await {
+        Ok(sender) => sender,
+        Err(e) => return Tried::Unsent(request, failed(e)),
+    };
+    let (mut parts, body) = request.into_parts();
+    strip_connection_headers(&mut parts.headers);
+    if let Some(len) = body.exact_len()
+        && (len != 0 || has_payload_semantics(&parts.method))
+        && !parts.headers.contains_key(CONTENT_LENGTH)
+    {
+        parts.headers.insert(CONTENT_LENGTH, len.into());
+    }
+    let end = body.is_empty();
+    let (response, mut sending) =
+        match sender.send_request(http::Request::from_parts(parts, ()), end) {
+            Ok(sent) => sent,
+            Err(e) => return Tried::Failed(failed(e)),
+        };
+    if !end {
+        match body {
+            // Buffered by h2 until the window lets it go.
+            Outgoing::Whole(bytes) => {
+                if let Err(e) = sending.send_data(bytes, true) {
+                    return Tried::Failed(failed(e));
+                }
+            }
+            Outgoing::Streamed(body) => {
+                let mut pipe = Box::pin(pipe(body, sending));
+                // A body that is all there goes now; one still coming goes
+                // on in a task of its own, while the answer is awaited.
+                let done =
+                    std::future::poll_fn(|cx| Poll::Ready(pipe.as_mut().poll(cx).is_ready()));
+                if !done.await {
+                    tokio::spawn(pipe);
+                }
+            }
+        }
+    }
+    match response.await {
+        Ok(answer) => {
+            let left = content_length(answer.headers());
+            Tried::Answer(answer.map(|stream| Answer::H2 { stream, left }))
+        }
+        Err(e) => Tried::Failed(failed(e)),
+    }
+}
+
+/// `body` onto `sending` as it comes, a frame at a time, each frame sent
+/// once the stream has some window (h2 holds what the window does not yet
+/// let go); a body that fails resets the stream.
+async fn pipe(mut body: Body, mut sending: h2::SendStream<Bytes>) {
+    loop {
+        sending.reserve_capacity(1);
+        while sending.capacity() == 0 {
+            match std::future::poll_fn(|cx| sending.poll_capacity(cx)).await {
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => return,
+            }
+        }
+        match body.frame().await {
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(data) => {
+                    let end = body.is_end_stream();
+                    if sending.send_data(data, end).is_err() || end {
+                        return;
+                    }
+                }
+                Err(frame) => {
+                    if let Ok(trailers) = frame.into_trailers() {
+                        let _ = sending.send_trailers(trailers);
+                        return;
+                    }
+                }
+            },
+            Some(Err(e)) => {
+                tracing::debug!(error = %e, "a request body failed while it was sent");
+                sending.send_reset(h2::Reason::INTERNAL_ERROR);
+                return;
+            }
+            None => {
+                let _ = sending.send_data(Bytes::new(), true);
+                return;
+            }
+        }
+    }
+}
+
+fn failed(e: h2::Error) -> TransportError {
+    TransportError::Http(format!("http2 error: {e}"))
+}
+
+/// The headers HTTP/2 forbids (RFC 9113 8.2.2), as hyper removes them.
+fn strip_connection_headers(headers: &mut http::HeaderMap) {
+    for name in [
+        HeaderName::from_static("keep-alive"),
+        HeaderName::from_static("proxy-connection"),
+        TRANSFER_ENCODING,
+        UPGRADE,
+    ] {
+        headers.remove(name);
+    }
+    if headers.get(TE).is_some_and(|te| te != "trailers") {
+        headers.remove(TE);
+    }
+    if let Some(listed) = headers.remove(CONNECTION)
+        && let Ok(listed) = listed.to_str()
+    {
+        for name in listed.split(',') {
+            headers.remove(name.trim());
+        }
+    }
+}
+
+fn has_payload_semantics(method: &http::Method) -> bool {
+    !matches!(
+        *method,
+        http::Method::GET | http::Method::HEAD | http::Method::DELETE | http::Method::CONNECT
+    )
+}
+
+/// The content-length an answer announces, when it is one number.
+fn content_length(headers: &http::HeaderMap) -> Option<u64> {
+    let mut found = None;
+    for value in headers.get_all(CONTENT_LENGTH) {
+        for n in value.to_str().ok()?.split(',') {
+            let n: u64 = n.trim().parse().ok()?;
+            if found.is_some_and(|f| f != n) {
+                return None;
+            }
+            found = Some(n);
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A client's `SendRequest` and the server's end of one HTTP/2
+    /// connection over an in-memory pipe (h2 on both sides, no TLS); the
+    /// client's connection is driven by a task, which ends with it.
+    async fn connection() -> (
+        SendRequest<Bytes>,
+        h2::server::Connection<tokio::io::DuplexStream, Bytes>,
+        tokio::task::JoinHandle<()>,
+    ) {
+        let (client, server) = tokio::io::duplex(1 << 16);
+        let (client, server) =
+            tokio::join!(h2::client::handshake(client), h2::server::handshake(server));
+        let (sender, driver) = client.unwrap();
+        let driven = tokio::spawn(async move {
+            let _ = driver.await;
+        });
+        (sender, server.unwrap(), driven)
+    }
+
+    async fn read_all(mut body: h2::RecvStream) -> Vec<u8> {
+        let mut all = Vec::new();
+        while let Some(data) = body.data().await {
+            let data = data.unwrap();
+            let _ = body.flow_control().release_capacity(data.len());
+            all.extend_from_slice(&data);
+        }
+        all
+    }
+
+    fn request(body: Outgoing) -> http::Request<Outgoing> {
+        http::Request::post("https://api.example/services/Soap/u/62.0")
+            .header("soapaction", "getUserInfo")
+            .header(CONNECTION, "keep-alive, x-hop")
+            .header("keep-alive", "timeout=5")
+            .header("x-hop", "1")
+            .header(TE, "gzip")
+            .body(body)
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_request_goes_whole_or_as_it_comes_and_its_answer_streams_back() {
+        let (sender, mut server, _driven) = connection().await;
+        let served = tokio::spawn(async move {
+            // The connection moves frames only while `accept` is polled,
+            // so each request is answered by a task of its own.
+            let mut answered = Vec::new();
+            while let Some(accepted) = server.accept().await {
+                let (request, mut respond) = accepted.unwrap();
+                answered.push(tokio::spawn(async move {
+                    let (head, body) = request.into_parts();
+                    let seen = (head.headers, read_all(body).await);
+                    let answer = http::Response::builder()
+                        .header(CONTENT_LENGTH, "11")
+                        .body(())
+                        .unwrap();
+                    let mut sending = respond.send_response(answer, false).unwrap();
+                    sending
+                        .send_data(Bytes::from_static(b"hello "), false)
+                        .unwrap();
+                    sending
+                        .send_data(Bytes::from_static(b"world"), true)
+                        .unwrap();
+                    seen
+                }));
+            }
+            let mut seen = Vec::new();
+            for one in answered {
+                seen.push(one.await.unwrap());
+            }
+            seen
+        });
+
+        // Whole: sent with its length, the headers HTTP/2 forbids left out.
+        let Tried::Answer(answer) =
+            send(sender.clone(), request(Outgoing::Whole("<a/>".into()))).await
+        else {
+            panic!("no answer");
+        };
+        assert_eq!(answer.body().size_hint().exact(), Some(11));
+        let body = answer.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(&body[..], b"hello world");
+
+        // As it comes: the second frame is sent after the head went out.
+        let (tx, rx) = tokio::sync::mpsc::channel(2);
+        let streamed = Chan(rx).boxed_unsync();
+        let sent = tokio::spawn(send(sender.clone(), request(Outgoing::Streamed(streamed))));
+        tx.send("<b>".into()).await.unwrap();
+        tokio::task::yield_now().await;
+        tx.send("</b>".into()).await.unwrap();
+        drop(tx);
+        let Tried::Answer(answer) = sent.await.unwrap() else {
+            panic!("no answer");
+        };
+        let body = answer.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(&body[..], b"hello world");
+
+        drop(sender);
+        let seen = served.await.unwrap();
+        assert_eq!(seen.len(), 2);
+        assert_eq!(seen[0].1, b"<a/>");
+        assert_eq!(seen[0].0[CONTENT_LENGTH], "4");
+        assert_eq!(seen[1].1, b"<b></b>");
+        assert!(
+            !seen[1].0.contains_key(CONTENT_LENGTH),
+            "a streamed body has no known length"
+        );
+        for (headers, _) in &seen {
+            assert_eq!(headers["soapaction"], "getUserInfo");
+            for gone in ["connection", "keep-alive", "x-hop", "te"] {
+                assert!(!headers.contains_key(gone), "{gone} was sent: {headers:?}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_connection_that_closed_gives_the_request_back_unsent() {
+        let (sender, server, driven) = connection().await;
+        drop(server);
+        driven.await.unwrap();
+        let tried = send(sender, request(Outgoing::Whole("<a/>".into()))).await;
+        let Tried::Unsent(unsent, e) = tried else {
+            panic!("the request was taken");
+        };
+        assert!(matches!(unsent.body(), Outgoing::Whole(b) if &b[..] == b"<a/>"));
+        assert!(e.to_string().contains("http2"), "{e}");
+    }
+
+    #[test]
+    fn content_length_is_read_only_when_it_is_one_number() {
+        let headers = |values: &[&str]| {
+            let mut map = http::HeaderMap::new();
+            for v in values {
+                map.append(CONTENT_LENGTH, v.parse().unwrap());
+            }
+            map
+        };
+        assert_eq!(content_length(&headers(&[])), None);
+        assert_eq!(content_length(&headers(&["42"])), Some(42));
+        assert_eq!(content_length(&headers(&["42", "42, 42"])), Some(42));
+        assert_eq!(content_length(&headers(&["42", "43"])), None);
+        assert_eq!(content_length(&headers(&["x"])), None);
+        assert_eq!(content_length(&headers(&["-1"])), None);
+    }
+
+    /// A body whose frames come through a channel, as a caller sends them.
+    struct Chan(tokio::sync::mpsc::Receiver<Bytes>);
+
+    impl hyper::body::Body for Chan {
+        type Data = Bytes;
+        type Error = BoxError;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+            self.0
+                .poll_recv(cx)
+                .map(|data| data.map(|d| Ok(Frame::data(d))))
+        }
+    }
+}
