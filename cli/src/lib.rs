@@ -15,6 +15,7 @@ mod logging;
 mod plugin;
 mod request;
 mod scaffold;
+mod start_pages;
 mod tenant;
 
 use clap::{Parser, Subcommand};

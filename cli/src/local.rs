@@ -283,7 +283,8 @@ pub async fn run_serve(args: ServeArgs, log_format: LogFormat) -> anyhow::Result
 }
 
 /// Tells systemd (`Type=notify`, `$NOTIFY_SOCKET`) that the gateway is
-/// ready once `/readyz` would say so: listening, every plugin loaded.
+/// ready once `/readyz` would say so: listening, every plugin loaded; the
+/// pages of code only start-up used are given back then.
 async fn notify_ready(shared: std::sync::Arc<gateway::Shared>) {
     while !shared.registry.ready() {
         if shared.drain.draining() {
@@ -291,6 +292,8 @@ async fn notify_ready(shared: std::sync::Arc<gateway::Shared>) {
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+    // What start-up alone ran is done with: its pages of code go back.
+    crate::start_pages::release();
     notify(&[
         sd_notify::NotifyState::Ready,
         sd_notify::NotifyState::Status("serving"),
