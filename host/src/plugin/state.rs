@@ -129,6 +129,16 @@ fn deny_all_wasi(stdout: GuestOutput, stderr: GuestOutput) -> WasiCtx {
 }
 
 impl PluginState {
+    /// The tenant's response cap (`[upstream].max_response_kb`) in bytes.
+    fn response_cap(&self) -> wasmtime::Result<usize> {
+        Ok(self
+            .call()?
+            .upstream
+            .settings()
+            .transport
+            .max_response_bytes)
+    }
+
     /// A call's state before its first WASI call (see [`deny_all_wasi`]),
     /// the guest's output going to `pipes`.
     pub fn new(
@@ -222,13 +232,7 @@ impl SoapHost for PluginState {
         &mut self,
         body: Vec<u8>,
     ) -> wasmtime::Result<Result<PackedResults, UpstreamError>> {
-        let limit = self
-            .call()?
-            .upstream
-            .settings()
-            .transport
-            .max_response_bytes;
-        read_soap(limit, body, |body| {
+        read_soap(self.response_cap()?, body, |body| {
             let (text, fields, ends) = salesforce::results::results(body)?.into_parts(
                 |start, end| Span { start, end },
                 |name, value| ResultField { name, value },
@@ -242,13 +246,7 @@ impl SoapHost for PluginState {
         &mut self,
         body: Vec<u8>,
     ) -> wasmtime::Result<Result<Vec<SoapSaveResult>, UpstreamError>> {
-        let limit = self
-            .call()?
-            .upstream
-            .settings()
-            .transport
-            .max_response_bytes;
-        read_soap(limit, body, |body| {
+        read_soap(self.response_cap()?, body, |body| {
             let results = salesforce::results::save_results(body)?;
             Ok(results
                 .into_iter()
