@@ -162,16 +162,27 @@ pub async fn send(sender: SendRequest<Bytes>, request: http::Request<Outgoing>) 
     }
 }
 
-/// `body` onto `sending` as it comes, a frame at a time, each frame sent
-/// once the stream has some window (h2 holds what the window does not yet
-/// let go); a body that fails resets the stream.
+/// `body` onto `sending` as it comes, a frame at a time, each frame after
+/// the first sent once the stream has some window (h2 holds what the
+/// window does not yet let go); a body that fails resets the stream.
+///
+/// The first frame is taken without waiting for window: a new stream has
+/// none until the connection's task has opened it, so a body that is all
+/// there (a whole one, boxed; the front door's) goes at once, with the
+/// head, in the connection's next write, as a whole body does, rather than
+/// in a task of its own and a write of its own after the stream opened.
+/// h2 holds at most that one frame, as it did the frame sent on the first
+/// byte of window.
 async fn pipe(mut body: Body, mut sending: h2::SendStream<Bytes>) {
+    let mut first = true;
     loop {
-        sending.reserve_capacity(1);
-        while sending.capacity() == 0 {
-            match std::future::poll_fn(|cx| sending.poll_capacity(cx)).await {
-                Some(Ok(_)) => {}
-                Some(Err(_)) | None => return,
+        if !std::mem::take(&mut first) {
+            sending.reserve_capacity(1);
+            while sending.capacity() == 0 {
+                match std::future::poll_fn(|cx| sending.poll_capacity(cx)).await {
+                    Some(Ok(_)) => {}
+                    Some(Err(_)) | None => return,
+                }
             }
         }
         match body.frame().await {
