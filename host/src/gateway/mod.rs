@@ -12,6 +12,7 @@ mod drain;
 mod early;
 mod front_door;
 mod gauges;
+mod header_timer;
 mod inbound_tls;
 mod limit;
 mod linger;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use prometheus_client::metrics::gauge::Gauge;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
@@ -18,6 +18,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use super::auth::Caller;
 use super::cores::{self, Cores, Shape};
 use super::drain::Drained;
+use super::header_timer::HeaderTimer;
 use super::metrics::ListenerLabels;
 use super::routing::handle;
 use super::{GatewayError, Shared, admin};
@@ -235,6 +236,7 @@ pub(super) async fn serve_inbound(
 ) {
     let stop = shared.drain.stopped();
     tokio::pin!(stop);
+    let timer = HeaderTimer::new();
     while let Some((tcp, peer, permit)) =
         accept(&listener, &permits, &shared, "inbound", stop.as_mut()).await
     {
@@ -246,7 +248,7 @@ pub(super) async fn serve_inbound(
         // request head, including the first one and the wait for the next
         // request on an idle keep-alive connection (Conn::poll_read_head,
         // re-armed on going idle), so it is also the idle timeout.
-        http.timer(TokioTimer::new())
+        http.timer(timer.clone())
             .header_read_timeout(header_timeout)
             .max_headers(MAX_HEADERS)
             .max_header_size(MAX_HEAD_BYTES)
