@@ -74,8 +74,13 @@ fn main() {
             path.display().to_string()
         ));
     }
-    let dest = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR")).join("plugins.rs");
-    std::fs::write(dest, constants).expect("write plugins.rs");
+    // Written aside and renamed over: a target directory hard-linked from
+    // another checkout (a warm copy) keeps its own file instead of
+    // rewriting the one they share.
+    let out = PathBuf::from(std::env::var("OUT_DIR").expect("OUT_DIR"));
+    let aside = out.join("plugins.rs.new");
+    std::fs::write(&aside, constants).expect("write plugins.rs");
+    std::fs::rename(&aside, out.join("plugins.rs")).expect("rename plugins.rs into place");
 }
 
 /// Reruns the build when sources change: not the plugins' own target dir,
