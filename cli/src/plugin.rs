@@ -147,6 +147,10 @@ async fn check(file: &Path, json: bool) -> anyhow::Result<()> {
     );
     println!("  exports: {}", inspection.exports.join(", "));
     println!("  imports: {}", inspection.imports.join(", "));
+    println!(
+        "  memory image: {} bytes of data, mapped by every live instance",
+        inspection.memory_image
+    );
     Ok(())
 }
 

@@ -26,6 +26,7 @@ fn check_shows_the_world_and_refuses_what_the_gateway_would() {
         "{}",
         run.output()
     );
+    assert!(run.stdout.contains("memory image: "), "{}", run.output());
 
     let run = twoway(&["plugin", "check", GET_USER_INFO, "--json"], dir.path());
     assert_eq!(run.code, 0, "{}", run.output());
@@ -42,6 +43,11 @@ fn check_shows_the_world_and_refuses_what_the_gateway_would() {
             .collect()
     };
     assert!(names("exports") == ["handle"], "{report}");
+    // Every live instance maps the memory image: get-user-info answers JSON
+    // without serde_json's number formatting, whose tables (about 15 KB)
+    // doubled it and held 6 MB of the gateway's RSS at 256 callers.
+    let image = report["memory_image"].as_u64().unwrap();
+    assert!((1_000..16_000).contains(&image), "{report}");
     for import in ["upstream", "soap"] {
         assert!(
             names("imports").contains(&format!("twoway:gateway/{import}@0.3.2")),

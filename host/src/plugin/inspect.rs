@@ -21,6 +21,10 @@ pub struct Inspection {
     pub world: &'static str,
     /// The `twoway:gateway` version it was built against (`0.3.2`).
     pub wit: String,
+    /// Bytes of initialised data in its memories (its data segments): the
+    /// memory image every live instance maps, so what each call in flight
+    /// holds in resident pages at the least.
+    pub memory_image: u64,
 }
 
 impl Runtime {
@@ -48,6 +52,25 @@ impl Runtime {
             exports: names(&mut ty.exports(&self.engine).map(|(n, _)| n.to_string())),
             world: world.name(),
             wit: wit_version(&self.engine, &component).unwrap_or_else(|| WIT_VERSION.into()),
+            // It compiled, so it parses; a reader error only stops the count.
+            memory_image: memory_image(bytes),
         })
     }
+}
+
+/// Sums the active data segments of every core module in `bytes` (nested
+/// modules included): what instantiation copies or maps into memories.
+fn memory_image(bytes: &[u8]) -> u64 {
+    let mut total = 0;
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        let Ok(wasmparser::Payload::DataSection(segments)) = payload else {
+            continue;
+        };
+        for segment in segments.into_iter().flatten() {
+            if matches!(segment.kind, wasmparser::DataKind::Active { .. }) {
+                total += segment.data.len() as u64;
+            }
+        }
+    }
+    total
 }

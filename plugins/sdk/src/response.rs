@@ -12,12 +12,20 @@ pub fn json_response<T: Serialize + ?Sized>(status: u16, body: &T) -> WorkflowRe
     match serde_json::to_vec(body) {
         Ok(body) => text_response(status, "application/json", body),
         // Only a type whose Serialize fails gets here (a Value never does).
-        Err(e) => text_response(
-            500,
-            "application/json",
-            serde_json::json!({ "error": format!("the workflow's answer cannot be written as JSON: {e}") })
-                .to_string(),
-        ),
+        Err(e) => unwritable(&e),
+    }
+}
+
+/// The 500 of an answer that cannot be JSON, naming why. A map of strings,
+/// not a `Value`: writing a `Value` links serde_json's number formatting,
+/// whose tables (about 15 KB) would sit in the memory image of every
+/// workflow that answers JSON, and so in every live instance's pages.
+fn unwritable(e: &serde_json::Error) -> WorkflowResponse {
+    let error = format!("the workflow's answer cannot be written as JSON: {e}");
+    let body = std::collections::BTreeMap::from([("error", error.as_str())]);
+    match serde_json::to_vec(&body) {
+        Ok(body) => text_response(500, "application/json", body),
+        Err(_) => text_response(500, "text/plain", error),
     }
 }
 
