@@ -3,14 +3,17 @@
 //! `pool_idle_timeout` unused (the next request opens a new one); a host
 //! that speaks only HTTP/1.1 sends its first request on the connection
 //! that learnt the protocol (handed to the keep-alive pool, not opened
-//! twice).
+//! twice); a server's graceful GOAWAY lets the streams in flight finish
+//! while new requests go to a new connection, each request sent once.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
 use twoway::config::Upstream;
-use twoway::transport::{Transport, client_config};
-use twoway_tests::fake_login::{Behaviour, FakeLogin};
+use twoway::transport::{Transport, client_config, read_whole};
+use twoway_tests::fake_login::{Behaviour, FakeLogin, server_tls};
 use twoway_tests::{pki, start_sim};
 
 fn transport(idle: Duration) -> Transport {
@@ -75,4 +78,254 @@ async fn an_http1_host_keeps_the_first_connection() {
     }
     assert_eq!(fake.requests().len(), 5);
     assert_eq!(transport.handshakes(), fake.connections().len() as u64);
+}
+
+/// One request as the HTTP/2 server below took it: the connection it came
+/// on (0 the first), its `x-call` and its body.
+type Taken = (usize, String, Bytes);
+
+/// An HTTP/2 server on loopback (the test PKI's certificate, ALPN h2). Its
+/// first connection holds its answers until `release` turns true and, when
+/// `shut` is sent a reply channel, shuts down gracefully (h2's: a GOAWAY
+/// whose last stream id covers every stream, a round trip later one naming
+/// the last stream taken), then answers on that channel once the client
+/// has acknowledged a PING sent after the GOAWAY (so it has read the
+/// GOAWAY); `first_closed` hears when that connection has ended. Later
+/// connections answer at once. Every request taken goes to `taken`.
+struct Draining {
+    url: String,
+    taken: tokio::sync::mpsc::UnboundedReceiver<Taken>,
+    shut: Option<tokio::sync::oneshot::Sender<tokio::sync::oneshot::Sender<()>>>,
+    release: tokio::sync::watch::Sender<bool>,
+    first_closed: tokio::sync::oneshot::Receiver<()>,
+    connections: Arc<AtomicUsize>,
+}
+
+impl Draining {
+    async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!(
+            "https://localhost:{}",
+            listener.local_addr().unwrap().port()
+        );
+        let mut tls = (*server_tls()).clone();
+        tls.alpn_protocols = vec![b"h2".to_vec()];
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+        let (taken_tx, taken) = tokio::sync::mpsc::unbounded_channel();
+        let (shut, shut_rx) = tokio::sync::oneshot::channel();
+        let (release, released) = tokio::sync::watch::channel(false);
+        let (closed_tx, first_closed) = tokio::sync::oneshot::channel();
+        let connections = Arc::new(AtomicUsize::new(0));
+        let counted = connections.clone();
+        tokio::spawn(async move {
+            let (mut shut_rx, mut closed_tx) = (Some(shut_rx), Some(closed_tx));
+            while let Ok((tcp, _)) = listener.accept().await {
+                let index = counted.fetch_add(1, Ordering::SeqCst);
+                let tls = acceptor.accept(tcp).await.expect("TLS handshake");
+                let (first, shut_rx, closed_tx) = match index {
+                    0 => (true, shut_rx.take(), closed_tx.take()),
+                    _ => (false, None, None),
+                };
+                let (taken, released) = (taken_tx.clone(), released.clone());
+                tokio::spawn(async move {
+                    serve_h2(tls, index, first, shut_rx, taken, released).await;
+                    if let Some(closed) = closed_tx {
+                        let _ = closed.send(());
+                    }
+                });
+            }
+        });
+        Self {
+            url,
+            taken,
+            shut: Some(shut),
+            release,
+            first_closed,
+            connections,
+        }
+    }
+}
+
+/// Serves one connection of [`Draining`] until it ends.
+async fn serve_h2(
+    tls: tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
+    index: usize,
+    held: bool,
+    shut: Option<tokio::sync::oneshot::Receiver<tokio::sync::oneshot::Sender<()>>>,
+    taken: tokio::sync::mpsc::UnboundedSender<Taken>,
+    released: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut connection = h2::server::handshake(tls).await.expect("HTTP/2 handshake");
+    let mut ping = connection.ping_pong();
+    let mut shut = shut;
+    // The connection moves frames only while `accept` is polled, so each
+    // request is answered by a task of its own.
+    loop {
+        let ask = async {
+            match shut.as_mut() {
+                Some(shut) => shut.await.ok(),
+                None => std::future::pending().await,
+            }
+        };
+        let next = tokio::select! {
+            accepted = connection.accept() => Next::Request(accepted),
+            Some(done) = ask => Next::Shut(done),
+        };
+        match next {
+            Next::Request(Some(Ok((request, respond)))) => {
+                tokio::spawn(answer(
+                    request,
+                    respond,
+                    index,
+                    held,
+                    taken.clone(),
+                    released.clone(),
+                ));
+            }
+            Next::Request(_) => break,
+            Next::Shut(done) => {
+                shut = None;
+                connection.graceful_shutdown();
+                let mut ping = ping.take().expect("ping-pong");
+                tokio::spawn(async move {
+                    ping.ping(h2::Ping::opaque())
+                        .await
+                        .expect("the client answers the PING");
+                    let _ = done.send(());
+                });
+            }
+        }
+    }
+}
+
+/// What [`serve_h2`] does next.
+enum Next {
+    Request(
+        Option<
+            Result<
+                (
+                    http::Request<h2::RecvStream>,
+                    h2::server::SendResponse<Bytes>,
+                ),
+                h2::Error,
+            >,
+        >,
+    ),
+    Shut(tokio::sync::oneshot::Sender<()>),
+}
+
+/// Reads `request` whole, tells `taken`, waits for `released` if `held`,
+/// then answers with the connection's index.
+async fn answer(
+    request: http::Request<h2::RecvStream>,
+    mut respond: h2::server::SendResponse<Bytes>,
+    index: usize,
+    held: bool,
+    taken: tokio::sync::mpsc::UnboundedSender<Taken>,
+    mut released: tokio::sync::watch::Receiver<bool>,
+) {
+    let call = request.headers()["x-call"].to_str().unwrap().to_string();
+    let mut body = request.into_body();
+    let mut whole = Vec::new();
+    while let Some(data) = body.data().await {
+        let data = data.unwrap();
+        let _ = body.flow_control().release_capacity(data.len());
+        whole.extend_from_slice(&data);
+    }
+    taken.send((index, call, whole.into())).unwrap();
+    if held {
+        released.wait_for(|go| *go).await.unwrap();
+    }
+    let head = http::Response::builder().status(200).body(()).unwrap();
+    let mut sending = respond.send_response(head, false).unwrap();
+    sending.send_data(index.to_string().into(), true).unwrap();
+}
+
+/// A POST of `<call n/>`, marked `x-call: n`.
+fn call(url: &str, n: usize) -> http::Request<Bytes> {
+    http::Request::post(format!("{url}/services/Soap/u/62.0"))
+        .header("x-call", n.to_string())
+        .body(Bytes::from(format!("<call {n}/>")))
+        .unwrap()
+}
+
+/// `call`, sent whole (`send`) when `n` is even, else as it comes (`open`):
+/// the status and the body of the answer.
+async fn sent(transport: &Transport, url: &str, n: usize) -> (u16, Bytes) {
+    let request = call(url, n);
+    if n % 2 == 0 {
+        let reply = transport.send(request).await.expect("an answer");
+        return (reply.status, reply.body);
+    }
+    let opened = transport
+        .open(request.map(twoway::transport::whole))
+        .await
+        .expect("an answer");
+    let status = opened.status().as_u16();
+    let body = read_whole(opened.into_body(), 1 << 20)
+        .await
+        .expect("a body");
+    (status, body)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_graceful_goaway_lets_streams_in_flight_finish_and_new_requests_go_to_a_new_connection() {
+    let mut server = Draining::start().await;
+    let transport = transport(Duration::from_secs(90));
+    let url = server.url.clone();
+    let spawn = |n: usize| {
+        let (transport, url) = (transport.clone(), url.clone());
+        tokio::spawn(async move { sent(&transport, &url, n).await })
+    };
+    let run = async {
+        // Four requests (two whole, two streamed) in flight on the first
+        // connection, their answers held.
+        let in_flight: Vec<_> = (0..4).map(spawn).collect();
+        let mut taken = Vec::new();
+        while taken.len() < 4 {
+            taken.push(server.taken.recv().await.unwrap());
+        }
+
+        // The server shuts that connection down gracefully; the client
+        // has read its GOAWAY when this returns.
+        let (done, shut_down) = tokio::sync::oneshot::channel();
+        server.shut.take().unwrap().send(done).unwrap();
+        shut_down.await.unwrap();
+
+        // Requests made now go to a new connection, while the first one's
+        // streams are still waiting.
+        let new: Vec<_> = (4..8).map(spawn).collect();
+        for (n, call) in (4..).zip(new) {
+            let (status, body) = call.await.unwrap();
+            assert_eq!((status, &body[..]), (200, &b"1"[..]), "call {n}");
+        }
+        assert!(
+            in_flight.iter().all(|call| !call.is_finished()),
+            "the held answers are not in yet"
+        );
+
+        // The first connection's streams finish, and then it closes.
+        server.release.send(true).unwrap();
+        for (n, call) in in_flight.into_iter().enumerate() {
+            let (status, body) = call.await.unwrap();
+            assert_eq!((status, &body[..]), (200, &b"0"[..]), "call {n}");
+        }
+        (&mut server.first_closed).await.unwrap();
+        while let Ok(one) = server.taken.try_recv() {
+            taken.push(one);
+        }
+        taken
+    };
+    let mut taken = tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .expect("the exchange hung");
+
+    // Each request went once, on the connection it should have.
+    taken.sort_by_key(|(_, call, _)| call.parse::<usize>().unwrap());
+    let expected: Vec<Taken> = (0..8)
+        .map(|n| (n / 4, n.to_string(), format!("<call {n}/>").into()))
+        .collect();
+    assert_eq!(taken, expected);
+    assert_eq!(server.connections.load(Ordering::SeqCst), 2);
+    assert_eq!(transport.handshakes(), 2);
 }
