@@ -14,6 +14,7 @@ use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use http_body_util::BodyExt as _;
+use tokio_util::task::AbortOnDropHandle;
 use tracing::Instrument as _;
 
 use crate::identity::{self, ClientIdentity};
@@ -495,33 +496,13 @@ fn build<B>(
 async fn apart<T: Send + 'static>(
     work: impl Future<Output = Result<T, UpstreamError>> + Send + 'static,
 ) -> Result<T, UpstreamError> {
-    match AbortOnDrop(tokio::spawn(work)).await {
+    match AbortOnDropHandle::new(tokio::spawn(work)).await {
         Ok(done) => done,
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
         // Cancelled: its runtime shuts down, which ends the call too.
         Err(_) => Err(UpstreamError::Transport(TransportError::Http(
             "the exchange was cancelled: the gateway is shutting down".into(),
         ))),
-    }
-}
-
-/// A task's handle that aborts the task when dropped.
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Future for AbortOnDrop<T> {
-    type Output = Result<T, tokio::task::JoinError>;
-
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Self::Output> {
-        std::pin::Pin::new(&mut self.0).poll(cx)
-    }
-}
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 

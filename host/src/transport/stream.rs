@@ -1,7 +1,8 @@
 //! One request on an HTTP/2 connection, driven by the request's own task
 //! (the `h2` crate under hyper, without hyper's client dispatch): the head
-//! made legal for HTTP/2, the body sent whole or piped as it comes, the
-//! answer's body read with its flow-control window given back.
+//! made legal for HTTP/2, the body sent whole or piped as it comes (the
+//! pipe ends with the exchange: a caller that hangs up resets the stream),
+//! the answer's body read with its flow-control window given back.
 
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
@@ -11,6 +12,7 @@ use h2::client::SendRequest;
 use http::header::{CONNECTION, CONTENT_LENGTH, HeaderName, TE, TRANSFER_ENCODING, UPGRADE};
 use http_body_util::BodyExt;
 use hyper::body::{Body as _, Frame, SizeHint};
+use tokio_util::task::AbortOnDropHandle;
 
 use super::{Body, BoxError, TransportError};
 
@@ -50,6 +52,9 @@ pub enum Answer {
         stream: h2::RecvStream,
         /// The bytes its content-length announces and not yet read.
         left: Option<u64>,
+        /// The task still piping the request's body, if any: it ends with
+        /// the answer (a caller that hangs up stops its upload too).
+        _pipe: Option<AbortOnDropHandle<()>>,
     },
     Hyper(hyper::body::Incoming),
 }
@@ -64,7 +69,7 @@ impl hyper::body::Body for Answer {
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         match self.get_mut() {
             Self::Hyper(body) => Pin::new(body).poll_frame(cx).map_err(Into::into),
-            Self::H2 { stream, left } => match ready!(stream.poll_data(cx)) {
+            Self::H2 { stream, left, .. } => match ready!(stream.poll_data(cx)) {
                 Some(Ok(data)) => {
                     // The window is given back as the data is taken, so a
                     // slow reader holds the server back, not the gateway's memory.
@@ -128,6 +133,7 @@ pub async fn send(sender: SendRequest<Bytes>, request: http::Request<Outgoing>) 
         parts.headers.insert(CONTENT_LENGTH, len.into());
     }
     let end = body.is_empty();
+    let mut piping = None;
     let (response, mut sending) =
         match sender.send_request(http::Request::from_parts(parts, ()), end) {
             Ok(sent) => sent,
@@ -144,11 +150,12 @@ pub async fn send(sender: SendRequest<Bytes>, request: http::Request<Outgoing>) 
             Outgoing::Streamed(body) => {
                 let mut pipe = Box::pin(pipe(body, sending));
                 // A body that is all there goes now; one still coming goes
-                // on in a task of its own, while the answer is awaited.
+                // on in a task of its own, while the answer is awaited and
+                // read, and no longer (dropped with this future or the answer).
                 let done =
                     std::future::poll_fn(|cx| Poll::Ready(pipe.as_mut().poll(cx).is_ready()));
                 if !done.await {
-                    tokio::spawn(pipe);
+                    piping = Some(AbortOnDropHandle::new(tokio::spawn(pipe)));
                 }
             }
         }
@@ -156,7 +163,11 @@ pub async fn send(sender: SendRequest<Bytes>, request: http::Request<Outgoing>) 
     match response.await {
         Ok(answer) => {
             let left = content_length(answer.headers());
-            Tried::Answer(answer.map(|stream| Answer::H2 { stream, left }))
+            Tried::Answer(answer.map(|stream| Answer::H2 {
+                stream,
+                left,
+                _pipe: piping,
+            }))
         }
         Err(e) => Tried::Failed(failed(e)),
     }
@@ -390,6 +401,118 @@ mod tests {
         };
         assert!(matches!(unsent.body(), Outgoing::Whole(b) if &b[..] == b"<a/>"));
         assert!(e.to_string().contains("http2"), "{e}");
+    }
+
+    /// Serves `server` until it ends, each request by `answer` in a task
+    /// of its own (the connection moves frames only while `accept` is
+    /// polled).
+    fn serve<F, A>(
+        mut server: h2::server::Connection<tokio::io::DuplexStream, Bytes>,
+        answer: F,
+    ) -> tokio::task::JoinHandle<()>
+    where
+        F: Fn(http::Request<h2::RecvStream>, h2::server::SendResponse<Bytes>) -> A + Send + 'static,
+        A: Future<Output = ()> + Send + 'static,
+    {
+        tokio::spawn(async move {
+            while let Some(Ok((request, respond))) = server.accept().await {
+                tokio::spawn(answer(request, respond));
+            }
+        })
+    }
+
+    /// `work`, or a failed test if it takes longer than ten seconds.
+    async fn bounded<T>(work: impl Future<Output = T>) -> T {
+        tokio::time::timeout(std::time::Duration::from_secs(10), work)
+            .await
+            .expect("it hung")
+    }
+
+    #[tokio::test]
+    async fn a_caller_that_hangs_up_resets_its_stream_and_stops_its_upload() {
+        let (sender, server, _driven) = connection().await;
+        let (seen_tx, mut seen) = tokio::sync::mpsc::unbounded_channel();
+        let _served = serve(server, move |request, respond| {
+            let seen = seen_tx.clone();
+            async move {
+                // Never answered: reads the body until it fails.
+                let _respond = respond;
+                let mut body = request.into_body();
+                while let Some(data) = body.data().await {
+                    let failed = data.is_err();
+                    let _ = seen.send(data.map(|d| d.len()).map_err(|e| e.reason()));
+                    if failed {
+                        break;
+                    }
+                }
+            }
+        });
+        let (tx, rx) = tokio::sync::mpsc::channel(2);
+        let call = tokio::spawn(send(
+            sender,
+            request(Outgoing::Streamed(Chan(rx).boxed_unsync())),
+        ));
+        tx.send("<a>".into()).await.unwrap();
+        bounded(async {
+            assert_eq!(seen.recv().await, Some(Ok(3)), "the first frame went");
+            call.abort();
+            let Err(ended) = call.await else {
+                panic!("the call ended by itself")
+            };
+            assert!(ended.is_cancelled());
+            // The body is no longer read: its pipe ended with the call.
+            tx.closed().await;
+            assert_eq!(
+                seen.recv().await,
+                Some(Err(Some(h2::Reason::CANCEL))),
+                "the stream was reset"
+            );
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn an_answer_longer_than_the_window_flows_as_it_is_read_and_one_dropped_resets_its_stream()
+     {
+        const LONG: usize = 1 << 20;
+        let (sender, server, _driven) = connection().await;
+        let (reset_tx, mut reset) = tokio::sync::mpsc::unbounded_channel();
+        let _served = serve(server, move |request, mut respond| {
+            let reset = reset_tx.clone();
+            async move {
+                let long = request.uri().path() == "/long";
+                let head = http::Response::builder().body(()).unwrap();
+                let mut sending = respond.send_response(head, false).unwrap();
+                if long {
+                    // Sixteen times the client's 64 KB window: it goes
+                    // only as the client gives the window back.
+                    sending.send_data(vec![7; LONG].into(), true).unwrap();
+                } else {
+                    sending.send_data("a first part".into(), false).unwrap();
+                    let why = std::future::poll_fn(|cx| sending.poll_reset(cx)).await;
+                    let _ = reset.send(why.ok());
+                }
+            }
+        });
+        bounded(async {
+            let get = |path: &str| {
+                http::Request::get(format!("https://api.example{path}"))
+                    .body(Outgoing::Whole(Bytes::new()))
+                    .unwrap()
+            };
+            let Tried::Answer(answer) = send(sender.clone(), get("/long")).await else {
+                panic!("no answer");
+            };
+            let body = answer.into_body().collect().await.unwrap().to_bytes();
+            assert_eq!(body.len(), LONG);
+
+            let Tried::Answer(answer) = send(sender, get("/short")).await else {
+                panic!("no answer");
+            };
+            drop(answer);
+            assert_eq!(reset.recv().await, Some(Some(h2::Reason::CANCEL)));
+        })
+        .await;
     }
 
     #[test]
