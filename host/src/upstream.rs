@@ -212,8 +212,13 @@ impl TenantUpstream {
     pub async fn send(self: &Arc<Self>, out: Outbound) -> Result<Answer, UpstreamError> {
         let (span, started, api) = (self.call_span(out.api), Instant::now(), out.api);
         let upstream = Arc::clone(self);
-        let exchange = async move { upstream.exchange(&out).await };
-        let result = apart(exchange.instrument(span.clone())).await;
+        // Boxed here: the exchange's state machine (the attempts, the
+        // transport, the answer's read) is large, and unboxed it was copied
+        // whole into this call's future, the host function's, the task's
+        // cell and back (docs/performance.md, the workflow path).
+        let exchange =
+            Box::pin(async move { upstream.exchange(&out).await }.instrument(span.clone()));
+        let result = apart(exchange).await;
         self.report(api, &span, started, result.as_ref().map(|a| &a.verdict));
         result
     }

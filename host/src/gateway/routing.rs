@@ -295,7 +295,8 @@ async fn run(
                 })
             })
             .collect(),
-        body: body.to_vec(),
+        // The buffer the body was read into, not a copy of it.
+        body: Vec::from(body),
     };
     let call = CallContext {
         tenant: tenant_name.to_string(),

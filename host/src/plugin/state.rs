@@ -215,7 +215,8 @@ impl UpstreamHost for PluginState {
                         })
                     })
                     .collect(),
-                body: answer.body.to_vec(),
+                // The answer's buffer itself when nothing else holds it.
+                body: Vec::from(answer.body),
                 verdict: answer.verdict.into(),
             })),
             Err(e) => {
