@@ -35,6 +35,7 @@ pub fn xml_inject_classify(data: &[u8]) {
         let _ = xml::soap_header(&doc);
     }
     check_outline(data);
+    check_plain_results(data);
     let session = Secret::new(SESSION_ID);
     let mut content_type = HeaderMap::new();
     content_type.insert(
@@ -90,6 +91,18 @@ fn check_outline(data: &[u8]) {
     let tree_children: Vec<_> = xml::elements(doc.root_element()).map(name).collect();
     let outline_children: Vec<_> = outline.children(root).map(named).collect();
     assert_eq!(outline_children, tree_children, "the root's children");
+}
+
+/// What the plain reader of `<result>` fields reads, the tree reads the
+/// same; what it leaves, the tree reads (or refuses) alone.
+fn check_plain_results(data: &[u8]) {
+    if let Some(read) = salesforce::results::plain::results(data) {
+        assert_eq!(
+            salesforce::results::results_by_tree(data),
+            Ok(read),
+            "the plain reader and the tree read the results alike"
+        );
+    }
 }
 
 /// An injected envelope parses again (unless the additions broke a cap)

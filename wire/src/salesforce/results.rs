@@ -11,6 +11,9 @@ use roxmltree::{Document, Node};
 
 use crate::xml::{self, MAX_NODES, XSI, XmlError};
 
+#[path = "results_plain.rs"]
+pub mod plain;
+
 /// One child element of a `<result>`: its local name and its text (`None`
 /// for `xsi:nil="true"`). An element with element children has the text of
 /// its own text nodes only (usually empty).
@@ -131,7 +134,19 @@ impl Results {
 /// The child elements of every `<result>` of the operation's response (the
 /// first element of the envelope's `Body`), in document order, repeated
 /// names kept. No `<result>` (a fault, another document) is an empty list.
+/// An answer in the plain subset Salesforce writes is read in one pass
+/// without a tree ([`plain`]); any other by [`results_by_tree`], with the
+/// same answer.
 pub fn results(body: &[u8]) -> Result<Results, ResultsError> {
+    match plain::results(body) {
+        Some(read) => Ok(read),
+        None => results_by_tree(body),
+    }
+}
+
+/// [`results`] by the bounded parse and its tree, whatever the answer:
+/// what [`plain`] must agree with.
+pub fn results_by_tree(body: &[u8]) -> Result<Results, ResultsError> {
     let doc = parse(body)?;
     let mut read = Results {
         text: String::with_capacity(body.len() / 2),

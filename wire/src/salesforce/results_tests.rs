@@ -217,3 +217,172 @@ fn an_answer_over_the_caps_is_refused_unread_and_says_which() {
     assert_eq!(e, ResultsError::TooManyNodes);
     assert!(e.to_string().contains("fewer records a call"), "{e}");
 }
+
+/// Answers as Salesforce (and the simulator) write them: a getUserInfo with
+/// its LimitInfoHeader, a query with records in another prefix, a metadata
+/// answer declaring its namespace on the operation, entities and character
+/// references, several results and an empty one.
+fn plain_answers() -> Vec<String> {
+    vec![
+        envelope(
+            "<getUserInfoResponse><result><accessibilityMode>false</accessibilityMode>\
+             <currencySymbol>$</currencySymbol><orgDefaultCurrencyIsoCode>USD</orgDefaultCurrencyIsoCode>\
+             <organizationId>00D5g000004AcmeAAA</organizationId><organizationName>Acme &amp; Co &#x2014; &#233;t&#xE9;</organizationName>\
+             <roleId xsi:nil=\"true\"/><userEmail>a@b.example</userEmail><userFullName>Ann &lt;Admin&gt; &quot;O&apos;Neil&quot;</userFullName>\
+             <userName>integration@acme.example</userName><userTimeZone>America/Los_Angeles</userTimeZone>\
+             <userType>Standard</userType><userUiSkin>Theme3</userUiSkin></result></getUserInfoResponse>",
+        ),
+        envelope(
+            "<queryResponse><result xsi:type=\"QueryResult\"><done>true</done>\
+             <queryLocator xsi:nil=\"true\"/><records xsi:type=\"sf:sObject\"><sf:type>Account</sf:type>\
+             <sf:Id>001A</sf:Id>text<sf:Name>Acme</sf:Name> after</records><size>1</size></result></queryResponse>",
+        ),
+        r#"<?xml version="1.0"?>
+<e:Envelope xmlns:e="http://schemas.xmlsoap.org/soap/envelope/" xmlns:i="http://www.w3.org/2001/XMLSchema-instance">
+  <e:Body>
+    <m:listMetadataResponse xmlns:m="http://soap.sforce.com/2006/04/metadata">
+      <m:result><m:fullName>Account</m:fullName><m:id i:nil='true' /><m:type nil="true">CustomObject</m:type></m:result>
+      <m:result/>
+      <m:result><m:x i:nil="tru&#101;"/><m:y i:nil="false">	tab</m:y></m:result>
+      <m:other><m:x>1</m:x></m:other>
+    </m:listMetadataResponse>
+  </e:Body>
+</e:Envelope>
+"#
+        .to_string(),
+    ]
+}
+
+#[test]
+fn the_plain_reader_reads_salesforces_answers_as_the_tree_does() {
+    for xml in plain_answers() {
+        let plain = plain::results(xml.as_bytes());
+        assert!(plain.is_some(), "read without a tree: {xml}");
+        assert_eq!(
+            plain,
+            Some(results_by_tree(xml.as_bytes()).unwrap()),
+            "{xml}"
+        );
+    }
+    let read = results(plain_answers()[2].as_bytes()).unwrap().unpacked();
+    assert_eq!(
+        read,
+        vec![
+            vec![
+                field("fullName", Some("Account")),
+                field("id", None),
+                field("type", Some("CustomObject")),
+            ],
+            vec![],
+            vec![field("x", None), field("y", Some("\ttab"))],
+        ]
+    );
+}
+
+#[test]
+fn what_is_not_plain_is_left_to_the_tree() {
+    let answer = |body: &str| envelope(&format!("<r><result>{body}</result></r>"));
+    let declarations: String = (0..8).map(|i| format!(" xmlns:n{i}=\"u{i}\"")).collect();
+    for xml in [
+        answer("<a><!-- a comment --></a>"),
+        answer("<a><![CDATA[x]]></a>"),
+        answer("<a><?pi x?></a>"),
+        answer("<a>line\r\n</a>"),
+        answer("<a>&nbsp;</a>"),
+        answer("<a>&#xD800;</a>"),
+        answer("<a>&#0;</a>"),
+        answer("<a>]]></a>"),
+        answer("<a>\u{1}</a>"),
+        answer("<a>\u{FFFE}</a>"),
+        answer("<é/>"),
+        answer("<q:a/>"),
+        answer("<a q:b=\"1\"/>"),
+        answer("<a b=\"1\" b=\"2\"/>"),
+        answer("<a p:b=\"1\" b=\"2\" xmlns:p=\"u\"/>"),
+        answer("<a xmlns:p=\"u\" xmlns:p=\"v\"/>"),
+        answer("<a xmlns:p=\"\"/>"),
+        answer("<a b=\"x\ny\"/>"),
+        answer(&format!("<a{declarations}/>")),
+        answer(&format!("{}{}", "<d>".repeat(61), "</d>".repeat(61))),
+        answer("<a></b>"),
+        answer("<a>"),
+        format!("\u{FEFF}{}", answer("")),
+        answer("").replacen(
+            r#"<?xml version="1.0" encoding="UTF-8"?>"#,
+            "<?xml version='1.0'?>",
+            1,
+        ),
+        format!("{}<!-- after -->", answer("")),
+        answer(&format!("<a>{}</a>", "x".repeat(plain::MAX_BODY))),
+    ] {
+        assert_eq!(plain::results(xml.as_bytes()), None, "{xml}");
+    }
+}
+
+/// Every answer the plain reader reads, the tree reads the same: each of
+/// Salesforce's answers with a piece of XML put in at every place, and with
+/// each byte left out.
+#[test]
+fn what_the_plain_reader_reads_the_tree_reads_the_same() {
+    let pieces = [
+        "&",
+        "&amp;",
+        "&#65;",
+        "&#x1F600;",
+        "&#13;",
+        "&#xFFFE;",
+        "&x;",
+        "\r",
+        "\t",
+        "\n",
+        "\u{7}",
+        "]]>",
+        "<!--c-->",
+        "<",
+        ">",
+        "\"",
+        "'",
+        "=",
+        "/",
+        " ",
+        ":",
+        "é",
+        " b=\"1\"",
+        " xmlns:q=\"u\"",
+        " xmlns=\"\"",
+        " xsi:nil=\"true\"",
+        " q:nil=\"true\"",
+        "<x/>",
+        "</x>",
+        "<result>",
+        "</result>",
+        "<Body>",
+        "</soapenv:Body>",
+    ];
+    let (mut read, mut left) = (0, 0);
+    let mut check = |xml: &[u8]| match plain::results(xml) {
+        Some(plain) => {
+            read += 1;
+            let tree = results_by_tree(xml);
+            assert_eq!(tree, Ok(plain), "{}", String::from_utf8_lossy(xml));
+        }
+        None => left += 1,
+    };
+    // Salesforce's shapes in a small answer, to keep the test quick.
+    let answer = envelope(
+        "<getUserInfoResponse><result><a>x&amp;y</a><roleId xsi:nil=\"true\"/>\
+         <records xsi:type=\"sf:sObject\"><sf:Id>1</sf:Id>t</records></result><result/>\
+         </getUserInfoResponse>",
+    );
+    for at in (0..=answer.len()).filter(|&at| answer.is_char_boundary(at)) {
+        for piece in pieces {
+            check(format!("{}{piece}{}", &answer[..at], &answer[at..]).as_bytes());
+        }
+        if at < answer.len() {
+            let mut without = answer.as_bytes().to_vec();
+            without.remove(at);
+            check(&without);
+        }
+    }
+    assert!(read > 1000 && left > 1000, "{read} read, {left} left");
+}
