@@ -10,7 +10,9 @@ struct GetUserInfo;
 impl Guest for GetUserInfo {
     fn handle(_request: InboundRequest) -> Result<WorkflowResponse, WorkflowError> {
         let xml = soap::call(Api::SoapPartner, "<urn:getUserInfo/>")?;
-        let info = soap::result_fields(&xml)?;
+        // The host's reading, the fields left in its one text (no copies).
+        let results = soap::read_results(&xml)?;
+        let info = results.first()?;
         log(
             Level::Debug,
             &format!("getUserInfo for {}", info.get("userName").unwrap_or("?")),

@@ -16,6 +16,7 @@ use serde_json::{Map, Value};
 
 #[cfg(target_arch = "wasm32")]
 use crate::bindings::twoway::gateway::soap as host;
+use crate::bindings::twoway::gateway::soap::{PackedResults, ResultField, Span};
 use crate::response::header;
 #[cfg(not(target_arch = "wasm32"))]
 use crate::testing::soap as host;
@@ -187,69 +188,176 @@ impl Fields {
 
     /// The fields in document order, each name once (its first occurrence).
     fn unique(&self) -> impl Iterator<Item = (&str, Option<&str>)> {
-        // Results have tens of fields: a linear look back is cheaper than
-        // hashing each name; past that, a set keeps it linear.
-        let mut seen = (self.0.len() > 64).then(std::collections::HashSet::new);
-        self.0
-            .iter()
-            .enumerate()
-            .filter_map(move |(i, (name, value))| {
-                let first = match &mut seen {
-                    Some(seen) => seen.insert(name.as_str()),
-                    None => !self.0[..i].iter().any(|(n, _)| n == name),
-                };
-                first.then_some((name.as_str(), value.as_deref()))
-            })
+        let pairs = self.0.iter().map(|(n, v)| (n.as_str(), v.as_deref()));
+        first_of_each(pairs, self.0.len())
     }
+}
+
+/// `fields` (`len` of them) in order, each name once (its first occurrence).
+fn first_of_each<'a>(
+    fields: impl Iterator<Item = (&'a str, Option<&'a str>)> + Clone,
+    len: usize,
+) -> impl Iterator<Item = (&'a str, Option<&'a str>)> {
+    // Results have tens of fields: a linear look back is cheaper than
+    // hashing each name; past that, a set keeps it linear.
+    let mut seen = (len > 64).then(std::collections::HashSet::new);
+    let all = fields.clone();
+    fields
+        .enumerate()
+        .filter(move |&(i, (name, _))| match &mut seen {
+            Some(seen) => seen.insert(name),
+            None => !all.clone().take(i).any(|(n, _)| n == name),
+        })
+        .map(|(_, field)| field)
+}
+
+/// A JSON object of `fields`, each name once (its first occurrence).
+fn serialize_fields<'a, S: Serializer>(
+    fields: impl Iterator<Item = (&'a str, Option<&'a str>)> + Clone,
+    len: usize,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    let mut map = serializer.serialize_map(None)?;
+    for (name, value) in first_of_each(fields, len) {
+        map.serialize_entry(name, &value)?;
+    }
+    map.end()
 }
 
 /// The same JSON object as [`Fields::to_json`], written directly.
 impl Serialize for Fields {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(None)?;
-        for (name, value) in self.unique() {
-            map.serialize_entry(name, &value)?;
-        }
-        map.end()
+        let pairs = self.0.iter().map(|(n, v)| (n.as_str(), v.as_deref()));
+        serialize_fields(pairs, self.0.len(), serializer)
     }
 }
 
-/// The fields of every `<result>` in the operation's response (read by
-/// the host; XML that cannot be read is an upstream fault `INVALID_XML`,
-/// one over the host's caps `refused`).
-pub fn results(xml: &str) -> Result<Vec<Fields>, WorkflowError> {
-    let read = host::results(xml.as_bytes())?;
-    // The host sends every name and text in one string, with spans into it.
-    let text = read.text.as_str();
-    let piece = |span: &crate::bindings::twoway::gateway::soap::Span| {
-        text.get(span.start as usize..span.end as usize)
-            .map(str::to_string)
-            .ok_or_else(|| internal("the host's SOAP results point outside their text"))
-    };
-    let mut start = 0;
-    read.ends
-        .iter()
-        .map(|&end| {
-            let fields = read
-                .fields
-                .get(start..end as usize)
-                .ok_or_else(|| internal("the host's SOAP results point outside their fields"))?;
+/// The fields of every `<result>` of an answer as the host read them (WIT
+/// `soap.packed-results`: one text, and where each name and value lies in
+/// it), read in place: [`FieldsRef`] borrows each field's text instead of
+/// copying it into a `String` of its own, as [`Fields`] does.
+#[derive(Debug, Clone)]
+pub struct Results(PackedResults);
+
+impl Results {
+    /// The host's reading, its spans checked (every one inside `text`, at
+    /// character boundaries, and every `<result>` inside `fields`).
+    fn checked(read: PackedResults) -> Result<Self, WorkflowError> {
+        let text = read.text.as_str();
+        let inside = |span: &Span| text.get(span.start as usize..span.end as usize).is_some();
+        if !read
+            .fields
+            .iter()
+            .all(|f| inside(&f.name) && f.value.as_ref().is_none_or(inside))
+        {
+            return Err(internal("the host's SOAP results point outside their text"));
+        }
+        let mut start = 0;
+        for &end in &read.ends {
+            if end < start || end as usize > read.fields.len() {
+                return Err(internal(
+                    "the host's SOAP results point outside their fields",
+                ));
+            }
+            start = end;
+        }
+        Ok(Self(read))
+    }
+
+    /// How many `<result>` elements the answer has.
+    pub fn len(&self) -> usize {
+        self.0.ends.len()
+    }
+
+    /// True when the answer has no `<result>` (a fault, another document).
+    pub fn is_empty(&self) -> bool {
+        self.0.ends.is_empty()
+    }
+
+    /// Each `<result>`'s fields, in document order.
+    pub fn iter(&self) -> impl Iterator<Item = FieldsRef<'_>> {
+        let mut start = 0;
+        self.0.ends.iter().map(move |&end| {
+            let fields = &self.0.fields[start..end as usize];
             start = end as usize;
-            fields
-                .iter()
-                .map(|f| Ok((piece(&f.name)?, f.value.as_ref().map(piece).transpose()?)))
-                .collect::<Result<_, WorkflowError>>()
-                .map(Fields)
+            FieldsRef {
+                text: &self.0.text,
+                fields,
+            }
         })
-        .collect()
+    }
+
+    /// The first `<result>`'s fields; an answer without one is an upstream
+    /// fault `NO_RESULT`.
+    pub fn first(&self) -> Result<FieldsRef<'_>, WorkflowError> {
+        self.iter()
+            .next()
+            .ok_or_else(|| upstream_fault("NO_RESULT", "the SOAP answer has no <result> element"))
+    }
+}
+
+/// One `<result>`'s fields, borrowed from [`Results`]: what [`Fields`]
+/// holds, without a copy of each.
+#[derive(Debug, Clone, Copy)]
+pub struct FieldsRef<'a> {
+    text: &'a str,
+    fields: &'a [ResultField],
+}
+
+impl<'a> FieldsRef<'a> {
+    /// Each field's local name and text (`None` for nil), in document
+    /// order, repeated names kept.
+    pub fn iter(&self) -> impl Iterator<Item = (&'a str, Option<&'a str>)> + Clone + use<'a> {
+        let text = self.text;
+        // Checked by `Results::checked`: never the empty fallback.
+        let at = move |span: &Span| {
+            text.get(span.start as usize..span.end as usize)
+                .unwrap_or("")
+        };
+        self.fields
+            .iter()
+            .map(move |f| (at(&f.name), f.value.as_ref().map(at)))
+    }
+
+    /// The text of the first field named `name`; `None` when absent or nil.
+    pub fn get(&self, name: &str) -> Option<&'a str> {
+        self.iter().find(|(n, _)| *n == name).and_then(|(_, v)| v)
+    }
+
+    /// The fields, each copied into a `String` of its own.
+    pub fn to_fields(&self) -> Fields {
+        Fields(
+            self.iter()
+                .map(|(name, value)| (name.to_string(), value.map(str::to_string)))
+                .collect(),
+        )
+    }
+}
+
+/// The same JSON object as [`Fields`]' (nil as `null`, the first of
+/// repeated names), written from the host's text.
+impl Serialize for FieldsRef<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serialize_fields(self.iter(), self.fields.len(), serializer)
+    }
+}
+
+/// The fields of every `<result>` in the operation's response, read by the
+/// host and left in its one text (see [`Results`]); XML that cannot be read
+/// is an upstream fault `INVALID_XML`, one over the host's caps `refused`.
+pub fn read_results(xml: &str) -> Result<Results, WorkflowError> {
+    Results::checked(host::results(xml.as_bytes())?)
+}
+
+/// The fields of every `<result>` in the operation's response, each copied
+/// out (see [`read_results`] for the same without copies).
+pub fn results(xml: &str) -> Result<Vec<Fields>, WorkflowError> {
+    Ok(read_results(xml)?.iter().map(|r| r.to_fields()).collect())
 }
 
 /// The fields of the first `<result>`; an answer without one is an upstream fault.
 pub fn result_fields(xml: &str) -> Result<Fields, WorkflowError> {
-    results(xml)?
-        .into_iter()
-        .next()
-        .ok_or_else(|| upstream_fault("NO_RESULT", "the SOAP answer has no <result> element"))
+    Ok(read_results(xml)?.first()?.to_fields())
 }
 
 /// A `create`/`update`/`upsert`/`delete` result and its errors, as the
@@ -320,6 +428,56 @@ mod tests {
         let json = r#"{"organizationId":"00D5g000004AcmeAAA","roleId":null,"userName":"a&b"}"#;
         assert_eq!(f.to_json().to_string(), json);
         assert_eq!(serde_json::to_string(&f).unwrap(), json);
+    }
+
+    #[test]
+    fn fields_read_in_place_are_the_copied_fields() {
+        let read = read_results(USER_INFO).unwrap();
+        assert_eq!((read.len(), read.is_empty()), (1, false));
+        let first = read.first().unwrap();
+        assert_eq!(first.to_fields(), result_fields(USER_INFO).unwrap());
+        assert_eq!(first.get("userName"), Some("a&b"));
+        assert_eq!((first.get("roleId"), first.get("absent")), (None, None));
+        assert_eq!(
+            serde_json::to_string(&first).unwrap(),
+            serde_json::to_string(&first.to_fields()).unwrap()
+        );
+        let none = read_results(&envelope(Api::SoapPartner, "<x/>")).unwrap();
+        assert!(none.is_empty());
+        assert!(matches!(
+            none.first().unwrap_err(),
+            WorkflowError::Upstream(UpstreamError::UpstreamFault(f)) if f.code == "NO_RESULT"
+        ));
+    }
+
+    #[test]
+    fn the_hosts_spans_are_checked_once() {
+        use crate::bindings::twoway::gateway::soap::{PackedResults, ResultField, Span};
+        let span = |start, end| Span { start, end };
+        let packed = |fields: Vec<ResultField>, ends: Vec<u32>| PackedResults {
+            text: "néx".into(),
+            fields,
+            ends,
+        };
+        let field = |name, value| ResultField { name, value };
+        let good = packed(vec![field(span(0, 3), Some(span(3, 4)))], vec![1]);
+        let read = Results::checked(good).unwrap();
+        assert_eq!(read.first().unwrap().get("né"), Some("x"));
+        for bad in [
+            packed(vec![field(span(0, 2), None)], vec![1]),
+            packed(vec![field(span(0, 9), None)], vec![1]),
+            packed(vec![field(span(3, 4), Some(span(2, 1)))], vec![1]),
+            packed(vec![field(span(0, 1), None)], vec![2]),
+            packed(vec![field(span(0, 1), None)], vec![1, 0]),
+        ] {
+            assert!(
+                matches!(
+                    Results::checked(bad.clone()),
+                    Err(WorkflowError::Internal(_))
+                ),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]
