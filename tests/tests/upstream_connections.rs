@@ -4,7 +4,9 @@
 //! that speaks only HTTP/1.1 sends its first request on the connection
 //! that learnt the protocol (handed to the keep-alive pool, not opened
 //! twice); a server's graceful GOAWAY lets the streams in flight finish
-//! while new requests go to a new connection, each request sent once.
+//! while new requests go to a new connection, each request sent once; a
+//! stream the server refuses unprocessed (above a GOAWAY's last stream id,
+//! or reset with `REFUSED_STREAM`) is sent once more and processed once.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -80,6 +82,23 @@ async fn an_http1_host_keeps_the_first_connection() {
     assert_eq!(transport.handshakes(), fake.connections().len() as u64);
 }
 
+/// A loopback listener, its `https://localhost:PORT` and a TLS acceptor
+/// with the test PKI's certificate that offers only HTTP/2 (ALPN h2).
+async fn h2_listener() -> (tokio::net::TcpListener, String, tokio_rustls::TlsAcceptor) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "https://localhost:{}",
+        listener.local_addr().unwrap().port()
+    );
+    let mut tls = (*server_tls()).clone();
+    tls.alpn_protocols = vec![b"h2".to_vec()];
+    (
+        listener,
+        url,
+        tokio_rustls::TlsAcceptor::from(Arc::new(tls)),
+    )
+}
+
 /// One request as the HTTP/2 server below took it: the connection it came
 /// on (0 the first), its `x-call` and its body.
 type Taken = (usize, String, Bytes);
@@ -103,14 +122,7 @@ struct Draining {
 
 impl Draining {
     async fn start() -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!(
-            "https://localhost:{}",
-            listener.local_addr().unwrap().port()
-        );
-        let mut tls = (*server_tls()).clone();
-        tls.alpn_protocols = vec![b"h2".to_vec()];
-        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+        let (listener, url, acceptor) = h2_listener().await;
         let (taken_tx, taken) = tokio::sync::mpsc::unbounded_channel();
         let (shut, shut_rx) = tokio::sync::oneshot::channel();
         let (release, released) = tokio::sync::watch::channel(false);
@@ -328,4 +340,264 @@ async fn a_graceful_goaway_lets_streams_in_flight_finish_and_new_requests_go_to_
     assert_eq!(taken, expected);
     assert_eq!(server.connections.load(Ordering::SeqCst), 2);
     assert_eq!(transport.handshakes(), 2);
+}
+
+/// How [`Refusing`] refuses streams on its first connection, without
+/// processing them.
+#[derive(Clone, Copy)]
+enum Refuse {
+    /// Once this many streams are in, a GOAWAY whose last stream id is the
+    /// lower half's highest: the upper half is not processed.
+    GoAwayBelow(usize),
+    /// The first try of each of these calls is reset with `REFUSED_STREAM`.
+    Streams(&'static [&'static str]),
+}
+
+/// An HTTP/2 server on loopback (the test PKI's certificate, ALPN h2)
+/// whose first connection refuses streams as `Refuse` says; every stream
+/// it does not refuse is read whole, told to `taken` and answered with its
+/// connection's index; `refused` counts the refusals.
+struct Refusing {
+    url: String,
+    taken: tokio::sync::mpsc::UnboundedReceiver<Taken>,
+    refused: Arc<AtomicUsize>,
+    connections: Arc<AtomicUsize>,
+}
+
+impl Refusing {
+    async fn start(refuse: Refuse) -> Self {
+        let (listener, url, acceptor) = h2_listener().await;
+        let (taken_tx, taken) = tokio::sync::mpsc::unbounded_channel();
+        let refused = Arc::new(AtomicUsize::new(0));
+        let connections = Arc::new(AtomicUsize::new(0));
+        let (counted, refusals) = (connections.clone(), refused.clone());
+        tokio::spawn(async move {
+            let tried = Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
+            while let Ok((tcp, _)) = listener.accept().await {
+                let index = counted.fetch_add(1, Ordering::SeqCst);
+                let tls = acceptor.accept(tcp).await.expect("TLS handshake");
+                let refuse = (index == 0).then_some(refuse);
+                let (taken, refusals, tried) = (taken_tx.clone(), refusals.clone(), tried.clone());
+                tokio::spawn(serve_refusing(tls, index, refuse, taken, refusals, tried));
+            }
+        });
+        Self {
+            url,
+            taken,
+            refused,
+            connections,
+        }
+    }
+}
+
+/// Serves one connection of [`Refusing`] until it ends.
+async fn serve_refusing(
+    tls: tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
+    index: usize,
+    refuse: Option<Refuse>,
+    taken: tokio::sync::mpsc::UnboundedSender<Taken>,
+    refused: Arc<AtomicUsize>,
+    tried: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+) {
+    let frames = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let io = Injecting {
+        inner: tls,
+        frames: frames.clone(),
+        at_frame_boundary: true,
+    };
+    let mut connection = h2::server::handshake(io).await.expect("HTTP/2 handshake");
+    let mut ping = connection.ping_pong();
+    let (go, released) = tokio::sync::watch::channel(true);
+    let mut waiting = Vec::new();
+    // The connection moves frames only while `accept` is polled, so each
+    // request is answered by a task of its own.
+    let answered = move |request, respond| {
+        tokio::spawn(answer(
+            request,
+            respond,
+            index,
+            false,
+            taken.clone(),
+            released.clone(),
+        ))
+    };
+    while let Some(Ok((request, mut respond))) = connection.accept().await {
+        match refuse {
+            None => drop(answered(request, respond)),
+            Some(Refuse::Streams(calls)) => {
+                let call = request.headers()["x-call"].to_str().unwrap().to_string();
+                if calls.contains(&call.as_str()) && tried.lock().unwrap().insert(call) {
+                    refused.fetch_add(1, Ordering::SeqCst);
+                    respond.send_reset(h2::Reason::REFUSED_STREAM);
+                } else {
+                    drop(answered(request, respond));
+                }
+            }
+            Some(Refuse::GoAwayBelow(n)) => {
+                waiting.push((respond.stream_id().as_u32(), request, respond));
+                if waiting.len() < n {
+                    continue;
+                }
+                waiting.sort_by_key(|(id, ..)| *id);
+                let last = waiting[n / 2 - 1].0;
+                // GOAWAY (type 7) on stream 0: the last stream id, NO_ERROR.
+                let mut frame = vec![0, 0, 8, 7, 0, 0, 0, 0, 0];
+                frame.extend_from_slice(&last.to_be_bytes());
+                frame.extend_from_slice(&[0, 0, 0, 0]);
+                frames.lock().unwrap().extend_from_slice(&frame);
+                // The GOAWAY goes before the PING's frame: the PING's
+                // answer says the client has read it.
+                let mut ping = ping.take().expect("ping-pong");
+                let waiting = std::mem::take(&mut waiting);
+                let (refused, answered) = (refused.clone(), answered.clone());
+                tokio::spawn(async move {
+                    ping.ping(h2::Ping::opaque())
+                        .await
+                        .expect("the client answers the PING");
+                    for (id, request, respond) in waiting {
+                        if id <= last {
+                            answered(request, respond);
+                        } else {
+                            refused.fetch_add(1, Ordering::SeqCst);
+                        }
+                    }
+                });
+            }
+        }
+    }
+    drop(go);
+}
+
+/// An HTTP/2 server's I/O that writes `frames` (whole frames the server's
+/// h2 does not know of) when it next writes, at a frame boundary: h2 flushes
+/// only once every frame it has written is whole.
+struct Injecting<T> {
+    inner: T,
+    frames: Arc<std::sync::Mutex<Vec<u8>>>,
+    at_frame_boundary: bool,
+}
+
+impl<T: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Injecting<T> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<T: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Injecting<T> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let this = &mut *self;
+        if this.at_frame_boundary {
+            let mut frames = this.frames.lock().unwrap();
+            while !frames.is_empty() {
+                let n =
+                    std::task::ready!(std::pin::Pin::new(&mut this.inner).poll_write(cx, &frames))?;
+                frames.drain(..n);
+            }
+        }
+        let n = std::task::ready!(std::pin::Pin::new(&mut this.inner).poll_write(cx, buf))?;
+        this.at_frame_boundary &= n == 0;
+        std::task::Poll::Ready(Ok(n))
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::ready!(std::pin::Pin::new(&mut self.inner).poll_flush(cx))?;
+        self.at_frame_boundary = true;
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// Sends calls `0..n` at once (even ones whole, odd ones as they come; all
+/// held whole, so each can go again) and waits for every answer; `run` is
+/// bounded by a timeout that fails the test. Answers each call's status
+/// and body, by call.
+async fn calls_at_once(server: &Refusing, transport: &Transport, n: usize) -> Vec<(u16, Bytes)> {
+    let calls: Vec<_> = (0..n)
+        .map(|i| {
+            let (transport, url) = (transport.clone(), server.url.clone());
+            tokio::spawn(async move { sent(&transport, &url, i).await })
+        })
+        .collect();
+    let run = async {
+        let mut answers = Vec::new();
+        for call in calls {
+            answers.push(call.await.unwrap());
+        }
+        answers
+    };
+    tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .expect("the exchange hung")
+}
+
+/// Each call went once, on the connection that answered it.
+fn taken_once(server: &mut Refusing, answers: &[(u16, Bytes)]) -> Vec<usize> {
+    let mut taken = Vec::new();
+    while let Ok(one) = server.taken.try_recv() {
+        taken.push(one);
+    }
+    taken.sort_by_key(|(_, call, _)| call.parse::<usize>().unwrap());
+    let calls: Vec<String> = taken.iter().map(|(_, call, _)| call.clone()).collect();
+    let expected: Vec<String> = (0..answers.len()).map(|n| n.to_string()).collect();
+    assert_eq!(calls, expected, "each call was processed once");
+    for ((index, call, body), (status, answer)) in taken.iter().zip(answers) {
+        assert_eq!(body, &Bytes::from(format!("<call {call}/>")), "call {call}");
+        assert_eq!(
+            (*status, &answer[..]),
+            (200, index.to_string().as_bytes()),
+            "call {call}"
+        );
+    }
+    taken.iter().map(|(index, ..)| *index).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn streams_above_a_goaway_are_sent_once_more_on_a_new_connection() {
+    let mut server = Refusing::start(Refuse::GoAwayBelow(4)).await;
+    let transport = transport(Duration::from_secs(90));
+    let answers = calls_at_once(&server, &transport, 4).await;
+    let mut where_processed = taken_once(&mut server, &answers);
+    where_processed.sort();
+    assert_eq!(
+        where_processed,
+        [0, 0, 1, 1],
+        "the two streams below the GOAWAY's last stream id processed on the first connection, the two above it on the next"
+    );
+    assert_eq!(server.refused.load(Ordering::SeqCst), 2);
+    assert_eq!(server.connections.load(Ordering::SeqCst), 2);
+    assert_eq!(transport.handshakes(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stream_refused_unprocessed_is_sent_once_more() {
+    // Call 1 is sent as it comes (a whole body, boxed), call 2 whole.
+    let mut server = Refusing::start(Refuse::Streams(&["1", "2"])).await;
+    let transport = transport(Duration::from_secs(90));
+    let answers = calls_at_once(&server, &transport, 4).await;
+    let where_processed = taken_once(&mut server, &answers);
+    assert_eq!(
+        where_processed,
+        [0, 0, 0, 0],
+        "the connection stayed the host's"
+    );
+    assert_eq!(server.refused.load(Ordering::SeqCst), 2);
+    assert_eq!(server.connections.load(Ordering::SeqCst), 1);
+    assert_eq!(transport.handshakes(), 1);
 }

@@ -20,7 +20,7 @@ use hyper_util::client::legacy::connect::Connection;
 
 use super::TransportError;
 use super::connector::{TlsConnection, TlsConnector};
-use super::stream::{self, Answer, Outgoing, Tried};
+use super::stream::{self, Answer, Outgoing, Refusal, Tried};
 
 /// Hosts tracked per pool; past this, requests go to hyper-util's pool
 /// (a pool talks to a handful of instance hosts).
@@ -109,7 +109,12 @@ impl Host {
     /// Sends `request` on the host's connection, made first if there is
     /// none (`connector`, then the HTTP/2 handshake, its connection driven
     /// by a task on this thread's runtime). A request the connection never
-    /// took (it closed first) is sent once more on a new one.
+    /// took (it closed first) is sent once more on a new one; one whose
+    /// stream the server refused without processing it is sent once more
+    /// too (RFC 9113 §8.7: even a POST; its body held whole): after a
+    /// GOAWAY below its stream on a new connection, after `REFUSED_STREAM`
+    /// on whichever connection is the host's then (a refused stream says
+    /// nothing against its connection). Either way at most once.
     pub async fn send(
         self: &Arc<Self>,
         mut request: http::Request<Outgoing>,
@@ -153,7 +158,7 @@ impl Host {
                     }
                 }
             };
-            match sender.send(request).await {
+            match sender.send(request, may_retry).await {
                 Tried::Answer(answer) => return Ok(Sent::Answer(answer)),
                 Tried::Unsent(unsent, e) => {
                     self.retire_closed();
@@ -162,6 +167,17 @@ impl Host {
                     }
                     may_retry = false;
                     request = unsent;
+                }
+                Tried::Refused { why, again, error } => {
+                    self.retire_closed();
+                    tracing::debug!(refused = %why, again = again.is_some(), "the API refused a stream unprocessed");
+                    match again {
+                        Some(again) if may_retry => {
+                            may_retry = false;
+                            request = again;
+                        }
+                        _ => return Err(error),
+                    }
                 }
                 Tried::Failed(e) => {
                     self.retire_closed();
@@ -266,12 +282,20 @@ struct Handle {
 }
 
 impl Handle {
-    /// Sends `request` on this connection; one that takes no new stream (it
-    /// received a GOAWAY or failed) is marked closed, so that the next
-    /// request opens another, while its streams finish.
-    async fn send(self, request: http::Request<Outgoing>) -> Tried {
-        let tried = stream::send(self.sender, request).await;
-        if matches!(tried, Tried::Unsent(..)) {
+    /// Sends `request` on this connection (`resend`: see [`stream::send`]);
+    /// one that takes no new stream (it received a GOAWAY or failed) is
+    /// marked closed, so that the next request opens another, while its
+    /// streams finish.
+    async fn send(self, request: http::Request<Outgoing>, resend: bool) -> Tried {
+        let tried = stream::send(self.sender, request, resend).await;
+        if matches!(
+            tried,
+            Tried::Unsent(..)
+                | Tried::Refused {
+                    why: Refusal::GoingAway,
+                    ..
+                }
+        ) {
             self.open.store(false, Ordering::Relaxed);
         }
         tried

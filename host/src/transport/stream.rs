@@ -2,7 +2,9 @@
 //! (the `h2` crate under hyper, without hyper's client dispatch): the head
 //! made legal for HTTP/2, the body sent whole or piped as it comes (the
 //! pipe ends with the exchange: a caller that hangs up resets the stream),
-//! the answer's body read with its flow-control window given back.
+//! the answer's body read with its flow-control window given back; a
+//! stream the server refused without processing it (RFC 9113 §8.7) gives
+//! its request back, to go once more, when its body was held whole.
 
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
@@ -28,20 +30,6 @@ impl Outgoing {
         match self {
             Self::Whole(bytes) => super::whole(bytes),
             Self::Streamed(body) => body,
-        }
-    }
-
-    fn is_empty(&self) -> bool {
-        match self {
-            Self::Whole(bytes) => bytes.is_empty(),
-            Self::Streamed(body) => body.is_end_stream(),
-        }
-    }
-
-    fn exact_len(&self) -> Option<u64> {
-        match self {
-            Self::Whole(bytes) => Some(bytes.len() as u64),
-            Self::Streamed(body) => body.size_hint().exact(),
         }
     }
 }
@@ -110,21 +98,143 @@ impl hyper::body::Body for Answer {
 /// How one try on a connection ended.
 pub enum Tried {
     Answer(http::Response<Answer>),
-    /// The connection had closed before it took the request, which is
-    /// given back to be sent on another.
+    /// The connection had closed (or read a GOAWAY) before it took the
+    /// request, which is given back to be sent on another.
     Unsent(http::Request<Outgoing>, TransportError),
+    /// The server refused the stream without processing it, so the
+    /// request may go once more, even a POST (RFC 9113 §8.7): it is given
+    /// back (`again`) when it can go (its body was held whole and this was
+    /// its first try), else `error` says why it cannot.
+    Refused {
+        why: Refusal,
+        again: Option<http::Request<Outgoing>>,
+        error: TransportError,
+    },
     Failed(TransportError),
+}
+
+/// How a server refused a stream it had not processed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// A GOAWAY whose last stream id is below the stream's: the connection
+    /// takes no new stream.
+    GoingAway,
+    /// `RST_STREAM` with `REFUSED_STREAM`: this stream only.
+    Stream,
+}
+
+impl Refusal {
+    /// How `e`, a stream's error before its answer's head, refused the
+    /// stream unprocessed, if it did. h2 fails a stream with the server's
+    /// GOAWAY only when the GOAWAY's last stream id is below it; a stream
+    /// the GOAWAY covers ends with its answer, or with an I/O error.
+    fn of(e: &h2::Error) -> Option<Self> {
+        if !e.is_remote() {
+            None
+        } else if e.is_go_away() {
+            Some(Self::GoingAway)
+        } else if e.reason() == Some(h2::Reason::REFUSED_STREAM) {
+            Some(Self::Stream)
+        } else {
+            None
+        }
+    }
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::GoingAway => "a GOAWAY whose last stream id is below its stream",
+            Self::Stream => "REFUSED_STREAM",
+        })
+    }
+}
+
+/// A request's body as it goes: held whole (it can go again), or as it
+/// comes, with its first frame if that was already taken.
+enum Going {
+    Whole(Bytes),
+    Streamed {
+        first: Option<Frame<Bytes>>,
+        rest: Body,
+    },
+}
+
+impl Going {
+    fn is_empty(&self) -> bool {
+        matches!(self, Self::Whole(bytes) if bytes.is_empty())
+    }
+
+    fn exact_len(&self) -> Option<u64> {
+        match self {
+            Self::Whole(bytes) => Some(bytes.len() as u64),
+            Self::Streamed { first, rest } => {
+                let first = match first.as_ref().map(Frame::data_ref) {
+                    None => 0,
+                    Some(Some(data)) => data.len() as u64,
+                    Some(None) => return None,
+                };
+                rest.size_hint().exact().map(|rest| rest + first)
+            }
+        }
+    }
+}
+
+/// `body` as it goes: held whole when it is all there now (a whole body
+/// boxed, or a caller's body read with its head: its first frame is its
+/// last), so that it can go again; else as it comes, its first frame taken
+/// if it was there.
+async fn settle(body: Outgoing) -> Result<Going, TransportError> {
+    let mut body = match body {
+        Outgoing::Whole(bytes) => return Ok(Going::Whole(bytes)),
+        Outgoing::Streamed(body) if body.is_end_stream() => return Ok(Going::Whole(Bytes::new())),
+        Outgoing::Streamed(body) => body,
+    };
+    let first = std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut body).poll_frame(cx))).await;
+    Ok(match first {
+        Poll::Pending => Going::Streamed {
+            first: None,
+            rest: body,
+        },
+        Poll::Ready(None) => Going::Whole(Bytes::new()),
+        Poll::Ready(Some(Err(e))) => {
+            return Err(TransportError::Http(format!(
+                "the request's body failed: {e}"
+            )));
+        }
+        Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
+            Ok(data) if body.is_end_stream() => Going::Whole(data),
+            Ok(data) => Going::Streamed {
+                first: Some(Frame::data(data)),
+                rest: body,
+            },
+            Err(frame) => Going::Streamed {
+                first: Some(frame),
+                rest: body,
+            },
+        },
+    })
 }
 
 /// Sends `request` on the connection `sender` belongs to and waits for the
 /// answer's head, all on the caller's task: the connection's own task only
-/// moves frames.
-pub async fn send(sender: SendRequest<Bytes>, request: http::Request<Outgoing>) -> Tried {
+/// moves frames. With `resend` (its first try), a request whose body is
+/// held whole keeps its head (a copy of the header map) until the answer's
+/// head is in, to be given back if the server refuses the stream.
+pub async fn send(
+    sender: SendRequest<Bytes>,
+    request: http::Request<Outgoing>,
+    resend: bool,
+) -> Tried {
     let mut sender = match sender.ready().await {
         Ok(sender) => sender,
         Err(e) => return Tried::Unsent(request, failed(e)),
     };
     let (mut parts, body) = request.into_parts();
+    let body = match settle(body).await {
+        Ok(body) => body,
+        Err(e) => return Tried::Failed(e),
+    };
     strip_connection_headers(&mut parts.headers);
     if let Some(len) = body.exact_len()
         && (len != 0 || has_payload_semantics(&parts.method))
@@ -133,30 +243,39 @@ pub async fn send(sender: SendRequest<Bytes>, request: http::Request<Outgoing>) 
         parts.headers.insert(CONTENT_LENGTH, len.into());
     }
     let end = body.is_empty();
+    let (head, kept) = match &body {
+        Going::Whole(bytes) if resend => (copy(&parts), Some((parts, bytes.clone()))),
+        _ => (http::Request::from_parts(parts, ()), None),
+    };
+    let again = |kept: Option<(http::request::Parts, Bytes)>| {
+        kept.map(|(parts, bytes)| http::Request::from_parts(parts, Outgoing::Whole(bytes)))
+    };
+    let (response, mut sending) = match sender.send_request(head, end) {
+        Ok(sent) => sent,
+        // Nothing went: the connection stopped taking streams after `ready`.
+        Err(e) => {
+            return match again(kept) {
+                Some(request) => Tried::Unsent(request, failed(e)),
+                None => Tried::Failed(failed(e)),
+            };
+        }
+    };
     let mut piping = None;
-    let (response, mut sending) =
-        match sender.send_request(http::Request::from_parts(parts, ()), end) {
-            Ok(sent) => sent,
-            Err(e) => return Tried::Failed(failed(e)),
-        };
-    if !end {
-        match body {
-            // Buffered by h2 until the window lets it go.
-            Outgoing::Whole(bytes) => {
-                if let Err(e) = sending.send_data(bytes, true) {
-                    return Tried::Failed(failed(e));
-                }
+    match body {
+        // Buffered by h2 until the window lets it go.
+        Going::Whole(bytes) => {
+            if !end && let Err(e) = sending.send_data(bytes, true) {
+                return Tried::Failed(failed(e));
             }
-            Outgoing::Streamed(body) => {
-                let mut pipe = Box::pin(pipe(body, sending));
-                // A body that is all there goes now; one still coming goes
-                // on in a task of its own, while the answer is awaited and
-                // read, and no longer (dropped with this future or the answer).
-                let done =
-                    std::future::poll_fn(|cx| Poll::Ready(pipe.as_mut().poll(cx).is_ready()));
-                if !done.await {
-                    piping = Some(AbortOnDropHandle::new(tokio::spawn(pipe)));
-                }
+        }
+        Going::Streamed { first, rest } => {
+            let mut pipe = Box::pin(pipe(first, rest, sending));
+            // A body that is all there goes now; one still coming goes
+            // on in a task of its own, while the answer is awaited and
+            // read, and no longer (dropped with this future or the answer).
+            let done = std::future::poll_fn(|cx| Poll::Ready(pipe.as_mut().poll(cx).is_ready()));
+            if !done.await {
+                piping = Some(AbortOnDropHandle::new(tokio::spawn(pipe)));
             }
         }
     }
@@ -169,25 +288,54 @@ pub async fn send(sender: SendRequest<Bytes>, request: http::Request<Outgoing>) 
                 _pipe: piping,
             }))
         }
-        Err(e) => Tried::Failed(failed(e)),
+        Err(e) => match Refusal::of(&e) {
+            None => Tried::Failed(failed(e)),
+            Some(why) => {
+                let not_again = match (resend, &kept) {
+                    (_, Some(_)) => "",
+                    (false, None) => ", and it had already been sent once more",
+                    (true, None) => {
+                        ": its body was streamed, not held whole, so it cannot go again"
+                    }
+                };
+                Tried::Refused {
+                    why,
+                    again: again(kept),
+                    error: TransportError::Http(format!(
+                        "the server refused the request without processing it ({why}){not_again}"
+                    )),
+                }
+            }
+        },
     }
 }
 
-/// `body` onto `sending` as it comes, a frame at a time, each frame after
-/// the first sent once the stream has some window (h2 holds what the
-/// window does not yet let go); a body that fails resets the stream.
+/// `parts` as the head h2 sends (h2 sends no extensions but the extended
+/// CONNECT's protocol, which the gateway does not use).
+fn copy(parts: &http::request::Parts) -> http::Request<()> {
+    let mut head = http::Request::new(());
+    *head.method_mut() = parts.method.clone();
+    *head.uri_mut() = parts.uri.clone();
+    *head.version_mut() = parts.version;
+    *head.headers_mut() = parts.headers.clone();
+    head
+}
+
+/// `body` onto `sending` as it comes (after `first`, if its first frame
+/// was already taken), a frame at a time, each frame after the first sent
+/// once the stream has some window (h2 holds what the window does not yet
+/// let go); a body that fails resets the stream.
 ///
 /// The first frame is taken without waiting for window: a new stream has
 /// none until the connection's task has opened it, so a body that is all
-/// there (a whole one, boxed; the front door's) goes at once, with the
-/// head, in the connection's next write, as a whole body does, rather than
-/// in a task of its own and a write of its own after the stream opened.
-/// h2 holds at most that one frame, as it did the frame sent on the first
-/// byte of window.
-async fn pipe(mut body: Body, mut sending: h2::SendStream<Bytes>) {
-    let mut first = true;
+/// there goes at once, with the head, in the connection's next write, as a
+/// whole body does, rather than in a task of its own and a write of its
+/// own after the stream opened. h2 holds at most that one frame, as it did
+/// the frame sent on the first byte of window.
+async fn pipe(mut first: Option<Frame<Bytes>>, mut body: Body, mut sending: h2::SendStream<Bytes>) {
+    let mut waits = false;
     loop {
-        if !std::mem::take(&mut first) {
+        if std::mem::replace(&mut waits, true) {
             sending.reserve_capacity(1);
             while sending.capacity() == 0 {
                 match std::future::poll_fn(|cx| sending.poll_capacity(cx)).await {
@@ -196,7 +344,11 @@ async fn pipe(mut body: Body, mut sending: h2::SendStream<Bytes>) {
                 }
             }
         }
-        match body.frame().await {
+        let frame = match first.take() {
+            Some(frame) => Some(Ok(frame)),
+            None => body.frame().await,
+        };
+        match frame {
             Some(Ok(frame)) => match frame.into_data() {
                 Ok(data) => {
                     let end = body.is_end_stream();
@@ -349,8 +501,12 @@ mod tests {
         });
 
         // Whole: sent with its length, the headers HTTP/2 forbids left out.
-        let Tried::Answer(answer) =
-            send(sender.clone(), request(Outgoing::Whole("<a/>".into()))).await
+        let Tried::Answer(answer) = send(
+            sender.clone(),
+            request(Outgoing::Whole("<a/>".into())),
+            true,
+        )
+        .await
         else {
             panic!("no answer");
         };
@@ -361,7 +517,11 @@ mod tests {
         // As it comes: the second frame is sent after the head went out.
         let (tx, rx) = tokio::sync::mpsc::channel(2);
         let streamed = Chan(rx).boxed_unsync();
-        let sent = tokio::spawn(send(sender.clone(), request(Outgoing::Streamed(streamed))));
+        let sent = tokio::spawn(send(
+            sender.clone(),
+            request(Outgoing::Streamed(streamed)),
+            true,
+        ));
         tx.send("<b>".into()).await.unwrap();
         tokio::task::yield_now().await;
         tx.send("</b>".into()).await.unwrap();
@@ -395,7 +555,7 @@ mod tests {
         let (sender, server, driven) = connection().await;
         drop(server);
         driven.await.unwrap();
-        let tried = send(sender, request(Outgoing::Whole("<a/>".into()))).await;
+        let tried = send(sender, request(Outgoing::Whole("<a/>".into())), true).await;
         let Tried::Unsent(unsent, e) = tried else {
             panic!("the request was taken");
         };
@@ -451,6 +611,7 @@ mod tests {
         let call = tokio::spawn(send(
             sender,
             request(Outgoing::Streamed(Chan(rx).boxed_unsync())),
+            true,
         ));
         tx.send("<a>".into()).await.unwrap();
         bounded(async {
@@ -500,19 +661,118 @@ mod tests {
                     .body(Outgoing::Whole(Bytes::new()))
                     .unwrap()
             };
-            let Tried::Answer(answer) = send(sender.clone(), get("/long")).await else {
+            let Tried::Answer(answer) = send(sender.clone(), get("/long"), true).await else {
                 panic!("no answer");
             };
             let body = answer.into_body().collect().await.unwrap().to_bytes();
             assert_eq!(body.len(), LONG);
 
-            let Tried::Answer(answer) = send(sender, get("/short")).await else {
+            let Tried::Answer(answer) = send(sender, get("/short"), true).await else {
                 panic!("no answer");
             };
             drop(answer);
             assert_eq!(reset.recv().await, Some(Some(h2::Reason::CANCEL)));
         })
         .await;
+    }
+
+    #[tokio::test]
+    async fn a_refused_stream_gives_back_a_request_held_whole_and_fails_a_streamed_one() {
+        let (sender, server, _driven) = connection().await;
+        // Every stream is refused before its body is read.
+        let _served = serve(server, |_request, mut respond| async move {
+            respond.send_reset(h2::Reason::REFUSED_STREAM);
+        });
+        bounded(async {
+            // Whole, or streamed but all there (a whole body boxed): given
+            // back as it was, to go again, its head made legal for HTTP/2.
+            for body in [
+                Outgoing::Whole("<a/>".into()),
+                Outgoing::Streamed(super::super::whole("<a/>".into())),
+            ] {
+                let Tried::Refused {
+                    why,
+                    again: Some(again),
+                    ..
+                } = send(sender.clone(), request(body), true).await
+                else {
+                    panic!("not given back");
+                };
+                assert_eq!(why, Refusal::Stream);
+                assert_eq!(again.method(), http::Method::POST);
+                assert_eq!(again.uri(), "https://api.example/services/Soap/u/62.0");
+                assert_eq!(again.headers()["soapaction"], "getUserInfo");
+                assert_eq!(again.headers()[CONTENT_LENGTH], "4");
+                assert!(!again.headers().contains_key(CONNECTION));
+                assert!(matches!(again.body(), Outgoing::Whole(b) if &b[..] == b"<a/>"));
+            }
+
+            // Its second try is not given back.
+            let tried = send(
+                sender.clone(),
+                request(Outgoing::Whole("<a/>".into())),
+                false,
+            )
+            .await;
+            let Tried::Refused {
+                again: None, error, ..
+            } = tried
+            else {
+                panic!("given back on its second try");
+            };
+            let error = error.to_string();
+            assert!(error.contains("REFUSED_STREAM"), "{error}");
+            assert!(error.contains("already been sent once more"), "{error}");
+
+            // A body still coming had begun to go: it cannot go again.
+            let (tx, rx) = tokio::sync::mpsc::channel(2);
+            tx.send("<b>".into()).await.unwrap();
+            let streamed = Outgoing::Streamed(Chan(rx).boxed_unsync());
+            let Tried::Refused {
+                again: None, error, ..
+            } = send(sender, request(streamed), true).await
+            else {
+                panic!("a streamed body was given back");
+            };
+            let error = error.to_string();
+            assert!(
+                error.contains("refused the request without processing it"),
+                "{error}"
+            );
+            assert!(error.contains("its body was streamed"), "{error}");
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_body_that_fails_before_it_goes_fails_its_request_with_its_error() {
+        let (sender, server, _driven) = connection().await;
+        let _served = serve(server, |_request, _respond| async {});
+        let tried = send(
+            sender,
+            request(Outgoing::Streamed(Fails.boxed_unsync())),
+            true,
+        )
+        .await;
+        let Tried::Failed(e) = tried else {
+            panic!("no failure");
+        };
+        assert!(e.to_string().contains("the caller went away"), "{e}");
+    }
+
+    /// A body that fails at once.
+    struct Fails;
+
+    impl hyper::body::Body for Fails {
+        type Data = Bytes;
+        type Error = BoxError;
+
+        fn poll_frame(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+            Poll::Ready(Some(Err("the caller went away".into())))
+        }
     }
 
     #[test]
