@@ -22,7 +22,7 @@ fn check_shows_the_world_and_refuses_what_the_gateway_would() {
     assert_eq!(run.code, 0, "{}", run.output());
     assert!(
         run.stdout
-            .contains("ok, a workflow for twoway:gateway@0.3.2"),
+            .contains("ok, a workflow for twoway:gateway@0.3.3"),
         "{}",
         run.output()
     );
@@ -48,9 +48,9 @@ fn check_shows_the_world_and_refuses_what_the_gateway_would() {
     // doubled it and held 6 MB of the gateway's RSS at 256 callers.
     let image = report["memory_image"].as_u64().unwrap();
     assert!((1_000..16_000).contains(&image), "{report}");
-    for import in ["upstream", "soap"] {
+    for import in ["soap", "context"] {
         assert!(
-            names("imports").contains(&format!("twoway:gateway/{import}@0.3.2")),
+            names("imports").contains(&format!("twoway:gateway/{import}@0.3.3")),
             "{report}"
         );
     }

@@ -51,7 +51,7 @@ async fn a_component_of_the_old_wit_is_refused_with_a_rebuild_hint() {
     let gw = TestGateway::start(&sim, &workflow("old.wasm"), &[("old.wasm", WIT_0_1_0)]).await;
     let error = last_error(&gw).await.expect("a load error");
     assert!(error.contains("twoway:gateway@0.1.0"), "{error}");
-    assert!(error.contains("@0.3.0 to @0.3.2"), "{error}");
+    assert!(error.contains("@0.3.0 to @0.3.3"), "{error}");
     assert!(error.contains("rebuild"), "{error}");
     assert!(
         error.contains("no version of this workflow has loaded yet"),

@@ -207,6 +207,100 @@ async fn a_workflow_of_wit_0_3_1_runs_beside_one_the_host_reads_soap_for() {
     gw.shutdown().await;
 }
 
+/// error-cases' `/soap-call/{way}`: `operation` sent and its answer's
+/// `<result>`s read in one host call (`one-call`, WIT 0.3.3
+/// `soap.send-for-results`) or in two (`two-calls`: `upstream.send`, then
+/// `soap.results` on the body).
+async fn soap_call(gw: &TestGateway, way: &str, operation: &str) -> twoway_tests::gateway::Reply {
+    let path = format!("/tenants/acme/workflows/cases/soap-call/{way}");
+    gw.call("POST", &path, KEY, operation).await
+}
+
+/// What a caller can tell of an answer: its status and, for a problem,
+/// its code and detail; else its body.
+fn seen(reply: &twoway_tests::gateway::Reply) -> (u16, String) {
+    let shown = if reply.status == 200 {
+        reply.body.clone()
+    } else {
+        let problem = reply.json();
+        format!("{} {}", problem["code"], problem["detail"])
+    };
+    (reply.status, shown)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_call_for_results_answers_what_send_and_results_answer() {
+    // The host sending and reading in one call (0.3.3) gives a workflow
+    // what sending and handing the answer back gives (0.3.2): the same
+    // fields, the same faults, and an expired session re-logged in and
+    // retried as transparently; a workflow pinned to 0.3.2 (its `soap`
+    // without `send-for-results`) still links and runs beside them.
+    let sim = start_sim().await;
+    let gw = TestGateway::start(
+        &sim,
+        &workflows(&[
+            ("user", "get_user_info.wasm", ""),
+            ("cases", "error_cases.wasm", ""),
+            ("pinned", "wit_0_3_2.wasm", ""),
+        ]),
+        &[
+            ("get_user_info.wasm", GET_USER_INFO),
+            ("error_cases.wasm", ERROR_CASES),
+            ("wit_0_3_2.wasm", WIT_0_3_2),
+        ],
+    )
+    .await;
+    let get_user_info = "<urn:getUserInfo/>";
+    let one = soap_call(&gw, "one-call", get_user_info).await;
+    let two = soap_call(&gw, "two-calls", get_user_info).await;
+    assert_eq!(one.status, 200, "{}", one.body);
+    assert_eq!(seen(&one), seen(&two));
+    let user = gw
+        .call("GET", "/tenants/acme/workflows/user", KEY, "")
+        .await;
+    assert_eq!(user.status, 200, "{}", user.body);
+    assert_eq!(one.json(), serde_json::json!([user.json()]));
+    assert!(!one.body.contains("00D5g000004Acme!"), "no session id");
+    let pinned = gw
+        .call("GET", "/tenants/acme/workflows/pinned", KEY, "")
+        .await;
+    assert_eq!(pinned.status, 200, "{}", pinned.body);
+    assert_eq!(pinned.header("x-wit"), Some("0.3.2"));
+    assert_eq!(pinned.body, user.json()["userName"].as_str().unwrap());
+    let fields = user.json().as_object().unwrap().len().to_string();
+    assert_eq!(pinned.header("x-fields"), Some(fields.as_str()));
+
+    // Faults: a field that does not exist, an operation that does not.
+    for (operation, code) in [
+        (
+            "<urn:query><urn:queryString>SELECT Nope FROM Account</urn:queryString></urn:query>",
+            "INVALID_FIELD",
+        ),
+        ("<urn:noSuchOperation/>", "Client"),
+    ] {
+        let one = soap_call(&gw, "one-call", operation).await;
+        let two = soap_call(&gw, "two-calls", operation).await;
+        let problem = one.assert_problem(502, "upstream_fault");
+        assert!(
+            problem["detail"].as_str().unwrap().contains(code),
+            "{}",
+            one.body
+        );
+        assert_eq!(seen(&one), seen(&two), "{operation}");
+    }
+
+    // An expired session: one re-login and the retry, inside either call.
+    for way in ["one-call", "two-calls"] {
+        let logins = twoway_tests::fleet::logins(&sim).await;
+        let expired = twoway_tests::admin_post(&sim, "/sessions/expire").await;
+        assert_eq!(expired["expired"], 1, "{expired}");
+        let again = soap_call(&gw, way, get_user_info).await;
+        assert_eq!(seen(&again), seen(&two), "{way}");
+        assert_eq!(twoway_tests::fleet::logins(&sim).await, logins + 1, "{way}");
+    }
+    gw.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn lead_intake_validates_and_creates_a_lead() {
     let sim = start_sim().await;

@@ -143,6 +143,27 @@ impl From<Verdict> for WitVerdict {
     }
 }
 
+/// The error a workflow gets instead of the results of an answer that is
+/// not a success (WIT `soap.send-for-results`): the fault the verdict
+/// names; `HTTP_{status}` with the verdict's text for an unexpected body;
+/// `HTTP_{status}` without a message for a success that is not a 2xx.
+/// `None` for a 2xx success.
+pub fn unsuccessful(status: u16, verdict: WitVerdict) -> Option<Wit> {
+    let fault = match verdict {
+        WitVerdict::Fault(fault) => fault,
+        WitVerdict::Unexpected(snippet) => Fault {
+            code: format!("HTTP_{status}"),
+            message: snippet,
+        },
+        WitVerdict::Success if !(200..300).contains(&status) => Fault {
+            code: format!("HTTP_{status}"),
+            message: String::new(),
+        },
+        WitVerdict::Success => return None,
+    };
+    Some(Wit::UpstreamFault(fault))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,5 +245,32 @@ mod tests {
             WitVerdict::from(Verdict::Success),
             WitVerdict::Success
         ));
+    }
+
+    #[test]
+    fn an_answer_that_is_not_a_success_is_the_fault_a_workflow_would_read() {
+        let fault = |code: &str, message: &str| {
+            Some(Wit::UpstreamFault(Fault {
+                code: code.into(),
+                message: message.into(),
+            }))
+        };
+        let named = WitVerdict::Fault(Fault {
+            code: "INVALID_FIELD".into(),
+            message: "bad".into(),
+        });
+        assert_eq!(unsuccessful(500, named), fault("INVALID_FIELD", "bad"));
+        let page = WitVerdict::Unexpected("<html>down</html>".into());
+        assert_eq!(
+            unsuccessful(503, page),
+            fault("HTTP_503", "<html>down</html>")
+        );
+        assert_eq!(
+            unsuccessful(302, WitVerdict::Success),
+            fault("HTTP_302", "")
+        );
+        for status in [200, 201, 299] {
+            assert_eq!(unsuccessful(status, WitVerdict::Success), None);
+        }
     }
 }

@@ -19,7 +19,7 @@ pub struct Inspection {
     pub exports: Vec<String>,
     /// The world it is a component of: `workflow` or `policy`.
     pub world: &'static str,
-    /// The `twoway:gateway` version it was built against (`0.3.2`).
+    /// The `twoway:gateway` version it was built against (`0.3.3`).
     pub wit: String,
     /// Bytes of initialised data in its memories (its data segments): the
     /// memory image every live instance maps, so what each call in flight

@@ -85,8 +85,8 @@ pub enum LoadError {
 /// Components built against an earlier version of the same `0.3` track
 /// load too (the linker matches their imports to ours by semver: 0.3.1
 /// only added `front-door` to the policy world, 0.3.2 only `soap` to the
-/// workflow world).
-pub const WIT_VERSION: &str = "0.3.2";
+/// workflow world, 0.3.3 only `soap.send-for-results`).
+pub const WIT_VERSION: &str = "0.3.3";
 
 /// The `twoway:gateway` versions a component's imports name, in order
 /// (`""` for an import without a version).
@@ -676,10 +676,10 @@ mod tests {
 
     #[test]
     fn loads_components_of_the_same_wit_track_up_to_its_own() {
-        for version in ["0.3.0", "0.3.1", "0.3.2", WIT_VERSION] {
+        for version in ["0.3.0", "0.3.1", "0.3.2", "0.3.3", WIT_VERSION] {
             assert!(loads_wit(version), "{version}");
         }
-        for other in ["0.3.3", "0.2.0", "0.4.0", "1.0.0", "", "0.3", "0.3.x"] {
+        for other in ["0.3.4", "0.2.0", "0.4.0", "1.0.0", "", "0.3", "0.3.x"] {
             assert!(!loads_wit(other), "{other}");
         }
     }

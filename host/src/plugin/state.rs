@@ -1,7 +1,8 @@
 //! What one plugin call's Store holds, and the host side of the WIT imports:
 //! `upstream.send` through the tenant's session and transport, `soap` (the
-//! `<result>` elements of an answer, read natively), `context` (session
-//! facts, plugin config, logging), and a deny-all WASI.
+//! `<result>` elements of an answer, read natively, also of an answer it
+//! sends for them), `context` (session facts, plugin config, logging), and
+//! a deny-all WASI.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -196,29 +197,44 @@ impl UpstreamHost for PluginState {
         &mut self,
         request: OutboundRequest,
     ) -> wasmtime::Result<Result<UpstreamResponse, UpstreamError>> {
+        let answer = match self.exchange(request).await? {
+            Ok(answer) => answer,
+            Err(e) => return Ok(Err(e)),
+        };
+        Ok(Ok(UpstreamResponse {
+            status: answer.status,
+            headers: answer
+                .headers
+                .iter()
+                .filter_map(|(name, value)| {
+                    value.to_str().ok().map(|v| Header {
+                        name: name.as_str().to_string(),
+                        value: v.to_string(),
+                    })
+                })
+                .collect(),
+            // The answer's buffer itself when nothing else holds it.
+            body: Vec::from(answer.body),
+            verdict: answer.verdict.into(),
+        }))
+    }
+}
+
+impl PluginState {
+    /// A workflow's request sent through the tenant's session and transport
+    /// (WIT `upstream.send`, `soap.send-for-results`): the answer, or the
+    /// error the workflow gets.
+    async fn exchange(
+        &mut self,
+        request: OutboundRequest,
+    ) -> wasmtime::Result<Result<upstream::Answer, UpstreamError>> {
         let out = match outbound(request) {
             Ok(out) => out,
             Err(reason) => return Ok(Err(UpstreamError::InvalidRequest(reason))),
         };
-        let call = self.call()?;
-        let upstream = call.upstream.clone();
+        let upstream = self.call()?.upstream.clone();
         match upstream.send(out).await {
-            Ok(answer) => Ok(Ok(UpstreamResponse {
-                status: answer.status,
-                headers: answer
-                    .headers
-                    .iter()
-                    .filter_map(|(name, value)| {
-                        value.to_str().ok().map(|v| Header {
-                            name: name.as_str().to_string(),
-                            value: v.to_string(),
-                        })
-                    })
-                    .collect(),
-                // The answer's buffer itself when nothing else holds it.
-                body: Vec::from(answer.body),
-                verdict: answer.verdict.into(),
-            })),
+            Ok(answer) => Ok(Ok(answer)),
             Err(e) => {
                 let call = self.call()?;
                 tracing::debug!(tenant = %call.tenant, workflow = %call.workflow, code = %e.problem_code(), error = %e, "upstream error");
@@ -233,14 +249,7 @@ impl SoapHost for PluginState {
         &mut self,
         body: Vec<u8>,
     ) -> wasmtime::Result<Result<PackedResults, UpstreamError>> {
-        read_soap(self.response_cap()?, body, |body| {
-            let (text, fields, ends) = salesforce::results::results(body)?.into_parts(
-                |start, end| Span { start, end },
-                |name, value| ResultField { name, value },
-            );
-            Ok(PackedResults { text, fields, ends })
-        })
-        .await
+        read_soap(self.response_cap()?, body, packed_results).await
     }
 
     async fn save_results(
@@ -269,27 +278,54 @@ impl SoapHost for PluginState {
         })
         .await
     }
+
+    /// The answer is read while it is still the host's: its body never
+    /// enters the instance, and the guest makes one call instead of two.
+    async fn send_for_results(
+        &mut self,
+        request: OutboundRequest,
+    ) -> wasmtime::Result<Result<PackedResults, UpstreamError>> {
+        let answer = match self.exchange(request).await? {
+            Ok(answer) => answer,
+            Err(e) => return Ok(Err(e)),
+        };
+        if let Some(e) = super::errors::unsuccessful(answer.status, answer.verdict.into()) {
+            return Ok(Err(e));
+        }
+        read_soap(self.response_cap()?, answer.body, packed_results).await
+    }
 }
 
-/// `read` of a SOAP answer a workflow handed back (WIT `soap`): refused
-/// over `limit`, the tenant's response cap (no answer the host gave is
-/// larger), read on the blocking pool when large.
+/// The children of every `<result>` of a SOAP answer, packed (WIT
+/// `soap.packed-results`).
+fn packed_results(body: &[u8]) -> Result<PackedResults, ResultsError> {
+    let (text, fields, ends) = salesforce::results::results(body)?.into_parts(
+        |start, end| Span { start, end },
+        |name, value| ResultField { name, value },
+    );
+    Ok(PackedResults { text, fields, ends })
+}
+
+/// `read` of a SOAP answer (WIT `soap`): refused over `limit`, the
+/// tenant's response cap (no answer the host gave is larger, whatever a
+/// workflow hands back), read on the blocking pool when large.
 async fn read_soap<T: Send + 'static>(
     limit: usize,
-    body: Vec<u8>,
+    body: impl AsRef<[u8]> + Send + 'static,
     read: fn(&[u8]) -> Result<T, ResultsError>,
 ) -> wasmtime::Result<Result<T, UpstreamError>> {
-    if body.len() > limit {
+    let body_len = body.as_ref().len();
+    if body_len > limit {
         return Ok(Err(UpstreamError::TooLarge(format!(
             "the SOAP answer handed to the host is {} bytes, over the {limit}-byte response \
              cap ([upstream].max_response_kb)",
-            body.len()
+            body_len
         ))));
     }
-    let read = if body.len() <= SOAP_READ_INLINE_MAX {
-        read(&body)
+    let read = if body_len <= SOAP_READ_INLINE_MAX {
+        read(body.as_ref())
     } else {
-        tokio::task::spawn_blocking(move || read(&body))
+        tokio::task::spawn_blocking(move || read(body.as_ref()))
             .await
             .map_err(|e| wasmtime::format_err!("reading the SOAP answer failed: {e}"))?
     };

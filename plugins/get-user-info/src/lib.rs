@@ -9,9 +9,9 @@ struct GetUserInfo;
 
 impl Guest for GetUserInfo {
     fn handle(_request: InboundRequest) -> Result<WorkflowResponse, WorkflowError> {
-        let xml = soap::call(Api::SoapPartner, "<urn:getUserInfo/>")?;
-        // The host's reading, the fields left in its one text (no copies).
-        let results = soap::read_results(&xml)?;
+        // Sent and read by the host in one call: the answer stays in the
+        // host, the fields come back in its one text (no copies).
+        let results = soap::call_for_results(Api::SoapPartner, "<urn:getUserInfo/>")?;
         let info = results.first()?;
         log(
             Level::Debug,
@@ -28,7 +28,7 @@ mod tests {
     //! `handle()` run natively against the SDK's fake host.
 
     use super::*;
-    use twoway_plugin::testing::{FakeHost, json_body, request};
+    use twoway_plugin::testing::{FakeHost, json_body, request, response};
 
     const ANSWER: &str = r#"<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns="urn:partner.soap.sforce.com" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><getUserInfoResponse><result><organizationId>00D5g000004AcmeAAA</organizationId><roleId xsi:nil="true"/><userName>integration@acme.example</userName></result></getUserInfoResponse></soapenv:Body></soapenv:Envelope>"#;
 
@@ -62,6 +62,21 @@ mod tests {
         let e = GetUserInfo::handle(request("GET", "/", "")).unwrap_err();
         assert!(
             matches!(&e, WorkflowError::Upstream(UpstreamError::UpstreamFault(f)) if f.code == "INVALID_TYPE" && f.message == "sObject type 'Foo' is not supported."),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn an_html_error_page_is_an_upstream_fault_with_its_status() {
+        let host = FakeHost::install();
+        host.on(Api::SoapPartner, "POST", "").reply(response(
+            503,
+            "text/html",
+            "<html><body><h1>Service Unavailable</h1></body></html>",
+        ));
+        let e = GetUserInfo::handle(request("GET", "/", "")).unwrap_err();
+        assert!(
+            matches!(&e, WorkflowError::Upstream(UpstreamError::UpstreamFault(f)) if f.code == "HTTP_503" && f.message.contains("Service Unavailable")),
             "{e:?}"
         );
     }

@@ -12,8 +12,8 @@
 // Built by scripts/build-js-plugins (componentize-js, world `policy`) into
 // target/plugins-js/audit.wasm against the WIT world in ../../../wit.
 
-import { config, log } from "twoway:gateway/context@0.3.2";
-import { operation } from "twoway:gateway/front-door@0.3.2";
+import { config, log } from "twoway:gateway/context@0.3.3";
+import { operation } from "twoway:gateway/front-door@0.3.3";
 
 // What the request hook found; the answer hook of the same request runs in
 // this instance (a fresh one per request: nothing here crosses requests).

@@ -9,8 +9,8 @@
 // Built by scripts/build-js-plugins (componentize-js) into
 // target/plugins-js/soql_query_js.wasm against the WIT world in ../../../wit.
 
-import { send } from "twoway:gateway/upstream@0.3.2";
-import { config, log } from "twoway:gateway/context@0.3.2";
+import { send } from "twoway:gateway/upstream@0.3.3";
+import { config, log } from "twoway:gateway/context@0.3.3";
 
 // Module state lives for one call only: every call runs in a fresh instance
 // made from the snapshot taken at build time, where this is 0. The answer's

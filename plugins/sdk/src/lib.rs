@@ -2,7 +2,7 @@
 //!
 //! A workflow is a WebAssembly component that exports
 //! `handle(inbound-request) -> result<workflow-response, workflow-error>`
-//! (world `workflow` of `twoway:gateway@0.3.2`; the crate carries its own
+//! (world `workflow` of `twoway:gateway@0.3.3`; the crate carries its own
 //! copy of the WIT in `wit/`, identical to the repository's `wit/`, so a
 //! plugin builds outside this repository).
 //! Implement [`Guest`] and register it with [`export!`]:
@@ -14,8 +14,8 @@
 //!
 //! impl Guest for GetUserInfo {
 //!     fn handle(_request: InboundRequest) -> Result<WorkflowResponse, WorkflowError> {
-//!         let xml = soap::call(Api::SoapPartner, "<urn:getUserInfo/>")?;
-//!         Ok(json_response(200, &soap::result_fields(&xml)?))
+//!         let results = soap::call_for_results(Api::SoapPartner, "<urn:getUserInfo/>")?;
+//!         Ok(json_response(200, &results.first()?))
 //!     }
 //! }
 //!
@@ -27,7 +27,8 @@
 //!
 //! The host's imports are [`send`], [`session`], [`config`] and [`log`], and
 //! the SOAP readers of [`soap`] ([`soap::results`], [`soap::save_results`]:
-//! the host reads the answer). In a component (`wasm32`) they call the
+//! the host reads the answer; [`soap::call_for_results`]: the host sends
+//! the request and reads the answer in one call). In a component (`wasm32`) they call the
 //! host; compiled for the native target (`cargo test`) they call the fake
 //! host of the `testing` module (native target only; the SOAP readers run
 //! the gateway's reader in process), so `handle()` can be unit-tested

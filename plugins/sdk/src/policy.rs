@@ -38,8 +38,8 @@ pub mod bindings {
         world: "policy",
         additional_derives: [PartialEq],
         with: {
-            "twoway:gateway/types@0.3.2": crate::bindings::twoway::gateway::types,
-            "twoway:gateway/context@0.3.2": crate::bindings::twoway::gateway::context,
+            "twoway:gateway/types@0.3.3": crate::bindings::twoway::gateway::types,
+            "twoway:gateway/context@0.3.3": crate::bindings::twoway::gateway::context,
         },
         pub_export_macro: true,
         export_macro_name: "export_policy",

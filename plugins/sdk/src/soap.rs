@@ -6,7 +6,10 @@
 //! The readers ([`results`], [`result_fields`], [`save_results`]) ask the
 //! host (WIT `soap`, 0.3.2): it reads the answer natively with the bounded
 //! reader that classified it, so the workflow's fresh instance parses no
-//! XML. On the native target the same reader runs in process.
+//! XML. [`call_for_results`] and [`post_for_results`] (0.3.3) send the
+//! request and get the fields back in one call, the answer read while
+//! the host holds it. On the native target the same reader runs in
+//! process.
 //!
 //! Write no SessionHeader: the host adds the session to every envelope.
 
@@ -20,7 +23,9 @@ use crate::bindings::twoway::gateway::soap::{PackedResults, ResultField, Span};
 use crate::response::header;
 #[cfg(not(target_arch = "wasm32"))]
 use crate::testing::soap as host;
-use crate::{Api, OutboundRequest, Verdict, WorkflowError, internal, send, upstream_fault};
+use crate::{
+    Api, OutboundRequest, UpstreamError, Verdict, WorkflowError, internal, send, upstream_fault,
+};
 
 const SOAP_ENV: &str = "http://schemas.xmlsoap.org/soap/envelope/";
 const XSI: &str = "http://www.w3.org/2001/XMLSchema-instance";
@@ -89,6 +94,37 @@ pub fn call(api: Api, body: &str) -> Result<String, WorkflowError> {
     post(api, &envelope(api, body))
 }
 
+/// Wraps `body` in an [`envelope`] for `api` and [`post_for_results`]s
+/// it: the fields of every `<result>` of the answer, with no XML in the
+/// workflow.
+pub fn call_for_results(api: Api, body: &str) -> Result<Results, WorkflowError> {
+    post_for_results(api, &envelope(api, body))
+}
+
+/// Posts a complete envelope as [`post`] does and answers the fields of
+/// every `<result>` of the answer, as [`read_results`] of [`post`]'s text
+/// would, with the same errors, in one call to the host (WIT
+/// `soap.send-for-results`, 0.3.3): the host reads the answer while it
+/// holds it, so the answer never enters the workflow's instance.
+pub fn post_for_results(api: Api, envelope: &str) -> Result<Results, WorkflowError> {
+    Results::checked(host::send_for_results(&soap_request(api, envelope))?)
+}
+
+/// The request [`post`] and [`post_for_results`] send: `envelope` to the
+/// base of `api` as `text/xml`, with `SOAPAction: ""`.
+fn soap_request(api: Api, envelope: &str) -> OutboundRequest {
+    OutboundRequest {
+        api,
+        method: "POST".into(),
+        path: String::new(),
+        headers: vec![
+            header("content-type", "text/xml; charset=utf-8"),
+            header("soapaction", r#""""#),
+        ],
+        body: envelope.as_bytes().to_vec(),
+    }
+}
+
 /// Posts a complete envelope to the base of `api` (`text/xml`,
 /// `SOAPAction: ""`) and returns the response document's text.
 ///
@@ -98,16 +134,7 @@ pub fn call(api: Api, body: &str) -> Result<String, WorkflowError> {
 /// not a 2xx becomes an upstream fault with code `HTTP_{status}` and the
 /// start of the body.
 pub fn post(api: Api, envelope: &str) -> Result<String, WorkflowError> {
-    let response = send(&OutboundRequest {
-        api,
-        method: "POST".into(),
-        path: String::new(),
-        headers: vec![
-            header("content-type", "text/xml; charset=utf-8"),
-            header("soapaction", r#""""#),
-        ],
-        body: envelope.as_bytes().to_vec(),
-    })?;
+    let response = send(&soap_request(api, envelope))?;
     let status = response.status;
     failure(status, &response.verdict)?;
     // The body moves into the String when it is UTF-8 (it is, from Salesforce).
@@ -119,14 +146,21 @@ pub fn post(api: Api, envelope: &str) -> Result<String, WorkflowError> {
 /// the fault as the host read it, else code `HTTP_{status}` with the start
 /// of the body.
 pub(crate) fn failure(status: u16, verdict: &Verdict) -> Result<(), WorkflowError> {
-    match verdict {
-        Verdict::Fault(f) => Err(crate::errors::fault(f.clone())),
-        Verdict::Unexpected(snippet) => Err(upstream_fault(format!("HTTP_{status}"), snippet)),
-        Verdict::Success if !(200..300).contains(&status) => {
-            Err(upstream_fault(format!("HTTP_{status}"), ""))
+    unsuccessful(status, verdict).map_or(Ok(()), |e| Err(e.into()))
+}
+
+/// The upstream error [`failure`] passes on; `None` for a 2xx success.
+pub(crate) fn unsuccessful(status: u16, verdict: &Verdict) -> Option<UpstreamError> {
+    Some(match verdict {
+        Verdict::Fault(f) => UpstreamError::UpstreamFault(f.clone()),
+        Verdict::Unexpected(snippet) => {
+            crate::upstream_error::upstream_fault(format!("HTTP_{status}"), snippet)
         }
-        Verdict::Success => Ok(()),
-    }
+        Verdict::Success if !(200..300).contains(&status) => {
+            crate::upstream_error::upstream_fault(format!("HTTP_{status}"), "")
+        }
+        Verdict::Success => return None,
+    })
 }
 
 /// The first 200 characters of `text`, for error messages.
@@ -391,7 +425,6 @@ pub fn save_results(xml: &str) -> Result<Vec<SaveResult>, WorkflowError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::UpstreamError;
 
     const USER_INFO: &str = r#"<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns="urn:partner.soap.sforce.com" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Header><LimitInfoHeader><limitInfo><current>1</current></limitInfo></LimitInfoHeader></soapenv:Header><soapenv:Body><getUserInfoResponse><result><organizationId>00D5g000004AcmeAAA</organizationId><roleId xsi:nil="true"/><userName>a&amp;b</userName></result></getUserInfoResponse></soapenv:Body></soapenv:Envelope>"#;
 
@@ -525,6 +558,72 @@ mod tests {
                 "{e:?}"
             );
         }
+    }
+
+    #[test]
+    fn one_call_for_results_is_a_post_and_its_reading() {
+        use crate::testing::{FakeHost, fail, response};
+        let fault = r#"<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body><soapenv:Fault><faultcode>sf:INVALID_FIELD</faultcode><faultstring>INVALID_FIELD: bad</faultstring></soapenv:Fault></soapenv:Body></soapenv:Envelope>"#;
+        let host = FakeHost::install();
+        // Each answer twice: once for `call` and `read_results`, once for
+        // `call_for_results`.
+        host.on(Api::SoapPartner, "POST", "")
+            .times(2)
+            .xml(200, USER_INFO);
+        host.on(Api::SoapPartner, "POST", "")
+            .times(2)
+            .xml(500, fault);
+        host.on(Api::SoapPartner, "POST", "")
+            .times(2)
+            .reply(response(
+                503,
+                "text/html",
+                "<html><body>Service unavailable</body></html>",
+            ));
+        host.on(Api::SoapPartner, "POST", "")
+            .times(2)
+            .xml(302, USER_INFO);
+        // Well-formed where the host classifies, not in a field.
+        host.on(Api::SoapPartner, "POST", "")
+            .times(2)
+            .xml(200, &USER_INFO.replace("a&amp;b", "a&nbsp;b"));
+        host.on(Api::SoapPartner, "POST", "")
+            .times(2)
+            .fail(fail::unavailable("connection refused"));
+        let fields = |read: Result<Results, WorkflowError>| {
+            read.map(|r| r.iter().map(|f| f.to_fields()).collect::<Vec<_>>())
+        };
+        let code = |e: &WorkflowError| match e {
+            WorkflowError::Upstream(UpstreamError::UpstreamFault(f)) => f.code.clone(),
+            WorkflowError::Upstream(UpstreamError::Unavailable(_)) => "unavailable".into(),
+            other => panic!("{other:?}"),
+        };
+        for expected in [
+            "ok",
+            "INVALID_FIELD",
+            "HTTP_503",
+            "HTTP_302",
+            "INVALID_XML",
+            "unavailable",
+        ] {
+            let two_calls =
+                fields(call(Api::SoapPartner, "<urn:getUserInfo/>").and_then(|x| read_results(&x)));
+            let one_call = fields(call_for_results(Api::SoapPartner, "<urn:getUserInfo/>"));
+            assert_eq!(one_call, two_calls);
+            match &one_call {
+                Ok(results) => {
+                    assert_eq!(expected, "ok");
+                    assert_eq!(results[0].get("userName"), Some("a&b"));
+                }
+                Err(e) => assert_eq!(code(e), expected, "{e:?}"),
+            }
+        }
+        let sent = host.requests();
+        assert_eq!(sent.len(), 12);
+        assert!(
+            sent.chunks(2).all(|pair| pair[0] == pair[1]),
+            "the same request"
+        );
     }
 
     #[test]

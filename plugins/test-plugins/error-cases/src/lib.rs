@@ -11,6 +11,12 @@
 //! - `/soap-results`: the request body read as a SOAP answer by the host
 //!   (`soap::results`, WIT `soap`), its error passed on with `?`; else
 //!   `{"results": n, "fields": m}`, the counts of results and fields.
+//! - `/soap-call/{two-calls|one-call}`: the request body, a partner SOAP
+//!   operation (`<urn:getUserInfo/>`), sent and its answer's `<result>`
+//!   fields read, by `soap::call` and `soap::read_results` (WIT
+//!   `upstream.send`, then `soap.results`) or by `soap::call_for_results`
+//!   (WIT `soap.send-for-results`); errors passed on with `?`; else a JSON
+//!   array of every `<result>`'s fields.
 
 use twoway_plugin::prelude::*;
 use twoway_plugin::upstream_error as fail;
@@ -59,6 +65,16 @@ impl Guest for ErrorCases {
                 200,
                 &json!({ "results": results.len(), "fields": fields }),
             ));
+        }
+        if let Some(way) = path.strip_prefix("soap-call/") {
+            let operation = String::from_utf8_lossy(&request.body);
+            let results = match way {
+                "two-calls" => soap::read_results(&soap::call(Api::SoapPartner, &operation)?)?,
+                "one-call" => soap::call_for_results(Api::SoapPartner, &operation)?,
+                other => return Err(bad_request(format!("no way to call {other:?}"))),
+            };
+            let all: Vec<_> = results.iter().collect();
+            return Ok(json_response(200, &all));
         }
         match path {
             "own/bad-request" => Err(bad_request("built by the workflow")),
