@@ -20,6 +20,7 @@ use hyper_util::client::legacy::connect::Connection;
 
 use super::TransportError;
 use super::connector::{TlsConnection, TlsConnector};
+use super::corked;
 use super::stream::{self, Answer, Outgoing, Refusal, Tried};
 
 /// Hosts tracked per pool; past this, requests go to hyper-util's pool
@@ -219,14 +220,16 @@ impl Host {
         if !connection.connected().is_negotiated_h2() {
             return Ok(Made::Http1(connection));
         }
+        // Its writes go once a poll of its task ends (`corked`).
+        let (io, cork) = corked::cork(connection.into_inner());
         let (sender, driver) = settings()
-            .handshake::<_, Bytes>(connection.into_inner())
+            .handshake::<_, Bytes>(io)
             .await
             .map_err(|e| TransportError::Http(format!("HTTP/2 handshake: {e}")))?;
         let open = Arc::new(AtomicBool::new(true));
         let ended = open.clone();
         tokio::spawn(async move {
-            if let Err(e) = driver.await {
+            if let Err(e) = cork.drive(driver).await {
                 tracing::debug!(error = %e, "an upstream HTTP/2 connection ended");
             }
             ended.store(false, Ordering::Relaxed);

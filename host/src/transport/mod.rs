@@ -9,6 +9,7 @@
 
 mod capped;
 mod connector;
+mod corked;
 mod gzip;
 mod h2;
 mod proxy;
