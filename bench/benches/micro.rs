@@ -1,5 +1,6 @@
 //! Micro benchmarks (criterion): a plugin instantiated from its cached
-//! InstancePre and called, SOAP session injection, fault classification,
+//! InstancePre and called, SOAP session injection, the front door's read
+//! of a SOAP envelope (one pass and tree), fault classification,
 //! login response parsing, and the bounded XML parse on the worst inputs
 //! within the caps (`cargo bench -p twoway-bench --bench micro -- xml`).
 //! `cargo bench -p twoway-bench`.
@@ -23,6 +24,9 @@ const GET_USER_INFO_RESPONSE: &str = r#"<?xml version="1.0" encoding="UTF-8"?><s
 
 /// The getUserInfo request a plugin writes: no session.
 const GET_USER_INFO_REQUEST: &str = r#"<?xml version="1.0" encoding="utf-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:urn="urn:partner.soap.sforce.com"><soapenv:Body><urn:getUserInfo/></soapenv:Body></soapenv:Envelope>"#;
+
+/// The getUserInfo request the load generator's callers send (bench/src/env.rs).
+const GET_USER_INFO_WITH_SESSION: &str = r#"<?xml version="1.0" encoding="utf-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:urn="urn:partner.soap.sforce.com"><soapenv:Header><urn:SessionHeader><urn:sessionId>00DGATEWAYTOKEN!AQ0AQPpOzMoNzT8BnbFxkR5oQfVZ3Q1i0H2wY7Xk2aVmqlzZ4t0Y8b1C6d2E3f4</urn:sessionId></urn:SessionHeader></soapenv:Header><soapenv:Body><urn:getUserInfo/></soapenv:Body></soapenv:Envelope>"#;
 
 fn plugins_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/target/wasm32-wasip2/release")
@@ -109,6 +113,24 @@ fn inject(c: &mut Criterion) {
         b.iter(|| {
             let mut headers = http::HeaderMap::new();
             salesforce::inject(Api::Rest, &session, &mut headers, b"").expect("injected")
+        })
+    });
+}
+
+/// The front door's read of a client's envelope (session, operation, the
+/// split for the tenant's session): in one pass, and from the bounded tree
+/// it falls back to.
+fn envelope(c: &mut Criterion) {
+    use twoway::salesforce::Envelope;
+    let body = bytes::Bytes::from_static(GET_USER_INFO_WITH_SESSION.as_bytes());
+    c.bench_function(
+        "salesforce::Envelope: the bench's getUserInfo, one pass",
+        |b| b.iter(|| Envelope::plain(Api::SoapPartner, &body).expect("plain")),
+    );
+    c.bench_function("salesforce::Envelope: the bench's getUserInfo, tree", |b| {
+        b.iter(|| {
+            let doc = twoway::xml::parse(&body).expect("parsed");
+            Envelope::of_tree(Api::SoapPartner, &body, &doc)
         })
     });
 }
@@ -236,5 +258,5 @@ fn xml(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, plugin, inject, classify, login, xml);
+criterion_group!(benches, plugin, inject, envelope, classify, login, xml);
 criterion_main!(benches);

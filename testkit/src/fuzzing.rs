@@ -36,6 +36,7 @@ pub fn xml_inject_classify(data: &[u8]) {
     }
     check_outline(data);
     check_plain_results(data);
+    check_plain_envelope(data);
     let session = Secret::new(SESSION_ID);
     let mut content_type = HeaderMap::new();
     content_type.insert(
@@ -102,6 +103,23 @@ fn check_plain_results(data: &[u8]) {
             Ok(read),
             "the plain reader and the tree read the results alike"
         );
+    }
+}
+
+/// What the plain reader of a SOAP request envelope reads, the tree reads
+/// the same, for every SOAP API; what it leaves, the tree reads (or
+/// refuses) alone.
+fn check_plain_envelope(data: &[u8]) {
+    let body = bytes::Bytes::copy_from_slice(data);
+    for api in Api::ALL.into_iter().filter(|api| api.is_soap()) {
+        if let Some(read) = salesforce::Envelope::plain(api, data) {
+            let doc = xml::parse(&body).expect("the tree reads what the plain reader reads");
+            assert_eq!(
+                salesforce::Envelope::of_tree(api, &body, &doc),
+                read,
+                "the plain reader and the tree read the envelope alike"
+            );
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 //! in the client's format when the request line names a front-door path
 //! (a SOAP fault, Salesforce's JSON error array), else problem+json.
 
+use std::borrow::Cow;
 use std::io::IoSlice;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
@@ -249,7 +250,7 @@ fn front_door_path(start: &[u8]) -> Option<String> {
     if !path.starts_with('/') {
         return None;
     }
-    super::front_door::claims(path)
+    super::front_door::claims(path).map(Cow::into_owned)
 }
 
 /// A whole answer the gateway wrote (its body in one piece) as the bytes

@@ -96,7 +96,7 @@ async fn answer(
     // branch (the front door's), whichever route the request takes.
     if let Some(path) = front_door {
         return Box::pin(super::front_door::handle(
-            shared, caller, path, request, request_id,
+            shared, caller, &path, request, request_id,
         ))
         .await;
     }

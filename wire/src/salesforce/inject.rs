@@ -34,13 +34,13 @@ const RESPONSE_SECRETS: [HeaderName; 5] = [
 
 /// A request body checked once and split where the session goes, so that
 /// a retry after a re-login neither parses nor checks it again.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Prepared {
     api: Api,
     body: Body,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Body {
     /// REST, Bulk and Apex REST bodies go as written.
     AsIs(Bytes),
@@ -148,6 +148,42 @@ pub fn strip_secrets(headers: &mut HeaderMap) {
     }
 }
 
+/// Where the session goes in an envelope, and the SessionHeaders that go
+/// out of it: found in the tree ([`soap`]) or by the plain reader
+/// ([`super::envelope`]).
+pub(super) struct Places<'t> {
+    /// The Envelope's first SOAP Header, if it has one.
+    pub first_header: Option<HeaderAt<'t>>,
+    /// Just past the Envelope's start tag (`None`: unterminated).
+    pub envelope_open_end: Option<usize>,
+    /// The prefix the Envelope was written with (`soapenv:`), or "".
+    pub envelope_prefix: &'t str,
+    /// Every SessionHeader in a SOAP Header, but those inside one already
+    /// listed, in document order.
+    pub removed: Vec<Range<usize>>,
+}
+
+/// The first SOAP Header of an envelope.
+pub(super) struct HeaderAt<'t> {
+    /// From its start tag's `<` to the end of the element.
+    pub range: Range<usize>,
+    /// The offset of its start tag's `>` from `range.start` (`None`:
+    /// unterminated).
+    pub gt: Option<usize>,
+    /// The name it was written with (`soapenv:Header`).
+    pub qname: &'t str,
+}
+
+impl Prepared {
+    /// A SOAP envelope for `api` split around where the session id goes.
+    pub(super) fn soap(api: Api, head: String, tail: String) -> Self {
+        Self {
+            api,
+            body: Body::Soap { head, tail },
+        }
+    }
+}
+
 /// The envelope with every SessionHeader in its Header removed and ours
 /// added, split where our session id goes.
 fn soap(ns: &str, doc: &roxmltree::Document<'_>) -> Result<(String, String), SalesforceError> {
@@ -172,37 +208,77 @@ fn soap(ns: &str, doc: &roxmltree::Document<'_>) -> Result<(String, String), Sal
     if !xml::elements(envelope).any(|c| c.has_tag_name((SOAP_ENV, "Body"))) {
         return Err(not("the Envelope has no Body".into()));
     }
-    // Ours, split around the session id: `ours_head` id `ours_tail`.
-    let ours_head = format!(r#"<SessionHeader xmlns="{ns}"><sessionId>"#);
-    let ours_tail = "</sessionId></SessionHeader>";
     let open_end = |node: roxmltree::Node<'_, '_>| {
         let range = node.range();
         scan::tag_end(&text[range.start..range.end]).map(|i| range.start + i + 1)
     };
-    // (range replaced, text before the session id, text after it if the
-    // session goes here); exactly one edit carries the session.
-    let mut edits: Vec<(Range<usize>, String, Option<String>)> = Vec::new();
     let headers: Vec<_> = xml::elements(envelope)
         .filter(|c| c.has_tag_name((SOAP_ENV, "Header")))
         .collect();
-    match headers.first() {
+    let mut removed = Vec::new();
+    for header in &headers {
+        // Document order: a SessionHeader inside one already removed goes
+        // with it (one pass, not a walk up the ancestors of each).
+        let mut removed_to = 0;
+        for node in header
+            .descendants()
+            .filter(|n| n.is_element() && n.tag_name().name() == "SessionHeader")
+        {
+            let range = node.range();
+            if range.start >= removed_to {
+                removed_to = range.end;
+                removed.push(range);
+            }
+        }
+    }
+    let places = Places {
+        first_header: headers.first().map(|&first| HeaderAt {
+            range: first.range(),
+            gt: scan::tag_end(&text[first.range().start..]),
+            qname: qname(text, first),
+        }),
+        envelope_open_end: open_end(envelope),
+        envelope_prefix: qname_prefix(text, envelope),
+        removed,
+    };
+    splice(ns, text, places)
+}
+
+/// `text`, an envelope for the API of namespace `ns`, without the
+/// SessionHeaders `places` lists and with ours where it says, split where
+/// our session id goes.
+pub(super) fn splice(
+    ns: &str,
+    text: &str,
+    places: Places<'_>,
+) -> Result<(String, String), SalesforceError> {
+    let not = |why: String| SalesforceError::NotAnEnvelope(why);
+    // Ours, split around the session id: `ours_head` id `ours_tail`.
+    let ours_head = format!(r#"<SessionHeader xmlns="{ns}"><sessionId>"#);
+    let ours_tail = "</sessionId></SessionHeader>";
+    // (range replaced, text before the session id, text after it if the
+    // session goes here); exactly one edit carries the session.
+    let mut edits: Vec<(Range<usize>, String, Option<String>)> = Vec::new();
+    match places.first_header {
         None => {
-            let at = open_end(envelope)
+            let at = places
+                .envelope_open_end
                 .ok_or_else(|| not("its Envelope start tag is unterminated".into()))?;
-            let prefix = qname_prefix(text, envelope);
+            let prefix = places.envelope_prefix;
             edits.push((
                 at..at,
                 format!("<{prefix}Header>{ours_head}"),
                 Some(format!("{ours_tail}</{prefix}Header>")),
             ));
         }
-        Some(&first) => {
-            let range = first.range();
+        Some(first) => {
+            let range = first.range;
             let open = &text[range.start..];
-            let end = scan::tag_end(open)
+            let end = first
+                .gt
                 .ok_or_else(|| not("its Header start tag is unterminated".into()))?;
             if open[..end].ends_with('/') {
-                let qname = qname(text, first);
+                let qname = first.qname;
                 let start_tag = &open[..end - 1];
                 edits.push((
                     range.clone(),
@@ -215,21 +291,12 @@ fn soap(ns: &str, doc: &roxmltree::Document<'_>) -> Result<(String, String), Sal
             }
         }
     }
-    for header in &headers {
-        // Document order: a SessionHeader inside one already removed goes
-        // with it (one pass, not a walk up the ancestors of each).
-        let mut removed_to = 0;
-        for node in header
-            .descendants()
-            .filter(|n| n.is_element() && n.tag_name().name() == "SessionHeader")
-        {
-            let range = node.range();
-            if range.start >= removed_to {
-                removed_to = range.end;
-                edits.push((range, String::new(), None));
-            }
-        }
-    }
+    edits.extend(
+        places
+            .removed
+            .into_iter()
+            .map(|range| (range, String::new(), None)),
+    );
     edits.sort_by_key(|(r, _, _)| (r.start, r.end));
     let mut head = None;
     let mut out = String::with_capacity(text.len() + 256);
@@ -259,9 +326,13 @@ fn qname<'t>(text: &'t str, node: roxmltree::Node<'_, '_>) -> &'t str {
 
 /// `prefix:` of the element's written name, or "" when unprefixed.
 fn qname_prefix<'t>(text: &'t str, node: roxmltree::Node<'_, '_>) -> &'t str {
-    let name = qname(text, node);
-    match name.find(':') {
-        Some(i) => &name[..=i],
+    prefix_of(qname(text, node))
+}
+
+/// `prefix:` of a written name, or "" when unprefixed.
+pub(super) fn prefix_of(qname: &str) -> &str {
+    match qname.find(':') {
+        Some(i) => &qname[..=i],
         None => "",
     }
 }

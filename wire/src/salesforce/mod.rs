@@ -6,6 +6,7 @@
 
 mod api;
 mod classify;
+mod envelope;
 mod inject;
 mod limits;
 mod login;
@@ -15,6 +16,7 @@ mod scan;
 
 pub use api::{Api, Instance, resolve};
 pub use classify::{Fault, Outcome, RestError, Verdict, classify};
+pub use envelope::Envelope;
 pub use inject::{Prepared, inject, prepare, prepare_parsed, strip_secrets};
 pub use limits::api_usage;
 pub use login::{LoginFailure, LoginResult, login_envelope, login_path, parse_login_response};

@@ -1,41 +1,16 @@
 //! The `<result>` fields of a SOAP answer read in one pass over its text,
 //! without the bounds pass and without a tree, for answers written in the
-//! plain subset of XML that Salesforce writes: ASCII names, the five
-//! entities and character references, few namespace declarations, no
-//! comments, CDATA, processing instructions or carriage returns, at most
-//! [`MAX_BODY`] bytes. Whatever falls outside the subset is `None`, and the
-//! caller reads it with the bounded parse instead ([`super::results`]); so
-//! every answer this reader gives is the one the tree gives, and an answer
-//! it refuses is refused exactly as before. Its own work is linear by
-//! construction (the caps below are far inside those of
-//! [`crate::xml::bounds`], which any answer it reads therefore passes).
+//! plain subset of XML that Salesforce writes ([`crate::xml::plain`]).
+//! Whatever falls outside the subset is `None`, and the caller reads it
+//! with the bounded parse instead ([`super::results`]); so every answer
+//! this reader gives is the one the tree gives, and an answer it refuses is
+//! refused exactly as before.
 
 use super::Results;
 use crate::xml::XSI;
+use crate::xml::plain::{self, Attributes, Element, Visit};
 
-/// Largest answer read here (under it, [`crate::xml::MAX_NODES`] cannot be
-/// reached and the namespace work stays under its budget).
-pub const MAX_BODY: usize = 64 * 1024;
-/// Deepest element (the caps' is 256).
-const MAX_DEPTH: usize = 64;
-/// Most attributes on one element (256).
-const MAX_ATTRIBUTES: usize = 16;
-/// Most namespace declarations in scope (128). At 8, an element that
-/// declares one costs at most 64 of the bounds pass's namespace work, under
-/// the 16 a byte its budget allows for the 13 bytes the element takes.
-const MAX_IN_SCOPE: usize = 8;
-/// Longest name (1,024).
-const MAX_NAME: usize = 256;
-
-/// The XML declarations read as they are (roxmltree checks any other's
-/// syntax; those go to the tree).
-const DECLARATIONS: [&str; 3] = [
-    r#"<?xml version="1.0" encoding="UTF-8"?>"#,
-    r#"<?xml version="1.0" encoding="utf-8"?>"#,
-    r#"<?xml version="1.0"?>"#,
-];
-const XML_NAMESPACE: &str = "http://www.w3.org/XML/1998/namespace";
-const XMLNS_NAMESPACE: &str = "http://www.w3.org/2000/xmlns/";
+pub use crate::xml::plain::MAX_BODY;
 
 /// What an open element is to the answer's results (the path the tree's
 /// reader follows: the root's first `Body`, its first element, that
@@ -51,23 +26,10 @@ enum Role {
     Field(u32, u32, Option<u32>),
 }
 
-/// One attribute of a start tag: prefix, local name, value as written.
-type Attribute<'a> = (&'a str, &'a str, &'a str);
-
 /// The fields of every `<result>` of `body`, as [`super::results`] reads
 /// them; `None` when `body` is not in the plain subset (see the module).
 pub fn results(body: &[u8]) -> Option<Results> {
-    if body.len() > MAX_BODY {
-        return None;
-    }
-    let text = std::str::from_utf8(body).ok()?;
-    let mut reader = Reader {
-        text,
-        bytes: body,
-        pos: 0,
-        open: Vec::with_capacity(16),
-        scope: Vec::with_capacity(MAX_IN_SCOPE),
-        attributes: Vec::with_capacity(MAX_ATTRIBUTES),
+    let reader = Fields {
         body_seen: false,
         operation_seen: false,
         read: Results {
@@ -75,223 +37,34 @@ pub fn results(body: &[u8]) -> Option<Results> {
             ..Results::default()
         },
     };
-    reader.document()?;
-    Some(reader.read)
+    plain::read(body, reader).map(|fields| fields.read)
 }
 
-struct Reader<'a> {
-    text: &'a str,
-    bytes: &'a [u8],
-    pos: usize,
-    /// The open elements: qualified name, declarations made, role.
-    open: Vec<(&'a str, usize, Role)>,
-    /// Namespace declarations in scope, innermost last: prefix ("" for the
-    /// default namespace), namespace.
-    scope: Vec<(&'a str, &'a str)>,
-    /// The current start tag's attributes (declarations are in `scope`).
-    attributes: Vec<Attribute<'a>>,
+struct Fields {
     body_seen: bool,
     operation_seen: bool,
     read: Results,
 }
 
-fn is_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\n')
-}
+impl<'a> Visit<'a> for Fields {
+    type Role = Role;
 
-fn is_name_start(b: u8) -> bool {
-    b.is_ascii_alphabetic() || b == b'_'
-}
-
-/// The bytes of a name in the plain subset: ASCII letters and digits, `_`,
-/// `-`, `.` and the prefix's `:`.
-const NAME: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        table[b] =
-            (b as u8).is_ascii_alphanumeric() || matches!(b as u8, b'_' | b'-' | b'.' | b':');
-        b += 1;
-    }
-    table
-};
-
-impl<'a> Reader<'a> {
-    /// document ::= declaration? S* element S*
-    fn document(&mut self) -> Option<()> {
-        if let Some(declaration) = DECLARATIONS.iter().find(|d| self.text.starts_with(*d)) {
-            self.pos = declaration.len();
-        }
-        self.skip_space();
-        if self.bytes.get(self.pos) != Some(&b'<') {
-            return None;
-        }
-        self.start_tag()?;
-        while !self.open.is_empty() {
-            self.content()?;
-            if self.pos >= self.bytes.len() {
-                return None;
-            }
-            match self.bytes.get(self.pos + 1)? {
-                b'/' => self.end_tag()?,
-                b'!' | b'?' => return None,
-                _ => self.start_tag()?,
-            }
-        }
-        self.skip_space();
-        (self.pos == self.bytes.len()).then_some(())
-    }
-
-    fn skip_space(&mut self) {
-        while self.bytes.get(self.pos).copied().is_some_and(is_space) {
-            self.pos += 1;
-        }
-    }
-
-    /// The qualified name at `pos`, its prefix (empty when it has none) and
-    /// its local name; `None` unless both parts are ASCII names.
-    fn qname(&mut self) -> Option<(&'a str, &'a str, &'a str)> {
-        let start = self.pos;
-        let rest = &self.bytes[start..];
-        let len = rest
-            .iter()
-            .position(|&b| !NAME[b as usize])
-            .unwrap_or(rest.len());
-        self.pos = start + len;
-        let qname = &self.text[start..self.pos];
-        let (prefix, local) = match qname.bytes().position(|b| b == b':') {
-            Some(at) => (&qname[..at], &qname[at + 1..]),
-            None => ("", qname),
-        };
-        let starts_well = |part: &str| part.bytes().next().is_some_and(is_name_start);
-        let plain = len <= MAX_NAME
-            && starts_well(local)
-            && !local.contains(':')
-            && (local.len() == len || starts_well(prefix));
-        plain.then_some((qname, prefix, local))
-    }
-
-    /// `<name attributes>` or `<name attributes/>` at `pos`.
-    fn start_tag(&mut self) -> Option<()> {
-        self.pos += 1;
-        let (qname, prefix, local) = self.qname()?;
-        if self.open.len() == MAX_DEPTH || matches!(prefix, "xml" | "xmlns") {
-            return None;
-        }
-        let scope_before = self.scope.len();
-        self.attributes.clear();
-        let empty = loop {
-            let spaced = self.bytes.get(self.pos).copied().is_some_and(is_space);
-            self.skip_space();
-            match self.bytes.get(self.pos)? {
-                b'>' => {
-                    self.pos += 1;
-                    break false;
-                }
-                b'/' => {
-                    if self.bytes.get(self.pos + 1) != Some(&b'>') {
-                        return None;
-                    }
-                    self.pos += 2;
-                    break true;
-                }
-                _ if spaced => self.attribute(scope_before)?,
-                _ => return None,
-            }
-        };
-        if !prefix.is_empty() {
-            self.namespace(prefix)?;
-        }
-        let role = self.role(local)?;
-        if empty {
-            self.scope.truncate(scope_before);
-            self.close(role);
-        } else {
-            self.open
-                .push((qname, self.scope.len() - scope_before, role));
-        }
-        Some(())
-    }
-
-    /// `name="value"` at `pos`: a namespace declaration goes into the
-    /// scope, any other attribute into `attributes`.
-    fn attribute(&mut self, scope_before: usize) -> Option<()> {
-        let (_, prefix, local) = self.qname()?;
-        self.skip_space();
-        if self.bytes.get(self.pos) != Some(&b'=') {
-            return None;
-        }
-        self.pos += 1;
-        self.skip_space();
-        let quote = *self.bytes.get(self.pos)?;
-        if !matches!(quote, b'"' | b'\'') {
-            return None;
-        }
-        let start = self.pos + 1;
-        let len = memchr::memchr(quote, &self.bytes[start..])?;
-        let value = &self.text[start..start + len];
-        self.pos = start + len + 1;
-        // No `<`, no character to normalise (tab, line feed, carriage
-        // return) or outside XML's, every `&` a reference.
-        check_text(value, true)?;
-        let declared = match (prefix, local) {
-            ("xmlns", "xml" | "xmlns") | ("xml", _) => return None,
-            ("xmlns", name) => Some(name),
-            ("", "xmlns") => Some(""),
-            _ => None,
-        };
-        match declared {
-            Some(name) => {
-                let ours = &self.scope[scope_before..];
-                if value.contains('&')
-                    || (!name.is_empty() && value.is_empty())
-                    || matches!(value, XML_NAMESPACE | XMLNS_NAMESPACE)
-                    || ours.iter().any(|(p, _)| *p == name)
-                    || self.scope.len() == MAX_IN_SCOPE
-                {
-                    return None;
-                }
-                self.scope.push((name, value));
-            }
-            None => {
-                // Two of one local name may be one attribute twice (the
-                // tree's error); the tree tells.
-                if self.attributes.len() == MAX_ATTRIBUTES
-                    || self.attributes.iter().any(|(_, l, _)| *l == local)
-                {
-                    return None;
-                }
-                self.attributes.push((prefix, local, value));
-            }
-        }
-        Some(())
-    }
-
-    /// The namespace `prefix` is bound to; `None` when unbound.
-    fn namespace(&self, prefix: &str) -> Option<&'a str> {
-        self.scope
-            .iter()
-            .rev()
-            .find(|(p, _)| *p == prefix)
-            .map(|(_, ns)| *ns)
-    }
-
-    /// What the element `local` just started is, once its attributes are
-    /// read: the field's name and value start are written for a field.
-    fn role(&mut self, local: &'a str) -> Option<Role> {
-        let mut nil = false;
-        for &(prefix, name, value) in &self.attributes {
-            if prefix.is_empty() {
-                continue;
-            }
-            let namespace = self.namespace(prefix)?;
-            nil |= namespace == XSI && name == "nil" && decoded(value) == "true";
-        }
-        let depth = self.open.len() + 1;
-        let parent = self.open.last().map(|(_, _, role)| *role);
+    /// What the element just started is: the field's name and value start
+    /// are written for a field.
+    fn start(
+        &mut self,
+        element: &Element<'a>,
+        attributes: &Attributes<'a, '_>,
+        parent: Option<Role>,
+    ) -> Option<Role> {
+        let nil = attributes
+            .namespaced()
+            .any(|(ns, name, value)| ns == XSI && name == "nil" && plain::decoded(value) == "true");
         let role = match parent {
             None => Role::Other,
-            Some(Role::Other) if depth == 2 && local == "Body" && !self.body_seen => {
+            Some(Role::Other)
+                if element.depth == 2 && element.local == "Body" && !self.body_seen =>
+            {
                 self.body_seen = true;
                 Role::Body
             }
@@ -299,9 +72,9 @@ impl<'a> Reader<'a> {
                 self.operation_seen = true;
                 Role::Operation
             }
-            Some(Role::Operation) if local == "result" => Role::Result,
+            Some(Role::Operation) if element.local == "result" => Role::Result,
             Some(Role::Result) => {
-                let name = self.read.push(local);
+                let name = self.read.push(element.local);
                 let value = (!nil).then_some(self.read.text.len() as u32);
                 Role::Field(name.start, name.end, value)
             }
@@ -310,8 +83,19 @@ impl<'a> Reader<'a> {
         Some(role)
     }
 
+    /// Text written to the field it belongs to.
+    fn text(&mut self, role: Role, text: &'a str, references: bool) {
+        if let Role::Field(_, _, Some(_)) = role {
+            if references {
+                plain::decode_into(text, &mut self.read.text);
+            } else {
+                self.read.text.push_str(text);
+            }
+        }
+    }
+
     /// The element of `role` ends: a field and a result are complete.
-    fn close(&mut self, role: Role) {
+    fn end(&mut self, role: Role, _: usize) {
         match role {
             Role::Field(start, end, value) => {
                 let value = value.map(|from| from..self.read.text.len() as u32);
@@ -321,140 +105,4 @@ impl<'a> Reader<'a> {
             _ => {}
         }
     }
-
-    /// `</name>` at `pos`, closing the innermost open element.
-    fn end_tag(&mut self) -> Option<()> {
-        let (open, declared, role) = self.open.pop()?;
-        // `</`, the open element's name and no more of a name.
-        let name_end = self.pos + 2 + open.len();
-        if !self.bytes[self.pos + 2..].starts_with(open.as_bytes())
-            || self.bytes.get(name_end).is_some_and(|&b| NAME[b as usize])
-        {
-            return None;
-        }
-        self.pos = name_end;
-        self.skip_space();
-        if self.bytes.get(self.pos) != Some(&b'>') {
-            return None;
-        }
-        self.pos += 1;
-        self.scope.truncate(self.scope.len() - declared);
-        self.close(role);
-        Some(())
-    }
-
-    /// Text up to the next `<`, written to the field it belongs to.
-    fn content(&mut self) -> Option<()> {
-        let rest = &self.bytes[self.pos..];
-        let len = memchr::memchr(b'<', rest).unwrap_or(rest.len());
-        let text = &self.text[self.pos..self.pos + len];
-        self.pos += len;
-        if text.is_empty() {
-            return Some(());
-        }
-        let references = check_text(text, false)?;
-        if let Some((_, _, Role::Field(_, _, Some(_)))) = self.open.last() {
-            if references {
-                decode_into(text, &mut self.read.text);
-            } else {
-                self.read.text.push_str(text);
-            }
-        }
-        Some(())
-    }
-}
-
-/// Checks `text`, an element's text or (`in_attribute`) an attribute's
-/// value, in one pass: every `&` starts a reference roxmltree reads (the
-/// five entities, a character reference to a character of XML), no `]]>`,
-/// no `<`, no character outside XML's (U+FFFE, U+FFFF, controls) and no
-/// carriage return (roxmltree normalises it), nor, in an attribute, a tab
-/// or line feed (normalised to spaces). `Some(true)` when it has a
-/// reference to decode; `None` when it is not plain.
-fn check_text(text: &str, in_attribute: bool) -> Option<bool> {
-    let bytes = text.as_bytes();
-    let mut references = false;
-    let mut at = 0;
-    while let Some(&b) = bytes.get(at) {
-        match b {
-            b'&' => {
-                let (_, after) = reference(&text[at..])?;
-                at = text.len() - after.len();
-                references = true;
-                continue;
-            }
-            b']' if bytes[at..].starts_with(b"]]>") => return None,
-            // U+FFFE and U+FFFF: EF BF BE, EF BF BF.
-            0xEF if bytes.get(at + 1) == Some(&0xBF)
-                && matches!(bytes.get(at + 2), Some(0xBE | 0xBF)) =>
-            {
-                return None;
-            }
-            b'\t' | b'\n' if !in_attribute => {}
-            b'<' | 0..0x20 => return None,
-            _ => {}
-        }
-        at += 1;
-    }
-    Some(references)
-}
-
-/// The reference at the start of `text` (which starts with `&`): the
-/// character it stands for and the text after it.
-fn reference(text: &str) -> Option<(char, &str)> {
-    let end = text.find(';')?;
-    let name = &text[1..end];
-    let c = match name {
-        "lt" => '<',
-        "gt" => '>',
-        "amp" => '&',
-        "apos" => '\'',
-        "quot" => '"',
-        _ => {
-            let number = name.strip_prefix('#')?;
-            let (digits, radix) = match number.strip_prefix('x') {
-                Some(hex) => (hex, 16),
-                None => (number, 10),
-            };
-            let valid = |b: u8| match radix {
-                16 => b.is_ascii_hexdigit(),
-                _ => b.is_ascii_digit(),
-            };
-            if digits.is_empty() || digits.len() > 8 || !digits.bytes().all(valid) {
-                return None;
-            }
-            let c = char::from_u32(u32::from_str_radix(digits, radix).ok()?)?;
-            let xml_char = matches!(c, '\t' | '\n' | '\r')
-                || (c >= ' ' && !matches!(c, '\u{FFFE}' | '\u{FFFF}'));
-            xml_char.then_some(c)?
-        }
-    };
-    Some((c, &text[end + 1..]))
-}
-
-/// `text` (checked by [`check_text`]) with its references replaced,
-/// appended to `out`.
-fn decode_into(text: &str, out: &mut String) {
-    let mut rest = text;
-    while let Some(at) = rest.find('&') {
-        out.push_str(&rest[..at]);
-        match reference(&rest[at..]) {
-            Some((c, after)) => {
-                out.push(c);
-                rest = after;
-            }
-            None => return,
-        }
-    }
-    out.push_str(rest);
-}
-
-/// `value` (checked by [`check_text`]) with its references replaced.
-fn decoded(value: &str) -> std::borrow::Cow<'_, str> {
-    if !value.contains('&') {
-        return value.into();
-    }
-    let mut out = String::with_capacity(value.len());
-    decode_into(value, &mut out);
-    out.into()
 }

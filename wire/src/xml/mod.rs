@@ -2,12 +2,14 @@
 //! that touches SOAP: untrusted XML is parsed only through [`parse`], which
 //! refuses, in one linear pass before parsing ([`bounds`]), every shape
 //! whose parse would cost more than linear time or memory, or outlined
-//! through [`outline`] (the same pass, no tree).
+//! through [`outline`] (the same pass, no tree); documents in the plain
+//! subset Salesforce writes may be read in one pass by [`plain`].
 
 use std::borrow::Cow;
 
 pub mod bounds;
 pub mod outline;
+pub mod plain;
 
 pub use bounds::{
     MAX_ATTRIBUTE_VALUE, MAX_ATTRIBUTES, MAX_DEPTH, MAX_DOCUMENT_ATTRIBUTES,

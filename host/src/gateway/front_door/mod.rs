@@ -81,14 +81,14 @@ struct Served {
 pub async fn handle(
     shared: &Shared,
     caller: &Caller,
-    path: String,
+    path: &str,
     request: http::Request<hyper::body::Incoming>,
     request_id: &str,
 ) -> http::Response<crate::transport::Body> {
     let started = Instant::now();
-    let route = route::route(&path);
-    let served = proxy::serve(shared, caller, &route, &path, request, request_id).await;
-    let api = route.api_name(&path);
+    let route = route::route(path);
+    let served = proxy::serve(shared, caller, &route, path, request, request_id).await;
+    let api = route.api_name(path);
     super::access::front_door(served.tenant.as_deref(), api);
     // The gateway's own refusals, for the dashboard's recent problems.
     if let Some(code) = super::access::problem_code(&served.response) {

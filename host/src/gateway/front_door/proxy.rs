@@ -19,7 +19,7 @@ use crate::gateway::auth::Caller;
 use crate::gateway::linger;
 use crate::gateway::{Generation, Shared};
 use crate::problem::{ProblemCode, UpstreamCode};
-use crate::salesforce::Api;
+use crate::salesforce::{Api, Envelope};
 use crate::transport::{self, Capped, Overrun, StreamError};
 use crate::upstream::{Answer, Carried, Forward};
 use crate::xml;
@@ -103,32 +103,40 @@ pub(super) async fn serve(
     };
     let (api, rewrite, soap_session, soap_operation, prepared) = match route {
         Route::Soap { api, version } => {
-            let doc = match xml::parse(&body) {
-                Ok(doc) => doc,
-                Err(e) => {
-                    let error = FrontDoorError::new(
-                        ProblemCode::BadRequest,
-                        format!("the body is not a SOAP envelope the gateway accepts: {e}"),
-                    );
-                    return refuse(route, false, error, request_id);
+            // Split for the session now, in one pass over an envelope in
+            // the plain subset clients write, else from the tree; should
+            // that fail, the upstream layer refuses it as it would any body.
+            let envelope = match Envelope::plain(*api, &body) {
+                Some(envelope) => envelope,
+                None => {
+                    let doc = match xml::parse(&body) {
+                        Ok(doc) => doc,
+                        Err(e) => {
+                            let error = FrontDoorError::new(
+                                ProblemCode::BadRequest,
+                                format!("the body is not a SOAP envelope the gateway accepts: {e}"),
+                            );
+                            return refuse(route, false, error, request_id);
+                        }
+                    };
+                    if matches!(api, Api::SoapPartner | Api::SoapEnterprise)
+                        && let Some(request) = login::soap_login(&doc)
+                    {
+                        return soap_login(
+                            shared, caller, route, *api, version, request, request_id,
+                        )
+                        .await;
+                    }
+                    Envelope::of_tree(*api, &body, &doc)
                 }
             };
-            if matches!(api, Api::SoapPartner | Api::SoapEnterprise)
-                && let Some(request) = login::soap_login(&doc)
-            {
-                return soap_login(shared, caller, route, *api, version, request, request_id).await;
-            }
-            let session = xml::soap_header(&doc).and_then(|header| {
-                header
-                    .descendants()
-                    .find(|n| n.is_element() && n.tag_name().name() == "sessionId")
-                    .map(|n| n.text().unwrap_or("").to_string())
-            });
-            let operation = xml::soap_body_element(&doc).map(|n| n.tag_name().name().to_string());
-            // Split for the session now, from this parse; should that fail,
-            // the upstream layer refuses it as it would any body.
-            let prepared = crate::salesforce::prepare_parsed(*api, &body, &doc).ok();
-            (*api, false, session, operation, prepared)
+            (
+                *api,
+                false,
+                envelope.session,
+                envelope.operation,
+                envelope.prepared,
+            )
         }
         Route::OAuthToken => {
             return oauth_login(shared, caller, route, &parts.method, &body, request_id).await;

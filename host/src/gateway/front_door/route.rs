@@ -4,6 +4,8 @@
 //! taken as clients write them (`//services`, trailing slashes) but never
 //! with a `.` or `..` segment.
 
+use std::borrow::Cow;
+
 use crate::salesforce::Api;
 
 /// The format a client reads errors in.
@@ -80,10 +82,18 @@ fn is_bulk2(path: &str) -> bool {
 
 /// The path with its leading slashes collapsed to one (`//services` as
 /// Data Loader and the sf CLI write it), when it is Salesforce's surface.
-pub fn normalise(path: &str) -> Option<String> {
-    let path = format!("/{}", path.trim_start_matches('/'));
-    (path == "/services" || path.starts_with("/services/") || path.starts_with("/id/"))
-        .then_some(path)
+/// Borrowed when it has one already (most paths), so that asking costs no
+/// allocation.
+pub fn normalise(path: &str) -> Option<Cow<'_, str>> {
+    let rest = path.trim_start_matches('/');
+    let ours = rest == "services" || rest.starts_with("services/") || rest.starts_with("id/");
+    if !ours {
+        return None;
+    }
+    Some(match path.len() - rest.len() {
+        1 => Cow::Borrowed(path),
+        _ => Cow::Owned(format!("/{rest}")),
+    })
 }
 
 /// The route of a normalised path.
