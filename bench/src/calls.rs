@@ -284,7 +284,7 @@ async fn measure(
     settle(&version).await;
     let cpu = crate::gateway::sample("thread-self")?.cpu_seconds - cpu_before;
     Ok(Row {
-        label: *label,
+        label,
         ahead,
         p50: spaced[spaced.len() / 2],
         mean: spaced.iter().sum::<Duration>() / spaced.len() as u32,

@@ -156,8 +156,7 @@ fn cargo_build(dir: &Path) -> Result<PathBuf, BuildError> {
                 .into_iter()
                 .filter_map(|f| f.as_str().map(PathBuf::from))
         })
-        .filter(|file| file.extension().is_some_and(|e| e == "wasm"))
-        .last()
+        .rfind(|file| file.extension().is_some_and(|e| e == "wasm"))
         .ok_or_else(|| BuildError::NoComponent(tool.to_string()))
 }
 

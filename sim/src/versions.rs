@@ -17,7 +17,7 @@ pub fn served(text: &str) -> Option<u32> {
 pub fn label(major: u32) -> String {
     let i = major.saturating_sub(OLDEST);
     let season = ["Summer", "Winter", "Spring"][(i % 3) as usize];
-    format!("{season} '{}", 14 + (i + 2) / 3)
+    format!("{season} '{}", 14 + i.div_ceil(3))
 }
 
 /// `/services/data/`: every served version, oldest first.

@@ -140,7 +140,7 @@ async fn bulk1_csv_batches_run_and_report_per_record() {
     );
     // The job lists its batch and counts; closing it stops new batches.
     let list = bulk.v1("GET", &format!("job/{job}/batch"), "", "").await;
-    assert_eq!(xml_texts(&list.body, "id"), [batch_id.clone()]);
+    assert_eq!(xml_texts(&list.body, "id"), std::slice::from_ref(&batch_id));
     let closed = bulk
         .v1(
             "POST",

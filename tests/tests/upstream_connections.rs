@@ -180,11 +180,14 @@ async fn serve_h2(
             }
         };
         let next = tokio::select! {
-            accepted = connection.accept() => Next::Request(accepted),
+            accepted = connection.accept() => Next::Request(Box::new(accepted)),
             Some(done) = ask => Next::Shut(done),
         };
         match next {
-            Next::Request(Some(Ok((request, respond)))) => {
+            Next::Request(accepted) => {
+                let Some(Ok((request, respond))) = *accepted else {
+                    break;
+                };
                 tokio::spawn(answer(
                     request,
                     respond,
@@ -194,7 +197,6 @@ async fn serve_h2(
                     released.clone(),
                 ));
             }
-            Next::Request(_) => break,
             Next::Shut(done) => {
                 shut = None;
                 connection.graceful_shutdown();
@@ -210,19 +212,20 @@ async fn serve_h2(
     }
 }
 
+/// A stream the test server accepted, or why it took none.
+type Accepted = Option<
+    Result<
+        (
+            http::Request<h2::RecvStream>,
+            h2::server::SendResponse<Bytes>,
+        ),
+        h2::Error,
+    >,
+>;
+
 /// What [`serve_h2`] does next.
 enum Next {
-    Request(
-        Option<
-            Result<
-                (
-                    http::Request<h2::RecvStream>,
-                    h2::server::SendResponse<Bytes>,
-                ),
-                h2::Error,
-            >,
-        >,
-    ),
+    Request(Box<Accepted>),
     Shut(tokio::sync::oneshot::Sender<()>),
 }
 
@@ -265,7 +268,7 @@ fn call(url: &str, n: usize) -> http::Request<Bytes> {
 /// the status and the body of the answer.
 async fn sent(transport: &Transport, url: &str, n: usize) -> (u16, Bytes) {
     let request = call(url, n);
-    if n % 2 == 0 {
+    if n.is_multiple_of(2) {
         let reply = transport.send(request).await.expect("an answer");
         return (reply.status, reply.body);
     }

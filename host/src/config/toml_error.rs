@@ -188,7 +188,7 @@ mod tests {
         // The literal forms a pasted secret can take, each around the canary.
         let literals = [
             format!(r#""pa\"ss-{CANARY}""#),
-            format!(r#""pa\\"#),
+            r#""pa\\"#.to_string(),
             format!(r#""a`b`{CANARY}`""#),
             format!(r#""line\n{CANARY}\r\t""#),
             format!(r#""pässwörd-{CANARY}-ü→€""#),

@@ -130,7 +130,7 @@ async fn answer(
         let status = response.status().as_u16();
         shared
             .problems
-            .record(code, status, tenant, workflow, None, &request_id);
+            .record(code, status, tenant, workflow, None, request_id);
     }
     if let Some((tenant, workflow)) = labels {
         let status = response.status().as_u16();

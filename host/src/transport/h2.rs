@@ -147,7 +147,7 @@ impl Host {
                                     parked
                                         .lock()
                                         .unwrap_or_else(|e| e.into_inner())
-                                        .insert(authority.to_string(), connection);
+                                        .insert(authority.to_string(), *connection);
                                 }
                                 self.http1.store(true, Ordering::Relaxed);
                                 return Ok(Sent::Http1 {
@@ -218,7 +218,7 @@ impl Host {
     ) -> Result<Made, TransportError> {
         let connection = connector.clone().connect(uri.clone()).await?;
         if !connection.connected().is_negotiated_h2() {
-            return Ok(Made::Http1(connection));
+            return Ok(Made::Http1(Box::new(connection)));
         }
         // Its writes go once a poll of its task ends (`corked`).
         let (io, cork) = corked::cork(connection.into_inner());
@@ -305,10 +305,11 @@ impl Handle {
     }
 }
 
-/// A new connection.
+/// A new connection (the HTTP/1.1 one boxed: it is the TLS session itself,
+/// over a kilobyte, and handed on once).
 enum Made {
     H2(Handle),
-    Http1(TlsConnection),
+    Http1(Box<TlsConnection>),
 }
 
 /// Lets connection `id` go once it has not been handed out for `idle`

@@ -110,14 +110,14 @@ pub fn handle(call: &Call<'_>) -> Reply {
         ("POST", ["job", id, "batch"]) => bulk.with_job(id, |job| bulk.add_batch(&job)),
         ("GET", ["job", id, "batch"]) => bulk.with_job(id, |job| info::batch_list(&job)),
         ("GET", ["job", id, "batch", batch]) => {
-            bulk.with_batch(id, batch, |job, b| info::batch(200, &job, b))
+            bulk.with_batch(id, batch, |job, b| info::batch(200, job, b))
         }
         ("GET", ["job", id, "batch", batch, "result"]) => {
-            bulk.with_batch(id, batch, |job, b| bulk.results(&job, b).bulk_result())
+            bulk.with_batch(id, batch, |job, b| bulk.results(job, b).bulk_result())
         }
         ("GET", ["job", id, "batch", batch, "result", result]) => {
             bulk.with_batch(id, batch, |job, b| {
-                bulk.result_set(&job, b, result).bulk_result()
+                bulk.result_set(job, b, result).bulk_result()
             })
         }
         _ => error(Format::of_request(call), "InvalidUrl", "unknown resource"),

@@ -126,13 +126,13 @@ fn composite(api: &Rest<'_, '_>, body: &[u8]) -> Reply {
         }
         outputs.insert(reference.clone(), body.clone());
         let mut headers = serde_json::Map::new();
-        if reply.status == 201 {
-            if let Some(id) = body["id"].as_str() {
-                headers.insert(
-                    "Location".into(),
-                    json!(format!("{}/{id}", url.split('?').next().unwrap_or(""))),
-                );
-            }
+        if reply.status == 201
+            && let Some(id) = body["id"].as_str()
+        {
+            headers.insert(
+                "Location".into(),
+                json!(format!("{}/{id}", url.split('?').next().unwrap_or(""))),
+            );
         }
         results.push(json!({ "body": body, "httpHeaders": headers, "httpStatusCode": reply.status, "referenceId": reference }));
     }

@@ -34,10 +34,8 @@ pub fn parse(text: &str) -> Result<Query, QueryError> {
     };
     let query = p.query(Level::Top)?;
     // `ALL ROWS` (Apex) and `FOR VIEW/REFERENCE/UPDATE` change nothing here.
-    if p.keyword("FOR") {
-        if !(p.keyword("VIEW") || p.keyword("REFERENCE") || p.keyword("UPDATE")) {
-            return Err(p.unexpected());
-        }
+    if p.keyword("FOR") && !(p.keyword("VIEW") || p.keyword("REFERENCE") || p.keyword("UPDATE")) {
+        return Err(p.unexpected());
     }
     if !matches!(p.peek(), Tok::End) {
         return Err(p.unexpected());
@@ -320,10 +318,10 @@ impl Parser {
     }
 
     fn operand(&mut self) -> Result<Operand, QueryError> {
-        if let (Tok::Word(w), Tok::Open) = (self.peek(), self.peek_at(1)) {
-            if Function::from_name(w).is_some() {
-                return Ok(Operand::Aggregate(self.aggregate()?));
-            }
+        if let (Tok::Word(w), Tok::Open) = (self.peek(), self.peek_at(1))
+            && Function::from_name(w).is_some()
+        {
+            return Ok(Operand::Aggregate(self.aggregate()?));
         }
         Ok(Operand::Field(self.path()?))
     }

@@ -124,10 +124,10 @@ impl State {
             batches: Vec::new(),
         };
         let jobs = inner.jobs.entry(org_id.to_string()).or_default();
-        if jobs.len() >= MAX_JOBS {
-            if let Some(i) = jobs.iter().position(|j| j.state != "Open") {
-                jobs.remove(i);
-            }
+        if jobs.len() >= MAX_JOBS
+            && let Some(i) = jobs.iter().position(|j| j.state != "Open")
+        {
+            jobs.remove(i);
         }
         jobs.push(job.clone());
         Ok(job)

@@ -244,10 +244,10 @@ impl<'r> Data<'r> {
             ));
             row.cells.len() - 1
         });
-        if let Cell::Parent(Some(parent_row)) = &mut row.cells[index].1 {
-            if let Some(parent) = parent_row.id.as_deref().and_then(|id| self.record(id)) {
-                self.put(parent_row, parent, rest, &names[1..], field);
-            }
+        if let Cell::Parent(Some(parent_row)) = &mut row.cells[index].1
+            && let Some(parent) = parent_row.id.as_deref().and_then(|id| self.record(id))
+        {
+            self.put(parent_row, parent, rest, &names[1..], field);
         }
     }
 

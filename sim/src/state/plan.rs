@@ -138,7 +138,7 @@ pub fn plan<'s>(
     if p.offset > 2000 {
         return Err(QueryError::new(
             "NUMBER_OUTSIDE_VALID_RANGE",
-            format!("Maximum SOQL offset allowed is 2000"),
+            "Maximum SOQL offset allowed is 2000".to_string(),
             query.object.at,
         ));
     }

@@ -135,10 +135,10 @@ impl State {
             });
         }
         let locator = ids::query_locator();
-        if inner.cursors.len() >= MAX_CURSORS {
-            if let Some(oldest) = inner.cursor_order.pop_front() {
-                inner.cursors.remove(&oldest);
-            }
+        if inner.cursors.len() >= MAX_CURSORS
+            && let Some(oldest) = inner.cursor_order.pop_front()
+        {
+            inner.cursors.remove(&oldest);
         }
         inner.cursor_order.push_back(locator.clone());
         inner.cursors.insert(

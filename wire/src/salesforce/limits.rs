@@ -33,9 +33,7 @@ fn from_soap_header(body: &[u8]) -> Option<(u64, u64)> {
     // decoding the text.
     static FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
         std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"LimitInfoHeader"));
-    if FINDER.find(window).is_none() {
-        return None;
-    }
+    FINDER.find(window)?;
     let text = scan::window(body, scan::WINDOW);
     let (mut in_header, mut in_info) = (false, false);
     let (mut current, mut limit, mut kind) = (None, None, None);
