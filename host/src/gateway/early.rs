@@ -213,7 +213,7 @@ fn replacement(written: &[u8], start: &[u8]) -> Option<Vec<u8>> {
         ),
         _ => return None,
     };
-    let request_id = format!("{:032x}", rand::random::<u128>());
+    let request_id = super::routing::fresh_request_id();
     let mut problem = Problem::new(code, detail);
     problem.request_id = request_id.clone();
     if let Some(path) = front_door_path(start) {

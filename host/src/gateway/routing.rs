@@ -174,10 +174,18 @@ fn request_id(headers: &http::HeaderMap) -> String {
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.chars().all(|c| c.is_ascii_graphic()))
         .map(str::to_string)
-        .unwrap_or_else(|| {
-            let n: u128 = rand::random();
-            format!("{n:032x}")
-        })
+        .unwrap_or_else(fresh_request_id)
+}
+
+/// A new request id: 128 random bits as 32 lowercase hex digits (written
+/// out by hand: `format!("{:032x}")` of a `u128` cost more than the bits).
+pub(super) fn fresh_request_id() -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let n: u128 = rand::random();
+    (0..32)
+        .rev()
+        .map(|digit| char::from(HEX[(n >> (4 * digit)) as usize & 0xf]))
+        .collect()
 }
 
 /// `(tenant, workflow, rest)` of a workflow route.
@@ -426,5 +434,24 @@ mod tests {
         assert_eq!(request_id(&h), "abc-123");
         h.insert("x-request-id", "has space".parse().unwrap());
         assert_ne!(request_id(&h), "has space");
+    }
+
+    #[test]
+    fn fresh_request_ids_are_32_hex_digits_and_differ() {
+        let ids: Vec<String> = (0..64)
+            .map(|_| request_id(&http::HeaderMap::new()))
+            .collect();
+        for id in &ids {
+            assert_eq!(id.len(), 32, "{id}");
+            assert!(
+                id.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')),
+                "{id}"
+            );
+        }
+        let distinct: std::collections::HashSet<&String> = ids.iter().collect();
+        assert_eq!(distinct.len(), ids.len());
+        // The digits are the random number's, most significant first.
+        let n = u128::from_str_radix(&ids[0], 16).unwrap();
+        assert_eq!(format!("{n:032x}"), ids[0]);
     }
 }
