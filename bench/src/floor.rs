@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use twoway::gateway::Shape;
@@ -45,7 +45,7 @@ pub struct FloorArgs {
 /// `SO_REUSEPORT` socket and its own upstream pool; `shared`, one runtime.
 pub async fn serve(args: FloorArgs) -> anyhow::Result<()> {
     let transport = crate::env::transport(&args.pki, args.pool)?;
-    let base: Arc<str> = args.upstream.trim_end_matches('/').into();
+    let base = Arc::new(Base::parse(&args.upstream)?);
     if let Shape::PerCore(cores) = Shape::from_env()? {
         return per_core(transport, base, cores);
     }
@@ -63,7 +63,7 @@ fn say_where(addr: SocketAddr) -> anyhow::Result<()> {
 }
 
 /// [`serve`] on `cores` threads.
-fn per_core(transport: Transport, base: Arc<str>, cores: usize) -> anyhow::Result<()> {
+fn per_core(transport: Transport, base: Arc<Base>, cores: usize) -> anyhow::Result<()> {
     let bind = |addr: SocketAddr| -> std::io::Result<std::net::TcpListener> {
         let socket = tokio::net::TcpSocket::new_v4()?;
         socket.set_reuseport(true)?;
@@ -110,7 +110,7 @@ fn per_core(transport: Transport, base: Arc<str>, cores: usize) -> anyhow::Resul
 async fn accept(
     listener: tokio::net::TcpListener,
     transport: Transport,
-    base: Arc<str>,
+    base: Arc<Base>,
 ) -> anyhow::Result<()> {
     loop {
         let (tcp, _) = listener.accept().await?;
@@ -125,11 +125,53 @@ async fn accept(
     }
 }
 
+/// Where requests go: the API's scheme and authority, parsed once.
+pub struct Base {
+    scheme: http::uri::Scheme,
+    authority: http::uri::Authority,
+}
+
+impl Base {
+    /// `upstream` (e.g. https://localhost:PORT), which names no path.
+    fn parse(upstream: &str) -> anyhow::Result<Self> {
+        let uri: http::Uri = upstream
+            .parse()
+            .with_context(|| format!("the upstream {upstream:?}"))?;
+        let parts = uri.into_parts();
+        let path = parts.path_and_query.as_ref().map_or("/", |p| p.as_str());
+        match (parts.scheme, parts.authority) {
+            (Some(scheme), Some(authority)) if path == "/" => Ok(Self { scheme, authority }),
+            _ => anyhow::bail!("the upstream {upstream:?} is not a scheme and a host alone"),
+        }
+    }
+
+    /// The API's URI of a caller's `path` (the caller's path and query, as
+    /// it came: no second parse, as nginx forwards it).
+    fn uri(&self, path: Option<&http::uri::PathAndQuery>) -> Result<http::Uri, http::Error> {
+        let mut parts = http::uri::Parts::default();
+        parts.scheme = Some(self.scheme.clone());
+        parts.authority = Some(self.authority.clone());
+        parts.path_and_query = Some(
+            path.cloned()
+                .unwrap_or_else(|| http::uri::PathAndQuery::from_static("/")),
+        );
+        Ok(http::Uri::from_parts(parts)?)
+    }
+}
+
+/// The request headers the floor sends on.
+fn sent_on() -> [http::HeaderName; 2] {
+    [
+        http::header::CONTENT_TYPE,
+        http::HeaderName::from_static("soapaction"),
+    ]
+}
+
 /// One request: its body read whole, sent on with its content type and
 /// SOAPAction, the answer's status, content type and body returned.
 async fn forward(
     transport: &Transport,
-    base: &str,
+    base: &Base,
     request: http::Request<hyper::body::Incoming>,
 ) -> http::Response<Full<Bytes>> {
     let answer = |status: u16, body: Bytes| {
@@ -139,26 +181,24 @@ async fn forward(
         response
     };
     let (parts, body) = request.into_parts();
-    let body = match Limited::new(body, MAX_BODY).collect().await {
-        Ok(body) => body.to_bytes(),
+    let body = match twoway::transport::read_whole(body, MAX_BODY).await {
+        Ok(body) => body,
         Err(e) => return answer(400, format!("could not read the body: {e}").into()),
     };
-    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
-    let mut upstream = http::Request::builder()
-        .method(parts.method)
-        .uri(format!("{base}{path}"));
-    for name in [
-        http::header::CONTENT_TYPE,
-        http::HeaderName::from_static("soapaction"),
-    ] {
-        if let Some(value) = parts.headers.get(&name) {
-            upstream = upstream.header(name, value);
-        }
-    }
-    let upstream = match upstream.body(body) {
-        Ok(request) => request,
+    let uri = match base.uri(parts.uri.path_and_query()) {
+        Ok(uri) => uri,
         Err(e) => return answer(400, format!("invalid request: {e}").into()),
     };
+    let mut headers = http::HeaderMap::with_capacity(2);
+    for name in sent_on() {
+        if let Some(value) = parts.headers.get(&name) {
+            headers.insert(name, value.clone());
+        }
+    }
+    let mut upstream = http::Request::new(body);
+    *upstream.method_mut() = parts.method;
+    *upstream.uri_mut() = uri;
+    *upstream.headers_mut() = headers;
     match transport.send(upstream).await {
         Ok(reply) => {
             let mut response = answer(reply.status, reply.body);

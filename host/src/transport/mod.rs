@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::combinators::UnsyncBoxBody;
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 
@@ -288,7 +288,7 @@ impl Transport {
     /// Sends `request` and reads the whole answer, under the response timeout
     /// and the body cap.
     pub async fn send(&self, request: http::Request<Bytes>) -> Result<Reply, TransportError> {
-        let target = target(&request);
+        let target = Target::of(&request);
         let request = request.map(Outgoing::Whole);
         let limit = self.settings.max_response_bytes;
         let exchange = async {
@@ -299,26 +299,17 @@ impl Transport {
             if hyper::body::Body::size_hint(&body).lower() > limit as u64 {
                 return Err(TransportError::TooLarge { limit });
             }
-            let body = Limited::new(body, limit).collect().await.map_err(|e| {
-                if e.downcast_ref::<http_body_util::LengthLimitError>()
-                    .is_some()
-                {
-                    TransportError::TooLarge { limit }
-                } else {
-                    TransportError::Http(e.to_string())
-                }
-            })?;
             Ok(Reply {
                 status: parts.status.as_u16(),
                 headers: parts.headers,
-                body: body.to_bytes(),
+                body: read_whole(body, limit).await?,
             })
         };
         tokio::time::timeout(self.settings.response_timeout, exchange)
             .await
             .map_err(|_| TransportError::Timeout {
                 phase: "waiting for the response",
-                target,
+                target: target.to_string(),
                 after: self.settings.response_timeout,
             })?
     }
@@ -330,13 +321,13 @@ impl Transport {
     /// at most the response timeout for each of its frames; its size is
     /// the caller's to bound.
     pub async fn open(&self, request: http::Request<Body>) -> Result<Opened, TransportError> {
-        let target = target(&request);
+        let target = Target::of(&request);
         let after = self.settings.response_timeout;
         let exchange = self.request(request.map(Outgoing::Streamed));
         let response = tokio::time::timeout(after, exchange).await.map_err(|_| {
             TransportError::Timeout {
                 phase: "waiting for the response",
-                target,
+                target: target.to_string(),
                 after,
             }
         })??;
@@ -344,35 +335,70 @@ impl Transport {
     }
 }
 
-/// The whole of `body` (from [`Transport::open`]), at most `limit` bytes.
-pub async fn read_whole(mut body: Body, limit: usize) -> Result<Bytes, TransportError> {
-    let mut whole = bytes::BytesMut::new();
+/// The whole of `body` (an answer from [`Transport::open`], or any body
+/// of [`Bytes`]), at most `limit` bytes. A body of one frame, as most
+/// answers are, is that frame's bytes, not a copy.
+pub async fn read_whole<B>(body: B, limit: usize) -> Result<Bytes, TransportError>
+where
+    B: hyper::body::Body<Data = Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+{
+    let mut body = body;
+    let mut first = Bytes::new();
+    let mut more: Option<bytes::BytesMut> = None;
     while let Some(frame) = body.frame().await {
-        let frame = frame.map_err(|e| match e.downcast_ref::<StreamError>() {
-            Some(StreamError::Idle { after }) => TransportError::Timeout {
-                phase: "reading the response",
-                target: "the API".into(),
-                after: *after,
-            },
-            _ => TransportError::Http(e.to_string()),
-        })?;
-        if let Some(data) = frame.data_ref() {
-            if whole.len() + data.len() > limit {
-                return Err(TransportError::TooLarge { limit });
+        let frame = frame.map_err(|e| {
+            let e: BoxError = e.into();
+            match e.downcast_ref::<StreamError>() {
+                Some(StreamError::Idle { after }) => TransportError::Timeout {
+                    phase: "reading the response",
+                    target: "the API".into(),
+                    after: *after,
+                },
+                _ => TransportError::Http(e.to_string()),
             }
-            whole.extend_from_slice(data);
+        })?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        if data.is_empty() {
+            continue;
+        }
+        let had = more.as_ref().map_or(first.len(), bytes::BytesMut::len);
+        if had + data.len() > limit {
+            return Err(TransportError::TooLarge { limit });
+        }
+        match &mut more {
+            Some(more) => more.extend_from_slice(&data),
+            None if first.is_empty() => first = data,
+            None => {
+                let mut both = bytes::BytesMut::with_capacity(had + data.len());
+                both.extend_from_slice(&first);
+                both.extend_from_slice(&data);
+                more = Some(both);
+            }
         }
     }
-    Ok(whole.freeze())
+    Ok(more.map_or(first, bytes::BytesMut::freeze))
 }
 
-/// The host and port `request` goes to, for errors.
-fn target<B>(request: &http::Request<B>) -> String {
-    request
-        .uri()
-        .authority()
-        .map(|a| a.to_string())
-        .unwrap_or_default()
+/// The host and port a request goes to, kept for an error and spelled
+/// out only if one happens.
+struct Target(Option<http::uri::Authority>);
+
+impl Target {
+    fn of<B>(request: &http::Request<B>) -> Self {
+        Self(request.uri().authority().cloned())
+    }
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.0 {
+            Some(authority) => authority.fmt(f),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Finds our connector's typed error inside hyper's, if there is one.
@@ -416,5 +442,66 @@ fn clone_error(e: &TransportError) -> TransportError {
             reason: reason.clone(),
         },
         other => TransportError::Http(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::VecDeque;
+    use std::task::{Context, Poll};
+
+    use hyper::body::Frame;
+
+    use super::*;
+
+    /// A body of these frames, then the end; `None` is a frame that fails.
+    struct Frames(VecDeque<Option<&'static [u8]>>);
+
+    impl hyper::body::Body for Frames {
+        type Data = Bytes;
+        type Error = BoxError;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+            Poll::Ready(self.0.pop_front().map(|frame| match frame {
+                Some(data) => Ok(Frame::data(Bytes::from_static(data))),
+                None => Err("the peer reset it".into()),
+            }))
+        }
+    }
+
+    fn frames(frames: &[Option<&'static [u8]>]) -> Frames {
+        Frames(frames.iter().copied().collect())
+    }
+
+    #[tokio::test]
+    async fn a_whole_body_is_its_one_frame_or_its_frames_joined_within_the_cap() {
+        let one: &'static [u8] = b"<soapenv:Envelope/>";
+        let read = read_whole(frames(&[Some(one)]), 64).await.unwrap();
+        assert_eq!(read.as_ptr(), one.as_ptr(), "one frame was copied");
+
+        let parts = [
+            Some(&b""[..]),
+            Some(b"ab"),
+            Some(b""),
+            Some(b"cd"),
+            Some(b"e"),
+        ];
+        assert_eq!(read_whole(frames(&parts), 5).await.unwrap(), "abcde");
+        assert_eq!(read_whole(frames(&[]), 5).await.unwrap(), "");
+
+        for parts in [&[Some(&b"abcdef"[..])][..], &[Some(b"ab"), Some(b"cdef")]] {
+            let e = read_whole(frames(parts), 5).await.unwrap_err();
+            assert!(matches!(e, TransportError::TooLarge { limit: 5 }), "{e}");
+        }
+        let e = read_whole(frames(&[Some(b"ab"), None]), 5)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&e, TransportError::Http(why) if why.contains("reset")),
+            "{e}"
+        );
     }
 }
