@@ -382,32 +382,35 @@ fn failed(e: h2::Error) -> TransportError {
 
 /// The headers HTTP/2 forbids (RFC 9113 8.2.2), as hyper removes them.
 fn strip_connection_headers(headers: &mut http::HeaderMap) {
-    // Most requests carry none: one pass over their few names says so,
-    // where a removal for each forbidden name is a lookup each, every request.
-    if !headers.keys().any(is_connection_specific) {
-        return;
-    }
-    for name in [
-        HeaderName::from_static("keep-alive"),
-        HeaderName::from_static("proxy-connection"),
-        TRANSFER_ENCODING,
-        UPGRADE,
-    ] {
-        headers.remove(name);
-    }
-    if headers.get(TE).is_some_and(|te| te != "trailers") {
-        headers.remove(TE);
-    }
-    if let Some(listed) = headers.remove(CONNECTION)
-        && let Ok(listed) = listed.to_str()
-    {
-        for name in listed.split(',') {
-            headers.remove(name.trim());
+    // One pass over the request's few names finds them; most requests
+    // carry none, and then nothing else is done.
+    let found: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| is_connection_specific(name))
+        .cloned()
+        .collect();
+    for name in found {
+        if name == TE {
+            if headers.get(TE).is_some_and(|te| te != "trailers") {
+                headers.remove(TE);
+            }
+        } else if name == CONNECTION {
+            // It and every header it lists.
+            if let Some(listed) = headers.remove(CONNECTION)
+                && let Ok(listed) = listed.to_str()
+            {
+                for other in listed.split(',') {
+                    headers.remove(other.trim());
+                }
+            }
+        } else {
+            headers.remove(name);
         }
     }
 }
 
-/// Whether `name` is one [`strip_connection_headers`] may remove.
+/// Whether `name` is one HTTP/2 forbids: `te` only when it is not
+/// "trailers", `connection` with every header it lists.
 fn is_connection_specific(name: &HeaderName) -> bool {
     [CONNECTION, TRANSFER_ENCODING, UPGRADE, TE].contains(name)
         || matches!(name.as_str(), "keep-alive" | "proxy-connection")
