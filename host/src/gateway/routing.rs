@@ -177,15 +177,10 @@ fn request_id(headers: &http::HeaderMap) -> String {
         .unwrap_or_else(fresh_request_id)
 }
 
-/// A new request id: 128 random bits as 32 lowercase hex digits (written
-/// out by hand: `format!("{:032x}")` of a `u128` cost more than the bits).
+/// A new request id: 128 random bits as 32 lowercase hex digits
+/// (`hex::encode`: `format!("{:032x}")` of a `u128` cost more than the bits).
 pub(super) fn fresh_request_id() -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let n: u128 = rand::random();
-    (0..32)
-        .rev()
-        .map(|digit| char::from(HEX[(n >> (4 * digit)) as usize & 0xf]))
-        .collect()
+    hex::encode(rand::random::<u128>().to_be_bytes())
 }
 
 /// `(tenant, workflow, rest)` of a workflow route.

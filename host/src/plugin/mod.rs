@@ -638,10 +638,7 @@ impl Runtime {
 
 /// A component's version id: the first 16 hex digits of its SHA-256.
 pub fn version_id(bytes: &[u8]) -> String {
-    sha2::Sha256::digest(bytes)[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hex::encode(&sha2::Sha256::digest(bytes)[..8])
 }
 
 /// The trap's own message, without wasmtime's backtrace lines.

@@ -44,12 +44,8 @@ impl SessionSettings {
         for value in super::strategy::plan(&self.auth).values {
             field(value);
         }
-        hex(&hash.finalize())
+        hex::encode(hash.finalize())
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

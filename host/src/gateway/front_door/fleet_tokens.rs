@@ -65,10 +65,6 @@ pub struct FleetTokens {
     read: Script,
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn unavailable(e: StoreError) -> TokenError {
     TokenError::Unavailable(e.to_string())
 }
@@ -84,7 +80,7 @@ impl FleetTokens {
 
     /// The record's key name: nothing about the token can be learned from it.
     fn record(&self, digest: &[u8; 32]) -> String {
-        let id = self.shelf.sealer.key_id(&hex(digest));
+        let id = self.shelf.sealer.key_id(&hex::encode(digest));
         format!("{}:tok:{id}", self.shelf.prefix)
     }
 

@@ -92,8 +92,7 @@ pub async fn issue(
     max: usize,
 ) -> Result<(Secret, Grant), TokenError> {
     let random: [u8; 32] = rand::random();
-    let hex: String = random.iter().map(|b| format!("{b:02x}")).collect();
-    let token = format!("{PREFIX}{hex}");
+    let token = format!("{PREFIX}{}", hex::encode(random));
     let grant = Grant {
         tenant: tenant.to_string(),
         key,

@@ -203,7 +203,7 @@ impl RedisStore {
             degraded: Arc::default(),
             fallbacks: AtomicU64::new(0),
             on_fallback: None,
-            owner: owner.iter().map(|b| format!("{b:02x}")).collect(),
+            owner: hex::encode(owner),
             attempts: AtomicU64::new(0),
             acquire: Script::new(scripts::ACQUIRE),
             publish: Script::new(scripts::PUBLISH),

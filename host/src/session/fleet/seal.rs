@@ -188,10 +188,7 @@ impl Sealer {
     /// guessing; 32 hex digits.
     pub fn key_id(&self, fingerprint: &str) -> String {
         let tag = hmac::sign(&self.names, fingerprint.as_bytes());
-        tag.as_ref()[..16]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        hex::encode(&tag.as_ref()[..16])
     }
 }
 
