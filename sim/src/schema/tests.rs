@@ -1,3 +1,5 @@
+//! Tests of the schema: the standard objects, declared objects and fields merged in, problems named.
+
 use super::*;
 
 fn decls(toml_text: &str) -> Vec<ObjectDecl> {

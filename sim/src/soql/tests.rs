@@ -1,3 +1,5 @@
+//! Tests of the SOQL parser: the subset the simulator answers, and malformed queries refused.
+
 use super::*;
 
 fn malformed(text: &str) -> String {

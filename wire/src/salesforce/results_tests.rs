@@ -1,3 +1,5 @@
+//! Tests of `results`: the fields of an answer's results read, and hostile answers bounded.
+
 use twoway_testkit::hostile;
 
 use super::*;
