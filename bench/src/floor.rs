@@ -159,16 +159,8 @@ impl Base {
     }
 }
 
-/// The request headers the floor sends on.
-fn sent_on() -> [http::HeaderName; 2] {
-    [
-        http::header::CONTENT_TYPE,
-        http::HeaderName::from_static("soapaction"),
-    ]
-}
-
-/// One request: its body read whole, sent on with its content type and
-/// SOAPAction, the answer's status, content type and body returned.
+/// One request: its body read whole, sent on with the caller's headers
+/// (but Host), the answer's status, content type and body returned.
 async fn forward(
     transport: &Transport,
     base: &Base,
@@ -189,12 +181,11 @@ async fn forward(
         Ok(uri) => uri,
         Err(e) => return answer(400, format!("invalid request: {e}").into()),
     };
-    let mut headers = http::HeaderMap::with_capacity(2);
-    for name in sent_on() {
-        if let Some(value) = parts.headers.get(&name) {
-            headers.insert(name, value.clone());
-        }
-    }
+    // The caller's headers go on, as nginx sends them, but its Host: the
+    // request names the API's host (`:authority`); the transport leaves
+    // out the headers HTTP/2 forbids.
+    let mut headers = parts.headers;
+    headers.remove(http::header::HOST);
     let mut upstream = http::Request::new(body);
     *upstream.method_mut() = parts.method;
     *upstream.uri_mut() = uri;

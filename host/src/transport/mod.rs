@@ -291,7 +291,10 @@ impl Transport {
         let target = Target::of(&request);
         let request = request.map(Outgoing::Whole);
         let limit = self.settings.max_response_bytes;
-        let exchange = async {
+        // Pinned where it is: the exchange's future is some kilobytes (the
+        // request's way through the pool and h2, the answer's read), and the
+        // timeout would otherwise take it by value, a copy of it a request.
+        let exchange = std::pin::pin!(async {
             let response = self.request(request).await?;
             let (parts, body) = response.into_parts();
             // An answer that announces more than the cap is refused on its
@@ -304,7 +307,7 @@ impl Transport {
                 headers: parts.headers,
                 body: read_whole(body, limit).await?,
             })
-        };
+        });
         tokio::time::timeout(self.settings.response_timeout, exchange)
             .await
             .map_err(|_| TransportError::Timeout {
@@ -323,7 +326,8 @@ impl Transport {
     pub async fn open(&self, request: http::Request<Body>) -> Result<Opened, TransportError> {
         let target = Target::of(&request);
         let after = self.settings.response_timeout;
-        let exchange = self.request(request.map(Outgoing::Streamed));
+        // Pinned where it is, not moved into the timeout (as in `send`).
+        let exchange = std::pin::pin!(self.request(request.map(Outgoing::Streamed)));
         let response = tokio::time::timeout(after, exchange).await.map_err(|_| {
             TransportError::Timeout {
                 phase: "waiting for the response",

@@ -11,7 +11,7 @@ use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
 use h2::client::SendRequest;
-use http::header::{CONNECTION, CONTENT_LENGTH, HeaderName, TE, TRANSFER_ENCODING, UPGRADE};
+use http::header::{CONNECTION, CONTENT_LENGTH, HeaderName, TE};
 use http_body_util::BodyExt;
 use hyper::body::{Body as _, Frame, SizeHint};
 use tokio_util::task::AbortOnDropHandle;
@@ -412,8 +412,10 @@ fn strip_connection_headers(headers: &mut http::HeaderMap) {
 /// Whether `name` is one HTTP/2 forbids: `te` only when it is not
 /// "trailers", `connection` with every header it lists.
 fn is_connection_specific(name: &HeaderName) -> bool {
-    [CONNECTION, TRANSFER_ENCODING, UPGRADE, TE].contains(name)
-        || matches!(name.as_str(), "keep-alive" | "proxy-connection")
+    matches!(
+        name.as_str(),
+        "connection" | "transfer-encoding" | "upgrade" | "te" | "keep-alive" | "proxy-connection"
+    )
 }
 
 fn has_payload_semantics(method: &http::Method) -> bool {
@@ -427,8 +429,8 @@ fn has_payload_semantics(method: &http::Method) -> bool {
 fn content_length(headers: &http::HeaderMap) -> Option<u64> {
     let mut found = None;
     for value in headers.get_all(CONTENT_LENGTH) {
-        for n in value.to_str().ok()?.split(',') {
-            let n: u64 = n.trim().parse().ok()?;
+        for n in value.as_bytes().split(|&b| b == b',') {
+            let n: u64 = std::str::from_utf8(n.trim_ascii()).ok()?.parse().ok()?;
             if found.is_some_and(|f| f != n) {
                 return None;
             }
