@@ -57,13 +57,17 @@ impl Overrun {
     }
 }
 
-/// `inner` bounded in size and in the wait for each frame.
+/// `inner` bounded in size and in the wait for each frame (`idle` from
+/// the first wait, or from the last frame once it has waited).
 pub struct Capped<B> {
     inner: B,
     prefix: VecDeque<Bytes>,
     limit: usize,
     seen: usize,
     idle: Option<Duration>,
+    /// Made at the first wait for a frame: a body whose frames are there
+    /// whenever they are asked for (most answers, read whole) never arms
+    /// a timer, nor moves one in the runtime's wheel at each frame.
     timer: Option<Pin<Box<Sleep>>>,
     overrun: Overrun,
     hold: Option<Box<dyn std::any::Any + Send>>,
@@ -80,7 +84,7 @@ impl<B> Capped<B> {
             limit,
             seen: 0,
             idle,
-            timer: idle.map(|idle| Box::pin(tokio::time::sleep(idle))),
+            timer: None,
             overrun: overrun.clone(),
             hold: None,
             done: false,
@@ -168,13 +172,15 @@ where
                 Poll::Ready(None)
             }
             Poll::Pending => {
-                let stalled = match this.timer.as_mut() {
-                    Some(timer) => timer.as_mut().poll(cx).is_ready(),
-                    None => false,
+                let Some(after) = this.idle else {
+                    return Poll::Pending;
                 };
-                match (stalled, this.idle) {
-                    (true, Some(after)) => this.fail(StreamError::Idle { after }),
-                    _ => Poll::Pending,
+                let timer = this
+                    .timer
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(after)));
+                match timer.as_mut().poll(cx) {
+                    Poll::Ready(()) => this.fail(StreamError::Idle { after }),
+                    Poll::Pending => Poll::Pending,
                 }
             }
         }
@@ -230,6 +236,20 @@ mod tests {
             "{error}"
         );
         assert!(matches!(overrun.get(), Some(StreamError::Idle { .. })));
+    }
+
+    #[tokio::test]
+    async fn a_body_that_never_waits_arms_no_timer() {
+        let (mut body, overrun) = Capped::new(
+            Full::new(Bytes::from("whole")),
+            64,
+            Some(Duration::from_secs(5)),
+        );
+        let frame = body.frame().await.unwrap().unwrap();
+        assert_eq!(frame.into_data().unwrap(), Bytes::from("whole"));
+        assert!(body.frame().await.is_none());
+        assert!(body.timer.is_none());
+        assert_eq!(overrun.get(), None);
     }
 
     #[tokio::test]

@@ -36,7 +36,8 @@ pub(crate) struct Tag<'a> {
 impl Tag<'_> {
     /// The name without its prefix.
     pub fn local(&self) -> &str {
-        match memchr::memrchr(b':', self.name.as_bytes()) {
+        // Names are short: a loop costs less than a vector search's setup.
+        match self.name.bytes().rposition(|b| b == b':') {
             Some(at) => &self.name[at + 1..],
             None => self.name,
         }
@@ -48,9 +49,16 @@ impl Tag<'_> {
 /// Stops at the first unterminated tag.
 pub(crate) fn tags(text: &str) -> impl Iterator<Item = Tag<'_>> {
     let mut pos = 0;
+    // Each tag costs a search for its `<` and one for its `>`, and its
+    // kind is told by its second byte: a scan of a SOAP header (the API
+    // usage of every answer) reads a dozen tags.
     std::iter::from_fn(move || {
         loop {
-            let start = pos + text.get(pos..)?.find('<')?;
+            let start = match text.as_bytes().get(pos..)? {
+                // The next tag right after the last one, as in most SOAP.
+                [b'<', ..] => pos,
+                after => pos + memchr::memchr(b'<', after)?,
+            };
             let rest = &text[start..];
             let skip_to = |close: &str, from: usize| {
                 let after = rest.as_bytes().get(from..)?;
@@ -60,18 +68,21 @@ pub(crate) fn tags(text: &str) -> impl Iterator<Item = Tag<'_>> {
                 };
                 found.map(|i| start + from + i + close.len())
             };
-            if rest.starts_with("<!--") {
-                pos = skip_to("-->", 4)?;
-            } else if rest.starts_with("<![CDATA[") {
-                pos = skip_to("]]>", 9)?;
-            } else if rest.starts_with("<!") || rest.starts_with("<?") {
+            let second = rest.as_bytes().get(1).copied();
+            if second == Some(b'!') {
+                pos = if rest.starts_with("<!--") {
+                    skip_to("-->", 4)?
+                } else if rest.starts_with("<![CDATA[") {
+                    skip_to("]]>", 9)?
+                } else {
+                    skip_to(">", 2)?
+                };
+            } else if second == Some(b'?') {
                 pos = skip_to(">", 2)?;
             } else {
-                let end = rest.starts_with("</");
+                let end = second == Some(b'/');
                 let name_start = if end { 2 } else { 1 };
-                let name_len = rest[name_start..]
-                    .find(|c: char| c.is_whitespace() || c == '/' || c == '>')
-                    .unwrap_or(rest.len() - name_start);
+                let name_len = name_length(&rest[name_start..]);
                 let close = tag_end(rest)?;
                 pos = start + close + 1;
                 let name = &rest[name_start..name_start + name_len];
@@ -87,6 +98,24 @@ pub(crate) fn tags(text: &str) -> impl Iterator<Item = Tag<'_>> {
             }
         }
     })
+}
+
+/// The length of the name at the start of `tag`: up to whitespace, `/` or
+/// `>`, or its end.
+fn name_length(tag: &str) -> usize {
+    // ASCII names (all of Salesforce's) byte by byte; from the first
+    // other byte on, by characters, for Unicode's whitespace.
+    for (i, &b) in tag.as_bytes().iter().enumerate() {
+        match b {
+            b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r' | b' ' | b'/' | b'>' => return i,
+            0x80.. => {
+                let more = tag[i..].find(|c: char| c.is_whitespace() || c == '/' || c == '>');
+                return more.map_or(tag.len(), |more| i + more);
+            }
+            _ => {}
+        }
+    }
+    tag.len()
 }
 
 /// The offset of the `>` that closes the tag starting `tag`, skipping quoted
@@ -375,6 +404,40 @@ mod tests {
             [("a", false, false), ("b", false, true), ("a", true, false)]
         );
         assert_eq!(tags("<a unterminated").count(), 0);
+    }
+
+    #[test]
+    fn tag_names_end_where_a_character_search_ends_them() {
+        for (text, name) in [
+            ("<a:b>", "a:b"),
+            ("<a\x0bb>", "a"),
+            ("<a\tb='1'>", "a"),
+            ("<a/>", "a"),
+            ("<é:a>", "é:a"),
+            ("<a\u{a0}b>", "a"),
+            ("<éa\u{3000}b>", "éa"),
+            ("<a\u{1c}>", "a\u{1c}"),
+        ] {
+            let reference = text[1..]
+                .find(|c: char| c.is_whitespace() || c == '/' || c == '>')
+                .unwrap_or(text.len() - 1);
+            assert_eq!(&text[1..1 + reference], name, "{text:?}");
+            let found: Vec<_> = tags(text).map(|t| t.name).collect();
+            assert_eq!(found, [name], "{text:?}");
+        }
+        let adjacent: Vec<_> = tags("<a><b>x</b>\n <c/></a>")
+            .map(|t| (t.name, t.end))
+            .collect();
+        assert_eq!(
+            adjacent,
+            [
+                ("a", false),
+                ("b", false),
+                ("b", true),
+                ("c", false),
+                ("a", true)
+            ]
+        );
     }
 
     #[test]

@@ -207,17 +207,24 @@ fn is_id(id: &str) -> bool {
 /// path cannot leave the API it names. An encoded `/` inside a segment (an
 /// external id) is kept.
 fn plain(path: &str) -> bool {
-    path.len() <= 8192
-        && !path.contains('\\')
-        && !path.chars().any(char::is_control)
-        && path.split('/').all(|segment| {
-            let decoded = percent_encoding::percent_decode_str(segment).decode_utf8_lossy();
-            let decoded = percent_encoding::percent_decode_str(&decoded).decode_utf8_lossy();
-            !decoded.chars().any(char::is_control)
-                && decoded
-                    .split(['/', '\\'])
-                    .all(|part| !matches!(part, "." | ".."))
-        })
+    if path.len() > 8192 || path.contains('\\') || path.chars().any(char::is_control) {
+        return false;
+    }
+    // Without a `%` nothing decodes: each segment is as it reads (most
+    // paths, and every request is asked this).
+    if !path.contains('%') {
+        return path
+            .split('/')
+            .all(|segment| !matches!(segment, "." | ".."));
+    }
+    path.split('/').all(|segment| {
+        let decoded = percent_encoding::percent_decode_str(segment).decode_utf8_lossy();
+        let decoded = percent_encoding::percent_decode_str(&decoded).decode_utf8_lossy();
+        !decoded.chars().any(char::is_control)
+            && decoded
+                .split(['/', '\\'])
+                .all(|part| !matches!(part, "." | ".."))
+    })
 }
 
 #[cfg(test)]
@@ -369,8 +376,20 @@ mod tests {
             "/services/data/v62.0/%252e%252e/x",
             "/services/data/v62.0/a%2f..%2fb",
             "/services/async/62.0/job\\x",
+            "/services/data/v62.0/./x",
+            "/services/data/v62.0/..",
+            "/services/data/v62.0/sobjects/\u{7}",
+            "/services/data/v62.0/a%00b",
         ] {
             assert!(matches!(route(escape), Route::NotFound(_)), "{escape}");
+        }
+        // Dots inside a segment, and an encoded `/` inside one (an
+        // external id), are plain.
+        for kept in [
+            "/services/data/v62.0/sobjects/Account/ext__c/a.b..c",
+            "/services/data/v62.0/sobjects/Account/ext__c/a%2Fb",
+        ] {
+            assert!(matches!(route(kept), Route::Proxy { .. }), "{kept}");
         }
     }
 }
