@@ -11,7 +11,7 @@ use std::convert::Infallible;
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -212,9 +212,14 @@ pub struct FloorProxy {
 
 impl FloorProxy {
     /// Starts `twoway-bench floor-proxy` (this program) with `env` (the
-    /// gateway's extra environment, e.g. its worker threads).
-    pub fn start(args: &FloorArgs, env: &[(String, String)]) -> anyhow::Result<Self> {
-        let mut child = Command::new(std::env::current_exe()?)
+    /// gateway's extra environment, e.g. its worker threads), run by
+    /// `wrap` when it is not empty (valgrind, for `count`).
+    pub fn start(
+        args: &FloorArgs,
+        env: &[(String, String)],
+        wrap: &[String],
+    ) -> anyhow::Result<Self> {
+        let mut child = crate::gateway::wrapped(wrap, &std::env::current_exe()?)
             .arg("floor-proxy")
             .arg("--upstream")
             .arg(&args.upstream)

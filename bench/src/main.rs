@@ -17,6 +17,7 @@
 //! this process on a runtime of its own. The report is Markdown on stdout.
 
 mod calls;
+mod count;
 mod env;
 mod floor;
 mod gateway;
@@ -99,6 +100,11 @@ enum Command {
     /// One workflow call in the plugin runtime alone, per call and prepared
     /// ahead (Rust, JavaScript, Python).
     PluginCalls(calls::CallsArgs),
+    /// The user-space instructions a request costs the floor (e), the
+    /// front door (f, g) or a workflow (b, c), counted by callgrind over
+    /// an exact number of requests (`--clients`, default e,f): for A/B of
+    /// small changes. Needs valgrind.
+    Count(count::CountArgs),
     /// The load table's floor proxy, run by `load` as a process of its own.
     #[command(hide = true)]
     FloorProxy(floor::FloorArgs),
@@ -150,12 +156,25 @@ async fn main() -> anyhow::Result<()> {
         pool: cli.pool,
         log: &cli.gateway_log,
         env: &cli.gateway_env,
+        wrap: &[],
     };
     let admin = Http::new(4);
+    if let Command::Count(args) = &cli.command {
+        let counts = count::run(args, &cli.clients, &sim, &spec, &twoway).await?;
+        let report = count::report(&counts, args);
+        print!("{report}");
+        if let Some(path) = &cli.markdown {
+            std::fs::write(path, &report)?;
+        }
+        return Ok(());
+    }
 
     let cells = match cli.command {
         Command::Load | Command::All => Some(run_load(&cli, &sim, &spec, &twoway, &admin).await?),
-        Command::Scenarios | Command::FloorProxy(_) | Command::PluginCalls(_) => None,
+        Command::Scenarios
+        | Command::FloorProxy(_)
+        | Command::PluginCalls(_)
+        | Command::Count(_) => None,
     };
     let scenario_report = match cli.command {
         Command::Scenarios | Command::All => Some(
@@ -169,7 +188,9 @@ async fn main() -> anyhow::Result<()> {
             .run()
             .await?,
         ),
-        Command::Load | Command::FloorProxy(_) | Command::PluginCalls(_) => None,
+        Command::Load | Command::FloorProxy(_) | Command::PluginCalls(_) | Command::Count(_) => {
+            None
+        }
     };
 
     let mut out = String::new();
@@ -311,6 +332,7 @@ async fn run_load(
             pool: cli.pool,
         },
         &cli.gateway_env,
+        &[],
     )?;
     let floor_target = Target::Proxy {
         http: http.clone(),

@@ -171,17 +171,51 @@ impl TestGateway {
     /// Runs `twoway serve` on this gateway's config in a process of its
     /// own (`env` added), and points `url` and `admin` at it.
     pub fn serve_process(&mut self, env: &[(&str, &str)]) -> crate::process::Process {
+        self.serve_process_in(env, None)
+    }
+
+    /// [`TestGateway::serve_process`] in an address space of at most `kib`
+    /// KiB (`ulimit -v`).
+    pub fn serve_process_limited(
+        &mut self,
+        env: &[(&str, &str)],
+        kib: u64,
+    ) -> crate::process::Process {
+        self.serve_process_in(env, Some(kib))
+    }
+
+    fn serve_process_in(
+        &mut self,
+        env: &[(&str, &str)],
+        address_space_kib: Option<u64>,
+    ) -> crate::process::Process {
         let config = self.config_path();
         let config = config.to_str().expect("UTF-8 path");
-        let process = crate::process::Process::start_with_env(
-            &["serve", "--config", config],
-            self.dir.path(),
-            env,
-        );
+        let args = ["serve", "--config", config];
+        let process = match address_space_kib {
+            None => crate::process::Process::start_with_env(&args, self.dir.path(), env),
+            Some(kib) => crate::process::Process::start_limited(&args, self.dir.path(), env, kib),
+        };
         let (addr, admin) = listening(&process.first_line);
         self.url = format!("http://{addr}");
         self.admin = admin;
         process
+    }
+
+    /// `twoway serve` on this gateway's config run to its end (a start
+    /// that is refused), `env` added, in an address space of at most
+    /// `address_space_kib` KiB (`ulimit -v`) when given.
+    pub fn serve_refused(
+        &self,
+        env: &[(&str, &str)],
+        address_space_kib: Option<u64>,
+    ) -> crate::process::Run {
+        let config = self.config_path();
+        let args = ["serve", "--config", config.to_str().expect("UTF-8 path")];
+        match address_space_kib {
+            None => crate::process::twoway(&args, self.dir.path(), env),
+            Some(kib) => crate::process::twoway_limited(&args, self.dir.path(), env, kib),
+        }
     }
 
     /// [`TestGateway::serve_process`] with `args` after `serve --config FILE`

@@ -43,11 +43,45 @@ impl Run {
 /// Runs `twoway ARGS` in `dir` with `env` added (and `TWOWAY_CONFIG`
 /// removed, so the caller's environment does not leak in).
 pub fn twoway(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Run {
-    let out = Command::new(twoway_bin())
+    run(command(args, dir, env, None), args)
+}
+
+/// [`twoway`] in an address space of at most `kib` KiB (`ulimit -v`), as a
+/// constrained host or valgrind gives a process.
+pub fn twoway_limited(args: &[&str], dir: &Path, env: &[(&str, &str)], kib: u64) -> Run {
+    run(command(args, dir, env, Some(kib)), args)
+}
+
+/// The command for `twoway ARGS` in `dir` with `env` added and
+/// `TWOWAY_CONFIG` removed; under `ulimit -v KIB` (by the shell, which then
+/// becomes the program) when `address_space_kib` is given.
+fn command(
+    args: &[&str],
+    dir: &Path,
+    env: &[(&str, &str)],
+    address_space_kib: Option<u64>,
+) -> Command {
+    let mut command = match address_space_kib {
+        None => Command::new(twoway_bin()),
+        Some(kib) => {
+            let mut shell = Command::new("sh");
+            shell
+                .arg("-c")
+                .arg(format!("ulimit -v {kib} && exec \"$0\" \"$@\""))
+                .arg(twoway_bin());
+            shell
+        }
+    };
+    command
         .args(args)
         .current_dir(dir)
         .env_remove("TWOWAY_CONFIG")
-        .envs(env.iter().copied())
+        .envs(env.iter().copied());
+    command
+}
+
+fn run(mut command: Command, args: &[&str]) -> Run {
+    let out = command
         .output()
         .unwrap_or_else(|e| panic!("twoway {args:?}: {e}"));
     Run {
@@ -73,15 +107,21 @@ impl Process {
 
     /// [`Process::start`] with `env` added.
     pub fn start_with_env(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Self {
+        Self::spawn(command(args, dir, env, None), args)
+    }
+
+    /// [`Process::start_with_env`] in an address space of at most `kib` KiB
+    /// (`ulimit -v`).
+    pub fn start_limited(args: &[&str], dir: &Path, env: &[(&str, &str)], kib: u64) -> Self {
+        Self::spawn(command(args, dir, env, Some(kib)), args)
+    }
+
+    fn spawn(mut command: Command, args: &[&str]) -> Self {
         let logs = match std::env::var_os("TWOWAY_TEST_CHILD_LOGS") {
             Some(_) => Stdio::inherit(),
             None => Stdio::null(),
         };
-        let mut child = Command::new(twoway_bin())
-            .args(args)
-            .current_dir(dir)
-            .env_remove("TWOWAY_CONFIG")
-            .envs(env.iter().copied())
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(logs)
             .spawn()

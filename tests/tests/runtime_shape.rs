@@ -12,7 +12,6 @@ use nix::sys::signal::Signal;
 use twoway_testkit::tenants::ACME_API_KEY;
 use twoway_tests::gateway::{ACME, TestGateway, http, tenant_with, with_workflow};
 use twoway_tests::plugins::GET_USER_INFO;
-use twoway_tests::process::twoway;
 use twoway_tests::{admin_get, login_envelope, start_sim, xml_text};
 
 /// A gateway with the workflow `user` and the front door, not served.
@@ -114,12 +113,7 @@ async fn the_shared_runtime_opens_one_upstream_connection() {
 async fn a_misspelt_shape_is_named_at_start() {
     let sim = start_sim().await;
     let gw = configure(&sim);
-    let config = gw.config_path();
-    let run = twoway(
-        &["serve", "--config", config.to_str().unwrap()],
-        gw.dir.path(),
-        &[("TWOWAY_RUNTIME", "percore")],
-    );
+    let run = gw.serve_refused(&[("TWOWAY_RUNTIME", "percore")], None);
     assert_ne!(run.code, 0, "{}", run.output());
     assert!(
         run.stderr.contains("TWOWAY_RUNTIME=\"percore\"")

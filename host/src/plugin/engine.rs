@@ -1,5 +1,6 @@
-//! The one wasmtime Engine: component model, async, pooling allocator,
-//! epoch interruption ticked from one thread, and the compiled-artifact cache.
+//! The one wasmtime Engine: component model, async, the instance allocator
+//! (pooling, or on demand with `TWOWAY_PLUGIN_ALLOCATOR`), epoch
+//! interruption ticked from one thread, and the compiled-artifact cache.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -21,6 +22,41 @@ pub const PERF_MAP_ENV: &str = "TWOWAY_PERF_MAP";
 
 /// Bytes of a freed memory or table slot reset in place for the next call.
 const KEEP_RESIDENT: usize = 1024 * 1024;
+
+/// Names where plugin instances' memories, tables and stacks come from:
+/// `pooling` (the default) or `on-demand`.
+pub const ALLOCATOR_ENV: &str = "TWOWAY_PLUGIN_ALLOCATOR";
+
+/// Where plugin instances' memories, tables and fiber stacks come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Allocator {
+    /// Slots for [`MAX_INSTANCES`] instances reserved once at start (about
+    /// 8 TiB of address space, little of it ever touched) and reset in
+    /// place after each call: the fast path.
+    Pooling,
+    /// Mapped for each instance and unmapped after it: for where that
+    /// address space cannot be reserved (a `ulimit -v`, valgrind, some
+    /// sandboxes), at more CPU a call.
+    OnDemand,
+}
+
+impl Allocator {
+    /// [`ALLOCATOR_ENV`] from the environment (unset: pooling).
+    pub fn from_env() -> wasmtime::Result<Self> {
+        Self::parse(&std::env::var(ALLOCATOR_ENV).unwrap_or_default())
+    }
+
+    /// [`Allocator::from_env`] from the variable's value (empty: unset).
+    pub fn parse(value: &str) -> wasmtime::Result<Self> {
+        match value.trim() {
+            "" | "pooling" => Ok(Self::Pooling),
+            "on-demand" => Ok(Self::OnDemand),
+            other => Err(wasmtime::format_err!(
+                "{ALLOCATOR_ENV}={other:?}: use \"pooling\" (the default) or \"on-demand\""
+            )),
+        }
+    }
+}
 
 /// The compiled-code cache an engine uses: its folder and its counters.
 #[derive(Clone)]
@@ -66,6 +102,24 @@ pub fn build(cache_dir: &Path) -> wasmtime::Result<(Engine, Option<CodeCache>)> 
             None
         }
     };
+    let allocator = Allocator::from_env()?;
+    config.allocation_strategy(match allocator {
+        Allocator::Pooling => InstanceAllocationStrategy::Pooling(pooling()),
+        Allocator::OnDemand => InstanceAllocationStrategy::OnDemand,
+    });
+    let engine = with_one_pool_shard(|| Engine::new(&config)).map_err(|e| match allocator {
+        Allocator::Pooling => e.context(format!(
+            "reserving the address space of the plugin instances' pool ({MAX_INSTANCES} slots); \
+             where address space is limited (a `ulimit -v`, valgrind), set {ALLOCATOR_ENV}=on-demand"
+        )),
+        Allocator::OnDemand => e,
+    })?;
+    start_ticker(&engine)?;
+    Ok((engine, code_cache))
+}
+
+/// The pool the instances of [`Allocator::Pooling`] take their slots from.
+fn pooling() -> PoolingAllocationConfig {
     let mut pooling = PoolingAllocationConfig::default();
     pooling
         .total_component_instances(MAX_INSTANCES)
@@ -89,10 +143,7 @@ pub fn build(cache_dir: &Path) -> wasmtime::Result<(Engine, Option<CodeCache>)> 
         .max_unused_warm_slots(0)
         .table_keep_resident(KEEP_RESIDENT)
         .pagemap_scan(Enabled::Auto);
-    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
-    let engine = with_one_pool_shard(|| Engine::new(&config))?;
-    start_ticker(&engine)?;
-    Ok((engine, code_cache))
+    pooling
 }
 
 /// Runs `build` on a thread allowed one CPU, so that the engine's pools
@@ -161,6 +212,21 @@ fn start_ticker(engine: &Engine) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_allocator_is_pooling_unless_on_demand_is_named() {
+        assert_eq!(Allocator::parse("").unwrap(), Allocator::Pooling);
+        assert_eq!(Allocator::parse("pooling").unwrap(), Allocator::Pooling);
+        assert_eq!(
+            Allocator::parse(" on-demand ").unwrap(),
+            Allocator::OnDemand
+        );
+        let e = Allocator::parse("ondemand").unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "TWOWAY_PLUGIN_ALLOCATOR=\"ondemand\": use \"pooling\" (the default) or \"on-demand\""
+        );
+    }
 
     /// wasmtime sizes its pool shards by `available_parallelism` on the
     /// building thread.

@@ -196,8 +196,10 @@ pub(super) fn compile(
         // needed to compile; the engine's settings must match the gateway's.
         .env_clear()
         .env("TWOWAY_LOG", "warn");
-    if let Some(value) = std::env::var_os(engine::PERF_MAP_ENV) {
-        command.env(engine::PERF_MAP_ENV, value);
+    for name in [engine::PERF_MAP_ENV, engine::ALLOCATOR_ENV] {
+        if let Some(value) = std::env::var_os(name) {
+            command.env(name, value);
+        }
     }
     let mut child = command.spawn().map_err(|e| HelperError::Start {
         program: program.display().to_string(),
