@@ -32,6 +32,10 @@ pub struct CountArgs {
     /// Callers sending at once.
     #[arg(long, default_value_t = 16)]
     pub callers: usize,
+    /// Keep callgrind's dumps in this folder (`callgrind.out.PID.1`, one a
+    /// client, for `callgrind_annotate`); by default a temporary one.
+    #[arg(long)]
+    pub out: Option<std::path::PathBuf>,
 }
 
 /// The clients `count` knows, by the load table's letters.
@@ -70,10 +74,17 @@ pub async fn run(
             "count: client {other:?} cannot be counted; use b, c, e, f or g (a, d: the direct client and nginx are not ours)"
         );
     }
-    let out = tempfile::Builder::new()
+    let temporary = tempfile::Builder::new()
         .prefix("twoway-bench-count")
         .tempdir()?;
-    let wrap = callgrind(out.path())?;
+    let out = match &args.out {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("--out {}", dir.display()))?;
+            std::fs::canonicalize(dir)?
+        }
+        None => temporary.path().to_path_buf(),
+    };
+    let wrap = callgrind(&out)?;
     let http = Http::new(args.callers);
     let mut counts = Vec::new();
     for &client in clients {
@@ -155,7 +166,7 @@ pub async fn run(
         errors += send(&target, args.callers, args.requests).await;
         control(pid, &["--instr=off"])?;
         control(pid, &["--dump"])?;
-        let instructions = dumped(out.path(), pid)?;
+        let instructions = dumped(&out, pid)?;
         counts.push(Count {
             client,
             instructions,
@@ -282,6 +293,7 @@ mod tests {
             requests: 10_000,
             warm: 2_000,
             callers: 16,
+            out: None,
         };
         let counts = [
             Count {

@@ -59,7 +59,7 @@ pub async fn serve(
             let _ = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(header_timeout)
-                .max_headers(super::server::MAX_HEADERS)
+                // At most 100 headers: hyper's default (see server.rs).
                 .max_header_size(super::server::MAX_HEAD_BYTES)
                 .max_buf_size(super::server::MAX_HEAD_BYTES)
                 .serve_connection(TokioIo::new(tcp), service)

@@ -24,8 +24,6 @@ use super::routing::handle;
 use super::{GatewayError, Shared, admin};
 use hyper_util::server::graceful::Watcher;
 
-/// Most request headers accepted (more → 431).
-pub(super) const MAX_HEADERS: usize = 100;
 /// Largest request head accepted in bytes (larger → 431).
 pub(super) const MAX_HEAD_BYTES: usize = 64 * 1024;
 
@@ -248,9 +246,13 @@ pub(super) async fn serve_inbound(
         // request head, including the first one and the wait for the next
         // request on an idle keep-alive connection (Conn::poll_read_head,
         // re-armed on going idle), so it is also the idle timeout.
+        //
+        // At most 100 request headers (more → 431) is hyper's own default,
+        // left unset: set, even to 100, it makes hyper fill two arrays of
+        // that many entries for every request head instead of using its
+        // inline ones (about 1,600 instructions a request under callgrind).
         http.timer(timer.clone())
             .header_read_timeout(header_timeout)
-            .max_headers(MAX_HEADERS)
             .max_header_size(MAX_HEAD_BYTES)
             .max_buf_size(MAX_HEAD_BYTES);
         let shared = shared.clone();
