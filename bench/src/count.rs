@@ -14,10 +14,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, bail};
-use bytes::Bytes;
 
 use crate::env::{self, SimHost};
-use crate::floor::{FloorArgs, FloorProxy};
+use crate::floor::FloorProxy;
 use crate::gateway::{self, Gateway, GatewaySpec};
 use crate::http::{Http, Target};
 
@@ -92,24 +91,8 @@ pub async fn run(
         let (pid, target, _running) = match client {
             'e' => {
                 let direct = env::direct_target(sim, spec.pool).await?;
-                let floor = FloorProxy::start(
-                    &FloorArgs {
-                        upstream: format!(
-                            "https://{}",
-                            direct.uri.authority().map_or("", |a| a.as_str())
-                        ),
-                        pki: sim.pki.clone(),
-                        pool: spec.pool,
-                    },
-                    spec.env,
-                    &wrap,
-                )?;
-                let path = direct.uri.path_and_query().map_or("/", |p| p.as_str());
-                let target = Target::Proxy {
-                    http: http.clone(),
-                    uri: floor.url(path).parse()?,
-                    body: direct.body.clone(),
-                };
+                let floor = FloorProxy::in_front_of(&direct, &sim.pki, spec.pool, spec.env, &wrap)?;
+                let target = floor.target(&http, &direct)?;
                 (
                     floor.pid(),
                     target,
@@ -129,20 +112,8 @@ pub async fn run(
                 };
                 let gw = Gateway::start_front_door(twoway, &wrapped, &http).await?;
                 let target = match client {
-                    'b' => Target::Gateway {
-                        http: http.clone(),
-                        method: ::http::Method::POST,
-                        uri: gw.url("pass").parse()?,
-                        body: Bytes::from(env::get_user_info(None)),
-                        expect: "getUserInfoResponse",
-                    },
-                    'c' => Target::Gateway {
-                        http: http.clone(),
-                        method: ::http::Method::GET,
-                        uri: gw.url("user").parse()?,
-                        body: Bytes::new(),
-                        expect: "userName",
-                    },
+                    'b' => gw.passthrough(&http)?,
+                    'c' => gw.get_user_info(&http)?,
                     'f' => {
                         env::front_door_target(&http, &gw.origin(), "acme", gateway::API_KEY)
                             .await?

@@ -254,6 +254,39 @@ impl FloorProxy {
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
+
+    /// A floor proxy in front of the API `direct` calls (the simulator's
+    /// mutual-auth port), started as [`FloorProxy::start`] does.
+    pub fn in_front_of(
+        direct: &crate::env::DirectSession,
+        pki: &std::path::Path,
+        pool: usize,
+        env: &[(String, String)],
+        wrap: &[String],
+    ) -> anyhow::Result<Self> {
+        let authority = direct.uri.authority().map_or("", |a| a.as_str());
+        let args = FloorArgs {
+            upstream: format!("https://{authority}"),
+            pki: pki.to_path_buf(),
+            pool,
+        };
+        Self::start(&args, env, wrap)
+    }
+
+    /// The load table's client e: `direct`'s request (its own session),
+    /// sent through this proxy to the API's own path.
+    pub fn target(
+        &self,
+        http: &crate::http::Http,
+        direct: &crate::env::DirectSession,
+    ) -> anyhow::Result<crate::http::Target> {
+        let path = direct.uri.path_and_query().map_or("/", |p| p.as_str());
+        Ok(crate::http::Target::Proxy {
+            http: http.clone(),
+            uri: self.url(path).parse()?,
+            body: direct.body.clone(),
+        })
+    }
 }
 
 impl Drop for FloorProxy {

@@ -12,7 +12,9 @@ use anyhow::{Context, bail};
 
 use twoway_testkit::tenants::{ACME, ACME_API_KEY, SECRETS, tenant_with, with_workflow};
 
-use crate::http::Http;
+use bytes::Bytes;
+
+use crate::http::{Http, Target};
 
 /// What the gateway's config says, besides the tenant it always has.
 pub struct GatewaySpec<'a> {
@@ -253,6 +255,29 @@ impl Gateway {
     /// `http://ADDR/tenants/acme/workflows/{workflow}`.
     pub fn url(&self, workflow: &str) -> String {
         format!("http://{}/tenants/acme/workflows/{workflow}", self.addr)
+    }
+
+    /// The load table's client b: the passthrough workflow sent the
+    /// getUserInfo envelope without a session (the host injects it).
+    pub fn passthrough(&self, http: &Http) -> anyhow::Result<Target> {
+        Ok(Target::Gateway {
+            http: http.clone(),
+            method: ::http::Method::POST,
+            uri: self.url("pass").parse()?,
+            body: Bytes::from(crate::env::get_user_info(None)),
+            expect: "getUserInfoResponse",
+        })
+    }
+
+    /// The load table's client c: the get-user-info workflow.
+    pub fn get_user_info(&self, http: &Http) -> anyhow::Result<Target> {
+        Ok(Target::Gateway {
+            http: http.clone(),
+            method: ::http::Method::GET,
+            uri: self.url("user").parse()?,
+            body: Bytes::new(),
+            expect: "userName",
+        })
     }
 
     /// The watched plugin directory.

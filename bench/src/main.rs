@@ -31,7 +31,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use bytes::Bytes;
 use clap::{Parser, Subcommand};
 
 use crate::gateway::{Gateway, GatewaySpec};
@@ -280,20 +279,8 @@ async fn run_load(
     let direct = env::direct_target(sim, cli.pool).await?;
     let gw = Gateway::start_front_door(twoway, spec, admin).await?;
     let http = Http::new(max);
-    let pass = Target::Gateway {
-        http: http.clone(),
-        method: ::http::Method::POST,
-        uri: gw.url("pass").parse()?,
-        body: Bytes::from(env::get_user_info(None)),
-        expect: "getUserInfoResponse",
-    };
-    let user = Target::Gateway {
-        http: http.clone(),
-        method: ::http::Method::GET,
-        uri: gw.url("user").parse()?,
-        body: Bytes::new(),
-        expect: "userName",
-    };
+    let pass = gw.passthrough(&http)?;
+    let user = gw.get_user_info(&http)?;
     let proxy = match nginx::binary() {
         Some(binary) if !cli.no_nginx => {
             let spec = nginx::NginxSpec {
@@ -322,23 +309,8 @@ async fn run_load(
         }),
         None => None,
     };
-    let floor = floor::FloorProxy::start(
-        &floor::FloorArgs {
-            upstream: format!(
-                "https://{}",
-                direct.uri.authority().map_or("", |a| a.as_str())
-            ),
-            pki: sim.pki.clone(),
-            pool: cli.pool,
-        },
-        &cli.gateway_env,
-        &[],
-    )?;
-    let floor_target = Target::Proxy {
-        http: http.clone(),
-        uri: floor.url(api_path).parse()?,
-        body: direct.body.clone(),
-    };
+    let floor = floor::FloorProxy::in_front_of(&direct, &sim.pki, cli.pool, &cli.gateway_env, &[])?;
+    let floor_target = floor.target(&http, &direct)?;
     let origin = gw.origin();
     let front_door = env::front_door_target(&http, &origin, "acme", gateway::API_KEY).await?;
     let front_door_policy = env::front_door_target(
