@@ -229,25 +229,48 @@ impl Fields {
 
 /// `fields` (`len` of them) in order, each name once (its first occurrence).
 fn first_of_each<'a>(
-    fields: impl Iterator<Item = (&'a str, Option<&'a str>)> + Clone,
+    fields: impl Iterator<Item = (&'a str, Option<&'a str>)>,
     len: usize,
 ) -> impl Iterator<Item = (&'a str, Option<&'a str>)> {
-    // Results have tens of fields: a linear look back is cheaper than
-    // hashing each name; past that, a set keeps it linear.
-    let mut seen = (len > 64).then(std::collections::HashSet::new);
-    let all = fields.clone();
-    fields
-        .enumerate()
-        .filter(move |&(i, (name, _))| match &mut seen {
-            Some(seen) => seen.insert(name),
-            None => !all.clone().take(i).any(|(n, _)| n == name),
-        })
-        .map(|(_, field)| field)
+    // Results have tens of fields: a look back over the names kept so far
+    // (most differ in length, so a comparison is a length check) is cheaper
+    // than hashing each name; past that, a set keeps it linear.
+    let mut seen = Seen::new(len);
+    fields.filter(move |&(name, _)| seen.first(name))
+}
+
+/// The names [`first_of_each`] has let through.
+enum Seen<'a> {
+    Few(Vec<&'a str>),
+    Many(std::collections::HashSet<&'a str>),
+}
+
+impl<'a> Seen<'a> {
+    /// Room for `len` names, looked back over when there are at most 64.
+    fn new(len: usize) -> Self {
+        if len > 64 {
+            Self::Many(std::collections::HashSet::with_capacity(len))
+        } else {
+            Self::Few(Vec::with_capacity(len))
+        }
+    }
+
+    /// True the first time `name` is seen.
+    fn first(&mut self, name: &'a str) -> bool {
+        match self {
+            Self::Many(set) => set.insert(name),
+            Self::Few(names) if names.contains(&name) => false,
+            Self::Few(names) => {
+                names.push(name);
+                true
+            }
+        }
+    }
 }
 
 /// A JSON object of `fields`, each name once (its first occurrence).
 fn serialize_fields<'a, S: Serializer>(
-    fields: impl Iterator<Item = (&'a str, Option<&'a str>)> + Clone,
+    fields: impl Iterator<Item = (&'a str, Option<&'a str>)>,
     len: usize,
     serializer: S,
 ) -> Result<S::Ok, S::Error> {
