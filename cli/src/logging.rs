@@ -6,6 +6,7 @@
 //! exported over OTLP/HTTP; they never reach the log. `serve` writes its
 //! lines in batches from a thread of its own ([`batched`]).
 
+mod access;
 mod batched;
 mod line;
 
@@ -71,8 +72,17 @@ pub fn init(format: LogFormat, telemetry: Option<&Telemetry>, batching: bool) ->
     .with_max_level_hint(tracing::level_filters::LevelFilter::TRACE);
     // The timestamp and (as text) the fields written as the defaults write
     // them, at less cost a line ([`line`]): the access log writes one a request.
+    let colour = colour();
+    // The access log's lines, one a request, are written by the log
+    // itself ([`access`]) in its format; with colour, by `tracing`.
+    if !colour {
+        twoway::gateway::write_access_lines_with(Box::new(access::Lines {
+            json: format == LogFormat::Json,
+            writer: writer.clone(),
+        }));
+    }
     let logs = tracing_subscriber::fmt::layer()
-        .with_ansi(colour())
+        .with_ansi(colour)
         .with_timer(line::Time)
         .with_writer(writer.clone());
     let logs = match format {

@@ -180,7 +180,14 @@ impl FieldsVisitor<'_> {
 
 /// `value` in decimal, after a minus sign when `negative`.
 fn number(w: &mut Writer<'_>, value: u64, negative: bool) -> fmt::Result {
-    let mut text = [0u8; 20];
+    if negative {
+        w.write_char('-')?;
+    }
+    w.write_str(decimal(value, &mut [0; 20]))
+}
+
+/// `value` in decimal, its digits written into `text` (`u64::MAX` has 20).
+pub(super) fn decimal(value: u64, text: &mut [u8; 20]) -> &str {
     let mut at = text.len();
     let mut n = value;
     loop {
@@ -191,15 +198,13 @@ fn number(w: &mut Writer<'_>, value: u64, negative: bool) -> fmt::Result {
             break;
         }
     }
-    if negative {
-        w.write_char('-')?;
-    }
-    w.write_str(std::str::from_utf8(&text[at..]).map_err(|_| fmt::Error)?)
+    // Only ASCII digits.
+    std::str::from_utf8(&text[at..]).unwrap_or_default()
 }
 
 /// True when `{:?}` of `value` is `value` in quotes: printable ASCII only,
 /// with no quote or backslash to escape.
-fn quotes_as_is(value: &str) -> bool {
+pub(super) fn quotes_as_is(value: &str) -> bool {
     value
         .bytes()
         .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')

@@ -37,6 +37,9 @@ use crate::plugin::{Registry, Slots};
 use crate::session::SessionStore;
 use crate::upstream::SetupError;
 
+pub use access::{
+    Line as AccessLine, LineWriter as AccessLineWriter, write_lines_with as write_access_lines_with,
+};
 pub use cores::Shape;
 pub use drain::{Drain, Drained, Phase};
 pub use metrics::Metrics;
