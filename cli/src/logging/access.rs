@@ -16,7 +16,7 @@ use tracing_subscriber::fmt::time::FormatTime;
 use twoway::gateway::{AccessLine, AccessLineWriter};
 
 use super::batched::Batched;
-use super::line::{Time, decimal, quotes_as_is};
+use super::line::{Time, quotes_as_is};
 
 /// Writes the access lines to the log's writer.
 pub struct Lines {
@@ -48,118 +48,127 @@ impl AccessLineWriter for Lines {
     }
 }
 
-/// `line` as the log writes it, with the time from `time`.
+/// `line` as the log writes it, with the time from `time`: as text,
+/// `<time>  INFO twoway::access: request method=POST route="front-door" ...`;
+/// as JSON, `{"timestamp":"<time>","level":"INFO","fields":{"message":
+/// "request",...},"target":"twoway::access"}`. Fields in the event's
+/// order, absent ones left out. Fails as `tracing`'s JSON fails, when the
+/// time cannot be written (then nothing is).
 fn format(
     out: &mut String,
     line: &AccessLine<'_>,
     json: bool,
     time: &impl FormatTime,
 ) -> std::fmt::Result {
-    if json {
-        json_line(out, line, time)
-    } else {
-        text_line(out, line, time);
-        Ok(())
+    let format = if json { Format::Json } else { Format::Text };
+    match format {
+        Format::Json => {
+            let mut timestamp = String::new();
+            time.format_time(&mut Writer::new(&mut timestamp))?;
+            out.push_str("{\"timestamp\":");
+            json_str(out, &timestamp);
+            out.push_str(",\"level\":\"INFO\",\"fields\":{\"message\":\"request\"");
+        }
+        Format::Text => {
+            if time.format_time(&mut Writer::new(out)).is_err() {
+                out.push_str("<unknown time>");
+            }
+            out.push_str("  INFO twoway::access: request");
+        }
     }
+    format.display(out, name!("method"), line.method);
+    format.string(out, name!("route"), Some(line.route));
+    format.string(out, name!("api"), line.api);
+    format.string(out, name!("tenant"), line.tenant);
+    format.string(out, name!("workflow"), line.workflow);
+    format.number(out, name!("status"), line.status.into());
+    format.string(out, name!("problem"), line.problem);
+    format.number(out, name!("upstream_calls"), line.upstream_calls.into());
+    format.number(out, name!("upstream_ms"), line.upstream_ms);
+    format.number(out, name!("bytes_in"), line.bytes_in);
+    format.number(out, name!("bytes_out"), line.bytes_out);
+    format.name(out, name!("complete"));
+    out.push_str(if line.complete { "true" } else { "false" });
+    format.name(out, name!("peer"));
+    // An address and port: nothing to escape.
+    let quote = if json { "\"" } else { "" };
+    out.push_str(quote);
+    peer(out, line.peer);
+    out.push_str(quote);
+    format.string(out, name!("trace_id"), line.trace_id);
+    format.display(out, name!("request_id"), line.request_id);
+    format.number(out, name!("elapsed_ms"), line.elapsed_ms);
+    out.push_str(match format {
+        Format::Json => "},\"target\":\"twoway::access\"}\n",
+        Format::Text => "\n",
+    });
+    Ok(())
 }
 
-/// `<time>  INFO twoway::access: request method=POST route="front-door" ...`
-fn text_line(out: &mut String, line: &AccessLine<'_>, time: &impl FormatTime) {
-    if time.format_time(&mut Writer::new(out)).is_err() {
-        out.push_str("<unknown time>");
-    }
-    out.push_str("  INFO twoway::access: request");
-    let quoted = |out: &mut String, name: &str, value: Option<&str>| {
-        let Some(value) = value else { return };
-        out.push(' ');
-        out.push_str(name);
-        out.push('=');
-        if quotes_as_is(value) {
-            out.push('"');
-            out.push_str(value);
-            out.push('"');
-        } else {
-            let _ = write!(out, "{value:?}");
+/// How the log writes a field.
+#[derive(Clone, Copy)]
+enum Format {
+    /// `name=value`, after a space (`DefaultFields`, as [`super::line::Fields`] writes them).
+    Text,
+    /// `,"name":value` (`tracing_subscriber`'s JSON).
+    Json,
+}
+
+/// A field's name with what comes before its value, in each format.
+struct Name {
+    text: &'static str,
+    json: &'static str,
+}
+
+/// The [`Name`] of the field `name`, written once, at compile time.
+macro_rules! name {
+    ($name:literal) => {
+        Name {
+            text: concat!(" ", $name, "="),
+            json: concat!(",\"", $name, "\":"),
         }
     };
-    let number = |out: &mut String, name: &str, value: u64| {
-        out.push(' ');
-        out.push_str(name);
-        out.push('=');
-        out.push_str(decimal(value, &mut [0; 20]));
-    };
-    out.push_str(" method=");
-    out.push_str(line.method);
-    quoted(out, "route", Some(line.route));
-    quoted(out, "api", line.api);
-    quoted(out, "tenant", line.tenant);
-    quoted(out, "workflow", line.workflow);
-    number(out, "status", line.status.into());
-    quoted(out, "problem", line.problem);
-    number(out, "upstream_calls", line.upstream_calls.into());
-    number(out, "upstream_ms", line.upstream_ms);
-    number(out, "bytes_in", line.bytes_in);
-    number(out, "bytes_out", line.bytes_out);
-    out.push_str(if line.complete {
-        " complete=true peer="
-    } else {
-        " complete=false peer="
-    });
-    peer(out, line.peer);
-    quoted(out, "trace_id", line.trace_id);
-    out.push_str(" request_id=");
-    out.push_str(line.request_id);
-    number(out, "elapsed_ms", line.elapsed_ms);
-    out.push('\n');
 }
+use name;
 
-/// `{"timestamp":"<time>","level":"INFO","fields":{"message":"request",
-/// ...},"target":"twoway::access"}`: `tracing_subscriber`'s JSON, fields
-/// in the event's order, absent ones left out. Fails as it fails, when
-/// the time cannot be written (then nothing is).
-fn json_line(out: &mut String, line: &AccessLine<'_>, time: &impl FormatTime) -> std::fmt::Result {
-    let mut timestamp = String::new();
-    time.format_time(&mut Writer::new(&mut timestamp))?;
-    out.push_str("{\"timestamp\":");
-    json_str(out, &timestamp);
-    out.push_str(",\"level\":\"INFO\",\"fields\":{\"message\":\"request\"");
-    let string = |out: &mut String, name: &str, value: Option<&str>| {
+impl Format {
+    fn name(self, out: &mut String, name: Name) {
+        out.push_str(match self {
+            Format::Text => name.text,
+            Format::Json => name.json,
+        });
+    }
+
+    /// A string field: quoted and escaped as `{:?}` escapes it (text).
+    fn string(self, out: &mut String, name: Name, value: Option<&str>) {
         let Some(value) = value else { return };
-        out.push_str(",\"");
-        out.push_str(name);
-        out.push_str("\":");
-        json_str(out, value);
-    };
-    let number = |out: &mut String, name: &str, value: u64| {
-        out.push_str(",\"");
-        out.push_str(name);
-        out.push_str("\":");
-        out.push_str(decimal(value, &mut [0; 20]));
-    };
-    string(out, "method", Some(line.method));
-    string(out, "route", Some(line.route));
-    string(out, "api", line.api);
-    string(out, "tenant", line.tenant);
-    string(out, "workflow", line.workflow);
-    number(out, "status", line.status.into());
-    string(out, "problem", line.problem);
-    number(out, "upstream_calls", line.upstream_calls.into());
-    number(out, "upstream_ms", line.upstream_ms);
-    number(out, "bytes_in", line.bytes_in);
-    number(out, "bytes_out", line.bytes_out);
-    out.push_str(if line.complete {
-        ",\"complete\":true,\"peer\":\""
-    } else {
-        ",\"complete\":false,\"peer\":\""
-    });
-    // An address and port: nothing to escape.
-    peer(out, line.peer);
-    out.push('"');
-    string(out, "trace_id", line.trace_id);
-    string(out, "request_id", Some(line.request_id));
-    number(out, "elapsed_ms", line.elapsed_ms);
-    out.push_str("},\"target\":\"twoway::access\"}\n");
-    Ok(())
+        self.name(out, name);
+        match self {
+            Format::Json => json_str(out, value),
+            Format::Text if quotes_as_is(value) => {
+                out.push('"');
+                out.push_str(value);
+                out.push('"');
+            }
+            Format::Text => {
+                let _ = write!(out, "{value:?}");
+            }
+        }
+    }
+
+    /// A `%` field: as it is (text).
+    fn display(self, out: &mut String, name: Name, value: &str) {
+        self.name(out, name);
+        match self {
+            Format::Json => json_str(out, value),
+            Format::Text => out.push_str(value),
+        }
+    }
+
+    fn number(self, out: &mut String, name: Name, value: u64) {
+        self.name(out, name);
+        out.push_str(itoa::Buffer::new().format(value));
+    }
 }
 
 /// `value` as a JSON string, escaped as `serde_json` escapes it.
@@ -181,10 +190,10 @@ fn peer(out: &mut String, peer: SocketAddr) {
         SocketAddr::V4(v4) => {
             let [a, b, c, d] = v4.ip().octets();
             for (octet, after) in [(a, '.'), (b, '.'), (c, '.'), (d, ':')] {
-                out.push_str(decimal(octet.into(), &mut [0; 20]));
+                out.push_str(itoa::Buffer::new().format(octet));
                 out.push(after);
             }
-            out.push_str(decimal(v4.port().into(), &mut [0; 20]));
+            out.push_str(itoa::Buffer::new().format(v4.port()));
         }
         SocketAddr::V6(_) => {
             let _ = write!(out, "{peer}");
@@ -194,34 +203,10 @@ fn peer(out: &mut String, peer: SocketAddr) {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
-
     use tracing_subscriber::layer::SubscriberExt as _;
 
+    use super::super::line::{Fields, tests::Lines as Captured};
     use super::*;
-
-    /// What a subscriber's lines came to.
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-        type Writer = Captured;
-
-        fn make_writer(&'a self) -> Self::Writer {
-            self.clone()
-        }
-    }
 
     /// One time for both sides.
     struct Fixed;
@@ -243,8 +228,7 @@ mod tests {
             let subscriber = tracing_subscriber::registry().with(layer.json());
             tracing::subscriber::with_default(subscriber, || line.log());
         } else {
-            let subscriber =
-                tracing_subscriber::registry().with(layer.fmt_fields(super::super::line::Fields));
+            let subscriber = tracing_subscriber::registry().with(layer.fmt_fields(Fields));
             tracing::subscriber::with_default(subscriber, || line.log());
         }
         String::from_utf8(captured.0.lock().unwrap().clone()).unwrap()

@@ -183,23 +183,7 @@ fn number(w: &mut Writer<'_>, value: u64, negative: bool) -> fmt::Result {
     if negative {
         w.write_char('-')?;
     }
-    w.write_str(decimal(value, &mut [0; 20]))
-}
-
-/// `value` in decimal, its digits written into `text` (`u64::MAX` has 20).
-pub(super) fn decimal(value: u64, text: &mut [u8; 20]) -> &str {
-    let mut at = text.len();
-    let mut n = value;
-    loop {
-        at -= 1;
-        text[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    // Only ASCII digits.
-    std::str::from_utf8(&text[at..]).unwrap_or_default()
+    w.write_str(itoa::Buffer::new().format(value))
 }
 
 /// True when `{:?}` of `value` is `value` in quotes: printable ASCII only,
@@ -261,7 +245,7 @@ impl VisitFmt for FieldsVisitor<'_> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::sync::{Arc, Mutex};
 
     use tracing_subscriber::fmt::MakeWriter;
@@ -270,7 +254,7 @@ mod tests {
 
     /// What a subscriber's lines came to.
     #[derive(Clone, Default)]
-    struct Lines(Arc<Mutex<Vec<u8>>>);
+    pub struct Lines(pub Arc<Mutex<Vec<u8>>>);
 
     impl std::io::Write for Lines {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
