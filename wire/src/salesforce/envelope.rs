@@ -50,11 +50,11 @@ impl Envelope {
     /// door reads a login from the tree). `None`: read it with the tree.
     pub fn plain(api: Api, body: &[u8]) -> Option<Self> {
         let ns = api.soap_namespace()?;
-        let read = plain::read(body, Reader::default())?;
+        let text = std::str::from_utf8(body).ok()?;
+        let read = plain::read_text(text, Reader::default())?;
         if !read.body_seen {
             return None;
         }
-        let text = std::str::from_utf8(body).ok()?;
         let places = Places {
             first_header: read.first_header,
             envelope_open_end: Some(read.envelope_open_end),
@@ -141,7 +141,8 @@ impl<'a> Visit<'a> for Reader<'a> {
                 return None;
             }
             self.envelope_open_end = element.start_end;
-            self.envelope_prefix = inject::prefix_of(element.qname);
+            // `prefix:` as written (the local name is the qname's end).
+            self.envelope_prefix = &element.qname[..element.qname.len() - element.local.len()];
             return Some(Role::of(Kind::Envelope));
         };
         if parent.kind == Kind::SessionId {

@@ -223,6 +223,17 @@ fn edge_cases_in_the_plain_subset_are_read_as_the_tree_reads_them() {
             Some("a&b<c>d\"e'fAB"),
         ),
         (envelope(&session("&#x1F600;")), Some("\u{1F600}")),
+        // The longest references read, one ending the text; U+FFFD (EF BF
+        // BD, next to the refused EF BF BE) as it is.
+        (envelope(&session("&#x00000041;b&#00000067;")), Some("AbC")),
+        (envelope(&session("]\u{FFFD}]")), Some("]\u{FFFD}]")),
+        // No prefix: the SOAP namespace the default.
+        (
+            format!(
+                r#"<Envelope xmlns="{SOAP_ENV_NS}"><Header><SessionHeader><sessionId>d</sessionId></SessionHeader></Header><Body><q/></Body></Envelope>"#
+            ),
+            Some("d"),
+        ),
         // A second Header: the session is the first's; both lose theirs.
         (
             envelope(
@@ -327,6 +338,8 @@ fn what_is_not_a_plain_envelope_is_left_to_the_tree() {
         // attribute (normalised by the tree).
         with_session.replace("urn:getUserInfo", "urn:getUserInfö"),
         with_session.replace("urn:sobject", "urn:s&#111;bject"),
+        // A reference with nine digits (the tree reads it).
+        with_session.replace("PLUGIN", "&#x000000041;"),
         with_session.replace("<soapenv:Body>", "<soapenv:Body a=\"\t\">"),
         // Over the plain reader's size.
         with_session.replace("PLUGIN", &"x".repeat(xml::plain::MAX_BODY)),

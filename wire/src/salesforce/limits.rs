@@ -8,8 +8,10 @@ use super::scan;
 /// `Sforce-Limit-Info: api-usage=N/M` or a SOAP `LimitInfoHeader` whose
 /// `limitInfo` has `<type>API REQUESTS</type>`.
 pub fn api_usage(headers: &http::HeaderMap, body: &[u8]) -> Option<(u64, u64)> {
+    // A name made once, not parsed from text at each answer.
+    const SFORCE_LIMIT_INFO: http::HeaderName = http::HeaderName::from_static("sforce-limit-info");
     headers
-        .get_all("sforce-limit-info")
+        .get_all(SFORCE_LIMIT_INFO)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .find_map(from_header)
@@ -25,6 +27,11 @@ fn from_header(value: &str) -> Option<(u64, u64)> {
     })
 }
 
+/// How far past the start of the first `LimitInfoHeader` name the text is
+/// taken first: Salesforce's header (one `limitInfo`) ends about 110
+/// bytes on.
+const NEAR: usize = 512;
+
 /// The SOAP header's `LimitInfoHeader/limitInfo` of type `API REQUESTS`;
 /// the scan stops at the Body.
 fn from_soap_header(body: &[u8]) -> Option<(u64, u64)> {
@@ -33,14 +40,28 @@ fn from_soap_header(body: &[u8]) -> Option<(u64, u64)> {
     // decoding the text.
     static FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
         std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"LimitInfoHeader"));
-    FINDER.find(window)?;
-    let text = scan::window(body, scan::WINDOW);
+    let at = FINDER.find(window)?;
+    // The text up to a little past the name is checked first, not the rest
+    // of the answer: a scan that ends there (found, or at the Body) reads
+    // what the whole window's would, for the window's text starts with it.
+    let near = &window[..window.len().min(at + NEAR)];
+    if let Ok(text) = std::str::from_utf8(near)
+        && let Some(read) = limit_info(text)
+    {
+        return read;
+    }
+    limit_info(&scan::window(body, scan::WINDOW)).flatten()
+}
+
+/// [`from_soap_header`] of `text`; `None` when the scan ran out of text
+/// before the limit or the Body.
+fn limit_info(text: &str) -> Option<Option<(u64, u64)>> {
     let (mut in_header, mut in_info) = (false, false);
     let (mut current, mut limit, mut kind) = (None, None, None);
-    for tag in scan::tags(&text) {
+    for tag in scan::tags(text) {
         let local = tag.local();
         match (local, tag.end) {
-            ("Body", false) => return None,
+            ("Body", false) => return Some(None),
             ("LimitInfoHeader", end) => in_header = !end && !tag.empty,
             ("limitInfo", false) if in_header && !tag.empty => {
                 in_info = true;
@@ -51,7 +72,7 @@ fn from_soap_header(body: &[u8]) -> Option<(u64, u64)> {
                 if kind == Some("API REQUESTS")
                     && let (Some(c), Some(l)) = (current, limit)
                 {
-                    return Some((c, l));
+                    return Some(Some((c, l)));
                 }
             }
             ("current" | "limit" | "type", false) if in_info && !tag.empty => {
@@ -111,6 +132,51 @@ mod tests {
         assert_eq!(api_usage(&header("per-app-api-usage=17/250"), none), None);
         assert_eq!(api_usage(&header("api-usage=x/y"), none), None);
         assert_eq!(api_usage(&http::HeaderMap::new(), none), None);
+    }
+
+    /// What the scan of the whole window reads.
+    fn by_whole_window(body: &[u8]) -> Option<(u64, u64)> {
+        let window = &body[..body.len().min(scan::WINDOW)];
+        memchr::memmem::find(window, b"LimitInfoHeader")?;
+        limit_info(&scan::window(body, scan::WINDOW)).flatten()
+    }
+
+    #[test]
+    fn the_text_near_the_header_reads_as_the_whole_window() {
+        let answer = GET_USER_INFO_RESPONSE;
+        let at = answer.find("LimitInfoHeader").unwrap();
+        let mut bodies = Vec::new();
+        // The near text's end at every place of the header and past it:
+        // spaces, a two-byte character cut there, a byte not UTF-8 there.
+        for (i, _) in answer.char_indices().filter(|&(i, _)| i > at - 40) {
+            for pad in [" ", "é", "\u{FFFD}"] {
+                for n in [1, NEAR / 4, NEAR - 40, NEAR] {
+                    let padded = format!("{}{}{}", &answer[..i], pad.repeat(n), &answer[i..]);
+                    bodies.push(padded.into_bytes());
+                }
+            }
+            let mut invalid = answer.as_bytes().to_vec();
+            invalid.insert(i, 0xFF);
+            bodies.push(invalid);
+        }
+        // A header across the window's end; one that ends just inside it.
+        let header = &answer[answer.find("<soapenv:Header>").unwrap()..];
+        for end in [scan::WINDOW - 60, scan::WINDOW - header.len(), scan::WINDOW] {
+            let lead = " ".repeat(end.saturating_sub(at));
+            bodies.push(format!("{}{lead}{}", &answer[..at - 1], &answer[at - 1..]).into_bytes());
+        }
+        let mut found = 0;
+        for body in &bodies {
+            let read = from_soap_header(body);
+            assert_eq!(
+                read,
+                by_whole_window(body),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+            found += usize::from(read.is_some());
+        }
+        assert!(found > bodies.len() / 2, "{found} of {}", bodies.len());
     }
 
     #[test]

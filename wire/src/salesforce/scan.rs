@@ -25,6 +25,8 @@ pub(crate) fn window(body: &[u8], limit: usize) -> std::borrow::Cow<'_, str> {
 pub(crate) struct Tag<'a> {
     /// The qualified name (`soapenv:Body`).
     pub name: &'a str,
+    /// Where the name's local part starts in it (past its last `:`).
+    local_at: usize,
     /// `</x>`.
     pub end: bool,
     /// `<x/>`.
@@ -36,11 +38,7 @@ pub(crate) struct Tag<'a> {
 impl Tag<'_> {
     /// The name without its prefix.
     pub fn local(&self) -> &str {
-        // Names are short: a loop costs less than a vector search's setup.
-        match self.name.bytes().rposition(|b| b == b':') {
-            Some(at) => &self.name[at + 1..],
-            None => self.name,
-        }
+        &self.name[self.local_at..]
     }
 }
 
@@ -49,8 +47,8 @@ impl Tag<'_> {
 /// Stops at the first unterminated tag.
 pub(crate) fn tags(text: &str) -> impl Iterator<Item = Tag<'_>> {
     let mut pos = 0;
-    // Each tag costs a search for its `<` and one for its `>`, and its
-    // kind is told by its second byte: a scan of a SOAP header (the API
+    // Each tag costs a search for its `<` and one pass over its name, and
+    // its kind is told by its second byte: a scan of a SOAP header (the API
     // usage of every answer) reads a dozen tags.
     std::iter::from_fn(move || {
         loop {
@@ -82,15 +80,22 @@ pub(crate) fn tags(text: &str) -> impl Iterator<Item = Tag<'_>> {
             } else {
                 let end = second == Some(b'/');
                 let name_start = if end { 2 } else { 1 };
-                let name_len = name_length(&rest[name_start..]);
-                let close = tag_end(rest)?;
+                let name = Name::at(&rest[name_start..]);
+                let name_end = name_start + name.len;
+                // A name without quotes that `>` or `/>` ends ends its tag
+                // there (most tags): no search past quoted values.
+                let close = match rest.as_bytes().get(name_end..) {
+                    Some([b'>', ..]) if !name.quoted => name_end,
+                    Some([b'/', b'>', ..]) if !name.quoted => name_end + 1,
+                    _ => tag_end(rest)?,
+                };
                 pos = start + close + 1;
-                let name = &rest[name_start..name_start + name_len];
-                if name.is_empty() {
+                if name.len == 0 {
                     continue;
                 }
                 return Some(Tag {
-                    name,
+                    name: &rest[name_start..name_end],
+                    local_at: name.local_at,
                     end,
                     empty: !end && rest[..close].ends_with('/'),
                     after: pos,
@@ -100,22 +105,82 @@ pub(crate) fn tags(text: &str) -> impl Iterator<Item = Tag<'_>> {
     })
 }
 
-/// The length of the name at the start of `tag`: up to whitespace, `/` or
-/// `>`, or its end.
-fn name_length(tag: &str) -> usize {
-    // ASCII names (all of Salesforce's) byte by byte; from the first
-    // other byte on, by characters, for Unicode's whitespace.
-    for (i, &b) in tag.as_bytes().iter().enumerate() {
-        match b {
-            b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r' | b' ' | b'/' | b'>' => return i,
-            0x80.. => {
-                let more = tag[i..].find(|c: char| c.is_whitespace() || c == '/' || c == '>');
-                return more.map_or(tag.len(), |more| i + more);
+/// How [`Name::at`] reads a byte of a tag.
+const IN_NAME: u8 = 0;
+/// ASCII whitespace, `/` and `>`.
+const ENDS_NAME: u8 = 1;
+const COLON: u8 = 2;
+/// A quote, which [`tag_end`] would take for a value's.
+const QUOTE: u8 = 3;
+/// The first byte of a character past ASCII.
+const WIDE: u8 = 4;
+const NAME_BYTES: [u8; 256] = {
+    let mut table = [IN_NAME; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = match b as u8 {
+            b'\t' | b'\n' | b'\x0b' | b'\x0c' | b'\r' | b' ' | b'/' | b'>' => ENDS_NAME,
+            b':' => COLON,
+            b'"' | b'\'' => QUOTE,
+            0x80.. => WIDE,
+            _ => IN_NAME,
+        };
+        b += 1;
+    }
+    table
+};
+
+/// The name at the start of a tag (after its `<` or `</`).
+struct Name {
+    /// Up to whitespace, `/` or `>`, or the end.
+    len: usize,
+    /// Where its local part starts (past its last `:`).
+    local_at: usize,
+    /// It has a quote.
+    quoted: bool,
+}
+
+impl Name {
+    fn at(tag: &str) -> Self {
+        let bytes = tag.as_bytes();
+        let mut name = Self {
+            len: tag.len(),
+            local_at: 0,
+            quoted: false,
+        };
+        // ASCII names (all of Salesforce's) by runs of bytes that need no
+        // look; from the first other byte on, by characters, for Unicode's
+        // whitespace.
+        let mut i = 0;
+        loop {
+            i += bytes[i..]
+                .iter()
+                .position(|&b| NAME_BYTES[b as usize] != IN_NAME)
+                .unwrap_or(bytes.len() - i);
+            let Some(&b) = bytes.get(i) else {
+                return name;
+            };
+            match NAME_BYTES[b as usize] {
+                ENDS_NAME => {
+                    name.len = i;
+                    return name;
+                }
+                COLON => name.local_at = i + 1,
+                QUOTE => name.quoted = true,
+                _ => {
+                    let more = tag[i..].find(|c: char| c.is_whitespace() || c == '/' || c == '>');
+                    name.len = more.map_or(tag.len(), |more| i + more);
+                    let wide = &bytes[i..name.len];
+                    if let Some(colon) = wide.iter().rposition(|&b| b == b':') {
+                        name.local_at = i + colon + 1;
+                    }
+                    name.quoted |= wide.iter().any(|&b| matches!(b, b'"' | b'\''));
+                    return name;
+                }
             }
-            _ => {}
+            i += 1;
         }
     }
-    tag.len()
 }
 
 /// The offset of the `>` that closes the tag starting `tag`, skipping quoted
@@ -437,6 +502,90 @@ mod tests {
                 ("c", false),
                 ("a", true)
             ]
+        );
+    }
+
+    /// The tags of `text` as a character search reads them: each name up
+    /// to whitespace, `/` or `>`, each tag's end past its quoted values
+    /// ([`tag_end`] from its `<`), the local name after the last `:`.
+    fn tags_by_search(text: &str) -> Vec<(&str, &str, bool, bool, usize)> {
+        let mut found = Vec::new();
+        let mut pos = 0;
+        while let Some(at) = text[pos..].find('<') {
+            let start = pos + at;
+            let rest = &text[start..];
+            let skipped = [
+                ("<!--", "-->"),
+                ("<![CDATA[", "]]>"),
+                ("<!", ">"),
+                ("<?", ">"),
+            ]
+            .into_iter()
+            .find(|(open, _)| rest.starts_with(open));
+            if let Some((open, close)) = skipped {
+                match rest[open.len()..].find(close) {
+                    Some(i) => pos = start + open.len() + i + close.len(),
+                    None => break,
+                }
+                continue;
+            }
+            let end = rest[1..].starts_with('/');
+            let name = &rest[if end { 2 } else { 1 }..];
+            let len = name
+                .find(|c: char| c.is_whitespace() || c == '/' || c == '>')
+                .unwrap_or(name.len());
+            let Some(close) = tag_end(rest) else { break };
+            pos = start + close + 1;
+            let name = &name[..len];
+            if !name.is_empty() {
+                let local = name.rsplit(':').next().unwrap_or(name);
+                let empty = !end && rest[..close].ends_with('/');
+                found.push((name, local, end, empty, pos));
+            }
+        }
+        found
+    }
+
+    fn tags_read(text: &str) -> Vec<(&str, &str, bool, bool, usize)> {
+        tags(text)
+            .map(|t| (t.name, &t.name[t.local_at..], t.end, t.empty, t.after))
+            .collect()
+    }
+
+    #[test]
+    fn tags_are_read_as_a_character_search_reads_them() {
+        // Quotes in a name (a value's to the tag's end), names ended by
+        // `/>`, colons, non-ASCII names and what a tag's end skips.
+        for text in [
+            r#"<a"b>c">"#,
+            r#"<a"b>"#,
+            r#"<a'b>x'/>"#,
+            r#"<a"b/>"/><c>"#,
+            "<a:b:c>",
+            "<:a></a:>",
+            "<é:x:y/>",
+            "<x:é\u{a0}:y>",
+            "<a/ ><a / ></a ></ a>",
+            "< a><><//></>",
+            r#"<a b='>'/><c d=">"></c>"#,
+            "<a\tb='1'\n/>",
+            "<!-- <x> --><![CDATA[<y>]]><?p <z>?><!D <w>><v/>",
+            "<!--",
+            "<a",
+            "<a:b",
+        ] {
+            assert_eq!(tags_read(text), tags_by_search(text), "{text:?}");
+        }
+        let pieces = ["\"", "'", "/>", "\u{a0}", "x:y:", "<!", "<?", "</"];
+        let mut check = |text: &[u8]| {
+            if let Ok(text) = std::str::from_utf8(text) {
+                assert_eq!(tags_read(text), tags_by_search(text), "{text:?}");
+            }
+        };
+        crate::xml::plain::variants::each(
+            twoway_testkit::samples::GET_USER_INFO_RESPONSE,
+            &pieces,
+            &mut check,
         );
     }
 

@@ -87,10 +87,17 @@ pub fn read<'a, V: Visit<'a>>(body: &'a [u8], visit: V) -> Option<V> {
     if body.len() > MAX_BODY {
         return None;
     }
-    let text = std::str::from_utf8(body).ok()?;
+    read_text(std::str::from_utf8(body).ok()?, visit)
+}
+
+/// [`read`] for a body its caller has already taken as text.
+pub fn read_text<'a, V: Visit<'a>>(text: &'a str, visit: V) -> Option<V> {
+    if text.len() > MAX_BODY {
+        return None;
+    }
     let mut reader = Reader {
         text,
-        bytes: body,
+        bytes: text.as_bytes(),
         pos: 0,
         open: Vec::with_capacity(16),
         scope: Vec::with_capacity(MAX_IN_SCOPE),
@@ -131,6 +138,36 @@ const NAME: [bool; 256] = {
     while b < 256 {
         table[b] =
             (b as u8).is_ascii_alphanumeric() || matches!(b as u8, b'_' | b'-' | b'.' | b':');
+        b += 1;
+    }
+    table
+};
+
+/// [`NAME`] but `:`.
+const LETTERS: [bool; 256] = {
+    let mut table = NAME;
+    table[b':' as usize] = false;
+    table
+};
+
+/// [`check_text`]'s byte classes: a byte without [`TEXT`] (in an element's
+/// text) or [`VALUE`] (in an attribute's value) needs no look, so the check
+/// skips runs of them by table instead of matching each.
+const TEXT: u8 = 1;
+const VALUE: u8 = 2;
+const CHECKED: [u8; 256] = {
+    let mut table = [0; 256];
+    let mut b = 0;
+    while b < 256 {
+        // A reference, `]]>`, `<`, U+FFFE or U+FFFF (EF BF BE, EF BF BF),
+        // a control character; tab and line feed only in a value.
+        let byte = b as u8;
+        if matches!(byte, b'&' | b']' | b'<' | 0xEF) || byte < 0x20 {
+            table[b] = VALUE;
+            if !matches!(byte, b'\t' | b'\n') {
+                table[b] |= TEXT;
+            }
+        }
         b += 1;
     }
     table
@@ -183,21 +220,33 @@ impl<'a, V: Visit<'a>> Reader<'a, V> {
     fn qname(&mut self) -> Option<(&'a str, &'a str, &'a str)> {
         let start = self.pos;
         let rest = &self.bytes[start..];
-        let len = rest
-            .iter()
-            .position(|&b| !NAME[b as usize])
-            .unwrap_or(rest.len());
+        // A name's bytes up to a colon, from `from`: the prefix, then the
+        // local name, each in one tight run.
+        let run = |from: usize| {
+            from + rest[from..]
+                .iter()
+                .position(|&b| !LETTERS[b as usize])
+                .unwrap_or(rest.len() - from)
+        };
+        let mut len = run(0);
+        let mut colon = None;
+        if rest.get(len) == Some(&b':') {
+            colon = Some(len);
+            len = run(len + 1);
+            // A second colon would be in the local name.
+            if rest.get(len) == Some(&b':') {
+                return None;
+            }
+        }
         self.pos = start + len;
         let qname = &self.text[start..self.pos];
-        let (prefix, local) = match qname.bytes().position(|b| b == b':') {
+        let (prefix, local) = match colon {
             Some(at) => (&qname[..at], &qname[at + 1..]),
             None => ("", qname),
         };
         let starts_well = |part: &str| part.bytes().next().is_some_and(is_name_start);
-        let plain = len <= MAX_NAME
-            && starts_well(local)
-            && !local.contains(':')
-            && (local.len() == len || starts_well(prefix));
+        let plain =
+            len <= MAX_NAME && starts_well(local) && (colon.is_none() || starts_well(prefix));
         plain.then_some((qname, prefix, local))
     }
 
@@ -342,14 +391,17 @@ impl<'a, V: Visit<'a>> Reader<'a, V> {
 
     /// Text up to the next `<`, given to the innermost open element.
     fn content(&mut self) -> Option<()> {
-        let rest = &self.bytes[self.pos..];
-        let len = memchr::memchr(b'<', rest).unwrap_or(rest.len());
+        // Most often none: the next tag follows.
+        if self.bytes.get(self.pos) == Some(&b'<') {
+            return Some(());
+        }
+        // Found and checked in one pass.
+        let (len, references) = check_text(&self.text[self.pos..], false)?;
         let text = &self.text[self.pos..self.pos + len];
         self.pos += len;
         if text.is_empty() {
             return Some(());
         }
-        let references = check_text(text, false)?;
         if let Some(&(_, _, role)) = self.open.last() {
             self.visit.text(role, text, references);
         }
@@ -357,18 +409,27 @@ impl<'a, V: Visit<'a>> Reader<'a, V> {
     }
 }
 
-/// Checks `text`, an element's text or (`in_attribute`) an attribute's
-/// value, in one pass: every `&` starts a reference roxmltree reads (the
-/// five entities, a character reference to a character of XML), no `]]>`,
-/// no `<`, no character outside XML's (U+FFFE, U+FFFF, controls) and no
-/// carriage return (roxmltree normalises it), nor, in an attribute, a tab
-/// or line feed (normalised to spaces). `Some(true)` when it has a
+/// Checks `text`, an element's text up to its first `<` or (`in_attribute`)
+/// an attribute's whole value, in one pass: every `&` starts a reference
+/// roxmltree reads (the five entities, a character reference to a
+/// character of XML), no `]]>`, no character outside XML's (U+FFFE,
+/// U+FFFF, controls) and no carriage return (roxmltree normalises it),
+/// nor, in an attribute, a `<`, a tab or a line feed (normalised to
+/// spaces). The length checked (up to the `<`) and whether it has a
 /// reference to decode; `None` when it is not plain.
-fn check_text(text: &str, in_attribute: bool) -> Option<bool> {
+fn check_text(text: &str, in_attribute: bool) -> Option<(usize, bool)> {
+    let class = if in_attribute { VALUE } else { TEXT };
     let bytes = text.as_bytes();
     let mut references = false;
     let mut at = 0;
-    while let Some(&b) = bytes.get(at) {
+    loop {
+        at += bytes[at..]
+            .iter()
+            .position(|&b| CHECKED[b as usize] & class != 0)
+            .unwrap_or(bytes.len() - at);
+        let Some(&b) = bytes.get(at) else {
+            return Some((at, references));
+        };
         match b {
             b'&' => {
                 let (_, after) = reference(&text[at..])?;
@@ -383,19 +444,24 @@ fn check_text(text: &str, in_attribute: bool) -> Option<bool> {
             {
                 return None;
             }
-            b'\t' | b'\n' if !in_attribute => {}
+            b'<' if !in_attribute => return Some((at, references)),
             b'<' | 0..0x20 => return None,
             _ => {}
         }
         at += 1;
     }
-    Some(references)
 }
+
+/// The longest reference roxmltree reads, `&` to `;` (`&#x10FFFF;`, with
+/// leading zeros up to eight digits).
+const LONGEST_REFERENCE: usize = "&#x12345678;".len();
 
 /// The reference at the start of `text` (which starts with `&`): the
 /// character it stands for and the text after it.
 fn reference(text: &str) -> Option<(char, &str)> {
-    let end = text.find(';')?;
+    // No name read below is longer: the `;` is looked for only that far.
+    let near = &text.as_bytes()[..text.len().min(LONGEST_REFERENCE)];
+    let end = memchr::memchr(b';', near)?;
     let name = &text[1..end];
     let c = match name {
         "lt" => '<',
@@ -458,19 +524,27 @@ pub fn decoded(value: &str) -> std::borrow::Cow<'_, str> {
 pub mod variants {
     /// Pieces of XML, well-formed or not, that every reader's agreement
     /// test puts in everywhere.
-    const PIECES: [&str; 27] = [
+    const PIECES: [&str; 34] = [
         "&",
         "&amp;",
+        "&amp",
         "&#65;",
         "&#x1F600;",
         "&#13;",
         "&#xFFFE;",
+        // The longest reference read, and one digit more.
+        "&#x00000041;",
+        "&#000000065;",
         "&x;",
         "\r",
         "\t",
         "\n",
         "\u{7}",
         "]]>",
+        "]",
+        "\u{FFFE}",
+        "\u{FFFF}",
+        "\u{FFFD}",
         "<!--c-->",
         "<",
         ">",
