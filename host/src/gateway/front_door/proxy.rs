@@ -61,6 +61,24 @@ const ANSWER_DROPPED: [http::HeaderName; 8] = [
     header::SET_COOKIE,
 ];
 
+/// Removes from `headers` every header `dropped` names. The few names a
+/// request or an answer carries are each looked for in the list and only
+/// those found are removed: a hashed look-up of every name on the list,
+/// most of them absent, cost more (docs/performance.md, the ninth round).
+fn drop_headers<const N: usize>(headers: &mut http::HeaderMap, dropped: &[http::HeaderName; N]) {
+    const { assert!(N <= 64, "one bit a name") };
+    let mut found = 0u64;
+    for name in headers.keys() {
+        if let Some(at) = dropped.iter().position(|d| d == name) {
+            found |= 1 << at;
+        }
+    }
+    while found != 0 {
+        headers.remove(&dropped[found.trailing_zeros() as usize]);
+        found &= found - 1;
+    }
+}
+
 pub(super) async fn serve(
     shared: &Shared,
     caller: &Caller,
@@ -193,9 +211,7 @@ pub(super) async fn serve(
     // A gzip answer goes back as the API sent it, unless the gateway must
     // read it whole (a rewritten answer, or one a policy judges).
     let gzip = transport::accepts_gzip(&headers) && !rewrite;
-    for name in REQUEST_DROPPED {
-        headers.remove(name);
-    }
+    drop_headers(&mut headers, &REQUEST_DROPPED);
     let forward = Forward {
         api,
         method: parts.method,
@@ -295,9 +311,7 @@ pub(super) async fn serve(
     };
     // The API's headers move into the answer, less those never passed back.
     let mut headers = headers;
-    for name in &ANSWER_DROPPED {
-        headers.remove(name);
-    }
+    drop_headers(&mut headers, &ANSWER_DROPPED);
     let response = match (
         http::StatusCode::from_u16(status),
         http::HeaderValue::from_str(request_id),
@@ -649,6 +663,43 @@ mod tests {
             Some("format=json&version=1")
         );
         assert_eq!(without_token(Some("oauth_token=00DX!t")), None);
+    }
+
+    #[test]
+    fn dropped_headers_go_with_all_their_values_and_the_rest_stay() {
+        let mut headers = http::HeaderMap::new();
+        for (name, value) in [
+            ("host", "gw"),
+            ("cookie", "a=1"),
+            ("cookie", "b=2"),
+            ("x-sfdc-session", "00D!secret"),
+            ("keep-alive", "timeout=5"),
+            ("authorization", "Bearer t"),
+            ("content-type", "text/xml"),
+            ("soapaction", "\"\""),
+            ("x-request-id", "abc"),
+        ] {
+            headers.append(
+                http::HeaderName::from_static(name),
+                http::HeaderValue::from_static(value),
+            );
+        }
+        drop_headers(&mut headers, &REQUEST_DROPPED);
+        let mut left: Vec<_> = headers.keys().map(http::HeaderName::as_str).collect();
+        left.sort_unstable();
+        assert_eq!(left, ["content-type", "soapaction", "x-request-id"]);
+        assert_eq!(headers.len(), 3);
+        // Nothing to drop: nothing changes.
+        drop_headers(&mut headers, &ANSWER_DROPPED);
+        assert_eq!(headers.len(), 3);
+        let mut answer = http::HeaderMap::new();
+        answer.append(header::SET_COOKIE, http::HeaderValue::from_static("s=1"));
+        answer.append(header::SET_COOKIE, http::HeaderValue::from_static("t=2"));
+        answer.append(header::CONTENT_LENGTH, http::HeaderValue::from_static("9"));
+        answer.append(header::DATE, http::HeaderValue::from_static("today"));
+        drop_headers(&mut answer, &ANSWER_DROPPED);
+        let left: Vec<_> = answer.keys().map(http::HeaderName::as_str).collect();
+        assert_eq!(left, ["date"]);
     }
 
     #[test]
