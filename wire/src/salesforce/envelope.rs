@@ -61,11 +61,11 @@ impl Envelope {
             envelope_prefix: read.envelope_prefix,
             removed: read.removed,
         };
-        let (head, tail) = inject::splice(ns, text, places).ok()?;
+        let (text, at) = inject::splice(ns, text, places).ok()?;
         Some(Self {
             session: read.session,
             operation: read.operation,
-            prepared: Some(Prepared::soap(api, head, tail)),
+            prepared: Some(Prepared::soap(api, text, at)),
         })
     }
 }

@@ -44,9 +44,9 @@ pub struct Prepared {
 enum Body {
     /// REST, Bulk and Apex REST bodies go as written.
     AsIs(Bytes),
-    /// A SOAP envelope without the plugin's SessionHeaders, up to where
-    /// our session id goes and after it.
-    Soap { head: String, tail: String },
+    /// A SOAP envelope without the plugin's SessionHeaders, and where our
+    /// session id goes in it (one text: one allocation to make or clone).
+    Soap { text: String, at: usize },
 }
 
 /// Checks a body a plugin wrote for `api` (a SOAP API needs a SOAP 1.1
@@ -77,8 +77,8 @@ pub fn prepare_parsed(
 ) -> Result<Prepared, SalesforceError> {
     let body = match api.soap_namespace() {
         Some(ns) => {
-            let (head, tail) = soap(ns, doc)?;
-            Body::Soap { head, tail }
+            let (text, at) = soap(ns, doc)?;
+            Body::Soap { text, at }
         }
         None => Body::AsIs(body.clone()),
     };
@@ -103,9 +103,10 @@ impl Prepared {
             Ok::<_, SalesforceError>(value)
         };
         match &self.body {
-            Body::Soap { head, tail } => {
+            Body::Soap { text, at } => {
                 let id = xml::escape(session_id.expose());
-                let mut body = Vec::with_capacity(head.len() + id.len() + tail.len());
+                let (head, tail) = text.split_at(*at);
+                let mut body = Vec::with_capacity(text.len() + id.len());
                 body.extend_from_slice(head.as_bytes());
                 body.extend_from_slice(id.as_bytes());
                 body.extend_from_slice(tail.as_bytes());
@@ -175,18 +176,18 @@ pub(super) struct HeaderAt<'t> {
 }
 
 impl Prepared {
-    /// A SOAP envelope for `api` split around where the session id goes.
-    pub(super) fn soap(api: Api, head: String, tail: String) -> Self {
+    /// A SOAP envelope for `api`, `text` with the session id to go at `at`.
+    pub(super) fn soap(api: Api, text: String, at: usize) -> Self {
         Self {
             api,
-            body: Body::Soap { head, tail },
+            body: Body::Soap { text, at },
         }
     }
 }
 
 /// The envelope with every SessionHeader in its Header removed and ours
-/// added, split where our session id goes.
-fn soap(ns: &str, doc: &roxmltree::Document<'_>) -> Result<(String, String), SalesforceError> {
+/// added, and where our session id goes in it.
+fn soap(ns: &str, doc: &roxmltree::Document<'_>) -> Result<(String, usize), SalesforceError> {
     let not = |why: String| SalesforceError::NotAnEnvelope(why);
     let text = doc.input_text();
     let envelope = doc.root_element();
@@ -245,74 +246,78 @@ fn soap(ns: &str, doc: &roxmltree::Document<'_>) -> Result<(String, String), Sal
 }
 
 /// `text`, an envelope for the API of namespace `ns`, without the
-/// SessionHeaders `places` lists and with ours where it says, split where
-/// our session id goes.
+/// SessionHeaders `places` lists and with ours where it says, and where our
+/// session id goes in it.
 pub(super) fn splice(
     ns: &str,
     text: &str,
-    places: Places<'_>,
-) -> Result<(String, String), SalesforceError> {
-    let not = |why: String| SalesforceError::NotAnEnvelope(why);
+    mut places: Places<'_>,
+) -> Result<(String, usize), SalesforceError> {
+    let not = |why: &str| SalesforceError::NotAnEnvelope(why.into());
     // Ours, split around the session id: `ours_head` id `ours_tail`.
-    let ours_head = format!(r#"<SessionHeader xmlns="{ns}"><sessionId>"#);
+    let ours_head = [r#"<SessionHeader xmlns=""#, ns, r#""><sessionId>"#];
     let ours_tail = "</sessionId></SessionHeader>";
-    // (range replaced, text before the session id, text after it if the
-    // session goes here); exactly one edit carries the session.
-    let mut edits: Vec<(Range<usize>, String, Option<String>)> = Vec::new();
-    match places.first_header {
+    // The range ours replaces, and the pieces written before and after the
+    // session id there (written as pieces: no string is made for them).
+    let (at, before, after): (Range<usize>, [&str; 3], [&str; 4]) = match places.first_header {
         None => {
             let at = places
                 .envelope_open_end
-                .ok_or_else(|| not("its Envelope start tag is unterminated".into()))?;
+                .ok_or_else(|| not("its Envelope start tag is unterminated"))?;
             let prefix = places.envelope_prefix;
-            edits.push((
+            (
                 at..at,
-                format!("<{prefix}Header>{ours_head}"),
-                Some(format!("{ours_tail}</{prefix}Header>")),
-            ));
+                ["<", prefix, "Header>"],
+                [ours_tail, "</", prefix, "Header>"],
+            )
         }
         Some(first) => {
             let range = first.range;
             let open = &text[range.start..];
             let end = first
                 .gt
-                .ok_or_else(|| not("its Header start tag is unterminated".into()))?;
+                .ok_or_else(|| not("its Header start tag is unterminated"))?;
             if open[..end].ends_with('/') {
-                let qname = first.qname;
                 let start_tag = &open[..end - 1];
-                edits.push((
-                    range.clone(),
-                    format!("{start_tag}>{ours_head}"),
-                    Some(format!("{ours_tail}</{qname}>")),
-                ));
+                (
+                    range,
+                    [start_tag, ">", ""],
+                    [ours_tail, "</", first.qname, ">"],
+                )
             } else {
                 let at = range.start + end + 1;
-                edits.push((at..at, ours_head, Some(ours_tail.to_string())));
+                (at..at, ["", "", ""], [ours_tail, "", "", ""])
             }
         }
-    }
-    edits.extend(
-        places
-            .removed
-            .into_iter()
-            .map(|range| (range, String::new(), None)),
-    );
-    edits.sort_by_key(|(r, _, _)| (r.start, r.end));
-    let mut head = None;
-    let mut out = String::with_capacity(text.len() + 256);
-    let mut pos = 0;
-    for (range, before, after) in edits {
-        out.push_str(&text[pos..range.start.max(pos)]);
-        out.push_str(&before);
-        if let Some(after) = after {
-            head = Some(std::mem::take(&mut out));
-            out.push_str(&after);
+    };
+    let before = before.into_iter().chain(ours_head);
+    // The SessionHeaders that go, in order; ours goes before any starting
+    // where it does.
+    let removed = &mut places.removed;
+    removed.sort_by_key(|r| (r.start, r.end));
+    let split = removed.partition_point(|r| (r.start, r.end) < (at.start, at.end));
+    // Copies `text` from `pos` to `to` into `out`, leaving out `removed`.
+    let copy = |out: &mut String, pos: &mut usize, removed: &[Range<usize>], to: usize| {
+        for range in removed {
+            out.push_str(&text[*pos..range.start.max(*pos)]);
+            *pos = (*pos).max(range.end);
         }
-        pos = pos.max(range.end);
-    }
-    out.push_str(&text[pos..]);
-    let head = head.ok_or_else(|| not("the host found no place for the SessionHeader".into()))?;
-    Ok((head, out))
+        out.push_str(&text[*pos..to.max(*pos)]);
+        *pos = (*pos).max(to);
+    };
+    let mut out = String::with_capacity(
+        text.len()
+            + before.clone().map(str::len).sum::<usize>()
+            + after.iter().map(|p| p.len()).sum::<usize>(),
+    );
+    let mut pos = 0;
+    copy(&mut out, &mut pos, &removed[..split], at.start);
+    out.extend(before);
+    let id_at = out.len();
+    pos = pos.max(at.end);
+    out.extend(after);
+    copy(&mut out, &mut pos, &removed[split..], text.len());
+    Ok((out, id_at))
 }
 
 /// The qualified name an element was written with (`soapenv:Header`).
@@ -330,7 +335,7 @@ fn qname_prefix<'t>(text: &'t str, node: roxmltree::Node<'_, '_>) -> &'t str {
 }
 
 /// `prefix:` of a written name, or "" when unprefixed.
-pub(super) fn prefix_of(qname: &str) -> &str {
+fn prefix_of(qname: &str) -> &str {
     match qname.find(':') {
         Some(i) => &qname[..=i],
         None => "",

@@ -41,6 +41,23 @@ fn finds_body_operation_by_namespace() {
 fn escapes_markup() {
     assert_eq!(escape("a<b & 'c'"), "a&lt;b &amp; &apos;c&apos;");
     assert!(matches!(escape("plain"), Cow::Borrowed(_)));
+    // Each of the five found by the searches anywhere in a longer text.
+    let long = "x".repeat(40);
+    for (c, entity) in [
+        ("<", "&lt;"),
+        (">", "&gt;"),
+        ("&", "&amp;"),
+        ("\"", "&quot;"),
+        ("'", "&apos;"),
+    ] {
+        for text in [
+            format!("{c}{long}"),
+            format!("{long}{c}{long}"),
+            format!("{long}{c}"),
+        ] {
+            assert_eq!(escape(&text), text.replace(c, entity), "{text}");
+        }
+    }
 }
 
 fn attrs(n: usize) -> String {
