@@ -219,13 +219,18 @@ impl TestGateway {
     }
 
     /// [`TestGateway::serve_process`] with `args` after `serve --config FILE`
-    /// (e.g. `--log-format json`, a global option), and stderr captured.
-    pub fn serve_process_logged(&mut self, args: &[&str]) -> crate::process::Logged {
+    /// (e.g. `--log-format json`, a global option) and `env` set, and both
+    /// streams captured.
+    pub fn serve_process_logged(
+        &mut self,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> crate::process::Logged {
         let config = self.config_path();
         let config = config.to_str().expect("UTF-8 path");
         let mut all = vec!["serve", "--config", config];
         all.extend_from_slice(args);
-        let process = crate::process::Logged::start(&all, self.dir.path());
+        let process = crate::process::Logged::start(&all, self.dir.path(), env);
         let (addr, admin) = listening(&process.first_line);
         self.url = format!("http://{addr}");
         self.admin = admin;

@@ -189,13 +189,15 @@ pub struct Logged {
 }
 
 impl Logged {
-    /// Starts `twoway ARGS` in `dir` and waits for its first line on stdout.
-    pub fn start(args: &[&str], dir: &Path) -> Self {
+    /// Starts `twoway ARGS` in `dir`, with `env` set, and waits for its first
+    /// line on stdout.
+    pub fn start(args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Self {
         let mut child = Command::new(twoway_bin())
             .args(args)
             .current_dir(dir)
             .env_remove("TWOWAY_CONFIG")
             .env_remove("TWOWAY_LOG")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

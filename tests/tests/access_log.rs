@@ -26,7 +26,7 @@ async fn every_line_is_json_and_every_request_is_logged() {
         &with_workflow(ACME, "user", "get_user_info.wasm", ""),
         &[("get_user_info.wasm", GET_USER_INFO)],
     );
-    let process = gw.serve_process_logged(&["--log-format", "json"]);
+    let process = gw.serve_process_logged(&["--log-format", "json"], &[]);
     // Ready: the plugin is loaded.
     gw.wait_ready().await;
     let traceparent = format!("00-{TRACE}-00f067aa0ba902b7-01");
@@ -133,5 +133,52 @@ async fn every_line_is_json_and_every_request_is_logged() {
     assert!(!all.contains(ACME_API_KEY), "the API key was logged");
     for (_, secret) in SECRETS {
         assert!(!all.contains(secret.trim()), "a secret was logged");
+    }
+}
+
+/// The log writes access lines itself (not through `tracing`'s formatter),
+/// and still only where the log's filter lets `twoway::access` through:
+/// `TWOWAY_LOG=info,twoway::access=off` leaves requests unlogged in text and
+/// in JSON, the rest of the log at info as it was.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_log_filter_turns_the_access_lines_off() {
+    let sim = start_sim().await;
+    for format in ["text", "json"] {
+        let mut gw = TestGateway::configure(
+            &sim,
+            "",
+            &with_workflow(ACME, "user", "get_user_info.wasm", ""),
+            &[("get_user_info.wasm", GET_USER_INFO)],
+        );
+        let process = gw.serve_process_logged(
+            &["--log-format", format],
+            &[("TWOWAY_LOG", "info,twoway::access=off")],
+        );
+        gw.wait_ready().await;
+        let ok = http(
+            "POST",
+            &format!("{}/tenants/acme/workflows/user", gw.url),
+            &[
+                ("authorization", &format!("Bearer {ACME_API_KEY}")),
+                ("x-request-id", "req-quiet"),
+            ],
+            "{}".to_string(),
+        )
+        .await;
+        assert_eq!(ok.status, 200, "{}", ok.body);
+        process.signal(Signal::SIGTERM);
+        let (code, stdout, stderr) = process.wait(Duration::from_secs(120));
+        assert_eq!(code, 0, "{stderr:#?}");
+        let lines: Vec<&String> = stdout.iter().chain(&stderr).collect();
+        assert!(
+            !lines
+                .iter()
+                .any(|l| l.contains("twoway::access") || l.contains("req-quiet")),
+            "{format}: no access line: {lines:#?}"
+        );
+        assert!(
+            lines.iter().any(|l| l.contains("INFO")),
+            "{format}: the rest of the log still writes at info: {lines:#?}"
+        );
     }
 }

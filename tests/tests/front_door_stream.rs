@@ -407,7 +407,7 @@ async fn a_chunked_answer_past_max_stream_mb_is_cut_and_the_gateway_says_so() {
         server_tls("{pki}/root-ca.pem")
     );
     let mut gw = TestGateway::configure(&sim, &server, &front_door::acme(""), &[]);
-    let process = gw.serve_process_logged(&["--log-format", "json"]);
+    let process = gw.serve_process_logged(&["--log-format", "json"], &[]);
     let origin = gw.url.replacen("http://", "https://", 1);
     let client = Client::anonymous();
     let token = front_door::token(&client, &origin).await;

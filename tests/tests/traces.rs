@@ -116,7 +116,7 @@ async fn a_request_is_one_trace_continuing_the_callers() {
         &with_workflow(ACME, "user", "get_user_info.wasm", ""),
         &[("get_user_info.wasm", GET_USER_INFO)],
     );
-    let process = gw.serve_process_logged(&[]);
+    let process = gw.serve_process_logged(&[], &[]);
     gw.wait_ready().await;
     let reply = http(
         "POST",
