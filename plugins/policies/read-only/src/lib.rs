@@ -128,14 +128,70 @@ mod runtime {
 
     use super::bindings::twoway::gateway::context::{Level, log};
 
-    // wasi-libc's `memcmp` and friends (no WASI imports in them): `core`
-    // calls them, and without `std` nothing else links the C library.
-    #[allow(unsafe_code, reason = "an empty block that only links libc")]
+    // wasi-libc: its `malloc` (which starts from the free part of the
+    // instance's initial memory, where dlmalloc's crate would grow the memory
+    // in every fresh instance, a system call each) and the `memcmp` `core`
+    // calls. None of it imports WASI.
+    #[allow(unsafe_code, reason = "wasi-libc's allocator")]
     #[link(name = "c")]
-    unsafe extern "C" {}
+    unsafe extern "C" {
+        fn malloc(size: usize) -> *mut u8;
+        fn aligned_alloc(align: usize, size: usize) -> *mut u8;
+        fn realloc(ptr: *mut u8, size: usize) -> *mut u8;
+        fn free(ptr: *mut u8);
+    }
+
+    /// wasi-libc's `malloc`, as `std` uses it on wasm32-wasip2.
+    struct LibcAlloc;
+
+    /// `malloc` aligns to 16 bytes; larger alignments use `aligned_alloc`.
+    const MALLOC_ALIGN: usize = 16;
+
+    // SAFETY: the C allocator's contract: `malloc`/`aligned_alloc` return
+    // memory of at least `size` bytes aligned as asked (or null), `free` and
+    // `realloc` take pointers they returned.
+    #[allow(unsafe_code, reason = "the global allocator over wasi-libc")]
+    unsafe impl core::alloc::GlobalAlloc for LibcAlloc {
+        unsafe fn alloc(&self, layout: core::alloc::Layout) -> *mut u8 {
+            // SAFETY: see the impl.
+            unsafe {
+                if layout.align() <= MALLOC_ALIGN {
+                    malloc(layout.size())
+                } else {
+                    aligned_alloc(layout.align(), layout.size())
+                }
+            }
+        }
+
+        unsafe fn dealloc(&self, ptr: *mut u8, _layout: core::alloc::Layout) {
+            // SAFETY: see the impl.
+            unsafe { free(ptr) }
+        }
+
+        unsafe fn realloc(
+            &self,
+            ptr: *mut u8,
+            layout: core::alloc::Layout,
+            new_size: usize,
+        ) -> *mut u8 {
+            // SAFETY: see the impl; a larger alignment cannot use `realloc`.
+            unsafe {
+                if layout.align() <= MALLOC_ALIGN {
+                    realloc(ptr, new_size)
+                } else {
+                    let new = aligned_alloc(layout.align(), new_size);
+                    if !new.is_null() {
+                        core::ptr::copy_nonoverlapping(ptr, new, layout.size().min(new_size));
+                        free(ptr);
+                    }
+                    new
+                }
+            }
+        }
+    }
 
     #[global_allocator]
-    static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+    static ALLOCATOR: LibcAlloc = LibcAlloc;
 
     /// Set by the first panic: a panic while reporting one traps at once.
     static PANICKING: AtomicBool = AtomicBool::new(false);
