@@ -9,8 +9,9 @@
 //! Written without `std` (`alloc` only), from the WIT world directly: `std`
 //! on wasm32-wasip2 imports 13 of WASI's interfaces (cli, io) that a policy
 //! never calls, and the gateway wires each into every fresh instance. Without
-//! them a request through this policy costs about 38k fewer instructions, a
-//! third of the policy's cost (docs/performance.md, "A policy without std").
+//! them a request through this policy costs about 40k fewer instructions (a
+//! third of the policy's share) and about a fifth less CPU time
+//! (docs/performance.md, "A policy without std").
 //! What `std` would bring, the crate brings itself: an allocator, a panic
 //! handler that sends the message to the gateway's log, and `cabi_realloc`.
 
